@@ -1,0 +1,17 @@
+# Shared settings for the project's scripts. Source it: . "$(dirname "$0")/lib.sh"
+# shellcheck shell=bash
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${IPCT_CACHE:-$HOME/.cache/ip_conntrack}
+BUILD=$TOP/build
+
+# Debian's compiler: the rustup one on PATH lacks rust-src.
+RUSTC=/usr/bin/rustc
+RUST_LIB_SRC=$(ls -d /usr/src/rustc-*/library 2>/dev/null | sort -V | tail -n 1)
+BINDGEN=$HOME/.cargo/bin/bindgen
+CLIPPY_DRIVER=/usr/bin/clippy-driver
+KMAKE_FLAGS=(LLVM=1 "RUSTC=$RUSTC" "HOSTRUSTC=$RUSTC" "RUST_LIB_SRC=$RUST_LIB_SRC" "BINDGEN=$BINDGEN")
+
+# Print a progress line; long steps print one per stage.
+say() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*"; }
+die() { printf '[%s] error: %s\n' "$(basename "$0" .sh)" "$*" >&2; exit 1; }
