@@ -1,0 +1,83 @@
+//! One tracked connection: its original tuple, status bits, deadline and
+//! protocol state. Plain data; the table and the kernel shell decide where
+//! it lives.
+
+use crate::proto::ProtoState;
+use crate::tuple::{Dir, Tuple};
+use crate::Millis;
+
+/// Status bits, with the kernel's `IPS_*` bit values so the shell can
+/// mirror them where other kernel code looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Status(pub u32);
+
+impl Status {
+    /// A packet was seen in the reply direction.
+    pub const SEEN_REPLY: u32 = 1 << 1;
+    /// The entry is assured: never early-dropped.
+    pub const ASSURED: u32 = 1 << 2;
+    /// The entry is in the table (not just attached to a first packet).
+    pub const CONFIRMED: u32 = 1 << 3;
+    /// The entry is being removed.
+    pub const DYING: u32 = 1 << 9;
+
+    /// Whether every bit of `mask` is set.
+    pub fn has(self, mask: u32) -> bool {
+        self.0 & mask == mask
+    }
+
+    /// Sets the bits of `mask`.
+    pub fn set(&mut self, mask: u32) {
+        self.0 |= mask;
+    }
+
+    /// Clears the bits of `mask`.
+    pub fn clear(&mut self, mask: u32) {
+        self.0 &= !mask;
+    }
+}
+
+/// A tracked connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Tuple of the original direction; the reply tuple is its inverse.
+    pub orig: Tuple,
+    /// Status bits.
+    pub status: Status,
+    /// When the entry expires unless another packet refreshes it.
+    pub deadline: Millis,
+    /// Protocol state.
+    pub proto: ProtoState,
+}
+
+impl Entry {
+    /// The tuple of direction `dir`.
+    pub fn tuple(&self, dir: Dir) -> Tuple {
+        match dir {
+            Dir::Original => self.orig,
+            // Entries are only created for invertible tuples.
+            Dir::Reply => self.orig.invert().unwrap_or(self.orig),
+        }
+    }
+
+    /// Which direction `t` is for this entry, if it belongs to it.
+    pub fn direction_of(&self, t: &Tuple) -> Option<Dir> {
+        if *t == self.orig {
+            Some(Dir::Original)
+        } else if Some(*t) == self.orig.invert() {
+            Some(Dir::Reply)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the entry has expired at `now`.
+    pub fn expired(&self, now: Millis) -> bool {
+        now >= self.deadline
+    }
+
+    /// Whole seconds left at `now` (0 once expired), as /proc shows them.
+    pub fn seconds_left(&self, now: Millis) -> u64 {
+        self.deadline.saturating_sub(now) / 1000
+    }
+}

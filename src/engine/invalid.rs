@@ -1,0 +1,54 @@
+//! Why a packet is INVALID. The caller counts it; it never panics.
+
+/// The reason a packet could not be tracked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// The IPv4 header is truncated or inconsistent.
+    BadIpHeader,
+    /// The layer-4 header is truncated or inconsistent.
+    BadL4Header,
+    /// A fragment reached the tracker (defragmentation should run first).
+    Fragment,
+    /// The TCP flag combination is never valid (e.g. SYN+FIN, none at all).
+    BadTcpFlags,
+    /// A TCP packet that cannot open a connection (not a SYN, `tcp_loose` off
+    /// or not applicable).
+    TcpNotNew,
+    /// The TCP transition table says this packet is invalid in this state.
+    TcpBadTransition,
+    /// The TCP segment falls outside the tracked window.
+    TcpOutOfWindow,
+    /// An RST whose sequence number is not acceptable.
+    TcpBadRst,
+    /// An ICMP type that neither opens a query entry nor is an error.
+    IcmpNotNew,
+    /// An ICMP reply with no matching query.
+    IcmpNoQuery,
+    /// An ICMP error whose quoted header matches no entry.
+    IcmpErrorUnknown,
+    /// An ICMP error that quotes another ICMP error.
+    IcmpErrorInError,
+    /// The quoted header of an ICMP error is truncated or malformed.
+    IcmpErrorBadInner,
+}
+
+impl Invalid {
+    /// A short, stable name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invalid::BadIpHeader => "bad ip header",
+            Invalid::BadL4Header => "bad l4 header",
+            Invalid::Fragment => "fragment",
+            Invalid::BadTcpFlags => "invalid tcp flag combination",
+            Invalid::TcpNotNew => "tcp packet cannot open a connection",
+            Invalid::TcpBadTransition => "invalid tcp state transition",
+            Invalid::TcpOutOfWindow => "tcp segment out of window",
+            Invalid::TcpBadRst => "tcp rst out of window",
+            Invalid::IcmpNotNew => "icmp type cannot open an entry",
+            Invalid::IcmpNoQuery => "icmp reply without query",
+            Invalid::IcmpErrorUnknown => "icmp error for unknown flow",
+            Invalid::IcmpErrorInError => "icmp error quoting an icmp error",
+            Invalid::IcmpErrorBadInner => "icmp error with bad inner header",
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Per-protocol state machines. Each protocol decides whether a packet may
+//! open an entry and how a packet moves an existing entry along.
+
+pub mod generic;
+pub mod icmp;
+pub mod tcp;
+pub mod tcp_window;
+pub mod udp;
+
+use crate::Millis;
+
+/// Protocol state kept in an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtoState {
+    /// TCP: connection state and both directions' windows.
+    Tcp(tcp::Tcp),
+    /// UDP.
+    Udp(udp::Udp),
+    /// ICMP query.
+    Icmp,
+    /// Any other protocol.
+    Generic,
+}
+
+/// What a packet does to an existing entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// The packet belongs to the entry; its timeout becomes `timeout` from now.
+    Accept {
+        /// New timeout.
+        timeout: Millis,
+    },
+    /// The packet is INVALID; the entry is unchanged.
+    Invalid(crate::invalid::Invalid),
+    /// The packet is accepted and the entry must go at once (a RST as the
+    /// only answer to a SYN).
+    Kill,
+    /// The entry is finished and this packet opens a new connection on the
+    /// same tuple (a SYN on a TIME_WAIT or CLOSE entry): remove the old
+    /// entry and track the packet again.
+    Reopen,
+}

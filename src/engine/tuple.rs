@@ -1,0 +1,183 @@
+//! Connection tuples: what identifies one direction of a flow.
+//!
+//! Without NAT the reply tuple is always the exact inverse of the original
+//! one, so an entry stores only its original tuple. The flow hash is
+//! symmetric (a tuple and its inverse hash alike), so both directions of a
+//! flow live in one bucket and an entry is linked into the table once.
+
+use crate::hash::{siphash, HashKey};
+
+/// IP protocol numbers the engine knows by name.
+pub mod proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+}
+
+/// Direction of a packet relative to the entry that tracks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// Same direction as the packet that created the entry.
+    Original = 0,
+    /// The other way.
+    Reply = 1,
+}
+
+impl Dir {
+    /// The opposite direction.
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::Original => Dir::Reply,
+            Dir::Reply => Dir::Original,
+        }
+    }
+
+    /// 0 for original, 1 for reply: an index into per-direction arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The layer-4 part of a tuple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum L4 {
+    /// TCP or UDP ports.
+    Ports {
+        /// Source port.
+        sport: u16,
+        /// Destination port.
+        dport: u16,
+    },
+    /// ICMP query: type, code and identifier.
+    Icmp {
+        /// ICMP type.
+        ty: u8,
+        /// ICMP code.
+        code: u8,
+        /// Query identifier.
+        id: u16,
+    },
+    /// Any other protocol: addresses only.
+    None,
+}
+
+/// One direction of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tuple {
+    /// Source address, as the number `a.b.c.d` = `a << 24 | ... | d`.
+    pub src: u32,
+    /// Destination address.
+    pub dst: u32,
+    /// IP protocol number.
+    pub proto: u8,
+    /// Ports, ICMP query fields or nothing.
+    pub l4: L4,
+}
+
+/// ICMP query types and the type that answers each (echo, timestamp,
+/// information, address mask).
+const ICMP_QUERY_PAIRS: [(u8, u8); 4] = [(8, 0), (13, 14), (15, 16), (17, 18)];
+
+/// The answering type of an ICMP query type, or the asking type of an
+/// answer; `None` for types that are not part of a query exchange.
+pub fn icmp_inverse_type(ty: u8) -> Option<u8> {
+    ICMP_QUERY_PAIRS.iter().find_map(|&(req, rep)| {
+        if ty == req {
+            Some(rep)
+        } else if ty == rep {
+            Some(req)
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether `ty` is an ICMP query type that may open an entry.
+pub fn icmp_is_request(ty: u8) -> bool {
+    ICMP_QUERY_PAIRS.iter().any(|&(req, _)| req == ty)
+}
+
+impl Tuple {
+    /// The tuple of the other direction; `None` for ICMP types that have no
+    /// answer (such tuples never get an entry).
+    pub fn invert(&self) -> Option<Tuple> {
+        let l4 = match self.l4 {
+            L4::Ports { sport, dport } => L4::Ports { sport: dport, dport: sport },
+            L4::Icmp { ty, code, id } => L4::Icmp { ty: icmp_inverse_type(ty)?, code, id },
+            L4::None => L4::None,
+        };
+        Some(Tuple { src: self.dst, dst: self.src, proto: self.proto, l4 })
+    }
+
+    /// The direction-independent form of this flow: of the tuple and its
+    /// inverse, the one that orders first. Equal for both directions.
+    pub fn canonical(&self) -> Tuple {
+        match self.invert() {
+            Some(inv) if inv < *self => inv,
+            _ => *self,
+        }
+    }
+
+    /// Keyed hash of the flow, the same for both directions.
+    pub fn flow_hash(&self, key: &HashKey) -> u64 {
+        siphash(key, &self.canonical().to_bytes())
+    }
+
+    /// A fixed byte encoding of the tuple (hash input).
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let (kind, a, b) = match self.l4 {
+            L4::Ports { sport, dport } => (1u8, sport, dport),
+            L4::Icmp { ty, code, id } => (2u8, u16::from_be_bytes([ty, code]), id),
+            L4::None => (0u8, 0, 0),
+        };
+        let s = self.src.to_be_bytes();
+        let d = self.dst.to_be_bytes();
+        let a = a.to_be_bytes();
+        let b = b.to_be_bytes();
+        [
+            s[0], s[1], s[2], s[3], d[0], d[1], d[2], d[3], a[0], a[1], b[0], b[1], self.proto, kind,
+            0, 0,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
+        Tuple { src, dst, proto: proto::TCP, l4: L4::Ports { sport, dport } }
+    }
+
+    #[test]
+    fn invert_swaps_addresses_and_ports() {
+        let t = tcp(0xc000_0202, 40000, 0xc633_6402, 80);
+        assert_eq!(t.invert(), Some(tcp(0xc633_6402, 80, 0xc000_0202, 40000)));
+    }
+
+    #[test]
+    fn icmp_query_types_pair_up() {
+        for (req, rep) in ICMP_QUERY_PAIRS {
+            let t = Tuple { src: 1, dst: 2, proto: proto::ICMP, l4: L4::Icmp { ty: req, code: 0, id: 7 } };
+            let inv = t.invert();
+            assert_eq!(inv.map(|i| i.l4), Some(L4::Icmp { ty: rep, code: 0, id: 7 }));
+            assert_eq!(inv.and_then(|i| i.invert()), Some(t));
+        }
+        let err = Tuple { src: 1, dst: 2, proto: proto::ICMP, l4: L4::Icmp { ty: 3, code: 1, id: 0 } };
+        assert_eq!(err.invert(), None);
+    }
+
+    #[test]
+    fn hash_is_symmetric_and_keyed() {
+        let t = tcp(0xc000_0202, 40000, 0xc633_6402, 80);
+        let k1 = HashKey::new(1, 2);
+        let k2 = HashKey::new(3, 4);
+        let inv = t.invert().unwrap_or(t);
+        assert_eq!(t.flow_hash(&k1), inv.flow_hash(&k1));
+        assert_ne!(t.flow_hash(&k1), t.flow_hash(&k2));
+        assert_ne!(t.flow_hash(&k1), tcp(0xc000_0202, 40001, 0xc633_6402, 80).flow_hash(&k1));
+    }
+}
