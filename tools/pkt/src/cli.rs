@@ -1,0 +1,308 @@
+//! Command line: turns `--flag value` pairs into a `build::Spec` and a way
+//! to deliver it.
+
+use crate::build::{self, Spec, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_FLAGS};
+
+pub const USAGE: &str = "\
+usage: pkt --src ADDR --dst ADDR [options]
+
+Builds IPv4 packets and sends them through a raw IP socket (default) or,
+with --iface, as Ethernet frames on that interface (AF_PACKET), or prints
+them with --dump.
+
+delivery:
+  --iface NAME        send as Ethernet frames on NAME (bytes reach the wire
+                      unchanged; see README.md for what the raw socket rewrites)
+  --dst-mac MAC       destination MAC with --iface (default ff:ff:ff:ff:ff:ff;
+                      a router only forwards frames sent to its own MAC)
+  --count N           send the packet N times (default 1)
+  --dump              print the IP packet as hex instead of sending
+  -v, --verbose       say what was sent
+
+IPv4:
+  --src ADDR, --dst ADDR   addresses (both required)
+  --proto P           tcp, udp, icmp or a number (default tcp)
+  --tos N  --ttl N (64)  --id N (0: the raw socket picks one)
+  --df  --mf          set Don't Fragment / More Fragments
+  --frag-offset N     fragment offset in 8-byte units
+  --ihl N             header length field override (32-bit words)
+  --total-length N    total length field override
+  --ip-options HEX    raw option bytes (zero-padded to a multiple of 4)
+  --bad-ip-csum       break the header checksum (survives only with --iface)
+  --truncate N        send only the first N bytes of the packet
+
+TCP / UDP:
+  --sport N (12345)  --dport N (80)
+  --seq N (1000)  --ack N (0)  --window N (64240)  --urgent N (0)
+  --flags LETTERS     any of F S R P A U E C, or 'none' (default S)
+  --doff N            data offset field override (32-bit words)
+  --mss N  --wscale N  --sackperm    TCP options
+  --tcp-options HEX   raw TCP option bytes, after the named ones
+  --udp-len N         UDP length field override
+
+ICMP:
+  --icmp-type N (8)  --icmp-code N (0)  --icmp-id N (1)  --icmp-seq N (1)
+  Error types (3, 4, 5, 11, 12) quote an inner packet instead of a payload:
+  --inner-proto P (tcp)  --inner-src ADDR (outer dst)  --inner-dst ADDR (outer src)
+  --inner-sport N  --inner-dport N  --inner-seq N  --inner-flags LETTERS
+  --inner-icmp-type N (8)  --inner-icmp-code N  --inner-icmp-id N  --inner-icmp-seq N
+  --inner-truncate N  bytes of the inner packet quoted (default: IP header + 8)
+
+payload:
+  --payload-hex HEX   payload bytes, e.g. 48656c6c6f
+  --payload TEXT      payload as text
+  --payload-len N     N bytes of 'x'
+  --bad-csum          break the TCP/UDP/ICMP checksum
+
+Numbers are decimal or 0x-prefixed hex.";
+
+/// How the built packet leaves the tool.
+#[derive(Debug, PartialEq)]
+pub enum Delivery {
+    Dump,
+    Raw,
+    Packet { iface: String, dst_mac: [u8; 6] },
+}
+
+#[derive(Debug)]
+pub struct Args {
+    pub spec: Spec,
+    pub delivery: Delivery,
+    pub count: u32,
+    pub verbose: bool,
+}
+
+/// Parses the arguments after the program name. `Err` holds a message for
+/// the user; `Ok(None)` means help was asked for.
+pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
+    let mut spec = Spec::default();
+    let mut inner = Spec { truncate: None, ..Spec::default() };
+    let mut inner_src = None;
+    let mut inner_dst = None;
+    let (mut src, mut dst) = (None, None);
+    let mut iface = None;
+    let mut dst_mac = [0xff; 6];
+    let mut dump = false;
+    let mut count = 1;
+    let mut verbose = false;
+    let (mut icmp_id, mut icmp_seq) = (None, None);
+
+    let mut it = argv.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => it.next().cloned().ok_or(format!("{flag} needs a value")),
+            }
+        };
+        match flag {
+            "-h" | "--help" => return Ok(None),
+            "-v" | "--verbose" => verbose = true,
+            "--dump" => dump = true,
+            "--iface" => iface = Some(value()?),
+            "--dst-mac" => dst_mac = mac(&value()?)?,
+            "--count" => count = num(flag, &value()?)?,
+
+            "--src" => src = Some(addr(&value()?)?),
+            "--dst" => dst = Some(addr(&value()?)?),
+            "--proto" => spec.proto = proto(&value()?)?,
+            "--tos" => spec.tos = num(flag, &value()?)?,
+            "--ttl" => spec.ttl = num(flag, &value()?)?,
+            "--id" => spec.id = num(flag, &value()?)?,
+            "--df" => spec.df = true,
+            "--mf" => spec.mf = true,
+            "--frag-offset" => spec.frag_offset = bounded(flag, &value()?, 0x1fff)?,
+            "--ihl" => spec.ihl = Some(bounded(flag, &value()?, 15)?),
+            "--total-length" => spec.total_length = Some(num(flag, &value()?)?),
+            "--ip-options" => spec.ip_options = hex(&value()?)?,
+            "--bad-ip-csum" => spec.bad_ip_csum = true,
+            "--truncate" => spec.truncate = Some(num(flag, &value()?)?),
+
+            "--sport" => spec.sport = num(flag, &value()?)?,
+            "--dport" => spec.dport = num(flag, &value()?)?,
+            "--seq" => spec.tcp.seq = num(flag, &value()?)?,
+            "--ack" => spec.tcp.ack = num(flag, &value()?)?,
+            "--window" => spec.tcp.window = num(flag, &value()?)?,
+            "--urgent" => spec.tcp.urgent = num(flag, &value()?)?,
+            "--flags" => spec.tcp.flags = tcp_flags(&value()?)?,
+            "--doff" => spec.tcp.doff = Some(bounded(flag, &value()?, 15)?),
+            "--mss" => spec.tcp.mss = Some(num(flag, &value()?)?),
+            "--wscale" => spec.tcp.wscale = Some(num(flag, &value()?)?),
+            "--sackperm" => spec.tcp.sackperm = true,
+            "--tcp-options" => spec.tcp.options = hex(&value()?)?,
+            "--udp-len" => spec.udp.len = Some(num(flag, &value()?)?),
+
+            "--icmp-type" => spec.icmp.icmp_type = num(flag, &value()?)?,
+            "--icmp-code" => spec.icmp.code = num(flag, &value()?)?,
+            "--icmp-id" => icmp_id = Some(num(flag, &value()?)?),
+            "--icmp-seq" => icmp_seq = Some(num(flag, &value()?)?),
+            "--inner-proto" => inner.proto = proto(&value()?)?,
+            "--inner-src" => inner_src = Some(addr(&value()?)?),
+            "--inner-dst" => inner_dst = Some(addr(&value()?)?),
+            "--inner-sport" => inner.sport = num(flag, &value()?)?,
+            "--inner-dport" => inner.dport = num(flag, &value()?)?,
+            "--inner-seq" => inner.tcp.seq = num(flag, &value()?)?,
+            "--inner-flags" => inner.tcp.flags = tcp_flags(&value()?)?,
+            "--inner-icmp-type" => inner.icmp.icmp_type = num(flag, &value()?)?,
+            "--inner-icmp-code" => inner.icmp.code = num(flag, &value()?)?,
+            "--inner-icmp-id" => inner.icmp.id = num(flag, &value()?)?,
+            "--inner-icmp-seq" => inner.icmp.seq = num(flag, &value()?)?,
+            "--inner-truncate" => inner.truncate = Some(num(flag, &value()?)?),
+
+            "--payload-hex" => spec.payload = hex(&value()?)?,
+            "--payload" => spec.payload = value()?.into_bytes(),
+            "--payload-len" => spec.payload = vec![b'x'; num(flag, &value()?)?],
+            "--bad-csum" => spec.bad_csum = true,
+            _ => return Err(format!("unknown option {arg:?} (try --help)")),
+        }
+    }
+
+    spec.src = src.ok_or("--src is required")?;
+    spec.dst = dst.ok_or("--dst is required")?;
+    let is_error = build::icmp_is_error(spec.icmp.icmp_type);
+    // Echo-style messages default to id 1, seq 1; errors to an unused word of 0.
+    let unset = if is_error { 0 } else { 1 };
+    spec.icmp.id = icmp_id.unwrap_or(unset);
+    spec.icmp.seq = icmp_seq.unwrap_or(unset);
+    if spec.proto == PROTO_ICMP && is_error {
+        inner.src = inner_src.unwrap_or(spec.dst);
+        inner.dst = inner_dst.unwrap_or(spec.src);
+        if inner.truncate.is_none() {
+            inner.truncate = Some(build::default_quote_len(&inner));
+        }
+        spec.icmp.quote = Some(Box::new(inner));
+    }
+    let delivery = match (dump, iface) {
+        (true, _) => Delivery::Dump,
+        (false, Some(iface)) => Delivery::Packet { iface, dst_mac },
+        (false, None) => Delivery::Raw,
+    };
+    Ok(Some(Args { spec, delivery, count, verbose }))
+}
+
+fn num<T: TryFrom<u64>>(flag: &str, s: &str) -> Result<T, String> {
+    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse::<u64>(),
+    }
+    .map_err(|_| format!("{flag}: not a number: {s:?}"))?;
+    T::try_from(n).map_err(|_| format!("{flag}: {n} is out of range"))
+}
+
+fn bounded<T: TryFrom<u64>>(flag: &str, s: &str, max: u64) -> Result<T, String> {
+    let n: u64 = num(flag, s)?;
+    if n > max {
+        return Err(format!("{flag}: {n} is more than {max}"));
+    }
+    num(flag, s)
+}
+
+fn addr(s: &str) -> Result<[u8; 4], String> {
+    s.parse::<std::net::Ipv4Addr>()
+        .map(|a| a.octets())
+        .map_err(|_| format!("not an IPv4 address: {s:?}"))
+}
+
+fn proto(s: &str) -> Result<u8, String> {
+    match s {
+        "tcp" => Ok(PROTO_TCP),
+        "udp" => Ok(PROTO_UDP),
+        "icmp" => Ok(PROTO_ICMP),
+        _ => num("--proto", s),
+    }
+}
+
+/// `SA`, `FPU`, `none`: letters in any order and case.
+fn tcp_flags(s: &str) -> Result<u8, String> {
+    if s == "none" {
+        return Ok(0);
+    }
+    let mut bits = 0;
+    for c in s.chars() {
+        let c = c.to_ascii_uppercase();
+        match TCP_FLAGS.iter().find(|(l, _)| *l == c) {
+            Some((_, bit)) => bits |= bit,
+            None => return Err(format!("unknown TCP flag {c:?} in {s:?} (use FSRPAUEC or none)")),
+        }
+    }
+    Ok(bits)
+}
+
+/// Hex bytes; spaces, colons and a 0x prefix are allowed.
+pub fn hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    let digits: Vec<u8> = s.bytes().filter(|b| !matches!(b, b' ' | b':')).collect();
+    if !digits.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits in {s:?}"));
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or(format!("not hex: {s:?}"))
+        })
+        .collect()
+}
+
+fn mac(s: &str) -> Result<[u8; 6], String> {
+    if s == "broadcast" {
+        return Ok([0xff; 6]);
+    }
+    let bytes = hex(s)?;
+    bytes.try_into().map_err(|_| format!("not a MAC address: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Args {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&v).unwrap().unwrap()
+    }
+
+    #[test]
+    fn flags_by_letters() {
+        assert_eq!(tcp_flags("SA"), Ok(0x12));
+        assert_eq!(tcp_flags("fpu"), Ok(0x29));
+        assert_eq!(tcp_flags("none"), Ok(0));
+        assert_eq!(tcp_flags("FSRPAUEC"), Ok(0xff));
+        assert!(tcp_flags("X").is_err());
+    }
+
+    #[test]
+    fn parses_a_full_line() {
+        let a = args("--src 192.0.2.2 --dst=198.51.100.2 --flags SA --seq 0x10 --count 3 --dump");
+        assert_eq!(a.spec.tcp.flags, 0x12);
+        assert_eq!(a.spec.tcp.seq, 16);
+        assert_eq!(a.count, 3);
+        assert_eq!(a.delivery, Delivery::Dump);
+    }
+
+    #[test]
+    fn icmp_error_gets_a_default_quote() {
+        let a = args("--src 192.0.2.1 --dst 192.0.2.2 --proto icmp --icmp-type 3 --inner-dport 22");
+        let q = a.spec.icmp.quote.expect("quote");
+        assert_eq!(q.src, [192, 0, 2, 2]);
+        assert_eq!(q.dst, [192, 0, 2, 1]);
+        assert_eq!(q.dport, 22);
+        assert_eq!(q.truncate, Some(28));
+        assert_eq!((a.spec.icmp.id, a.spec.icmp.seq), (0, 0));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert!(parse(&v("--dst 1.2.3.4")).is_err());
+        assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --ttl 300")).is_err());
+        assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --ihl 16")).is_err());
+        assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --bogus")).is_err());
+        assert_eq!(mac("02:00:00:00:00:01"), Ok([2, 0, 0, 0, 0, 1]));
+    }
+}

@@ -1,0 +1,111 @@
+//! Delivery: a raw IP socket, or Ethernet frames on an AF_PACKET socket.
+//!
+//! The raw socket (IPPROTO_RAW, which implies IP_HDRINCL) sends through the
+//! sender's routing and netfilter, and the kernel rewrites part of the
+//! header (see README.md). The packet socket puts our bytes on the wire
+//! exactly as built.
+
+use std::ffi::CString;
+use std::io;
+use std::mem::{size_of, zeroed};
+
+use crate::build;
+
+/// Closes the descriptor when dropped.
+struct Fd(libc::c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor came from socket() and is closed only here.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn socket(domain: libc::c_int, kind: libc::c_int, proto: libc::c_int) -> io::Result<Fd> {
+    // SAFETY: plain system call with integer arguments.
+    let fd = unsafe { libc::socket(domain, kind, proto) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Fd(fd))
+}
+
+/// Sends `buf` `count` times to the address in `addr`.
+fn send_all<A>(fd: &Fd, buf: &[u8], addr: &A, count: u32) -> io::Result<()> {
+    for _ in 0..count {
+        // SAFETY: buf and addr are valid for the lengths passed.
+        let n = unsafe {
+            libc::sendto(
+                fd.0,
+                buf.as_ptr().cast(),
+                buf.len(),
+                0,
+                (addr as *const A).cast(),
+                size_of::<A>() as libc::socklen_t,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n as usize != buf.len() {
+            return Err(io::Error::other(format!("short send: {n} of {} bytes", buf.len())));
+        }
+    }
+    Ok(())
+}
+
+/// Sends an IP packet through an IPPROTO_RAW socket towards `dst`.
+pub fn raw(dst: [u8; 4], pkt: &[u8], count: u32) -> io::Result<()> {
+    let fd = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
+    // SAFETY: sockaddr_in is plain data; all-zero is a valid value.
+    let mut sin: libc::sockaddr_in = unsafe { zeroed() };
+    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+    sin.sin_addr.s_addr = u32::from_ne_bytes(dst);
+    send_all(&fd, pkt, &sin, count)
+}
+
+/// Sends an IP packet as an Ethernet frame on `iface`.
+pub fn packet(iface: &str, dst_mac: [u8; 6], pkt: &[u8], count: u32) -> io::Result<()> {
+    // Protocol 0: this socket only sends, it never receives.
+    let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+    let name = CString::new(iface).map_err(|_| io::Error::other("bad interface name"))?;
+    // SAFETY: name is a valid C string.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(io::Error::other(format!("no interface {iface:?}")));
+    }
+    let src_mac = hwaddr(&fd, iface)?;
+    let frame = build::ethernet(dst_mac, src_mac, pkt);
+
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+    sll.sll_ifindex = ifindex as i32;
+    sll.sll_halen = 6;
+    sll.sll_addr[..6].copy_from_slice(&dst_mac);
+    send_all(&fd, &frame, &sll, count)
+}
+
+/// The interface's MAC address (SIOCGIFHWADDR).
+fn hwaddr(fd: &Fd, iface: &str) -> io::Result<[u8; 6]> {
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { zeroed() };
+    if iface.len() >= req.ifr_name.len() {
+        return Err(io::Error::other(format!("interface name too long: {iface:?}")));
+    }
+    for (d, s) in req.ifr_name.iter_mut().zip(iface.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: req is a valid ifreq with a NUL-terminated name.
+    if unsafe { libc::ioctl(fd.0, libc::SIOCGIFHWADDR, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFHWADDR filled the hwaddr member of the union.
+    let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
+    let mut mac = [0; 6];
+    for (m, d) in mac.iter_mut().zip(data.iter()) {
+        *m = *d as u8;
+    }
+    Ok(mac)
+}
