@@ -1,0 +1,33 @@
+# ip_conntrack: top-level entry points. Each target delegates to scripts/.
+# `make check` is what CI runs (.ci/run); `make demo` shows a router at work.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: all deps check host-check host-test clippy fuzz-short
+
+all: module
+
+deps:
+	@scripts/deps.sh
+
+## Host side: engine unit/integration/property tests, lints, a short fuzz run.
+host-test: deps
+	@echo "[check] host tests (cargo test --features std)"
+	$(CARGO) test --features std
+
+clippy: deps
+	@echo "[check] clippy on the engine (no unwrap/indexing/overflow lints)"
+	$(CARGO) clippy --all-targets --features std -- -D warnings
+
+fuzz-short: deps
+	@scripts/fuzz.sh 20
+
+host-check: host-test clippy fuzz-short
+
+## Everything: host checks, then guest scenarios on the normal kernel, then
+## the fast subset on the debug kernel.
+check: host-check
+	@$(MAKE) --no-print-directory module clippy-module
+	@$(MAKE) --no-print-directory runner-selftest vm-tests vm-tests-debug
+	@echo "[check] all checks passed"
