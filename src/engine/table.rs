@@ -8,8 +8,16 @@
 //!
 //! Memory is the caller's: entries live in a [`Store`] (a `Vec` on the host,
 //! slab objects in the kernel) and are named by a copyable reference.
+//!
+//! Only confirmed entries are linked. Expired and dying entries may still sit
+//! in a chain until the sweep (`crate::expiry`) or early drop removes them;
+//! every lookup here skips them, so they are never handed out again.
 
-use crate::entry::Entry;
+use core::ops::Range;
+
+use crate::entry::{Entry, Status};
+use crate::tuple::{Dir, Tuple};
+use crate::Millis;
 
 /// Where entries live. One `Store` view serves one stripe; the kernel
 /// implements it over slab objects reached under the stripe lock.
@@ -25,4 +33,369 @@ pub trait Store {
     fn next(&self, r: Self::Ref) -> Option<Self::Ref>;
     /// Sets the next entry in `r`'s chain.
     fn set_next(&mut self, r: Self::Ref, next: Option<Self::Ref>);
+}
+
+/// The most stripes (locks) a table may have, as Linux's
+/// `CONNTRACK_LOCKS`.
+pub const MAX_STRIPES: u32 = 1024;
+
+/// How many buckets early drop looks at, starting at the new flow's own
+/// (Linux's `NF_CT_EVICTION_RANGE`).
+pub const EVICTION_RANGE: usize = 8;
+
+/// How buckets are numbered and split into stripes.
+///
+/// Buckets `0..buckets` are cut into `stripes` contiguous ranges whose sizes
+/// differ by at most one; stripe `s` starts at `s * buckets / stripes`. A
+/// hash picks a bucket by multiply-shift (`hash * buckets >> 64`), which is
+/// uniform for any bucket count, not only powers of two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    buckets: u32,
+    stripes: u32,
+}
+
+impl Layout {
+    /// A layout of `buckets` buckets in `stripes` stripes. `None` unless
+    /// `stripes` is a power of two, at most [`MAX_STRIPES`] and at most
+    /// `buckets`.
+    pub fn new(buckets: u32, stripes: u32) -> Option<Layout> {
+        if !stripes.is_power_of_two() || stripes > MAX_STRIPES || stripes > buckets {
+            return None;
+        }
+        Some(Layout { buckets, stripes })
+    }
+
+    /// A layout with the most stripes the bucket count allows (at most
+    /// [`MAX_STRIPES`]); `None` for zero buckets.
+    pub fn with_buckets(buckets: u32) -> Option<Layout> {
+        if buckets == 0 {
+            return None;
+        }
+        // The largest power of two not above `buckets`, capped.
+        let below = 1u32 << (31u32.saturating_sub(buckets.leading_zeros()));
+        Layout::new(buckets, below.min(MAX_STRIPES))
+    }
+
+    /// Number of buckets.
+    pub fn buckets(&self) -> u32 {
+        self.buckets
+    }
+
+    /// Number of stripes.
+    pub fn stripes(&self) -> u32 {
+        self.stripes
+    }
+
+    /// First bucket of stripe `s` (`buckets` for `s == stripes`).
+    fn start(&self, s: u32) -> u32 {
+        let v = u64::from(s)
+            .saturating_mul(u64::from(self.buckets))
+            .checked_div(u64::from(self.stripes))
+            .unwrap_or(0);
+        u32::try_from(v).unwrap_or(self.buckets)
+    }
+
+    /// The global bucket numbers of stripe `s` (empty when out of range).
+    /// The kernel gives each stripe's lock this slice of the bucket array.
+    pub fn range(&self, s: u32) -> Range<usize> {
+        if s >= self.stripes {
+            return 0..0;
+        }
+        let lo = self.start(s);
+        let hi = self.start(s.saturating_add(1));
+        usize_from(lo)..usize_from(hi)
+    }
+
+    /// The bucket (global number) of a flow hash.
+    pub fn bucket_of(&self, hash: u64) -> u32 {
+        let v = (u128::from(hash).wrapping_mul(u128::from(self.buckets))) >> 64;
+        // `v < buckets` because `hash < 2^64`.
+        u32::try_from(v).unwrap_or(0)
+    }
+
+    /// The stripe and the bucket within it of a global bucket number, or
+    /// `None` when `global` is out of range.
+    pub fn split(&self, global: u32) -> Option<(u32, usize)> {
+        if global >= self.buckets {
+            return None;
+        }
+        // Stripe `s` holds `global` iff start(s) <= global < start(s + 1),
+        // which solves to s = ((global + 1) * stripes - 1) / buckets.
+        let num = (u64::from(global) + 1)
+            .saturating_mul(u64::from(self.stripes))
+            .saturating_sub(1);
+        let s = u32::try_from(num.checked_div(u64::from(self.buckets)).unwrap_or(0)).unwrap_or(0);
+        let local = global.saturating_sub(self.start(s));
+        Some((s, usize_from(local)))
+    }
+
+    /// Where a flow hash lives: its stripe and the bucket within it.
+    pub fn locate(&self, hash: u64) -> (u32, usize) {
+        self.split(self.bucket_of(hash)).unwrap_or((0, 0))
+    }
+}
+
+/// A lossless `u32` to `usize` conversion (the engine runs on 32- and
+/// 64-bit targets).
+pub(crate) fn usize_from(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// Whether a linked entry may be handed out at `now`.
+fn live(e: &Entry, now: Millis) -> bool {
+    !e.expired(now) && !e.status.has(Status::DYING)
+}
+
+/// A candidate for early drop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Victim<R> {
+    /// The entry.
+    pub entry: R,
+    /// The bucket (within the stripe) it is linked into.
+    pub bucket: usize,
+    /// It had already expired (reclaiming it is not an early drop).
+    pub expired: bool,
+}
+
+/// The buckets of one stripe and the store that holds their entries: what
+/// one stripe lock protects. Every operation touches only this stripe;
+/// bucket numbers are local to it (see [`Layout::locate`]).
+pub struct Stripe<'a, S: Store> {
+    /// Chain heads of this stripe's buckets.
+    pub buckets: &'a mut [Option<S::Ref>],
+    /// Where the entries live.
+    pub store: &'a mut S,
+}
+
+impl<'a, S: Store> Stripe<'a, S> {
+    /// A view over a stripe's buckets and its store.
+    pub fn new(buckets: &'a mut [Option<S::Ref>], store: &'a mut S) -> Self {
+        Stripe { buckets, store }
+    }
+
+    /// The chain head of `bucket`.
+    pub fn head(&self, bucket: usize) -> Option<S::Ref> {
+        self.buckets.get(bucket).copied().flatten()
+    }
+
+    /// The live entry whose original or reply tuple is `t`, with the
+    /// direction it matched. Never returns an expired or dying entry.
+    pub fn find(&self, bucket: usize, t: &Tuple, now: Millis) -> Option<(S::Ref, Dir)> {
+        let mut cur = self.head(bucket);
+        while let Some(r) = cur {
+            if let Some(e) = self.store.entry(r) {
+                if live(e, now) {
+                    if let Some(dir) = e.direction_of(t) {
+                        return Some((r, dir));
+                    }
+                }
+            }
+            cur = self.store.next(r);
+        }
+        None
+    }
+
+    /// Links `r` at the head of `bucket`. Returns false (and links nothing)
+    /// when `bucket` is out of range.
+    pub fn link(&mut self, bucket: usize, r: S::Ref) -> bool {
+        let Some(slot) = self.buckets.get_mut(bucket) else {
+            return false;
+        };
+        self.store.set_next(r, *slot);
+        *slot = Some(r);
+        true
+    }
+
+    /// Unlinks `r` from `bucket`'s chain; false when it is not there.
+    pub fn unlink(&mut self, bucket: usize, r: S::Ref) -> bool {
+        let Some(slot) = self.buckets.get_mut(bucket) else {
+            return false;
+        };
+        let mut prev: Option<S::Ref> = None;
+        let mut cur = *slot;
+        while let Some(c) = cur {
+            let next = self.store.next(c);
+            if c == r {
+                match prev {
+                    None => *slot = next,
+                    Some(p) => self.store.set_next(p, next),
+                }
+                self.store.set_next(r, None);
+                return true;
+            }
+            prev = Some(c);
+            cur = next;
+        }
+        false
+    }
+
+    /// Unlinks `r` and marks it dying, so holders of a reference see that
+    /// it left the table. False when it was not in `bucket`.
+    pub fn remove(&mut self, bucket: usize, r: S::Ref) -> bool {
+        if !self.unlink(bucket, r) {
+            return false;
+        }
+        if let Some(e) = self.store.entry_mut(r) {
+            e.status.set(Status::DYING);
+        }
+        true
+    }
+
+    /// Calls `f` for each live entry of `bucket`, head first (what a
+    /// `/proc` dump shows). Returns how many entries it visited.
+    pub fn for_each<F: FnMut(S::Ref, &Entry)>(&self, bucket: usize, now: Millis, mut f: F) -> usize {
+        self.walk(bucket, 0, now, |r, e| {
+            f(r, e);
+            true
+        })
+        .visited
+    }
+
+    /// Visits the live entries of `bucket` after skipping the first `skip`
+    /// of them, calling `f` until it returns false. The returned
+    /// [`Walk::resume`] is the `skip` for the next call when it stopped
+    /// early (a dump that ran out of buffer space mid-bucket).
+    pub fn walk<F: FnMut(S::Ref, &Entry) -> bool>(
+        &self,
+        bucket: usize,
+        skip: usize,
+        now: Millis,
+        mut f: F,
+    ) -> Walk {
+        let mut index = 0usize;
+        let mut visited = 0usize;
+        let mut cur = self.head(bucket);
+        while let Some(r) = cur {
+            if let Some(e) = self.store.entry(r) {
+                if live(e, now) {
+                    if index >= skip {
+                        if !f(r, e) {
+                            return Walk { visited, resume: Some(index) };
+                        }
+                        visited = visited.saturating_add(1);
+                    }
+                    index = index.saturating_add(1);
+                }
+            }
+            cur = self.store.next(r);
+        }
+        Walk { visited, resume: None }
+    }
+
+    /// Number of entries linked into `bucket` (expired ones included).
+    pub fn chain_len(&self, bucket: usize) -> usize {
+        let mut n = 0usize;
+        let mut cur = self.head(bucket);
+        while let Some(r) = cur {
+            n = n.saturating_add(1);
+            cur = self.store.next(r);
+        }
+        n
+    }
+
+    /// The longest chain of the stripe: `(bucket, length)`, the first such
+    /// bucket on ties; `(0, 0)` for an empty stripe.
+    pub fn longest_chain(&self) -> (usize, usize) {
+        let mut best = (0usize, 0usize);
+        for b in 0..self.buckets.len() {
+            let n = self.chain_len(b);
+            if n > best.1 {
+                best = (b, n);
+            }
+        }
+        best
+    }
+
+    /// Picks an entry to evict to make room for a flow hashing to `bucket`:
+    /// looks at [`EVICTION_RANGE`] buckets from `bucket` on, wrapping within
+    /// the stripe. An expired entry is taken first; otherwise the non-ASSURED
+    /// entry closest to expiry. `None` when every entry there is assured.
+    pub fn early_drop_victim(&self, bucket: usize, now: Millis) -> Option<Victim<S::Ref>> {
+        let n = self.buckets.len();
+        if n == 0 {
+            return None;
+        }
+        let mut best: Option<(Victim<S::Ref>, Millis)> = None;
+        for i in 0..EVICTION_RANGE.min(n) {
+            let b = bucket.wrapping_add(i).checked_rem(n).unwrap_or(0);
+            let mut cur = self.head(b);
+            while let Some(r) = cur {
+                if let Some(e) = self.store.entry(r) {
+                    if !e.status.has(Status::DYING) {
+                        if e.expired(now) {
+                            return Some(Victim { entry: r, bucket: b, expired: true });
+                        }
+                        let better = best.as_ref().is_none_or(|(_, d)| e.deadline < *d);
+                        if !e.status.has(Status::ASSURED) && better {
+                            best = Some((Victim { entry: r, bucket: b, expired: false }, e.deadline));
+                        }
+                    }
+                }
+                cur = self.store.next(r);
+            }
+        }
+        best.map(|(v, _)| v)
+    }
+}
+
+/// Where a [`Stripe::walk`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Walk {
+    /// Entries passed to the callback that it accepted.
+    pub visited: usize,
+    /// `Some(skip)` when the callback stopped the walk: call again with this
+    /// `skip` to continue with the entry it refused.
+    pub resume: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_rejects_bad_stripe_counts() {
+        assert!(Layout::new(16, 3).is_none());
+        assert!(Layout::new(16, 32).is_none());
+        assert!(Layout::new(4096, 2048).is_none());
+        assert!(Layout::new(16, 16).is_some());
+        assert!(Layout::with_buckets(0).is_none());
+        assert_eq!(Layout::with_buckets(1).map(|l| l.stripes()), Some(1));
+        assert_eq!(Layout::with_buckets(100).map(|l| l.stripes()), Some(64));
+        assert_eq!(Layout::with_buckets(1 << 20).map(|l| l.stripes()), Some(1024));
+    }
+
+    #[test]
+    fn ranges_partition_the_buckets() {
+        for (b, s) in [(16u32, 16u32), (17, 4), (1000, 8), (2048, 1024), (1031, 1024), (5, 1)] {
+            let l = Layout::new(b, s).unwrap();
+            let mut next = 0usize;
+            for st in 0..s {
+                let r = l.range(st);
+                assert_eq!(r.start, next);
+                assert!(r.end > r.start, "stripe {st} of {b}/{s} is empty");
+                for g in r.clone() {
+                    let (gs, local) = l.split(g as u32).unwrap();
+                    assert_eq!((gs, local), (st, g - r.start));
+                }
+                next = r.end;
+            }
+            assert_eq!(next, b as usize);
+            assert!(l.split(b).is_none());
+        }
+    }
+
+    #[test]
+    fn bucket_of_is_in_range_and_spreads() {
+        let l = Layout::new(1000, 8).unwrap();
+        assert_eq!(l.bucket_of(0), 0);
+        assert_eq!(l.bucket_of(u64::MAX), 999);
+        let mut seen = [0u32; 1000];
+        let key = crate::hash::HashKey::new(7, 9);
+        for i in 0..100_000u64 {
+            let h = crate::hash::siphash(&key, &i.to_le_bytes());
+            seen[l.bucket_of(h) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 50 && n < 170));
+    }
 }

@@ -1,0 +1,123 @@
+//! Expiry without per-entry timers: each entry holds its deadline, lookups
+//! ignore expired entries, and an incremental sweep unlinks them.
+//!
+//! The sweep works on one stripe at a time (under that stripe's lock) and
+//! does a bounded amount of work per call, so the garbage collector never
+//! stalls a CPU on a large table. A [`Cursor`] remembers where it stopped
+//! and moves round-robin over all stripes, so repeated calls cover the
+//! whole table.
+
+use crate::table::{Layout, Store, Stripe};
+use crate::Millis;
+
+/// Where the sweep resumes: a stripe, a bucket within it, and how many
+/// entries of that bucket's chain it already kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Cursor {
+    stripe: u32,
+    bucket: usize,
+    skip: usize,
+}
+
+impl Cursor {
+    /// A cursor at the start of the table.
+    pub const fn new() -> Cursor {
+        Cursor { stripe: 0, bucket: 0, skip: 0 }
+    }
+
+    /// The stripe the next [`sweep`] call must be given (lock this one).
+    pub fn stripe(&self) -> u32 {
+        self.stripe
+    }
+
+    /// The bucket within the stripe where the next call starts.
+    pub fn bucket(&self) -> usize {
+        self.bucket
+    }
+
+    fn next_stripe(&mut self, layout: &Layout) -> bool {
+        self.bucket = 0;
+        self.skip = 0;
+        let next = self.stripe.saturating_add(1);
+        if next >= layout.stripes() {
+            self.stripe = 0;
+            true
+        } else {
+            self.stripe = next;
+            false
+        }
+    }
+}
+
+/// What one [`sweep`] call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Work units spent: one per bucket looked at plus one per entry.
+    pub visited: usize,
+    /// Entries unlinked (each was passed to the callback).
+    pub removed: usize,
+    /// The cursor finished its stripe and moved to the next one.
+    pub stripe_done: bool,
+    /// The cursor finished the last stripe: a whole pass over the table
+    /// ended with this call.
+    pub pass_done: bool,
+}
+
+/// Unlinks expired entries of `stripe`, which must be stripe
+/// `cursor.stripe()` of `layout`, starting where `cursor` points. Spends at
+/// most `budget` work units (one per bucket, one per entry; at least one
+/// unit is always spent so the cursor advances). Each unlinked entry is
+/// marked dying and passed to `removed`, which owns the table's reference
+/// from then on (the kernel releases it after dropping the lock).
+pub fn sweep<S: Store, F: FnMut(S::Ref)>(
+    stripe: &mut Stripe<'_, S>,
+    cursor: &mut Cursor,
+    layout: &Layout,
+    now: Millis,
+    budget: usize,
+    mut removed: F,
+) -> Progress {
+    let mut p = Progress::default();
+    let budget = budget.max(1);
+    // A stale cursor (layout changed) starts over at stripe 0.
+    if cursor.stripe >= layout.stripes() {
+        *cursor = Cursor::new();
+    }
+    let n = stripe.buckets.len().min(layout.range(cursor.stripe).len());
+    while cursor.bucket < n {
+        if p.visited >= budget {
+            return p;
+        }
+        p.visited = p.visited.saturating_add(1);
+        let b = cursor.bucket;
+        let mut kept = 0usize;
+        let mut cur = stripe.head(b);
+        while let Some(r) = cur {
+            let next = stripe.store.next(r);
+            let expired = stripe.store.entry(r).is_some_and(|e| e.expired(now));
+            if kept < cursor.skip && !expired {
+                // Already looked at in an earlier call.
+                kept = kept.saturating_add(1);
+                cur = next;
+                continue;
+            }
+            if p.visited >= budget {
+                cursor.skip = kept;
+                return p;
+            }
+            p.visited = p.visited.saturating_add(1);
+            if expired && stripe.remove(b, r) {
+                p.removed = p.removed.saturating_add(1);
+                removed(r);
+            } else {
+                kept = kept.saturating_add(1);
+            }
+            cur = next;
+        }
+        cursor.bucket = b.saturating_add(1);
+        cursor.skip = 0;
+    }
+    p.stripe_done = true;
+    p.pass_done = cursor.next_stripe(layout);
+    p
+}

@@ -1,0 +1,395 @@
+//! The per-packet driver: what the kernel shell and the host tracker both
+//! run for each packet, so neither duplicates tracking logic.
+//!
+//! A packet goes through three steps:
+//! 1. [`prepare`], without any lock: stateless checks (TCP flag
+//!    combinations, ICMP types that can never be tracked) and the tuple to
+//!    look up: the packet's own, or for an ICMP error the inverse of the
+//!    tuple it quotes. The caller hashes it ([`Lookup::hash`]) and locates
+//!    its stripe and bucket ([`crate::table::Layout::locate`]).
+//! 2. [`process`], under the stripe lock: an existing entry is moved along
+//!    by its protocol, or a new entry is proposed ([`Decision::New`]) that
+//!    the caller allocates and attaches to the packet unconfirmed, outside
+//!    the lock. A full table is handled with [`admit`] and [`early_drop`].
+//! 3. [`confirm`], under the stripe lock again, once the packet has passed
+//!    the filter (POST_ROUTING / LOCAL_IN): the unconfirmed entry joins the
+//!    table, or loses a race against an identical one ([`Confirm`]).
+//!
+//! Entry memory and references stay with the caller: whenever an entry
+//! leaves the table, the driver says so and the caller releases the table's
+//! reference.
+
+use crate::config::Config;
+use crate::ctinfo::CtInfo;
+use crate::entry::{Entry, Status};
+use crate::hash::HashKey;
+use crate::invalid::Invalid;
+use crate::packet::{Icmp, L4Info, Packet};
+use crate::proto::{generic, icmp, tcp, udp, ProtoState, Update};
+use crate::stats::Stats;
+use crate::table::{Store, Stripe};
+use crate::tuple::{proto, Dir, Tuple, L4};
+use crate::Millis;
+
+/// The line the kernel logs (rate-limited) when a packet is dropped
+/// because the table is full and nothing could be evicted.
+pub const TABLE_FULL_MSG: &str = "ip_conntrack: table full, dropping packet.";
+
+/// An INVALID packet may shorten only an entry with this much time left.
+const SHORTEN_MIN_LEFT: Millis = 120_000;
+
+/// What [`process`] must look up for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// The tuple to find in the table.
+    pub tuple: Tuple,
+    /// Why.
+    pub kind: Kind,
+}
+
+/// The two kinds of lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The packet's own tuple: track the packet in its flow.
+    Flow,
+    /// The inverse of the tuple an ICMP error quotes: relate the error to
+    /// that flow. The flow's destination in the matching direction must be
+    /// the error's destination `outer_dst` (Linux refuses errors that would
+    /// relate a third host to the flow).
+    IcmpError {
+        /// The error's own destination address.
+        outer_dst: u32,
+    },
+}
+
+impl Lookup {
+    /// The flow hash of the tuple to look up.
+    pub fn hash(&self, key: &HashKey) -> u64 {
+        self.tuple.flow_hash(key)
+    }
+}
+
+/// Stateless checks and what to look up; no lock is needed. An error is a
+/// packet the caller counts as INVALID (see [`count_invalid`]).
+pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
+    let flow = Lookup { tuple: pkt.tuple, kind: Kind::Flow };
+    match pkt.l4 {
+        L4Info::Tcp(seg) => {
+            tcp::check_flags(&seg)?;
+            Ok(flow)
+        }
+        L4Info::Icmp(Icmp::Query) | L4Info::Udp | L4Info::Other => Ok(flow),
+        // Neither a query nor an error: nothing can ever track it.
+        L4Info::Icmp(Icmp::Other) => Err(Invalid::IcmpNotNew),
+        L4Info::Icmp(Icmp::Error { inner }) => {
+            if let L4::Icmp { ty, .. } = inner.l4 {
+                if inner.proto == proto::ICMP && icmp::is_error(ty) {
+                    return Err(Invalid::IcmpErrorInError);
+                }
+            }
+            // The quoted packet went towards the error's sender; its flow's
+            // entry is found by the inverse, the direction the error takes.
+            let tuple = inner.invert().ok_or(Invalid::IcmpErrorUnknown)?;
+            Ok(Lookup { tuple, kind: Kind::IcmpError { outer_dst: pkt.tuple.dst } })
+        }
+    }
+}
+
+/// Counts a packet [`prepare`] refused: `invalid`, plus `icmp_error` for
+/// ICMP errors.
+pub fn count_invalid(stats: &mut Stats, why: Invalid) {
+    stats.invalid = stats.invalid.wrapping_add(1);
+    if is_icmp_error_reason(why) {
+        stats.icmp_error = stats.icmp_error.wrapping_add(1);
+    }
+}
+
+fn is_icmp_error_reason(why: Invalid) -> bool {
+    matches!(why, Invalid::IcmpErrorUnknown | Invalid::IcmpErrorInError | Invalid::IcmpErrorBadInner)
+}
+
+/// What to do with a packet, decided under the stripe lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision<R> {
+    /// The packet belongs to `entry`: attach it with `ctinfo` (taking a
+    /// reference).
+    Tracked {
+        /// The entry.
+        entry: R,
+        /// The packet's classification.
+        ctinfo: CtInfo,
+    },
+    /// The packet is an ICMP error about `entry`: attach it with `ctinfo`
+    /// ([`CtInfo::Related`] or [`CtInfo::RelatedReply`]).
+    Related {
+        /// The entry the error is about.
+        entry: R,
+        /// The packet's classification.
+        ctinfo: CtInfo,
+    },
+    /// The packet belongs to `entry` and ended it (a RST answering a SYN):
+    /// the entry was unlinked and marked dying. Attach the packet as for
+    /// `Tracked`, then release the table's reference.
+    Killed {
+        /// The entry, no longer in the table.
+        entry: R,
+        /// The packet's classification.
+        ctinfo: CtInfo,
+    },
+    /// No entry: the packet opens this one. Check [`admit`] (making room
+    /// with [`early_drop`] if needed), allocate it outside the lock, attach
+    /// it to the packet unconfirmed with [`CtInfo::New`], and [`confirm`] it
+    /// once the packet has passed the filter.
+    New(Entry),
+    /// The packet reopens a finished connection (a SYN on TIME_WAIT): the
+    /// old entry was unlinked and marked dying. Release the table's
+    /// reference and call [`process`] again.
+    Reopen {
+        /// The old entry, no longer in the table.
+        old: R,
+    },
+    /// The packet is INVALID (already counted); it carries no entry.
+    Invalid(Invalid),
+}
+
+/// Tracks one packet under the stripe lock. `bucket` is the lookup's
+/// bucket within `stripe`; `lookup` comes from [`prepare`] for this packet.
+pub fn process<S: Store>(
+    stripe: &mut Stripe<'_, S>,
+    bucket: usize,
+    pkt: &Packet,
+    lookup: &Lookup,
+    now: Millis,
+    cfg: &Config,
+    stats: &mut Stats,
+) -> Decision<S::Ref> {
+    let found = stripe.find(bucket, &lookup.tuple, now);
+    if found.is_some() {
+        stats.found = stats.found.wrapping_add(1);
+    }
+    let decision = match (lookup.kind, found) {
+        (Kind::IcmpError { outer_dst }, Some((r, dir))) => related(stripe, r, dir, outer_dst),
+        (Kind::IcmpError { .. }, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),
+        (Kind::Flow, Some((r, dir))) => existing(stripe, bucket, r, dir, pkt, now, cfg),
+        (Kind::Flow, None) => match new_entry(pkt, now, cfg) {
+            Ok(e) => {
+                stats.new = stats.new.wrapping_add(1);
+                Decision::New(e)
+            }
+            Err(why) => Decision::Invalid(why),
+        },
+    };
+    match decision {
+        Decision::Invalid(why) => count_invalid(stats, why),
+        Decision::Killed { .. } | Decision::Reopen { .. } => {
+            stats.delete_list = stats.delete_list.wrapping_add(1);
+        }
+        _ => {}
+    }
+    decision
+}
+
+fn related<S: Store>(stripe: &Stripe<'_, S>, r: S::Ref, dir: Dir, outer_dst: u32) -> Decision<S::Ref> {
+    match stripe.store.entry(r) {
+        Some(e) if e.tuple(dir).dst == outer_dst => Decision::Related { entry: r, ctinfo: CtInfo::related(dir) },
+        _ => Decision::Invalid(Invalid::IcmpErrorUnknown),
+    }
+}
+
+/// A packet on an entry found in the table.
+fn existing<S: Store>(
+    stripe: &mut Stripe<'_, S>,
+    bucket: usize,
+    r: S::Ref,
+    dir: Dir,
+    pkt: &Packet,
+    now: Millis,
+    cfg: &Config,
+) -> Decision<S::Ref> {
+    let Some(e) = stripe.store.entry_mut(r) else {
+        return Decision::Invalid(Invalid::BadL4Header);
+    };
+    // Linux classifies before the protocol sees the packet: the reply
+    // direction is always ESTABLISHED_REPLY; the original direction is NEW
+    // until a reply has been seen.
+    let ctinfo = match (dir, e.status.has(Status::SEEN_REPLY)) {
+        (Dir::Reply, _) => CtInfo::EstablishedReply,
+        (Dir::Original, true) => CtInfo::Established,
+        (Dir::Original, false) => CtInfo::New,
+    };
+    // The protocols see the status as before this packet; SEEN_REPLY is set
+    // after an accepted reply, as Linux's core does.
+    let update = match (&mut e.proto, pkt.l4) {
+        (ProtoState::Tcp(t), L4Info::Tcp(seg)) => t.update(dir, &seg, &mut e.status, cfg),
+        (ProtoState::Udp(u), _) => u.update(&mut e.status, now, cfg),
+        (ProtoState::Icmp, _) => icmp::update(cfg),
+        (ProtoState::Generic, _) => generic::update(cfg),
+        // A TCP entry with a non-TCP packet cannot happen (the protocol is
+        // part of the tuple); refuse rather than guess.
+        (ProtoState::Tcp(_), _) => Update::Invalid(Invalid::BadL4Header),
+    };
+    let accepted = matches!(update, Update::Accept { .. } | Update::Ignore | Update::Kill);
+    if accepted && dir == Dir::Reply {
+        e.status.set(Status::SEEN_REPLY);
+    }
+    match update {
+        Update::Accept { timeout } => {
+            e.deadline = now.saturating_add(timeout);
+            Decision::Tracked { entry: r, ctinfo }
+        }
+        // Accepted without refreshing the entry.
+        Update::Ignore => Decision::Tracked { entry: r, ctinfo },
+        Update::Invalid(why) => Decision::Invalid(why),
+        Update::InvalidShorten { reason, timeout } => {
+            // Only an entry with at least 120 s left is cut short, and
+            // never lengthened (Linux's `nf_tcp_handle_invalid`).
+            let left = e.deadline.saturating_sub(now);
+            if left >= SHORTEN_MIN_LEFT && left > timeout {
+                e.deadline = now.saturating_add(timeout);
+            }
+            Decision::Invalid(reason)
+        }
+        Update::Kill => {
+            stripe.remove(bucket, r);
+            Decision::Killed { entry: r, ctinfo }
+        }
+        Update::Reopen => {
+            stripe.remove(bucket, r);
+            Decision::Reopen { old: r }
+        }
+    }
+}
+
+/// The entry a packet without one would open, or why it cannot.
+fn new_entry(pkt: &Packet, now: Millis, cfg: &Config) -> Result<Entry, Invalid> {
+    let mut status = Status::default();
+    let (proto, timeout) = match pkt.l4 {
+        L4Info::Tcp(seg) => {
+            // Like Linux's `tcp_new` followed by the state machine: the
+            // first packet moves the fresh state along like any other.
+            let mut t = tcp::Tcp::new(&seg, cfg)?;
+            match t.update(Dir::Original, &seg, &mut status, cfg) {
+                Update::Accept { timeout } => (ProtoState::Tcp(t), timeout),
+                Update::Invalid(why) | Update::InvalidShorten { reason: why, .. } => return Err(why),
+                Update::Ignore | Update::Kill | Update::Reopen => return Err(Invalid::TcpNotNew),
+            }
+        }
+        L4Info::Udp => {
+            let (u, timeout) = udp::Udp::new(now, cfg);
+            (ProtoState::Udp(u), timeout)
+        }
+        L4Info::Icmp(Icmp::Query) => (ProtoState::Icmp, icmp::new(&pkt.tuple, cfg)?),
+        L4Info::Icmp(Icmp::Other) => return Err(Invalid::IcmpNotNew),
+        L4Info::Icmp(Icmp::Error { .. }) => return Err(Invalid::IcmpErrorUnknown),
+        L4Info::Other => (ProtoState::Generic, generic::new(cfg)),
+    };
+    // Only invertible tuples get entries (an ICMP non-query has no reply).
+    if pkt.tuple.invert().is_none() {
+        return Err(Invalid::IcmpNotNew);
+    }
+    Ok(Entry { orig: pkt.tuple, status, deadline: now.saturating_add(timeout), proto })
+}
+
+/// Whether a new entry may be allocated when `count` entries exist
+/// (confirmed or not) and the limit is `max` (0: no limit, as in Linux).
+pub fn admit(count: usize, max: usize) -> bool {
+    max == 0 || count < max
+}
+
+/// Makes room for a new flow hashing to `bucket` of `stripe`: unlinks an
+/// expired entry or, failing that, the non-ASSURED entry closest to expiry
+/// within [`crate::table::EVICTION_RANGE`] buckets, marks it dying and
+/// returns it for the caller to release (counted as `early_drop` unless it
+/// had expired anyway). `None` means the table is full of assured entries:
+/// call [`table_full`] and drop the packet.
+pub fn early_drop<S: Store>(
+    stripe: &mut Stripe<'_, S>,
+    bucket: usize,
+    now: Millis,
+    stats: &mut Stats,
+) -> Option<S::Ref> {
+    let v = stripe.early_drop_victim(bucket, now)?;
+    if !stripe.remove(v.bucket, v.entry) {
+        return None;
+    }
+    stats.delete_list = stats.delete_list.wrapping_add(1);
+    if !v.expired {
+        stats.early_drop = stats.early_drop.wrapping_add(1);
+    }
+    Some(v.entry)
+}
+
+/// Counts a packet dropped because the table is full; the caller logs
+/// [`TABLE_FULL_MSG`] (rate-limited).
+pub fn table_full(stats: &mut Stats) {
+    stats.drop = stats.drop.wrapping_add(1);
+}
+
+/// The outcome of [`confirm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirm<R> {
+    /// The entry is in the table now (CONFIRMED).
+    Inserted,
+    /// Another packet of the same flow confirmed its own entry first, and
+    /// the protocol allows the clash to be resolved (UDP, generic): attach
+    /// the packet to `existing` instead (keeping its ctinfo, as Linux
+    /// does) and release the new entry.
+    Merged {
+        /// The entry already in the table.
+        existing: R,
+    },
+    /// The entry cannot be inserted (a TCP or ICMP clash, or an entry
+    /// that is not an unconfirmed one): drop the packet and release it.
+    Failed,
+}
+
+/// Inserts the unconfirmed entry `new` (attached to a packet that passed
+/// the filter) into `bucket` of `stripe`, the bucket of its flow.
+pub fn confirm<S: Store>(
+    stripe: &mut Stripe<'_, S>,
+    bucket: usize,
+    new: S::Ref,
+    now: Millis,
+    stats: &mut Stats,
+) -> Confirm<S::Ref> {
+    let Some(e) = stripe.store.entry(new) else {
+        return Confirm::Failed;
+    };
+    if e.status.has(Status::CONFIRMED) {
+        // Confirmed twice: a caller bug; Linux warns and drops.
+        return Confirm::Failed;
+    }
+    if e.status.has(Status::DYING) {
+        stats.insert_failed = stats.insert_failed.wrapping_add(1);
+        return Confirm::Failed;
+    }
+    let (orig, proto) = (e.orig, e.orig.proto);
+    // A racing CPU may have inserted the same flow, in either direction.
+    // Expired entries do not count: they are never found again and the
+    // sweep removes them.
+    if let Some((existing, _)) = stripe.find(bucket, &orig, now) {
+        if clash_resolvable(proto) {
+            stats.clash_resolve = stats.clash_resolve.wrapping_add(1);
+            return Confirm::Merged { existing };
+        }
+        stats.insert_failed = stats.insert_failed.wrapping_add(1);
+        stats.drop = stats.drop.wrapping_add(1);
+        return Confirm::Failed;
+    }
+    if !stripe.link(bucket, new) {
+        stats.insert_failed = stats.insert_failed.wrapping_add(1);
+        return Confirm::Failed;
+    }
+    if let Some(e) = stripe.store.entry_mut(new) {
+        e.status.set(Status::CONFIRMED);
+    }
+    stats.insert = stats.insert.wrapping_add(1);
+    Confirm::Inserted
+}
+
+/// Whether a clash on confirmation can be resolved by attaching the packet
+/// to the winner (Linux 6.12's `allow_clash`: UDP and generic protocols;
+/// not TCP, whose state the loser's packet may contradict, nor ICMP).
+pub fn clash_resolvable(proto_num: u8) -> bool {
+    !matches!(proto_num, proto::TCP | proto::ICMP)
+}
