@@ -31,3 +31,22 @@ check: host-check
 	@$(MAKE) --no-print-directory module clippy-module
 	@$(MAKE) --no-print-directory runner-selftest vm-tests vm-tests-debug
 	@echo "[check] all checks passed"
+
+## Kernel and module (scripts/kernel.sh, scripts/module.sh). KDIR=/path
+## builds the module against any Rust-enabled 6.12 kernel build tree.
+.PHONY: kernel kernel-debug module module-debug clippy-module
+
+kernel: deps
+	@scripts/kernel.sh normal
+
+kernel-debug: deps
+	@scripts/kernel.sh debug
+
+module: deps
+	@scripts/module.sh $(if $(KDIR),--kdir $(KDIR),normal)
+
+module-debug: deps
+	@scripts/module.sh debug
+
+clippy-module: deps
+	@scripts/module.sh --clippy $(if $(KDIR),--kdir $(KDIR),normal)

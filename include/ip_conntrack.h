@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ip_conntrack: the C side of the kernel module.
+ *
+ * Rust-for-Linux 6.12 has no abstractions for netfilter hooks, procfs,
+ * sysctl, sockopts or module parameters. The helpers below (provided by
+ * src/kmod/helpers.c) do the parts that need C macros or static C
+ * structures; everything else is called from Rust through bindings that
+ * bindgen generates from this header (see Kbuild). Each helper is wrapped
+ * once by a safe Rust type in src/kmod/.
+ *
+ * Provided by C (helpers.c): every ipct_* function declared here.
+ * Provided by Rust: the callbacks passed in (hook functions, seq_file
+ * operations, sysctl tables, sockopt handlers).
+ */
+#ifndef IP_CONNTRACK_H
+#define IP_CONNTRACK_H
+
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/skbuff.h>
+#include <linux/sysctl.h>
+#include <linux/types.h>
+
+/* Module parameters (declared with module_param in helpers.c). */
+
+/* The `hashsize` parameter: bucket count requested at load, 0 = automatic. */
+unsigned int ipct_param_hashsize(void);
+
+/* Memory the bucket-count default is derived from, in bytes. */
+unsigned long ipct_physmem_bytes(void);
+
+/* Mutual exclusion with the kernel's nf_conntrack. */
+
+/* Whether some tracker (nf_conntrack) has installed nf_ct_hook. */
+bool ipct_nf_ct_hook_in_use(void);
+
+/*
+ * Register a sockopt range, owned by this module (ops->owner is set here).
+ * -EBUSY when the range overlaps a registered one: nf_conntrack registers
+ * SO_ORIGINAL_DST for PF_INET at load, so whichever loads first wins.
+ */
+int ipct_sockopt_register(struct nf_sockopt_ops *ops);
+void ipct_sockopt_unregister(struct nf_sockopt_ops *ops);
+
+/* Netfilter hooks, registered in every network namespace. */
+
+/*
+ * Register @n hooks in every current and future network namespace. @ops
+ * must stay valid until ipct_hooks_unregister() returns. Only one set of
+ * hooks can be registered at a time (-EBUSY otherwise).
+ */
+int ipct_hooks_register(const struct nf_hook_ops *ops, unsigned int n);
+void ipct_hooks_unregister(void);
+
+/* /proc files, created in every network namespace. */
+
+/*
+ * Create /proc/net/ip_conntrack (a seq_file over @list_ops, whose private
+ * data is a struct seq_net_private) and /proc/net/stat/ip_conntrack (a
+ * single_open file printed by @stat_show) in every network namespace. Both
+ * must stay valid until ipct_proc_unregister() returns.
+ */
+int ipct_proc_register(const struct seq_operations *list_ops,
+		       int (*stat_show)(struct seq_file *m, void *v));
+void ipct_proc_unregister(void);
+
+/* Sysctl tables in the initial network namespace. */
+
+/*
+ * Register @n entries of @table under /proc/sys/@path in init_net. @table
+ * must stay valid until ipct_sysctl_unregister(). NULL on failure.
+ */
+struct ctl_table_header *ipct_sysctl_register(const char *path,
+					      struct ctl_table *table,
+					      size_t n);
+void ipct_sysctl_unregister(struct ctl_table_header *header);
+
+#ifdef __BINDGEN__
+/*
+ * Values of C macros that bindgen cannot see through; Rust uses them as
+ * `IPCT_*` constants.
+ */
+const unsigned int IPCT_NF_ACCEPT = NF_ACCEPT;
+const unsigned int IPCT_NF_DROP = NF_DROP;
+const u8 IPCT_NFPROTO_IPV4 = NFPROTO_IPV4;
+const u8 IPCT_PF_INET = PF_INET;
+const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
+#endif
+
+#endif /* IP_CONNTRACK_H */

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ip_conntrack: IPv4 connection tracking for Linux 6.12, with the classic
+//! 2.6 `ip_conntrack` interface.
+//!
+//! The crate root is thin: the module struct owns one RAII registration per
+//! kernel facility, set up in [`IpConntrack::init`] and torn down in
+//! reverse order when the struct drops. The C side lives in `helpers.c`
+//! (prototypes in `include/ip_conntrack.h`).
+
+use kernel::prelude::*;
+
+mod ffi;
+mod hooks;
+mod procfs;
+mod sizing;
+mod sockopt;
+mod sysctl;
+mod track;
+
+module! {
+    type: IpConntrack,
+    name: "ip_conntrack",
+    author: "ip_conntrack developers",
+    description: "IPv4 connection tracking (classic ip_conntrack interface)",
+    license: "GPL",
+}
+
+/// The loaded module.
+///
+/// Fields drop in declaration order, the reverse of their setup in `init`:
+/// hooks first (no new packets), the sockopt last (nf_conntrack stays
+/// unloadable until everything else is gone).
+struct IpConntrack {
+    _hooks: hooks::Registration<4>,
+    _proc: procfs::Files,
+    _sysctl: sysctl::Table,
+    _sockopt: sockopt::Registration,
+}
+
+impl kernel::Module for IpConntrack {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: reads one RCU-managed pointer without dereferencing it.
+        if unsafe { ffi::ipct_nf_ct_hook_in_use() } {
+            pr_err!("nf_conntrack is loaded; refusing to load (rmmod nf_conntrack first)\n");
+            return Err(EBUSY);
+        }
+        // Claiming SO_ORIGINAL_DST is the lock against nf_conntrack, both
+        // ways: it fails while nf_conntrack is loaded, and nf_conntrack
+        // fails to load while we hold it.
+        let sockopt = sockopt::Registration::new().inspect_err(|e| {
+            if *e == EBUSY {
+                pr_err!("SO_ORIGINAL_DST is taken (nf_conntrack loaded?); refusing to load\n");
+            }
+        })?;
+
+        let sizing = sizing::Sizing::at_load();
+        sizing.apply();
+        let sysctl = sysctl::Table::new(&sizing::CONNTRACK_MAX)?;
+        let proc = procfs::Files::new()?;
+        let hooks = hooks::Registration::new(track::hook_ops())?;
+
+        pr_info!(
+            "loaded: {} buckets, {} max, {} hooks\n",
+            sizing.buckets,
+            sizing.max,
+            hooks.count()
+        );
+        Ok(Self {
+            _hooks: hooks,
+            _proc: proc,
+            _sysctl: sysctl,
+            _sockopt: sockopt,
+        })
+    }
+}
+
+impl Drop for IpConntrack {
+    fn drop(&mut self) {
+        pr_info!("unloading: {} packets seen\n", track::packets_seen());
+    }
+}
