@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Host-side test of scripts/vm-run.sh itself: it must pass what passes and
+# fail what fails, including a guest script that exits 0 after the kernel
+# logged a WARNING (the test-only ipct_warn.ko), and a guest that hangs.
+#
+#   tests/runner-selftest.sh [--debug]
+#
+# Ends with "N passed, N failed"; exit status 1 if any case failed.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+run_args=()
+variant=normal
+if [ "${1:-}" = --debug ]; then
+    run_args=(--debug)
+    variant=debug
+fi
+
+say "building for the $variant kernel"
+"$TOP/scripts/deps.sh"
+"$TOP/scripts/kernel.sh" "$variant"
+"$TOP/scripts/module.sh" "$variant"
+"$TOP/scripts/initramfs.sh" "$variant"
+export VM_NO_BUILD=1
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ipct-selftest.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); say "PASS $*"; }
+bad() {
+    failed=$((failed + 1))
+    say "FAIL $*"
+    sed 's/^/    out: /' "$WORK/out" | tail -n 15
+    sed 's/^/    err: /' "$WORK/err" | tail -n 15
+}
+
+# vm NAME SCRIPT_TEXT [ARG...]: run SCRIPT_TEXT in the guest; leaves the
+# status in $rc, stdout in $WORK/out, stderr in $WORK/err.
+vm() {
+    local name=$1 text=$2
+    shift 2
+    printf '%s\n' "$text" > "$WORK/$name.sh"
+    rc=0
+    "$TOP/scripts/vm-run.sh" "${run_args[@]}" "$WORK/$name.sh" "$@" > "$WORK/out" 2> "$WORK/err" || rc=$?
+}
+
+say "case: a passing script"
+vm pass 'echo hello from the guest; exit 0'
+if [ $rc -eq 0 ] && grep -qx 'hello from the guest' "$WORK/out"; then
+    ok "passing script: status 0, output on stdout"
+else
+    bad "passing script: status $rc"
+fi
+if ! grep -q 'Linux version' "$WORK/out"; then
+    ok "kernel log kept off stdout"
+else
+    bad "kernel log lines on stdout"
+fi
+klog=$(sed -n 's/.*kernel log: \(.*\.klog\)$/\1/p' "$WORK/err" | tail -n 1)
+if [ -n "$klog" ] && [ -f "$klog" ] && grep -q 'Linux version' "$klog" \
+    && grep -q 'ipct-vm: exit status 0' "$klog"; then
+    ok "kernel log kept in $klog"
+else
+    bad "kernel log file missing or incomplete: '$klog'"
+fi
+
+say "case: a failing script"
+vm fail 'echo about to fail; exit 1'
+if [ $rc -eq 1 ]; then ok "failing script: status 1"; else bad "failing script: status $rc, want 1"; fi
+vm fail3 'exit 3'
+if [ $rc -eq 3 ]; then ok "status 3 passed through"; else bad "status $rc, want 3"; fi
+
+say "case: stderr and arguments"
+vm args 'printf "[%s]\n" "$@"; echo "to stderr" >&2' 'a b' "it's" '$HOME' '*' ''
+expected=$(printf '%s\n' '[a b]' "[it's]" '[$HOME]' '[*]' '[]' 'to stderr')
+if [ $rc -eq 0 ] && [ "$(cat "$WORK/out")" = "$expected" ]; then
+    ok "arguments survive quoting; stderr reaches stdout"
+else
+    bad "arguments or stderr mangled (status $rc)"
+fi
+
+say "case: a script that exits 0 after a kernel WARNING"
+vm warn 'insmod /lib/modules/$(uname -r)/test/ipct_warn.ko; echo "insmod status $?"; exit 0'
+if [ $rc -ne 0 ] && grep -q 'FAIL: kernel log shows a problem' "$WORK/err" \
+    && grep -q 'WARNING' "$WORK/err"; then
+    ok "WARNING in the kernel log fails the run (status $rc) with the reason printed"
+else
+    bad "WARNING not caught (status $rc)"
+fi
+
+say "case: a guest that hangs (VM_TIMEOUT=20)"
+start=$SECONDS
+rc=0
+printf 'echo sleeping; sleep 1000\n' > "$WORK/hang.sh"
+VM_TIMEOUT=20 "$TOP/scripts/vm-run.sh" "${run_args[@]}" "$WORK/hang.sh" > "$WORK/out" 2> "$WORK/err" || rc=$?
+took=$((SECONDS - start))
+if [ $rc -eq 124 ] && grep -q 'exceeded VM_TIMEOUT=20s' "$WORK/err" && [ $took -lt 60 ]; then
+    ok "timeout: qemu killed after ${took}s, status 124, reason printed"
+else
+    bad "timeout not enforced (status $rc after ${took}s)"
+fi
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
