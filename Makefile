@@ -50,3 +50,19 @@ module-debug: deps
 
 clippy-module: deps
 	@scripts/module.sh --clippy $(if $(KDIR),--kdir $(KDIR),normal)
+
+## Guest: the router demo, scenarios under tests/vm (one boot each), the
+## runner's own test. Each builds what it needs (deps, kernel, module, initramfs).
+.PHONY: demo vm-tests vm-tests-debug runner-selftest
+
+demo: deps
+	@scripts/demo.sh
+
+vm-tests: deps
+	@scripts/vm-tests.sh
+
+vm-tests-debug: deps
+	@scripts/vm-tests.sh --debug
+
+runner-selftest: deps
+	@tests/runner-selftest.sh
