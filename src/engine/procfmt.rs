@@ -1,0 +1,505 @@
+//! The `/proc/net/ip_conntrack` line of an entry, in the 2.6 layout,
+//! written into a caller-provided buffer without allocating:
+//!
+//! ```text
+//! tcp      6 117 SYN_SENT src=192.0.2.1 dst=198.51.100.2 sport=32775 dport=22 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 use=2
+//! ```
+//!
+//! That is `%-8s %u %ld ` (protocol name, number, seconds left), the TCP
+//! state name and a space (TCP only), the original tuple, `[UNREPLIED] `
+//! until a reply was seen, the reply tuple, `[ASSURED] ` once assured, and
+//! `use=N` with a newline. A tuple is `src=A dst=B ` followed by
+//! `sport=P dport=Q ` (TCP, UDP), `type=T code=C id=I ` (ICMP) or nothing.
+//! Protocols other than TCP, UDP and ICMP are named `unknown`, as 2.6's
+//! generic tracker was. No `packets=`/`bytes=` (no accounting) and no
+//! `mark=` (no marks).
+//!
+//! [`parse_line`] (host builds only) reads such a line back; the property
+//! tests use it to check that formatting round-trips.
+
+use core::fmt::{self, Write};
+
+use crate::entry::{Entry, Status};
+use crate::proto::ProtoState;
+use crate::tuple::{proto, Dir, Tuple, L4};
+use crate::Millis;
+
+/// The buffer was too small for the whole text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooSmall;
+
+/// The longest line [`format_entry`] writes is shorter than this (an
+/// `unknown` or ICMP entry with every number at its widest is about 220
+/// bytes).
+pub const MAX_LINE_LEN: usize = 256;
+
+/// A [`fmt::Write`] over a byte buffer that records overflow instead of
+/// panicking. Text that does not fit makes the whole write fail; nothing
+/// is ever written past the end of the buffer.
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    overflow: bool,
+}
+
+impl<'a> Cursor<'a> {
+    /// A writer at the start of `buf`.
+    pub fn new(buf: &'a mut [u8]) -> Cursor<'a> {
+        Cursor { buf, pos: 0, overflow: false }
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> usize {
+        self.pos
+    }
+
+    /// The number of bytes written, or [`TooSmall`] if anything did not fit.
+    pub fn finish(self) -> Result<usize, TooSmall> {
+        if self.overflow {
+            Err(TooSmall)
+        } else {
+            Ok(self.pos)
+        }
+    }
+}
+
+impl Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let dst = self.pos.checked_add(s.len()).and_then(|end| self.buf.get_mut(self.pos..end));
+        match dst {
+            Some(dst) if !self.overflow => {
+                dst.copy_from_slice(s.as_bytes());
+                self.pos = self.pos.saturating_add(s.len());
+                Ok(())
+            }
+            _ => {
+                self.overflow = true;
+                Err(fmt::Error)
+            }
+        }
+    }
+}
+
+/// Formats `f` into `buf`: the number of bytes written, or [`TooSmall`].
+pub(crate) fn write_into(
+    buf: &mut [u8],
+    f: impl FnOnce(&mut Cursor<'_>) -> fmt::Result,
+) -> Result<usize, TooSmall> {
+    let mut w = Cursor::new(buf);
+    // An error can only come from the cursor, which remembers it.
+    let _ = f(&mut w);
+    w.finish()
+}
+
+/// The name 2.6 showed for a protocol number.
+pub fn proto_name(protonum: u8) -> &'static str {
+    match protonum {
+        proto::TCP => "tcp",
+        proto::UDP => "udp",
+        proto::ICMP => "icmp",
+        _ => "unknown",
+    }
+}
+
+/// An IPv4 address in dotted-quad form.
+struct Addr(u32);
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.0.to_be_bytes();
+        write!(f, "{a}.{b}.{c}.{d}")
+    }
+}
+
+/// One tuple with its trailing space.
+fn write_tuple(w: &mut Cursor<'_>, t: &Tuple) -> fmt::Result {
+    write!(w, "src={} dst={} ", Addr(t.src), Addr(t.dst))?;
+    match t.l4 {
+        L4::Ports { sport, dport } => write!(w, "sport={sport} dport={dport} "),
+        L4::Icmp { ty, code, id } => write!(w, "type={ty} code={code} id={id} "),
+        L4::None => Ok(()),
+    }
+}
+
+/// Writes the `/proc/net/ip_conntrack` line of `e` at time `now` with
+/// reference count `use_count` into `buf`, newline included. Returns the
+/// line's length, or [`TooSmall`] when it does not fit ([`MAX_LINE_LEN`]
+/// bytes always suffice).
+pub fn format_entry(
+    buf: &mut [u8],
+    e: &Entry,
+    now: Millis,
+    use_count: u32,
+) -> Result<usize, TooSmall> {
+    write_into(buf, |w| {
+        let protonum = e.orig.proto;
+        write!(w, "{:<8} {} {} ", proto_name(protonum), protonum, e.seconds_left(now))?;
+        if let ProtoState::Tcp(tcp) = &e.proto {
+            write!(w, "{} ", tcp.state().name())?;
+        }
+        write_tuple(w, &e.tuple(Dir::Original))?;
+        if !e.status.has(Status::SEEN_REPLY) {
+            w.write_str("[UNREPLIED] ")?;
+        }
+        write_tuple(w, &e.tuple(Dir::Reply))?;
+        if e.status.has(Status::ASSURED) {
+            w.write_str("[ASSURED] ")?;
+        }
+        writeln!(w, "use={use_count}")
+    })
+}
+
+/// A `/proc/net/ip_conntrack` line read back by [`parse_line`].
+#[cfg(any(test, feature = "std"))]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedLine<'a> {
+    /// Protocol name (`tcp`, `udp`, `icmp`, `unknown`).
+    pub name: &'a str,
+    /// Protocol number.
+    pub proto: u8,
+    /// Seconds left.
+    pub seconds: u64,
+    /// TCP state name (TCP lines only).
+    pub state: Option<&'a str>,
+    /// Original-direction tuple.
+    pub orig: Tuple,
+    /// `[UNREPLIED]` was present.
+    pub unreplied: bool,
+    /// Reply-direction tuple.
+    pub reply: Tuple,
+    /// `[ASSURED]` was present.
+    pub assured: bool,
+    /// The `use=` count.
+    pub use_count: u32,
+}
+
+/// Reads a line in exactly the layout [`format_entry`] writes (single
+/// spaces, trailing newline, protocol name matching the number); `None`
+/// for anything else. For tests and host tools; not in the kernel build.
+#[cfg(any(test, feature = "std"))]
+pub fn parse_line(line: &str) -> Option<ParsedLine<'_>> {
+    let body = line.strip_suffix('\n')?;
+    let (padded, rest) = (body.get(..8)?, body.get(8..)?);
+    let name = padded.trim_end_matches(' ');
+    let mut tok = rest.strip_prefix(' ')?.split(' ');
+    let protonum: u8 = number(tok.next()?)?;
+    if proto_name(protonum) != name {
+        return None;
+    }
+    let seconds = number(tok.next()?)?;
+    let state =
+        if protonum == proto::TCP { Some(tok.next().filter(|s| !s.is_empty())?) } else { None };
+    let orig = parse_tuple(&mut tok, protonum)?;
+    let mut next = tok.next()?;
+    let unreplied = next == "[UNREPLIED]";
+    let reply = if unreplied {
+        parse_tuple(&mut tok, protonum)?
+    } else {
+        let mut with_first = core::iter::once(next).chain(&mut tok);
+        parse_tuple(&mut with_first, protonum)?
+    };
+    next = tok.next()?;
+    let assured = next == "[ASSURED]";
+    if assured {
+        next = tok.next()?;
+    }
+    let use_count = number(next.strip_prefix("use=")?)?;
+    if tok.next().is_some() {
+        return None;
+    }
+    Some(ParsedLine {
+        name,
+        proto: protonum,
+        seconds,
+        state,
+        orig,
+        unreplied,
+        reply,
+        assured,
+        use_count,
+    })
+}
+
+/// A decimal number as the formatter writes it (digits only).
+#[cfg(any(test, feature = "std"))]
+fn number<T: core::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `key=value` with a numeric value.
+#[cfg(any(test, feature = "std"))]
+fn field<'a, T: core::str::FromStr>(
+    tok: &mut impl Iterator<Item = &'a str>,
+    key: &str,
+) -> Option<T> {
+    number(tok.next()?.strip_prefix(key)?.strip_prefix('=')?)
+}
+
+/// A dotted-quad address.
+#[cfg(any(test, feature = "std"))]
+fn addr(s: &str) -> Option<u32> {
+    let mut parts = s.split('.');
+    let mut octets = [0u8; 4];
+    for o in &mut octets {
+        *o = number(parts.next()?)?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(u32::from_be_bytes(octets))
+}
+
+/// One tuple's tokens.
+#[cfg(any(test, feature = "std"))]
+fn parse_tuple<'a>(tok: &mut impl Iterator<Item = &'a str>, protonum: u8) -> Option<Tuple> {
+    let src = addr(tok.next()?.strip_prefix("src=")?)?;
+    let dst = addr(tok.next()?.strip_prefix("dst=")?)?;
+    let l4 = match protonum {
+        proto::TCP | proto::UDP => {
+            L4::Ports { sport: field(tok, "sport")?, dport: field(tok, "dport")? }
+        }
+        proto::ICMP => {
+            L4::Icmp { ty: field(tok, "type")?, code: field(tok, "code")?, id: field(tok, "id")? }
+        }
+        _ => L4::None,
+    };
+    Some(Tuple { src, dst, proto: protonum, l4 })
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::packet::{Segment, TcpFlags};
+    use crate::proto::tcp::Tcp;
+    use crate::proto::udp::Udp;
+    use std::str;
+
+    const A: u32 = 0xc000_0201; // 192.0.2.1
+    const B: u32 = 0xc633_6402; // 198.51.100.2
+
+    fn line_of(e: &Entry, now: Millis, use_count: u32) -> std::string::String {
+        let mut buf = [0u8; MAX_LINE_LEN];
+        let n = format_entry(&mut buf, e, now, use_count).unwrap();
+        str::from_utf8(&buf[..n]).unwrap().into()
+    }
+
+    fn seg(flags: u8, seq: u32, ack: u32) -> Segment {
+        Segment { seq, ack, window: 64240, flags: TcpFlags(flags), ..Default::default() }
+    }
+
+    /// An entry after the SYN of 192.0.2.1:32775 -> 198.51.100.2:22.
+    fn syn_sent() -> Entry {
+        let cfg = Config::DEFAULT;
+        let syn = seg(TcpFlags::SYN, 1, 0);
+        let mut tcp = Tcp::new(&syn, &cfg).unwrap();
+        let mut status = Status::default();
+        tcp.update(Dir::Original, &syn, &mut status, &cfg);
+        Entry {
+            orig: Tuple {
+                src: A,
+                dst: B,
+                proto: proto::TCP,
+                l4: L4::Ports { sport: 32775, dport: 22 },
+            },
+            status,
+            deadline: 117_999,
+            proto: ProtoState::Tcp(tcp),
+        }
+    }
+
+    #[test]
+    fn tcp_established_assured() {
+        let cfg = Config::DEFAULT;
+        let mut e = syn_sent();
+        let ProtoState::Tcp(tcp) = &mut e.proto else { panic!() };
+        tcp.update(Dir::Reply, &seg(TcpFlags::SYN | TcpFlags::ACK, 1000, 2), &mut e.status, &cfg);
+        tcp.update(Dir::Original, &seg(TcpFlags::ACK, 2, 1001), &mut e.status, &cfg);
+        e.deadline = 432_000_000;
+        assert_eq!(
+            line_of(&e, 0, 1),
+            "tcp      6 432000 ESTABLISHED src=192.0.2.1 dst=198.51.100.2 sport=32775 dport=22 \
+             src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 [ASSURED] use=1\n"
+        );
+    }
+
+    #[test]
+    fn the_conntrack_md_example() {
+        assert_eq!(
+            line_of(&syn_sent(), 500, 2),
+            "tcp      6 117 SYN_SENT src=192.0.2.1 dst=198.51.100.2 sport=32775 dport=22 \
+             [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 use=2\n"
+        );
+    }
+
+    #[test]
+    fn udp_assured() {
+        let (udp, _) = Udp::new(0, &Config::DEFAULT);
+        let e = Entry {
+            orig: Tuple {
+                src: A,
+                dst: B,
+                proto: proto::UDP,
+                l4: L4::Ports { sport: 53000, dport: 53 },
+            },
+            status: Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED),
+            deadline: 180_000,
+            proto: ProtoState::Udp(udp),
+        };
+        assert_eq!(
+            line_of(&e, 0, 1),
+            "udp      17 180 src=192.0.2.1 dst=198.51.100.2 sport=53000 dport=53 \
+             src=198.51.100.2 dst=192.0.2.1 sport=53 dport=53000 [ASSURED] use=1\n"
+        );
+    }
+
+    #[test]
+    fn icmp_echo() {
+        let e = Entry {
+            orig: Tuple {
+                src: A,
+                dst: B,
+                proto: proto::ICMP,
+                l4: L4::Icmp { ty: 8, code: 0, id: 4660 },
+            },
+            status: Status(Status::SEEN_REPLY),
+            deadline: 30_000,
+            proto: ProtoState::Icmp,
+        };
+        assert_eq!(
+            line_of(&e, 1, 1),
+            "icmp     1 29 src=192.0.2.1 dst=198.51.100.2 type=8 code=0 id=4660 \
+             src=198.51.100.2 dst=192.0.2.1 type=0 code=0 id=4660 use=1\n"
+        );
+    }
+
+    #[test]
+    fn generic_is_unknown_and_expired_is_zero() {
+        let e = Entry {
+            orig: Tuple { src: A, dst: B, proto: 47, l4: L4::None },
+            status: Status::default(),
+            deadline: 1000,
+            proto: ProtoState::Generic,
+        };
+        assert_eq!(
+            line_of(&e, 5000, 3),
+            "unknown  47 0 src=192.0.2.1 dst=198.51.100.2 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 use=3\n"
+        );
+    }
+
+    #[test]
+    fn widest_line_fits() {
+        let e = Entry {
+            orig: Tuple {
+                src: u32::MAX,
+                dst: u32::MAX,
+                proto: proto::ICMP,
+                l4: L4::Icmp { ty: 13, code: 255, id: 65535 },
+            },
+            status: Status(Status::ASSURED),
+            deadline: u64::MAX,
+            proto: ProtoState::Icmp,
+        };
+        let line = line_of(&e, 0, u32::MAX);
+        assert!(line.len() < MAX_LINE_LEN, "{}", line.len());
+        let mut tcp = syn_sent();
+        tcp.orig.src = u32::MAX;
+        tcp.orig.dst = u32::MAX;
+        tcp.orig.l4 = L4::Ports { sport: 65535, dport: 65535 };
+        tcp.deadline = u64::MAX;
+        tcp.status = Status(Status::ASSURED);
+        assert!(line_of(&tcp, 0, u32::MAX).len() < MAX_LINE_LEN);
+    }
+
+    #[test]
+    fn too_small_buffers_fail_cleanly() {
+        let e = syn_sent();
+        let full = line_of(&e, 500, 2);
+        for n in 0..full.len() {
+            let mut buf = std::vec![0xaau8; n + 4];
+            assert_eq!(format_entry(&mut buf[..n], &e, 500, 2), Err(TooSmall), "{n}");
+            // Nothing beyond the given slice is touched.
+            assert_eq!(&buf[n..], &[0xaa; 4]);
+        }
+        let mut buf = std::vec![0u8; full.len()];
+        assert_eq!(format_entry(&mut buf, &e, 500, 2), Ok(full.len()));
+    }
+
+    #[test]
+    fn cursor_reports_overflow_and_stays_failed() {
+        let mut buf = [0u8; 4];
+        let mut w = Cursor::new(&mut buf);
+        assert!(w.write_str("abc").is_ok());
+        assert!(w.write_str("de").is_err());
+        assert_eq!(w.written(), 3);
+        // A later write that would fit does not hide the lost text.
+        assert!(w.write_str("d").is_err());
+        assert_eq!(w.finish(), Err(TooSmall));
+        let mut empty = [0u8; 0];
+        assert_eq!(write_into(&mut empty, |w| w.write_str("")), Ok(0));
+    }
+
+    #[test]
+    fn parse_line_reads_every_layout() {
+        let line = line_of(&syn_sent(), 500, 2);
+        let p = parse_line(&line).unwrap();
+        assert_eq!(p.name, "tcp");
+        assert_eq!(p.proto, 6);
+        assert_eq!(p.seconds, 117);
+        assert_eq!(p.state, Some("SYN_SENT"));
+        assert_eq!(p.orig, syn_sent().orig);
+        assert_eq!(Some(p.reply), syn_sent().orig.invert());
+        assert!(p.unreplied && !p.assured);
+        assert_eq!(p.use_count, 2);
+
+        let p = parse_line(
+            "icmp     1 29 src=192.0.2.1 dst=198.51.100.2 type=8 code=0 id=4660 \
+             src=198.51.100.2 dst=192.0.2.1 type=0 code=0 id=4660 [ASSURED] use=1\n",
+        )
+        .unwrap();
+        assert_eq!(p.orig.l4, L4::Icmp { ty: 8, code: 0, id: 4660 });
+        assert!(!p.unreplied && p.assured && p.state.is_none());
+
+        let p = parse_line("unknown  47 0 src=1.2.3.4 dst=5.6.7.8 src=5.6.7.8 dst=1.2.3.4 use=0\n")
+            .unwrap();
+        assert_eq!(p.orig, Tuple { src: 0x0102_0304, dst: 0x0506_0708, proto: 47, l4: L4::None });
+    }
+
+    #[test]
+    fn parse_line_rejects_other_layouts() {
+        let good = line_of(&syn_sent(), 500, 2);
+        assert!(parse_line(&good).is_some());
+        let bad = [
+            good.trim_end().into(),                             // no newline
+            good.replace("tcp      6", "tcp     6"),            // padding
+            good.replace("tcp      6", "udp      6"),           // name/number mismatch
+            good.replace(" SYN_SENT ", " SYN_SENT  "),          // double space
+            good.replace("src=192.0.2.1 ", "src=192.0.2 "),     // short address
+            good.replace("src=192.0.2.1 ", "src=192.0.2.256 "), // octet range
+            good.replace("sport=32775", "sport=+32775"),        // sign
+            good.replace("use=2", "use=2 x"),                   // trailing token
+            good.replace(" [UNREPLIED]", ""),                   // (still parses)
+        ];
+        for (i, line) in bad.iter().enumerate() {
+            let parsed = parse_line(line);
+            if i == bad.len() - 1 {
+                assert!(parsed.is_some_and(|p| !p.unreplied));
+            } else {
+                assert!(parsed.is_none(), "{line:?}");
+            }
+        }
+        assert!(parse_line("").is_none());
+        assert!(parse_line("tcp\n").is_none());
+    }
+}

@@ -1,0 +1,130 @@
+//! Table size at load time: the classic 2.6 defaults from the amount of
+//! RAM, and the `hashsize=` module parameter.
+//!
+//! 2.6's `ip_conntrack_init` gave the bucket array 1/16384 of RAM:
+//! `RAM / 16384 / sizeof(struct list_head)` buckets, `RAM / 16384 / 16` on
+//! 64-bit; 8192 buckets on machines with more than 1 GiB;
+//! at least 16; and room for 8 entries per bucket (`ip_conntrack_max`). A
+//! 512 MiB machine gets 2048 buckets and a maximum of 16384 entries. The
+//! "8192 for 128 MB" often quoted is the same formula with 32-bit's 8-byte
+//! list head.
+//!
+//! How buckets are split into lock stripes is the table's business
+//! (`crate::table::Layout`).
+
+/// Bytes of RAM per bucket byte (2.6: `/ 16384`).
+const RAM_PER_BUCKET_BYTE: u64 = 16384;
+/// Size of the bucket head 2.6 divided by on 64-bit (`struct list_head`).
+const LIST_HEAD_SIZE: u64 = 16;
+/// Above this much RAM, 2.6 used a fixed bucket count.
+const LARGE_RAM: u64 = 1 << 30;
+/// The fixed bucket count for more than 1 GiB.
+pub const LARGE_RAM_BUCKETS: u32 = 8192;
+/// The fewest buckets the automatic size picks.
+pub const MIN_BUCKETS: u32 = 16;
+/// Entries allowed per bucket by default (`ip_conntrack_max = 8 *
+/// buckets`).
+pub const ENTRIES_PER_BUCKET: u32 = 8;
+/// The largest `hashsize=` accepted: 16 Mi buckets (128 MiB of chain heads
+/// at 8 bytes each, a default maximum of 128 Mi entries). Far beyond any
+/// useful size, yet small enough that the bucket array allocation and
+/// `8 * buckets` cannot overflow.
+pub const MAX_HASHSIZE: u32 = 1 << 24;
+
+/// A table size: bucket count and default maximum number of entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizing {
+    /// Number of hash buckets (`ip_conntrack_buckets`).
+    pub buckets: u32,
+    /// Default maximum number of entries (`ip_conntrack_max`).
+    pub max: u32,
+}
+
+/// Why a `hashsize=` value was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashsizeError {
+    /// Larger than [`MAX_HASHSIZE`].
+    TooLarge,
+}
+
+/// 2.6's default bucket count for `ram_bytes` of RAM.
+pub fn default_buckets(ram_bytes: u64) -> u32 {
+    if ram_bytes > LARGE_RAM {
+        return LARGE_RAM_BUCKETS;
+    }
+    // At most 1 GiB / 16 KiB / 16 = 4096 here, so the conversion holds.
+    let buckets = ram_bytes / RAM_PER_BUCKET_BYTE / LIST_HEAD_SIZE;
+    u32::try_from(buckets).unwrap_or(LARGE_RAM_BUCKETS).max(MIN_BUCKETS)
+}
+
+/// The default maximum number of entries for `buckets` buckets.
+pub fn default_max(buckets: u32) -> u32 {
+    buckets.saturating_mul(ENTRIES_PER_BUCKET)
+}
+
+/// The size for module parameter `hashsize` (0 = automatic from
+/// `ram_bytes`). As in 2.6, the maximum is 8 entries per bucket either way.
+pub fn sizing(hashsize: u32, ram_bytes: u64) -> Result<Sizing, HashsizeError> {
+    let buckets = match hashsize {
+        0 => default_buckets(ram_bytes),
+        n if n > MAX_HASHSIZE => return Err(HashsizeError::TooLarge),
+        n => n,
+    };
+    Ok(Sizing { buckets, max: default_max(buckets) })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+
+    #[test]
+    fn classic_examples() {
+        assert_eq!(sizing(0, 512 * MIB), Ok(Sizing { buckets: 2048, max: 16384 }));
+        assert_eq!(sizing(0, 128 * MIB), Ok(Sizing { buckets: 512, max: 4096 }));
+        assert_eq!(sizing(0, 256 * MIB), Ok(Sizing { buckets: 1024, max: 8192 }));
+        assert_eq!(sizing(0, GIB), Ok(Sizing { buckets: 4096, max: 32768 }));
+        // More than 1 GiB: fixed 8192, whatever the amount.
+        for ram in [GIB + 1, 2 * GIB, 64 * GIB, u64::MAX] {
+            assert_eq!(sizing(0, ram), Ok(Sizing { buckets: 8192, max: 65536 }), "{ram}");
+        }
+    }
+
+    #[test]
+    fn at_least_16_buckets() {
+        for ram in [0, 1, 4 * MIB - 1, 4 * MIB] {
+            assert_eq!(default_buckets(ram), 16, "{ram}");
+        }
+        assert_eq!(default_buckets(5 * MIB), 20);
+    }
+
+    #[test]
+    fn monotonic_up_to_1_gib() {
+        let mut last = 0;
+        for mib in 0..=1024 {
+            let b = default_buckets(mib * MIB);
+            assert!(b >= last);
+            last = b;
+        }
+    }
+
+    #[test]
+    fn hashsize_parameter() {
+        assert_eq!(sizing(1, 512 * MIB), Ok(Sizing { buckets: 1, max: 8 }));
+        assert_eq!(sizing(1000, 0), Ok(Sizing { buckets: 1000, max: 8000 }));
+        assert_eq!(
+            sizing(MAX_HASHSIZE, 0),
+            Ok(Sizing { buckets: MAX_HASHSIZE, max: MAX_HASHSIZE * 8 })
+        );
+        assert_eq!(sizing(MAX_HASHSIZE + 1, 0), Err(HashsizeError::TooLarge));
+        assert_eq!(sizing(u32::MAX, 0), Err(HashsizeError::TooLarge));
+    }
+
+    #[test]
+    fn max_saturates() {
+        assert_eq!(default_max(u32::MAX), u32::MAX);
+    }
+}

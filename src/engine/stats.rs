@@ -1,0 +1,356 @@
+//! Counters of `/proc/net/stat/ip_conntrack`, one [`Stats`] per CPU, and
+//! the file's text in the 2.6 layout:
+//!
+//! ```text
+//! entries  searched found new invalid ignore delete delete_list insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete
+//! 00000003  00000000 0000001a 00000004 00000000 ...  00000000 00000000 00000000 \n
+//! ```
+//!
+//! Every field is `%08x`; the double spaces after `entries` and before
+//! `expect_new`, and the space before each row's newline, are 2.6's (see
+//! `ct_cpu_seq_show` in 2.6's `ip_conntrack_standalone.c`). `entries` is
+//! the global count, repeated on every CPU's row.
+//!
+//! Linux 6.12 (`nf_conntrack_standalone.c`) reuses column 2 for
+//! `clashres` and column 8 for `chainlength`, prints 0 for `new`,
+//! `ignore` and `delete`, and appends `search_restart`. We keep the 2.6
+//! header and meanings, which iptables-era tools (lnstat, collectd) parse
+//! by position, and keep the modern counters [`Stats::clash_resolve`] and
+//! [`Stats::chaintoolong`] as extra fields that the classic file does not
+//! show (adding columns would change the header CONNTRACK.md fixes).
+
+use core::fmt::Write;
+
+use crate::procfmt::{write_into, TooSmall};
+
+/// The header line, newline included.
+pub const HEADER: &str = "entries  searched found new invalid ignore delete delete_list insert \
+insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete\n";
+
+/// Length of one row: 16 fields of 8 digits, 18 spaces (one after each
+/// field, two extra), a newline.
+pub const ROW_LEN: usize = 16 * 8 + 18 + 1;
+
+/// One counter; the classic ones in column order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Chain entries looked at during lookups.
+    Searched,
+    /// Lookups that found an entry.
+    Found,
+    /// Entries created (allocated for a first packet).
+    New,
+    /// Packets found INVALID.
+    Invalid,
+    /// Packets not tracked (already carried an entry, or untracked).
+    Ignore,
+    /// Entries destroyed.
+    Delete,
+    /// Entries removed from the table (expired, killed, early-dropped).
+    DeleteList,
+    /// Entries confirmed into the table.
+    Insert,
+    /// Confirmations that failed (a clash that could not be resolved).
+    InsertFailed,
+    /// Packets dropped because the table was full.
+    Drop,
+    /// Non-ASSURED entries evicted to make room.
+    EarlyDrop,
+    /// ICMP errors that could not be tied to an entry, and other
+    /// protocol-level errors (the kernel's `error`).
+    IcmpError,
+    /// Expectations created by helpers (always 0: no helpers).
+    ExpectNew,
+    /// Expectations created (always 0).
+    ExpectCreate,
+    /// Expectations deleted (always 0).
+    ExpectDelete,
+    /// Clashes resolved by using the entry already in the table (not in
+    /// the classic file).
+    ClashResolve,
+    /// Inserts refused because a chain was too long (not in the classic
+    /// file).
+    ChainTooLong,
+}
+
+impl Counter {
+    /// The counters of the classic file, in column order (after `entries`).
+    pub const CLASSIC: [Counter; 15] = [
+        Counter::Searched,
+        Counter::Found,
+        Counter::New,
+        Counter::Invalid,
+        Counter::Ignore,
+        Counter::Delete,
+        Counter::DeleteList,
+        Counter::Insert,
+        Counter::InsertFailed,
+        Counter::Drop,
+        Counter::EarlyDrop,
+        Counter::IcmpError,
+        Counter::ExpectNew,
+        Counter::ExpectCreate,
+        Counter::ExpectDelete,
+    ];
+}
+
+/// Counters of one CPU (or their sum). Each wraps at `u32::MAX`, as the
+/// kernel's `unsigned int` counters do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// See [`Counter::Searched`].
+    pub searched: u32,
+    /// See [`Counter::Found`].
+    pub found: u32,
+    /// See [`Counter::New`].
+    pub new: u32,
+    /// See [`Counter::Invalid`].
+    pub invalid: u32,
+    /// See [`Counter::Ignore`].
+    pub ignore: u32,
+    /// See [`Counter::Delete`].
+    pub delete: u32,
+    /// See [`Counter::DeleteList`].
+    pub delete_list: u32,
+    /// See [`Counter::Insert`].
+    pub insert: u32,
+    /// See [`Counter::InsertFailed`].
+    pub insert_failed: u32,
+    /// See [`Counter::Drop`].
+    pub drop: u32,
+    /// See [`Counter::EarlyDrop`].
+    pub early_drop: u32,
+    /// See [`Counter::IcmpError`].
+    pub icmp_error: u32,
+    /// See [`Counter::ExpectNew`].
+    pub expect_new: u32,
+    /// See [`Counter::ExpectCreate`].
+    pub expect_create: u32,
+    /// See [`Counter::ExpectDelete`].
+    pub expect_delete: u32,
+    /// See [`Counter::ClashResolve`].
+    pub clash_resolve: u32,
+    /// See [`Counter::ChainTooLong`].
+    pub chaintoolong: u32,
+}
+
+impl Stats {
+    /// All counters zero.
+    pub const ZERO: Stats = Stats {
+        searched: 0,
+        found: 0,
+        new: 0,
+        invalid: 0,
+        ignore: 0,
+        delete: 0,
+        delete_list: 0,
+        insert: 0,
+        insert_failed: 0,
+        drop: 0,
+        early_drop: 0,
+        icmp_error: 0,
+        expect_new: 0,
+        expect_create: 0,
+        expect_delete: 0,
+        clash_resolve: 0,
+        chaintoolong: 0,
+    };
+
+    /// The storage of counter `c`.
+    fn slot(&mut self, c: Counter) -> &mut u32 {
+        match c {
+            Counter::Searched => &mut self.searched,
+            Counter::Found => &mut self.found,
+            Counter::New => &mut self.new,
+            Counter::Invalid => &mut self.invalid,
+            Counter::Ignore => &mut self.ignore,
+            Counter::Delete => &mut self.delete,
+            Counter::DeleteList => &mut self.delete_list,
+            Counter::Insert => &mut self.insert,
+            Counter::InsertFailed => &mut self.insert_failed,
+            Counter::Drop => &mut self.drop,
+            Counter::EarlyDrop => &mut self.early_drop,
+            Counter::IcmpError => &mut self.icmp_error,
+            Counter::ExpectNew => &mut self.expect_new,
+            Counter::ExpectCreate => &mut self.expect_create,
+            Counter::ExpectDelete => &mut self.expect_delete,
+            Counter::ClashResolve => &mut self.clash_resolve,
+            Counter::ChainTooLong => &mut self.chaintoolong,
+        }
+    }
+
+    /// The value of counter `c`.
+    pub fn get(&self, c: Counter) -> u32 {
+        match c {
+            Counter::Searched => self.searched,
+            Counter::Found => self.found,
+            Counter::New => self.new,
+            Counter::Invalid => self.invalid,
+            Counter::Ignore => self.ignore,
+            Counter::Delete => self.delete,
+            Counter::DeleteList => self.delete_list,
+            Counter::Insert => self.insert,
+            Counter::InsertFailed => self.insert_failed,
+            Counter::Drop => self.drop,
+            Counter::EarlyDrop => self.early_drop,
+            Counter::IcmpError => self.icmp_error,
+            Counter::ExpectNew => self.expect_new,
+            Counter::ExpectCreate => self.expect_create,
+            Counter::ExpectDelete => self.expect_delete,
+            Counter::ClashResolve => self.clash_resolve,
+            Counter::ChainTooLong => self.chaintoolong,
+        }
+    }
+
+    /// Adds 1 to counter `c` (wrapping).
+    pub fn inc(&mut self, c: Counter) {
+        self.add_to(c, 1);
+    }
+
+    /// Adds `n` to counter `c` (wrapping).
+    pub fn add_to(&mut self, c: Counter, n: u32) {
+        let slot = self.slot(c);
+        *slot = slot.wrapping_add(n);
+    }
+
+    /// Adds every counter of `other` (wrapping): sums per-CPU copies.
+    pub fn add(&mut self, other: &Stats) {
+        for c in Counter::CLASSIC.into_iter().chain([Counter::ClashResolve, Counter::ChainTooLong])
+        {
+            self.add_to(c, other.get(c));
+        }
+    }
+}
+
+/// Writes [`HEADER`] into `buf`; its length or [`TooSmall`].
+pub fn format_header(buf: &mut [u8]) -> Result<usize, TooSmall> {
+    write_into(buf, |w| w.write_str(HEADER))
+}
+
+/// Writes one CPU's row: `entries` (the global count) and the classic
+/// counters of `st`; its length ([`ROW_LEN`]) or [`TooSmall`].
+pub fn format_row(buf: &mut [u8], entries: u32, st: &Stats) -> Result<usize, TooSmall> {
+    write_into(buf, |w| {
+        write!(w, "{entries:08x} ")?;
+        for c in Counter::CLASSIC {
+            // 2.6 puts a second space before entries' neighbour and
+            // before expect_new.
+            if matches!(c, Counter::Searched | Counter::ExpectNew) {
+                w.write_str(" ")?;
+            }
+            write!(w, "{:08x} ", st.get(c))?;
+        }
+        w.write_str("\n")
+    })
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+mod tests {
+    use super::*;
+    use std::str;
+
+    fn row(entries: u32, st: &Stats) -> std::string::String {
+        let mut buf = [0u8; ROW_LEN];
+        let n = format_row(&mut buf, entries, st).unwrap();
+        str::from_utf8(&buf[..n]).unwrap().into()
+    }
+
+    #[test]
+    fn header_is_the_classic_one() {
+        let mut buf = [0u8; 200];
+        let n = format_header(&mut buf).unwrap();
+        assert_eq!(
+            str::from_utf8(&buf[..n]).unwrap(),
+            "entries  searched found new invalid ignore delete delete_list insert insert_failed \
+             drop early_drop icmp_error  expect_new expect_create expect_delete\n"
+        );
+        assert_eq!(format_header(&mut buf[..n - 1]), Err(TooSmall));
+    }
+
+    #[test]
+    fn row_matches_2_6_printf() {
+        // Each classic counter gets its column number, so a swapped column
+        // shows up as a wrong value.
+        let mut st = Stats::ZERO;
+        for (i, c) in Counter::CLASSIC.into_iter().enumerate() {
+            st.add_to(c, i as u32 + 1);
+        }
+        st.clash_resolve = 0xdead;
+        st.chaintoolong = 0xbeef;
+        assert_eq!(
+            row(0x1234, &st),
+            "00001234  00000001 00000002 00000003 00000004 00000005 00000006 00000007 \
+             00000008 00000009 0000000a 0000000b 0000000c  0000000d 0000000e 0000000f \n"
+        );
+        assert_eq!(row(0, &st).len(), ROW_LEN);
+        assert_eq!(st.searched, 1);
+        assert_eq!(st.found, 2);
+        assert_eq!(st.new, 3);
+        assert_eq!(st.invalid, 4);
+        assert_eq!(st.ignore, 5);
+        assert_eq!(st.delete, 6);
+        assert_eq!(st.delete_list, 7);
+        assert_eq!(st.insert, 8);
+        assert_eq!(st.insert_failed, 9);
+        assert_eq!(st.drop, 10);
+        assert_eq!(st.early_drop, 11);
+        assert_eq!(st.icmp_error, 12);
+        assert_eq!(st.expect_new, 13);
+        assert_eq!(st.expect_create, 14);
+        assert_eq!(st.expect_delete, 15);
+    }
+
+    #[test]
+    fn header_and_row_columns_line_up() {
+        // Same number of whitespace-separated columns.
+        let mut buf = [0u8; 200];
+        let n = format_header(&mut buf).unwrap();
+        let header_cols = str::from_utf8(&buf[..n]).unwrap().split_whitespace().count();
+        assert_eq!(row(u32::MAX, &Stats::ZERO).split_whitespace().count(), header_cols);
+        assert_eq!(header_cols, 16);
+    }
+
+    #[test]
+    fn row_too_small() {
+        let mut buf = [0u8; ROW_LEN];
+        for n in 0..ROW_LEN {
+            assert_eq!(format_row(&mut buf[..n], 1, &Stats::ZERO), Err(TooSmall));
+        }
+    }
+
+    #[test]
+    fn counters_wrap_and_sum() {
+        let mut a = Stats::ZERO;
+        a.found = u32::MAX;
+        a.inc(Counter::Found);
+        assert_eq!(a.found, 0);
+        a.inc(Counter::ClashResolve);
+        a.inc(Counter::ChainTooLong);
+        a.add_to(Counter::Insert, 5);
+        let mut b = Stats { insert: 7, found: u32::MAX, ..Stats::default() };
+        b.add(&a);
+        assert_eq!((b.insert, b.found, b.clash_resolve, b.chaintoolong), (12, u32::MAX, 1, 1));
+        assert_eq!(b.get(Counter::Insert), 12);
+        // Every counter is reachable and distinct.
+        let all =
+            Counter::CLASSIC.into_iter().chain([Counter::ClashResolve, Counter::ChainTooLong]);
+        for (i, c) in all.enumerate() {
+            let mut s = Stats::ZERO;
+            s.inc(c);
+            let mut sum = Stats::ZERO;
+            sum.add(&s);
+            sum.add(&s);
+            assert_eq!(sum.get(c), 2, "{c:?}");
+            let total: u32 = Counter::CLASSIC.iter().map(|&d| sum.get(d)).sum::<u32>()
+                + sum.clash_resolve
+                + sum.chaintoolong;
+            assert_eq!(total, 2, "counter {i}");
+        }
+    }
+}
