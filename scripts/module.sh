@@ -44,6 +44,12 @@ out=$BUILD/$name
 [ $clippy -eq 1 ] && out=$BUILD/$name-clippy
 src=$out/src
 mkdir -p "$src"
+# One build per output directory at a time (the VM runner may call us too).
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+    say "another build in $out is running; waiting"
+    flock 9
+fi
 
 # Copy the module's sources into $src, rewriting only files whose content
 # changed (unchanged files keep their mtime, so rebuilds stay incremental),
@@ -106,7 +112,9 @@ say "building the test-only ipct_warn.ko"
 kbuild "$src/tests/modules" modules || die "ipct_warn build failed (log: $LOG)"
 no_warnings
 
-cp "$src/ip_conntrack.ko" "$out/ip_conntrack.ko"
-cp "$src/tests/modules/ipct_warn.ko" "$out/ipct_warn.ko"
+# Replace the results atomically: a reader never sees a partial file.
+install_ko() { cp "$1" "$2.tmp" && mv -f "$2.tmp" "$2"; }
+install_ko "$src/ip_conntrack.ko" "$out/ip_conntrack.ko"
+install_ko "$src/tests/modules/ipct_warn.ko" "$out/ipct_warn.ko"
 say "built in $((SECONDS - start))s: $out/ip_conntrack.ko $out/ipct_warn.ko" \
     "(vermagic: $(/sbin/modinfo -F vermagic "$out/ip_conntrack.ko"))"
