@@ -12,6 +12,13 @@
 # warning in the module fails the build (the kernel itself has WERROR off).
 # --clippy runs the Rust part through clippy (in build/<name>-clippy/) and
 # produces no module.
+#
+# A kernel tree for --kdir needs: Linux 6.12 built with LLVM=1 and the same
+# rustc as here (/usr/bin/rustc; Rust crate metadata must match), with
+# CONFIG_RUST, MODULES, MODULE_UNLOAD, NETFILTER, NF_CONNTRACK=m (keeps
+# skb->_nfct and builds nf_defrag_ipv4), PROC_FS, PROC_SYSCTL, NET_NS, and
+# `make modules` done (Module.symvers). scripts/config/base.config is the
+# reference configuration.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
