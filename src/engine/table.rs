@@ -66,15 +66,13 @@ impl Layout {
         Some(Layout { buckets, stripes })
     }
 
-    /// A layout with the most stripes the bucket count allows (at most
-    /// [`MAX_STRIPES`]); `None` for zero buckets.
-    pub fn with_buckets(buckets: u32) -> Option<Layout> {
-        if buckets == 0 {
-            return None;
-        }
+    /// A layout of `buckets` buckets (at least one) with the most stripes
+    /// that allows, at most [`MAX_STRIPES`].
+    pub fn with_buckets(buckets: u32) -> Layout {
+        let buckets = buckets.max(1);
         // The largest power of two not above `buckets`, capped.
         let below = 1u32 << (31u32.saturating_sub(buckets.leading_zeros()));
-        Layout::new(buckets, below.min(MAX_STRIPES))
+        Layout { buckets, stripes: below.min(MAX_STRIPES) }
     }
 
     /// Number of buckets.
@@ -182,8 +180,22 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// The live entry whose original or reply tuple is `t`, with the
     /// direction it matched. Never returns an expired or dying entry.
     pub fn find(&self, bucket: usize, t: &Tuple, now: Millis) -> Option<(S::Ref, Dir)> {
+        let mut searched = 0usize;
+        self.find_counting(bucket, t, now, &mut searched)
+    }
+
+    /// [`Stripe::find`], adding the number of chain entries it looked at to
+    /// `searched` (the `searched` statistic).
+    pub fn find_counting(
+        &self,
+        bucket: usize,
+        t: &Tuple,
+        now: Millis,
+        searched: &mut usize,
+    ) -> Option<(S::Ref, Dir)> {
         let mut cur = self.head(bucket);
         while let Some(r) = cur {
+            *searched = searched.saturating_add(1);
             if let Some(e) = self.store.entry(r) {
                 if live(e, now) {
                     if let Some(dir) = e.direction_of(t) {
@@ -350,6 +362,12 @@ pub struct Walk {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
 
@@ -359,10 +377,10 @@ mod tests {
         assert!(Layout::new(16, 32).is_none());
         assert!(Layout::new(4096, 2048).is_none());
         assert!(Layout::new(16, 16).is_some());
-        assert!(Layout::with_buckets(0).is_none());
-        assert_eq!(Layout::with_buckets(1).map(|l| l.stripes()), Some(1));
-        assert_eq!(Layout::with_buckets(100).map(|l| l.stripes()), Some(64));
-        assert_eq!(Layout::with_buckets(1 << 20).map(|l| l.stripes()), Some(1024));
+        assert_eq!(Layout::with_buckets(0), Layout::new(1, 1).unwrap());
+        assert_eq!(Layout::with_buckets(1).stripes(), 1);
+        assert_eq!(Layout::with_buckets(100).stripes(), 64);
+        assert_eq!(Layout::with_buckets(1 << 20).stripes(), 1024);
     }
 
     #[test]

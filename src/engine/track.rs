@@ -26,7 +26,7 @@ use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::packet::{Icmp, L4Info, Packet};
 use crate::proto::{generic, icmp, tcp, udp, ProtoState, Update};
-use crate::stats::Stats;
+use crate::stats::{Counter, Stats};
 use crate::table::{Store, Stripe};
 use crate::tuple::{proto, Dir, Tuple, L4};
 use crate::Millis;
@@ -98,9 +98,9 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
 /// Counts a packet [`prepare`] refused: `invalid`, plus `icmp_error` for
 /// ICMP errors.
 pub fn count_invalid(stats: &mut Stats, why: Invalid) {
-    stats.invalid = stats.invalid.wrapping_add(1);
+    stats.inc(Counter::Invalid);
     if is_icmp_error_reason(why) {
-        stats.icmp_error = stats.icmp_error.wrapping_add(1);
+        stats.inc(Counter::IcmpError);
     }
 }
 
@@ -139,7 +139,9 @@ pub enum Decision<R> {
     /// No entry: the packet opens this one. Check [`admit`] (making room
     /// with [`early_drop`] if needed), allocate it outside the lock, attach
     /// it to the packet unconfirmed with [`CtInfo::New`], and [`confirm`] it
-    /// once the packet has passed the filter.
+    /// once the packet has passed the filter. Until then its `deadline`
+    /// is the timeout relative to confirmation (Linux's rule, so a packet
+    /// queued for a while does not confirm an already expired entry).
     New(Entry),
     /// The packet reopens a finished connection (a SYN on TIME_WAIT): the
     /// old entry was unlinked and marked dying. Release the table's
@@ -163,9 +165,11 @@ pub fn process<S: Store>(
     cfg: &Config,
     stats: &mut Stats,
 ) -> Decision<S::Ref> {
-    let found = stripe.find(bucket, &lookup.tuple, now);
+    let mut searched = 0usize;
+    let found = stripe.find_counting(bucket, &lookup.tuple, now, &mut searched);
+    stats.add_to(Counter::Searched, u32::try_from(searched).unwrap_or(u32::MAX));
     if found.is_some() {
-        stats.found = stats.found.wrapping_add(1);
+        stats.inc(Counter::Found);
     }
     let decision = match (lookup.kind, found) {
         (Kind::IcmpError { outer_dst }, Some((r, dir))) => related(stripe, r, dir, outer_dst),
@@ -173,7 +177,7 @@ pub fn process<S: Store>(
         (Kind::Flow, Some((r, dir))) => existing(stripe, bucket, r, dir, pkt, now, cfg),
         (Kind::Flow, None) => match new_entry(pkt, now, cfg) {
             Ok(e) => {
-                stats.new = stats.new.wrapping_add(1);
+                stats.inc(Counter::New);
                 Decision::New(e)
             }
             Err(why) => Decision::Invalid(why),
@@ -182,7 +186,7 @@ pub fn process<S: Store>(
     match decision {
         Decision::Invalid(why) => count_invalid(stats, why),
         Decision::Killed { .. } | Decision::Reopen { .. } => {
-            stats.delete_list = stats.delete_list.wrapping_add(1);
+            stats.inc(Counter::DeleteList);
         }
         _ => {}
     }
@@ -287,7 +291,9 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &Config) -> Result<Entry, Invalid> 
     if pkt.tuple.invert().is_none() {
         return Err(Invalid::IcmpNotNew);
     }
-    Ok(Entry { orig: pkt.tuple, status, deadline: now.saturating_add(timeout), proto })
+    // Until confirmed, the deadline holds the timeout itself; confirm()
+    // makes it absolute (Linux: the timeout runs from confirmation).
+    Ok(Entry { orig: pkt.tuple, status, deadline: timeout, proto })
 }
 
 /// Whether a new entry may be allocated when `count` entries exist
@@ -312,9 +318,9 @@ pub fn early_drop<S: Store>(
     if !stripe.remove(v.bucket, v.entry) {
         return None;
     }
-    stats.delete_list = stats.delete_list.wrapping_add(1);
+    stats.inc(Counter::DeleteList);
     if !v.expired {
-        stats.early_drop = stats.early_drop.wrapping_add(1);
+        stats.inc(Counter::EarlyDrop);
     }
     Some(v.entry)
 }
@@ -322,7 +328,7 @@ pub fn early_drop<S: Store>(
 /// Counts a packet dropped because the table is full; the caller logs
 /// [`TABLE_FULL_MSG`] (rate-limited).
 pub fn table_full(stats: &mut Stats) {
-    stats.drop = stats.drop.wrapping_add(1);
+    stats.inc(Counter::Drop);
 }
 
 /// The outcome of [`confirm`].
@@ -360,7 +366,7 @@ pub fn confirm<S: Store>(
         return Confirm::Failed;
     }
     if e.status.has(Status::DYING) {
-        stats.insert_failed = stats.insert_failed.wrapping_add(1);
+        stats.inc(Counter::InsertFailed);
         return Confirm::Failed;
     }
     let (orig, proto) = (e.orig, e.orig.proto);
@@ -369,21 +375,22 @@ pub fn confirm<S: Store>(
     // sweep removes them.
     if let Some((existing, _)) = stripe.find(bucket, &orig, now) {
         if clash_resolvable(proto) {
-            stats.clash_resolve = stats.clash_resolve.wrapping_add(1);
+            stats.inc(Counter::ClashResolve);
             return Confirm::Merged { existing };
         }
-        stats.insert_failed = stats.insert_failed.wrapping_add(1);
-        stats.drop = stats.drop.wrapping_add(1);
+        stats.inc(Counter::InsertFailed);
+        stats.inc(Counter::Drop);
         return Confirm::Failed;
     }
     if !stripe.link(bucket, new) {
-        stats.insert_failed = stats.insert_failed.wrapping_add(1);
+        stats.inc(Counter::InsertFailed);
         return Confirm::Failed;
     }
     if let Some(e) = stripe.store.entry_mut(new) {
         e.status.set(Status::CONFIRMED);
+        e.deadline = now.saturating_add(e.deadline);
     }
-    stats.insert = stats.insert.wrapping_add(1);
+    stats.inc(Counter::Insert);
     Confirm::Inserted
 }
 

@@ -39,6 +39,12 @@ pub fn update(cfg: &Config) -> Update {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
     use crate::tuple::proto::ICMP;

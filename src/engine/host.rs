@@ -1,0 +1,445 @@
+//! A single-threaded tracker for the host: tests, fuzzing and benchmarks.
+//! Never part of the kernel module.
+//!
+//! It runs the same table, driver and expiry code as the kernel shell and
+//! models the kernel's flow: a packet is tracked (PRE_ROUTING/LOCAL_OUT),
+//! a new entry stays attached to it unconfirmed, and it is confirmed when
+//! the packet leaves (POST_ROUTING/LOCAL_IN) or freed when the filter drops
+//! the packet. Entries live in a `Vec` with a free list; references are
+//! slot indices. The host does not count references from packets: an entry
+//! is freed as soon as it leaves the table.
+
+use std::string::String;
+use std::vec::Vec;
+
+use crate::config::Config;
+use crate::ctinfo::CtInfo;
+use crate::entry::{Entry, Status};
+use crate::expiry::{self, Cursor, Progress};
+use crate::hash::HashKey;
+use crate::invalid::Invalid;
+use crate::packet::{parse, Packet};
+use crate::stats::{Counter, Stats};
+use crate::table::{Layout, Store, Stripe};
+use crate::track::{self, Confirm, Decision};
+use crate::tuple::{Dir, Tuple};
+use crate::Millis;
+
+/// An entry reference on the host: a slot index.
+pub type Ref = u32;
+
+struct Slot {
+    entry: Option<Entry>,
+    next: Option<Ref>,
+}
+
+/// Entries in a `Vec`, with a free list of slots.
+#[derive(Default)]
+pub struct VecStore {
+    slots: Vec<Slot>,
+    free: Vec<Ref>,
+}
+
+impl VecStore {
+    /// Stores `e` and returns its reference.
+    pub fn alloc(&mut self, e: Entry) -> Ref {
+        let slot = Slot { entry: Some(e), next: None };
+        if let Some(r) = self.free.pop() {
+            if let Some(s) = self.slots.get_mut(r as usize) {
+                *s = slot;
+                return r;
+            }
+        }
+        let r = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.slots.push(slot);
+        r
+    }
+
+    /// Frees `r`'s slot; false when it was not live.
+    pub fn release(&mut self, r: Ref) -> bool {
+        match self.slots.get_mut(r as usize) {
+            Some(s) if s.entry.is_some() => {
+                s.entry = None;
+                s.next = None;
+                self.free.push(r);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Slots ever allocated (live or free).
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+impl Store for VecStore {
+    type Ref = Ref;
+
+    fn entry(&self, r: Ref) -> Option<&Entry> {
+        self.slots.get(r as usize).and_then(|s| s.entry.as_ref())
+    }
+
+    fn entry_mut(&mut self, r: Ref) -> Option<&mut Entry> {
+        self.slots.get_mut(r as usize).and_then(|s| s.entry.as_mut())
+    }
+
+    fn next(&self, r: Ref) -> Option<Ref> {
+        self.slots.get(r as usize).and_then(|s| s.next)
+    }
+
+    fn set_next(&mut self, r: Ref, next: Option<Ref>) {
+        if let Some(s) = self.slots.get_mut(r as usize) {
+            s.next = next;
+        }
+    }
+}
+
+/// Why the tracker dropped a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The table is full of assured entries.
+    TableFull,
+    /// A clash the protocol cannot resolve (TCP, ICMP) on confirmation.
+    InsertFailed,
+}
+
+/// What happened to a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Tracked: the packet carries `entry` with `ctinfo`.
+    Accept {
+        /// The entry the packet belongs (or relates) to.
+        entry: Ref,
+        /// Its classification.
+        ctinfo: CtInfo,
+    },
+    /// INVALID: no entry.
+    Invalid(Invalid),
+    /// Dropped by the tracker.
+    Drop(DropReason),
+}
+
+impl Verdict {
+    /// The classification, if tracked.
+    pub fn ctinfo(&self) -> Option<CtInfo> {
+        match self {
+            Verdict::Accept { ctinfo, .. } => Some(*ctinfo),
+            _ => None,
+        }
+    }
+}
+
+/// A tracked packet between [`Tracker::track`] and [`Tracker::confirm`]
+/// (what `skb->_nfct` holds in the kernel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attached {
+    /// The entry.
+    pub entry: Ref,
+    /// The classification.
+    pub ctinfo: CtInfo,
+    /// The entry was created for this packet and is not in the table yet.
+    pub unconfirmed: bool,
+}
+
+/// The tracking result before confirmation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracked {
+    /// The packet carries an entry.
+    Attached(Attached),
+    /// INVALID.
+    Invalid(Invalid),
+    /// Dropped at tracking time (table full).
+    Drop(DropReason),
+}
+
+/// A single-threaded connection tracker over [`VecStore`].
+pub struct Tracker {
+    layout: Layout,
+    key: HashKey,
+    cfg: Config,
+    max: usize,
+    buckets: Vec<Option<Ref>>,
+    store: VecStore,
+    count: usize,
+    stats: Stats,
+    cursor: Cursor,
+}
+
+/// A stripe view over `buckets` (all of them) for `stripe`; free function
+/// so the borrow of the tracker's fields stays split.
+fn stripe_of<'a>(
+    layout: &Layout,
+    buckets: &'a mut [Option<Ref>],
+    store: &'a mut VecStore,
+    stripe: u32,
+) -> Stripe<'a, VecStore> {
+    let range = layout.range(stripe);
+    let slice = buckets.get_mut(range).unwrap_or_default();
+    Stripe::new(slice, store)
+}
+
+impl Tracker {
+    /// A tracker with `buckets` buckets (at least one; as many stripes as
+    /// allowed), at most `max` entries (0: no limit), hash key `key`
+    /// and settings `cfg`.
+    pub fn new(buckets: u32, max: usize, key: HashKey, cfg: Config) -> Tracker {
+        let layout = Layout::with_buckets(buckets);
+        let n = layout.buckets() as usize;
+        let mut v = Vec::new();
+        v.resize(n, None);
+        Tracker {
+            layout,
+            key,
+            cfg,
+            max,
+            buckets: v,
+            store: VecStore::default(),
+            count: 0,
+            stats: Stats::default(),
+            cursor: Cursor::new(),
+        }
+    }
+
+    /// The table layout.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The settings (timeouts may be changed at run time, like sysctls).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.cfg
+    }
+
+    /// Changes the entry limit (lowering it below the count is safe: new
+    /// flows evict or drop until the count falls).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    /// Entries allocated: confirmed ones plus unconfirmed ones still
+    /// attached to packets.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Parses and tracks one packet and confirms it at once: the packet
+    /// passes the filter.
+    pub fn packet(&mut self, bytes: &[u8], now: Millis) -> Verdict {
+        match self.track(bytes, now) {
+            Tracked::Attached(a) => self.confirm(a, now),
+            Tracked::Invalid(why) => Verdict::Invalid(why),
+            Tracked::Drop(d) => Verdict::Drop(d),
+        }
+    }
+
+    /// Parses and tracks one packet (the PRE_ROUTING / LOCAL_OUT hook).
+    pub fn track(&mut self, bytes: &[u8], now: Millis) -> Tracked {
+        match parse(bytes, bytes.len()) {
+            Ok(pkt) => self.track_packet(&pkt, now),
+            Err(why) => {
+                track::count_invalid(&mut self.stats, why);
+                Tracked::Invalid(why)
+            }
+        }
+    }
+
+    /// Tracks an already parsed packet.
+    pub fn track_packet(&mut self, pkt: &Packet, now: Millis) -> Tracked {
+        let lookup = match track::prepare(pkt) {
+            Ok(l) => l,
+            Err(why) => {
+                track::count_invalid(&mut self.stats, why);
+                return Tracked::Invalid(why);
+            }
+        };
+        let (s, bucket) = self.layout.locate(lookup.hash(&self.key));
+        // A reopened connection is tracked again; once is enough (the old
+        // entry is gone), the bound only guards against a looping protocol.
+        for _ in 0..3 {
+            let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+            let d = track::process(&mut stripe, bucket, pkt, &lookup, now, &self.cfg, &mut self.stats);
+            match d {
+                Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
+                    return Tracked::Attached(Attached { entry, ctinfo, unconfirmed: false });
+                }
+                Decision::Killed { entry, ctinfo } => {
+                    self.free(entry);
+                    return Tracked::Attached(Attached { entry, ctinfo, unconfirmed: false });
+                }
+                Decision::Invalid(why) => return Tracked::Invalid(why),
+                Decision::Reopen { old } => {
+                    self.free(old);
+                }
+                Decision::New(e) => {
+                    if !track::admit(self.count, self.max) {
+                        match track::early_drop(&mut stripe, bucket, now, &mut self.stats) {
+                            Some(victim) => self.free(victim),
+                            None => {
+                                track::table_full(&mut self.stats);
+                                return Tracked::Drop(DropReason::TableFull);
+                            }
+                        }
+                    }
+                    let entry = self.store.alloc(e);
+                    self.count = self.count.saturating_add(1);
+                    return Tracked::Attached(Attached { entry, ctinfo: CtInfo::New, unconfirmed: true });
+                }
+            }
+        }
+        Tracked::Invalid(Invalid::TcpBadTransition)
+    }
+
+    /// The packet passed the filter (POST_ROUTING / LOCAL_IN): confirms its
+    /// entry if it created one.
+    pub fn confirm(&mut self, a: Attached, now: Millis) -> Verdict {
+        if !a.unconfirmed {
+            return Verdict::Accept { entry: a.entry, ctinfo: a.ctinfo };
+        }
+        let Some(e) = self.store.entry(a.entry) else {
+            return Verdict::Drop(DropReason::InsertFailed);
+        };
+        let (s, bucket) = self.layout.locate(e.orig.flow_hash(&self.key));
+        let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+        match track::confirm(&mut stripe, bucket, a.entry, now, &mut self.stats) {
+            Confirm::Inserted => Verdict::Accept { entry: a.entry, ctinfo: a.ctinfo },
+            Confirm::Merged { existing } => {
+                self.free(a.entry);
+                Verdict::Accept { entry: existing, ctinfo: a.ctinfo }
+            }
+            Confirm::Failed => {
+                self.free(a.entry);
+                Verdict::Drop(DropReason::InsertFailed)
+            }
+        }
+    }
+
+    /// The filter dropped the packet: an entry it created goes with it.
+    pub fn discard(&mut self, a: Attached) {
+        if a.unconfirmed {
+            self.free(a.entry);
+        }
+    }
+
+    fn free(&mut self, r: Ref) {
+        if self.store.release(r) {
+            self.count = self.count.saturating_sub(1);
+            self.stats.inc(Counter::Delete);
+        }
+    }
+
+    /// One garbage-collection run: sweeps stripes from where the last run
+    /// stopped until `budget` work units are spent or a whole pass ended.
+    pub fn sweep(&mut self, now: Millis, budget: usize) -> Progress {
+        let mut total = Progress::default();
+        let mut left = budget.max(1);
+        let mut removed = Vec::new();
+        loop {
+            let s = self.cursor.stripe();
+            let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+            let p = expiry::sweep(&mut stripe, &mut self.cursor, &self.layout, now, left, |r| removed.push(r));
+            total.visited = total.visited.saturating_add(p.visited);
+            total.removed = total.removed.saturating_add(p.removed);
+            total.stripe_done |= p.stripe_done;
+            total.pass_done |= p.pass_done;
+            left = left.saturating_sub(p.visited);
+            if p.pass_done || left == 0 || !p.stripe_done {
+                break;
+            }
+        }
+        for r in removed {
+            self.stats.inc(Counter::DeleteList);
+            self.free(r);
+        }
+        total
+    }
+
+    /// The live entry for `t` and the direction `t` matches.
+    pub fn lookup(&self, t: &Tuple, now: Millis) -> Option<(Entry, Dir)> {
+        let (s, bucket) = self.layout.locate(t.flow_hash(&self.key));
+        let range = self.layout.range(s);
+        let head = range.start.checked_add(bucket)?;
+        // Walk the chain directly (a read-only stripe view needs `&mut`).
+        let mut cur = self.buckets.get(head).copied().flatten();
+        while let Some(r) = cur {
+            if let Some(e) = self.store.entry(r) {
+                if !e.expired(now) && !e.status.has(Status::DYING) {
+                    if let Some(d) = e.direction_of(t) {
+                        return Some((*e, d));
+                    }
+                }
+            }
+            cur = self.store.next(r);
+        }
+        None
+    }
+
+    /// The entry `r`, if live (confirmed or not; expired ones included).
+    pub fn entry(&self, r: Ref) -> Option<&Entry> {
+        self.store.entry(r)
+    }
+
+    /// Every live confirmed entry at `now`, bucket by bucket.
+    pub fn entries(&self, now: Millis) -> Vec<(Ref, Entry)> {
+        let mut out = Vec::new();
+        for head in &self.buckets {
+            let mut cur = *head;
+            while let Some(r) = cur {
+                if let Some(e) = self.store.entry(r) {
+                    if !e.expired(now) && !e.status.has(Status::DYING) {
+                        out.push((r, *e));
+                    }
+                }
+                cur = self.store.next(r);
+            }
+        }
+        out
+    }
+
+    /// Entries linked in the table, expired ones included.
+    pub fn linked(&self) -> usize {
+        let mut n = 0usize;
+        for head in &self.buckets {
+            let mut cur = *head;
+            while let Some(r) = cur {
+                n = n.saturating_add(1);
+                cur = self.store.next(r);
+            }
+        }
+        n
+    }
+
+    /// The longest chain: `(global bucket, length)`.
+    pub fn longest_chain(&mut self) -> (usize, usize) {
+        let mut best = (0usize, 0usize);
+        for s in 0..self.layout.stripes() {
+            let start = self.layout.range(s).start;
+            let stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+            let (b, n) = stripe.longest_chain();
+            if n > best.1 {
+                best = (start.saturating_add(b), n);
+            }
+        }
+        best
+    }
+
+    /// The `/proc/net/ip_conntrack` lines at `now`, bucket by bucket
+    /// (newline included; `use=1`: the host counts no packet references).
+    pub fn dump(&self, now: Millis) -> Vec<String> {
+        let mut buf = [0u8; crate::procfmt::MAX_LINE_LEN];
+        let mut out = Vec::new();
+        for (_, e) in self.entries(now) {
+            if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1) {
+                let line = buf.get(..n).unwrap_or_default();
+                out.push(String::from_utf8_lossy(line).into_owned());
+            }
+        }
+        out
+    }
+}
