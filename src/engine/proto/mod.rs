@@ -30,8 +30,24 @@ pub enum Update {
         /// New timeout.
         timeout: Millis,
     },
+    /// The packet belongs to the entry and passes (classified as usual),
+    /// but leaves the entry's timeout as it was: TCP packets conntrack
+    /// cannot judge while out of sync, harmless stale segments, SYN
+    /// retransmissions before any reply (Linux: `NF_ACCEPT` without
+    /// refreshing the timeout).
+    Ignore,
     /// The packet is INVALID; the entry is unchanged.
     Invalid(crate::invalid::Invalid),
+    /// The packet is INVALID and the entry looks dead (TCP: an assured
+    /// connection got out-of-window FIN/RSTs from both sides): if the
+    /// entry has at least 120 s left and more than `timeout`, its timeout
+    /// becomes `timeout` from now (Linux's `nf_tcp_handle_invalid`).
+    InvalidShorten {
+        /// Why the packet is INVALID.
+        reason: crate::invalid::Invalid,
+        /// The shorter timeout.
+        timeout: Millis,
+    },
     /// The packet is accepted and the entry must go at once (a RST as the
     /// only answer to a SYN).
     Kill,
