@@ -12,11 +12,11 @@ use kernel::prelude::*;
 
 mod ffi;
 mod hooks;
+mod packet_path;
+mod params;
 mod procfs;
-mod sizing;
 mod sockopt;
 mod sysctl;
-mod track;
 
 module! {
     type: IpConntrack,
@@ -54,11 +54,11 @@ impl kernel::Module for IpConntrack {
             }
         })?;
 
-        let sizing = sizing::Sizing::at_load();
+        let sizing = params::Sizing::at_load()?;
         sizing.apply();
-        let sysctl = sysctl::Table::new(&sizing::CONNTRACK_MAX)?;
+        let sysctl = sysctl::Table::new(&params::CONNTRACK_MAX)?;
         let proc = procfs::Files::new()?;
-        let hooks = hooks::Registration::new(track::hook_ops())?;
+        let hooks = hooks::Registration::new(packet_path::hook_ops())?;
 
         pr_info!(
             "loaded: {} buckets, {} max, {} hooks\n",
@@ -77,6 +77,6 @@ impl kernel::Module for IpConntrack {
 
 impl Drop for IpConntrack {
     fn drop(&mut self) {
-        pr_info!("unloading: {} packets seen\n", track::packets_seen());
+        pr_info!("unloading: {} packets seen\n", packet_path::packets_seen());
     }
 }

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Table sizing at load time: the bucket count (the `hashsize` parameter,
-//! or derived from memory size) and the default of `ip_conntrack_max`.
+//! Load-time parameters: the `hashsize` module parameter (declared in
+//! `helpers.c`), the machine's memory size, the bucket count and default
+//! `ip_conntrack_max` derived from them (2.6's rule, also implemented by
+//! the engine's `sizing.rs`), and the live `ip_conntrack_max` value.
 
 use crate::ffi;
 use core::sync::atomic::{AtomicI32, Ordering};
+use kernel::prelude::*;
 
 /// `ip_conntrack_max`: the table size limit. Written by the sysctl core
 /// through [`AtomicI32::as_ptr`] (with `WRITE_ONCE`), read with atomic loads.
@@ -20,6 +23,8 @@ const BIG_MACHINE_BUCKETS: u32 = 8192;
 const MIN_BUCKETS: u32 = 16;
 /// `ip_conntrack_max` defaults to this many entries per bucket.
 const ENTRIES_PER_BUCKET: u32 = 8;
+/// Largest `hashsize` accepted (as the engine's `sizing::MAX_HASHSIZE`).
+const MAX_HASHSIZE: u32 = 1 << 24;
 
 /// Bucket count and entry limit chosen at load.
 #[derive(Clone, Copy)]
@@ -33,28 +38,43 @@ pub(crate) struct Sizing {
 impl Sizing {
     /// 2.6's rule: `hashsize` when given; otherwise memory / 16384 / 16
     /// buckets (8192 above 1 GiB, at least 16); `max` is 8 per bucket.
-    pub(crate) fn new(hashsize: u32, memory_bytes: u64) -> Self {
+    /// `None` when `hashsize` exceeds [`MAX_HASHSIZE`].
+    fn new(hashsize: u32, memory_bytes: u64) -> Option<Self> {
+        if hashsize > MAX_HASHSIZE {
+            return None;
+        }
         let buckets = if hashsize != 0 {
             hashsize
         } else if memory_bytes > 1 << 30 {
             BIG_MACHINE_BUCKETS
         } else {
             let by_memory = memory_bytes / BYTES_PER_BUCKET_UNIT / LIST_HEAD_SIZE;
-            u32::try_from(by_memory).unwrap_or(u32::MAX).max(MIN_BUCKETS)
+            u32::try_from(by_memory)
+                .unwrap_or(u32::MAX)
+                .max(MIN_BUCKETS)
         };
         let max = buckets.saturating_mul(ENTRIES_PER_BUCKET);
-        Self {
+        Some(Self {
             buckets,
             max: i32::try_from(max).unwrap_or(i32::MAX),
-        }
+        })
     }
 
-    /// The sizing for this load: the `hashsize` parameter and this
-    /// machine's memory.
-    pub(crate) fn at_load() -> Self {
-        // SAFETY: plain reads of a module parameter and of the memory size.
+    /// The sizing for this load, from the `hashsize` parameter and this
+    /// machine's memory (present pages). `EINVAL`, logged, for a
+    /// `hashsize` above [`MAX_HASHSIZE`].
+    pub(crate) fn at_load() -> Result<Self> {
+        // SAFETY: both helpers only read (a module parameter, the memory
+        // size) and may be called at any time.
         let (hashsize, memory) = unsafe { (ffi::ipct_param_hashsize(), ffi::ipct_physmem_bytes()) };
-        Self::new(hashsize, u64::try_from(memory).unwrap_or(u64::MAX))
+        Self::new(hashsize, u64::try_from(memory).unwrap_or(u64::MAX)).ok_or_else(|| {
+            pr_err!(
+                "hashsize={} is too large (at most {})\n",
+                hashsize,
+                MAX_HASHSIZE
+            );
+            EINVAL
+        })
     }
 
     /// Publishes the default `ip_conntrack_max`.
