@@ -16,7 +16,7 @@ use ip_conntrack::entry::Status;
 use ip_conntrack::invalid::Invalid;
 use ip_conntrack::packet::{Segment, TcpFlags};
 use ip_conntrack::proto::tcp::{check_flags, transition, PacketKind, Tcp, TcpState, Transition};
-use ip_conntrack::proto::tcp_window::{after, before};
+use ip_conntrack::proto::tcp_window::{after, before, Flags};
 use ip_conntrack::proto::Update;
 use ip_conntrack::tuple::Dir;
 
@@ -60,6 +60,7 @@ const KINDS: [PacketKind; 6] = [
     PacketKind::None,
 ];
 
+#[rustfmt::skip]
 const LINUX_TABLE: [[&str; 6]; 2] = [
     [
         // ORIGINAL  sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2
@@ -111,14 +112,21 @@ fn table_matches_linux_every_cell() {
                 let want = linux_cell(tokens[s]);
                 let got = transition(dir, kind, state);
                 if got != want {
-                    wrong.push(format!("{dir:?} {kind:?} {}: {got:?}, Linux {want:?}", state.name()));
+                    wrong.push(format!(
+                        "{dir:?} {kind:?} {}: {got:?}, Linux {want:?}",
+                        state.name()
+                    ));
                 }
                 checked += 1;
             }
         }
     }
     assert_eq!(checked, 120);
-    assert!(wrong.is_empty(), "cells differing from Linux:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "cells differing from Linux:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -170,7 +178,11 @@ fn classifier_priority() {
 // Stateless flag checks (Linux's tcp_valid_flags).
 
 fn flags_ok(f: u8) -> bool {
-    check_flags(&Segment { flags: TcpFlags(f), ..Segment::default() }).is_ok()
+    check_flags(&Segment {
+        flags: TcpFlags(f),
+        ..Segment::default()
+    })
+    .is_ok()
 }
 
 #[test]
@@ -214,7 +226,10 @@ fn invalid_flag_combinations() {
         (0xff, "everything"),
     ] {
         assert_eq!(
-            check_flags(&Segment { flags: TcpFlags(f), ..Segment::default() }),
+            check_flags(&Segment {
+                flags: TcpFlags(f),
+                ..Segment::default()
+            }),
             Err(Invalid::BadTcpFlags),
             "{what}"
         );
@@ -288,7 +303,11 @@ impl Conv {
         let syn = flags & SYN != 0;
         Segment {
             seq: self.next[i],
-            ack: if flags & ACK != 0 { self.next[1 - i] } else { 0 },
+            ack: if flags & ACK != 0 {
+                self.next[1 - i]
+            } else {
+                0
+            },
             window: self.win[i],
             flags: TcpFlags(flags),
             payload_len: len,
@@ -335,8 +354,14 @@ impl Conv {
     /// SYN, SYN/ACK, ACK.
     fn handshake(&mut self) {
         assert_eq!(self.send(O, SYN, 0), accept(self.cfg.timeouts.tcp_syn_sent));
-        assert_eq!(self.send(R, SYN | ACK, 0), accept(self.cfg.timeouts.tcp_syn_recv));
-        assert_eq!(self.send(O, ACK, 0), accept(self.cfg.timeouts.tcp_established));
+        assert_eq!(
+            self.send(R, SYN | ACK, 0),
+            accept(self.cfg.timeouts.tcp_syn_recv)
+        );
+        assert_eq!(
+            self.send(O, ACK, 0),
+            accept(self.cfg.timeouts.tcp_established)
+        );
         assert_eq!(self.state(), TcpState::Established);
         assert!(self.assured());
     }
@@ -353,11 +378,17 @@ fn established() -> Conv {
 }
 
 fn no_loose() -> Config {
-    Config { tcp_loose: false, ..Config::DEFAULT }
+    Config {
+        tcp_loose: false,
+        ..Config::DEFAULT
+    }
 }
 
 fn liberal() -> Config {
-    Config { tcp_be_liberal: true, ..Config::DEFAULT }
+    Config {
+        tcp_be_liberal: true,
+        ..Config::DEFAULT
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -379,7 +410,10 @@ fn syn_opens_in_syn_sent() {
 fn syn_only_stays_syn_sent_and_retransmissions_do_not_refresh() {
     let mut c = Conv::new(Config::DEFAULT);
     c.send(O, SYN, 0);
-    let again = Segment { seq: CLIENT_ISN, ..c.seg(O, SYN, 0) };
+    let again = Segment {
+        seq: CLIENT_ISN,
+        ..c.seg(O, SYN, 0)
+    };
     for _ in 0..5 {
         assert_eq!(c.feed(O, &again), Update::Ignore);
         assert_eq!(c.state(), TcpState::SynSent);
@@ -389,16 +423,29 @@ fn syn_only_stays_syn_sent_and_retransmissions_do_not_refresh() {
 #[test]
 fn only_syn_and_pickups_open_entries() {
     let cfg = Config::DEFAULT;
-    let seg = |f: u8| Segment { seq: 5, ack: 7, window: 100, flags: TcpFlags(f), ..Segment::default() };
+    let seg = |f: u8| Segment {
+        seq: 5,
+        ack: 7,
+        window: 100,
+        flags: TcpFlags(f),
+        ..Segment::default()
+    };
     assert!(Tcp::new(&seg(SYN), &cfg).is_ok());
     assert!(Tcp::new(&seg(SYN | URG), &cfg).is_ok());
     assert!(Tcp::new(&seg(ACK), &cfg).is_ok());
     assert!(Tcp::new(&seg(ACK | PSH), &cfg).is_ok());
     for f in [SYN | ACK, FIN | ACK, RST, RST | ACK, 0] {
-        assert_eq!(Tcp::new(&seg(f), &cfg).err(), Some(Invalid::TcpNotNew), "{f:#04x}");
+        assert_eq!(
+            Tcp::new(&seg(f), &cfg).err(),
+            Some(Invalid::TcpNotNew),
+            "{f:#04x}"
+        );
     }
     assert!(Tcp::new(&seg(SYN), &no_loose()).is_ok());
-    assert_eq!(Tcp::new(&seg(ACK), &no_loose()).err(), Some(Invalid::TcpNotNew));
+    assert_eq!(
+        Tcp::new(&seg(ACK), &no_loose()).err(),
+        Some(Invalid::TcpNotNew)
+    );
 }
 
 #[test]
@@ -423,7 +470,10 @@ fn full_handshake_assures() {
 fn ack_before_synack_is_invalid() {
     let mut c = Conv::new(Config::DEFAULT);
     c.send(O, SYN, 0);
-    assert_eq!(c.send(O, ACK, 0), Update::Invalid(Invalid::TcpBadTransition));
+    assert_eq!(
+        c.send(O, ACK, 0),
+        Update::Invalid(Invalid::TcpBadTransition)
+    );
     assert_eq!(c.state(), TcpState::SynSent);
 }
 
@@ -432,7 +482,10 @@ fn rst_answering_syn_kills() {
     let mut c = Conv::new(Config::DEFAULT);
     c.send(O, SYN, 0);
     // Linux's answer on a closed port: seq 0, ack ISN+1.
-    let rst = Segment { seq: 0, ..c.seg(R, RST | ACK, 0) };
+    let rst = Segment {
+        seq: 0,
+        ..c.seg(R, RST | ACK, 0)
+    };
     assert_eq!(c.feed(R, &rst), Update::Kill);
 }
 
@@ -470,11 +523,17 @@ fn simultaneous_open_through_syn_sent2() {
     assert_eq!(c.send(R, SYN, 0), Update::Ignore);
     assert_eq!(c.state(), TcpState::SynSent2);
     // Each side answers the other's SYN with a SYN/ACK repeating its ISN.
-    let synack = Segment { seq: CLIENT_ISN, ..c.seg(O, SYN | ACK, 0) };
+    let synack = Segment {
+        seq: CLIENT_ISN,
+        ..c.seg(O, SYN | ACK, 0)
+    };
     assert_eq!(c.feed(O, &synack), accept(60));
     assert_eq!(c.state(), TcpState::SynRecv);
     // The other side's SYN/ACK crosses it: ignored.
-    let synack = Segment { seq: SERVER_ISN, ..c.seg(R, SYN | ACK, 0) };
+    let synack = Segment {
+        seq: SERVER_ISN,
+        ..c.seg(R, SYN | ACK, 0)
+    };
     assert_eq!(c.feed(R, &synack), Update::Ignore);
     assert_eq!(c.state(), TcpState::SynRecv);
     // Its ACK completes the simultaneous open.
@@ -491,7 +550,7 @@ fn client_close_ends_in_time_wait() {
     let mut c = established();
     assert_eq!(c.send(O, FIN | ACK, 0), accept(120));
     assert_eq!(c.state(), TcpState::FinWait);
-    assert!(c.tcp().peer(O).flags().has(0x04), "CLOSE_INIT on the closer");
+    assert!(c.tcp().peer(O).flags().has(Flags::CLOSE_INIT));
     assert_eq!(c.send(R, ACK, 0), accept(60));
     assert_eq!(c.state(), TcpState::CloseWait);
     assert_eq!(c.send(R, FIN | ACK, 0), accept(30));
@@ -500,7 +559,11 @@ fn client_close_ends_in_time_wait() {
     assert_eq!(c.state(), TcpState::TimeWait);
     assert!(c.assured());
     // A retransmitted last ACK stays there.
-    let last = Segment { seq: c.next[0], ack: c.next[1], ..c.seg(O, ACK, 0) };
+    let last = Segment {
+        seq: c.next[0],
+        ack: c.next[1],
+        ..c.seg(O, ACK, 0)
+    };
     assert_eq!(c.feed(O, &last), accept(120));
     assert_eq!(c.state(), TcpState::TimeWait);
 }
@@ -566,7 +629,10 @@ fn rst_below_acked_is_invalid_and_changes_nothing() {
     c.send(R, ACK | PSH, 1000);
     c.send(O, ACK, 0);
     let before_rst = *c.tcp();
-    let rst = Segment { seq: c.next[1].wrapping_sub(500), ..c.seg(R, RST, 0) };
+    let rst = Segment {
+        seq: c.next[1].wrapping_sub(500),
+        ..c.seg(R, RST, 0)
+    };
     assert_eq!(c.feed(R, &rst), Update::Invalid(Invalid::TcpBadRst));
     assert_eq!(c.state(), TcpState::Established);
     assert_eq!(*c.tcp(), before_rst);
@@ -575,7 +641,10 @@ fn rst_below_acked_is_invalid_and_changes_nothing() {
 #[test]
 fn rst_out_of_window_is_invalid_and_state_unchanged() {
     let mut c = established();
-    let rst = Segment { seq: c.next[1].wrapping_add(10_000_000), ..c.seg(R, RST, 0) };
+    let rst = Segment {
+        seq: c.next[1].wrapping_add(10_000_000),
+        ..c.seg(R, RST, 0)
+    };
     assert_eq!(c.feed(R, &rst), Update::Invalid(Invalid::TcpOutOfWindow));
     assert_eq!(c.state(), TcpState::Established);
 }
@@ -583,7 +652,10 @@ fn rst_out_of_window_is_invalid_and_state_unchanged() {
 #[test]
 fn rst_in_window_but_inexact_keeps_established_with_short_timeout() {
     let mut c = established();
-    let rst = Segment { seq: c.next[1].wrapping_add(100), ..c.seg(R, RST, 0) };
+    let rst = Segment {
+        seq: c.next[1].wrapping_add(100),
+        ..c.seg(R, RST, 0)
+    };
     // The endpoint will answer with a challenge ACK; keep the connection.
     assert_eq!(c.feed(R, &rst), accept(300));
     assert_eq!(c.state(), TcpState::Established);
@@ -602,13 +674,19 @@ fn rst_after_data_train_closes() {
 #[test]
 fn out_of_window_fin_and_rst_from_both_sides_shorten_timeout() {
     let mut c = established();
-    let far = |c: &Conv, d: Dir, f: u8| Segment { seq: c.next[d.index()].wrapping_add(50_000_000), ..c.seg(d, f, 0) };
+    let far = |c: &Conv, d: Dir, f: u8| Segment {
+        seq: c.next[d.index()].wrapping_add(50_000_000),
+        ..c.seg(d, f, 0)
+    };
     let fin = far(&c, O, FIN | ACK);
     assert_eq!(c.feed(O, &fin), Update::Invalid(Invalid::TcpOutOfWindow));
     let rst = far(&c, R, RST);
     assert_eq!(
         c.feed(R, &rst),
-        Update::InvalidShorten { reason: Invalid::TcpOutOfWindow, timeout: secs(300) }
+        Update::InvalidShorten {
+            reason: Invalid::TcpOutOfWindow,
+            timeout: secs(300)
+        }
     );
     assert_eq!(c.state(), TcpState::Established);
 }
@@ -618,11 +696,18 @@ fn reset_after_challenge_ack_in_syn_sent() {
     let mut c = Conv::new(Config::DEFAULT);
     c.send(O, SYN, 0);
     // The server believes in an older connection: challenge ACK.
-    let challenge = Segment { seq: 777, ack: 555, ..c.seg(R, ACK, 0) };
+    let challenge = Segment {
+        seq: 777,
+        ack: 555,
+        ..c.seg(R, ACK, 0)
+    };
     assert_eq!(c.feed(R, &challenge), Update::Ignore);
     assert_eq!(c.state(), TcpState::SynSent);
     // The client resets the old connection with the acknowledged number.
-    let rst = Segment { seq: 555, ..c.seg(O, RST, 0) };
+    let rst = Segment {
+        seq: 555,
+        ..c.seg(O, RST, 0)
+    };
     assert_eq!(c.feed(O, &rst), accept(10));
     assert_eq!(c.state(), TcpState::Close);
 }
@@ -652,7 +737,10 @@ fn challenge_ack_in_last_ack_is_not_the_last_ack() {
     c.send(R, FIN | ACK, 0);
     assert_eq!(c.state(), TcpState::LastAck);
     // A new SYN from the client before its last ACK got through...
-    let syn = Segment { seq: c.next[0].wrapping_add(1_000_000), ..c.seg(O, SYN, 0) };
+    let syn = Segment {
+        seq: c.next[0].wrapping_add(1_000_000),
+        ..c.seg(O, SYN, 0)
+    };
     assert_eq!(c.feed(O, &syn), Update::Ignore);
     // ... draws a challenge ACK from the server: not the end.
     let chal = c.seg(R, ACK, 0);
@@ -673,7 +761,10 @@ fn loose_pickup_becomes_assured_once_answered() {
     assert_eq!(c.send(O, ACK, 0), accept(300));
     assert_eq!(c.state(), TcpState::Established);
     assert!(!c.assured());
-    assert!(c.tcp().peer(O).flags().has(0x08), "picked up: liberal");
+    assert!(
+        c.tcp().peer(O).flags().has(Flags::BE_LIBERAL),
+        "picked up: liberal"
+    );
     // The answer: still capped, not assured yet (no reply seen before it).
     assert_eq!(c.send(R, ACK, 0), accept(300));
     assert!(!c.assured());
@@ -698,7 +789,10 @@ fn be_liberal_accepts_out_of_window_data() {
     ] {
         let mut c = Conv::new(cfg);
         c.handshake();
-        let far = Segment { seq: c.next[0].wrapping_add(5_000_000), ..c.seg(O, ACK, 100) };
+        let far = Segment {
+            seq: c.next[0].wrapping_add(5_000_000),
+            ..c.seg(O, ACK, 100)
+        };
         assert_eq!(c.feed(O, &far), want);
         assert_eq!(c.state(), TcpState::Established);
     }
@@ -710,7 +804,10 @@ fn be_liberal_still_checks_rst_sequence() {
     c.handshake();
     c.send(R, ACK | PSH, 1000);
     c.send(O, ACK, 0);
-    let rst = Segment { seq: c.next[1].wrapping_sub(500), ..c.seg(R, RST, 0) };
+    let rst = Segment {
+        seq: c.next[1].wrapping_sub(500),
+        ..c.seg(R, RST, 0)
+    };
     assert_eq!(c.feed(R, &rst), Update::Invalid(Invalid::TcpBadRst));
 }
 
@@ -730,11 +827,23 @@ fn in_window_data_is_accepted() {
 #[test]
 fn data_beyond_the_window_is_invalid() {
     let mut c = established();
-    let too_far = Segment { seq: c.next[0].wrapping_add(200_000), ..c.seg(O, ACK, 1000) };
-    assert_eq!(c.feed(O, &too_far), Update::Invalid(Invalid::TcpOutOfWindow));
+    let too_far = Segment {
+        seq: c.next[0].wrapping_add(200_000),
+        ..c.seg(O, ACK, 1000)
+    };
+    assert_eq!(
+        c.feed(O, &too_far),
+        Update::Invalid(Invalid::TcpOutOfWindow)
+    );
     // ACKing data never sent is invalid too.
-    let bad_ack = Segment { ack: c.next[1].wrapping_add(10_000), ..c.seg(O, ACK, 0) };
-    assert_eq!(c.feed(O, &bad_ack), Update::Invalid(Invalid::TcpOutOfWindow));
+    let bad_ack = Segment {
+        ack: c.next[1].wrapping_add(10_000),
+        ..c.seg(O, ACK, 0)
+    };
+    assert_eq!(
+        c.feed(O, &bad_ack),
+        Update::Invalid(Invalid::TcpOutOfWindow)
+    );
     assert_eq!(c.state(), TcpState::Established);
 }
 
@@ -743,7 +852,10 @@ fn slight_overshoot_passes_without_refresh() {
     let mut c = established();
     // Server window is 65160: send a segment starting at the right edge.
     let edge = c.tcp().peer(O).max_end();
-    let seg = Segment { seq: edge.wrapping_add(1), ..c.seg(O, ACK, 1000) };
+    let seg = Segment {
+        seq: edge.wrapping_add(1),
+        ..c.seg(O, ACK, 1000)
+    };
     assert_eq!(c.feed(O, &seg), Update::Ignore);
     // Its data is now known, so the server may acknowledge it.
     assert_eq!(c.tcp().peer(O).end(), edge.wrapping_add(1001));
@@ -792,7 +904,11 @@ fn window_scaling_both_sides_large_transfer_stays_valid() {
 
 #[test]
 fn window_scaling_needs_both_sides() {
-    for (scales, far_ok) in [([Some(7), Some(7)], true), ([Some(7), None], false), ([None, Some(7)], false)] {
+    for (scales, far_ok) in [
+        ([Some(7), Some(7)], true),
+        ([Some(7), None], false),
+        ([None, Some(7)], false),
+    ] {
         let mut c = Conv::new(Config::DEFAULT);
         c.wscale = scales;
         c.handshake();
@@ -802,7 +918,10 @@ fn window_scaling_needs_both_sides() {
         // The client advertises raw 2000; the server sends 150 kB ahead.
         c.win[0] = 2000;
         c.send(O, ACK, 0);
-        let ahead = Segment { seq: c.next[1].wrapping_add(150_000), ..c.seg(R, ACK, 1448) };
+        let ahead = Segment {
+            seq: c.next[1].wrapping_add(150_000),
+            ..c.seg(R, ACK, 1448)
+        };
         let out = c.feed(R, &ahead);
         if far_ok {
             assert!(matches!(out, Update::Accept { .. }), "{scales:?}: {out:?}");
@@ -824,9 +943,15 @@ fn sequence_wraparound() {
     assert_eq!(c.send(O, ACK, 0), accept(432_000));
     assert!(c.next[0] < 200_000 && c.next[1] < 200_000, "both wrapped");
     // Out of window is still recognised after the wrap.
-    let far = Segment { seq: c.next[0].wrapping_add(1 << 30), ..c.seg(O, ACK, 10) };
+    let far = Segment {
+        seq: c.next[0].wrapping_add(1 << 30),
+        ..c.seg(O, ACK, 10)
+    };
     assert_eq!(c.feed(O, &far), Update::Invalid(Invalid::TcpOutOfWindow));
-    let old = Segment { seq: c.next[0].wrapping_sub(1 << 30), ..c.seg(O, ACK, 10) };
+    let old = Segment {
+        seq: c.next[0].wrapping_sub(1 << 30),
+        ..c.seg(O, ACK, 10)
+    };
     assert_ne!(c.feed(O, &old), accept(432_000));
 }
 
@@ -841,14 +966,20 @@ fn wrap_aware_helpers() {
 
 #[test]
 fn sack_edge_counts_only_when_permitted() {
-    for (server_sack, want) in [(true, Update::Invalid(Invalid::TcpOutOfWindow)), (false, accept(432_000))] {
+    for (server_sack, want) in [
+        (true, Update::Invalid(Invalid::TcpOutOfWindow)),
+        (false, accept(432_000)),
+    ] {
         let mut c = Conv::new(Config::DEFAULT);
         c.sack_perm = [true, server_sack];
         c.handshake();
         c.send(R, ACK | PSH, 1000);
         c.send(O, ACK, 0);
         // A SACK block beyond anything the server sent.
-        let bogus = Segment { sack_edge: Some(c.next[1].wrapping_add(5000)), ..c.seg(O, ACK, 0) };
+        let bogus = Segment {
+            sack_edge: Some(c.next[1].wrapping_add(5000)),
+            ..c.seg(O, ACK, 0)
+        };
         assert_eq!(c.feed(O, &bogus), want, "server SACK_PERM {server_sack}");
     }
 }
@@ -863,7 +994,11 @@ fn sack_edge_moves_the_right_edge() {
         c.send(R, ACK | PSH, 1000);
     }
     // The client got the 2nd and 3rd segments, not the 1st.
-    let sacked = Segment { ack: acked, sack_edge: Some(c.next[1]), ..c.seg(O, ACK, 0) };
+    let sacked = Segment {
+        ack: acked,
+        sack_edge: Some(c.next[1]),
+        ..c.seg(O, ACK, 0)
+    };
     assert_eq!(c.feed(O, &sacked), accept(300));
     let r = c.tcp().peer(R);
     assert_eq!(r.max_end(), c.next[1].wrapping_add(64240));
@@ -900,7 +1035,10 @@ fn retransmissions_bring_max_retrans_timeout() {
 
 #[test]
 fn max_retrans_setting_is_honoured() {
-    let cfg = Config { tcp_max_retrans: 1, ..Config::DEFAULT };
+    let cfg = Config {
+        tcp_max_retrans: 1,
+        ..Config::DEFAULT
+    };
     let mut c = Conv::new(cfg);
     c.handshake();
     c.send(R, ACK | PSH, 10);
@@ -934,7 +1072,10 @@ fn zero_window_shortens_timeout() {
 fn invalid_transitions_leave_state() {
     let mut c = established();
     let synack = c.seg(O, SYN | ACK, 0);
-    assert_eq!(c.feed(O, &synack), Update::Invalid(Invalid::TcpBadTransition));
+    assert_eq!(
+        c.feed(O, &synack),
+        Update::Invalid(Invalid::TcpBadTransition)
+    );
     let none = c.seg(O, PSH, 0);
     assert_eq!(c.feed(O, &none), Update::Invalid(Invalid::TcpBadTransition));
     assert_eq!(c.state(), TcpState::Established);

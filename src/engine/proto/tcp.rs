@@ -176,7 +176,6 @@ pub fn transition(dir: Dir, kind: PacketKind, state: TcpState) -> Transition {
         .unwrap_or(Transition::Invalid)
 }
 
-const NO: Transition = Transition::To(TcpState::None);
 const SS: Transition = Transition::To(TcpState::SynSent);
 const SR: Transition = Transition::To(TcpState::SynRecv);
 const ES: Transition = Transition::To(TcpState::Established);
@@ -188,10 +187,6 @@ const CL: Transition = Transition::To(TcpState::Close);
 const S2: Transition = Transition::To(TcpState::SynSent2);
 const IG: Transition = Transition::Ignore;
 const IV: Transition = Transition::Invalid;
-
-// `NO` is a state no packet leads to; named for completeness of the
-// column headers below.
-const _: Transition = NO;
 
 /// Packets from the side that opened the entry. Rows: SYN, SYN/ACK, FIN,
 /// ACK, RST, none. Columns: NONE, SYN_SENT, SYN_RECV, ESTABLISHED,
@@ -378,8 +373,6 @@ mod last {
     pub(super) const CHALLENGE_ACK: u8 = 0x40;
     /// The entry went through SYN_SENT2.
     pub(super) const SIMULTANEOUS_OPEN: u8 = 0x80;
-    /// The largest window scale shift (RFC 7323).
-    pub(super) const MAX_WSCALE: u8 = 14;
 }
 
 /// TCP part of an entry: the state, both directions' windows and a record
@@ -536,7 +529,9 @@ impl Tcp {
         match transition(dir, kind, old) {
             Transition::Invalid => Plan::Done(Update::Invalid(Invalid::TcpBadTransition)),
             Transition::Ignore => self.ignored(dir, kind, seg),
-            Transition::To(TcpState::SynSent) if matches!(old, TcpState::TimeWait | TcpState::Close) => {
+            Transition::To(TcpState::SynSent)
+                if matches!(old, TcpState::TimeWait | TcpState::Close) =>
+            {
                 self.syn_after_close(dir, kind, seg)
             }
             Transition::To(TcpState::TimeWait) if self.is_challenge_ack(dir, kind) => {
@@ -556,7 +551,9 @@ impl Tcp {
                     Plan::Check(old, TcpState::SynRecv)
                 }
             }
-            Transition::To(TcpState::Close) if kind == PacketKind::Rst => self.rst(dir, seg, status),
+            Transition::To(TcpState::Close) if kind == PacketKind::Rst => {
+                self.rst(dir, seg, status)
+            }
             Transition::To(new) => Plan::Check(old, new),
         }
     }
@@ -626,7 +623,7 @@ impl Tcp {
             self.last_wscale = 0;
             if let Some(ws) = seg.wscale {
                 self.last_flags |= Flags::WINDOW_SCALE;
-                self.last_wscale = ws.min(last::MAX_WSCALE);
+                self.last_wscale = ws.min(tcp_window::MAX_WSCALE);
             }
             if seg.sack_perm {
                 self.last_flags |= Flags::SACK_PERM;
@@ -697,9 +694,8 @@ impl Tcp {
     /// we ignored, an ACK of a half-open connection, or a challenge ACK to
     /// a SYN. It may acknowledge data we never tracked, so no window check.
     fn answers_unchecked(&self, dir: Dir, seg: &Segment, status: &Status) -> bool {
-        let to_ignored_syn = self.replied
-            && self.last_kind == PacketKind::Syn
-            && self.last_dir != dir;
+        let to_ignored_syn =
+            self.replied && self.last_kind == PacketKind::Syn && self.last_dir != dir;
         let to_half_open = !status.has(Status::ASSURED) && self.last_kind == PacketKind::Ack;
         let to_challenge = self.state == TcpState::SynSent
             && self.last_kind == PacketKind::Ack
@@ -755,7 +751,13 @@ impl Tcp {
     /// RST out of window from each side in turn suggests the endpoints
     /// have moved on while we did not: ask for a shorter timeout so the
     /// dead entry goes soon (Linux's `nf_tcp_handle_invalid`).
-    fn out_of_window(&mut self, dir: Dir, kind: PacketKind, status: &Status, cfg: &Config) -> Update {
+    fn out_of_window(
+        &mut self,
+        dir: Dir,
+        kind: PacketKind,
+        status: &Status,
+        cfg: &Config,
+    ) -> Update {
         let reason = Invalid::TcpOutOfWindow;
         let closing = matches!(kind, PacketKind::Fin | PacketKind::Rst);
         if !status.has(Status::ASSURED) || !closing {

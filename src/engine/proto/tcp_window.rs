@@ -42,7 +42,7 @@ use crate::proto::tcp::TcpState;
 use crate::tuple::Dir;
 
 /// The largest window scale shift TCP allows (RFC 7323).
-const MAX_WSCALE: u8 = 14;
+pub(crate) const MAX_WSCALE: u8 = 14;
 
 /// The least ACK slack (Linux's `MAXACKWINCONST`).
 const MIN_ACK_SLACK: u32 = 66_000;
@@ -279,7 +279,11 @@ pub(crate) fn in_window(
     let verdict = check_bounds(sender, receiver, &p);
     if verdict != Verdict::InWindow {
         let tolerated = liberal || sender.flags.has(Flags::BE_LIBERAL);
-        return if tolerated { Verdict::Tolerated } else { verdict };
+        return if tolerated {
+            Verdict::Tolerated
+        } else {
+            verdict
+        };
     }
     record(sender, receiver, &p);
     Verdict::InWindow
@@ -395,10 +399,7 @@ fn check_bounds(sender: &mut Peer, receiver: &Peer, p: &Seen) -> Verdict {
         .wrapping_sub(sender.ack_slack())
         .wrapping_sub(1);
     // Bound II's floor: one receiver window behind what was sent.
-    let data_floor = sender
-        .end
-        .wrapping_sub(receiver.maxwin)
-        .wrapping_sub(1);
+    let data_floor = sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1);
     let ack_sent = before(p.sack, receiver.end.wrapping_add(1));
     if !before(p.seq, sender.maxend.wrapping_add(1)) {
         return overshoot(sender, receiver, p, ack_floor, data_floor, ack_sent);
