@@ -1098,3 +1098,103 @@ fn tcp_state_is_small() {
     let size = core::mem::size_of::<Tcp>();
     assert!(size <= 64, "size_of::<Tcp>() = {size}");
 }
+
+// ---------------------------------------------------------------------------
+// Properties: random packets never panic, and an opening packet that `new`
+// accepts is always accepted by its first `update` (the tracker relies on
+// it).
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_valid_flags() -> impl Strategy<Value = u8> {
+        any::<u8>().prop_filter("valid flags", |f| {
+            check_flags(&Segment {
+                flags: TcpFlags(*f),
+                ..Segment::default()
+            })
+            .is_ok()
+        })
+    }
+
+    prop_compose! {
+        fn any_segment()(
+            seq in any::<u32>(),
+            ack in any::<u32>(),
+            window in any::<u16>(),
+            flags in any_valid_flags(),
+            payload_len in 0u32..70_000,
+            wscale in proptest::option::of(0u8..20),
+            sack_perm in any::<bool>(),
+            sack_edge in proptest::option::of(any::<u32>()),
+        ) -> Segment {
+            Segment { seq, ack, window, flags: TcpFlags(flags), payload_len, wscale, sack_perm, sack_edge }
+        }
+    }
+
+    /// A packet near what side `dir` of `c` would send, perturbed.
+    fn nearby(c: &Conv, dir: Dir, flags: u8, len: u32, dseq: i32, dack: i32) -> Segment {
+        let mut seg = c.seg(dir, flags, len);
+        seg.seq = seg.seq.wrapping_add_signed(dseq);
+        seg.ack = seg.ack.wrapping_add_signed(dack);
+        seg
+    }
+
+    proptest! {
+        #[test]
+        fn first_packet_is_accepted(seg in any_segment(), loose in any::<bool>(), liberal in any::<bool>()) {
+            let cfg = Config { tcp_loose: loose, tcp_be_liberal: liberal, ..Config::DEFAULT };
+            if let Ok(mut t) = Tcp::new(&seg, &cfg) {
+                let mut status = Status::default();
+                let out = t.update(Dir::Original, &seg, &mut status, &cfg);
+                prop_assert!(matches!(out, Update::Accept { .. }), "{:?}", out);
+                prop_assert!(matches!(t.state(), TcpState::SynSent | TcpState::Established));
+            }
+        }
+
+        #[test]
+        fn random_segments_never_panic(
+            first in any_segment(),
+            rest in proptest::collection::vec((any::<bool>(), any_segment()), 0..40),
+        ) {
+            let cfg = Config::DEFAULT;
+            if let Ok(mut t) = Tcp::new(&first, &cfg) {
+                let mut status = Status::default();
+                t.update(Dir::Original, &first, &mut status, &cfg);
+                for (reply, seg) in rest {
+                    let dir = if reply { Dir::Reply } else { Dir::Original };
+                    match t.update(dir, &seg, &mut status, &cfg) {
+                        Update::Kill | Update::Reopen => break,
+                        _ => prop_assert!(t.state() != TcpState::Listen),
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn plausible_conversations_never_panic(
+            steps in proptest::collection::vec(
+                (any::<bool>(), any_valid_flags(), 0u32..3000, -70_000i32..70_000, -70_000i32..70_000, any::<bool>()),
+                0..60,
+            ),
+            isn in any::<(u32, u32)>(),
+            scales in any::<(Option<u8>, Option<u8>)>(),
+        ) {
+            let mut c = Conv::with_isn(Config::DEFAULT, isn.0, isn.1);
+            c.wscale = [scales.0, scales.1];
+            c.send(O, SYN, 0);
+            for (reply, flags, len, dseq, dack, exact) in steps {
+                let dir = if reply { R } else { O };
+                let seg = if exact { c.seg(dir, flags, len) } else { nearby(&c, dir, flags, len, dseq, dack) };
+                let out = c.feed(dir, &seg);
+                if matches!(out, Update::Kill | Update::Reopen) {
+                    break;
+                }
+                if matches!(out, Update::Accept { .. } | Update::Ignore) {
+                    c.advance(dir, &seg);
+                }
+            }
+        }
+    }
+}
