@@ -53,7 +53,7 @@ LEGACY_NAMES="iptables-legacy iptables-legacy-save iptables-legacy-restore
 NFT_NAMES="iptables-nft iptables-nft-save iptables-nft-restore
     ip6tables-nft ip6tables-nft-save ip6tables-nft-restore iptables-translate"
 # Busybox applets not linked: real tools (or dash) take these names.
-SKIP_APPLETS=" ip nc sh ash hush init linuxrc "
+SKIP_APPLETS=" busybox ip nc sh ash hush init linuxrc "
 ETC_FILES="/etc/protocols /etc/services /etc/ethertypes"
 
 PKT_DIR=$TOP/tools/pkt
@@ -79,8 +79,9 @@ libs_of() {
 LIBS=$(libs_of "${!PROGS[@]}" "$XTABLES"/*.so)
 
 inputs() {
-    stat -L -c '%n %s %Y' "${!PROGS[@]}" /bin/busybox $LIBS "$XTABLES"/*.so $ETC_FILES \
-        "$MOD" "$WARN_MOD" "$PKT" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
+    stat -L -c '%n %s %Y' "${!PROGS[@]}" /bin/busybox $LIBS "$XTABLES"/*.so $ETC_FILES
+    # By content: scripts/module.sh and cargo rewrite these on every build.
+    sha256sum "$MOD" "$WARN_MOD" "$PKT" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
     find "$KDIR/modroot/lib/modules/$REL" -type f -printf '%p %s %T@\n' | sort
     echo "release $REL"
 }
@@ -198,14 +199,17 @@ fi
 
 out=/dev/hvc0
 [ -c "$out" ] || out=/dev/console
-stty -F "$out" -opost 2>/dev/null
+# Keep the port open while changing it: hvc resets its settings on last
+# close. -opost: plain \n, not \r\n, on the host's stdout.
+exec 3<>"$out"
+stty -opost <&3 2>/dev/null
 echo "ipct-vm: running script ($(cut -d' ' -f1 /proc/uptime) s after boot)" > /dev/kmsg
 cd /tmp
 if [ -f /ipct/cmd ]; then
-    sh /ipct/cmd < /dev/null > "$out" 2>&1
+    sh /ipct/cmd < /dev/null >&3 2>&3 3>&-
     rc=$?
 else
-    echo "init: no /ipct/cmd (boot through scripts/vm-run.sh)" > "$out"
+    echo "init: no /ipct/cmd (boot through scripts/vm-run.sh)" >&3
     rc=127
 fi
 echo "ipct-vm: exit status $rc" > /dev/kmsg
