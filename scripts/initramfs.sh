@@ -162,7 +162,10 @@ echo scan > "$f" && echo scan > "$f" || { echo "kmemleak-scan: scan failed"; exi
 report=$(cat "$f")
 if [ -n "$report" ]; then
     printf '%s\n' "$report"
-    echo "kmemleak-scan: leaks found"
+    n=$(printf '%s\n' "$report" | grep -c 'unreferenced object')
+    # Also into the kernel log, in case verbose reporting is off.
+    echo "kmemleak-scan: $n unreferenced objects found" > /dev/kmsg
+    echo "kmemleak-scan: $n leaks found"
     exit 1
 fi
 echo "kmemleak-scan: no leaks"

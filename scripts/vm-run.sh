@@ -134,9 +134,10 @@ wait "$qpid" || qrc=$?
 qpid=
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 
-# The serial console writes CRLF; keep the file plain.
+# The serial console writes CRLF and the firmware terminal escapes; keep
+# the file plain text.
 [ -f "$KLOG" ] || : > "$KLOG"
-sed -i 's/\r$//' "$KLOG"
+sed -i 's/\r$//; s/\x1b\(\[[0-9;?]*[A-Za-z]\|c\)//g' "$KLOG"
 
 status=$(sed -n 's/.*ipct-vm: exit status \([0-9][0-9]*\)$/\1/p' "$KLOG" | tail -n 1)
 boot=$(sed -n 's/.*ipct-vm: running script (\([0-9.]*\) s after boot)$/\1/p' "$KLOG" | tail -n 1)
@@ -150,6 +151,7 @@ if [ -n "$timed_out" ]; then
     exit 124
 fi
 if [ -n "$problems" ]; then
+    [ -n "$status" ] || log "FAIL: the guest reported no exit status (kernel panic or init died)"
     log "FAIL: kernel log shows a problem ($(printf '%s\n' "$problems" | wc -l) lines, first 20 below)"
     printf '%s\n' "$problems" | sed 's/^/[vm]   klog:/' >&2
     if [ -n "$status" ] && [ "$status" -ne 0 ]; then exit "$status"; fi
