@@ -450,6 +450,40 @@ mod tests {
         assert_eq!(write_into(&mut empty, |w| w.write_str("")), Ok(0));
     }
 
+    proptest::proptest! {
+        /// Any UDP, ICMP-query or generic entry formats to a line that
+        /// parses back to the same fields.
+        #[test]
+        fn round_trip(src in proptest::num::u32::ANY, dst in proptest::num::u32::ANY,
+                      kind in 0u8..3, a in proptest::num::u16::ANY, b in proptest::num::u16::ANY,
+                      code in proptest::num::u8::ANY, protonum in proptest::num::u8::ANY,
+                      status in proptest::num::u32::ANY, deadline in proptest::num::u64::ANY,
+                      now in proptest::num::u64::ANY, use_count in proptest::num::u32::ANY) {
+            let (orig, state) = match kind {
+                0 => (Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport: a, dport: b } },
+                      ProtoState::Udp(Udp::new(0, &Config::DEFAULT).0)),
+                1 => (Tuple { src, dst, proto: proto::ICMP, l4: L4::Icmp { ty: [8, 13, 15, 17][usize::from(code % 4)], code, id: a } },
+                      ProtoState::Icmp),
+                _ => {
+                    let p = if matches!(protonum, proto::TCP | proto::UDP | proto::ICMP) { 47 } else { protonum };
+                    (Tuple { src, dst, proto: p, l4: L4::None }, ProtoState::Generic)
+                }
+            };
+            let e = Entry { orig, status: Status(status), deadline, proto: state };
+            let line = line_of(&e, now, use_count);
+            let p = parse_line(&line).unwrap();
+            proptest::prop_assert_eq!(p.name, proto_name(orig.proto));
+            proptest::prop_assert_eq!(p.proto, orig.proto);
+            proptest::prop_assert_eq!(p.seconds, e.seconds_left(now));
+            proptest::prop_assert_eq!(p.state, None);
+            proptest::prop_assert_eq!(p.orig, orig);
+            proptest::prop_assert_eq!(Some(p.reply), orig.invert());
+            proptest::prop_assert_eq!(p.unreplied, !e.status.has(Status::SEEN_REPLY));
+            proptest::prop_assert_eq!(p.assured, e.status.has(Status::ASSURED));
+            proptest::prop_assert_eq!(p.use_count, use_count);
+        }
+    }
+
     #[test]
     fn parse_line_reads_every_layout() {
         let line = line_of(&syn_sent(), 500, 2);

@@ -695,6 +695,45 @@ pub(crate) mod tests {
         assert!(seq_after(0, 0x8000_0000));
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes and frame lengths: no panic, and a head of
+        /// MAX_HEAD_LEN bytes decides like the whole packet.
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+                           frame in 0usize..400) {
+            let full = parse_packet(&bytes, frame);
+            let prefix = &bytes[..bytes.len().min(MAX_HEAD_LEN)];
+            proptest::prop_assert_eq!(parse_packet(prefix, frame), full);
+        }
+
+        /// Golden packets with a few bytes changed: no panic, and a result
+        /// consistent with the header bytes.
+        #[test]
+        fn mutated_golden_packets(which in 0usize..7,
+                                  edits in proptest::collection::vec((0usize..80, proptest::num::u8::ANY), 1..4),
+                                  extra in 0usize..40) {
+            let all: [&[u8]; 7] =
+                [&TCP_SYN, &TCP_ACK_SACK, &UDP_DNS, &ICMP_ECHO, &ICMP_PORT_UNREACH, &GRE, &UDP_WITH_IP_OPTIONS];
+            let mut p = all[which].to_vec();
+            for (at, v) in edits {
+                if let Some(b) = p.get_mut(at) {
+                    *b = v;
+                }
+            }
+            let frame = p.len() + extra;
+            p.resize(frame, 0);
+            if let Ok(pkt) = parse_packet(&p, frame) {
+                proptest::prop_assert!(usize::from(pkt.ip_len) <= frame);
+                proptest::prop_assert_eq!(pkt.tuple.proto, p[9]);
+                proptest::prop_assert_eq!(pkt.tuple.dst, u32::from_be_bytes([p[16], p[17], p[18], p[19]]));
+                if let L4Info::Tcp(seg) = pkt.l4 {
+                    proptest::prop_assert!(seg.wscale.is_none_or(|w| w <= 14));
+                    proptest::prop_assert!(seg.payload_len as usize + 40 <= usize::from(pkt.ip_len));
+                }
+            }
+        }
+    }
+
     #[test]
     fn truncation_at_every_length_never_panics() {
         for pkt in [&TCP_SYN[..], &TCP_ACK_SACK, &UDP_DNS, &ICMP_ECHO, &ICMP_PORT_UNREACH, &GRE] {
