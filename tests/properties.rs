@@ -1,0 +1,262 @@
+//! Property tests: random packet sequences over a small address and port
+//! space, with random time steps, unconfirmed packets the filter drops or
+//! confirms late, sweeps and garbage. After every step:
+//! - nothing panicked;
+//! - the count never exceeds the limit, and equals linked + unconfirmed
+//!   entries (nothing leaks);
+//! - every live confirmed entry is found from both directions;
+//! - no lookup or dump returns an expired entry;
+//! - every dump line parses back and matches its entry.
+
+mod common;
+
+use common::*;
+use ip_conntrack::entry::{Entry, Status};
+use ip_conntrack::host::{Attached, Tracked, Tracker, Verdict};
+use ip_conntrack::procfmt::parse_line;
+use ip_conntrack::proto::ProtoState;
+use ip_conntrack::tuple::{Dir, Tuple};
+use proptest::prelude::*;
+
+const ADDRS: [u32; 3] = [CLIENT, SERVER, ROUTER];
+const PORTS: [u16; 3] = [53, 1024, 40000];
+const SEQS: [u32; 6] = [0, 1, 1000, 1001, 5000, 0x8000_0000];
+const TCP_FLAGS: [u8; 9] = [SYN, SYN | ACK, ACK, PSH | ACK, FIN | ACK, RST, RST | ACK, SYN | FIN, 0];
+const ICMP_TYPES: [u8; 7] = [8, 0, 13, 14, 9, 3, 11];
+
+#[derive(Clone, Debug)]
+enum Pkt {
+    Udp { src: usize, dst: usize, sport: usize, dport: usize },
+    Tcp { src: usize, dst: usize, sport: usize, dport: usize, flags: usize, seq: usize, ack: usize, len: u8 },
+    Icmp { src: usize, dst: usize, ty: usize, id: u8 },
+    Generic { src: usize, dst: usize, proto: u8 },
+    Garbage(Vec<u8>),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A packet that passes the filter.
+    Send(Pkt),
+    /// A packet tracked but not confirmed yet (held for `Release`).
+    Hold(Pkt),
+    /// Confirm (true) or discard (false) the oldest held packet.
+    Release(bool),
+    /// An ICMP error quoting packet `Pkt` sent by one of the hosts.
+    Error { about: Pkt, from: usize, ty: usize },
+    /// Time passes.
+    Wait(u32),
+    /// A garbage-collection run with this budget.
+    Sweep(u16),
+    /// Change the limit.
+    SetMax(u8),
+}
+
+fn idx(n: usize) -> impl Strategy<Value = usize> {
+    0..n
+}
+
+/// An address or port index, mostly the first two (so flows repeat and
+/// get replies), sometimes the third.
+fn host() -> impl Strategy<Value = usize> {
+    prop_oneof![4 => Just(0usize), 4 => Just(1usize), 1 => Just(2usize)]
+}
+
+fn pkt() -> impl Strategy<Value = Pkt> {
+    prop_oneof![
+        4 => (host(), host(), host(), host()).prop_map(|(src, dst, sport, dport)| Pkt::Udp { src, dst, sport, dport }),
+        4 => (host(), host(), host(), host(), idx(TCP_FLAGS.len()), idx(SEQS.len()), idx(SEQS.len()), 0u8..3)
+            .prop_map(|(src, dst, sport, dport, flags, seq, ack, len)| Pkt::Tcp { src, dst, sport, dport, flags, seq, ack, len }),
+        3 => (host(), host(), idx(ICMP_TYPES.len()), 0u8..2).prop_map(|(src, dst, ty, id)| Pkt::Icmp { src, dst, ty, id }),
+        1 => (host(), host(), prop_oneof![Just(47u8), Just(50u8)]).prop_map(|(src, dst, proto)| Pkt::Generic { src, dst, proto }),
+        1 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(Pkt::Garbage),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => pkt().prop_map(Op::Send),
+        2 => pkt().prop_map(Op::Hold),
+        2 => any::<bool>().prop_map(Op::Release),
+        2 => (pkt(), host(), idx(2)).prop_map(|(about, from, ty)| Op::Error { about, from, ty }),
+        4 => prop_oneof![8 => 0u32..3000, 1 => 0u32..200_000].prop_map(Op::Wait),
+        1 => (1u16..200).prop_map(Op::Sweep),
+        1 => (0u8..12).prop_map(Op::SetMax),
+    ]
+}
+
+fn bytes(p: &Pkt) -> Vec<u8> {
+    match *p {
+        Pkt::Udp { src, dst, sport, dport } => udp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], b"data"),
+        Pkt::Tcp { src, dst, sport, dport, flags, seq, ack, len } => {
+            let mut s = Seg::new(TCP_FLAGS[flags], SEQS[seq], SEQS[ack]);
+            s.len = usize::from(len) * 100;
+            tcp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], s)
+        }
+        Pkt::Icmp { src, dst, ty, id } => icmp_query(ADDRS[src], ADDRS[dst], ICMP_TYPES[ty], u16::from(id), 1),
+        Pkt::Generic { src, dst, proto } => other(ADDRS[src], ADDRS[dst], proto),
+        Pkt::Garbage(ref b) => b.clone(),
+    }
+}
+
+struct World {
+    t: Tracker,
+    now: u64,
+    held: Vec<Attached>,
+}
+
+impl World {
+    fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Send(p) => {
+                let v = self.t.packet(&bytes(p), self.now);
+                self.check_verdict(v);
+            }
+            Op::Hold(p) => match self.t.track(&bytes(p), self.now) {
+                Tracked::Attached(a) if a.unconfirmed => self.held.push(a),
+                _ => {}
+            },
+            Op::Release(confirm) => {
+                if !self.held.is_empty() {
+                    let a = self.held.remove(0);
+                    if *confirm {
+                        let v = self.t.confirm(a, self.now);
+                        self.check_verdict(v);
+                    } else {
+                        self.t.discard(a);
+                    }
+                }
+            }
+            Op::Error { about, from, ty } => {
+                let original = bytes(about);
+                let b = icmp_error(ADDRS[*from], original.get(12..16).map_or(CLIENT, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])), [3u8, 11][*ty], 0, &original);
+                let v = self.t.packet(&b, self.now);
+                self.check_verdict(v);
+            }
+            Op::Wait(ms) => self.now += u64::from(*ms),
+            Op::Sweep(budget) => {
+                let p = self.t.sweep(self.now, usize::from(*budget));
+                assert!(p.visited <= usize::from(*budget));
+            }
+            Op::SetMax(m) => self.t.set_max(usize::from(*m).max(1)),
+        }
+    }
+
+    fn check_verdict(&self, v: Verdict) {
+        if let Verdict::Accept { entry, .. } = v {
+            // Killed entries are freed at once on the host; others exist.
+            if let Some(e) = self.t.entry(entry) {
+                assert!(e.status.has(Status::CONFIRMED) || self.held.iter().any(|a| a.entry == entry));
+            }
+        }
+    }
+
+    fn check(&self, bound: usize) {
+        let t = &self.t;
+        let now = self.now;
+        assert!(t.count() <= bound, "count {} > bound {}", t.count(), bound);
+        let linked = t.linked_entries();
+        assert_eq!(t.count(), linked.len() + self.held.len(), "leak or double free");
+        for a in &self.held {
+            assert!(t.entry(a.entry).is_some_and(|e| !e.status.has(Status::CONFIRMED)));
+        }
+        for (_, e) in &linked {
+            assert!(e.status.has(Status::CONFIRMED));
+            if !e.expired(now) {
+                check_found(t, e, now);
+            }
+            // Looking an expired entry's tuples up never yields an expired entry.
+            for dir in [Dir::Original, Dir::Reply] {
+                if let Some((found, _)) = t.lookup(&e.tuple(dir), now) {
+                    assert!(!found.expired(now));
+                }
+            }
+        }
+        let live = t.entries(now);
+        let lines = t.dump(now);
+        assert_eq!(lines.len(), live.len());
+        for ((_, e), line) in live.iter().zip(&lines) {
+            assert!(!e.expired(now));
+            check_line(e, line, now);
+        }
+    }
+}
+
+fn check_found(t: &Tracker, e: &Entry, now: u64) {
+    let (o, d) = t.lookup(&e.orig, now).expect("live entry not found by its original tuple");
+    assert_eq!((o, d), (*e, Dir::Original));
+    let (r, d) = t.lookup(&e.tuple(Dir::Reply), now).expect("live entry not found by its reply tuple");
+    // A flow whose tuple is its own inverse (same address and port on both
+    // ends) matches as original.
+    let want = if e.tuple(Dir::Reply) == e.orig { Dir::Original } else { Dir::Reply };
+    assert_eq!((r, d), (*e, want));
+}
+
+fn check_line(e: &Entry, line: &str, now: u64) {
+    let p = parse_line(line).unwrap_or_else(|| panic!("unparsable line {line:?}"));
+    assert_eq!(p.proto, e.orig.proto);
+    assert_eq!(p.orig, e.orig);
+    assert_eq!(p.reply, e.tuple(Dir::Reply));
+    assert_eq!(p.unreplied, !e.status.has(Status::SEEN_REPLY));
+    assert_eq!(p.assured, e.status.has(Status::ASSURED));
+    assert_eq!(p.seconds, e.seconds_left(now));
+    match e.proto {
+        ProtoState::Tcp(tcp) => assert_eq!(p.state, Some(tcp.state().name())),
+        _ => assert_eq!(p.state, None),
+    }
+}
+
+fn run(buckets: u32, max: usize, ops: &[Op]) {
+    let mut w = World { t: tracker(buckets, max), now: 0, held: Vec::new() };
+    // 0: no limit.
+    let mut cur_max = if max == 0 { usize::MAX } else { max };
+    for op in ops {
+        let before = w.t.count();
+        w.apply(op);
+        if let Op::SetMax(m) = op {
+            cur_max = usize::from(*m).max(1);
+        }
+        // Lowering the limit below the count is allowed: then the count
+        // must not grow.
+        w.check(cur_max.max(before));
+    }
+    // Everything expires eventually and one full pass collects it all.
+    w.now += 10 * 86_400_000;
+    for a in std::mem::take(&mut w.held) {
+        w.t.discard(a);
+    }
+    loop {
+        if w.t.sweep(w.now, 64).pass_done {
+            break;
+        }
+    }
+    w.t.sweep(w.now, usize::MAX);
+    assert_eq!(w.t.count(), 0);
+    assert!(w.t.dump(w.now).is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_sequences_keep_the_invariants(
+        buckets in prop_oneof![Just(1u32), Just(4u32), Just(64u32)],
+        max in prop_oneof![1usize..8, 8usize..64, Just(0usize)],
+        ops in proptest::collection::vec(op(), 1..120),
+    ) {
+        run(buckets, max, &ops);
+    }
+}
+
+#[test]
+fn tuples_of_one_flow_share_a_bucket() {
+    let t = tracker(1024, 0);
+    let layout = t.layout();
+    let key = ip_conntrack::hash::HashKey::new(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
+    for (src, dst) in [(CLIENT, SERVER), (SERVER, ROUTER)] {
+        for port in 0..200u16 {
+            let a: Tuple = udp_tuple(src, port, dst, 53);
+            let b = a.invert().unwrap();
+            assert_eq!(layout.locate(a.flow_hash(&key)), layout.locate(b.flow_hash(&key)));
+        }
+    }
+}
