@@ -38,7 +38,7 @@ impl CtInfo {
 
     /// The `xt_state` bit: `1 << (ctinfo % 3 + 1)`.
     pub fn state_bit(self) -> u32 {
-        1u32 << ((self as u32) % 3 + 1)
+        1u32 << ((self as u32) % 3).saturating_add(1)
     }
 
     /// Direction of the packet.

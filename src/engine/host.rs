@@ -402,17 +402,24 @@ impl Tracker {
         out
     }
 
-    /// Entries linked in the table, expired ones included.
-    pub fn linked(&self) -> usize {
-        let mut n = 0usize;
+    /// Every entry linked in the table, expired and dying ones included.
+    pub fn linked_entries(&self) -> Vec<(Ref, Entry)> {
+        let mut out = Vec::new();
         for head in &self.buckets {
             let mut cur = *head;
             while let Some(r) = cur {
-                n = n.saturating_add(1);
+                if let Some(e) = self.store.entry(r) {
+                    out.push((r, *e));
+                }
                 cur = self.store.next(r);
             }
         }
-        n
+        out
+    }
+
+    /// Number of entries linked in the table, expired ones included.
+    pub fn linked(&self) -> usize {
+        self.linked_entries().len()
     }
 
     /// The longest chain: `(global bucket, length)`.
