@@ -6,7 +6,7 @@
 //! bytes enter only through its `new_checked`, which checks once that the
 //! fixed header and the header length field fit the slice; getters then
 //! read their field from the bytes at a named offset. Reads go through
-//! [`read_u8`]/[`read_u16`]/[`read_u32`], which cannot panic (they would
+//! `read_u8`/`read_u16`/`read_u32`, which cannot panic (they would
 //! return 0 for an offset that `new_checked` did not cover, which the
 //! golden-byte tests rule out).
 //!
