@@ -23,6 +23,12 @@ clippy: deps
 fuzz-short: deps
 	@scripts/fuzz.sh 20
 
+# Long fuzzing run: FUZZ_SECONDS per target (default 600).
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 host-check: host-test clippy fuzz-short
 
 ## Everything: host checks, then guest scenarios on the normal kernel, then
