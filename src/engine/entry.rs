@@ -38,7 +38,12 @@ impl Status {
 }
 
 /// A tracked connection.
+///
+/// Laid out in declaration order so that what a lookup reads (tuple,
+/// status, deadline) comes first, in one cache line with the start of the
+/// protocol state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Entry {
     /// Tuple of the original direction; the reply tuple is its inverse.
     pub orig: Tuple,

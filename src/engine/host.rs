@@ -28,9 +28,13 @@ use crate::Millis;
 /// An entry reference on the host: a slot index.
 pub type Ref = u32;
 
+/// One entry and its chain link, cache-line aligned with the link and the
+/// entry's tuple in the first line, so walking past an entry touches one
+/// line (a kernel slab cache would be created with `SLAB_HWCACHE_ALIGN`).
+#[repr(C, align(64))]
 struct Slot {
-    entry: Option<Entry>,
     next: Option<Ref>,
+    entry: Option<Entry>,
 }
 
 /// Entries in a `Vec`, with a free list of slots.
@@ -251,6 +255,7 @@ impl Tracker {
     }
 
     /// Tracks an already parsed packet.
+    #[inline]
     pub fn track_packet(&mut self, pkt: &Packet, now: Millis) -> Tracked {
         let lookup = match track::prepare(pkt) {
             Ok(l) => l,

@@ -48,11 +48,15 @@ pub const EVICTION_RANGE: usize = 8;
 /// Buckets `0..buckets` are cut into `stripes` contiguous ranges whose sizes
 /// differ by at most one; stripe `s` starts at `s * buckets / stripes`. A
 /// hash picks a bucket by multiply-shift (`hash * buckets >> 64`), which is
-/// uniform for any bucket count, not only powers of two.
+/// uniform for any bucket count, not only powers of two. Because the stripe
+/// count is a power of two, locating a hash needs no division: the top bits
+/// of the hash name the stripe, give or take one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     buckets: u32,
     stripes: u32,
+    /// `log2(stripes)`.
+    shift: u32,
 }
 
 impl Layout {
@@ -63,7 +67,7 @@ impl Layout {
         if !stripes.is_power_of_two() || stripes > MAX_STRIPES || stripes > buckets {
             return None;
         }
-        Some(Layout { buckets, stripes })
+        Some(Layout { buckets, stripes, shift: stripes.trailing_zeros() })
     }
 
     /// A layout of `buckets` buckets (at least one) with the most stripes
@@ -72,7 +76,8 @@ impl Layout {
         let buckets = buckets.max(1);
         // The largest power of two not above `buckets`, capped.
         let below = 1u32 << (31u32.saturating_sub(buckets.leading_zeros()));
-        Layout { buckets, stripes: below.min(MAX_STRIPES) }
+        let stripes = below.min(MAX_STRIPES);
+        Layout { buckets, stripes, shift: stripes.trailing_zeros() }
     }
 
     /// Number of buckets.
@@ -85,12 +90,10 @@ impl Layout {
         self.stripes
     }
 
-    /// First bucket of stripe `s` (`buckets` for `s == stripes`).
+    /// First bucket of stripe `s` (`buckets` for `s == stripes`):
+    /// `s * buckets / stripes`, a shift since `stripes` is a power of two.
     fn start(&self, s: u32) -> u32 {
-        let v = u64::from(s)
-            .saturating_mul(u64::from(self.buckets))
-            .checked_div(u64::from(self.stripes))
-            .unwrap_or(0);
+        let v = u64::from(s).saturating_mul(u64::from(self.buckets)) >> self.shift;
         u32::try_from(v).unwrap_or(self.buckets)
     }
 
@@ -113,7 +116,8 @@ impl Layout {
     }
 
     /// The stripe and the bucket within it of a global bucket number, or
-    /// `None` when `global` is out of range.
+    /// `None` when `global` is out of range (for walks by global number,
+    /// such as `/proc` dumps; not on the packet path).
     pub fn split(&self, global: u32) -> Option<(u32, usize)> {
         if global >= self.buckets {
             return None;
@@ -130,7 +134,16 @@ impl Layout {
 
     /// Where a flow hash lives: its stripe and the bucket within it.
     pub fn locate(&self, hash: u64) -> (u32, usize) {
-        self.split(self.bucket_of(hash)).unwrap_or((0, 0))
+        let g = self.bucket_of(hash);
+        // With k = log2(stripes) and h the hash, start(top k bits of h) <=
+        // h * buckets >> 64 = g; g may have reached the next stripe's start
+        // when that start is not an exact multiple, hence one correction.
+        let top = hash.checked_shr(64u32.saturating_sub(self.shift)).unwrap_or(0);
+        let mut s = u32::try_from(top).unwrap_or(0);
+        if s.saturating_add(1) < self.stripes && g >= self.start(s.saturating_add(1)) {
+            s = s.saturating_add(1);
+        }
+        (s, usize_from(g.saturating_sub(self.start(s))))
     }
 }
 
@@ -193,12 +206,23 @@ impl<'a, S: Store> Stripe<'a, S> {
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
+        // An entry matches in reply direction when its original tuple is
+        // the inverse of `t`; compute that once, and compare tuples before
+        // touching the rest of each entry.
+        let inv = t.invert();
         let mut cur = self.head(bucket);
         while let Some(r) = cur {
             *searched = searched.saturating_add(1);
             if let Some(e) = self.store.entry(r) {
-                if live(e, now) {
-                    if let Some(dir) = e.direction_of(t) {
+                let dir = if e.orig == *t {
+                    Some(Dir::Original)
+                } else if Some(e.orig) == inv {
+                    Some(Dir::Reply)
+                } else {
+                    None
+                };
+                if let Some(dir) = dir {
+                    if live(e, now) {
                         return Some((r, dir));
                     }
                 }
@@ -400,6 +424,26 @@ mod tests {
             }
             assert_eq!(next, b as usize);
             assert!(l.split(b).is_none());
+        }
+    }
+
+    #[test]
+    fn locate_agrees_with_split() {
+        let key = crate::hash::HashKey::new(3, 5);
+        for (b, s) in [(16u32, 16u32), (17, 4), (1000, 8), (2048, 1024), (1031, 1024), (1500, 1024), (5, 1), (3, 2)] {
+            let l = Layout::new(b, s).unwrap();
+            let mut hashes = [0u64, u64::MAX, 1 << 63, (1 << 63) - 1].to_vec();
+            for i in 0..20_000u64 {
+                hashes.push(crate::hash::siphash(&key, &i.to_le_bytes()));
+            }
+            for st in 0..s {
+                // Hashes right at and around each stripe's edge.
+                let edge = (u128::from(l.start(st)) << 64).div_ceil(u128::from(b)) as u64;
+                hashes.extend([edge.wrapping_sub(1), edge, edge.wrapping_add(1)]);
+            }
+            for h in hashes {
+                assert_eq!(Some(l.locate(h)), l.split(l.bucket_of(h)), "hash {h:#x} in {b}/{s}");
+            }
         }
     }
 

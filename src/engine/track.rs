@@ -64,6 +64,7 @@ pub enum Kind {
 
 impl Lookup {
     /// The flow hash of the tuple to look up.
+    #[inline]
     pub fn hash(&self, key: &HashKey) -> u64 {
         self.tuple.flow_hash(key)
     }
@@ -71,6 +72,7 @@ impl Lookup {
 
 /// Stateless checks and what to look up; no lock is needed. An error is a
 /// packet the caller counts as INVALID (see [`count_invalid`]).
+#[inline]
 pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
     let flow = Lookup { tuple: pkt.tuple, kind: Kind::Flow };
     match pkt.l4 {
