@@ -447,6 +447,120 @@ mod tests {
         }
     }
 
+    use crate::entry::Entry;
+    use crate::proto::ProtoState;
+    use crate::tuple::{proto, L4};
+    use std::vec::Vec;
+
+    /// A minimal store: entry `i` is slot `i`.
+    struct Slots(Vec<(Entry, Option<usize>)>);
+
+    impl Store for Slots {
+        type Ref = usize;
+        fn entry(&self, r: usize) -> Option<&Entry> {
+            self.0.get(r).map(|s| &s.0)
+        }
+        fn entry_mut(&mut self, r: usize) -> Option<&mut Entry> {
+            self.0.get_mut(r).map(|s| &mut s.0)
+        }
+        fn next(&self, r: usize) -> Option<usize> {
+            self.0.get(r).and_then(|s| s.1)
+        }
+        fn set_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.0.get_mut(r) {
+                s.1 = next;
+            }
+        }
+    }
+
+    fn entry(port: u16, deadline: Millis, status: u32) -> Entry {
+        Entry {
+            orig: Tuple { src: 1, dst: 2, proto: proto::UDP, l4: L4::Ports { sport: port, dport: 53 } },
+            status: Status(status),
+            deadline,
+            proto: ProtoState::Generic,
+        }
+    }
+
+    #[test]
+    fn chains_link_unlink_walk_and_resume() {
+        let mut store = Slots((0..6u16).map(|i| (entry(i, 100, Status::CONFIRMED), None)).collect());
+        let mut buckets = [None; 4];
+        let mut st = Stripe::new(&mut buckets, &mut store);
+        for r in 0..5 {
+            assert!(st.link(1, r));
+        }
+        assert!(!st.link(9, 5));
+        assert_eq!(st.chain_len(1), 5);
+        assert_eq!(st.longest_chain(), (1, 5));
+        // Head insertion: 4 3 2 1 0.
+        let mut seen = Vec::new();
+        st.for_each(1, 0, |r, _| seen.push(r));
+        assert_eq!(seen, [4, 3, 2, 1, 0]);
+        // A walk that stops after two entries resumes with the third.
+        let mut got = Vec::new();
+        let w = st.walk(1, 0, 0, |r, _| {
+            if got.len() == 2 {
+                return false;
+            }
+            got.push(r);
+            true
+        });
+        assert_eq!(w, Walk { visited: 2, resume: Some(2) });
+        let w = st.walk(1, 2, 0, |r, _| {
+            got.push(r);
+            true
+        });
+        assert_eq!(w, Walk { visited: 3, resume: None });
+        assert_eq!(got, [4, 3, 2, 1, 0]);
+        // Unlink from the middle, the head and the tail.
+        assert!(st.remove(1, 2));
+        assert!(st.store.entry(2).unwrap().status.has(Status::DYING));
+        assert!(st.unlink(1, 4));
+        assert!(st.unlink(1, 0));
+        assert!(!st.unlink(1, 0));
+        let mut seen = Vec::new();
+        st.for_each(1, 0, |r, _| seen.push(r));
+        assert_eq!(seen, [3, 1]);
+        // Found from both directions; never once expired or dying.
+        let t = entry(3, 0, 0).orig;
+        assert_eq!(st.find(1, &t, 99), Some((3, Dir::Original)));
+        assert_eq!(st.find(1, &t.invert().unwrap(), 99), Some((3, Dir::Reply)));
+        assert_eq!(st.find(1, &t, 100), None);
+        st.store.entry_mut(3).unwrap().status.set(Status::DYING);
+        assert_eq!(st.find(1, &t, 0), None);
+        assert_eq!(st.for_each(1, 0, |_, _| {}), 1);
+    }
+
+    #[test]
+    fn early_drop_prefers_expired_then_closest_non_assured_within_range() {
+        let a = Status::CONFIRMED | Status::ASSURED;
+        let c = Status::CONFIRMED;
+        let mut store = Slots(
+            [entry(0, 500, c), entry(1, 300, a), entry(2, 400, c), entry(3, 50, a), entry(4, 200, c)]
+                .into_iter()
+                .map(|e| (e, None))
+                .collect(),
+        );
+        let mut buckets = [None; 10];
+        let mut st = Stripe::new(&mut buckets, &mut store);
+        st.link(9, 0);
+        st.link(9, 1);
+        st.link(0, 2);
+        st.link(3, 3);
+        // Bucket 8 is outside the range starting at 9 (9, 0, .., 6).
+        st.link(8, 4);
+        // Wraps within the stripe; the assured ones are kept.
+        assert_eq!(st.early_drop_victim(9, 10), Some(Victim { entry: 2, bucket: 0, expired: false }));
+        // An expired entry, even assured, goes first.
+        assert_eq!(st.early_drop_victim(9, 60), Some(Victim { entry: 3, bucket: 3, expired: true }));
+        assert_eq!(st.early_drop_victim(8, 10), Some(Victim { entry: 4, bucket: 8, expired: false }));
+        // Only assured entries in range: none.
+        st.unlink(0, 2);
+        st.unlink(9, 0);
+        assert_eq!(st.early_drop_victim(9, 10), None);
+    }
+
     #[test]
     fn bucket_of_is_in_range_and_spreads() {
         let l = Layout::new(1000, 8).unwrap();

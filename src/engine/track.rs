@@ -333,6 +333,18 @@ pub fn table_full(stats: &mut Stats) {
     stats.inc(Counter::Drop);
 }
 
+/// A local RST was sent for the connection of `e` (the REJECT target's
+/// `set_closing` hook): a TCP entry moves to CLOSE with its short timeout.
+/// Call under the stripe lock for a confirmed entry; other protocols are
+/// left alone.
+pub fn set_closing(e: &mut Entry, now: Millis, cfg: &Config) {
+    if let ProtoState::Tcp(t) = &mut e.proto {
+        if let Some(timeout) = t.set_closing(cfg) {
+            e.deadline = now.saturating_add(timeout);
+        }
+    }
+}
+
 /// The outcome of [`confirm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Confirm<R> {
@@ -401,4 +413,43 @@ pub fn confirm<S: Store>(
 /// not TCP, whose state the loser's packet may contradict, nor ICMP).
 pub fn clash_resolvable(proto_num: u8) -> bool {
     !matches!(proto_num, proto::TCP | proto::ICMP)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::packet::{Segment, TcpFlags};
+    use crate::proto::tcp::TcpState;
+
+    #[test]
+    fn set_closing_moves_tcp_to_close_only() {
+        let cfg = Config::DEFAULT;
+        let syn = Segment { flags: TcpFlags(TcpFlags::SYN), seq: 1, window: 1000, ..Segment::default() };
+        let pkt = Packet {
+            tuple: Tuple { src: 1, dst: 2, proto: proto::TCP, l4: L4::Ports { sport: 3, dport: 4 } },
+            l4: L4Info::Tcp(syn),
+            ip_len: 40,
+        };
+        let mut e = new_entry(&pkt, 0, &cfg).unwrap();
+        e.deadline = 120_000;
+        set_closing(&mut e, 1000, &cfg);
+        assert_eq!(e.deadline, 11_000);
+        assert!(matches!(e.proto, ProtoState::Tcp(t) if t.state() == TcpState::Close));
+        // Already closed: the timeout stays.
+        set_closing(&mut e, 5000, &cfg);
+        assert_eq!(e.deadline, 11_000);
+        let mut g = Entry { proto: ProtoState::Generic, ..e };
+        set_closing(&mut g, 9000, &cfg);
+        assert_eq!(g.deadline, 11_000);
+    }
+
+    #[test]
+    fn admission_follows_the_limit() {
+        assert!(admit(0, 1));
+        assert!(!admit(1, 1));
+        assert!(admit(1_000_000, 0));
+        assert!(clash_resolvable(proto::UDP) && clash_resolvable(47));
+        assert!(!clash_resolvable(proto::TCP) && !clash_resolvable(proto::ICMP));
+    }
 }
