@@ -110,9 +110,14 @@ impl Layout {
 
     /// The bucket (global number) of a flow hash.
     pub fn bucket_of(&self, hash: u64) -> u32 {
-        let v = (u128::from(hash).wrapping_mul(u128::from(self.buckets))) >> 64;
-        // `v < buckets` because `hash < 2^64`.
-        u32::try_from(v).unwrap_or(0)
+        // The high half of the 96-bit product `hash * buckets`, from 64-bit
+        // pieces: the kernel's Rust has no 128-bit arithmetic helpers.
+        // hi * b <= (2^32 - 1)^2 and the carry is below 2^32: no overflow.
+        let b = u64::from(self.buckets);
+        let hi = (hash >> 32).wrapping_mul(b);
+        let lo = (hash & 0xffff_ffff).wrapping_mul(b) >> 32;
+        // `< buckets` because `hash < 2^64`.
+        u32::try_from(hi.wrapping_add(lo) >> 32).unwrap_or(0)
     }
 
     /// The stripe and the bucket within it of a global bucket number, or
@@ -566,6 +571,16 @@ mod tests {
         let l = Layout::new(1000, 8).unwrap();
         assert_eq!(l.bucket_of(0), 0);
         assert_eq!(l.bucket_of(u64::MAX), 999);
+        // Same as the 128-bit product.
+        let key = crate::hash::HashKey::new(1, 1);
+        for b in [1u32, 7, 1000, 65_536, 1_000_003, u32::MAX] {
+            let l = Layout::with_buckets(b);
+            for i in 0..1000u64 {
+                let h = crate::hash::siphash(&key, &i.to_le_bytes());
+                assert_eq!(u128::from(l.bucket_of(h)), (u128::from(h) * u128::from(b)) >> 64);
+            }
+            assert_eq!(u128::from(l.bucket_of(u64::MAX)), (u128::from(u64::MAX) * u128::from(b)) >> 64);
+        }
         let mut seen = [0u32; 1000];
         let key = crate::hash::HashKey::new(7, 9);
         for i in 0..100_000u64 {
