@@ -556,6 +556,32 @@ fn sweep_budget_stops_inside_a_long_chain() {
 }
 
 #[test]
+fn sweep_with_budget_one_always_advances() {
+    let mut t = tracker(4, 0);
+    for port in 0..40u16 {
+        t.packet(&udp(CLIENT, port, SERVER, 53, b"q"), 0);
+    }
+    let before = t.linked();
+    assert_eq!(before, 40);
+    // Nothing expired: a pass costs one unit per bucket and per entry.
+    let mut calls = 0;
+    while !t.sweep(s(1), 1).pass_done {
+        calls += 1;
+        assert!(calls < 1000, "the sweep does not advance");
+    }
+    assert_eq!(calls + 1, 4 + 40);
+    // All expired: removed one per call.
+    let mut removed = 0;
+    for _ in 0..44 {
+        let p = t.sweep(s(100), 1);
+        assert!(p.visited <= 1 && p.removed <= 1);
+        removed += p.removed;
+    }
+    assert_eq!(removed, 40);
+    assert_eq!(t.count(), 0);
+}
+
+#[test]
 fn timeout_refresh_keeps_flow_alive() {
     let mut t = tracker(16, 100);
     let q = udp(CLIENT, 1, SERVER, 2, b"");

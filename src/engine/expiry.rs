@@ -17,12 +17,14 @@ pub struct Cursor {
     stripe: u32,
     bucket: usize,
     skip: usize,
+    /// The current bucket's work unit was spent by an earlier call.
+    entered: bool,
 }
 
 impl Cursor {
     /// A cursor at the start of the table.
     pub const fn new() -> Cursor {
-        Cursor { stripe: 0, bucket: 0, skip: 0 }
+        Cursor { stripe: 0, bucket: 0, skip: 0, entered: false }
     }
 
     /// The stripe the next [`sweep`] call must be given (lock this one).
@@ -38,6 +40,7 @@ impl Cursor {
     fn next_stripe(&mut self, layout: &Layout) -> bool {
         self.bucket = 0;
         self.skip = 0;
+        self.entered = false;
         let next = self.stripe.saturating_add(1);
         if next >= layout.stripes() {
             self.stripe = 0;
@@ -65,8 +68,11 @@ pub struct Progress {
 
 /// Unlinks expired entries of `stripe`, which must be stripe
 /// `cursor.stripe()` of `layout`, starting where `cursor` points. Spends at
-/// most `budget` work units (one per bucket, one per entry; at least one
-/// unit is always spent so the cursor advances). Each unlinked entry is
+/// most `budget` work units (one per bucket, one per entry; a budget of 0
+/// counts as 1), and always advances: every call spends at least one unit
+/// on a bucket or entry not yet looked at in this pass. At most `budget`
+/// entries are removed, so the caller can collect them in a buffer of that
+/// size under the lock. Each unlinked entry is
 /// marked dying and passed to `removed`, which owns the table's reference
 /// from then on (the kernel releases it after dropping the lock).
 pub fn sweep<S: Store, F: FnMut(S::Ref)>(
@@ -85,10 +91,13 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
     }
     let n = stripe.buckets.len().min(layout.range(cursor.stripe).len());
     while cursor.bucket < n {
-        if p.visited >= budget {
-            return p;
+        if !cursor.entered {
+            if p.visited >= budget {
+                return p;
+            }
+            p.visited = p.visited.saturating_add(1);
+            cursor.entered = true;
         }
-        p.visited = p.visited.saturating_add(1);
         let b = cursor.bucket;
         let mut kept = 0usize;
         let mut cur = stripe.head(b);
@@ -116,6 +125,7 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
         }
         cursor.bucket = b.saturating_add(1);
         cursor.skip = 0;
+        cursor.entered = false;
     }
     p.stripe_done = true;
     p.pass_done = cursor.next_stripe(layout);
