@@ -45,7 +45,17 @@ fn client(i: u32) -> (u32, u16) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tcp_packet(src: u32, sport: u16, dst: u32, dport: u16, flags: u8, seq: u32, ack: u32, len: u32, wscale: Option<u8>) -> Packet {
+fn tcp_packet(
+    src: u32,
+    sport: u16,
+    dst: u32,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    wscale: Option<u8>,
+) -> Packet {
     let seg = Segment {
         seq,
         ack,
@@ -57,7 +67,12 @@ fn tcp_packet(src: u32, sport: u16, dst: u32, dport: u16, flags: u8, seq: u32, a
         sack_edge: None,
     };
     Packet {
-        tuple: Tuple { src, dst, proto: proto::TCP, l4: L4::Ports { sport, dport } },
+        tuple: Tuple {
+            src,
+            dst,
+            proto: proto::TCP,
+            l4: L4::Ports { sport, dport },
+        },
         l4: L4Info::Tcp(seg),
         ip_len: (40 + len) as u16,
     }
@@ -65,7 +80,12 @@ fn tcp_packet(src: u32, sport: u16, dst: u32, dport: u16, flags: u8, seq: u32, a
 
 fn udp_packet(src: u32, sport: u16, dst: u32, dport: u16) -> Packet {
     Packet {
-        tuple: Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } },
+        tuple: Tuple {
+            src,
+            dst,
+            proto: proto::UDP,
+            l4: L4::Ports { sport, dport },
+        },
         l4: L4Info::Udp,
         ip_len: 128,
     }
@@ -98,9 +118,21 @@ fn tcp_table(n: u32, load: usize) -> Tracker {
     let mut t = tracker(n as usize, load);
     for i in 0..n {
         let (c, cp) = client(i);
-        accept(&mut t, &tcp_packet(c, cp, SERVER, 443, SYN, CISN, 0, 0, Some(7)), 0);
-        accept(&mut t, &tcp_packet(SERVER, 443, c, cp, SYN | ACK, SISN, CISN + 1, 0, Some(7)), 0);
-        accept(&mut t, &tcp_packet(c, cp, SERVER, 443, ACK, CISN + 1, SISN + 1, 0, None), 0);
+        accept(
+            &mut t,
+            &tcp_packet(c, cp, SERVER, 443, SYN, CISN, 0, 0, Some(7)),
+            0,
+        );
+        accept(
+            &mut t,
+            &tcp_packet(SERVER, 443, c, cp, SYN | ACK, SISN, CISN + 1, 0, Some(7)),
+            0,
+        );
+        accept(
+            &mut t,
+            &tcp_packet(c, cp, SERVER, 443, ACK, CISN + 1, SISN + 1, 0, None),
+            0,
+        );
     }
     assert_eq!(t.count(), n as usize);
     t
@@ -180,7 +212,13 @@ fn bench_tcp_established(n: u32, load: usize, burst: u64, packets: u64) -> Row {
     let packets = k;
     assert_eq!(t.stats().invalid, 0, "established packets turned INVALID");
     let name = format!("tcp established, burst {burst}");
-    Row { name, entries: t.count(), buckets: t.layout().buckets(), packets, secs }
+    Row {
+        name,
+        entries: t.count(),
+        buckets: t.layout().buckets(),
+        packets,
+        secs,
+    }
 }
 
 /// Established UDP, both directions alternating; flows as for TCP.
@@ -198,7 +236,11 @@ fn bench_udp_established(n: u32, load: usize, burst: u64, packets: u64) -> Row {
                 f = (rng.next() % u64::from(n)) as u32;
             }
             let (c, cp) = client(f);
-            chunk.push(if j & 1 == 0 { udp_packet(c, cp, SERVER, 53) } else { udp_packet(SERVER, 53, c, cp) });
+            chunk.push(if j & 1 == 0 {
+                udp_packet(c, cp, SERVER, 53)
+            } else {
+                udp_packet(SERVER, 53, c, cp)
+            });
         }
         let start = Instant::now();
         for p in &chunk {
@@ -209,7 +251,13 @@ fn bench_udp_established(n: u32, load: usize, burst: u64, packets: u64) -> Row {
     }
     let packets = k;
     let name = format!("udp established, burst {burst}");
-    Row { name, entries: t.count(), buckets: t.layout().buckets(), packets, secs }
+    Row {
+        name,
+        entries: t.count(),
+        buckets: t.layout().buckets(),
+        packets,
+        secs,
+    }
 }
 
 /// New UDP flows (track + confirm) into a table of `n` flows, in rounds of
@@ -243,19 +291,36 @@ fn bench_new_flows(n: u32, load: usize, total: u64) -> Row {
         t.sweep(now, usize::MAX);
         assert_eq!(t.count(), n as usize);
     }
-    Row { name: "udp new flow (track+confirm)".into(), entries: n as usize, buckets: t.layout().buckets(), packets: done, secs }
+    Row {
+        name: "udp new flow (track+confirm)".into(),
+        entries: n as usize,
+        buckets: t.layout().buckets(),
+        packets: done,
+        secs,
+    }
 }
 
 fn bench_parse(packets: u64) -> Row {
     // A 40-byte TCP/IP header plus 100 bytes of data, as on the wire.
-    let mut b = vec![0x45, 0, 0, 140, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 198, 51, 100, 2];
-    b.extend_from_slice(&[0x04, 0x00, 0x01, 0xbb, 0, 0x0f, 0x42, 0x41, 0, 0x6a, 0xcf, 0xc1, 0x50, 0x10, 0x01, 0xf6, 0, 0, 0, 0]);
+    let mut b = vec![
+        0x45, 0, 0, 140, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 198, 51, 100, 2,
+    ];
+    b.extend_from_slice(&[
+        0x04, 0x00, 0x01, 0xbb, 0, 0x0f, 0x42, 0x41, 0, 0x6a, 0xcf, 0xc1, 0x50, 0x10, 0x01, 0xf6,
+        0, 0, 0, 0,
+    ]);
     b.resize(140, 0x61);
     let start = Instant::now();
     for _ in 0..packets {
         black_box(parse(black_box(&b), 140)).ok();
     }
-    Row { name: "parse tcp segment".into(), entries: 0, buckets: 0, packets, secs: start.elapsed().as_secs_f64() }
+    Row {
+        name: "parse tcp segment".into(),
+        entries: 0,
+        buckets: 0,
+        packets,
+        secs: start.elapsed().as_secs_f64(),
+    }
 }
 
 /// Nanoseconds per dependent random load over `mb` megabytes: the cost of
@@ -284,7 +349,11 @@ fn load_latency(mb: usize) -> f64 {
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let sizes: &[u32] = if quick { &[1_000, 100_000] } else { &[1_000, 100_000, 1_000_000] };
+    let sizes: &[u32] = if quick {
+        &[1_000, 100_000]
+    } else {
+        &[1_000, 100_000, 1_000_000]
+    };
     let per = if quick { 2_000_000 } else { 10_000_000 };
     let mut rows = Vec::new();
     rows.push(bench_parse(per));
@@ -293,20 +362,38 @@ fn main() {
             rows.push(bench_tcp_established(n, 1, burst, per));
             rows.push(bench_udp_established(n, 1, burst, per));
         }
-        rows.push(bench_new_flows(n, 1, if quick { 500_000 } else { 2_000_000 }));
+        rows.push(bench_new_flows(
+            n,
+            1,
+            if quick { 500_000 } else { 2_000_000 },
+        ));
         eprintln!("{n} entries done");
     }
     // The classic 2.6 sizing: 8 entries per bucket.
     rows.push(bench_tcp_established(100_000, 8, 1, per));
 
     println!();
-    println!("{:<32} {:>9} {:>9} {:>10} {:>9}", "benchmark (one core)", "entries", "buckets", "Mpkt/s", "ns/pkt");
+    println!(
+        "{:<32} {:>9} {:>9} {:>10} {:>9}",
+        "benchmark (one core)", "entries", "buckets", "Mpkt/s", "ns/pkt"
+    );
     for r in &rows {
-        println!("{:<32} {:>9} {:>9} {:>10.2} {:>9.1}", r.name, r.entries, r.buckets, r.mpps(), r.ns());
+        println!(
+            "{:<32} {:>9} {:>9} {:>10.2} {:>9.1}",
+            r.name,
+            r.entries,
+            r.buckets,
+            r.mpps(),
+            r.ns()
+        );
     }
 
     println!();
-    println!("random dependent load (one cache miss): {:.0} ns over 1 MB, {:.0} ns over 16 MB", load_latency(1), load_latency(16));
+    println!(
+        "random dependent load (one cache miss): {:.0} ns over 1 MB, {:.0} ns over 16 MB",
+        load_latency(1),
+        load_latency(16)
+    );
 
     let entry = std::mem::size_of::<Entry>();
     let link = std::mem::size_of::<usize>();
@@ -316,16 +403,39 @@ fn main() {
     println!("  engine Entry (tuple, status, deadline, protocol state)  {entry:>4} bytes");
     println!("  chain link (next pointer)                               {link:>4} bytes");
     println!("  kernel-facing header budget (refcount, status mirror)   {header:>4} bytes");
-    println!("  total                                                   {:>4} bytes", entry + link + header);
+    println!(
+        "  total                                                   {:>4} bytes",
+        entry + link + header
+    );
     println!("  (+ bucket heads: 8 bytes per bucket, 1 per entry at the classic 8 entries/bucket)");
 
     if let Some(path) = std::env::var_os("BENCH_CSV") {
         let mut f = std::fs::File::create(&path).expect("create CSV");
-        writeln!(f, "benchmark,entries,buckets,packets,seconds,mpps,ns_per_packet").ok();
+        writeln!(
+            f,
+            "benchmark,entries,buckets,packets,seconds,mpps,ns_per_packet"
+        )
+        .ok();
         for r in &rows {
-            writeln!(f, "{},{},{},{},{:.6},{:.3},{:.2}", r.name, r.entries, r.buckets, r.packets, r.secs, r.mpps(), r.ns()).ok();
+            writeln!(
+                f,
+                "{},{},{},{},{:.6},{:.3},{:.2}",
+                r.name,
+                r.entries,
+                r.buckets,
+                r.packets,
+                r.secs,
+                r.mpps(),
+                r.ns()
+            )
+            .ok();
         }
-        writeln!(f, "# memory per entry: entry={entry} link={link} header={header} total={}", entry + link + header).ok();
+        writeln!(
+            f,
+            "# memory per entry: entry={entry} link={link} header={header} total={}",
+            entry + link + header
+        )
+        .ok();
         eprintln!("wrote {}", path.to_string_lossy());
     }
 }

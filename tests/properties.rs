@@ -21,15 +21,48 @@ use proptest::prelude::*;
 const ADDRS: [u32; 3] = [CLIENT, SERVER, ROUTER];
 const PORTS: [u16; 3] = [53, 1024, 40000];
 const SEQS: [u32; 6] = [0, 1, 1000, 1001, 5000, 0x8000_0000];
-const TCP_FLAGS: [u8; 9] = [SYN, SYN | ACK, ACK, PSH | ACK, FIN | ACK, RST, RST | ACK, SYN | FIN, 0];
+const TCP_FLAGS: [u8; 9] = [
+    SYN,
+    SYN | ACK,
+    ACK,
+    PSH | ACK,
+    FIN | ACK,
+    RST,
+    RST | ACK,
+    SYN | FIN,
+    0,
+];
 const ICMP_TYPES: [u8; 7] = [8, 0, 13, 14, 9, 3, 11];
 
 #[derive(Clone, Debug)]
 enum Pkt {
-    Udp { src: usize, dst: usize, sport: usize, dport: usize },
-    Tcp { src: usize, dst: usize, sport: usize, dport: usize, flags: usize, seq: usize, ack: usize, len: u8 },
-    Icmp { src: usize, dst: usize, ty: usize, id: u8 },
-    Generic { src: usize, dst: usize, proto: u8 },
+    Udp {
+        src: usize,
+        dst: usize,
+        sport: usize,
+        dport: usize,
+    },
+    Tcp {
+        src: usize,
+        dst: usize,
+        sport: usize,
+        dport: usize,
+        flags: usize,
+        seq: usize,
+        ack: usize,
+        len: u8,
+    },
+    Icmp {
+        src: usize,
+        dst: usize,
+        ty: usize,
+        id: u8,
+    },
+    Generic {
+        src: usize,
+        dst: usize,
+        proto: u8,
+    },
     Garbage(Vec<u8>),
 }
 
@@ -86,13 +119,29 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn bytes(p: &Pkt) -> Vec<u8> {
     match *p {
-        Pkt::Udp { src, dst, sport, dport } => udp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], b"data"),
-        Pkt::Tcp { src, dst, sport, dport, flags, seq, ack, len } => {
+        Pkt::Udp {
+            src,
+            dst,
+            sport,
+            dport,
+        } => udp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], b"data"),
+        Pkt::Tcp {
+            src,
+            dst,
+            sport,
+            dport,
+            flags,
+            seq,
+            ack,
+            len,
+        } => {
             let mut s = Seg::new(TCP_FLAGS[flags], SEQS[seq], SEQS[ack]);
             s.len = usize::from(len) * 100;
             tcp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], s)
         }
-        Pkt::Icmp { src, dst, ty, id } => icmp_query(ADDRS[src], ADDRS[dst], ICMP_TYPES[ty], u16::from(id), 1),
+        Pkt::Icmp { src, dst, ty, id } => {
+            icmp_query(ADDRS[src], ADDRS[dst], ICMP_TYPES[ty], u16::from(id), 1)
+        }
         Pkt::Generic { src, dst, proto } => other(ADDRS[src], ADDRS[dst], proto),
         Pkt::Garbage(ref b) => b.clone(),
     }
@@ -128,7 +177,15 @@ impl World {
             }
             Op::Error { about, from, ty } => {
                 let original = bytes(about);
-                let b = icmp_error(ADDRS[*from], original.get(12..16).map_or(CLIENT, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])), [3u8, 11][*ty], 0, &original);
+                let b = icmp_error(
+                    ADDRS[*from],
+                    original
+                        .get(12..16)
+                        .map_or(CLIENT, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]])),
+                    [3u8, 11][*ty],
+                    0,
+                    &original,
+                );
                 let v = self.t.packet(&b, self.now);
                 self.check_verdict(v);
             }
@@ -145,7 +202,9 @@ impl World {
         if let Verdict::Accept { entry, .. } = v {
             // Killed entries are freed at once on the host; others exist.
             if let Some(e) = self.t.entry(entry) {
-                assert!(e.status.has(Status::CONFIRMED) || self.held.iter().any(|a| a.entry == entry));
+                assert!(
+                    e.status.has(Status::CONFIRMED) || self.held.iter().any(|a| a.entry == entry)
+                );
             }
         }
     }
@@ -155,9 +214,15 @@ impl World {
         let now = self.now;
         assert!(t.count() <= bound, "count {} > bound {}", t.count(), bound);
         let linked = t.linked_entries();
-        assert_eq!(t.count(), linked.len() + self.held.len(), "leak or double free");
+        assert_eq!(
+            t.count(),
+            linked.len() + self.held.len(),
+            "leak or double free"
+        );
         for a in &self.held {
-            assert!(t.entry(a.entry).is_some_and(|e| !e.status.has(Status::CONFIRMED)));
+            assert!(t
+                .entry(a.entry)
+                .is_some_and(|e| !e.status.has(Status::CONFIRMED)));
         }
         for (_, e) in &linked {
             assert!(e.status.has(Status::CONFIRMED));
@@ -182,12 +247,20 @@ impl World {
 }
 
 fn check_found(t: &Tracker, e: &Entry, now: u64) {
-    let (o, d) = t.lookup(&e.orig, now).expect("live entry not found by its original tuple");
+    let (o, d) = t
+        .lookup(&e.orig, now)
+        .expect("live entry not found by its original tuple");
     assert_eq!((o, d), (*e, Dir::Original));
-    let (r, d) = t.lookup(&e.tuple(Dir::Reply), now).expect("live entry not found by its reply tuple");
+    let (r, d) = t
+        .lookup(&e.tuple(Dir::Reply), now)
+        .expect("live entry not found by its reply tuple");
     // A flow whose tuple is its own inverse (same address and port on both
     // ends) matches as original.
-    let want = if e.tuple(Dir::Reply) == e.orig { Dir::Original } else { Dir::Reply };
+    let want = if e.tuple(Dir::Reply) == e.orig {
+        Dir::Original
+    } else {
+        Dir::Reply
+    };
     assert_eq!((r, d), (*e, want));
 }
 
@@ -206,7 +279,11 @@ fn check_line(e: &Entry, line: &str, now: u64) {
 }
 
 fn run(buckets: u32, max: usize, ops: &[Op]) {
-    let mut w = World { t: tracker(buckets, max), now: 0, held: Vec::new() };
+    let mut w = World {
+        t: tracker(buckets, max),
+        now: 0,
+        held: Vec::new(),
+    };
     // 0: no limit.
     let mut cur_max = if max == 0 { usize::MAX } else { max };
     for op in ops {
@@ -256,7 +333,10 @@ fn tuples_of_one_flow_share_a_bucket() {
         for port in 0..200u16 {
             let a: Tuple = udp_tuple(src, port, dst, 53);
             let b = a.invert().unwrap();
-            assert_eq!(layout.locate(a.flow_hash(&key)), layout.locate(b.flow_hash(&key)));
+            assert_eq!(
+                layout.locate(a.flow_hash(&key)),
+                layout.locate(b.flow_hash(&key))
+            );
         }
     }
 }

@@ -40,16 +40,24 @@ fn udp_one_way_stays_new_and_unreplied() {
     let q = udp(CLIENT, 40000, SERVER, 53, b"query");
     assert_eq!(ct(t.packet(&q, s(0))), CtInfo::New);
     assert_eq!(ct(t.packet(&q, s(10))), CtInfo::New);
-    let (e, dir) = t.lookup(&udp_tuple(CLIENT, 40000, SERVER, 53), s(10)).unwrap();
+    let (e, dir) = t
+        .lookup(&udp_tuple(CLIENT, 40000, SERVER, 53), s(10))
+        .unwrap();
     assert_eq!(dir, Dir::Original);
     assert!(!e.status.has(Status::SEEN_REPLY));
     assert!(!e.status.has(Status::ASSURED));
     assert_eq!(e.deadline, s(40));
     assert_eq!(t.count(), 1);
     // Found from the reply side too.
-    assert_eq!(t.lookup(&udp_tuple(SERVER, 53, CLIENT, 40000), s(10)).map(|x| x.1), Some(Dir::Reply));
+    assert_eq!(
+        t.lookup(&udp_tuple(SERVER, 53, CLIENT, 40000), s(10))
+            .map(|x| x.1),
+        Some(Dir::Reply)
+    );
     // Gone at the deadline.
-    assert!(t.lookup(&udp_tuple(CLIENT, 40000, SERVER, 53), s(40)).is_none());
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 40000, SERVER, 53), s(40))
+        .is_none());
     let lines = t.dump(s(39));
     assert_eq!(lines.len(), 1);
     let p = parse_line(&lines[0]).unwrap();
@@ -93,7 +101,12 @@ fn udp_reply_late_then_packet_is_stream_at_once() {
     let tuple = udp_tuple(CLIENT, 5000, SERVER, 5001);
     t.packet(&udp(CLIENT, 5000, SERVER, 5001, b"x"), 0);
     t.packet(&udp(SERVER, 5001, CLIENT, 5000, b"y"), s(5));
-    assert!(!t.lookup(&tuple, s(5)).unwrap().0.status.has(Status::ASSURED));
+    assert!(!t
+        .lookup(&tuple, s(5))
+        .unwrap()
+        .0
+        .status
+        .has(Status::ASSURED));
     t.packet(&udp(SERVER, 5001, CLIENT, 5000, b"y"), s(6));
     let (e, _) = t.lookup(&tuple, s(6)).unwrap();
     assert!(e.status.has(Status::ASSURED));
@@ -105,7 +118,13 @@ fn udp_timeouts_follow_config() {
     let mut t = tracker(64, 100);
     t.config_mut().timeouts.udp = 5;
     t.packet(&udp(CLIENT, 1, SERVER, 2, b""), 0);
-    assert_eq!(t.lookup(&udp_tuple(CLIENT, 1, SERVER, 2), 0).unwrap().0.deadline, s(5));
+    assert_eq!(
+        t.lookup(&udp_tuple(CLIENT, 1, SERVER, 2), 0)
+            .unwrap()
+            .0
+            .deadline,
+        s(5)
+    );
 }
 
 #[test]
@@ -121,7 +140,12 @@ fn udp_bad_length_is_invalid() {
 // ---------------------------------------------------------------- ICMP
 
 fn echo_tuple(src: u32, dst: u32, ty: u8, id: u16) -> Tuple {
-    Tuple { src, dst, proto: proto::ICMP, l4: L4::Icmp { ty, code: 0, id } }
+    Tuple {
+        src,
+        dst,
+        proto: proto::ICMP,
+        l4: L4::Icmp { ty, code: 0, id },
+    }
 }
 
 #[test]
@@ -134,11 +158,16 @@ fn icmp_echo_entry_answered_and_kept_until_timeout() {
     // Kept after the reply: a duplicate reply still matches.
     assert_eq!(ct(t.packet(&rep, 200)), CtInfo::EstablishedReply);
     // The next request of the same ping: ESTABLISHED.
-    assert_eq!(ct(t.packet(&icmp_query(CLIENT, SERVER, 8, 77, 2), s(1))), CtInfo::Established);
+    assert_eq!(
+        ct(t.packet(&icmp_query(CLIENT, SERVER, 8, 77, 2), s(1))),
+        CtInfo::Established
+    );
     let (e, dir) = t.lookup(&echo_tuple(SERVER, CLIENT, 0, 77), s(1)).unwrap();
     assert_eq!(dir, Dir::Reply);
     assert_eq!(e.deadline, s(31));
-    assert!(t.lookup(&echo_tuple(CLIENT, SERVER, 8, 77), s(31)).is_none());
+    assert!(t
+        .lookup(&echo_tuple(CLIENT, SERVER, 8, 77), s(31))
+        .is_none());
     let d = t.dump(s(1));
     let p = parse_line(&d[0]).unwrap();
     assert_eq!(p.name, "icmp");
@@ -150,8 +179,14 @@ fn icmp_echo_entry_answered_and_kept_until_timeout() {
 fn icmp_other_queries_pair_up() {
     let mut t = tracker(64, 100);
     for (req, rep, id) in [(13u8, 14u8, 1u16), (15, 16, 2), (17, 18, 3)] {
-        assert_eq!(ct(t.packet(&icmp_query(CLIENT, SERVER, req, id, 0), 0)), CtInfo::New);
-        assert_eq!(ct(t.packet(&icmp_query(SERVER, CLIENT, rep, id, 0), 1)), CtInfo::EstablishedReply);
+        assert_eq!(
+            ct(t.packet(&icmp_query(CLIENT, SERVER, req, id, 0), 0)),
+            CtInfo::New
+        );
+        assert_eq!(
+            ct(t.packet(&icmp_query(SERVER, CLIENT, rep, id, 0), 1)),
+            CtInfo::EstablishedReply
+        );
     }
     assert_eq!(t.count(), 3);
 }
@@ -159,10 +194,16 @@ fn icmp_other_queries_pair_up() {
 #[test]
 fn icmp_reply_without_request_is_invalid() {
     let mut t = tracker(64, 100);
-    assert_eq!(invalid(t.packet(&icmp_query(SERVER, CLIENT, 0, 5, 1), 0)), Invalid::IcmpNoQuery);
+    assert_eq!(
+        invalid(t.packet(&icmp_query(SERVER, CLIENT, 0, 5, 1), 0)),
+        Invalid::IcmpNoQuery
+    );
     // A reply with another id does not match the request.
     t.packet(&icmp_query(CLIENT, SERVER, 8, 6, 1), 0);
-    assert_eq!(invalid(t.packet(&icmp_query(SERVER, CLIENT, 0, 7, 1), 0)), Invalid::IcmpNoQuery);
+    assert_eq!(
+        invalid(t.packet(&icmp_query(SERVER, CLIENT, 0, 7, 1), 0)),
+        Invalid::IcmpNoQuery
+    );
     assert_eq!(t.count(), 1);
     assert_eq!(t.stats().invalid, 2);
 }
@@ -172,7 +213,10 @@ fn icmp_non_query_non_error_is_invalid() {
     let mut t = tracker(64, 100);
     // Router advertisement (9), router solicitation (10), unknown (42).
     for ty in [9u8, 10, 42] {
-        assert_eq!(invalid(t.packet(&icmp_query(CLIENT, SERVER, ty, 1, 1), 0)), Invalid::IcmpNotNew);
+        assert_eq!(
+            invalid(t.packet(&icmp_query(CLIENT, SERVER, ty, 1, 1), 0)),
+            Invalid::IcmpNotNew
+        );
     }
     assert_eq!(t.count(), 0);
 }
@@ -188,14 +232,22 @@ fn icmp_error_about_tracked_flow_is_related() {
     assert_eq!(ct(v), CtInfo::RelatedReply);
     assert_eq!(ct(v).state_bit(), 4);
     // Time exceeded from a router on the path: also reply direction.
-    assert_eq!(ct(t.packet(&icmp_error(ROUTER, CLIENT, 11, 0, &q), 20)), CtInfo::RelatedReply);
+    assert_eq!(
+        ct(t.packet(&icmp_error(ROUTER, CLIENT, 11, 0, &q), 20)),
+        CtInfo::RelatedReply
+    );
     // An error in the original direction, about the server's answer.
     let a = udp(SERVER, 33434, CLIENT, 40000, b"answer");
     t.packet(&a, 30);
-    assert_eq!(ct(t.packet(&icmp_error(CLIENT, SERVER, 3, 3, &a), 40)), CtInfo::Related);
+    assert_eq!(
+        ct(t.packet(&icmp_error(CLIENT, SERVER, 3, 3, &a), 40)),
+        CtInfo::Related
+    );
     // No new entry for errors, and the flow's timer is not refreshed.
     assert_eq!(t.count(), 1);
-    let (e, _) = t.lookup(&udp_tuple(CLIENT, 40000, SERVER, 33434), 40).unwrap();
+    let (e, _) = t
+        .lookup(&udp_tuple(CLIENT, 40000, SERVER, 33434), 40)
+        .unwrap();
     assert_eq!(e.deadline, 30 + s(30));
 }
 
@@ -222,7 +274,10 @@ fn icmp_error_about_unknown_flow_is_invalid() {
     // direction relates a third host: INVALID.
     t.packet(&q, 0);
     let third = common::addr(10, 9, 8, 7);
-    assert_eq!(invalid(t.packet(&icmp_error(SERVER, third, 3, 3, &q), 1)), Invalid::IcmpErrorUnknown);
+    assert_eq!(
+        invalid(t.packet(&icmp_error(SERVER, third, 3, 3, &q), 1)),
+        Invalid::IcmpErrorUnknown
+    );
 }
 
 #[test]
@@ -249,7 +304,10 @@ fn icmp_error_about_echo_is_related() {
     let mut t = tracker(64, 100);
     let req = icmp_query(CLIENT, SERVER, 8, 9, 1);
     t.packet(&req, 0);
-    assert_eq!(ct(t.packet(&icmp_error(ROUTER, CLIENT, 11, 0, &req), 1)), CtInfo::RelatedReply);
+    assert_eq!(
+        ct(t.packet(&icmp_error(ROUTER, CLIENT, 11, 0, &req), 1)),
+        CtInfo::RelatedReply
+    );
 }
 
 #[test]
@@ -267,9 +325,17 @@ fn generic_protocol_tracked_by_addresses() {
     let mut t = tracker(64, 100);
     let gre = other(CLIENT, SERVER, 47);
     assert_eq!(ct(t.packet(&gre, 0)), CtInfo::New);
-    assert_eq!(ct(t.packet(&other(SERVER, CLIENT, 47), 1)), CtInfo::EstablishedReply);
+    assert_eq!(
+        ct(t.packet(&other(SERVER, CLIENT, 47), 1)),
+        CtInfo::EstablishedReply
+    );
     assert_eq!(ct(t.packet(&gre, 2)), CtInfo::Established);
-    let tuple = Tuple { src: CLIENT, dst: SERVER, proto: 47, l4: L4::None };
+    let tuple = Tuple {
+        src: CLIENT,
+        dst: SERVER,
+        proto: 47,
+        l4: L4::None,
+    };
     let (e, _) = t.lookup(&tuple, 2).unwrap();
     assert_eq!(e.deadline, 2 + s(600));
     let d = t.dump(2);
@@ -286,7 +352,9 @@ fn generic_protocol_tracked_by_addresses() {
 fn dropped_first_packet_creates_nothing() {
     let mut t = tracker(64, 100);
     let q = udp(CLIENT, 40000, SERVER, 53, b"q");
-    let Tracked::Attached(a) = t.track(&q, 0) else { panic!("not attached") };
+    let Tracked::Attached(a) = t.track(&q, 0) else {
+        panic!("not attached")
+    };
     assert!(a.unconfirmed);
     assert_eq!(a.ctinfo, CtInfo::New);
     // Not in the table before confirmation.
@@ -307,7 +375,9 @@ fn dropped_packet_of_existing_flow_keeps_entry() {
     let mut t = tracker(64, 100);
     let q = udp(CLIENT, 40000, SERVER, 53, b"q");
     t.packet(&q, 0);
-    let Tracked::Attached(a) = t.track(&q, 1) else { panic!() };
+    let Tracked::Attached(a) = t.track(&q, 1) else {
+        panic!()
+    };
     assert!(!a.unconfirmed);
     t.discard(a);
     assert_eq!(t.count(), 1);
@@ -320,13 +390,29 @@ fn udp_clash_attaches_to_first_entry() {
     let q1 = udp(CLIENT, 40000, SERVER, 53, b"A?");
     let q2 = udp(CLIENT, 40000, SERVER, 53, b"AAAA?");
     // Two CPUs track the same new flow before either confirms.
-    let Tracked::Attached(a1) = t.track(&q1, 0) else { panic!() };
-    let Tracked::Attached(a2) = t.track(&q2, 0) else { panic!() };
+    let Tracked::Attached(a1) = t.track(&q1, 0) else {
+        panic!()
+    };
+    let Tracked::Attached(a2) = t.track(&q2, 0) else {
+        panic!()
+    };
     assert!(a1.unconfirmed && a2.unconfirmed);
     assert_ne!(a1.entry, a2.entry);
     assert_eq!(t.count(), 2);
-    assert_eq!(t.confirm(a1, 1), Verdict::Accept { entry: a1.entry, ctinfo: CtInfo::New });
-    assert_eq!(t.confirm(a2, 1), Verdict::Accept { entry: a1.entry, ctinfo: CtInfo::New });
+    assert_eq!(
+        t.confirm(a1, 1),
+        Verdict::Accept {
+            entry: a1.entry,
+            ctinfo: CtInfo::New
+        }
+    );
+    assert_eq!(
+        t.confirm(a2, 1),
+        Verdict::Accept {
+            entry: a1.entry,
+            ctinfo: CtInfo::New
+        }
+    );
     assert_eq!(t.count(), 1);
     assert_eq!(t.stats().insert_failed, 0);
     assert_eq!(t.stats().clash_resolve, 1);
@@ -337,10 +423,20 @@ fn udp_clash_attaches_to_first_entry() {
 #[test]
 fn udp_clash_in_reverse_direction_merges() {
     let mut t = tracker(64, 100);
-    let Tracked::Attached(a1) = t.track(&udp(CLIENT, 500, SERVER, 500, b"a"), 0) else { panic!() };
-    let Tracked::Attached(a2) = t.track(&udp(SERVER, 500, CLIENT, 500, b"b"), 0) else { panic!() };
+    let Tracked::Attached(a1) = t.track(&udp(CLIENT, 500, SERVER, 500, b"a"), 0) else {
+        panic!()
+    };
+    let Tracked::Attached(a2) = t.track(&udp(SERVER, 500, CLIENT, 500, b"b"), 0) else {
+        panic!()
+    };
     t.confirm(a1, 0);
-    assert_eq!(t.confirm(a2, 0), Verdict::Accept { entry: a1.entry, ctinfo: CtInfo::New });
+    assert_eq!(
+        t.confirm(a2, 0),
+        Verdict::Accept {
+            entry: a1.entry,
+            ctinfo: CtInfo::New
+        }
+    );
     assert_eq!(t.count(), 1);
 }
 
@@ -349,8 +445,12 @@ fn tcp_clash_fails_insert() {
     let mut t = tracker(64, 100);
     let mut c = Conn::new(41000, 80);
     let syn = c.c(SYN, 0);
-    let Tracked::Attached(a1) = t.track(&syn, 0) else { panic!() };
-    let Tracked::Attached(a2) = t.track(&syn, 0) else { panic!() };
+    let Tracked::Attached(a1) = t.track(&syn, 0) else {
+        panic!()
+    };
+    let Tracked::Attached(a2) = t.track(&syn, 0) else {
+        panic!()
+    };
     assert!(matches!(t.confirm(a1, 0), Verdict::Accept { .. }));
     assert_eq!(t.confirm(a2, 0), Verdict::Drop(DropReason::InsertFailed));
     assert_eq!(t.stats().insert_failed, 1);
@@ -362,8 +462,12 @@ fn tcp_clash_fails_insert() {
 fn icmp_clash_fails_insert() {
     let mut t = tracker(64, 100);
     let req = icmp_query(CLIENT, SERVER, 8, 1, 1);
-    let Tracked::Attached(a1) = t.track(&req, 0) else { panic!() };
-    let Tracked::Attached(a2) = t.track(&req, 0) else { panic!() };
+    let Tracked::Attached(a1) = t.track(&req, 0) else {
+        panic!()
+    };
+    let Tracked::Attached(a2) = t.track(&req, 0) else {
+        panic!()
+    };
     t.confirm(a1, 0);
     assert_eq!(t.confirm(a2, 0), Verdict::Drop(DropReason::InsertFailed));
     assert_eq!(t.count(), 1);
@@ -373,13 +477,27 @@ fn icmp_clash_fails_insert() {
 fn clash_with_expired_entry_inserts() {
     let mut t = tracker(64, 100);
     let q = udp(CLIENT, 40000, SERVER, 53, b"q");
-    let Tracked::Attached(a1) = t.track(&q, 0) else { panic!() };
-    let Tracked::Attached(a2) = t.track(&q, 0) else { panic!() };
+    let Tracked::Attached(a1) = t.track(&q, 0) else {
+        panic!()
+    };
+    let Tracked::Attached(a2) = t.track(&q, 0) else {
+        panic!()
+    };
     t.confirm(a1, 0);
     // a1's entry has expired by the time a2 is confirmed; a2's timeout
     // runs from its confirmation.
-    assert_eq!(t.confirm(a2, s(31)), Verdict::Accept { entry: a2.entry, ctinfo: CtInfo::New });
-    assert_eq!(t.lookup(&udp_tuple(CLIENT, 40000, SERVER, 53), s(31)).map(|x| x.0.deadline), Some(s(61)));
+    assert_eq!(
+        t.confirm(a2, s(31)),
+        Verdict::Accept {
+            entry: a2.entry,
+            ctinfo: CtInfo::New
+        }
+    );
+    assert_eq!(
+        t.lookup(&udp_tuple(CLIENT, 40000, SERVER, 53), s(31))
+            .map(|x| x.0.deadline),
+        Some(s(61))
+    );
     assert_eq!(t.linked(), 2);
     assert_eq!(t.sweep(s(31), usize::MAX).removed, 1);
 }
@@ -391,7 +509,9 @@ fn assured_udp(t: &mut ip_conntrack::host::Tracker, port: u16, now: u64) {
     t.packet(&udp(CLIENT, port, SERVER, 9, b"a"), now);
     t.packet(&udp(SERVER, 9, CLIENT, port, b"b"), now);
     t.packet(&udp(CLIENT, port, SERVER, 9, b"c"), now + s(3));
-    let (e, _) = t.lookup(&udp_tuple(CLIENT, port, SERVER, 9), now + s(3)).unwrap();
+    let (e, _) = t
+        .lookup(&udp_tuple(CLIENT, port, SERVER, 9), now + s(3))
+        .unwrap();
     assert!(e.status.has(Status::ASSURED));
 }
 
@@ -404,11 +524,18 @@ fn early_drop_evicts_non_assured_closest_to_expiry() {
     }
     assert_eq!(t.count(), 4);
     // Full: the oldest unreplied flow (port 1000) goes.
-    assert_eq!(ct(t.packet(&udp(CLIENT, 2000, SERVER, 53, b"q"), s(10))), CtInfo::New);
+    assert_eq!(
+        ct(t.packet(&udp(CLIENT, 2000, SERVER, 53, b"q"), s(10))),
+        CtInfo::New
+    );
     assert_eq!(t.count(), 4);
     assert_eq!(t.stats().early_drop, 1);
-    assert!(t.lookup(&udp_tuple(CLIENT, 1000, SERVER, 53), s(10)).is_none());
-    assert!(t.lookup(&udp_tuple(CLIENT, 2000, SERVER, 53), s(10)).is_some());
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 1000, SERVER, 53), s(10))
+        .is_none());
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 2000, SERVER, 53), s(10))
+        .is_some());
 }
 
 #[test]
@@ -418,10 +545,19 @@ fn early_drop_keeps_assured_entries() {
     assured_udp(&mut t, 1001, 0);
     t.packet(&udp(CLIENT, 1002, SERVER, 9, b"q"), s(4));
     assert_eq!(t.count(), 3);
-    assert_eq!(ct(t.packet(&udp(CLIENT, 3000, SERVER, 9, b"q"), s(5))), CtInfo::New);
-    assert!(t.lookup(&udp_tuple(CLIENT, 1000, SERVER, 9), s(5)).is_some());
-    assert!(t.lookup(&udp_tuple(CLIENT, 1001, SERVER, 9), s(5)).is_some());
-    assert!(t.lookup(&udp_tuple(CLIENT, 1002, SERVER, 9), s(5)).is_none());
+    assert_eq!(
+        ct(t.packet(&udp(CLIENT, 3000, SERVER, 9, b"q"), s(5))),
+        CtInfo::New
+    );
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 1000, SERVER, 9), s(5))
+        .is_some());
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 1001, SERVER, 9), s(5))
+        .is_some());
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 1002, SERVER, 9), s(5))
+        .is_none());
     assert_eq!(t.stats().early_drop, 1);
 }
 
@@ -430,13 +566,22 @@ fn table_full_of_assured_entries_drops() {
     let mut t = tracker(1, 2);
     assured_udp(&mut t, 1000, 0);
     assured_udp(&mut t, 1001, 0);
-    assert_eq!(t.packet(&udp(CLIENT, 3000, SERVER, 9, b"q"), s(5)), Verdict::Drop(DropReason::TableFull));
+    assert_eq!(
+        t.packet(&udp(CLIENT, 3000, SERVER, 9, b"q"), s(5)),
+        Verdict::Drop(DropReason::TableFull)
+    );
     assert_eq!(t.count(), 2);
     assert_eq!(t.stats().drop, 1);
     assert_eq!(t.stats().early_drop, 0);
     // Packets of existing flows still pass.
-    assert_eq!(ct(t.packet(&udp(CLIENT, 1000, SERVER, 9, b"q"), s(5))), CtInfo::Established);
-    assert_eq!(ip_conntrack::track::TABLE_FULL_MSG, "ip_conntrack: table full, dropping packet.");
+    assert_eq!(
+        ct(t.packet(&udp(CLIENT, 1000, SERVER, 9, b"q"), s(5))),
+        CtInfo::Established
+    );
+    assert_eq!(
+        ip_conntrack::track::TABLE_FULL_MSG,
+        "ip_conntrack: table full, dropping packet."
+    );
 }
 
 #[test]
@@ -445,9 +590,14 @@ fn expired_entry_is_reclaimed_before_early_drop() {
     t.packet(&udp(CLIENT, 1000, SERVER, 9, b"q"), 0);
     t.packet(&udp(CLIENT, 1001, SERVER, 9, b"q"), s(20));
     // At 35 s the first has expired (not yet swept): it makes room.
-    assert_eq!(ct(t.packet(&udp(CLIENT, 1002, SERVER, 9, b"q"), s(35))), CtInfo::New);
+    assert_eq!(
+        ct(t.packet(&udp(CLIENT, 1002, SERVER, 9, b"q"), s(35))),
+        CtInfo::New
+    );
     assert_eq!(t.stats().early_drop, 0);
-    assert!(t.lookup(&udp_tuple(CLIENT, 1001, SERVER, 9), s(35)).is_some());
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 1001, SERVER, 9), s(35))
+        .is_some());
     assert_eq!(t.count(), 2);
 }
 
@@ -455,11 +605,19 @@ fn expired_entry_is_reclaimed_before_early_drop() {
 fn unconfirmed_entries_count_towards_the_limit() {
     let mut t = tracker(1, 1);
     assured_udp(&mut t, 1000, 0);
-    assert!(matches!(t.track(&udp(CLIENT, 2000, SERVER, 9, b"q"), s(4)), Tracked::Drop(DropReason::TableFull)));
+    assert!(matches!(
+        t.track(&udp(CLIENT, 2000, SERVER, 9, b"q"), s(4)),
+        Tracked::Drop(DropReason::TableFull)
+    ));
     t.set_max(2);
-    let Tracked::Attached(a) = t.track(&udp(CLIENT, 2000, SERVER, 9, b"q"), s(4)) else { panic!() };
+    let Tracked::Attached(a) = t.track(&udp(CLIENT, 2000, SERVER, 9, b"q"), s(4)) else {
+        panic!()
+    };
     assert_eq!(t.count(), 2);
-    assert!(matches!(t.track(&udp(CLIENT, 2001, SERVER, 9, b"q"), s(4)), Tracked::Drop(_)));
+    assert!(matches!(
+        t.track(&udp(CLIENT, 2001, SERVER, 9, b"q"), s(4)),
+        Tracked::Drop(_)
+    ));
     t.discard(a);
     assert_eq!(t.count(), 1);
 }
@@ -478,13 +636,20 @@ fn expired_entries_vanish_and_sweep_removes_them() {
     assert_eq!(t.count(), 100);
     // At 30 s the UDP entries have expired: never returned, still linked.
     for port in 0..50u16 {
-        assert!(t.lookup(&udp_tuple(CLIENT, 10_000 + port, SERVER, 53), s(30)).is_none());
-        assert!(t.lookup(&udp_tuple(CLIENT, 10_000 + port, SERVER, 53), s(30) - 1).is_some());
+        assert!(t
+            .lookup(&udp_tuple(CLIENT, 10_000 + port, SERVER, 53), s(30))
+            .is_none());
+        assert!(t
+            .lookup(&udp_tuple(CLIENT, 10_000 + port, SERVER, 53), s(30) - 1)
+            .is_some());
     }
     assert_eq!(t.dump(s(30)).len(), 50);
     assert_eq!(t.linked(), 100);
     // A new packet on an expired flow creates a fresh entry.
-    assert_eq!(ct(t.packet(&udp(CLIENT, 10_000, SERVER, 53, b"q"), s(30))), CtInfo::New);
+    assert_eq!(
+        ct(t.packet(&udp(CLIENT, 10_000, SERVER, 53, b"q"), s(30))),
+        CtInfo::New
+    );
     let p = t.sweep(s(30), usize::MAX);
     assert!(p.pass_done);
     assert_eq!(p.removed, 50);
@@ -603,8 +768,14 @@ fn tcp_handshake_data_and_close() {
     assert_eq!(tcp_state(&t, &tuple, 0), Some(TcpState::SynSent));
     let d = t.dump(0);
     let p = parse_line(&d[0]).unwrap();
-    assert_eq!((p.state, p.unreplied, p.seconds), (Some("SYN_SENT"), true, 120));
-    assert_eq!(ct(t.packet(&c.s(SYN | ACK, 0), 10)), CtInfo::EstablishedReply);
+    assert_eq!(
+        (p.state, p.unreplied, p.seconds),
+        (Some("SYN_SENT"), true, 120)
+    );
+    assert_eq!(
+        ct(t.packet(&c.s(SYN | ACK, 0), 10)),
+        CtInfo::EstablishedReply
+    );
     assert_eq!(tcp_state(&t, &tuple, 10), Some(TcpState::SynRecv));
     assert_eq!(ct(t.packet(&c.c(ACK, 0), 20)), CtInfo::Established);
     assert_eq!(tcp_state(&t, &tuple, 20), Some(TcpState::Established));
@@ -613,8 +784,14 @@ fn tcp_handshake_data_and_close() {
     assert_eq!(e.deadline, 20 + s(432_000));
     // Data both ways.
     for i in 0..10u64 {
-        assert_eq!(ct(t.packet(&c.c(ACK | PSH, 100), 30 + i)), CtInfo::Established);
-        assert_eq!(ct(t.packet(&c.s(ACK | PSH, 1000), 30 + i)), CtInfo::EstablishedReply);
+        assert_eq!(
+            ct(t.packet(&c.c(ACK | PSH, 100), 30 + i)),
+            CtInfo::Established
+        );
+        assert_eq!(
+            ct(t.packet(&c.s(ACK | PSH, 1000), 30 + i)),
+            CtInfo::EstablishedReply
+        );
     }
     let d = t.dump(40);
     let p = parse_line(&d[0]).unwrap();
@@ -692,7 +869,11 @@ fn tcp_bad_flags_are_invalid_before_lookup() {
     let mut t = tracker(64, 100);
     for flags in [SYN | FIN, SYN | RST, 0, FIN, SYN | FIN | ACK] {
         let p = tcp(CLIENT, 1234, SERVER, 80, Seg::new(flags, 1, 0));
-        assert_eq!(invalid(t.packet(&p, 0)), Invalid::BadTcpFlags, "flags {flags:#x}");
+        assert_eq!(
+            invalid(t.packet(&p, 0)),
+            Invalid::BadTcpFlags,
+            "flags {flags:#x}"
+        );
     }
     assert_eq!(t.count(), 0);
     assert_eq!(t.stats().invalid, 5);
@@ -703,7 +884,10 @@ fn tcp_midstream_pickup_follows_tcp_loose() {
     let mut t = tracker(64, 100);
     let ack = tcp(CLIENT, 1234, SERVER, 80, Seg::new(ACK, 100, 200));
     assert_eq!(ct(t.packet(&ack, 0)), CtInfo::New);
-    assert_eq!(tcp_state(&t, &tcp_tuple(CLIENT, 1234, SERVER, 80), 0), Some(TcpState::Established));
+    assert_eq!(
+        tcp_state(&t, &tcp_tuple(CLIENT, 1234, SERVER, 80), 0),
+        Some(TcpState::Established)
+    );
     let mut strict = tracker(64, 100);
     strict.config_mut().tcp_loose = false;
     assert_eq!(invalid(strict.packet(&ack, 0)), Invalid::TcpNotNew);
@@ -739,7 +923,13 @@ fn tcp_invalid_first_reply_leaves_entry_unreplied() {
     let mut c = Conn::new(40005, 80);
     t.packet(&c.c(SYN, 0), 0);
     // A SYN/ACK acknowledging something never sent.
-    let bad = tcp(SERVER, 80, CLIENT, 40005, Seg::new(SYN | ACK, 7, c.cseq.wrapping_add(5000)));
+    let bad = tcp(
+        SERVER,
+        80,
+        CLIENT,
+        40005,
+        Seg::new(SYN | ACK, 7, c.cseq.wrapping_add(5000)),
+    );
     assert!(matches!(t.packet(&bad, 1), Verdict::Invalid(_)));
     let (e, _) = t.lookup(&c.tuple(), 1).unwrap();
     assert!(!e.status.has(Status::SEEN_REPLY));

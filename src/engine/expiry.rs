@@ -7,6 +7,7 @@
 //! and moves round-robin over all stripes, so repeated calls cover the
 //! whole table.
 
+use crate::stats::{Counter, Stats};
 use crate::table::{Layout, Store, Stripe};
 use crate::Millis;
 
@@ -24,7 +25,12 @@ pub struct Cursor {
 impl Cursor {
     /// A cursor at the start of the table.
     pub const fn new() -> Cursor {
-        Cursor { stripe: 0, bucket: 0, skip: 0, entered: false }
+        Cursor {
+            stripe: 0,
+            bucket: 0,
+            skip: 0,
+            entered: false,
+        }
     }
 
     /// The stripe the next [`sweep`] call must be given (lock this one).
@@ -73,14 +79,16 @@ pub struct Progress {
 /// on a bucket or entry not yet looked at in this pass. At most `budget`
 /// entries are removed, so the caller can collect them in a buffer of that
 /// size under the lock. Each unlinked entry is
-/// marked dying and passed to `removed`, which owns the table's reference
-/// from then on (the kernel releases it after dropping the lock).
+/// marked dying, counted (`delete_list`) and passed to `removed`, which
+/// owns the table's reference from then on (the kernel releases it after
+/// dropping the lock).
 pub fn sweep<S: Store, F: FnMut(S::Ref)>(
     stripe: &mut Stripe<'_, S>,
     cursor: &mut Cursor,
     layout: &Layout,
     now: Millis,
     budget: usize,
+    stats: &mut Stats,
     mut removed: F,
 ) -> Progress {
     let mut p = Progress::default();
@@ -117,6 +125,7 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
             p.visited = p.visited.saturating_add(1);
             if expired && stripe.remove(b, r) {
                 p.removed = p.removed.saturating_add(1);
+                stats.inc(Counter::DeleteList);
                 removed(r);
             } else {
                 kept = kept.saturating_add(1);

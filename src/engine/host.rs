@@ -47,7 +47,10 @@ pub struct VecStore {
 impl VecStore {
     /// Stores `e` and returns its reference.
     pub fn alloc(&mut self, e: Entry) -> Ref {
-        let slot = Slot { entry: Some(e), next: None };
+        let slot = Slot {
+            entry: Some(e),
+            next: None,
+        };
         if let Some(r) = self.free.pop() {
             if let Some(s) = self.slots.get_mut(r as usize) {
                 *s = slot;
@@ -86,7 +89,9 @@ impl Store for VecStore {
     }
 
     fn entry_mut(&mut self, r: Ref) -> Option<&mut Entry> {
-        self.slots.get_mut(r as usize).and_then(|s| s.entry.as_mut())
+        self.slots
+            .get_mut(r as usize)
+            .and_then(|s| s.entry.as_mut())
     }
 
     fn next(&self, r: Ref) -> Option<Ref> {
@@ -269,14 +274,30 @@ impl Tracker {
         // entry is gone), the bound only guards against a looping protocol.
         for _ in 0..3 {
             let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
-            let d = track::process(&mut stripe, bucket, pkt, &lookup, now, &self.cfg, &mut self.stats);
+            let d = track::process(
+                &mut stripe,
+                bucket,
+                pkt,
+                &lookup,
+                now,
+                &self.cfg,
+                &mut self.stats,
+            );
             match d {
                 Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
-                    return Tracked::Attached(Attached { entry, ctinfo, unconfirmed: false });
+                    return Tracked::Attached(Attached {
+                        entry,
+                        ctinfo,
+                        unconfirmed: false,
+                    });
                 }
                 Decision::Killed { entry, ctinfo } => {
                     self.free(entry);
-                    return Tracked::Attached(Attached { entry, ctinfo, unconfirmed: false });
+                    return Tracked::Attached(Attached {
+                        entry,
+                        ctinfo,
+                        unconfirmed: false,
+                    });
                 }
                 Decision::Invalid(why) => return Tracked::Invalid(why),
                 Decision::Reopen { old } => {
@@ -294,7 +315,11 @@ impl Tracker {
                     }
                     let entry = self.store.alloc(e);
                     self.count = self.count.saturating_add(1);
-                    return Tracked::Attached(Attached { entry, ctinfo: CtInfo::New, unconfirmed: true });
+                    return Tracked::Attached(Attached {
+                        entry,
+                        ctinfo: CtInfo::New,
+                        unconfirmed: true,
+                    });
                 }
             }
         }
@@ -305,7 +330,10 @@ impl Tracker {
     /// entry if it created one.
     pub fn confirm(&mut self, a: Attached, now: Millis) -> Verdict {
         if !a.unconfirmed {
-            return Verdict::Accept { entry: a.entry, ctinfo: a.ctinfo };
+            return Verdict::Accept {
+                entry: a.entry,
+                ctinfo: a.ctinfo,
+            };
         }
         let Some(e) = self.store.entry(a.entry) else {
             return Verdict::Drop(DropReason::InsertFailed);
@@ -313,10 +341,16 @@ impl Tracker {
         let (s, bucket) = self.layout.locate(e.orig.flow_hash(&self.key));
         let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
         match track::confirm(&mut stripe, bucket, a.entry, now, &mut self.stats) {
-            Confirm::Inserted => Verdict::Accept { entry: a.entry, ctinfo: a.ctinfo },
+            Confirm::Inserted => Verdict::Accept {
+                entry: a.entry,
+                ctinfo: a.ctinfo,
+            },
             Confirm::Merged { existing } => {
                 self.free(a.entry);
-                Verdict::Accept { entry: existing, ctinfo: a.ctinfo }
+                Verdict::Accept {
+                    entry: existing,
+                    ctinfo: a.ctinfo,
+                }
             }
             Confirm::Failed => {
                 self.free(a.entry);
@@ -348,7 +382,15 @@ impl Tracker {
         loop {
             let s = self.cursor.stripe();
             let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
-            let p = expiry::sweep(&mut stripe, &mut self.cursor, &self.layout, now, left, |r| removed.push(r));
+            let p = expiry::sweep(
+                &mut stripe,
+                &mut self.cursor,
+                &self.layout,
+                now,
+                left,
+                &mut self.stats,
+                |r| removed.push(r),
+            );
             total.visited = total.visited.saturating_add(p.visited);
             total.removed = total.removed.saturating_add(p.removed);
             total.stripe_done |= p.stripe_done;
@@ -359,7 +401,6 @@ impl Tracker {
             }
         }
         for r in removed {
-            self.stats.inc(Counter::DeleteList);
             self.free(r);
         }
         total

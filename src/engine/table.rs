@@ -67,7 +67,11 @@ impl Layout {
         if !stripes.is_power_of_two() || stripes > MAX_STRIPES || stripes > buckets {
             return None;
         }
-        Some(Layout { buckets, stripes, shift: stripes.trailing_zeros() })
+        Some(Layout {
+            buckets,
+            stripes,
+            shift: stripes.trailing_zeros(),
+        })
     }
 
     /// A layout of `buckets` buckets (at least one) with the most stripes
@@ -77,7 +81,11 @@ impl Layout {
         // The largest power of two not above `buckets`, capped.
         let below = 1u32 << (31u32.saturating_sub(buckets.leading_zeros()));
         let stripes = below.min(MAX_STRIPES);
-        Layout { buckets, stripes, shift: stripes.trailing_zeros() }
+        Layout {
+            buckets,
+            stripes,
+            shift: stripes.trailing_zeros(),
+        }
     }
 
     /// Number of buckets.
@@ -143,7 +151,9 @@ impl Layout {
         // With k = log2(stripes) and h the hash, start(top k bits of h) <=
         // h * buckets >> 64 = g; g may have reached the next stripe's start
         // when that start is not an exact multiple, hence one correction.
-        let top = hash.checked_shr(64u32.saturating_sub(self.shift)).unwrap_or(0);
+        let top = hash
+            .checked_shr(64u32.saturating_sub(self.shift))
+            .unwrap_or(0);
         let mut s = u32::try_from(top).unwrap_or(0);
         if s.saturating_add(1) < self.stripes && g >= self.start(s.saturating_add(1)) {
             s = s.saturating_add(1);
@@ -285,7 +295,12 @@ impl<'a, S: Store> Stripe<'a, S> {
 
     /// Calls `f` for each live entry of `bucket`, head first (what a
     /// `/proc` dump shows). Returns how many entries it visited.
-    pub fn for_each<F: FnMut(S::Ref, &Entry)>(&self, bucket: usize, now: Millis, mut f: F) -> usize {
+    pub fn for_each<F: FnMut(S::Ref, &Entry)>(
+        &self,
+        bucket: usize,
+        now: Millis,
+        mut f: F,
+    ) -> usize {
         self.walk(bucket, 0, now, |r, e| {
             f(r, e);
             true
@@ -312,7 +327,10 @@ impl<'a, S: Store> Stripe<'a, S> {
                 if live(e, now) {
                     if index >= skip {
                         if !f(r, e) {
-                            return Walk { visited, resume: Some(index) };
+                            return Walk {
+                                visited,
+                                resume: Some(index),
+                            };
                         }
                         visited = visited.saturating_add(1);
                     }
@@ -321,7 +339,10 @@ impl<'a, S: Store> Stripe<'a, S> {
             }
             cur = self.store.next(r);
         }
-        Walk { visited, resume: None }
+        Walk {
+            visited,
+            resume: None,
+        }
     }
 
     /// Number of entries linked into `bucket` (expired ones included).
@@ -365,11 +386,22 @@ impl<'a, S: Store> Stripe<'a, S> {
                 if let Some(e) = self.store.entry(r) {
                     if !e.status.has(Status::DYING) {
                         if e.expired(now) {
-                            return Some(Victim { entry: r, bucket: b, expired: true });
+                            return Some(Victim {
+                                entry: r,
+                                bucket: b,
+                                expired: true,
+                            });
                         }
                         let better = best.as_ref().is_none_or(|(_, d)| e.deadline < *d);
                         if !e.status.has(Status::ASSURED) && better {
-                            best = Some((Victim { entry: r, bucket: b, expired: false }, e.deadline));
+                            best = Some((
+                                Victim {
+                                    entry: r,
+                                    bucket: b,
+                                    expired: false,
+                                },
+                                e.deadline,
+                            ));
                         }
                     }
                 }
@@ -414,7 +446,14 @@ mod tests {
 
     #[test]
     fn ranges_partition_the_buckets() {
-        for (b, s) in [(16u32, 16u32), (17, 4), (1000, 8), (2048, 1024), (1031, 1024), (5, 1)] {
+        for (b, s) in [
+            (16u32, 16u32),
+            (17, 4),
+            (1000, 8),
+            (2048, 1024),
+            (1031, 1024),
+            (5, 1),
+        ] {
             let l = Layout::new(b, s).unwrap();
             let mut next = 0usize;
             for st in 0..s {
@@ -435,7 +474,16 @@ mod tests {
     #[test]
     fn locate_agrees_with_split() {
         let key = crate::hash::HashKey::new(3, 5);
-        for (b, s) in [(16u32, 16u32), (17, 4), (1000, 8), (2048, 1024), (1031, 1024), (1500, 1024), (5, 1), (3, 2)] {
+        for (b, s) in [
+            (16u32, 16u32),
+            (17, 4),
+            (1000, 8),
+            (2048, 1024),
+            (1031, 1024),
+            (1500, 1024),
+            (5, 1),
+            (3, 2),
+        ] {
             let l = Layout::new(b, s).unwrap();
             let mut hashes = [0u64, u64::MAX, 1 << 63, (1 << 63) - 1].to_vec();
             for i in 0..20_000u64 {
@@ -447,7 +495,11 @@ mod tests {
                 hashes.extend([edge.wrapping_sub(1), edge, edge.wrapping_add(1)]);
             }
             for h in hashes {
-                assert_eq!(Some(l.locate(h)), l.split(l.bucket_of(h)), "hash {h:#x} in {b}/{s}");
+                assert_eq!(
+                    Some(l.locate(h)),
+                    l.split(l.bucket_of(h)),
+                    "hash {h:#x} in {b}/{s}"
+                );
             }
         }
     }
@@ -480,7 +532,15 @@ mod tests {
 
     fn entry(port: u16, deadline: Millis, status: u32) -> Entry {
         Entry {
-            orig: Tuple { src: 1, dst: 2, proto: proto::UDP, l4: L4::Ports { sport: port, dport: 53 } },
+            orig: Tuple {
+                src: 1,
+                dst: 2,
+                proto: proto::UDP,
+                l4: L4::Ports {
+                    sport: port,
+                    dport: 53,
+                },
+            },
             status: Status(status),
             deadline,
             proto: ProtoState::Generic,
@@ -489,7 +549,11 @@ mod tests {
 
     #[test]
     fn chains_link_unlink_walk_and_resume() {
-        let mut store = Slots((0..6u16).map(|i| (entry(i, 100, Status::CONFIRMED), None)).collect());
+        let mut store = Slots(
+            (0..6u16)
+                .map(|i| (entry(i, 100, Status::CONFIRMED), None))
+                .collect(),
+        );
         let mut buckets = [None; 4];
         let mut st = Stripe::new(&mut buckets, &mut store);
         for r in 0..5 {
@@ -511,12 +575,24 @@ mod tests {
             got.push(r);
             true
         });
-        assert_eq!(w, Walk { visited: 2, resume: Some(2) });
+        assert_eq!(
+            w,
+            Walk {
+                visited: 2,
+                resume: Some(2)
+            }
+        );
         let w = st.walk(1, 2, 0, |r, _| {
             got.push(r);
             true
         });
-        assert_eq!(w, Walk { visited: 3, resume: None });
+        assert_eq!(
+            w,
+            Walk {
+                visited: 3,
+                resume: None
+            }
+        );
         assert_eq!(got, [4, 3, 2, 1, 0]);
         // Unlink from the middle, the head and the tail.
         assert!(st.remove(1, 2));
@@ -542,10 +618,16 @@ mod tests {
         let a = Status::CONFIRMED | Status::ASSURED;
         let c = Status::CONFIRMED;
         let mut store = Slots(
-            [entry(0, 500, c), entry(1, 300, a), entry(2, 400, c), entry(3, 50, a), entry(4, 200, c)]
-                .into_iter()
-                .map(|e| (e, None))
-                .collect(),
+            [
+                entry(0, 500, c),
+                entry(1, 300, a),
+                entry(2, 400, c),
+                entry(3, 50, a),
+                entry(4, 200, c),
+            ]
+            .into_iter()
+            .map(|e| (e, None))
+            .collect(),
         );
         let mut buckets = [None; 10];
         let mut st = Stripe::new(&mut buckets, &mut store);
@@ -556,10 +638,31 @@ mod tests {
         // Bucket 8 is outside the range starting at 9 (9, 0, .., 6).
         st.link(8, 4);
         // Wraps within the stripe; the assured ones are kept.
-        assert_eq!(st.early_drop_victim(9, 10), Some(Victim { entry: 2, bucket: 0, expired: false }));
+        assert_eq!(
+            st.early_drop_victim(9, 10),
+            Some(Victim {
+                entry: 2,
+                bucket: 0,
+                expired: false
+            })
+        );
         // An expired entry, even assured, goes first.
-        assert_eq!(st.early_drop_victim(9, 60), Some(Victim { entry: 3, bucket: 3, expired: true }));
-        assert_eq!(st.early_drop_victim(8, 10), Some(Victim { entry: 4, bucket: 8, expired: false }));
+        assert_eq!(
+            st.early_drop_victim(9, 60),
+            Some(Victim {
+                entry: 3,
+                bucket: 3,
+                expired: true
+            })
+        );
+        assert_eq!(
+            st.early_drop_victim(8, 10),
+            Some(Victim {
+                entry: 4,
+                bucket: 8,
+                expired: false
+            })
+        );
         // Only assured entries in range: none.
         st.unlink(0, 2);
         st.unlink(9, 0);
@@ -577,9 +680,15 @@ mod tests {
             let l = Layout::with_buckets(b);
             for i in 0..1000u64 {
                 let h = crate::hash::siphash(&key, &i.to_le_bytes());
-                assert_eq!(u128::from(l.bucket_of(h)), (u128::from(h) * u128::from(b)) >> 64);
+                assert_eq!(
+                    u128::from(l.bucket_of(h)),
+                    (u128::from(h) * u128::from(b)) >> 64
+                );
             }
-            assert_eq!(u128::from(l.bucket_of(u64::MAX)), (u128::from(u64::MAX) * u128::from(b)) >> 64);
+            assert_eq!(
+                u128::from(l.bucket_of(u64::MAX)),
+                (u128::from(u64::MAX) * u128::from(b)) >> 64
+            );
         }
         let mut seen = [0u32; 1000];
         let key = crate::hash::HashKey::new(7, 9);

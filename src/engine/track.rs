@@ -74,7 +74,10 @@ impl Lookup {
 /// packet the caller counts as INVALID (see [`count_invalid`]).
 #[inline]
 pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
-    let flow = Lookup { tuple: pkt.tuple, kind: Kind::Flow };
+    let flow = Lookup {
+        tuple: pkt.tuple,
+        kind: Kind::Flow,
+    };
     match pkt.l4 {
         L4Info::Tcp(seg) => {
             tcp::check_flags(&seg)?;
@@ -92,7 +95,12 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
             // The quoted packet went towards the error's sender; its flow's
             // entry is found by the inverse, the direction the error takes.
             let tuple = inner.invert().ok_or(Invalid::IcmpErrorUnknown)?;
-            Ok(Lookup { tuple, kind: Kind::IcmpError { outer_dst: pkt.tuple.dst } })
+            Ok(Lookup {
+                tuple,
+                kind: Kind::IcmpError {
+                    outer_dst: pkt.tuple.dst,
+                },
+            })
         }
     }
 }
@@ -107,7 +115,10 @@ pub fn count_invalid(stats: &mut Stats, why: Invalid) {
 }
 
 fn is_icmp_error_reason(why: Invalid) -> bool {
-    matches!(why, Invalid::IcmpErrorUnknown | Invalid::IcmpErrorInError | Invalid::IcmpErrorBadInner)
+    matches!(
+        why,
+        Invalid::IcmpErrorUnknown | Invalid::IcmpErrorInError | Invalid::IcmpErrorBadInner
+    )
 }
 
 /// What to do with a packet, decided under the stripe lock.
@@ -169,7 +180,10 @@ pub fn process<S: Store>(
 ) -> Decision<S::Ref> {
     let mut searched = 0usize;
     let found = stripe.find_counting(bucket, &lookup.tuple, now, &mut searched);
-    stats.add_to(Counter::Searched, u32::try_from(searched).unwrap_or(u32::MAX));
+    stats.add_to(
+        Counter::Searched,
+        u32::try_from(searched).unwrap_or(u32::MAX),
+    );
     if found.is_some() {
         stats.inc(Counter::Found);
     }
@@ -195,9 +209,17 @@ pub fn process<S: Store>(
     decision
 }
 
-fn related<S: Store>(stripe: &Stripe<'_, S>, r: S::Ref, dir: Dir, outer_dst: u32) -> Decision<S::Ref> {
+fn related<S: Store>(
+    stripe: &Stripe<'_, S>,
+    r: S::Ref,
+    dir: Dir,
+    outer_dst: u32,
+) -> Decision<S::Ref> {
     match stripe.store.entry(r) {
-        Some(e) if e.tuple(dir).dst == outer_dst => Decision::Related { entry: r, ctinfo: CtInfo::related(dir) },
+        Some(e) if e.tuple(dir).dst == outer_dst => Decision::Related {
+            entry: r,
+            ctinfo: CtInfo::related(dir),
+        },
         _ => Decision::Invalid(Invalid::IcmpErrorUnknown),
     }
 }
@@ -234,7 +256,10 @@ fn existing<S: Store>(
         // part of the tuple); refuse rather than guess.
         (ProtoState::Tcp(_), _) => Update::Invalid(Invalid::BadL4Header),
     };
-    let accepted = matches!(update, Update::Accept { .. } | Update::Ignore | Update::Kill);
+    let accepted = matches!(
+        update,
+        Update::Accept { .. } | Update::Ignore | Update::Kill
+    );
     if accepted && dir == Dir::Reply {
         e.status.set(Status::SEEN_REPLY);
     }
@@ -276,7 +301,9 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &Config) -> Result<Entry, Invalid> 
             let mut t = tcp::Tcp::new(&seg, cfg)?;
             match t.update(Dir::Original, &seg, &mut status, cfg) {
                 Update::Accept { timeout } => (ProtoState::Tcp(t), timeout),
-                Update::Invalid(why) | Update::InvalidShorten { reason: why, .. } => return Err(why),
+                Update::Invalid(why) | Update::InvalidShorten { reason: why, .. } => {
+                    return Err(why)
+                }
                 Update::Ignore | Update::Kill | Update::Reopen => return Err(Invalid::TcpNotNew),
             }
         }
@@ -295,7 +322,12 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &Config) -> Result<Entry, Invalid> 
     }
     // Until confirmed, the deadline holds the timeout itself; confirm()
     // makes it absolute (Linux: the timeout runs from confirmation).
-    Ok(Entry { orig: pkt.tuple, status, deadline: timeout, proto })
+    Ok(Entry {
+        orig: pkt.tuple,
+        status,
+        deadline: timeout,
+        proto,
+    })
 }
 
 /// Whether a new entry may be allocated when `count` entries exist
@@ -425,9 +457,19 @@ mod tests {
     #[test]
     fn set_closing_moves_tcp_to_close_only() {
         let cfg = Config::DEFAULT;
-        let syn = Segment { flags: TcpFlags(TcpFlags::SYN), seq: 1, window: 1000, ..Segment::default() };
+        let syn = Segment {
+            flags: TcpFlags(TcpFlags::SYN),
+            seq: 1,
+            window: 1000,
+            ..Segment::default()
+        };
         let pkt = Packet {
-            tuple: Tuple { src: 1, dst: 2, proto: proto::TCP, l4: L4::Ports { sport: 3, dport: 4 } },
+            tuple: Tuple {
+                src: 1,
+                dst: 2,
+                proto: proto::TCP,
+                l4: L4::Ports { sport: 3, dport: 4 },
+            },
             l4: L4Info::Tcp(syn),
             ip_len: 40,
         };
@@ -439,7 +481,10 @@ mod tests {
         // Already closed: the timeout stays.
         set_closing(&mut e, 5000, &cfg);
         assert_eq!(e.deadline, 11_000);
-        let mut g = Entry { proto: ProtoState::Generic, ..e };
+        let mut g = Entry {
+            proto: ProtoState::Generic,
+            ..e
+        };
         set_closing(&mut g, 9000, &cfg);
         assert_eq!(g.deadline, 11_000);
     }

@@ -12,5 +12,7 @@ pub fn new(cfg: &Config) -> Millis {
 
 /// A packet on an existing generic entry: refresh it.
 pub fn update(cfg: &Config) -> Update {
-    Update::Accept { timeout: secs(cfg.timeouts.generic) }
+    Update::Accept {
+        timeout: secs(cfg.timeouts.generic),
+    }
 }

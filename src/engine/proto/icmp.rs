@@ -35,7 +35,9 @@ pub fn new(t: &Tuple, cfg: &Config) -> Result<Millis, Invalid> {
 
 /// A request or reply on an existing entry: refresh it.
 pub fn update(cfg: &Config) -> Update {
-    Update::Accept { timeout: secs(cfg.timeouts.icmp) }
+    Update::Accept {
+        timeout: secs(cfg.timeouts.icmp),
+    }
 }
 
 #[cfg(test)]
@@ -50,7 +52,12 @@ mod tests {
     use crate::tuple::proto::ICMP;
 
     fn icmp(ty: u8) -> Tuple {
-        Tuple { src: 1, dst: 2, proto: ICMP, l4: L4::Icmp { ty, code: 0, id: 9 } }
+        Tuple {
+            src: 1,
+            dst: 2,
+            proto: ICMP,
+            l4: L4::Icmp { ty, code: 0, id: 9 },
+        }
     }
 
     #[test]

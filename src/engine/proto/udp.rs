@@ -24,7 +24,9 @@ pub struct Udp {
 impl Udp {
     /// State for a new entry created at `now`, and its first timeout.
     pub fn new(now: Millis, cfg: &Config) -> (Udp, Millis) {
-        let udp = Udp { stream_ts: now.saturating_add(STREAM_DELAY) };
+        let udp = Udp {
+            stream_ts: now.saturating_add(STREAM_DELAY),
+        };
         (udp, secs(cfg.timeouts.udp))
     }
 
@@ -34,13 +36,19 @@ impl Udp {
     /// timeout).
     pub fn update(&mut self, status: &mut Status, now: Millis, cfg: &Config) -> Update {
         if !status.has(Status::SEEN_REPLY) {
-            return Update::Accept { timeout: secs(cfg.timeouts.udp) };
+            return Update::Accept {
+                timeout: secs(cfg.timeouts.udp),
+            };
         }
         if now > self.stream_ts {
             status.set(Status::ASSURED);
-            Update::Accept { timeout: secs(cfg.timeouts.udp_stream) }
+            Update::Accept {
+                timeout: secs(cfg.timeouts.udp_stream),
+            }
         } else {
-            Update::Accept { timeout: secs(cfg.timeouts.udp) }
+            Update::Accept {
+                timeout: secs(cfg.timeouts.udp),
+            }
         }
     }
 }
@@ -62,12 +70,21 @@ mod tests {
         assert_eq!(t, 30_000);
         let mut st = Status::default();
         // The first reply itself: still unreplied.
-        assert_eq!(u.update(&mut st, 1500, &cfg), Update::Accept { timeout: 30_000 });
+        assert_eq!(
+            u.update(&mut st, 1500, &cfg),
+            Update::Accept { timeout: 30_000 }
+        );
         st.set(Status::SEEN_REPLY);
         // After the reply but within 2 s of creation.
-        assert_eq!(u.update(&mut st, 3000, &cfg), Update::Accept { timeout: 30_000 });
+        assert_eq!(
+            u.update(&mut st, 3000, &cfg),
+            Update::Accept { timeout: 30_000 }
+        );
         assert!(!st.has(Status::ASSURED));
-        assert_eq!(u.update(&mut st, 3001, &cfg), Update::Accept { timeout: 120_000 });
+        assert_eq!(
+            u.update(&mut st, 3001, &cfg),
+            Update::Accept { timeout: 120_000 }
+        );
         assert!(st.has(Status::ASSURED));
     }
 }
