@@ -340,3 +340,244 @@ fn tuples_of_one_flow_share_a_bucket() {
         }
     }
 }
+
+// ------------------------------------------------------------------
+// A reference model of Linux 6.12's UDP, ICMP-query and generic rules,
+// written independently of the engine, compared packet by packet (no
+// limit, so no early drop; every packet passes the filter).
+
+#[derive(Clone, Debug)]
+enum Simple {
+    Udp {
+        src: usize,
+        dst: usize,
+        sport: usize,
+        dport: usize,
+    },
+    Icmp {
+        src: usize,
+        dst: usize,
+        ty: usize,
+        id: u8,
+    },
+    Generic {
+        src: usize,
+        dst: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum ModelOp {
+    Send(Simple),
+    /// The previous packet again, or its answer (so that flows get
+    /// replies and become streams).
+    Again {
+        reverse: bool,
+    },
+    Wait(u32),
+    Sweep(u16),
+}
+
+fn simple() -> impl Strategy<Value = Simple> {
+    prop_oneof![
+        3 => (host(), host(), host(), host())
+            .prop_map(|(src, dst, sport, dport)| Simple::Udp { src, dst, sport, dport }),
+        2 => (host(), host(), idx(5), 0u8..2).prop_map(|(src, dst, ty, id)| Simple::Icmp { src, dst, ty, id }),
+        1 => (host(), host()).prop_map(|(src, dst)| Simple::Generic { src, dst }),
+    ]
+}
+
+fn model_op() -> impl Strategy<Value = ModelOp> {
+    prop_oneof![
+        6 => simple().prop_map(ModelOp::Send),
+        4 => any::<bool>().prop_map(|reverse| ModelOp::Again { reverse }),
+        // Exact steps hit the 2 s and timeout boundaries.
+        4 => prop_oneof![
+            6 => 0u32..2500,
+            2 => prop_oneof![Just(500u32), Just(1000), Just(2000), Just(30_000), Just(120_000)],
+            1 => 0u32..150_000
+        ]
+        .prop_map(ModelOp::Wait),
+        1 => (1u16..50).prop_map(ModelOp::Sweep),
+    ]
+}
+
+const MODEL_ICMP: [u8; 5] = [8, 0, 13, 14, 9];
+
+#[derive(Clone, Copy, Debug)]
+struct ModelEntry {
+    orig: Tuple,
+    seen_reply: bool,
+    assured: bool,
+    deadline: u64,
+    stream_ts: u64,
+}
+
+fn simple_packet(p: &Simple) -> (Tuple, Vec<u8>) {
+    use ip_conntrack::tuple::{proto, L4};
+    match *p {
+        Simple::Udp {
+            src,
+            dst,
+            sport,
+            dport,
+        } => (
+            udp_tuple(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport]),
+            udp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], b"m"),
+        ),
+        Simple::Icmp { src, dst, ty, id } => (
+            Tuple {
+                src: ADDRS[src],
+                dst: ADDRS[dst],
+                proto: proto::ICMP,
+                l4: L4::Icmp {
+                    ty: MODEL_ICMP[ty],
+                    code: 0,
+                    id: u16::from(id),
+                },
+            },
+            icmp_query(ADDRS[src], ADDRS[dst], MODEL_ICMP[ty], u16::from(id), 1),
+        ),
+        Simple::Generic { src, dst } => (
+            Tuple {
+                src: ADDRS[src],
+                dst: ADDRS[dst],
+                proto: 47,
+                l4: L4::None,
+            },
+            other(ADDRS[src], ADDRS[dst], 47),
+        ),
+    }
+}
+
+/// What Linux does with packet `t` at `now`; the model's own rules.
+fn model_step(
+    model: &mut Vec<ModelEntry>,
+    t: Tuple,
+    now: u64,
+) -> Result<ip_conntrack::ctinfo::CtInfo, ip_conntrack::invalid::Invalid> {
+    use ip_conntrack::ctinfo::CtInfo;
+    use ip_conntrack::invalid::Invalid;
+    use ip_conntrack::tuple::{proto, L4};
+    let secs = |n: u64| n * 1000;
+    let found = model
+        .iter_mut()
+        .find(|e| now < e.deadline && (e.orig == t || e.orig.invert() == Some(t)));
+    if let Some(e) = found {
+        // A self-inverse tuple matches as original.
+        let reply = e.orig != t;
+        let ctinfo = match (reply, e.seen_reply) {
+            (true, _) => CtInfo::EstablishedReply,
+            (false, true) => CtInfo::Established,
+            (false, false) => CtInfo::New,
+        };
+        e.deadline = match t.proto {
+            proto::UDP if !e.seen_reply => now + secs(30),
+            proto::UDP if now > e.stream_ts => {
+                e.assured = true;
+                now + secs(120)
+            }
+            proto::UDP => now + secs(30),
+            proto::ICMP => now + secs(30),
+            _ => now + secs(600),
+        };
+        if reply {
+            e.seen_reply = true;
+        }
+        return Ok(ctinfo);
+    }
+    let timeout = match (t.proto, t.l4) {
+        (proto::UDP, _) => secs(30),
+        (proto::ICMP, L4::Icmp { ty: 8 | 13, .. }) => secs(30),
+        (proto::ICMP, L4::Icmp { ty: 0 | 14, .. }) => return Err(Invalid::IcmpNoQuery),
+        (proto::ICMP, _) => return Err(Invalid::IcmpNotNew),
+        _ => secs(600),
+    };
+    model.retain(|e| now < e.deadline);
+    model.push(ModelEntry {
+        orig: t,
+        seen_reply: false,
+        assured: false,
+        deadline: now + timeout,
+        stream_ts: now + 2000,
+    });
+    Ok(CtInfo::New)
+}
+
+/// The answer to `p`: endpoints swapped, ICMP request type to reply type.
+fn reversed(p: &Simple) -> Simple {
+    match *p {
+        Simple::Udp {
+            src,
+            dst,
+            sport,
+            dport,
+        } => Simple::Udp {
+            src: dst,
+            dst: src,
+            sport: dport,
+            dport: sport,
+        },
+        // MODEL_ICMP pairs 8/0 and 13/14 at 0/1 and 2/3.
+        Simple::Icmp { src, dst, ty, id } => Simple::Icmp {
+            src: dst,
+            dst: src,
+            ty: if ty < 4 { ty ^ 1 } else { ty },
+            id,
+        },
+        Simple::Generic { src, dst } => Simple::Generic { src: dst, dst: src },
+    }
+}
+
+fn run_model(ops: &[ModelOp]) {
+    let mut t = tracker(16, 0);
+    let mut model: Vec<ModelEntry> = Vec::new();
+    let mut now = 0u64;
+    let mut last: Option<Simple> = None;
+    for op in ops {
+        let send = match op {
+            ModelOp::Send(p) => Some(p.clone()),
+            ModelOp::Again { reverse } => last
+                .clone()
+                .map(|p| if *reverse { reversed(&p) } else { p }),
+            _ => None,
+        };
+        match (op, send) {
+            (_, Some(p)) => {
+                last = Some(p.clone());
+                let p = &p;
+                let (tuple, b) = simple_packet(p);
+                let want = model_step(&mut model, tuple, now);
+                let got = match t.packet(&b, now) {
+                    Verdict::Accept { ctinfo, .. } => Ok(ctinfo),
+                    Verdict::Invalid(why) => Err(why),
+                    other => panic!("dropped without a limit: {other:?}"),
+                };
+                assert_eq!(got, want, "packet {p:?} at {now}");
+            }
+            (ModelOp::Wait(ms), None) => now += u64::from(*ms),
+            (ModelOp::Sweep(b), None) => {
+                t.sweep(now, usize::from(*b));
+            }
+            (_, None) => {}
+        }
+        let live: Vec<&ModelEntry> = model.iter().filter(|e| now < e.deadline).collect();
+        assert_eq!(t.entries(now).len(), live.len(), "live entries at {now}");
+        for e in live {
+            let (got, dir) = t.lookup(&e.orig, now).expect("model entry missing");
+            assert_eq!(dir, Dir::Original);
+            assert_eq!(got.deadline, e.deadline, "deadline of {:?}", e.orig);
+            assert_eq!(got.status.has(Status::SEEN_REPLY), e.seen_reply);
+            assert_eq!(got.status.has(Status::ASSURED), e.assured);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn udp_icmp_generic_follow_the_reference_model(ops in proptest::collection::vec(model_op(), 1..150)) {
+        run_model(&ops);
+    }
+}
