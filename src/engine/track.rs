@@ -18,6 +18,33 @@
 //! Entry memory and references stay with the caller: whenever an entry
 //! leaves the table, the driver says so and the caller releases the table's
 //! reference.
+//!
+//! The kernel shell's hook, in outline (`host::Tracker` does the same):
+//!
+//! ```text
+//! pkt = packet::parse(head, len)        else count_invalid, INVALID
+//! lookup = prepare(&pkt)                else count_invalid, INVALID
+//! (s, b) = layout.locate(lookup.hash(&key))
+//! lock stripe s (BH off); stripe = Stripe::new(&mut buckets[layout.range(s)], store)
+//!   match process(&mut stripe, b, &pkt, &lookup, now, &cfg, stats):
+//!     Tracked / Related {entry, ctinfo}  -> get a reference, attach
+//!     Killed {entry, ctinfo}             -> get a reference, attach; put the table's
+//!     Reopen {old}                       -> put the table's reference; process again
+//!     Invalid(_)                         -> INVALID (counted)
+//!     New(e) -> if !admit(count, max):
+//!                 early_drop(&mut stripe, b, now, stats)
+//!                   Some(v) -> put v's table reference after unlocking
+//!                   None    -> table_full(stats), log TABLE_FULL_MSG, NF_DROP
+//! unlock
+//! New: allocate e outside the lock (count += 1), attach with CtInfo::New
+//! POST_ROUTING / LOCAL_IN, unconfirmed entry r (hash of its orig tuple):
+//!   lock; confirm(&mut stripe, b, r, now, stats); unlock
+//!     Inserted -> done (the table now holds a reference)
+//!     Merged {existing} -> attach existing instead (same ctinfo), free r
+//!     Failed -> NF_DROP, free r
+//! GC work: expiry::sweep(&mut stripe, &mut cursor, &layout, now, budget,
+//!   stats, |r| collect r) per stripe under its lock; put them after unlocking.
+//! ```
 
 use crate::config::Config;
 use crate::ctinfo::CtInfo;
