@@ -502,6 +502,30 @@ fn clash_with_expired_entry_inserts() {
     assert_eq!(t.sweep(s(31), usize::MAX).removed, 1);
 }
 
+#[test]
+fn overlong_chain_refuses_insert() {
+    // One bucket, no limit: the chain grows until the cap.
+    let mut t = tracker(1, 0);
+    let cap = ip_conntrack::track::MAX_CHAIN_LEN;
+    for port in 0..cap as u16 {
+        assert!(matches!(
+            t.packet(&udp(CLIENT, port, SERVER, 53, b"q"), 0),
+            Verdict::Accept { .. }
+        ));
+    }
+    let v = t.packet(&udp(CLIENT, 9999, SERVER, 53, b"q"), 0);
+    assert_eq!(v, Verdict::Drop(DropReason::InsertFailed));
+    assert_eq!(t.stats().chaintoolong, 1);
+    assert_eq!(t.stats().insert_failed, 1);
+    assert_eq!(t.count(), cap);
+    assert_eq!(t.longest_chain(), (0, cap));
+    // Existing flows still pass.
+    assert_eq!(
+        ct(t.packet(&udp(SERVER, 53, CLIENT, 0, b"a"), 0)),
+        CtInfo::EstablishedReply
+    );
+}
+
 // ---------------------------------------------------------------- early drop
 
 /// A UDP flow from CLIENT:port that has become an assured stream.
@@ -700,10 +724,10 @@ fn sweep_respects_budget_and_covers_the_table() {
 fn sweep_budget_stops_inside_a_long_chain() {
     // One bucket holding every entry.
     let mut t = tracker(1, 0);
-    for port in 0..100u16 {
+    for port in 0..60u16 {
         t.packet(&udp(CLIENT, port, SERVER, 53, b"q"), u64::from(port) * 1000);
     }
-    // At 60 s the first 31 (created at 0..=30 s) have expired.
+    // At 61 s the first 32 (created at 0..=31 s) have expired.
     let mut removed = 0;
     let mut calls = 0;
     loop {
@@ -716,8 +740,9 @@ fn sweep_budget_stops_inside_a_long_chain() {
         }
     }
     assert_eq!(removed, 32);
-    assert!(calls >= 10);
-    assert_eq!(t.count(), 68);
+    // 61 units (a bucket and 60 entries) at 10 per call.
+    assert!(calls >= 7);
+    assert_eq!(t.count(), 28);
 }
 
 #[test]
