@@ -175,7 +175,7 @@ chmod 0755 "$ROOT/usr/lib/ipct/kmemleak-scan"
 cat > "$ROOT/init" <<'EOF'
 #!/bin/sh
 # Guest init (dash). Mounts, brings lo up, runs /ipct/cmd (added by
-# scripts/vm-run.sh) with its output on /dev/hvc0, logs the exit status
+# scripts/vm-run.sh) with its output on /dev/ttyS1, logs the exit status
 # to the kernel log (the runner reads it there) and powers off.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 HOME=/root
@@ -200,10 +200,10 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
     echo scan=off > /sys/kernel/debug/kmemleak
 fi
 
-out=/dev/hvc0
+out=/dev/ttyS1
 [ -c "$out" ] || out=/dev/console
-# Keep the port open while changing it: hvc resets its settings on last
-# close. -opost: plain \n, not \r\n, on the host's stdout.
+# Keep the port open while changing it: settings may reset on last close.
+# -opost: plain \n, not \r\n, on the host's stdout.
 exec 3<>"$out"
 stty -opost <&3 2>/dev/null
 echo "ipct-vm: running script ($(cut -d' ' -f1 /proc/uptime) s after boot)" > /dev/kmsg

@@ -90,6 +90,29 @@ else
     bad "WARNING not caught (status $rc)"
 fi
 
+say "case: each kind of kernel report fails the run (lines written to /dev/kmsg)"
+REPORTS=(
+    'BUG: KASAN: slab-use-after-free in selftest_fake+0x1/0x2'
+    'WARNING: possible circular locking dependency detected'
+    'WARNING: inconsistent lock state'
+    'unreferenced object 0xffff888012345678 (size 64):'
+    'refcount_t: underflow; use-after-free.'
+    'rcu: INFO: rcu_sched self-detected stall on CPU'
+    'Oops: general protection fault, probably for non-canonical address'
+    'Kernel panic - not syncing: selftest'
+)
+text='for l in "$@"; do echo "$l" > /dev/kmsg; done; exit 0'
+vm reports "$text" "${REPORTS[@]}"
+missing=()
+for r in "${REPORTS[@]}"; do
+    grep -qF -- "$r" "$WORK/err" || missing+=("$r")
+done
+if [ $rc -eq 125 ] && [ ${#missing[@]} -eq 0 ]; then
+    ok "all ${#REPORTS[@]} report kinds caught and printed (status 125)"
+else
+    bad "status $rc; not reported: ${missing[*]:-none}"
+fi
+
 say "case: a guest that hangs (VM_TIMEOUT=20)"
 start=$SECONDS
 rc=0
