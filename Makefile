@@ -59,7 +59,7 @@ clippy-module: deps
 
 ## Guest: the router demo, scenarios under tests/vm (one boot each), the
 ## runner's own test. Each builds what it needs (deps, kernel, module, initramfs).
-.PHONY: demo vm-tests vm-tests-debug runner-selftest
+.PHONY: demo vm-tests vm-tests-debug runner-selftest pkt-test
 
 demo: deps
 	@scripts/demo.sh
@@ -70,5 +70,10 @@ vm-tests: deps
 vm-tests-debug: deps
 	@scripts/vm-tests.sh --debug
 
-runner-selftest: deps
+runner-selftest: deps pkt-test
 	@tests/runner-selftest.sh
+
+# The guest's packet tool (tools/pkt): builder tests with golden bytes.
+pkt-test: deps
+	@echo "[check] tools/pkt unit tests"
+	$(CARGO) test --quiet --locked --manifest-path tools/pkt/Cargo.toml
