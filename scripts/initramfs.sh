@@ -85,6 +85,10 @@ inputs() {
     find "$KDIR/modroot/lib/modules/$REL" -type f -printf '%p %s %T@\n' | sort
     echo "release $REL"
 }
+# One build at a time per variant (vm-run.sh may run in parallel).
+mkdir -p "$OUT"
+exec 9> "$OUT/.initrd.lock"
+flock 9
 key=$(inputs | sha256sum | cut -c1-64)
 if [ -f "$INITRD" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$key" ]; then
     say "$variant initramfs up to date: $INITRD"
