@@ -5,7 +5,10 @@
 #
 #   scripts/vm-tests.sh [--debug] [PATTERN]
 #
-# PATTERN keeps the scenarios whose file name contains it. Each
+# PATTERN keeps the scenarios whose file name contains it. On the debug
+# kernel (KASAN, lockdep, kmemleak: several times slower) only the fast
+# subset runs: scenarios with a line "# vm-debug: yes" near the top;
+# VM_TESTS_ALL=1 runs them all there too. Each
 # scenario's output goes to build/logs/vm-tests-<variant>-<name>.out and
 # is shown when it fails (VM_TESTS_VERBOSE=1 shows it always).
 set -euo pipefail
@@ -26,6 +29,9 @@ for f in "$TOP"/tests/vm/*.sh; do
     name=$(basename "$f" .sh)
     [ "$name" != lib ] || continue
     [ -z "$pattern" ] || [[ $name == *$pattern* ]] || continue
+    if [ "$variant" = debug ] && [ -z "${VM_TESTS_ALL:-}" ]; then
+        head -n 15 "$f" | grep -q '^# vm-debug: yes' || continue
+    fi
     scenarios+=("$f")
 done
 [ ${#scenarios[@]} -gt 0 ] || die "no scenario in tests/vm matches '$pattern'"

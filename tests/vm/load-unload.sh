@@ -1,4 +1,5 @@
 # Load and unload ip_conntrack repeatedly (20 times by default, or $1):
+# vm-debug: yes
 # each load and unload must succeed and leave nothing behind.
 . /usr/lib/ipct/lib.sh
 

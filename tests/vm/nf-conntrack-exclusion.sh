@@ -1,4 +1,5 @@
 # ip_conntrack and the kernel's own nf_conntrack want the same hooks: the
+# vm-debug: yes
 # one loaded second must refuse, cleanly, and the first keeps working.
 . /usr/lib/ipct/lib.sh
 
