@@ -3,15 +3,12 @@
 //! Load-time parameters: the `hashsize` module parameter (declared in
 //! `helpers.c`), the machine's memory size, the bucket count and default
 //! `ip_conntrack_max` derived from them (2.6's rule, also implemented by
-//! the engine's `sizing.rs`), and the live `ip_conntrack_max` value.
+//! the engine's `sizing.rs`). The live `ip_conntrack_max` is in
+//! [`crate::settings`].
 
 use crate::ffi;
-use core::sync::atomic::{AtomicI32, Ordering};
+use crate::settings;
 use kernel::prelude::*;
-
-/// `ip_conntrack_max`: the table size limit. Written by the sysctl core
-/// through [`AtomicI32::as_ptr`] (with `WRITE_ONCE`), read with atomic loads.
-pub(crate) static CONNTRACK_MAX: AtomicI32 = AtomicI32::new(0);
 
 /// Memory per bucket in 2.6's formula.
 const BYTES_PER_BUCKET_UNIT: u64 = 16384;
@@ -77,8 +74,9 @@ impl Sizing {
         })
     }
 
-    /// Publishes the default `ip_conntrack_max`.
+    /// Publishes the bucket count and the default `ip_conntrack_max`.
     pub(crate) fn apply(self) {
-        CONNTRACK_MAX.store(self.max, Ordering::Relaxed);
+        settings::set_buckets(self.buckets);
+        settings::set_max(u32::try_from(self.max).unwrap_or(0));
     }
 }

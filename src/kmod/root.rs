@@ -10,11 +10,21 @@
 
 use kernel::prelude::*;
 
+// Engine files (src/engine/), mounted under the host crate's module names so
+// `crate::config::Config` means the same thing in both crates.
+#[forbid(unsafe_code)]
+#[path = "../engine/config.rs"]
+pub mod config;
+
+/// Time in milliseconds on a monotonic clock (the engine's `Millis`).
+pub type Millis = u64;
+
 mod ffi;
 mod hooks;
 mod packet_path;
 mod params;
 mod procfs;
+mod settings;
 mod sockopt;
 mod sysctl;
 
@@ -34,7 +44,7 @@ module! {
 struct IpConntrack {
     _hooks: hooks::Registration<4>,
     _proc: procfs::Files,
-    _sysctl: sysctl::Table,
+    _sysctl: sysctl::Sysctls,
     _sockopt: sockopt::Registration,
 }
 
@@ -56,7 +66,7 @@ impl kernel::Module for IpConntrack {
 
         let sizing = params::Sizing::at_load()?;
         sizing.apply();
-        let sysctl = sysctl::Table::new(&params::CONNTRACK_MAX)?;
+        let sysctl = sysctl::Sysctls::new()?;
         let proc = procfs::Files::new()?;
         let hooks = hooks::Registration::new(packet_path::hook_ops())?;
 

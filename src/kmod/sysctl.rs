@@ -1,67 +1,320 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/proc/sys/net/ipv4/ip_conntrack_max`, the table size limit, in the
-//! initial network namespace (as 2.6 had it, and as 6.12 has
-//! `net.nf_conntrack_max`).
+//! The classic sysctls: `net.ipv4.ip_conntrack_max` (the one users know)
+//! and `net.ipv4.netfilter.ip_conntrack_*` (limits, counters, TCP knobs and
+//! every timeout, in seconds).
+//!
+//! They live in the initial network namespace only, as 6.12's
+//! `net.nf_conntrack_max` does, and set global [`settings`]. The read-only
+//! `ip_conntrack_count` shows the initial namespace's table (what
+//! `/proc/net/ip_conntrack` lists there); `ip_conntrack_max` limits each
+//! namespace's table separately, as `nf_conntrack_max` does in 6.12.
+//!
+//! Writes go through `proc_dointvec_minmax`, which stores a value only
+//! after parsing it and checking its range, so a bad write (negative, not a
+//! number, out of range, empty, too many digits) fails with `EINVAL` and
+//! leaves the old value. Ranges:
+//!
+//! | knob | range |
+//! |------|-------|
+//! | `ip_conntrack_max` | 0 (no limit, as 2.6 and 6.12) ..= 2^27 |
+//! | `tcp_loose`, `tcp_be_liberal`, `checksum` | 0 ..= 1 |
+//! | `log_invalid` | 0 ..= 255 (a protocol number; 255 = all) |
+//! | `tcp_max_retrans` | 0 ..= 255 (a `u8` in 6.12) |
+//! | timeouts | 1 ..= 2^31 - 1 seconds (0 would expire entries at once) |
+//!
+//! `ip_conntrack_count` and `ip_conntrack_buckets` are mode 0444: opening
+//! them for writing fails (`EACCES`, root included), and their handler
+//! refuses writes (`EPERM`) in any case.
 
 use crate::ffi;
+use crate::settings::{self, Knob};
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use core::sync::atomic::AtomicI32;
 use kernel::c_str;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
+use kernel::str::CStr;
 
-/// Lower bound of `ip_conntrack_max`, the `extra1` of its entry.
-static MIN_MAX: c_int = 0;
+/// Bounds of a writable knob, pointed to by `extra1`/`extra2` of its entry
+/// (which `proc_dointvec_minmax` reads as `int *`).
+#[repr(C)]
+struct Range {
+    min: c_int,
+    max: c_int,
+}
+
+static BOOL: Range = Range { min: 0, max: 1 };
+static CONNTRACK_MAX: Range = Range {
+    min: 0,
+    max: settings::MAX_CONNTRACK_MAX,
+};
+static LOG_INVALID: Range = Range {
+    min: 0,
+    max: settings::MAX_LOG_INVALID,
+};
+static RETRANS: Range = Range {
+    min: 0,
+    max: settings::MAX_TCP_MAX_RETRANS,
+};
+static TIMEOUT: Range = Range {
+    min: settings::MIN_TIMEOUT_SECS,
+    max: settings::MAX_TIMEOUT,
+};
+
+/// A value computed on each read.
+trait Computed {
+    /// The value to show.
+    fn value() -> u32;
+}
+
+/// `ip_conntrack_count`: entries in the initial namespace's table.
+struct Count;
+
+impl Computed for Count {
+    fn value() -> u32 {
+        crate::procfs::init_net_count()
+    }
+}
+
+/// `ip_conntrack_buckets`: the hash table size chosen at load.
+struct Buckets;
+
+impl Computed for Buckets {
+    fn value() -> u32 {
+        settings::buckets()
+    }
+}
+
+/// What one sysctl shows and accepts.
+#[derive(Clone, Copy)]
+enum Value {
+    /// A knob: read as an `int`, written with values in `range`.
+    Knob(&'static Knob, &'static Range),
+    /// Read-only, computed by this handler on each read.
+    Computed(ffi::proc_handler),
+}
+
+/// One sysctl: its name under the table's directory and its value.
+#[derive(Clone, Copy)]
+struct Spec {
+    name: &'static CStr,
+    value: Value,
+}
+
+const fn knob(name: &'static CStr, knob: &'static Knob, range: &'static Range) -> Spec {
+    Spec {
+        name,
+        value: Value::Knob(knob, range),
+    }
+}
+
+const fn computed<C: Computed>(name: &'static CStr) -> Spec {
+    Spec {
+        name,
+        value: Value::Computed(Some(computed_handler::<C>)),
+    }
+}
 
 /// Size of an `int` sysctl's data, the `maxlen` of its entry.
 const INT_LEN: c_int = core::mem::size_of::<c_int>() as c_int;
 
-/// The registered sysctl table; unregistered on drop.
+impl Spec {
+    /// The C entry. Every pointer in it is 'static.
+    fn entry(&self) -> ffi::ctl_table {
+        match self.value {
+            Value::Knob(knob, range) => ffi::ctl_table {
+                procname: self.name.as_char_ptr(),
+                data: knob.as_ptr().cast::<c_void>(),
+                maxlen: INT_LEN,
+                mode: 0o644,
+                proc_handler: Some(knob_handler),
+                extra1: core::ptr::addr_of!(range.min).cast_mut().cast::<c_void>(),
+                extra2: core::ptr::addr_of!(range.max).cast_mut().cast::<c_void>(),
+                ..Default::default()
+            },
+            Value::Computed(handler) => ffi::ctl_table {
+                procname: self.name.as_char_ptr(),
+                maxlen: INT_LEN,
+                mode: 0o444,
+                proc_handler: handler,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Handler of every knob: `proc_dointvec_minmax`, plus `EINVAL` for an
+/// empty write (which `proc_dointvec_minmax` takes as a successful no-op).
+///
+/// # Safety
+///
+/// Only the sysctl core calls it, with the arguments of a `proc_handler`:
+/// `table` is one of our knob entries, `lenp` and `ppos` are valid, and
+/// `buffer` holds `*lenp` bytes.
+unsafe extern "C" fn knob_handler(
+    table: *const ffi::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut ffi::loff_t,
+) -> c_int {
+    // SAFETY: `lenp` is valid for reads (function contract).
+    if write != 0 && unsafe { *lenp } == 0 {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: forwarded unchanged from the sysctl core; `table.data` is a
+    // knob's `int`, `extra1`/`extra2` point to the `int` bounds of a
+    // `Range`, all 'static.
+    unsafe { ffi::proc_dointvec_minmax(table, write, buffer, lenp, ppos) }
+}
+
+/// Handler of the read-only sysctl computed by `C`.
+///
+/// # Safety
+///
+/// Only the sysctl core calls it, with the arguments of a `proc_handler`:
+/// `table` is valid, `lenp` and `ppos` are valid, and `buffer` holds
+/// `*lenp` bytes.
+unsafe extern "C" fn computed_handler<C: Computed>(
+    table: *const ffi::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut ffi::loff_t,
+) -> c_int {
+    if write != 0 {
+        return EPERM.to_errno();
+    }
+    let mut value = c_int::try_from(C::value()).unwrap_or(c_int::MAX);
+    // SAFETY: `table` is valid for reads (function contract).
+    let mut shown = unsafe { *table };
+    shown.data = core::ptr::addr_of_mut!(value).cast::<c_void>();
+    // SAFETY: `shown` is a valid entry whose data is the `int` `value`,
+    // both alive for the call; the rest is forwarded from the sysctl core.
+    // A read only writes into `buffer`.
+    unsafe { ffi::proc_dointvec(&shown, write, buffer, lenp, ppos) }
+}
+
+/// `net.ipv4.*`.
+const IPV4: [Spec; 1] = [knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNTRACK_MAX)];
+
+/// `net.ipv4.netfilter.*`, in 2.6's order.
+const NETFILTER: [Spec; 21] = [
+    knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNTRACK_MAX),
+    computed::<Count>(c_str!("ip_conntrack_count")),
+    computed::<Buckets>(c_str!("ip_conntrack_buckets")),
+    knob(
+        c_str!("ip_conntrack_checksum"),
+        &settings::CHECKSUM,
+        &BOOL,
+    ),
+    knob(
+        c_str!("ip_conntrack_log_invalid"),
+        &settings::LOG_INVALID,
+        &LOG_INVALID,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_syn_sent"),
+        &settings::TCP_SYN_SENT,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_syn_recv"),
+        &settings::TCP_SYN_RECV,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_established"),
+        &settings::TCP_ESTABLISHED,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_fin_wait"),
+        &settings::TCP_FIN_WAIT,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_close_wait"),
+        &settings::TCP_CLOSE_WAIT,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_last_ack"),
+        &settings::TCP_LAST_ACK,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_time_wait"),
+        &settings::TCP_TIME_WAIT,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_close"),
+        &settings::TCP_CLOSE,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_timeout_max_retrans"),
+        &settings::TCP_TIMEOUT_MAX_RETRANS,
+        &TIMEOUT,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_loose"),
+        &settings::TCP_LOOSE,
+        &BOOL,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_be_liberal"),
+        &settings::TCP_BE_LIBERAL,
+        &BOOL,
+    ),
+    knob(
+        c_str!("ip_conntrack_tcp_max_retrans"),
+        &settings::TCP_MAX_RETRANS,
+        &RETRANS,
+    ),
+    knob(c_str!("ip_conntrack_udp_timeout"), &settings::UDP, &TIMEOUT),
+    knob(
+        c_str!("ip_conntrack_udp_timeout_stream"),
+        &settings::UDP_STREAM,
+        &TIMEOUT,
+    ),
+    knob(c_str!("ip_conntrack_icmp_timeout"), &settings::ICMP, &TIMEOUT),
+    knob(
+        c_str!("ip_conntrack_generic_timeout"),
+        &settings::GENERIC,
+        &TIMEOUT,
+    ),
+];
+
+/// One registered directory of sysctls; unregistered on drop.
 ///
 /// # Invariants
 ///
-/// `header` is the live registration of `_entries`, which stays at the same
-/// heap address until drop (`_entries` only keeps it alive).
-pub(crate) struct Table {
+/// `header` is the live registration (in the initial namespace) of
+/// `_entries`, which stays at the same heap address until drop (`_entries`
+/// only keeps it alive).
+struct Table<const N: usize> {
     header: NonNull<ffi::ctl_table_header>,
-    _entries: KBox<[ffi::ctl_table; 1]>,
+    _entries: KBox<[ffi::ctl_table; N]>,
 }
 
-// SAFETY: after registration the table is only read, by the sysctl core;
-// Rust only unregisters it on drop, which may happen on any thread.
-unsafe impl Send for Table {}
+// SAFETY: after registration the entries are only read, by the sysctl core;
+// Rust only unregisters them on drop, which may happen on any thread.
+unsafe impl<const N: usize> Send for Table<N> {}
 // SAFETY: `Table` has no methods taking `&self`.
-unsafe impl Sync for Table {}
+unsafe impl<const N: usize> Sync for Table<N> {}
 
-impl Table {
-    /// Registers `net.ipv4.ip_conntrack_max`, read and written as an `int`
-    /// (at least 0) stored in `max`. The sysctl core writes it with
-    /// `WRITE_ONCE`; Rust reads it with atomic loads.
-    pub(crate) fn new(max: &'static AtomicI32) -> Result<Self> {
-        let mut entries = KBox::new(
-            [ffi::ctl_table {
-                procname: c_str!("ip_conntrack_max").as_char_ptr(),
-                data: max.as_ptr().cast::<c_void>(),
-                maxlen: INT_LEN,
-                mode: 0o644,
-                proc_handler: Some(ffi::proc_dointvec_minmax),
-                // Only read by proc_dointvec_minmax.
-                extra1: core::ptr::addr_of!(MIN_MAX).cast_mut().cast::<c_void>(),
-                ..Default::default()
-            }],
-            GFP_KERNEL,
-        )?;
-        // SAFETY: the path is a valid C string; `entries` holds one valid
-        // entry whose pointers are 'static; it stays alive and unmoved until
-        // `drop` unregisters it.
+impl<const N: usize> Table<N> {
+    /// Registers `specs` under `/proc/sys/<path>` in the initial namespace.
+    fn register(path: &'static CStr, specs: &[Spec; N]) -> Result<Self> {
+        let mut entries = KBox::new(specs.map(|s| s.entry()), GFP_KERNEL)?;
+        // SAFETY: the path is a valid C string; `entries` holds `N` valid
+        // entries whose pointers are 'static (names, knobs, ranges,
+        // handlers); it stays alive and unmoved until `drop` unregisters it.
         let header = unsafe {
-            ffi::ipct_sysctl_register(
-                c_str!("net/ipv4").as_char_ptr(),
-                entries.as_mut_ptr(),
-                entries.len(),
-            )
+            ffi::ipct_sysctl_register(path.as_char_ptr(), entries.as_mut_ptr(), entries.len())
         };
         let header = NonNull::new(header).ok_or(ENOMEM)?;
         // INVARIANT: `header` registers `entries`.
@@ -72,11 +325,30 @@ impl Table {
     }
 }
 
-impl Drop for Table {
+impl<const N: usize> Drop for Table<N> {
     fn drop(&mut self) {
-        // SAFETY: `self.header` is live (type invariant); after this call
-        // the sysctl core no longer reads `self._entries`, which are freed
-        // right after.
+        // SAFETY: `self.header` is live (type invariant). Unregistering
+        // waits for handlers in flight, and afterwards the sysctl core no
+        // longer reads `self._entries`, which are freed right after.
         unsafe { ffi::ipct_sysctl_unregister(self.header.as_ptr()) };
+    }
+}
+
+/// Every sysctl of the module, registered until drop.
+pub(crate) struct Sysctls {
+    _ipv4: Table<1>,
+    _netfilter: Table<21>,
+}
+
+impl Sysctls {
+    /// Registers `net.ipv4.ip_conntrack_max` and `net.ipv4.netfilter.*`
+    /// in the initial network namespace.
+    pub(crate) fn new() -> Result<Self> {
+        let ipv4 = Table::register(c_str!("net/ipv4"), &IPV4)?;
+        let netfilter = Table::register(c_str!("net/ipv4/netfilter"), &NETFILTER)?;
+        Ok(Self {
+            _ipv4: ipv4,
+            _netfilter: netfilter,
+        })
     }
 }
