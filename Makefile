@@ -77,3 +77,9 @@ runner-selftest: deps pkt-test
 pkt-test: deps
 	@echo "[check] tools/pkt unit tests"
 	$(CARGO) test --quiet --locked --manifest-path tools/pkt/Cargo.toml
+
+## Benchmarks (not tests: no timing is asserted anywhere). Host engine
+## benchmarks; results in bench/results/.
+.PHONY: bench
+bench: deps
+	@scripts/bench-host.sh
