@@ -55,17 +55,8 @@ void ipct_sockopt_unregister(struct nf_sockopt_ops *ops);
 int ipct_hooks_register(const struct nf_hook_ops *ops, unsigned int n);
 void ipct_hooks_unregister(void);
 
-/* /proc files, created in every network namespace. */
-
-/*
- * Create /proc/net/ip_conntrack (a seq_file over @list_ops, whose private
- * data is a struct seq_net_private) and /proc/net/stat/ip_conntrack (a
- * single_open file printed by @stat_show) in every network namespace. Both
- * must stay valid until ipct_proc_unregister() returns.
- */
-int ipct_proc_register(const struct seq_operations *list_ops,
-		       int (*stat_show)(struct seq_file *m, void *v));
-void ipct_proc_unregister(void);
+/* /proc files: include/ipct_proc.h (helpers in proc_helpers.c). */
+#include "ipct_proc.h"
 
 /* Sysctl tables in the initial network namespace. */
 

@@ -86,58 +86,6 @@ void ipct_hooks_unregister(void)
 	ipct_hook_ops = NULL;
 }
 
-/* --- /proc/net/ip_conntrack and /proc/net/stat/ip_conntrack ------------------ */
-
-static const char ipct_proc_name[] = "ip_conntrack";
-static const struct seq_operations *ipct_list_ops;
-static int (*ipct_stat_show)(struct seq_file *m, void *v);
-
-static int __net_init ipct_proc_net_init(struct net *net)
-{
-	/* 0440 as in 2.6: the table reveals other users' connections. */
-	if (!proc_create_net(ipct_proc_name, 0440, net->proc_net, ipct_list_ops,
-			     sizeof(struct seq_net_private)))
-		return -ENOMEM;
-	if (!proc_create_net_single(ipct_proc_name, 0444, net->proc_net_stat,
-				    ipct_stat_show, NULL)) {
-		remove_proc_entry(ipct_proc_name, net->proc_net);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void __net_exit ipct_proc_net_exit(struct net *net)
-{
-	remove_proc_entry(ipct_proc_name, net->proc_net_stat);
-	remove_proc_entry(ipct_proc_name, net->proc_net);
-}
-
-static struct pernet_operations ipct_proc_net_ops = {
-	.init = ipct_proc_net_init,
-	.exit = ipct_proc_net_exit,
-};
-
-int ipct_proc_register(const struct seq_operations *list_ops,
-		       int (*stat_show)(struct seq_file *m, void *v))
-{
-	int ret;
-
-	if (ipct_list_ops)
-		return -EBUSY;
-	ipct_list_ops = list_ops;
-	ipct_stat_show = stat_show;
-	ret = register_pernet_subsys(&ipct_proc_net_ops);
-	if (ret)
-		ipct_list_ops = NULL;
-	return ret;
-}
-
-void ipct_proc_unregister(void)
-{
-	unregister_pernet_subsys(&ipct_proc_net_ops);
-	ipct_list_ops = NULL;
-}
-
 /* --- sysctl ------------------------------------------------------------------ */
 
 struct ctl_table_header *ipct_sysctl_register(const char *path,

@@ -1,7 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/proc/net/ip_conntrack` (the connection list) and
-//! `/proc/net/stat/ip_conntrack` (statistics), in every network namespace.
+//! `/proc/net/stat/ip_conntrack` (statistics), in every network namespace,
+//! each showing its own namespace's table.
+//!
+//! # The connection list
+//!
+//! One seq_file record per hash bucket: record `i` is every line of bucket
+//! `i`, formatted while that bucket's lock is held (one bucket lock at a
+//! time, never a table-wide lock). The position seq_file keeps between
+//! `read()` calls is the bucket index, so a dump resumes at the first
+//! bucket not yet copied out:
+//!
+//! - a bucket's lines are one snapshot, taken under its lock, and reach
+//!   user space whole or not at all: when they do not fit in what is left
+//!   of seq_file's buffer, seq_file throws the partial record away and
+//!   calls `start` again at the same position later (growing its buffer if
+//!   the record alone does not fit), which re-reads the bucket;
+//! - an entry never moves between buckets (its bucket is a hash of its
+//!   tuple), so no entry is listed twice, and an entry present during the
+//!   whole dump is listed exactly once; entries inserted or deleted during
+//!   the dump may or may not appear, as with any live table;
+//! - empty buckets are empty records, which seq_file skips.
+//!
+//! The record handle passed from `start`/`next` to `show` is the bucket
+//! index plus one, as a pointer value (never null, never an error pointer:
+//! bucket counts are at most 2^24).
 
 use crate::ffi;
 use core::ffi::c_void;
@@ -14,11 +38,31 @@ use kernel::prelude::*;
 const STAT_HEADER: &str = "entries  searched found new invalid ignore delete delete_list \
 insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete\n";
 
+/// Buckets walked between two chances for the scheduler to run something
+/// else (a dump of a huge, mostly empty table must not hog the CPU).
+const RESCHED_EVERY: u32 = 1024;
+
+// --- What the files need from the data path -----------------------------------
+
+/// Hash buckets of `net`'s table (0 while nothing is tracked).
+fn buckets(_net: *mut ffi::net) -> u32 {
+    0
+}
+
+/// Entries in `net`'s table.
+fn count(_net: *mut ffi::net) -> u32 {
+    0
+}
+
+/// Writes the lines of bucket `bucket` of `net`'s table into `seq`.
+fn show_bucket(_seq: &mut SeqFile, _net: *mut ffi::net, _bucket: u32) {}
+
 /// Entries in the initial network namespace's table (`ip_conntrack_count`).
-/// No table yet: 0.
 pub(crate) fn init_net_count() -> u32 {
     0
 }
+
+// --- seq_file -------------------------------------------------------------------
 
 /// A `seq_file` being filled by one `show` call.
 ///
@@ -39,33 +83,85 @@ impl SeqFile {
         Self { ptr }
     }
 
-    /// Appends `s`. On overflow seq_file drops this record and calls `show`
-    /// again with a bigger buffer, so the result needs no handling.
-    fn puts(&mut self, s: &str) {
-        // SAFETY: `self.ptr` is valid and writable (type invariant); `s` is
-        // valid for `s.len()` bytes.
-        unsafe { ffi::seq_write(self.ptr, s.as_ptr().cast(), s.len()) };
+    /// Appends `bytes`. On overflow seq_file throws this record away and
+    /// calls `show` again later (with a bigger buffer if needed); returns
+    /// `false` then, so the caller can stop early.
+    fn write(&mut self, bytes: &[u8]) -> bool {
+        // SAFETY: `self.ptr` is valid and writable (type invariant);
+        // `bytes` is valid for `bytes.len()` bytes. seq_write only copies
+        // (it may run under a spinlock).
+        unsafe { ffi::seq_write(self.ptr, bytes.as_ptr().cast(), bytes.len()) == 0 }
     }
 }
 
-// The connection list. Entries are not tracked yet, so the list is empty:
-// `start` returns no element at any position.
-
-extern "C" fn list_start(_m: *mut ffi::seq_file, _pos: *mut ffi::loff_t) -> *mut c_void {
-    ptr::null_mut()
+/// The record handle of bucket `b`.
+fn handle(b: u32) -> *mut c_void {
+    ptr::without_provenance_mut(usize::try_from(b).unwrap_or(usize::MAX).saturating_add(1))
 }
 
-extern "C" fn list_next(
-    _m: *mut ffi::seq_file,
+/// The bucket of a record handle made by [`handle`].
+fn bucket_of(v: *mut c_void) -> Option<u32> {
+    u32::try_from(v.addr().checked_sub(1)?).ok()
+}
+
+/// The record at position `pos` of `net`'s list, or null past the end.
+fn record_at(net: *mut ffi::net, pos: ffi::loff_t) -> *mut c_void {
+    match u32::try_from(pos) {
+        Ok(b) if b < buckets(net) => handle(b),
+        _ => ptr::null_mut(),
+    }
+}
+
+/// # Safety
+///
+/// Only the seq_file core calls it, with a valid `seq_file` of
+/// `/proc/net/ip_conntrack` and a valid position.
+unsafe extern "C" fn list_start(m: *mut ffi::seq_file, pos: *mut ffi::loff_t) -> *mut c_void {
+    // SAFETY: `m` is a seq_file opened by proc_create_net (its private
+    // data is a seq_net_private); the namespace is held while it is open.
+    let net = unsafe { ffi::ipct_seq_net(m) };
+    // SAFETY: `pos` is valid (function contract).
+    record_at(net, unsafe { *pos })
+}
+
+/// # Safety
+///
+/// As [`list_start`].
+unsafe extern "C" fn list_next(
+    m: *mut ffi::seq_file,
     _v: *mut c_void,
-    _pos: *mut ffi::loff_t,
+    pos: *mut ffi::loff_t,
 ) -> *mut c_void {
-    ptr::null_mut()
+    // SAFETY: `pos` is valid and ours to update (function contract).
+    let next = unsafe {
+        *pos = (*pos).saturating_add(1);
+        *pos
+    };
+    if next % ffi::loff_t::from(RESCHED_EVERY) == 0 {
+        // SAFETY: seq_file calls `next` in process context with only its
+        // own mutex held: sleeping is allowed.
+        unsafe { ffi::ipct_cond_resched() };
+    }
+    // SAFETY: as in `list_start`.
+    let net = unsafe { ffi::ipct_seq_net(m) };
+    record_at(net, next)
 }
 
 extern "C" fn list_stop(_m: *mut ffi::seq_file, _v: *mut c_void) {}
 
-extern "C" fn list_show(_m: *mut ffi::seq_file, _v: *mut c_void) -> c_int {
+/// # Safety
+///
+/// Only the seq_file core calls it, with a valid `seq_file` of
+/// `/proc/net/ip_conntrack` and a record from `list_start`/`list_next`.
+unsafe extern "C" fn list_show(m: *mut ffi::seq_file, v: *mut c_void) -> c_int {
+    // SAFETY: as in `list_start`.
+    let net = unsafe { ffi::ipct_seq_net(m) };
+    // SAFETY: the seq_file core passes a valid seq_file, ours to write
+    // during this call.
+    let mut seq = unsafe { SeqFile::from_raw(m) };
+    if let Some(b) = bucket_of(v) {
+        show_bucket(&mut seq, net, b);
+    }
     0
 }
 
@@ -78,12 +174,17 @@ static LIST_OPS: ffi::seq_operations = ffi::seq_operations {
 
 /// # Safety
 ///
-/// Only the seq_file core calls it, with a valid `seq_file`.
+/// Only the seq_file core calls it, with a valid `seq_file` of
+/// `/proc/net/stat/ip_conntrack`.
 unsafe extern "C" fn stat_show(m: *mut ffi::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: `m` is a seq_file opened by proc_create_net_single (its
+    // private data is the namespace, held while the file is open).
+    let net = unsafe { ffi::ipct_seq_single_net(m) };
     // SAFETY: the seq_file core passes a valid seq_file, ours to write
     // during this call.
     let mut seq = unsafe { SeqFile::from_raw(m) };
-    seq.puts(STAT_HEADER);
+    seq.write(STAT_HEADER.as_bytes());
+    let _entries = count(net);
     0
 }
 
