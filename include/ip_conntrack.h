@@ -81,4 +81,7 @@ const u8 IPCT_PF_INET = PF_INET;
 const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 #endif
 
+/* The iptables matches: include/ipct_xt.h (helpers in xt_helpers.c). */
+#include "ipct_xt.h"
+
 #endif /* IP_CONNTRACK_H */

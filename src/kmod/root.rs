@@ -27,6 +27,7 @@ mod procfs;
 mod settings;
 mod sockopt;
 mod sysctl;
+mod xt_match;
 
 module! {
     type: IpConntrack,
@@ -42,6 +43,7 @@ module! {
 /// hooks first (no new packets), the sockopt last (nf_conntrack stays
 /// unloadable until everything else is gone).
 struct IpConntrack {
+    _matches: xt_match::Registration,
     _hooks: hooks::Registration<4>,
     _proc: procfs::Files,
     _sysctl: sysctl::Sysctls,
@@ -69,6 +71,7 @@ impl kernel::Module for IpConntrack {
         let sysctl = sysctl::Sysctls::new()?;
         let proc = procfs::Files::new()?;
         let hooks = hooks::Registration::new(packet_path::hook_ops())?;
+        let matches = xt_match::register()?;
 
         pr_info!(
             "loaded: {} buckets, {} max, {} hooks\n",
@@ -77,6 +80,7 @@ impl kernel::Module for IpConntrack {
             hooks.count()
         );
         Ok(Self {
+            _matches: matches,
             _hooks: hooks,
             _proc: proc,
             _sysctl: sysctl,
