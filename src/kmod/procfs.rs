@@ -96,12 +96,13 @@ impl SeqFile {
 
 /// The record handle of bucket `b`.
 fn handle(b: u32) -> *mut c_void {
-    ptr::without_provenance_mut(usize::try_from(b).unwrap_or(usize::MAX).saturating_add(1))
+    let n = usize::try_from(b).unwrap_or(usize::MAX).saturating_add(1);
+    ptr::null_mut::<c_void>().wrapping_byte_add(n)
 }
 
 /// The bucket of a record handle made by [`handle`].
 fn bucket_of(v: *mut c_void) -> Option<u32> {
-    u32::try_from(v.addr().checked_sub(1)?).ok()
+    u32::try_from((v as usize).checked_sub(1)?).ok()
 }
 
 /// The record at position `pos` of `net`'s list, or null past the end.
