@@ -84,4 +84,7 @@ const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 /* The iptables matches: include/ipct_xt.h (helpers in xt_helpers.c). */
 #include "ipct_xt.h"
 
+/* The data path: include/ipct_conn.h (helpers in conn_helpers.c). */
+#include "ipct_conn.h"
+
 #endif /* IP_CONNTRACK_H */

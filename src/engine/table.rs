@@ -392,7 +392,12 @@ impl<'a, S: Store> Stripe<'a, S> {
                                 expired: true,
                             });
                         }
-                        let better = best.as_ref().is_none_or(|(_, d)| e.deadline < *d);
+                        // (A match: `Option::is_none_or` needs Rust 1.82,
+                        // the kernel's minimum is 1.78.)
+                        let better = match &best {
+                            None => true,
+                            Some((_, d)) => e.deadline < *d,
+                        };
                         if !e.status.has(Status::ASSURED) && better {
                             best = Some((
                                 Victim {

@@ -5,6 +5,7 @@
 //! network namespace.
 
 use crate::ffi;
+use crate::skb::SkbMut;
 use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::ffi::c_uint;
@@ -52,17 +53,42 @@ pub(crate) struct Verdict(c_uint);
 impl Verdict {
     /// Let the packet continue.
     pub(crate) const ACCEPT: Self = Self(ffi::IPCT_NF_ACCEPT);
+    /// Drop the packet.
+    pub(crate) const DROP: Self = Self(ffi::IPCT_NF_DROP);
+
+    /// The C value (`NF_ACCEPT`, `NF_DROP`).
+    pub(crate) fn raw(self) -> c_uint {
+        self.0
+    }
 }
 
 /// The packet a hook runs on, valid for the duration of one hook call.
+///
+/// # Invariants
+///
+/// `skb` is the hook's packet, owned by the hook for the call, and `state`
+/// its valid hook state (whose `net` is a live namespace).
 pub(crate) struct Packet<'a> {
     state: &'a ffi::nf_hook_state,
+    skb: *mut ffi::sk_buff,
 }
 
 impl Packet<'_> {
     /// The hook point the packet is at (`enum nf_inet_hooks` value).
     pub(crate) fn hooknum(&self) -> u8 {
         self.state.hook
+    }
+
+    /// The packet, which the hook may modify (its `_nfct`).
+    pub(crate) fn skb(&mut self) -> Option<SkbMut<'_>> {
+        // SAFETY: the hook owns its packet for the call (type invariant);
+        // `&mut self` keeps a second view from being made meanwhile.
+        unsafe { SkbMut::from_raw(self.skb) }
+    }
+
+    /// The network namespace the packet is in (a live one).
+    pub(crate) fn net(&self) -> *mut ffi::net {
+        self.state.net
     }
 }
 
@@ -74,7 +100,7 @@ pub(crate) trait Hook {
     const PRIORITY: i32;
     /// Decides the fate of one packet. Runs in softirq or process context
     /// under `rcu_read_lock()`: must not sleep.
-    fn run(pkt: &Packet<'_>) -> Verdict;
+    fn run(pkt: &mut Packet<'_>) -> Verdict;
 }
 
 /// The C hook function of `H`.
@@ -85,13 +111,14 @@ pub(crate) trait Hook {
 /// `state` points to a valid `nf_hook_state` for the duration of the call.
 unsafe extern "C" fn adapter<H: Hook>(
     _priv: *mut c_void,
-    _skb: *mut ffi::sk_buff,
+    skb: *mut ffi::sk_buff,
     state: *const ffi::nf_hook_state,
 ) -> c_uint {
     // SAFETY: the caller (nf_hook_slow) passes a valid state that outlives
     // this call and is not written while the hook runs.
     let state = unsafe { &*state };
-    H::run(&Packet { state }).0
+    // INVARIANT: netfilter hands the hook its packet for the call.
+    H::run(&mut Packet { state, skb }).0
 }
 
 /// The C description of hook `H` for IPv4.

@@ -15,16 +15,69 @@ use kernel::prelude::*;
 #[forbid(unsafe_code)]
 #[path = "../engine/config.rs"]
 pub mod config;
+#[forbid(unsafe_code)]
+#[path = "../engine/ctinfo.rs"]
+pub mod ctinfo;
+#[forbid(unsafe_code)]
+#[path = "../engine/entry.rs"]
+pub mod entry;
+#[forbid(unsafe_code)]
+#[path = "../engine/expiry.rs"]
+pub mod expiry;
+#[forbid(unsafe_code)]
+#[path = "../engine/hash.rs"]
+pub mod hash;
+#[forbid(unsafe_code)]
+#[path = "../engine/invalid.rs"]
+pub mod invalid;
+#[forbid(unsafe_code)]
+#[path = "../engine/packet.rs"]
+pub mod packet;
+#[forbid(unsafe_code)]
+#[path = "../engine/procfmt.rs"]
+pub mod procfmt;
+#[forbid(unsafe_code)]
+#[path = "../engine/proto/mod.rs"]
+pub mod proto;
+#[forbid(unsafe_code)]
+#[path = "../engine/sizing.rs"]
+pub mod sizing;
+#[forbid(unsafe_code)]
+#[path = "../engine/stats.rs"]
+pub mod stats;
+#[forbid(unsafe_code)]
+#[path = "../engine/table.rs"]
+pub mod table;
+#[forbid(unsafe_code)]
+#[path = "../engine/track.rs"]
+pub mod track;
+#[forbid(unsafe_code)]
+#[path = "../engine/tuple.rs"]
+pub mod tuple;
+#[forbid(unsafe_code)]
+#[path = "../engine/wire/mod.rs"]
+pub mod wire;
 
 /// Time in milliseconds on a monotonic clock (the engine's `Millis`).
 pub type Millis = u64;
 
+mod conn;
 mod ffi;
+mod gc;
 mod hooks;
+// The kernel's table and statistics of one namespace (src/kmod/table.rs,
+// stats.rs), named apart from the engine's `table` and `stats`.
+#[path = "table.rs"]
+mod ktable;
+#[path = "stats.rs"]
+mod kstats;
+mod lock;
+mod nfct_hook;
 mod packet_path;
 mod params;
 mod procfs;
 mod settings;
+mod skb;
 mod sockopt;
 mod sysctl;
 mod xt_match;
@@ -47,6 +100,13 @@ struct IpConntrack {
     _hooks: hooks::Registration<4>,
     _proc: procfs::Files,
     _sysctl: sysctl::Sysctls,
+    /// Dropped after the hooks and /proc files: tears every namespace's
+    /// table down and waits until packets let go of their entries.
+    _tables: ktable::Tables,
+    /// Removed once no entry is left (`destroy` must work until then).
+    _nfct_hook: nfct_hook::Registration,
+    /// Destroyed last among the data path: every entry is freed by now.
+    _cache: conn::Cache,
     _sockopt: sockopt::Registration,
 }
 
@@ -68,6 +128,9 @@ impl kernel::Module for IpConntrack {
 
         let sizing = params::Sizing::at_load()?;
         sizing.apply();
+        let cache = conn::Cache::new()?;
+        let nfct_hook = nfct_hook::Registration::new()?;
+        let tables = ktable::Tables::new()?;
         let sysctl = sysctl::Sysctls::new()?;
         let proc = procfs::Files::new()?;
         let hooks = hooks::Registration::new(packet_path::hook_ops())?;
@@ -75,8 +138,8 @@ impl kernel::Module for IpConntrack {
 
         pr_info!(
             "loaded: {} buckets, {} max, {} hooks\n",
-            sizing.buckets,
-            sizing.max,
+            sizing.buckets(),
+            sizing.max(),
             hooks.count()
         );
         Ok(Self {
@@ -84,6 +147,9 @@ impl kernel::Module for IpConntrack {
             _hooks: hooks,
             _proc: proc,
             _sysctl: sysctl,
+            _tables: tables,
+            _nfct_hook: nfct_hook,
+            _cache: cache,
             _sockopt: sockopt,
         })
     }

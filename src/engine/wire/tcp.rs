@@ -258,8 +258,10 @@ impl<'a> Iterator for Options<'a> {
             _ => {
                 let size = usize::from(after_kind.first().copied().unwrap_or(0));
                 // "Silly" or partial options end the parse.
-                let Some((opt, rest)) = self.rest.split_at_checked(size).filter(|_| size >= 2)
-                else {
+                // (`get` twice rather than `split_at_checked`: the kernel's
+                // minimum Rust is 1.78.)
+                let split = self.rest.get(..size).zip(self.rest.get(size..));
+                let Some((opt, rest)) = split.filter(|_| size >= 2) else {
                     self.rest = &[];
                     return None;
                 };

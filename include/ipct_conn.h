@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ip_conntrack: C side of the data path (entries, tables, packet hooks).
+ *
+ * Provided by C (src/kmod/conn_helpers.c): every ipct_* function below, for
+ * what Rust-for-Linux 6.12 cannot express (spin_lock_bh, slab caches,
+ * per-CPU data, delayed work, net_generic, skb->_nfct, nf_ct_hook, inline
+ * kernel functions). Provided by Rust: the callbacks passed in (pernet
+ * table setup, delayed-work function, nf_ct_hook members). Each helper is
+ * wrapped once by a safe Rust type in src/kmod/ (lock.rs, skb.rs, conn.rs,
+ * table.rs, kstats in stats.rs, gc.rs, nfct_hook.rs).
+ */
+#ifndef IPCT_CONN_H
+#define IPCT_CONN_H
+
+#include <linux/netfilter.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <net/netfilter/nf_conntrack_tuple.h>
+
+/* Spinlocks taken with bottom halves disabled (lock.rs). */
+void ipct_spin_lock_init(spinlock_t *lock, const char *name,
+			 struct lock_class_key *key);
+void ipct_spin_lock_bh(spinlock_t *lock);
+void ipct_spin_unlock_bh(spinlock_t *lock);
+
+/* The reference count at the start of every entry (conn.rs). */
+void ipct_nfct_init(struct nf_conntrack *ct);
+void ipct_nfct_get(struct nf_conntrack *ct);
+/* Drops one reference; true when it was the last. */
+bool ipct_nfct_put_test(struct nf_conntrack *ct);
+unsigned int ipct_nfct_use(const struct nf_conntrack *ct);
+
+/* skb->_nfct (skb.rs): entry pointer | ctinfo, as nf_ct_set() stores it. */
+unsigned long ipct_skb_nfct(const struct sk_buff *skb);
+void ipct_skb_set_nfct(struct sk_buff *skb, unsigned long nfct);
+/*
+ * Copies up to @buflen bytes of @skb from its network header into @buf and
+ * stores the length from the network header to the end of the packet in
+ * *@frame_len. Returns the number of bytes copied (0 on failure).
+ */
+unsigned int ipct_skb_head(const struct sk_buff *skb, void *buf,
+			   unsigned int buflen, unsigned int *frame_len);
+
+/*
+ * Whether the layer-4 checksum of @skb (IPv4, layer 4 at @l4off from the
+ * network header, protocol @proto) is wrong, as nf_conntrack checks it at
+ * PRE_ROUTING (nf_checksum; a UDP datagram without checksum passes).
+ */
+bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
+			  unsigned int l4off, u8 proto);
+
+/* The slab cache of entries (conn.rs). */
+struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
+				     unsigned int align);
+void *ipct_cache_alloc(struct kmem_cache *cache);
+void ipct_cache_free(struct kmem_cache *cache, void *obj);
+void ipct_cache_destroy(struct kmem_cache *cache);
+
+/* Clock, randomness, sleeping, logging. */
+u64 ipct_now_ms(void);
+u64 ipct_random_u64(void);
+void ipct_msleep(unsigned int ms);
+/* Rate-limited log line for an INVALID packet (ip_conntrack_log_invalid). */
+void ipct_log_invalid(u8 proto, u32 src, u32 dst, const char *why, size_t len);
+/* pr_warn_ratelimited of @len bytes at @msg (table full). */
+void ipct_warn_ratelimited(const char *msg, size_t len);
+
+/* Per-CPU counters (stats.rs): arrays of @n u32 counters. */
+void __percpu *ipct_pcpu_alloc(size_t size);
+void ipct_pcpu_free(void __percpu *p);
+/* Adds @n to counter @index of this CPU's array. */
+void ipct_pcpu_add(void __percpu *p, unsigned int index, u32 n);
+/* Copies @size bytes of CPU @cpu's copy into @dst. */
+void ipct_pcpu_read(void __percpu *p, unsigned int cpu, void *dst, size_t size);
+/* The first possible CPU after @prev (-1: the first); >= nr_cpu_ids: none. */
+unsigned int ipct_next_possible_cpu(int prev);
+unsigned int ipct_nr_cpu_ids(void);
+
+/* Delayed work calling @fn(@ctx) in process context (gc.rs). */
+struct ipct_dwork {
+	struct delayed_work dwork;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+void ipct_dwork_init(struct ipct_dwork *w, void (*fn)(void *ctx), void *ctx);
+void ipct_dwork_schedule(struct ipct_dwork *w, unsigned int delay_ms);
+void ipct_dwork_cancel_sync(struct ipct_dwork *w);
+
+/*
+ * One table per network namespace (table.rs), kept in net_generic. At
+ * namespace setup @init builds the table and stores it in *@slot (after
+ * enabling nf_defrag_ipv4 there); at exit @exit tears it down (then
+ * defragmentation is disabled again). Register before the hooks so that the
+ * table exists whenever they run.
+ */
+int ipct_tables_register(int (*init)(struct net *net, void **slot),
+			 void (*exit)(struct net *net, void *table));
+void ipct_tables_unregister(void);
+/* The table of @net (NULL before its setup and after its exit). */
+void *ipct_net_table(const struct net *net);
+
+/* nf_ct_hook (nfct_hook.rs). -EBUSY when another tracker installed one. */
+int ipct_nf_ct_hook_install(const struct nf_ct_hook *hook);
+/* Clears the hook if it is @hook, then waits for callers (synchronize_rcu). */
+void ipct_nf_ct_hook_remove(const struct nf_ct_hook *hook);
+/* Fills a kernel tuple; every value in host byte order. */
+struct ipct_tuple {
+	u32 src;
+	u32 dst;
+	u16 sport;	/* TCP/UDP */
+	u16 dport;	/* TCP/UDP */
+	u16 icmp_id;
+	u8 icmp_type;
+	u8 icmp_code;
+	u8 proto;
+	u8 dir;		/* 0 original, 1 reply */
+};
+void ipct_fill_tuple(struct nf_conntrack_tuple *t, const struct ipct_tuple *v);
+
+#ifdef __BINDGEN__
+const unsigned long IPCT_NFCT_INFOMASK = NFCT_INFOMASK;
+const unsigned long IPCT_CT_UNTRACKED = IP_CT_UNTRACKED;
+#endif
+
+#endif /* IPCT_CONN_H */

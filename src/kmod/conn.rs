@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The entry object: one tracked connection in slab memory, the references
+//! that keep it alive, and how packets carry it (`skb->_nfct`).
+//!
+//! # Layout (120 bytes, 128 with the cache's hardware cache alignment)
+//!
+//! ```text
+//!   0  struct nf_conntrack   refcount; skb->_nfct points here (first field)
+//!   4  confirmed: bool       in the table (set under the lock, read without)
+//!   8  stripe                the table stripe whose lock guards `linked`
+//!                            (and, through it, the namespace's table)
+//!  16  next                  chain link  } `linked`: only under the lock
+//!  24  Entry (96 bytes)      engine data }   of stripe `stripe`
+//! ```
+//!
+//! # References
+//!
+//! The count in `struct nf_conntrack` counts: one for the table while the
+//! entry is linked into a chain, one per packet whose `_nfct` points to
+//! it, one per [`ConnRef`] the module holds. Whoever drops the last one
+//! frees the entry ([`destroy`]): the kernel through `nf_conntrack_put` →
+//! `nf_ct_hook->destroy`, or a [`ConnRef`] going out of scope. An entry is
+//! always unlinked before the table's reference is dropped, so a freed
+//! entry is never reachable from a chain.
+//!
+//! # Locking
+//!
+//! `stripe` never changes. The chain link and the engine [`Entry`]
+//! (`linked`) are read and written only under the lock of stripe `stripe`,
+//! confirmed or not (an unconfirmed entry may be shared by a
+//! packet's clones and by ICMP errors attached to it), so readers such as
+//! the conntrack match see a consistent entry through
+//! [`Conn::with_entry`].
+
+use crate::ctinfo::{self, CtInfo};
+use crate::entry::{Entry, Status};
+use crate::ffi;
+use crate::ktable::{StripeCell, Table};
+use crate::skb::{Skb, SkbMut};
+use crate::Millis;
+use core::cell::UnsafeCell;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use kernel::c_str;
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+/// The cache entries come from, set while a [`Cache`] exists.
+static CACHE: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut());
+
+/// The slab cache "ip_conntrack" of [`Conn`] objects; destroyed on drop.
+///
+/// # Invariants
+///
+/// While it exists, `CACHE` holds its live cache. It is dropped only once
+/// every entry is freed (every table is gone: tables wait for their
+/// entries).
+pub(crate) struct Cache {
+    _private: (),
+}
+
+impl Cache {
+    /// Creates the cache. `EBUSY` if one exists.
+    pub(crate) fn new() -> Result<Self> {
+        let size = u32::try_from(core::mem::size_of::<Conn>()).map_err(|_| EINVAL)?;
+        let align = u32::try_from(core::mem::align_of::<Conn>()).map_err(|_| EINVAL)?;
+        // SAFETY: the name is a 'static C string; size and align describe
+        // `Conn`.
+        let c = unsafe { ffi::ipct_cache_create(c_str!("ip_conntrack").as_char_ptr(), size, align) };
+        if c.is_null() {
+            return Err(ENOMEM);
+        }
+        if CACHE
+            .compare_exchange(ptr::null_mut(), c, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `c` was just created and is not published.
+            unsafe { ffi::ipct_cache_destroy(c) };
+            return Err(EBUSY);
+        }
+        // INVARIANT: `CACHE` holds the new cache.
+        Ok(Self { _private: () })
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        let c = CACHE.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !c.is_null() {
+            // SAFETY: `c` is the live cache (type invariant) and no entry
+            // is allocated any more (type invariant), so nothing uses it.
+            unsafe { ffi::ipct_cache_destroy(c) };
+        }
+    }
+}
+
+/// The chain link and the engine entry: only under the stripe lock.
+pub(crate) struct Linked {
+    /// Next entry of the chain.
+    pub(crate) next: Option<ConnPtr>,
+    /// The connection.
+    pub(crate) entry: Entry,
+}
+
+/// One tracked connection (see the module documentation).
+#[repr(C)]
+pub(crate) struct Conn {
+    /// The reference count (`skb->_nfct` points here).
+    general: Opaque<ffi::nf_conntrack>,
+    confirmed: AtomicBool,
+    stripe: NonNull<StripeCell>,
+    linked: UnsafeCell<Linked>,
+}
+
+// The memory budget: a 128-byte slab object at most.
+const _: () = assert!(core::mem::size_of::<Conn>() <= 128);
+// `general` is first: skb->_nfct and nf_conntrack_put use its address.
+const _: () = assert!(core::mem::offset_of!(Conn, general) == 0);
+
+// SAFETY: the reference count is atomic (C refcount_t), `confirmed` is
+// atomic, `stripe` never changes, and `linked` is only touched under the
+// stripe lock (module documentation). The stripe and its table outlive the
+// entry and are `Sync`.
+unsafe impl Sync for Conn {}
+// SAFETY: see `Sync`; an entry is not tied to a thread.
+unsafe impl Send for Conn {}
+
+impl Conn {
+    /// Allocates an entry of `stripe` with one reference (the caller's).
+    /// `None` when out of memory or without a cache. Only the table calls
+    /// this (it counts the entry).
+    pub(crate) fn alloc(stripe: &StripeCell, entry: Entry) -> Option<ConnRef> {
+        let cache = CACHE.load(Ordering::Acquire);
+        if cache.is_null() {
+            return None;
+        }
+        // SAFETY: `cache` is the live cache (`Cache` invariant).
+        let p = unsafe { ffi::ipct_cache_alloc(cache) }.cast::<Conn>();
+        let p = NonNull::new(p)?;
+        // SAFETY: `p` is a fresh object of the size and alignment of
+        // `Conn`, ours alone until published.
+        unsafe {
+            ptr::write(
+                p.as_ptr(),
+                Conn {
+                    general: Opaque::uninit(),
+                    confirmed: AtomicBool::new(false),
+                    stripe: NonNull::from(stripe),
+                    linked: UnsafeCell::new(Linked { next: None, entry }),
+                },
+            );
+            ffi::ipct_nfct_init((*p.as_ptr()).general.get());
+        }
+        // The one reference set above is the caller's.
+        Some(ConnRef(ConnPtr(p)))
+    }
+
+    /// The table the entry belongs to.
+    pub(crate) fn table(&self) -> &Table {
+        self.stripe_cell().table()
+    }
+
+    /// The stripe the entry belongs to, by address (membership checks).
+    pub(crate) fn stripe_ptr(&self) -> NonNull<StripeCell> {
+        self.stripe
+    }
+
+    /// The stripe's index within the table.
+    pub(crate) fn stripe_index(&self) -> u32 {
+        self.stripe_cell().index()
+    }
+
+    /// The stripe whose lock guards the entry.
+    pub(crate) fn stripe_cell(&self) -> &StripeCell {
+        // SAFETY: a table and its stripes outlive its entries (the table
+        // waits for them at exit).
+        unsafe { self.stripe.as_ref() }
+    }
+
+    /// Whether the entry is in the table (or was: confirmed entries stay
+    /// confirmed once removed).
+    pub(crate) fn is_confirmed(&self) -> bool {
+        self.confirmed.load(Ordering::Acquire)
+    }
+
+    /// Marks the entry confirmed. Only the table calls this, under the
+    /// stripe lock, when it links the entry.
+    pub(crate) fn set_confirmed(&self) {
+        self.confirmed.store(true, Ordering::Release);
+    }
+
+    #[allow(dead_code, reason = "API of the conntrack match and /proc")]
+    /// The current reference count (the `use=` of `/proc`).
+    pub(crate) fn use_count(&self) -> u32 {
+        // SAFETY: `general` is an initialised refcount while `self` lives.
+        unsafe { ffi::ipct_nfct_use(self.general.get()) }
+    }
+
+    /// A new reference to this entry.
+    pub(crate) fn new_ref(&self) -> ConnRef {
+        // SAFETY: `&self` proves the entry alive, so the count is at least
+        // one (only `destroy` sees it at zero, with no `&Conn` around).
+        unsafe { ffi::ipct_nfct_get(self.general.get()) };
+        ConnRef(ConnPtr(NonNull::from(self)))
+    }
+
+    /// The chain link and entry, for the table's store.
+    ///
+    /// The pointer may be dereferenced only under the lock of
+    /// [`Conn::stripe_cell`].
+    pub(crate) fn linked_ptr(&self) -> *mut Linked {
+        self.linked.get()
+    }
+
+    /// Runs `f` on the entry under its stripe lock (a consistent view).
+    /// Must not be called with a stripe lock of the same table held.
+    pub(crate) fn with_entry<R>(&self, f: impl FnOnce(&Entry) -> R) -> R {
+        self.stripe_cell().with_linked(self, |l| f(&l.entry))
+    }
+
+    /// Runs `f` on the entry under its stripe lock, mutably.
+    pub(crate) fn with_entry_mut<R>(&self, f: impl FnOnce(&mut Entry) -> R) -> R {
+        self.stripe_cell().with_linked(self, |l| f(&mut l.entry))
+    }
+
+    #[allow(dead_code, reason = "API of the conntrack match and /proc")]
+    /// A copy of the entry, taken under its stripe lock.
+    pub(crate) fn snapshot(&self) -> Entry {
+        self.with_entry(|e| *e)
+    }
+
+    /// The raw pointer of the entry, as stored in `skb->_nfct`.
+    pub(crate) fn nfct(&self) -> *mut ffi::nf_conntrack {
+        self.general.get()
+    }
+
+    /// The entry owning the `nf_conntrack` at `ct`.
+    ///
+    /// # Safety
+    ///
+    /// `ct` must be the `general` field of a live [`Conn`] (a pointer this
+    /// module stored in `skb->_nfct`), alive for `'a`.
+    pub(crate) unsafe fn from_nfct<'a>(ct: *const ffi::nf_conntrack) -> &'a Conn {
+        // SAFETY: `general` is the first field of the `repr(C)` `Conn`, so
+        // both share an address; the caller guarantees liveness.
+        unsafe { &*ct.cast::<Conn>() }
+    }
+}
+
+#[allow(dead_code, reason = "API of the conntrack match and /proc")]
+/// Time left of `e` at `now` in milliseconds: from the deadline for a
+/// confirmed entry; an unconfirmed one (no [`Status::CONFIRMED`]) holds its
+/// timeout itself until confirmation (the engine's rule).
+pub(crate) fn time_left(e: &Entry, now: Millis) -> Millis {
+    if e.status.has(Status::CONFIRMED) {
+        e.deadline.saturating_sub(now)
+    } else {
+        e.deadline
+    }
+}
+
+/// The module's clock: milliseconds since boot (jiffies based).
+pub(crate) fn now() -> Millis {
+    // SAFETY: reads the jiffies counter.
+    unsafe { ffi::ipct_now_ms() }
+}
+
+/// Names an entry without owning a reference: the engine's
+/// [`crate::table::Store::Ref`]. Dereferenced only while the entry is known
+/// to be alive (linked, under its stripe lock, or with a reference held).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnPtr(NonNull<Conn>);
+
+// SAFETY: a plain address; entries are shared between CPUs under the rules
+// of the module documentation.
+unsafe impl Send for ConnPtr {}
+
+impl ConnPtr {
+    /// The entry.
+    ///
+    /// # Safety
+    ///
+    /// The entry must be alive for `'a` (linked and its stripe lock held,
+    /// or a reference held).
+    pub(crate) unsafe fn as_conn<'a>(self) -> &'a Conn {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// An owned reference to an entry; dropping it puts the reference and frees
+/// the entry when it was the last.
+///
+/// # Invariants
+///
+/// Holds one counted reference to a live entry.
+pub(crate) struct ConnRef(ConnPtr);
+
+// SAFETY: a counted reference may be moved and dropped on any CPU.
+unsafe impl Send for ConnRef {}
+// SAFETY: `&ConnRef` only gives `&Conn`, which is `Sync`.
+unsafe impl Sync for ConnRef {}
+
+impl ConnRef {
+    /// Takes over one counted reference to `p` (the table's, when the
+    /// engine unlinked the entry, or a packet's).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns one counted reference to the live entry `p` and
+    /// gives it to the result.
+    pub(crate) unsafe fn adopt(p: ConnPtr) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self(p)
+    }
+
+    /// Gives up ownership of the reference without putting it (the table
+    /// keeps it for a linked entry, or a packet for `_nfct`).
+    pub(crate) fn into_raw(self) -> ConnPtr {
+        let p = self.0;
+        core::mem::forget(self);
+        p
+    }
+
+    /// The entry's name.
+    pub(crate) fn ptr(&self) -> ConnPtr {
+        self.0
+    }
+}
+
+impl core::ops::Deref for ConnRef {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        // SAFETY: a counted reference keeps the entry alive (invariant).
+        unsafe { self.0.as_conn() }
+    }
+}
+
+impl Clone for ConnRef {
+    fn clone(&self) -> Self {
+        self.new_ref()
+    }
+}
+
+impl Drop for ConnRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (type invariant).
+        unsafe { put(self.0 .0.as_ref().nfct()) };
+    }
+}
+
+/// Drops one reference of the entry whose `nf_conntrack` is `ct`, freeing
+/// it when it was the last.
+///
+/// # Safety
+///
+/// The caller owns one counted reference to that live entry and gives it up.
+unsafe fn put(ct: *mut ffi::nf_conntrack) {
+    // SAFETY: a live, initialised refcount (caller).
+    if unsafe { ffi::ipct_nfct_put_test(ct) } {
+        // SAFETY: that was the last reference.
+        unsafe { destroy(ct) };
+    }
+}
+
+/// Frees an entry whose count dropped to zero (`nf_ct_hook->destroy`).
+///
+/// # Safety
+///
+/// `ct` belongs to an entry of this module whose count just reached zero;
+/// nobody else can reach it (it is unlinked: the table holds a reference
+/// while it is linked).
+pub(crate) unsafe fn destroy(ct: *mut ffi::nf_conntrack) {
+    let p = ct.cast::<Conn>();
+    // SAFETY: `p` is a `Conn` (first field) nobody else uses any more; its
+    // stripe and table outlive it.
+    let table = NonNull::from(unsafe { (*p).table() });
+    let cache = CACHE.load(Ordering::Acquire);
+    // SAFETY: the object came from `cache`, which lives while entries do
+    // (`Cache` invariant); `Conn` needs no drop glue (plain data).
+    unsafe { ffi::ipct_cache_free(cache, p.cast()) };
+    // SAFETY: the table outlives its entries; this is the last use of it
+    // by this entry (after it, the table may be freed).
+    unsafe { table.as_ref().released() };
+}
+
+#[allow(dead_code, reason = "API of the conntrack match and /proc")]
+/// What a packet's `_nfct` says.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PktState {
+    /// No entry: not tracked yet, or INVALID.
+    Invalid,
+    /// Marked untracked (`IP_CT_UNTRACKED`).
+    Untracked,
+    /// Tracked with this classification.
+    Tracked(CtInfo),
+}
+
+#[allow(dead_code, reason = "API of the conntrack match")]
+impl PktState {
+    /// The `xt_state` bit (`-m state`): INVALID 1, ESTABLISHED 2, RELATED
+    /// 4, NEW 8, UNTRACKED 64.
+    pub(crate) fn state_bit(self) -> u32 {
+        match self {
+            Self::Invalid => ctinfo::STATE_INVALID,
+            Self::Untracked => ctinfo::STATE_UNTRACKED,
+            Self::Tracked(c) => c.state_bit(),
+        }
+    }
+}
+
+/// Splits an `_nfct` word into the entry pointer and the ctinfo bits.
+fn split(v: usize) -> (usize, usize) {
+    let info = ffi::IPCT_NFCT_INFOMASK;
+    (v & !info, v & info)
+}
+
+#[allow(dead_code, reason = "API of the conntrack match and /proc")]
+/// The classification a packet carries, without touching its entry.
+pub(crate) fn state(skb: &Skb<'_>) -> PktState {
+    let (p, info) = split(skb.nfct());
+    if p == 0 {
+        if info == ffi::IPCT_CT_UNTRACKED {
+            return PktState::Untracked;
+        }
+        return PktState::Invalid;
+    }
+    match CtInfo::from_raw(u32::try_from(info).unwrap_or(u32::MAX)) {
+        Some(c) => PktState::Tracked(c),
+        None => PktState::Invalid,
+    }
+}
+
+/// The entry a packet carries and its classification. The entry lives at
+/// least as long as the packet view (the packet holds a reference).
+pub(crate) fn from_skb<'a>(skb: &Skb<'a>) -> Option<(&'a Conn, CtInfo)> {
+    let (p, info) = split(skb.nfct());
+    if p == 0 {
+        return None;
+    }
+    let ctinfo = CtInfo::from_raw(u32::try_from(info).ok()?)?;
+    // SAFETY: a non-null `_nfct` pointer is one of our entries (nf_ct_hook
+    // is ours, so no other tracker attaches entries), and the packet holds
+    // a reference for as long as its `_nfct` is unchanged: `'a` (`Skb`
+    // invariant).
+    Some((unsafe { Conn::from_nfct(p as *const ffi::nf_conntrack) }, ctinfo))
+}
+
+/// Attaches `c` to the packet with `ctinfo` (the packet takes over the
+/// reference) and returns what it carried before, if anything.
+pub(crate) fn attach(skb: &mut SkbMut<'_>, c: ConnRef, ctinfo: CtInfo) -> Option<(ConnRef, CtInfo)> {
+    let old = take(skb);
+    let p = c.into_raw();
+    // SAFETY: `p` is alive: the reference just taken from `c` keeps it.
+    let addr = unsafe { p.as_conn() }.nfct() as usize;
+    skb.set_nfct(addr | ctinfo as usize);
+    old
+}
+
+/// Detaches the packet's entry, if any: the caller gets its reference.
+pub(crate) fn take(skb: &mut SkbMut<'_>) -> Option<(ConnRef, CtInfo)> {
+    let v = skb.nfct();
+    let (p, info) = split(v);
+    if p == 0 {
+        return None;
+    }
+    skb.set_nfct(0);
+    let ctinfo = CtInfo::from_raw(u32::try_from(info).unwrap_or(0)).unwrap_or(CtInfo::New);
+    let p = NonNull::new(p as *mut Conn)?;
+    // SAFETY: the packet held one reference to this entry (it was in its
+    // `_nfct`), which we take over now that `_nfct` is cleared.
+    Some((unsafe { ConnRef::adopt(ConnPtr(p)) }, ctinfo))
+}

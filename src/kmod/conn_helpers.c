@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers of the data path: what Rust-for-Linux 6.12 cannot express
+ * (inline functions and macros around locks, refcounts, skbs, slab caches,
+ * per-CPU data, delayed work, net_generic and nf_ct_hook). Prototypes and
+ * contracts: include/ipct_conn.h.
+ */
+#include <linux/atomic.h>
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/errno.h>
+#include <linux/jiffies.h>
+#include <linux/netfilter.h>
+#include <linux/percpu.h>
+#include <linux/random.h>
+#include <linux/ratelimit.h>
+#include <linux/refcount.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/udp.h>
+#include <linux/workqueue.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/netfilter/ipv4/nf_defrag_ipv4.h>
+#include <net/netfilter/nf_conntrack_tuple.h>
+
+#include "ip_conntrack.h"
+
+/* --- BH-disabling spinlocks ------------------------------------------------- */
+
+void ipct_spin_lock_init(spinlock_t *lock, const char *name,
+			 struct lock_class_key *key)
+{
+#ifdef CONFIG_DEBUG_SPINLOCK
+	__raw_spin_lock_init(spinlock_check(lock), name, key, LD_WAIT_CONFIG);
+#else
+	spin_lock_init(lock);
+#endif
+}
+
+void ipct_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void ipct_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
+/* --- entry reference counts ------------------------------------------------- */
+
+void ipct_nfct_init(struct nf_conntrack *ct)
+{
+	refcount_set(&ct->use, 1);
+}
+
+void ipct_nfct_get(struct nf_conntrack *ct)
+{
+	refcount_inc(&ct->use);
+}
+
+bool ipct_nfct_put_test(struct nf_conntrack *ct)
+{
+	return refcount_dec_and_test(&ct->use);
+}
+
+unsigned int ipct_nfct_use(const struct nf_conntrack *ct)
+{
+	return refcount_read(&ct->use);
+}
+
+/* --- skb ------------------------------------------------------------------- */
+
+unsigned long ipct_skb_nfct(const struct sk_buff *skb)
+{
+	return skb->_nfct;
+}
+
+void ipct_skb_set_nfct(struct sk_buff *skb, unsigned long nfct)
+{
+	skb_set_nfct(skb, nfct);
+}
+
+unsigned int ipct_skb_head(const struct sk_buff *skb, void *buf,
+			   unsigned int buflen, unsigned int *frame_len)
+{
+	int off = skb_network_offset(skb);
+	unsigned int len;
+
+	if (off < 0 || skb->len < (unsigned int)off)
+		return 0;
+	len = skb->len - off;
+	*frame_len = len;
+	if (len > buflen)
+		len = buflen;
+	if (!len || skb_copy_bits(skb, off, buf, len))
+		return 0;
+	return len;
+}
+
+bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
+			  unsigned int l4off, u8 proto)
+{
+	unsigned int dataoff = skb_network_offset(skb) + l4off;
+
+	if (proto == IPPROTO_UDP) {
+		__sum16 check, *p;
+
+		p = skb_header_pointer(skb, dataoff + offsetof(struct udphdr, check),
+				       sizeof(check), &check);
+		if (!p || !*p)
+			return false;
+	}
+	return nf_checksum(skb, hook, dataoff, proto, NFPROTO_IPV4) != 0;
+}
+
+/* --- slab cache of entries --------------------------------------------------- */
+
+struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
+				     unsigned int align)
+{
+	return kmem_cache_create(name, size, align, SLAB_HWCACHE_ALIGN, NULL);
+}
+
+void *ipct_cache_alloc(struct kmem_cache *cache)
+{
+	/* Packet path (softirq): never sleeps; a failure drops the packet. */
+	return kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
+}
+
+void ipct_cache_free(struct kmem_cache *cache, void *obj)
+{
+	kmem_cache_free(cache, obj);
+}
+
+void ipct_cache_destroy(struct kmem_cache *cache)
+{
+	kmem_cache_destroy(cache);
+}
+
+/* --- clock, randomness, sleeping, logging ------------------------------------- */
+
+u64 ipct_now_ms(void)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
+}
+
+u64 ipct_random_u64(void)
+{
+	return get_random_u64();
+}
+
+void ipct_msleep(unsigned int ms)
+{
+	msleep(ms);
+}
+
+void ipct_log_invalid(u8 proto, u32 src, u32 dst, const char *why, size_t len)
+{
+	__be32 s = htonl(src), d = htonl(dst);
+
+	net_info_ratelimited("ip_conntrack: invalid packet (proto %u) %pI4 -> %pI4: %.*s\n",
+			     proto, &s, &d, (int)len, why);
+}
+
+void ipct_warn_ratelimited(const char *msg, size_t len)
+{
+	net_warn_ratelimited("%.*s\n", (int)len, msg);
+}
+
+/* --- per-CPU counters ----------------------------------------------------------- */
+
+void __percpu *ipct_pcpu_alloc(size_t size)
+{
+	return __alloc_percpu(size, __alignof__(u64));
+}
+
+void ipct_pcpu_free(void __percpu *p)
+{
+	free_percpu(p);
+}
+
+void ipct_pcpu_add(void __percpu *p, unsigned int index, u32 n)
+{
+	u32 __percpu *c = (u32 __percpu *)p + index;
+
+	this_cpu_add(*c, n);
+}
+
+void ipct_pcpu_read(void __percpu *p, unsigned int cpu, void *dst, size_t size)
+{
+	memcpy(dst, per_cpu_ptr(p, cpu), size);
+}
+
+unsigned int ipct_next_possible_cpu(int prev)
+{
+	return cpumask_next(prev, cpu_possible_mask);
+}
+
+unsigned int ipct_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
+}
+
+/* --- delayed work ---------------------------------------------------------------- */
+
+static void ipct_dwork_fn(struct work_struct *work)
+{
+	struct ipct_dwork *w = container_of(to_delayed_work(work),
+					    struct ipct_dwork, dwork);
+
+	w->fn(w->ctx);
+}
+
+void ipct_dwork_init(struct ipct_dwork *w, void (*fn)(void *ctx), void *ctx)
+{
+	w->fn = fn;
+	w->ctx = ctx;
+	INIT_DELAYED_WORK(&w->dwork, ipct_dwork_fn);
+}
+
+void ipct_dwork_schedule(struct ipct_dwork *w, unsigned int delay_ms)
+{
+	queue_delayed_work(system_power_efficient_wq, &w->dwork,
+			   msecs_to_jiffies(delay_ms));
+}
+
+void ipct_dwork_cancel_sync(struct ipct_dwork *w)
+{
+	cancel_delayed_work_sync(&w->dwork);
+}
+
+/* --- one table per network namespace ---------------------------------------------- */
+
+static unsigned int ipct_table_net_id __read_mostly;
+static int (*ipct_table_init)(struct net *net, void **slot);
+static void (*ipct_table_exit)(struct net *net, void *table);
+
+static int __net_init ipct_tables_net_init(struct net *net)
+{
+	void **slot = net_generic(net, ipct_table_net_id);
+	int ret;
+
+	/* Fragments are reassembled (priority -400) before tracking (-200). */
+	ret = nf_defrag_ipv4_enable(net);
+	if (ret)
+		return ret;
+	ret = ipct_table_init(net, slot);
+	if (ret)
+		nf_defrag_ipv4_disable(net);
+	return ret;
+}
+
+static void __net_exit ipct_tables_net_exit(struct net *net)
+{
+	void **slot = net_generic(net, ipct_table_net_id);
+
+	if (*slot)
+		ipct_table_exit(net, *slot);
+	*slot = NULL;
+	nf_defrag_ipv4_disable(net);
+}
+
+static struct pernet_operations ipct_tables_net_ops = {
+	.init = ipct_tables_net_init,
+	.exit = ipct_tables_net_exit,
+	.id = &ipct_table_net_id,
+	.size = sizeof(void *),
+};
+
+int ipct_tables_register(int (*init)(struct net *net, void **slot),
+			 void (*exit)(struct net *net, void *table))
+{
+	int ret;
+
+	if (ipct_table_init)
+		return -EBUSY;
+	ipct_table_init = init;
+	ipct_table_exit = exit;
+	ret = register_pernet_subsys(&ipct_tables_net_ops);
+	if (ret)
+		ipct_table_init = NULL;
+	return ret;
+}
+
+void ipct_tables_unregister(void)
+{
+	unregister_pernet_subsys(&ipct_tables_net_ops);
+	ipct_table_init = NULL;
+}
+
+void *ipct_net_table(const struct net *net)
+{
+	return *(void **)net_generic(net, ipct_table_net_id);
+}
+
+/* --- nf_ct_hook ------------------------------------------------------------------ */
+
+int ipct_nf_ct_hook_install(const struct nf_ct_hook *hook)
+{
+	const struct nf_ct_hook __rcu **p = &nf_ct_hook;
+
+	/* Fully ordered: the hook's contents are visible before the pointer. */
+	if (cmpxchg((const struct nf_ct_hook **)p, NULL, hook) != NULL)
+		return -EBUSY;
+	return 0;
+}
+
+void ipct_nf_ct_hook_remove(const struct nf_ct_hook *hook)
+{
+	const struct nf_ct_hook __rcu **p = &nf_ct_hook;
+
+	cmpxchg((const struct nf_ct_hook **)p, hook, NULL);
+	synchronize_rcu();
+}
+
+void ipct_fill_tuple(struct nf_conntrack_tuple *t, const struct ipct_tuple *v)
+{
+	memset(t, 0, sizeof(*t));
+	t->src.l3num = NFPROTO_IPV4;
+	t->src.u3.ip = htonl(v->src);
+	t->dst.u3.ip = htonl(v->dst);
+	t->dst.protonum = v->proto;
+	t->dst.dir = v->dir;
+	switch (v->proto) {
+	case IPPROTO_ICMP:
+		t->src.u.icmp.id = htons(v->icmp_id);
+		t->dst.u.icmp.type = v->icmp_type;
+		t->dst.u.icmp.code = v->icmp_code;
+		break;
+	default:
+		t->src.u.all = htons(v->sport);
+		t->dst.u.all = htons(v->dport);
+		break;
+	}
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-CPU statistics of one table (`/proc/net/stat/ip_conntrack`): one
+//! array of `u32` counters per possible CPU, in the order of
+//! [`COUNTERS`], updated with `this_cpu_add` (safe in any context, no lock)
+//! and summed or read per CPU by the `/proc` file.
+//!
+//! The packet path counts into a plain [`Stats`] on its stack while it
+//! runs (the engine's functions take `&mut Stats`) and adds the non-zero
+//! counters to this CPU's array when done ([`PerCpu::add`]).
+
+use crate::ffi;
+use crate::stats::{Counter, Stats};
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+/// Every counter, in the order of the per-CPU arrays.
+const COUNTERS: [Counter; 17] = [
+    Counter::Searched,
+    Counter::Found,
+    Counter::New,
+    Counter::Invalid,
+    Counter::Ignore,
+    Counter::Delete,
+    Counter::DeleteList,
+    Counter::Insert,
+    Counter::InsertFailed,
+    Counter::Drop,
+    Counter::EarlyDrop,
+    Counter::IcmpError,
+    Counter::ExpectNew,
+    Counter::ExpectCreate,
+    Counter::ExpectDelete,
+    Counter::ClashResolve,
+    Counter::ChainTooLong,
+];
+
+/// Bytes of one CPU's array.
+const ARRAY_BYTES: usize = COUNTERS.len() * core::mem::size_of::<u32>();
+
+/// One table's per-CPU counters; freed on drop.
+///
+/// # Invariants
+///
+/// `ptr` is a live per-CPU allocation of [`ARRAY_BYTES`] bytes per CPU.
+pub(crate) struct PerCpu {
+    ptr: NonNull<c_void>,
+}
+
+// SAFETY: the per-CPU memory is only touched through `this_cpu_add` (each
+// CPU its own copy, atomically with respect to interrupts on that CPU) and
+// copied out for reading; any thread may do both and free it on drop.
+unsafe impl Send for PerCpu {}
+// SAFETY: see `Send`; `&self` methods only add or copy.
+unsafe impl Sync for PerCpu {}
+
+impl PerCpu {
+    /// Zeroed counters for every possible CPU.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: allocates; no preconditions.
+        let p = unsafe { ffi::ipct_pcpu_alloc(ARRAY_BYTES) };
+        // INVARIANT: a non-null result is such an allocation.
+        Ok(Self {
+            ptr: NonNull::new(p).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Adds `n` to counter `c` of this CPU.
+    pub(crate) fn inc_by(&self, c: Counter, n: u32) {
+        let Some(i) = COUNTERS.iter().position(|x| *x == c) else {
+            return;
+        };
+        let i = u32::try_from(i).unwrap_or(0);
+        // SAFETY: `ptr` is live with `COUNTERS.len()` counters per CPU
+        // (type invariant) and `i` is below that.
+        unsafe { ffi::ipct_pcpu_add(self.ptr.as_ptr(), i, n) };
+    }
+
+    /// Adds 1 to counter `c` of this CPU.
+    pub(crate) fn inc(&self, c: Counter) {
+        self.inc_by(c, 1);
+    }
+
+    /// Adds every counter of `s` to this CPU's.
+    pub(crate) fn add(&self, s: &Stats) {
+        for (i, c) in COUNTERS.iter().enumerate() {
+            let n = s.get(*c);
+            if n != 0 {
+                let i = u32::try_from(i).unwrap_or(0);
+                // SAFETY: as in `inc_by`.
+                unsafe { ffi::ipct_pcpu_add(self.ptr.as_ptr(), i, n) };
+            }
+        }
+    }
+
+    #[allow(dead_code, reason = "API of /proc/net/stat")]
+    /// The counters of CPU `cpu` (a possible CPU, see [`possible_cpus`]).
+    pub(crate) fn cpu(&self, cpu: u32) -> Stats {
+        let mut raw = [0u32; COUNTERS.len()];
+        if cpu >= nr_cpu_ids() {
+            return Stats::ZERO;
+        }
+        // SAFETY: `ptr` is live (type invariant), `cpu` is below
+        // nr_cpu_ids, and `raw` has room for one CPU's array.
+        unsafe {
+            ffi::ipct_pcpu_read(
+                self.ptr.as_ptr(),
+                cpu,
+                raw.as_mut_ptr().cast(),
+                ARRAY_BYTES,
+            )
+        };
+        let mut s = Stats::ZERO;
+        for (c, n) in COUNTERS.iter().zip(raw) {
+            s.add_to(*c, n);
+        }
+        s
+    }
+
+    #[allow(dead_code, reason = "API of /proc/net/stat")]
+    /// The sum over every possible CPU.
+    pub(crate) fn sum(&self) -> Stats {
+        let mut s = Stats::ZERO;
+        for cpu in possible_cpus() {
+            s.add(&self.cpu(cpu));
+        }
+        s
+    }
+}
+
+impl Drop for PerCpu {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is live (type invariant) and dropped only here.
+        unsafe { ffi::ipct_pcpu_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// `nr_cpu_ids`: one more than the highest possible CPU number.
+fn nr_cpu_ids() -> u32 {
+    // SAFETY: reads a variable set at boot.
+    unsafe { ffi::ipct_nr_cpu_ids() }
+}
+
+#[allow(dead_code, reason = "API of /proc/net/stat")]
+/// The possible CPUs, in increasing order (one `/proc/net/stat` row each).
+pub(crate) fn possible_cpus() -> impl Iterator<Item = u32> {
+    let mut prev: i32 = -1;
+    core::iter::from_fn(move || {
+        // SAFETY: only reads the possible-CPU mask.
+        let next = unsafe { ffi::ipct_next_possible_cpu(prev) };
+        let next_i = i32::try_from(next).ok()?;
+        if next >= nr_cpu_ids() {
+            return None;
+        }
+        prev = next_i;
+        Some(next)
+    })
+}

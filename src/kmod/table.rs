@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The connection table of one network namespace: the engine's table
+//! ([`crate::table`]) over slab entries, split into stripes with one
+//! BH-disabling spinlock each, plus the namespace's entry count, per-CPU
+//! statistics, hash key and garbage collector.
+//!
+//! One table per namespace keeps a flow seen in two namespaces apart and
+//! gives each namespace its own `/proc` view. Tables are created and torn
+//! down through pernet operations ([`Tables`]) registered before the hooks,
+//! so a table exists whenever a hook runs in its namespace; the table of a
+//! namespace is found with [`Table::for_net`].
+//!
+//! Locking: one stripe lock at a time, never two. Everything reachable
+//! from a stripe's chains, and the chain link and engine entry of every
+//! entry that belongs to the stripe (linked or not), is guarded by that
+//! stripe's lock ([`crate::conn`]).
+
+use crate::conn::{Conn, ConnPtr, ConnRef, Linked};
+use crate::entry::Entry;
+use crate::ffi;
+use crate::gc::Gc;
+use crate::hash::HashKey;
+use crate::kstats::PerCpu;
+use crate::lock::SpinLockBh;
+use crate::stats::Counter;
+use crate::table::{Layout, Store, Stripe, Walk};
+use crate::Millis;
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::error::to_result;
+use kernel::ffi::c_int;
+use kernel::init::InPlaceInit;
+use kernel::prelude::*;
+use kernel::{c_str, static_lock_class};
+
+/// The chain heads of one stripe's buckets.
+pub(crate) struct Chains {
+    heads: KVVec<Option<ConnPtr>>,
+}
+
+/// One stripe: its lock and chains, and where it belongs.
+///
+/// # Invariants
+///
+/// `table` is the table that owns this stripe and outlives it.
+pub(crate) struct StripeCell {
+    table: NonNull<Table>,
+    index: u32,
+    lock: Pin<KBox<SpinLockBh<Chains>>>,
+}
+
+// SAFETY: `table` is only read (the table is `Sync`); the chains are
+// behind the lock.
+unsafe impl Sync for StripeCell {}
+// SAFETY: as for `Sync`; a stripe is not tied to a thread.
+unsafe impl Send for StripeCell {}
+
+impl StripeCell {
+    /// The stripe's index in its table.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The table the stripe belongs to.
+    pub(crate) fn table(&self) -> &Table {
+        // SAFETY: the owning table outlives its stripes (type invariant).
+        unsafe { self.table.as_ref() }
+    }
+
+    /// Runs `f` on the stripe under its lock.
+    fn with<R>(&self, f: impl FnOnce(&mut Stripe<'_, Slab<'_>>) -> R) -> R {
+        let mut guard = self.lock.lock();
+        let mut store = Slab {
+            stripe: NonNull::from(self),
+            _locked: PhantomData,
+        };
+        let mut st = Stripe::new(guard.heads.as_mut_slice(), &mut store);
+        f(&mut st)
+    }
+
+    /// Runs `f` on the chain link and entry of `c`, which belongs to this
+    /// stripe, under the stripe lock.
+    pub(crate) fn with_linked<R>(&self, c: &Conn, f: impl FnOnce(&mut Linked) -> R) -> R {
+        let _guard = self.lock.lock();
+        // SAFETY: `c` is alive (borrowed), belongs to this stripe (caller:
+        // `Conn` passes its own stripe), and we hold the stripe's lock,
+        // which guards `linked`; the borrow ends with the guard.
+        f(unsafe { &mut *c.linked_ptr() })
+    }
+}
+
+/// The entries of one stripe as the engine's [`Store`], available only
+/// while the stripe's lock is held (the `'a` of the guard).
+pub(crate) struct Slab<'a> {
+    stripe: NonNull<StripeCell>,
+    _locked: PhantomData<&'a mut Chains>,
+}
+
+impl Slab<'_> {
+    /// The chain link and entry of `r`, if it belongs to this stripe.
+    fn linked(&self, r: ConnPtr) -> Option<*mut Linked> {
+        // SAFETY: every reference the engine is given names a live entry:
+        // one linked in this stripe's chains (the table's reference keeps
+        // it, the held lock keeps it linked) or one the caller holds a
+        // reference to (a new entry being confirmed).
+        let c = unsafe { r.as_conn() };
+        if c.stripe_ptr() != self.stripe {
+            return None;
+        }
+        Some(c.linked_ptr())
+    }
+
+    /// A new counted reference to `r` (alive, see [`Slab::linked`]), for a
+    /// packet.
+    pub(crate) fn new_ref(&self, r: ConnPtr) -> ConnRef {
+        // SAFETY: as in `linked`: `r` is alive while the lock is held.
+        unsafe { r.as_conn() }.new_ref()
+    }
+}
+
+impl Store for Slab<'_> {
+    type Ref = ConnPtr;
+
+    fn entry(&self, r: ConnPtr) -> Option<&Entry> {
+        // SAFETY: the stripe lock is held for `'a` (this store exists only
+        // inside `StripeCell::with`), `r` belongs to this stripe, and the
+        // only other access to its `linked` goes through this store.
+        self.linked(r).map(|l| unsafe { &(*l).entry })
+    }
+
+    fn entry_mut(&mut self, r: ConnPtr) -> Option<&mut Entry> {
+        // SAFETY: as in `entry`; `&mut self` makes this the only borrow.
+        self.linked(r).map(|l| unsafe { &mut (*l).entry })
+    }
+
+    fn next(&self, r: ConnPtr) -> Option<ConnPtr> {
+        // SAFETY: as in `entry`.
+        self.linked(r).and_then(|l| unsafe { (*l).next })
+    }
+
+    fn set_next(&mut self, r: ConnPtr, next: Option<ConnPtr>) {
+        if let Some(l) = self.linked(r) {
+            // SAFETY: as in `entry_mut`.
+            unsafe { (*l).next = next };
+        }
+    }
+}
+
+/// The table of one network namespace.
+pub(crate) struct Table {
+    layout: Layout,
+    key: HashKey,
+    stripes: KVec<Pin<KBox<StripeCell>>>,
+    count: AtomicU32,
+    stats: PerCpu,
+    gc: Gc,
+}
+
+impl Table {
+    /// A table of `buckets` buckets, its garbage collector started.
+    fn new(buckets: u32) -> Result<Pin<KBox<Self>>> {
+        let layout = Layout::with_buckets(buckets);
+        let n = usize::try_from(layout.stripes()).map_err(|_| EINVAL)?;
+        // The table's final address, which its stripes point back to.
+        let uninit = KBox::<Self>::new_uninit(GFP_KERNEL)?;
+        let tp = NonNull::new(uninit.as_ptr().cast_mut()).ok_or(ENOMEM)?;
+        let mut stripes = KVec::with_capacity(n, GFP_KERNEL)?;
+        for s in 0..layout.stripes() {
+            let chains = Chains {
+                heads: KVVec::from_elem(None, layout.range(s).len(), GFP_KERNEL)?,
+            };
+            let lock = KBox::pin_init(
+                SpinLockBh::new(chains, c_str!("ip_conntrack_stripe"), static_lock_class!()),
+                GFP_KERNEL,
+            )?;
+            // INVARIANT: the table is written at `tp` below and outlives
+            // its stripes (it owns them).
+            let cell = StripeCell {
+                table: tp,
+                index: s,
+                lock,
+            };
+            stripes.push(KBox::pin(cell, GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        // SAFETY: reads the kernel's random pool.
+        let key = unsafe { HashKey::new(ffi::ipct_random_u64(), ffi::ipct_random_u64()) };
+        let table: Pin<KBox<Self>> = uninit
+            .write(Self {
+                layout,
+                key,
+                stripes,
+                count: AtomicU32::new(0),
+                stats: PerCpu::new()?,
+                gc: Gc::new()?,
+            })
+            .into();
+        table.gc.start(&table);
+        Ok(table)
+    }
+
+    /// The table of network namespace `net`, if it has one.
+    ///
+    /// # Safety
+    ///
+    /// `net` must be a live namespace whose table cannot be torn down
+    /// during `'a`: a hook or `/proc` callback running in `net` (hooks and
+    /// `/proc` files go before the table at namespace exit and module
+    /// unload), or code holding a reference to one of its entries.
+    pub(crate) unsafe fn for_net<'a>(net: *const ffi::net) -> Option<&'a Table> {
+        // SAFETY: `net` is live (caller); the slot holds null or a table
+        // published by `net_init` and not yet torn down (caller).
+        let p = unsafe { ffi::ipct_net_table(net) }.cast::<Table>();
+        // SAFETY: see above.
+        NonNull::new(p).map(|p| unsafe { p.as_ref() })
+    }
+
+    /// The bucket layout.
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    #[allow(dead_code, reason = "API of the /proc")]
+    /// Number of buckets (`ip_conntrack_buckets`).
+    pub(crate) fn buckets(&self) -> u32 {
+        self.layout.buckets()
+    }
+
+    /// The flow hash key.
+    pub(crate) fn key(&self) -> &HashKey {
+        &self.key
+    }
+
+    /// Entries allocated: in the table (expired ones not yet collected
+    /// included) or attached unconfirmed to packets
+    /// (`ip_conntrack_count`, `entries` of `/proc/net/stat`).
+    pub(crate) fn count(&self) -> u32 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The garbage collector.
+    pub(crate) fn gc(&self) -> &Gc {
+        &self.gc
+    }
+
+    /// The per-CPU statistics.
+    pub(crate) fn stats(&self) -> &PerCpu {
+        &self.stats
+    }
+
+    /// Stripe `s`.
+    pub(crate) fn stripe(&self, s: u32) -> Option<&StripeCell> {
+        self.stripes
+            .get(usize::try_from(s).ok()?)
+            .map(|c| c.as_ref().get_ref())
+    }
+
+    /// Runs `f` on stripe `s` under its lock; `None` when out of range.
+    pub(crate) fn with_stripe<R>(
+        &self,
+        s: u32,
+        f: impl FnOnce(&mut Stripe<'_, Slab<'_>>) -> R,
+    ) -> Option<R> {
+        Some(self.stripe(s)?.with(f))
+    }
+
+    /// Allocates an entry for stripe `s` with one reference (the
+    /// caller's), counting it. `None` when out of memory.
+    pub(crate) fn new_conn(&self, s: u32, e: Entry) -> Option<ConnRef> {
+        let cell = self.stripe(s)?;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let c = Conn::alloc(cell, e);
+        if c.is_none() {
+            self.count.fetch_sub(1, Ordering::Release);
+        }
+        c
+    }
+
+    /// An entry of this table was freed: the last use of the table by the
+    /// entry, since the table may go away once its count reaches zero.
+    pub(crate) fn released(&self) {
+        self.stats.inc(Counter::Delete);
+        self.count.fetch_sub(1, Ordering::Release);
+    }
+
+    #[allow(dead_code, reason = "API of the /proc")]
+    /// Visits the live entries of global bucket `global` after skipping
+    /// `skip` of them, under that bucket's stripe lock (one lock, held for
+    /// this call only), calling `f(entry, use count)` until it returns
+    /// false. `Walk::resume` is the `skip` to continue with when `f`
+    /// stopped early. `None` when `global` is out of range. `f` runs with
+    /// bottom halves disabled and a spinlock held: it must not sleep.
+    pub(crate) fn dump_bucket(
+        &self,
+        global: u32,
+        skip: usize,
+        now: Millis,
+        mut f: impl FnMut(&Entry, u32) -> bool,
+    ) -> Option<Walk> {
+        let (s, b) = self.layout.split(global)?;
+        self.with_stripe(s, |st| {
+            st.walk(b, skip, now, |r, e| {
+                // SAFETY: `r` is linked in this locked stripe: alive.
+                let uses = unsafe { r.as_conn() }.use_count();
+                f(e, uses)
+            })
+        })
+    }
+
+    #[allow(dead_code, reason = "API of the /proc")]
+    /// The longest chain: `(global bucket, length)`, expired entries not
+    /// yet collected included. Locks one stripe at a time.
+    pub(crate) fn longest_chain(&self) -> (u32, usize) {
+        let mut best = (0u32, 0usize);
+        for s in 0..self.layout.stripes() {
+            let start = self.layout.range(s).start;
+            if let Some((b, n)) = self.with_stripe(s, |st| st.longest_chain()) {
+                if n > best.1 {
+                    let g = u32::try_from(start.saturating_add(b)).unwrap_or(0);
+                    best = (g, n);
+                }
+            }
+        }
+        best
+    }
+
+    /// Removes every entry from the table (they are freed once packets
+    /// holding them are gone). One stripe lock at a time, releasing the
+    /// removed entries' table references outside the lock.
+    pub(crate) fn flush(&self) {
+        const BATCH: usize = 64;
+        for s in 0..self.layout.stripes() {
+            loop {
+                let mut batch: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                let mut n = 0usize;
+                let removed = self.with_stripe(s, |st| {
+                    for b in 0..st.buckets.len() {
+                        while n < BATCH {
+                            let Some(r) = st.head(b) else { break };
+                            if !st.remove(b, r) {
+                                break;
+                            }
+                            if let Some(slot) = batch.get_mut(n) {
+                                *slot = Some(r);
+                            }
+                            n = n.saturating_add(1);
+                        }
+                    }
+                    n
+                });
+                let mut stats = crate::stats::Stats::ZERO;
+                for r in batch.iter().flatten() {
+                    stats.inc(Counter::DeleteList);
+                    // SAFETY: `r` was unlinked above: we own the reference
+                    // the table held.
+                    drop(unsafe { ConnRef::adopt(*r) });
+                }
+                self.stats.add(&stats);
+                if removed.unwrap_or(0) < BATCH {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Tears the table down: stops the collector, removes every entry and
+    /// waits until packets holding entries let go of them (Linux waits the
+    /// same way at namespace exit). Afterwards nothing refers to the table.
+    fn shutdown(&self) {
+        self.gc.stop();
+        self.flush();
+        let mut waited = 0u32;
+        while self.count.load(Ordering::Acquire) != 0 {
+            if waited % 5000 == 0 && waited != 0 {
+                pr_info!(
+                    "waiting for {} entries held by packets\n",
+                    self.count.load(Ordering::Relaxed)
+                );
+            }
+            // SAFETY: process context (namespace exit or module unload).
+            unsafe { ffi::ipct_msleep(10) };
+            waited = waited.saturating_add(10);
+        }
+    }
+}
+
+/// The tables of every network namespace, created and torn down with the
+/// namespaces; unregistered on drop (tearing down every table).
+///
+/// # Invariants
+///
+/// The pernet operations are registered from creation until drop.
+pub(crate) struct Tables {
+    _private: (),
+}
+
+impl Tables {
+    /// Creates a table in every current and future namespace, each with
+    /// `buckets` buckets ([`crate::settings::buckets`] is read at each
+    /// namespace's setup).
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: both callbacks are 'static functions of this module,
+        // valid until `drop` unregisters them.
+        to_result(unsafe { ffi::ipct_tables_register(Some(net_init), Some(net_exit)) })?;
+        Ok(Self { _private: () })
+    }
+}
+
+impl Drop for Tables {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant); runs `net_exit` for every
+        // namespace, tearing its table down, before returning.
+        unsafe { ffi::ipct_tables_unregister() };
+    }
+}
+
+/// Pernet setup: builds the namespace's table and stores it in `slot`.
+///
+/// # Safety
+///
+/// Called by the pernet core (conn_helpers.c) with the namespace's
+/// net_generic slot.
+unsafe extern "C" fn net_init(_net: *mut ffi::net, slot: *mut *mut c_void) -> c_int {
+    match Table::new(crate::settings::buckets()) {
+        Ok(t) => {
+            // SAFETY: the table is never moved out of its box: it is freed
+            // in place by `net_exit`.
+            let p = KBox::into_raw(unsafe { Pin::into_inner_unchecked(t) });
+            // SAFETY: `slot` is the namespace's net_generic slot (caller).
+            unsafe { *slot = p.cast() };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Pernet exit: the hooks and `/proc` files of the namespace are gone;
+/// tears its table down.
+///
+/// # Safety
+///
+/// Called by the pernet core (conn_helpers.c) once per table `net_init`
+/// stored, with that table.
+unsafe extern "C" fn net_exit(_net: *mut ffi::net, table: *mut c_void) {
+    let p = table.cast::<Table>();
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: `p` is the table `net_init` stored, not freed yet.
+    let t = unsafe { &*p };
+    t.shutdown();
+    // SAFETY: nothing refers to the table any more (`shutdown`); it came
+    // from `KBox::into_raw` in `net_init`.
+    drop(unsafe { KBox::from_raw(p) });
+}
