@@ -33,6 +33,9 @@ struct net *ipct_seq_net(struct seq_file *m);
 /* The namespace of an open /proc/net/stat/ip_conntrack (seq_file_single_net). */
 struct net *ipct_seq_single_net(struct seq_file *m);
 
+/* The initial network namespace, where the sysctls live. */
+struct net *ipct_init_net(void);
+
 /* cond_resched(): lets a long dump yield the CPU (process context only). */
 void ipct_cond_resched(void);
 

@@ -70,6 +70,11 @@ struct net *ipct_seq_single_net(struct seq_file *m)
 	return seq_file_single_net(m);
 }
 
+struct net *ipct_init_net(void)
+{
+	return &init_net;
+}
+
 void ipct_cond_resched(void)
 {
 	cond_resched();

@@ -27,16 +27,17 @@
 //! index plus one, as a pointer value (never null, never an error pointer:
 //! bucket counts are at most 2^24).
 
+use crate::conn;
 use crate::ffi;
+use crate::kstats::possible_cpus;
+use crate::ktable::Table;
+use crate::procfmt::{format_entry, TooSmall, MAX_LINE_LEN};
+use crate::stats::{format_row, HEADER, ROW_LEN};
 use core::ffi::c_void;
 use core::ptr;
 use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
-
-/// First line of `/proc/net/stat/ip_conntrack`, as 2.6 printed it.
-const STAT_HEADER: &str = "entries  searched found new invalid ignore delete delete_list \
-insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete\n";
 
 /// Buckets walked between two chances for the scheduler to run something
 /// else (a dump of a huge, mostly empty table must not hog the CPU).
@@ -44,22 +45,49 @@ const RESCHED_EVERY: u32 = 1024;
 
 // --- What the files need from the data path -----------------------------------
 
-/// Hash buckets of `net`'s table (0 while nothing is tracked).
-fn buckets(_net: *mut ffi::net) -> u32 {
-    0
+/// The table of `net`, for the duration of a `/proc` callback in `net`.
+///
+/// # Safety
+///
+/// Only from a callback of one of this module's files in `net`: the files
+/// hold a reference on `net`, and they are removed (waiting for callbacks
+/// in flight) before any table is torn down, at namespace exit and at
+/// module unload.
+unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
+    // SAFETY: `net` is live and its table outlives this callback (caller).
+    unsafe { Table::for_net(net) }
 }
 
-/// Entries in `net`'s table.
-fn count(_net: *mut ffi::net) -> u32 {
-    0
+/// Hash buckets of `table` (0 without one: an empty list).
+fn buckets(table: Option<&Table>) -> u32 {
+    table.map_or(0, Table::buckets)
 }
 
-/// Writes the lines of bucket `bucket` of `net`'s table into `seq`.
-fn show_bucket(_seq: &mut SeqFile, _net: *mut ffi::net, _bucket: u32) {}
+/// Writes the lines of bucket `bucket` of `table` into `seq`, formatted
+/// under the bucket's lock. Stops early once `seq` overflows: seq_file
+/// throws the record away and asks for it again.
+fn show_bucket(seq: &mut SeqFile, table: &Table, bucket: u32) {
+    let now = conn::now();
+    let mut line = [0u8; MAX_LINE_LEN];
+    table.dump_bucket(bucket, 0, now, |e, uses| {
+        match format_entry(&mut line, e, now, uses) {
+            Ok(n) => seq.write(line.get(..n).unwrap_or_default()),
+            // Cannot happen: MAX_LINE_LEN bytes hold any line.
+            Err(TooSmall) => true,
+        }
+    });
+}
 
-/// Entries in the initial network namespace's table (`ip_conntrack_count`).
+/// Entries in the initial network namespace's table (`ip_conntrack_count`,
+/// whose sysctl lives there).
+///
+/// Only from a sysctl handler of this module: the sysctls are unregistered
+/// (waiting for handlers in flight) before the tables are torn down.
 pub(crate) fn init_net_count() -> u32 {
-    0
+    // SAFETY: init_net lives forever; its table outlives the sysctls
+    // (see above).
+    let table = unsafe { Table::for_net(ffi::ipct_init_net()) };
+    table.map_or(0, Table::count)
 }
 
 // --- seq_file -------------------------------------------------------------------
@@ -105,10 +133,10 @@ fn bucket_of(v: *mut c_void) -> Option<u32> {
     u32::try_from((v as usize).checked_sub(1)?).ok()
 }
 
-/// The record at position `pos` of `net`'s list, or null past the end.
-fn record_at(net: *mut ffi::net, pos: ffi::loff_t) -> *mut c_void {
+/// The record at position `pos` of `table`'s list, or null past the end.
+fn record_at(table: Option<&Table>, pos: ffi::loff_t) -> *mut c_void {
     match u32::try_from(pos) {
-        Ok(b) if b < buckets(net) => handle(b),
+        Ok(b) if b < buckets(table) => handle(b),
         _ => ptr::null_mut(),
     }
 }
@@ -121,8 +149,10 @@ unsafe extern "C" fn list_start(m: *mut ffi::seq_file, pos: *mut ffi::loff_t) ->
     // SAFETY: `m` is a seq_file opened by proc_create_net (its private
     // data is a seq_net_private); the namespace is held while it is open.
     let net = unsafe { ffi::ipct_seq_net(m) };
+    // SAFETY: a callback of /proc/net/ip_conntrack in `net`.
+    let table = unsafe { table_of(net) };
     // SAFETY: `pos` is valid (function contract).
-    record_at(net, unsafe { *pos })
+    record_at(table, unsafe { *pos })
 }
 
 /// # Safety
@@ -145,7 +175,9 @@ unsafe extern "C" fn list_next(
     }
     // SAFETY: as in `list_start`.
     let net = unsafe { ffi::ipct_seq_net(m) };
-    record_at(net, next)
+    // SAFETY: as in `list_start`.
+    let table = unsafe { table_of(net) };
+    record_at(table, next)
 }
 
 extern "C" fn list_stop(_m: *mut ffi::seq_file, _v: *mut c_void) {}
@@ -157,11 +189,13 @@ extern "C" fn list_stop(_m: *mut ffi::seq_file, _v: *mut c_void) {}
 unsafe extern "C" fn list_show(m: *mut ffi::seq_file, v: *mut c_void) -> c_int {
     // SAFETY: as in `list_start`.
     let net = unsafe { ffi::ipct_seq_net(m) };
+    // SAFETY: as in `list_start`.
+    let table = unsafe { table_of(net) };
     // SAFETY: the seq_file core passes a valid seq_file, ours to write
     // during this call.
     let mut seq = unsafe { SeqFile::from_raw(m) };
-    if let Some(b) = bucket_of(v) {
-        show_bucket(&mut seq, net, b);
+    if let (Some(t), Some(b)) = (table, bucket_of(v)) {
+        show_bucket(&mut seq, t, b);
     }
     0
 }
@@ -181,11 +215,21 @@ unsafe extern "C" fn stat_show(m: *mut ffi::seq_file, _v: *mut c_void) -> c_int 
     // SAFETY: `m` is a seq_file opened by proc_create_net_single (its
     // private data is the namespace, held while the file is open).
     let net = unsafe { ffi::ipct_seq_single_net(m) };
+    // SAFETY: a callback of /proc/net/stat/ip_conntrack in `net`.
+    let table = unsafe { table_of(net) };
     // SAFETY: the seq_file core passes a valid seq_file, ours to write
     // during this call.
     let mut seq = unsafe { SeqFile::from_raw(m) };
-    seq.write(STAT_HEADER.as_bytes());
-    let _entries = count(net);
+    seq.write(HEADER.as_bytes());
+    let Some(table) = table else { return 0 };
+    // 2.6's `entries`: the namespace's count, on every CPU's row.
+    let entries = table.count();
+    let mut row = [0u8; ROW_LEN];
+    for cpu in possible_cpus() {
+        if let Ok(n) = format_row(&mut row, entries, &table.stats().cpu(cpu)) {
+            seq.write(row.get(..n).unwrap_or_default());
+        }
+    }
     0
 }
 
