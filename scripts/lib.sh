@@ -12,6 +12,10 @@ BINDGEN=$HOME/.cargo/bin/bindgen
 CLIPPY_DRIVER=/usr/bin/clippy-driver
 KMAKE_FLAGS=(LLVM=1 "RUSTC=$RUSTC" "HOSTRUSTC=$RUSTC" "RUST_LIB_SRC=$RUST_LIB_SRC" "BINDGEN=$BINDGEN")
 
+# Shell libraries under tests/vm/ that scenarios source from
+# /usr/lib/ipct/NAME.sh in the guest; every other tests/vm/*.sh is a scenario.
+VM_LIBS=(lib ct)
+
 # Print a progress line; long steps print one per stage.
 say() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*"; }
 die() { printf '[%s] error: %s\n' "$(basename "$0" .sh)" "$*" >&2; exit 1; }

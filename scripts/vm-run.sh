@@ -7,7 +7,8 @@
 # skips that step when a caller already did it), boots the normal kernel
 # (the debug one with --debug) under QEMU TCG with 2 vCPUs and no network
 # card, and runs `sh SCRIPT ARG...` in the guest. Scenarios find shared
-# helpers at /usr/lib/ipct/lib.sh (copied from tests/vm/lib.sh each run).
+# helpers at /usr/lib/ipct/lib.sh and ct.sh (copied from tests/vm/ each
+# run; VM_LIBS in scripts/lib.sh lists them).
 #
 # Output: the script's stdout and stderr on this stdout, live. The runner's
 # own lines go to stderr. The guest's kernel log (console on ttyS0) goes to
@@ -87,7 +88,9 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 stage=$RUNDIR/stage
 mkdir -p "$stage/ipct" "$stage/usr/lib/ipct"
 cp "$script" "$stage/ipct/$name"
-cp "$TOP/tests/vm/lib.sh" "$stage/usr/lib/ipct/lib.sh"
+for lib in "${VM_LIBS[@]}"; do
+    cp "$TOP/tests/vm/$lib.sh" "$stage/usr/lib/ipct/$lib.sh"
+done
 cmd="exec sh $(quote "/ipct/$name")"
 for arg in "$@"; do cmd+=" $(quote "$arg")"; done
 printf '%s\n' "$cmd" > "$stage/ipct/cmd"

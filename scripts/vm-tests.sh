@@ -27,7 +27,7 @@ pattern=${1:-}
 scenarios=()
 for f in "$TOP"/tests/vm/*.sh; do
     name=$(basename "$f" .sh)
-    [ "$name" != lib ] || continue
+    [[ " ${VM_LIBS[*]} " != *" $name "* ]] || continue
     [ -z "$pattern" ] || [[ $name == *$pattern* ]] || continue
     if [ "$variant" = debug ] && [ -z "${VM_TESTS_ALL:-}" ]; then
         head -n 15 "$f" | grep -q '^# vm-debug: yes' || continue
