@@ -137,7 +137,7 @@ impl Drop for PerCpu {
 }
 
 /// `nr_cpu_ids`: one more than the highest possible CPU number.
-fn nr_cpu_ids() -> u32 {
+pub(crate) fn nr_cpu_ids() -> u32 {
     // SAFETY: reads a variable set at boot.
     unsafe { ffi::ipct_nr_cpu_ids() }
 }

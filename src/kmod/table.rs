@@ -47,10 +47,12 @@ pub(crate) struct Chains {
 /// # Invariants
 ///
 /// `table` is the table that owns this stripe and outlives it.
+#[pin_data]
 pub(crate) struct StripeCell {
     table: NonNull<Table>,
     index: u32,
-    lock: Pin<KBox<SpinLockBh<Chains>>>,
+    #[pin]
+    lock: SpinLockBh<Chains>,
 }
 
 // SAFETY: `table` is only read (the table is `Sync`); the chains are
@@ -150,6 +152,22 @@ impl Store for Slab<'_> {
     }
 }
 
+/// Stripes per possible CPU (rounded up to a power of two): lock
+/// contention stays negligible and small machines do not pay for Linux's
+/// 1024 locks in every namespace.
+const STRIPES_PER_CPU: u32 = 64;
+
+/// The layout of a table of `buckets` buckets: as many stripes as the
+/// engine allows, at most [`STRIPES_PER_CPU`] per CPU.
+fn layout(buckets: u32) -> Layout {
+    let full = Layout::with_buckets(buckets);
+    let cap = crate::kstats::nr_cpu_ids()
+        .checked_next_power_of_two()
+        .unwrap_or(crate::table::MAX_STRIPES)
+        .saturating_mul(STRIPES_PER_CPU);
+    Layout::new(full.buckets(), full.stripes().min(cap)).unwrap_or(full)
+}
+
 /// The table of one network namespace.
 pub(crate) struct Table {
     layout: Layout,
@@ -163,7 +181,7 @@ pub(crate) struct Table {
 impl Table {
     /// A table of `buckets` buckets, its garbage collector started.
     fn new(buckets: u32) -> Result<Pin<KBox<Self>>> {
-        let layout = Layout::with_buckets(buckets);
+        let layout = layout(buckets);
         let n = usize::try_from(layout.stripes()).map_err(|_| EINVAL)?;
         // The table's final address, which its stripes point back to.
         let uninit = KBox::<Self>::new_uninit(GFP_KERNEL)?;
@@ -173,18 +191,21 @@ impl Table {
             let chains = Chains {
                 heads: KVVec::from_elem(None, layout.range(s).len(), GFP_KERNEL)?,
             };
-            let lock = KBox::pin_init(
-                SpinLockBh::new(chains, c_str!("ip_conntrack_stripe"), static_lock_class!()),
-                GFP_KERNEL,
-            )?;
             // INVARIANT: the table is written at `tp` below and outlives
             // its stripes (it owns them).
-            let cell = StripeCell {
-                table: tp,
-                index: s,
-                lock,
-            };
-            stripes.push(KBox::pin(cell, GFP_KERNEL)?, GFP_KERNEL)?;
+            let cell = KBox::pin_init(
+                pin_init!(StripeCell {
+                    table: tp,
+                    index: s,
+                    lock <- SpinLockBh::new(
+                        chains,
+                        c_str!("ip_conntrack_stripe"),
+                        static_lock_class!()
+                    ),
+                }),
+                GFP_KERNEL,
+            )?;
+            stripes.push(cell, GFP_KERNEL)?;
         }
         // SAFETY: reads the kernel's random pool.
         let key = unsafe { HashKey::new(ffi::ipct_random_u64(), ffi::ipct_random_u64()) };
