@@ -52,9 +52,15 @@ unsigned int ipct_skb_head(const struct sk_buff *skb, void *buf,
 bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 			  unsigned int l4off, u8 proto);
 
-/* The slab cache of entries (conn.rs). */
+/*
+ * The slab cache of entries (conn.rs): objects of @size bytes, extended
+ * (and the extension kept zeroed) where kernel code reading
+ * nf_conn.status through skb->_nfct is built (see conn_helpers.c).
+ */
 struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
 				     unsigned int align);
+/* The size of the cache's objects, as allocated. */
+unsigned int ipct_cache_object_size(struct kmem_cache *cache);
 void *ipct_cache_alloc(struct kmem_cache *cache);
 void ipct_cache_free(struct kmem_cache *cache, void *obj);
 void ipct_cache_destroy(struct kmem_cache *cache);

@@ -79,6 +79,9 @@ impl Cache {
             unsafe { ffi::ipct_cache_destroy(c) };
             return Err(EBUSY);
         }
+        // SAFETY: `c` is the live cache.
+        let objsize = unsafe { ffi::ipct_cache_object_size(c) };
+        pr_info!("entry cache: {} bytes per entry ({} used)\n", objsize, size);
         // INVARIANT: `CACHE` holds the new cache.
         Ok(Self { _private: () })
     }

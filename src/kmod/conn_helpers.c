@@ -24,6 +24,7 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_tuple.h>
 
 #include "ip_conntrack.h"
@@ -119,16 +120,63 @@ bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 
 /* --- slab cache of entries --------------------------------------------------- */
 
+/*
+ * Kernel code outside nf_conntrack that reads `status` of the struct nf_conn
+ * it believes skb->_nfct points to (README, "Who else reads skb->_nfct"):
+ *  - nf_defrag_ipv4 checks IPS_TEMPLATE of every packet that already
+ *    carries an entry (looped-back traffic), in kernels without NF_NAT;
+ *  - icmp_ndo_send() checks the NAT bits when a tunnel or similar device
+ *    answers a packet with an ICMP error, in kernels with NF_NAT.
+ * Our entries are smaller than a struct nf_conn, so where such a reader is
+ * built, every entry is extended to cover that word and the word is kept
+ * zero: not a template, no NAT, which is the truth for this tracker. The
+ * reference configuration builds neither, and entries stay 128 bytes.
+ */
+#if !IS_ENABLED(CONFIG_NF_NAT) || IS_ENABLED(CONFIG_NET_IP_TUNNEL) || \
+	IS_ENABLED(CONFIG_NET_IPVTI) || IS_ENABLED(CONFIG_XFRM_INTERFACE) || \
+	IS_ENABLED(CONFIG_WIREGUARD) || IS_ENABLED(CONFIG_GTP) || \
+	IS_ENABLED(CONFIG_AMT) || IS_ENABLED(CONFIG_IPV6_TUNNEL) || \
+	IS_ENABLED(CONFIG_IPV6_GRE) || IS_ENABLED(CONFIG_IPV6_VTI) || \
+	IS_ENABLED(CONFIG_SUNVNET_COMMON)
+#define IPCT_STATUS_SHADOW 1
+#else
+#define IPCT_STATUS_SHADOW 0
+#endif
+
+/* Bytes of an entry the Rust side uses (set by ipct_cache_create). */
+static unsigned int ipct_obj_used;
+
 struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
 				     unsigned int align)
 {
-	return kmem_cache_create(name, size, align, SLAB_HWCACHE_ALIGN, NULL);
+	slab_flags_t flags = SLAB_HWCACHE_ALIGN;
+
+	ipct_obj_used = size;
+	if (IPCT_STATUS_SHADOW) {
+		size_t off = offsetof(struct nf_conn, status);
+
+		/* The shadow word must lie past what Rust uses. */
+		if (off < size) {
+			pr_err("ip_conntrack: nf_conn.status at %zu overlaps the %u-byte entry\n",
+			       off, size);
+			return NULL;
+		}
+		size = off + sizeof(unsigned long);
+		/* Memory over alignment: the shadow costs a few bytes only. */
+		flags = 0;
+	}
+	return kmem_cache_create(name, size, align, flags, NULL);
 }
 
 void *ipct_cache_alloc(struct kmem_cache *cache)
 {
 	/* Packet path (softirq): never sleeps; a failure drops the packet. */
-	return kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
+	void *obj = kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
+
+	if (IPCT_STATUS_SHADOW && obj)
+		memset(obj + ipct_obj_used, 0,
+		       kmem_cache_size(cache) - ipct_obj_used);
+	return obj;
 }
 
 void ipct_cache_free(struct kmem_cache *cache, void *obj)
@@ -139,6 +187,11 @@ void ipct_cache_free(struct kmem_cache *cache, void *obj)
 void ipct_cache_destroy(struct kmem_cache *cache)
 {
 	kmem_cache_destroy(cache);
+}
+
+unsigned int ipct_cache_object_size(struct kmem_cache *cache)
+{
+	return kmem_cache_size(cache);
 }
 
 /* --- clock, randomness, sleeping, logging ------------------------------------- */
