@@ -1,0 +1,272 @@
+# /proc/net/ip_conntrack with many entries (20000 UDP flows by default, or
+# $1), read by parallel readers with different read sizes while flows are
+# added and expire: no torn line (every line matches the full format), no
+# entry listed twice; at rest the line count is ip_conntrack_count. Also:
+# /proc/net/stat/ip_conntrack's layout, the countdown, expiry, and one view
+# per network namespace.
+. /usr/lib/ipct/lib.sh
+
+FLOWS=${1:-20000}
+NF=/proc/sys/net/ipv4/netfilter
+TABLE=/proc/net/ip_conntrack
+STAT=/proc/net/stat/ip_conntrack
+# Addresses nobody owns: pktgen frames leave the client's eth0 past the
+# client's hooks, so only the router tracks these flows, and nobody answers.
+GHOST_CLIENT=192.0.2.77
+GHOST_SERVER=198.51.100.77
+GHOST_CLIENT2=192.0.2.78
+
+# The whole line, as src/engine/procfmt.rs writes it.
+IP='([0-9]{1,3}\.){3}[0-9]{1,3}'
+PORTS='sport=[0-9]+ dport=[0-9]+ '
+ICMP='type=[0-9]+ code=[0-9]+ id=[0-9]+ '
+STATES='(NONE|SYN_SENT|SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE|LISTEN|SYN_SENT2)'
+UNREPL='(\[UNREPLIED\] )?'
+LINE_RE="^(udp      17 [0-9]+ src=$IP dst=$IP $PORTS${UNREPL}src=$IP dst=$IP $PORTS"
+LINE_RE="$LINE_RE|tcp      6 [0-9]+ $STATES src=$IP dst=$IP $PORTS${UNREPL}src=$IP dst=$IP $PORTS"
+LINE_RE="$LINE_RE|icmp     1 [0-9]+ src=$IP dst=$IP $ICMP${UNREPL}src=$IP dst=$IP $ICMP"
+LINE_RE="$LINE_RE|unknown  [0-9]+ [0-9]+ src=$IP dst=$IP ${UNREPL}src=$IP dst=$IP )"
+LINE_RE="$LINE_RE(\[ASSURED\] )?use=[0-9]+\$"
+STAT_HEADER='entries  searched found new invalid ignore delete delete_list insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete'
+STAT_RE='^[0-9a-f]{8}  [0-9a-f]{8} ([0-9a-f]{8} ){11} [0-9a-f]{8} [0-9a-f]{8} [0-9a-f]{8} $'
+
+count() {
+    cat "$NF/ip_conntrack_count"
+}
+
+# dups FILE: the protocol and original tuple (what makes an entry) of
+# every line whose entry came earlier in FILE.
+dups() {
+    awk '{ k = $1; s = 0
+           for (i = 3; i <= NF; i++) {
+               if ($i ~ /^src=/ && ++s == 2) break
+               if (s == 1 && $i !~ /^\[/) k = k " " $i
+           }
+           if (seen[k]++) print k }' "$1"
+}
+
+# check_dump DESC FILE: every line well formed, no entry twice.
+check_dump() {
+    _lines=$(wc -l < "$2")
+    _bad=$(grep -Evc -- "$LINE_RE" "$2")
+    if [ "$_bad" -eq 0 ] && [ -z "$(tail -c 1 "$2" | tr -d '\n')" ]; then
+        pass "$1: $_lines lines, all well formed"
+    else
+        fail "$1: $_bad of $_lines lines malformed, e.g.:"
+        ipct_show "$(grep -Ev -- "$LINE_RE" "$2" | head -n 3)"
+    fi
+    _dups=$(dups "$2")
+    if [ -z "$_dups" ]; then
+        pass "$1: no entry listed twice"
+    else
+        fail "$1: $(printf '%s\n' "$_dups" | wc -l) entries listed twice, e.g.:"
+        ipct_show "$(printf '%s\n' "$_dups" | head -n 3)"
+    fi
+}
+
+# possible_cpus: how many CPUs /sys/devices/system/cpu/possible lists.
+possible_cpus() {
+    tr ',' '\n' < /sys/devices/system/cpu/possible |
+        awk -F- '{ n += (NF == 2 ? $2 - $1 + 1 : 1) } END { print n }'
+}
+
+# pg FILE CMD: a pktgen command in the client namespace.
+pg() {
+    in_client sh -c "echo '$2' > /proc/net/pktgen/$1"
+}
+
+# pktgen_setup SRC N DELAY_NS SPORTS DPORTS: eth0 sends N UDP packets SRC
+# -> GHOST_SERVER, one every DELAY_NS, to the router's MAC. Source and
+# destination ports both step by one per packet, each cycling through its
+# range (MIN:END, END exclusive, as pktgen's max is): with coprime range
+# sizes the first lcm(sizes) packets are distinct flows.
+pktgen_setup() {
+    pg kpktgend_0 rem_device_all &&
+    pg kpktgend_0 "add_device $NS_IF" &&
+    pg "$NS_IF" "count $2" &&
+    pg "$NS_IF" "clone_skb 0" &&
+    pg "$NS_IF" "pkt_size 60" &&
+    pg "$NS_IF" "delay $3" &&
+    pg "$NS_IF" "dst $GHOST_SERVER" &&
+    pg "$NS_IF" "src_min $1" &&
+    pg "$NS_IF" "src_max $1" &&
+    pg "$NS_IF" "dst_mac $(router_mac "$ROUTER_CLIENT_IF")" &&
+    pg "$NS_IF" "udp_src_min ${4%:*}" &&
+    pg "$NS_IF" "udp_src_max ${4#*:}" &&
+    pg "$NS_IF" "udp_dst_min ${5%:*}" &&
+    pg "$NS_IF" "udp_dst_max ${5#*:}"
+}
+
+pktgen_run() {
+    pg pgctrl start
+}
+
+# settle: wait until ip_conntrack_count stops changing (up to 30 s).
+settle() {
+    _prev=-1
+    _i=0
+    while [ "$_i" -lt 60 ]; do
+        _c=$(count)
+        [ "$_c" = "$_prev" ] && return 0
+        _prev=$_c
+        sleep 0.5
+        _i=$((_i + 1))
+    done
+    return 1
+}
+
+# About 8 entries per bucket (the default ratio), whatever FLOWS is.
+check "modprobe ip_conntrack hashsize=$((FLOWS / 8))" modprobe ip_conntrack hashsize=$((FLOWS / 8))
+check "modprobe pktgen" modprobe pktgen
+check "topology up" topo_up
+# Static neighbours: the router sends the flows on at once (to a MAC the
+# server drops before its hooks) instead of queueing them for ARP.
+check "static neighbour for $GHOST_SERVER" \
+    ip neigh add "$GHOST_SERVER" lladdr 02:00:00:00:00:77 dev "$ROUTER_SERVER_IF" nud permanent
+
+step "$STAT"
+check_eq "header line" "$(head -n 1 "$STAT")" "$STAT_HEADER"
+cpus=$(possible_cpus)
+check_eq "one row per possible CPU ($cpus)" "$(tail -n +2 "$STAT" | wc -l)" "$cpus"
+check_eq "every row is 16 %08x fields" "$(tail -n +2 "$STAT" | grep -Evc "$STAT_RE")" 0
+
+step "$FLOWS flows"
+check "ip_conntrack_max = $((FLOWS * 2))" sh -c "echo $((FLOWS * 2)) > $NF/ip_conntrack_max"
+check "ip_conntrack_udp_timeout = 600" sh -c "echo 600 > $NF/ip_conntrack_udp_timeout"
+# 60000 source ports x 7 destination ports: up to 420000 distinct flows.
+check "pktgen: $FLOWS flows" pktgen_setup "$GHOST_CLIENT" "$FLOWS" 200000 1:60001 9:16
+start=$(date +%s)
+check "pktgen sends them" pktgen_run
+check "the count settles" settle
+echo "    sent in $(($(date +%s) - start)) s"
+c=$(count)
+check_eq "ip_conntrack_count = $FLOWS" "$c" "$FLOWS"
+[ "$c" -eq "$FLOWS" ] || ipct_show "$(cat "$STAT")"
+start=$(date +%s)
+cat "$TABLE" > /tmp/dump.0
+echo "    one dump of $c entries: $(($(date +%s) - start)) s"
+start=$(date +%s)
+check_dump "dump at rest" /tmp/dump.0
+echo "    checking it: $(($(date +%s) - start)) s"
+check_eq "lines = ip_conntrack_count" "$(wc -l < /tmp/dump.0)" "$(count)"
+check_eq "every flow listed" "$(grep -c "^udp .* src=$GHOST_CLIENT dst=$GHOST_SERVER sport=[0-9]* dport=[0-9]* \[UNREPLIED\]" /tmp/dump.0)" "$c"
+check_eq "stat: entries column = count on every row" \
+    "$(tail -n +2 "$STAT" | awk '{ print $1 }' | sort -u)" "$(printf '%08x' "$c")"
+
+step "one view per network namespace"
+check_eq "the client's table has none of the router's flows" \
+    "$(in_client grep -c "src=$GHOST_CLIENT " "$TABLE")" 0
+check "a new namespace" ip netns add lonely
+check_eq "its table is empty" "$(ip netns exec lonely cat "$TABLE" | wc -l)" 0
+check_eq "its stat rows show 0 entries" \
+    "$(ip netns exec lonely tail -n +2 "$STAT" | awk '{ print $1 }' | sort -u)" 00000000
+ip netns del lonely
+
+step "reads at every offset: lseek, small reads"
+check "dd skip=7 bs=4096" sh -c "dd if=$TABLE bs=4096 skip=7 2>/dev/null | tail -n +2 > /tmp/dump.skip"
+check_dump "dump from byte 28672 (first partial line dropped)" /tmp/dump.skip
+check "dd bs=97" sh -c "dd if=$TABLE bs=97 2>/dev/null > /tmp/dump.small"
+check_dump "dump read 97 bytes at a time" /tmp/dump.small
+check_eq "it has every entry" "$(wc -l < /tmp/dump.small)" "$(count)"
+
+step "parallel dumps while flows come and expire"
+# New flows with a short timeout, added for ~16 s while 4 readers with
+# different read sizes dump the table over and over; the first of them
+# expire while the rest come in.
+READERS="cat 4096 1000 131072"
+# Dumps kept for checking: 16 of 20000 entries take about 55 MB.
+ROUNDS=4
+[ "$FLOWS" -le 50000 ] || ROUNDS=2
+check "ip_conntrack_udp_timeout = 4" sh -c "echo 4 > $NF/ip_conntrack_udp_timeout"
+check "pktgen: 8000 new flows, 2 ms apart" pktgen_setup "$GHOST_CLIENT2" 8000 2000000 1024:9024 9:10
+rm -f /tmp/gen.done /tmp/par.*
+{ pktgen_run; touch /tmp/gen.done; } &
+# reader SIZE: dumps the table (cat, or dd with SIZE-byte reads) into
+# /tmp/par.SIZE.N until the generator is done (at most ROUNDS times).
+reader() {
+    _r=0
+    while [ ! -e /tmp/gen.done ] && [ "$_r" -lt "$ROUNDS" ]; do
+        case $1 in
+        cat) cat "$TABLE" ;;
+        *) dd if="$TABLE" bs="$1" 2>/dev/null ;;
+        esac > "/tmp/par.$1.$_r"
+        _r=$((_r + 1))
+    done
+}
+start=$(date +%s)
+for size in $READERS; do
+    reader "$size" &
+done
+wait
+echo "    churn phase: $(($(date +%s) - start)) s, $(count) entries at the end"
+for f in /tmp/par.*; do
+    {
+        check_dump "${f#/tmp/}" "$f"
+        echo "churn $(grep -c "src=$GHOST_CLIENT2 " "$f")"
+    } > "$f.res"
+    rm -f "$f"
+done
+churn=$(cat /tmp/par.*.res | sed -n 's/^churn //p' | sort -n | tail -n 1)
+if [ "${churn:-0}" -gt 0 ]; then
+    pass "the dumps listed churn flows (up to $churn at once)"
+else
+    fail "no dump listed a churn flow"
+fi
+total=$(cat /tmp/par.*.res | grep -c 'no entry listed twice')
+bad=$(cat /tmp/par.*.res | grep '^FAIL')
+if [ "$total" -ge 8 ] && [ -z "$bad" ]; then
+    pass "$total parallel dumps during churn: every line well formed, no entry twice"
+else
+    fail "$total parallel dumps during churn (want >= 8), failures:"
+    ipct_show "$(cat /tmp/par.*.res | grep -v '^PASS\|^churn')"
+fi
+rm -f /tmp/par.* /tmp/gen.done
+
+step "at rest again: the churn flows expire, the count matches the lines"
+i=0
+while [ "$(grep -c "src=$GHOST_CLIENT2 " "$TABLE")" -gt 0 ] && [ "$i" -lt 40 ]; do
+    sleep 0.5
+    i=$((i + 1))
+done
+check_eq "every churn flow expired" "$(grep -c "src=$GHOST_CLIENT2 " "$TABLE")" 0
+check "the count settles" settle
+cat "$TABLE" > /tmp/dump.1
+check_dump "dump at rest" /tmp/dump.1
+check_eq "lines = ip_conntrack_count" "$(wc -l < /tmp/dump.1)" "$(count)"
+check_eq "the $c long flows are still there" \
+    "$(grep -c "src=$GHOST_CLIENT " /tmp/dump.1)" "$c"
+
+step "the countdown decreases"
+probe=$(grep -m 1 -o "src=$GHOST_CLIENT dst=$GHOST_SERVER sport=[0-9]* dport=[0-9]* " "$TABLE")
+left() {
+    grep -F "$probe" "$TABLE" | awk '{ print $3 }'
+}
+a=$(left)
+sleep 3
+b=$(left)
+check_match "countdown read twice ($a, then $b)" "$a $b" '^[0-9]+ [0-9]+$'
+if [ -n "$a" ] && [ -n "$b" ] && [ $((a - b)) -ge 2 ] && [ $((a - b)) -le 4 ]; then
+    pass "3 s later it is $((a - b)) s lower"
+else
+    fail "3 s later: $a -> $b"
+fi
+
+step "an entry vanishes after its timeout"
+check "ip_conntrack_udp_timeout = 3" sh -c "echo 3 > $NF/ip_conntrack_udp_timeout"
+check "one more flow" in_client pkt --src "$GHOST_CLIENT" --dst "$GHOST_SERVER" --proto udp \
+    --sport 65000 --dport 9 --iface "$NS_IF" --dst-mac "$(router_mac "$ROUTER_CLIENT_IF")"
+sleep 0.3
+check_match "it is listed with at most 3 s left" "$(grep "sport=65000 " "$TABLE")" \
+    "^udp      17 [0-3] src=$GHOST_CLIENT dst=$GHOST_SERVER sport=65000 "
+i=0
+while grep -q "sport=65000 " "$TABLE" && [ "$i" -lt 20 ]; do
+    sleep 0.5
+    i=$((i + 1))
+done
+check_no_match "it is gone within 10 s" "$(grep "sport=65000 " "$TABLE")" "sport=65000 "
+topo_down
+
+step "unload with $FLOWS entries"
+check "rmmod ip_conntrack" rmmod ip_conntrack
+check_fails "$TABLE is gone" test -e "$TABLE"
+kmemleak_check
