@@ -6,7 +6,8 @@
  *
  * Provided by C (xt_helpers.c): every ipct_xt_* function declared here.
  * Provided by Rust (src/kmod/xt_match.rs): the match and checkentry
- * callbacks in the struct xt_match array passed in.
+ * callbacks in the struct xt_match array passed in. A packet's
+ * classification comes from the data path (ipct_skb_nfct, ipct_conn.h).
  */
 #ifndef IPCT_XT_H
 #define IPCT_XT_H
@@ -15,7 +16,6 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_state.h>
-#include <linux/skbuff.h>
 
 /*
  * The conntrack_match module parameter: whether to register the conntrack
@@ -31,22 +31,8 @@ bool ipct_xt_param_conntrack_match(void);
 int ipct_xt_register_matches(struct xt_match *matches, unsigned int n);
 void ipct_xt_unregister_matches(struct xt_match *matches, unsigned int n);
 
-/*
- * The packet's conntrack word, skb->_nfct: the entry pointer with the
- * ctinfo (enum ip_conntrack_info) in the low 3 bits; 0 = no entry,
- * IP_CT_UNTRACKED with no pointer = untracked.
- */
-unsigned long ipct_xt_skb_nfct(const struct sk_buff *skb);
-
 #ifdef __BINDGEN__
 /* Values of macros and anonymous enums, as `IPCT_XT_*` Rust constants. */
-
-/* skb->_nfct layout (include/linux/skbuff.h). */
-const unsigned long IPCT_XT_NFCT_INFOMASK = NFCT_INFOMASK;
-
-/* enum ip_conntrack_info */
-const unsigned int IPCT_XT_IP_CT_IS_REPLY = IP_CT_IS_REPLY;
-const unsigned int IPCT_XT_IP_CT_UNTRACKED = IP_CT_UNTRACKED;
 
 /* xt_state statemask bits. */
 const unsigned int IPCT_XT_STATE_INVALID = XT_STATE_INVALID;

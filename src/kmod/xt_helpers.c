@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * C helpers of the iptables matches (src/kmod/xt_match.rs): what needs
- * THIS_MODULE or inline kernel functions. Prototypes and contracts:
+ * THIS_MODULE or a module parameter. Prototypes and contracts:
  * include/ipct_xt.h.
  */
 #include <linux/module.h>
 #include <linux/netfilter/x_tables.h>
-#include <linux/skbuff.h>
 
 #include "ip_conntrack.h"
 
@@ -32,9 +31,4 @@ int ipct_xt_register_matches(struct xt_match *matches, unsigned int n)
 void ipct_xt_unregister_matches(struct xt_match *matches, unsigned int n)
 {
 	xt_unregister_matches(matches, n);
-}
-
-unsigned long ipct_xt_skb_nfct(const struct sk_buff *skb)
-{
-	return skb_get_nfct(skb);
 }

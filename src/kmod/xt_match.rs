@@ -17,8 +17,11 @@
 //! that a match cannot honour is refused in `checkentry` (EINVAL and a log
 //! line naming the option), never ignored.
 
+use crate::conn::{self, PktState};
+use crate::entry::Entry;
 use crate::ffi;
-use core::marker::PhantomData;
+use crate::skb::Skb;
+use crate::tuple::{Dir, Tuple, L4};
 use kernel::error::to_result;
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
@@ -61,17 +64,22 @@ pub(crate) trait Match {
 
 /// The packet a match runs on, valid for the duration of one call.
 pub(crate) struct Packet<'a> {
-    skb: *const ffi::sk_buff,
-    _skb: PhantomData<&'a ffi::sk_buff>,
+    skb: Skb<'a>,
 }
 
 impl Packet<'_> {
-    /// The packet's connection, from `skb->_nfct`.
-    fn conn(&self) -> Conn {
-        // SAFETY: `self.skb` is the valid skb of the current match call
-        // (type invariant of `Packet`, set up by `match_adapter`).
-        let nfct = unsafe { ffi::ipct_xt_skb_nfct(self.skb) };
-        Conn::from_nfct(nfct)
+    /// The packet's classification (`skb->_nfct`'s ctinfo), without
+    /// touching its entry.
+    fn state(&self) -> PktState {
+        conn::state(&self.skb)
+    }
+
+    /// What the conntrack match reads of the packet's entry, taken under
+    /// the entry's lock; `None` without an entry.
+    fn entry_view(&self) -> Option<EntryView> {
+        let (c, _) = conn::from_skb(&self.skb)?;
+        let now = conn::now();
+        Some(c.with_entry(|e| EntryView::of(e, now)))
     }
 }
 
@@ -94,8 +102,13 @@ unsafe extern "C" fn match_adapter<M: Match>(
     // (XT_ALIGN), and never written while rules run; any bit pattern is
     // valid (`MatchInfo`).
     let info = unsafe { &*matchinfo.cast::<M::Info>() };
-    let pkt = Packet { skb, _skb: PhantomData };
-    M::matches(info, &pkt)
+    // SAFETY: the packet of a match call stays valid for the call, and
+    // its `_nfct` only changes in the hooks that own the packet, not while
+    // a rule looks at it.
+    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
+        return false;
+    };
+    M::matches(info, &Packet { skb })
 }
 
 /// The C checkentry function of `M`.
@@ -196,49 +209,63 @@ pub(crate) fn register() -> Result<Registration> {
     Registration::new(matches)
 }
 
-// ---- the packet's connection ---------------------------------------------
+// ---- the packet's entry ---------------------------------------------------
 
-/// What `skb->_nfct` says about a packet.
+/// One direction's tuple as the conntrack match compares it.
 #[derive(Clone, Copy)]
-enum Conn {
-    /// No entry: the tracker found the packet INVALID (or never saw it).
-    Invalid,
-    /// Deliberately not tracked.
-    Untracked,
-    /// Tracked: the ctinfo (`enum ip_conntrack_info`) and the entry.
-    Tracked {
-        ctinfo: u32,
-        /// `skb->_nfct` without the ctinfo bits: the entry's address.
-        entry: usize,
-    },
+struct TupleView {
+    /// Source address, host order (`a.b.c.d` = `a << 24 | ... | d`).
+    src: u32,
+    /// Destination address, host order.
+    dst: u32,
+    /// The kernel's `src.u.all`: source port, ICMP id, 0 otherwise.
+    src_all: u16,
+    /// The kernel's `dst.u.all`: destination port, ICMP `type << 8 | code`,
+    /// 0 otherwise.
+    dst_all: u16,
 }
 
-impl Conn {
-    /// Decodes `skb->_nfct` as `nf_ct_get()` does.
-    fn from_nfct(nfct: usize) -> Self {
-        let mask = ffi::IPCT_XT_NFCT_INFOMASK;
-        // At most 7: always fits.
-        let ctinfo = u32::try_from(nfct & mask).unwrap_or(0);
-        let entry = nfct & !mask;
-        if entry != 0 {
-            Conn::Tracked { ctinfo, entry }
-        } else if ctinfo == ffi::IPCT_XT_IP_CT_UNTRACKED {
-            Conn::Untracked
-        } else {
-            Conn::Invalid
+impl TupleView {
+    fn of(t: &Tuple) -> Self {
+        let (src_all, dst_all) = match t.l4 {
+            L4::Ports { sport, dport } => (sport, dport),
+            // `dst.u.all` overlays the type and code bytes, read as a
+            // big-endian number.
+            L4::Icmp { ty, code, id } => (id, u16::from_be_bytes([ty, code])),
+            L4::None => (0, 0),
+        };
+        Self {
+            src: t.src,
+            dst: t.dst,
+            src_all,
+            dst_all,
         }
     }
 }
 
-/// `NF_CT_STATE_BIT(ctinfo)`: ESTABLISHED 2, RELATED 4, NEW 8, whatever
-/// the direction.
-fn ctinfo_state_bit(ctinfo: u32) -> u32 {
-    1u32 << ((ctinfo % ffi::IPCT_XT_IP_CT_IS_REPLY) + 1)
+/// What the conntrack match reads of a packet's entry.
+#[derive(Clone, Copy)]
+struct EntryView {
+    orig: TupleView,
+    reply: TupleView,
+    /// IP protocol number.
+    proto: u8,
+    /// Status bits (`IPS_*` values).
+    status: u32,
+    /// Whole seconds until the entry expires, as `nf_ct_expires(ct) / HZ`.
+    expires_secs: u64,
 }
 
-/// Whether a ctinfo is of the original direction (`CTINFO2DIR`).
-fn ctinfo_is_original(ctinfo: u32) -> bool {
-    ctinfo < ffi::IPCT_XT_IP_CT_IS_REPLY
+impl EntryView {
+    fn of(e: &Entry, now: crate::Millis) -> Self {
+        Self {
+            orig: TupleView::of(&e.orig),
+            reply: TupleView::of(&e.tuple(Dir::Reply)),
+            proto: e.orig.proto,
+            status: e.status.0,
+            expires_secs: conn::time_left(e, now) / 1000,
+        }
+    }
 }
 
 // ---- state, revision 0 ----------------------------------------------------
@@ -248,8 +275,12 @@ struct StateV0;
 
 /// Every `statemask` bit iptables can set.
 const STATE_KNOWN: u32 = ffi::IPCT_XT_STATE_INVALID
-    | (2 | 4 | 8) // ESTABLISHED, RELATED, NEW: NF_CT_STATE_BIT(0..=2)
+    | STATE_BITS_TRACKED as u32 // lossless: u16 to u32
     | ffi::IPCT_XT_STATE_UNTRACKED;
+
+/// ESTABLISHED 2, RELATED 4, NEW 8: `NF_CT_STATE_BIT(ctinfo)`, the same
+/// in `xt_state` and `xt_conntrack`.
+const STATE_BITS_TRACKED: u16 = 2 | 4 | 8;
 
 impl Match for StateV0 {
     const NAME: &'static [u8] = b"state";
@@ -266,12 +297,7 @@ impl Match for StateV0 {
     }
 
     fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
-        let bit = match pkt.conn() {
-            Conn::Tracked { ctinfo, .. } => ctinfo_state_bit(ctinfo),
-            Conn::Untracked => ffi::IPCT_XT_STATE_UNTRACKED,
-            Conn::Invalid => ffi::IPCT_XT_STATE_INVALID,
-        };
-        info.statemask & bit != 0
+        info.statemask & pkt.state().state_bit() != 0
     }
 }
 
@@ -330,7 +356,7 @@ mod flag {
 /// NEW, SNAT, DNAT, UNTRACKED. SNAT and DNAT are accepted but never
 /// match: this tracker does no NAT.
 const CT_STATE_KNOWN: u16 = ffi::IPCT_XT_CT_STATE_INVALID
-    | (2 | 4 | 8)
+    | STATE_BITS_TRACKED
     | ffi::IPCT_XT_CT_STATE_SNAT
     | ffi::IPCT_XT_CT_STATE_DNAT
     | ffi::IPCT_XT_CT_STATE_UNTRACKED;
@@ -424,44 +450,6 @@ impl AddrOpt {
             AddrOpt::ReplDst => e.reply.dst,
         }
     }
-}
-
-/// One direction's tuple as the conntrack match compares it.
-#[derive(Clone, Copy)]
-#[allow(dead_code)] // Built by `entry_view` once the data path attaches entries.
-struct TupleView {
-    /// Source address, host order (`a.b.c.d` = `a << 24 | ... | d`).
-    src: u32,
-    /// Destination address, host order.
-    dst: u32,
-    /// The kernel's `src.u.all`: source port, ICMP id, 0 otherwise.
-    src_all: u16,
-    /// The kernel's `dst.u.all`: destination port, ICMP `type << 8 | code`,
-    /// 0 otherwise.
-    dst_all: u16,
-}
-
-/// What the conntrack match reads of a packet's entry.
-#[derive(Clone, Copy)]
-#[allow(dead_code)] // Built by `entry_view` once the data path attaches entries.
-struct EntryView {
-    orig: TupleView,
-    reply: TupleView,
-    /// IP protocol number.
-    proto: u8,
-    /// Status bits (`IPS_*` values).
-    status: u32,
-    /// Whole seconds until the entry expires (0 once expired), as
-    /// `nf_ct_expires(ct) / HZ`.
-    expires_secs: u64,
-}
-
-/// A consistent snapshot of the entry `skb->_nfct` points to.
-///
-/// Until the data path attaches entries to packets every packet is
-/// INVALID and this is never reached with an entry.
-fn entry_view(_entry: usize) -> Option<EntryView> {
-    None
 }
 
 /// An IPv4 address of rule data, host order.
@@ -621,29 +609,27 @@ fn passes<R: CtRule>(r: &R, f: u16, cond: impl FnOnce() -> bool) -> bool {
 
 /// `conntrack_mt()` of Linux 6.12 for IPv4, without NAT.
 fn ct_match<R: CtRule>(r: &R, pkt: &Packet<'_>) -> bool {
-    let conn = pkt.conn();
-    let statebit: u16 = match conn {
-        // The bit of a valid ctinfo fits in u16 (at most 8); SNAT/DNAT
-        // bits are never set: no NAT.
-        Conn::Tracked { ctinfo, .. } => ctinfo_state_bit(ctinfo).try_into().unwrap_or(0),
-        Conn::Untracked => ffi::IPCT_XT_CT_STATE_UNTRACKED,
-        Conn::Invalid => ffi::IPCT_XT_CT_STATE_INVALID,
+    let state = pkt.state();
+    let statebit: u16 = match state {
+        // At most 8: fits. SNAT/DNAT bits are never set: no NAT.
+        PktState::Tracked(c) => c.state_bit().try_into().unwrap_or(0),
+        PktState::Untracked => ffi::IPCT_XT_CT_STATE_UNTRACKED,
+        PktState::Invalid => ffi::IPCT_XT_CT_STATE_INVALID,
     };
     if !passes(r, flag::STATE, || r.state_mask() & statebit != 0) {
         return false;
     }
-    let (ctinfo, entry) = match conn {
-        Conn::Tracked { ctinfo, entry } => (ctinfo, entry),
+    let PktState::Tracked(ctinfo) = state else {
         // Without an entry only a state option can match.
-        _ => return r.match_flags() & flag::STATE != 0,
+        return r.match_flags() & flag::STATE != 0;
     };
-    if !passes(r, flag::DIRECTION, || ctinfo_is_original(ctinfo)) {
+    if !passes(r, flag::DIRECTION, || ctinfo.dir() == Dir::Original) {
         return false;
     }
     if r.match_flags() & flag::NEED_ENTRY == 0 {
         return true;
     }
-    let Some(e) = entry_view(entry) else {
+    let Some(e) = pkt.entry_view() else {
         return false;
     };
     for opt in AddrOpt::ALL {
