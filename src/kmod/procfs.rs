@@ -26,6 +26,12 @@
 //! The record handle passed from `start`/`next` to `show` is the bucket
 //! index plus one, as a pointer value (never null, never an error pointer:
 //! bucket counts are at most 2^24).
+//!
+//! # The statistics file
+//!
+//! 2.6's header, then one row per possible CPU with that CPU's counters of
+//! the namespace's table; `entries`, the namespace's entry count, repeats
+//! on every row (the engine's `stats::format_row`).
 
 use crate::conn;
 use crate::ffi;
