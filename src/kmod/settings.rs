@@ -110,7 +110,6 @@ pub(crate) static GENERIC: Knob = Knob::new(secs(D.generic));
 
 /// What the state machines read, as of now. Cheap (a few relaxed loads):
 /// take one snapshot per packet.
-#[allow(dead_code, reason = "read by the packet path as it lands")]
 pub(crate) fn config() -> Config {
     Config {
         timeouts: Timeouts {
@@ -139,7 +138,6 @@ pub(crate) fn config() -> Config {
 
 /// `ip_conntrack_max`: the most entries one namespace's table may hold;
 /// 0 means no limit (as in 2.6 and 6.12).
-#[allow(dead_code, reason = "read by the packet path as it lands")]
 pub(crate) fn max() -> u32 {
     MAX.get()
 }
@@ -166,13 +164,11 @@ pub(crate) fn set_buckets(buckets: u32) {
 
 /// `ip_conntrack_log_invalid`: the protocol number whose INVALID packets
 /// are logged; 0 logs none, 255 (IPPROTO_RAW) every protocol.
-#[allow(dead_code, reason = "read by the packet path as it lands")]
 pub(crate) fn log_invalid() -> u8 {
     u8::try_from(LOG_INVALID.get()).unwrap_or(u8::MAX)
 }
 
 /// Whether INVALID packets of protocol `proto` are logged.
-#[allow(dead_code, reason = "read by the packet path as it lands")]
 pub(crate) fn logs_invalid(proto: u8) -> bool {
     match log_invalid() {
         0 => false,
@@ -183,7 +179,6 @@ pub(crate) fn logs_invalid(proto: u8) -> bool {
 
 /// `ip_conntrack_checksum`: whether to verify checksums before tracking
 /// (packets with bad checksums are INVALID).
-#[allow(dead_code, reason = "read by the packet path as it lands")]
 pub(crate) fn checksum() -> bool {
     CHECKSUM.get() != 0
 }

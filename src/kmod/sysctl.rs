@@ -7,8 +7,13 @@
 //! They live in the initial network namespace only, as 6.12's
 //! `net.nf_conntrack_max` does, and set global [`settings`]. The read-only
 //! `ip_conntrack_count` shows the initial namespace's table (what
-//! `/proc/net/ip_conntrack` lists there); `ip_conntrack_max` limits each
-//! namespace's table separately, as `nf_conntrack_max` does in 6.12.
+//! `/proc/net/ip_conntrack` lists there): entries allocated, as 6.12's
+//! count, so it also includes new entries attached to packets not yet
+//! confirmed and entries removed from the table (expired, early-dropped)
+//! that packets still hold; at rest it equals the line count.
+//! `ip_conntrack_max` limits each namespace's table separately, as
+//! `nf_conntrack_max` does in 6.12; lowering it below the count removes
+//! nothing, new flows then go through early drop.
 //!
 //! Writes go through `proc_dointvec_minmax`, which stores a value only
 //! after parsing it and checking its range, so a bad write (negative, not a
