@@ -193,7 +193,6 @@ impl Conn {
         self.confirmed.store(true, Ordering::Release);
     }
 
-    #[allow(dead_code, reason = "API of the conntrack match and /proc")]
     /// The current reference count (the `use=` of `/proc`).
     pub(crate) fn use_count(&self) -> u32 {
         // SAFETY: `general` is an initialised refcount while `self` lives.
@@ -251,7 +250,6 @@ impl Conn {
     }
 }
 
-#[allow(dead_code, reason = "API of the conntrack match and /proc")]
 /// Time left of `e` at `now` in milliseconds: from the deadline for a
 /// confirmed entry; an unconfirmed one (no [`Status::CONFIRMED`]) holds its
 /// timeout itself until confirmation (the engine's rule).
@@ -389,7 +387,6 @@ pub(crate) unsafe fn destroy(ct: *mut ffi::nf_conntrack) {
     unsafe { table.as_ref().released() };
 }
 
-#[allow(dead_code, reason = "API of the conntrack match and /proc")]
 /// What a packet's `_nfct` says.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PktState {
@@ -401,7 +398,6 @@ pub(crate) enum PktState {
     Tracked(CtInfo),
 }
 
-#[allow(dead_code, reason = "API of the conntrack match")]
 impl PktState {
     /// The `xt_state` bit (`-m state`): INVALID 1, ESTABLISHED 2, RELATED
     /// 4, NEW 8, UNTRACKED 64.
@@ -420,7 +416,6 @@ fn split(v: usize) -> (usize, usize) {
     (v & !info, v & info)
 }
 
-#[allow(dead_code, reason = "API of the conntrack match and /proc")]
 /// The classification a packet carries, without touching its entry.
 pub(crate) fn state(skb: &Skb<'_>) -> PktState {
     let (p, info) = split(skb.nfct());

@@ -94,7 +94,6 @@ impl PerCpu {
         }
     }
 
-    #[allow(dead_code, reason = "API of /proc/net/stat")]
     /// The counters of CPU `cpu` (a possible CPU, see [`possible_cpus`]).
     pub(crate) fn cpu(&self, cpu: u32) -> Stats {
         let mut raw = [0u32; COUNTERS.len()];
@@ -142,7 +141,6 @@ pub(crate) fn nr_cpu_ids() -> u32 {
     unsafe { ffi::ipct_nr_cpu_ids() }
 }
 
-#[allow(dead_code, reason = "API of /proc/net/stat")]
 /// The possible CPUs, in increasing order (one `/proc/net/stat` row each).
 pub(crate) fn possible_cpus() -> impl Iterator<Item = u32> {
     let mut prev: i32 = -1;

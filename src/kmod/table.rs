@@ -244,7 +244,6 @@ impl Table {
         &self.layout
     }
 
-    #[allow(dead_code, reason = "API of the /proc")]
     /// Number of buckets (`ip_conntrack_buckets`).
     pub(crate) fn buckets(&self) -> u32 {
         self.layout.buckets()
@@ -307,7 +306,6 @@ impl Table {
         self.count.fetch_sub(1, Ordering::Release);
     }
 
-    #[allow(dead_code, reason = "API of the /proc")]
     /// Visits the live entries of global bucket `global` after skipping
     /// `skip` of them, under that bucket's stripe lock (one lock, held for
     /// this call only), calling `f(entry, use count)` until it returns
@@ -331,7 +329,7 @@ impl Table {
         })
     }
 
-    #[allow(dead_code, reason = "API of the /proc")]
+    #[allow(dead_code, reason = "for the robustness tests (longest chain)")]
     /// The longest chain: `(global bucket, length)`, expired entries not
     /// yet collected included. Locks one stripe at a time.
     pub(crate) fn longest_chain(&self) -> (u32, usize) {

@@ -1,5 +1,4 @@
 # ICMP tracking on the router behind a stateful firewall: an echo request
-# vm-debug: yes
 # creates an entry, the reply answers it (and, as in Linux 6.12, the entry
 # stays until its 30 s timeout); an ICMP error about a tracked flow is
 # RELATED and passes an ESTABLISHED,RELATED rule; an ICMP error about an

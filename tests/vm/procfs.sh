@@ -1,5 +1,4 @@
 # The module's two /proc files: /proc/net/ip_conntrack (the table) and
-# vm-debug: yes
 # /proc/sys/net/ipv4/ip_conntrack_max (the sysctl), present while loaded,
 # gone after unload.
 . /usr/lib/ipct/lib.sh
