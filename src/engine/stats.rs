@@ -74,6 +74,27 @@ pub enum Counter {
 }
 
 impl Counter {
+    /// Every counter: the classic columns, then the extras.
+    pub const ALL: [Counter; 17] = [
+        Counter::Searched,
+        Counter::Found,
+        Counter::New,
+        Counter::Invalid,
+        Counter::Ignore,
+        Counter::Delete,
+        Counter::DeleteList,
+        Counter::Insert,
+        Counter::InsertFailed,
+        Counter::Drop,
+        Counter::EarlyDrop,
+        Counter::IcmpError,
+        Counter::ExpectNew,
+        Counter::ExpectCreate,
+        Counter::ExpectDelete,
+        Counter::ClashResolve,
+        Counter::ChainTooLong,
+    ];
+
     /// The counters of the classic file, in column order (after `entries`).
     pub const CLASSIC: [Counter; 15] = [
         Counter::Searched,
@@ -215,7 +236,7 @@ impl Stats {
 
     /// Adds every counter of `other` (wrapping): sums per-CPU copies.
     pub fn add(&mut self, other: &Stats) {
-        for c in Counter::CLASSIC.into_iter().chain([Counter::ClashResolve, Counter::ChainTooLong])
+        for c in Counter::ALL
         {
             self.add_to(c, other.get(c));
         }

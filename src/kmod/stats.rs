@@ -16,25 +16,7 @@ use core::ptr::NonNull;
 use kernel::prelude::*;
 
 /// Every counter, in the order of the per-CPU arrays.
-const COUNTERS: [Counter; 17] = [
-    Counter::Searched,
-    Counter::Found,
-    Counter::New,
-    Counter::Invalid,
-    Counter::Ignore,
-    Counter::Delete,
-    Counter::DeleteList,
-    Counter::Insert,
-    Counter::InsertFailed,
-    Counter::Drop,
-    Counter::EarlyDrop,
-    Counter::IcmpError,
-    Counter::ExpectNew,
-    Counter::ExpectCreate,
-    Counter::ExpectDelete,
-    Counter::ClashResolve,
-    Counter::ChainTooLong,
-];
+const COUNTERS: [Counter; 17] = Counter::ALL;
 
 /// Bytes of one CPU's array.
 const ARRAY_BYTES: usize = COUNTERS.len() * core::mem::size_of::<u32>();

@@ -662,54 +662,40 @@ fn ct_match<R: CtRule>(r: &R, pkt: &Packet<'_>) -> bool {
     })
 }
 
-/// `-m conntrack`, revision 1 (`struct xt_conntrack_mtinfo1`: 8-bit masks).
-struct ConntrackV1;
+/// Declares the `-m conntrack` revision `$rev` over its uapi info struct;
+/// the revisions differ only in mask widths and port ranges, which
+/// `ct_check`/`ct_match` handle through the info trait.
+macro_rules! conntrack_revision {
+    ($(#[$doc:meta])* $name:ident, $rev:literal, $info:ty) => {
+        $(#[$doc])*
+        struct $name;
 
-impl Match for ConntrackV1 {
-    const NAME: &'static [u8] = b"conntrack";
-    const REVISION: u8 = 1;
-    type Info = ffi::xt_conntrack_mtinfo1;
+        impl Match for $name {
+            const NAME: &'static [u8] = b"conntrack";
+            const REVISION: u8 = $rev;
+            type Info = $info;
 
-    fn check(info: &Self::Info) -> Result {
-        ct_check(info)
-    }
+            fn check(info: &Self::Info) -> Result {
+                ct_check(info)
+            }
 
-    fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
-        ct_match(info, pkt)
-    }
+            fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
+                ct_match(info, pkt)
+            }
+        }
+    };
 }
 
-/// `-m conntrack`, revision 2 (`struct xt_conntrack_mtinfo2`: 16-bit masks).
-struct ConntrackV2;
-
-impl Match for ConntrackV2 {
-    const NAME: &'static [u8] = b"conntrack";
-    const REVISION: u8 = 2;
-    type Info = ffi::xt_conntrack_mtinfo2;
-
-    fn check(info: &Self::Info) -> Result {
-        ct_check(info)
-    }
-
-    fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
-        ct_match(info, pkt)
-    }
-}
-
-/// `-m conntrack`, revision 3 (`struct xt_conntrack_mtinfo3`: port
-/// ranges); what iptables 1.8 uses, also for `-m state`.
-struct ConntrackV3;
-
-impl Match for ConntrackV3 {
-    const NAME: &'static [u8] = b"conntrack";
-    const REVISION: u8 = 3;
-    type Info = ffi::xt_conntrack_mtinfo3;
-
-    fn check(info: &Self::Info) -> Result {
-        ct_check(info)
-    }
-
-    fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
-        ct_match(info, pkt)
-    }
-}
+conntrack_revision!(
+    /// `-m conntrack`, revision 1 (`struct xt_conntrack_mtinfo1`: 8-bit masks).
+    ConntrackV1, 1, ffi::xt_conntrack_mtinfo1
+);
+conntrack_revision!(
+    /// `-m conntrack`, revision 2 (`struct xt_conntrack_mtinfo2`: 16-bit masks).
+    ConntrackV2, 2, ffi::xt_conntrack_mtinfo2
+);
+conntrack_revision!(
+    /// `-m conntrack`, revision 3 (`struct xt_conntrack_mtinfo3`: port
+    /// ranges); what iptables 1.8 uses, also for `-m state`.
+    ConntrackV3, 3, ffi::xt_conntrack_mtinfo3
+);
