@@ -23,11 +23,12 @@ clippy: deps
 fuzz-short: deps
 	@scripts/fuzz.sh 20
 
-# Long fuzzing run: FUZZ_SECONDS per target (default 600).
+# Long fuzzing run: FUZZ_SECONDS per target (default 600); keeps the
+# minimized corpus in fuzz/corpus/ and crash inputs in fuzz/regressions/.
 FUZZ_SECONDS ?= 600
 .PHONY: fuzz
 fuzz: deps
-	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@scripts/fuzz.sh --keep $(FUZZ_SECONDS)
 
 host-check: host-test clippy fuzz-short
 

@@ -32,6 +32,8 @@ pub mod config;
 pub mod ctinfo;
 pub mod entry;
 pub mod expiry;
+#[cfg(feature = "std")]
+pub mod fuzzing;
 pub mod hash;
 #[cfg(feature = "std")]
 pub mod host;

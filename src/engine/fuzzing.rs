@@ -1,0 +1,287 @@
+//! The fuzz targets' bodies, shared by `fuzz/fuzz_targets/*` (libFuzzer)
+//! and `tests/fuzz_regressions.rs` (replays every kept input), so a
+//! regression test runs exactly what the fuzzer ran. Host only (`std`).
+//!
+//! Each function takes the fuzzer's raw bytes and panics when an
+//! invariant breaks: here a panic is the report, so the engine's
+//! no-panic, no-indexing and no-overflow lints are relaxed for this file.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
+use std::vec;
+use std::vec::Vec;
+
+use crate::config::Config;
+use crate::entry::Status;
+use crate::hash::HashKey;
+use crate::host::{Attached, Tracked, Tracker};
+use crate::packet::{parse, L4Info};
+use crate::procfmt::parse_line;
+use crate::tuple::Dir;
+use crate::wire::MAX_HEAD_LEN;
+
+/// A fuzz target's body: takes the fuzzer's bytes, panics on a finding.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets by name, as in `fuzz/fuzz_targets/NAME.rs`.
+pub const TARGETS: [(&str, Target); 2] = [("parse", parse_input), ("track", track_input)];
+
+/// Runs target `name` on `data`; false when there is no such target.
+pub fn run(name: &str, data: &[u8]) -> bool {
+    match TARGETS.iter().find(|(n, _)| *n == name) {
+        Some((_, f)) => {
+            f(data);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Target `parse`: [`parse`] with arbitrary bytes and frame lengths.
+///
+/// Input: two bytes little-endian `extra`, then the packet's first bytes
+/// (`head`). It is parsed with `frame_len = head.len() + extra` and with
+/// `frame_len = extra`, and must never panic. On success the summary must
+/// be consistent with the header bytes, and parsing only the first
+/// `MAX_HEAD_LEN` bytes must give the same answer (the kernel passes a
+/// prefix of the packet).
+pub fn parse_input(data: &[u8]) {
+    let Some((extra, head)) = data.split_first_chunk::<2>() else { return };
+    let extra = usize::from(u16::from_le_bytes(*extra));
+    check_parse(head, head.len() + extra);
+    check_parse(head, extra);
+}
+
+fn check_parse(head: &[u8], frame_len: usize) {
+    let full = parse(head, frame_len);
+    let prefix = &head[..head.len().min(MAX_HEAD_LEN)];
+    assert_eq!(parse(prefix, frame_len), full, "a {MAX_HEAD_LEN}-byte prefix parses differently");
+    let Ok(p) = full else { return };
+    let ip_len = usize::from(p.ip_len);
+    assert!(ip_len <= frame_len, "total length {ip_len} beyond frame {frame_len}");
+    assert!(ip_len >= 20);
+    assert_eq!(p.tuple.proto, head[9]);
+    assert_eq!(p.tuple.src, u32::from_be_bytes([head[12], head[13], head[14], head[15]]));
+    if let L4Info::Tcp(seg) = p.l4 {
+        let ihl = usize::from(head[0] & 0x0f) * 4;
+        assert!(seg.payload_len as usize + ihl + 20 <= ip_len);
+        assert!(!matches!(seg.wscale, Some(w) if w > 14));
+    }
+}
+
+const ADDRS: [u32; 4] = [0xc000_0201, 0xc633_6402, 0xcb00_7101, 0x0a00_0001];
+const PORTS: [u16; 4] = [53, 80, 1024, 40000];
+
+/// Reads input bytes; zeros once it runs out.
+struct Input<'a>(&'a [u8]);
+
+impl Input<'_> {
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_be_bytes([self.u8(), self.u8()])
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.0.len());
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        a.to_vec()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn ipv4(src: u32, dst: u32, proto: u8, l4: &[u8]) -> Vec<u8> {
+    let total = (20 + l4.len()) as u16;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
+    p.extend_from_slice(&src.to_be_bytes());
+    p.extend_from_slice(&dst.to_be_bytes());
+    p.extend_from_slice(l4);
+    p
+}
+
+/// A packet from a few input bytes: mostly well formed, so that flows get
+/// replies and move through their states.
+fn packet(inp: &mut Input) -> Vec<u8> {
+    let sel = inp.u8();
+    let ends = inp.u8();
+    let src = ADDRS[usize::from(ends & 3)];
+    let dst = ADDRS[usize::from((ends >> 2) & 3)];
+    let sport = PORTS[usize::from((ends >> 4) & 3)];
+    let dport = PORTS[usize::from(ends >> 6)];
+    match sel % 6 {
+        0 => {
+            let mut l4 = Vec::new();
+            l4.extend_from_slice(&sport.to_be_bytes());
+            l4.extend_from_slice(&dport.to_be_bytes());
+            l4.extend_from_slice(&12u16.to_be_bytes());
+            l4.extend_from_slice(&[0, 0, 1, 2, 3, 4]);
+            ipv4(src, dst, 17, &l4)
+        }
+        1 | 2 => {
+            let flags = inp.u8();
+            let seq = inp.u32();
+            let ack = inp.u32();
+            let window = inp.u16();
+            let opts = inp.u8();
+            let len = usize::from(inp.u8() & 0x3f) * 8;
+            let mut l4 = Vec::new();
+            l4.extend_from_slice(&sport.to_be_bytes());
+            l4.extend_from_slice(&dport.to_be_bytes());
+            l4.extend_from_slice(&seq.to_be_bytes());
+            l4.extend_from_slice(&ack.to_be_bytes());
+            let with_opts = opts & 0x80 != 0;
+            l4.push(if with_opts { 0x80 } else { 0x50 });
+            l4.push(flags);
+            l4.extend_from_slice(&window.to_be_bytes());
+            l4.extend_from_slice(&[0, 0, 0, 0]);
+            if with_opts {
+                // MSS, SACK-permitted, window scale, NOP.
+                l4.extend_from_slice(&[2, 4, 5, 0xb4, 4, 2, 3, 3, opts & 0x0f, 1, 1, 1]);
+            }
+            l4.resize(l4.len() + len, 0x61);
+            ipv4(src, dst, 6, &l4)
+        }
+        3 => {
+            let ty = [8u8, 0, 13, 14, 15, 16, 17, 18, 9, 42][usize::from(inp.u8() % 10)];
+            let id = u16::from(inp.u8() & 3);
+            let mut l4 = vec![ty, 0, 0, 0];
+            l4.extend_from_slice(&id.to_be_bytes());
+            l4.extend_from_slice(&[0, 1, 9, 9, 9, 9]);
+            ipv4(src, dst, 1, &l4)
+        }
+        4 => {
+            // An ICMP error quoting a packet built from the next bytes.
+            let ty = [3u8, 4, 5, 11, 12][usize::from(inp.u8() % 5)];
+            let quoted = packet(inp);
+            let mut l4 = vec![ty, inp.u8() & 3, 0, 0, 0, 0, 0, 0];
+            l4.extend_from_slice(&quoted[..quoted.len().min(28 + usize::from(inp.u8() & 7))]);
+            ipv4(src, dst, 1, &l4)
+        }
+        _ => {
+            if sel & 0x80 != 0 {
+                let n = usize::from(inp.u8() & 0x7f);
+                inp.bytes(n)
+            } else {
+                ipv4(src, dst, [47u8, 50, 132][usize::from(sel >> 4) % 3], &[0, 0, 8, 0])
+            }
+        }
+    }
+}
+
+struct World {
+    t: Tracker,
+    now: u64,
+    held: Vec<Attached>,
+    max: usize,
+}
+
+impl World {
+    fn check(&self, bound: usize) {
+        let t = &self.t;
+        assert!(t.count() <= bound, "count {} above {}", t.count(), bound);
+        let linked = t.linked_entries();
+        assert_eq!(t.count(), linked.len() + self.held.len());
+        for (_, e) in &linked {
+            for dir in [Dir::Original, Dir::Reply] {
+                let found = t.lookup(&e.tuple(dir), self.now);
+                if let Some((f, _)) = found {
+                    assert!(!f.expired(self.now));
+                }
+                if !e.expired(self.now) && !e.status.has(Status::DYING) {
+                    assert_eq!(found.map(|x| x.0), Some(*e));
+                }
+            }
+        }
+        for line in t.dump(self.now) {
+            assert!(parse_line(&line).is_some(), "unparsable {line:?}");
+        }
+    }
+}
+
+/// Target `track`: sequences of packets (built from a few input bytes
+/// over a small address and port space, or raw), time steps, packets held
+/// unconfirmed then confirmed or dropped, sweeps and limit changes, fed to
+/// [`Tracker`]. Must never panic, and after every step:
+/// - the count stays within the limit (or does not grow past it after the
+///   limit was lowered) and equals linked + held entries;
+/// - every live entry is found from both directions, and no lookup or
+///   dump shows an expired entry;
+/// - every dump line parses back.
+pub fn track_input(data: &[u8]) {
+    let mut inp = Input(data);
+    let buckets = [1u32, 4, 16, 64][usize::from(inp.u8() & 3)];
+    let max = usize::from(inp.u8() & 0x1f);
+    let mut cfg = Config::DEFAULT;
+    let knobs = inp.u8();
+    cfg.tcp_loose = knobs & 1 == 0;
+    cfg.tcp_be_liberal = knobs & 2 != 0;
+    let t = Tracker::new(buckets, max, HashKey::new(1, 2), cfg);
+    let mut w = World { t, now: 0, held: Vec::new(), max: if max == 0 { usize::MAX } else { max } };
+    let mut steps = 0;
+    while !inp.is_empty() && steps < 256 {
+        steps += 1;
+        let before = w.t.count();
+        match inp.u8() % 8 {
+            0..=2 => {
+                let p = packet(&mut inp);
+                w.t.packet(&p, w.now);
+            }
+            3 => {
+                let p = packet(&mut inp);
+                if let Tracked::Attached(a) = w.t.track(&p, w.now) {
+                    if a.unconfirmed {
+                        w.held.push(a);
+                    }
+                }
+            }
+            4 => {
+                if !w.held.is_empty() {
+                    let i = usize::from(inp.u8()) % w.held.len();
+                    let a = w.held.swap_remove(i);
+                    if inp.u8() & 1 == 0 {
+                        w.t.confirm(a, w.now);
+                    } else {
+                        w.t.discard(a);
+                    }
+                }
+            }
+            5 => w.now += u64::from(inp.u16()) * u64::from(inp.u8() & 0x0f).max(1),
+            6 => {
+                let budget = usize::from(inp.u8());
+                let p = w.t.sweep(w.now, budget);
+                assert!(p.visited <= budget.max(1));
+            }
+            _ => {
+                let m = usize::from(inp.u8() & 0x1f);
+                w.t.set_max(m);
+                w.max = if m == 0 { usize::MAX } else { m };
+            }
+        }
+        w.check(w.max.max(before));
+    }
+    // Everything expires; one full pass collects it all.
+    w.now += 1 << 40;
+    for a in std::mem::take(&mut w.held) {
+        w.t.discard(a);
+    }
+    while !w.t.sweep(w.now, 1000).pass_done {}
+    w.t.sweep(w.now, usize::MAX);
+    assert_eq!(w.t.count(), 0);
+}
