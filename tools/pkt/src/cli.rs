@@ -16,6 +16,9 @@ delivery:
   --dst-mac MAC       destination MAC with --iface (default ff:ff:ff:ff:ff:ff;
                       a router only forwards frames sent to its own MAC)
   --count N           send the packet N times (default 1)
+  --batch             send one packet per line of standard input: a line's
+                      options follow (and override) the command line's;
+                      blank lines and lines starting with # are skipped
   --dump              print the IP packet as hex instead of sending
   -v, --verbose       say what was sent
 
@@ -72,6 +75,24 @@ pub struct Args {
     pub verbose: bool,
 }
 
+/// Splits `--batch` off the command line: the remaining arguments, and
+/// whether it was there.
+pub fn take_batch(argv: &[String]) -> (Vec<String>, bool) {
+    let rest: Vec<String> = argv.iter().filter(|a| *a != "--batch").cloned().collect();
+    let batch = rest.len() != argv.len();
+    (rest, batch)
+}
+
+/// The arguments of one `--batch` line after the command line's: `None`
+/// for a blank line or a comment.
+pub fn batch_line(base: &[String], line: &str) -> Option<Vec<String>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    Some(base.iter().cloned().chain(line.split_whitespace().map(String::from)).collect())
+}
+
 /// Parses the arguments after the program name. `Err` holds a message for
 /// the user; `Ok(None)` means help was asked for.
 pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
@@ -106,6 +127,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--iface" => iface = Some(value()?),
             "--dst-mac" => dst_mac = mac(&value()?)?,
             "--count" => count = num(flag, &value()?)?,
+            "--batch" => return Err("--batch: give it once, on the command line".into()),
 
             "--src" => src = Some(addr(&value()?)?),
             "--dst" => dst = Some(addr(&value()?)?),
@@ -294,6 +316,23 @@ mod tests {
         assert_eq!(q.dport, 22);
         assert_eq!(q.truncate, Some(28));
         assert_eq!((a.spec.icmp.id, a.spec.icmp.seq), (0, 0));
+    }
+
+    #[test]
+    fn batch_lines_follow_the_command_line() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let (base, batch) = take_batch(&v("--src 192.0.2.2 --batch --dst 198.51.100.2 --dump"));
+        assert!(batch);
+        assert_eq!(base, v("--src 192.0.2.2 --dst 198.51.100.2 --dump"));
+        assert!(!take_batch(&v("--src 1.2.3.4")).1);
+        assert_eq!(batch_line(&base, "  "), None);
+        assert_eq!(batch_line(&base, " # a comment"), None);
+        let line = batch_line(&base, "--flags FA --dst 203.0.113.9").unwrap();
+        let a = parse(&line).unwrap().unwrap();
+        assert_eq!(a.spec.tcp.flags, 0x11);
+        assert_eq!(a.spec.dst, [203, 0, 113, 9]); // the line's value wins
+        assert_eq!(a.spec.src, [192, 0, 2, 2]);
+        assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --batch")).is_err());
     }
 
     #[test]
