@@ -188,13 +188,25 @@ fn parse_icmp(seg: &[u8]) -> Result<(L4, L4Info), Invalid> {
     Ok((L4::Icmp { ty, code, id: icmp.ident() }, L4Info::Icmp(kind)))
 }
 
-/// Layer-4 bytes an ICMP error must quote after the inner IP header
-/// (RFC 792: "the first 64 bits of the original datagram's data").
+/// Layer-4 bytes an ICMP error must quote after the inner IP header to be
+/// matched, as Linux 6.12 reads them (`nf_ct_get_tuplepr`): the two ports
+/// of TCP and UDP (4 bytes), the ICMP header of a query (8), nothing for
+/// other protocols, whose tuple is the addresses. RFC 792 routers quote 8
+/// bytes; a shorter quote is still enough to find the flow.
+pub fn quoted_l4_len(protocol: u8) -> usize {
+    match protocol {
+        proto::TCP | proto::UDP => 4,
+        proto::ICMP => icmp::HEADER_LEN,
+        _ => 0,
+    }
+}
+
+/// The most layer-4 bytes [`quoted_l4_len`] asks for.
 pub const QUOTED_L4_LEN: usize = 8;
 
 /// The tuple of the packet an ICMP error quotes, as it travelled. The quote
 /// is usually truncated (its total length field is larger than what is
-/// there): only the inner header and [`QUOTED_L4_LEN`] bytes after it must
+/// there): only the inner header and [`quoted_l4_len`] bytes after it must
 /// be present. A non-first fragment has no layer-4 header to match, and an
 /// error about an error would make errors loop.
 fn parse_quoted(quote: &[u8]) -> Result<Tuple, Invalid> {
@@ -203,7 +215,7 @@ fn parse_quoted(quote: &[u8]) -> Result<Tuple, Invalid> {
         return Err(Invalid::IcmpErrorBadInner);
     }
     let l4 = ip.rest();
-    if l4.len() < QUOTED_L4_LEN {
+    if l4.len() < quoted_l4_len(ip.protocol()) {
         return Err(Invalid::IcmpErrorBadInner);
     }
     let l4 = match ip.protocol() {
@@ -473,10 +485,10 @@ pub(crate) mod tests {
         assert_eq!(parse(&with_u8(&ICMP_PORT_UNREACH, 28, 0x44)), Err(Invalid::IcmpErrorBadInner));
         // Inner IHL beyond what is quoted (15 words = 60 bytes).
         assert_eq!(parse(&with_u8(&ICMP_PORT_UNREACH, 28, 0x4f)), Err(Invalid::IcmpErrorBadInner));
-        // Inner IHL 6 leaves only 4 layer-4 bytes.
-        assert_eq!(parse(&with_u8(&ICMP_PORT_UNREACH, 28, 0x46)), Err(Invalid::IcmpErrorBadInner));
-        // Fewer than 8 quoted layer-4 bytes.
-        let short = with_u16(&ICMP_PORT_UNREACH[..55], 2, 55);
+        // Inner IHL 7 leaves no layer-4 bytes.
+        assert_eq!(parse(&with_u8(&ICMP_PORT_UNREACH, 28, 0x47)), Err(Invalid::IcmpErrorBadInner));
+        // Fewer than the 4 bytes of UDP ports quoted.
+        let short = with_u16(&ICMP_PORT_UNREACH[..51], 2, 51);
         assert_eq!(parse(&short), Err(Invalid::IcmpErrorBadInner));
         // Quoted header cut short.
         let short = with_u16(&ICMP_PORT_UNREACH[..40], 2, 40);
@@ -492,6 +504,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn icmp_error_quote_needs_what_linux_reads() {
+        // TCP/UDP: the ports (4 bytes) are enough, as nf_ct_get_tuple_ports.
+        let four = with_u16(&ICMP_PORT_UNREACH[..52], 2, 52);
+        let L4Info::Icmp(IcmpInfo::Error { inner }) = parse(&four).unwrap().l4 else { panic!() };
+        assert_eq!(inner.l4, L4::Ports { sport: 53000, dport: 53 });
+        // Another protocol: the addresses alone (no layer-4 bytes).
+        let mut gre = ICMP_PORT_UNREACH[..48].to_vec();
+        gre[28 + 9] = 47;
+        let gre = with_u16(&gre, 2, 48);
+        let L4Info::Icmp(IcmpInfo::Error { inner }) = parse(&gre).unwrap().l4 else { panic!() };
+        assert_eq!((inner.proto, inner.l4), (47, L4::None));
+        // ICMP: the whole 8-byte header (icmp_pkt_to_tuple).
+        let mut p = ICMP_PORT_UNREACH[..28].to_vec();
+        p.extend_from_slice(&ICMP_ECHO[..27]);
+        let p = with_u16(&p, 2, 55);
+        assert_eq!(parse(&p), Err(Invalid::IcmpErrorBadInner));
+        assert_eq!((quoted_l4_len(proto::TCP), quoted_l4_len(proto::ICMP)), (4, QUOTED_L4_LEN));
+    }
+
+    #[test]
     fn icmp_error_quote_may_be_truncated_or_first_fragment() {
         // Inner total length far larger than quoted: normal.
         let p = with_u16(&ICMP_PORT_UNREACH, 30, 1500);
@@ -503,9 +535,9 @@ pub(crate) mod tests {
 
     #[test]
     fn icmp_error_quote_is_bounded_by_outer_total_length() {
-        // The quoted UDP header lies in the padding after the outer total
-        // length: not part of the packet.
-        let p = with_u16(&ICMP_PORT_UNREACH, 2, 52);
+        // The quoted UDP ports lie partly in the padding after the outer
+        // total length: not part of the packet.
+        let p = with_u16(&ICMP_PORT_UNREACH, 2, 51);
         assert_eq!(parse(&p), Err(Invalid::IcmpErrorBadInner));
     }
 
@@ -643,8 +675,14 @@ pub(crate) mod tests {
         let frame = with_u16(&frame, 2, frame.len() as u16);
         let full = parse(&frame).unwrap();
         assert_eq!(parse_packet(&frame[..MAX_HEAD_LEN], frame.len()), Ok(full));
+        // A quoted UDP header needs only its ports there; a quoted ICMP
+        // header all 8 bytes.
+        assert_eq!(parse_packet(&frame[..MAX_HEAD_LEN - 4], frame.len()), Ok(full));
+        let mut icmp_inner = frame.clone();
+        icmp_inner[68 + 9] = proto::ICMP;
+        assert!(parse(&icmp_inner).is_ok());
         assert_eq!(
-            parse_packet(&frame[..MAX_HEAD_LEN - 1], frame.len()),
+            parse_packet(&icmp_inner[..MAX_HEAD_LEN - 1], frame.len()),
             Err(Invalid::IcmpErrorBadInner)
         );
     }
