@@ -72,6 +72,10 @@ pub struct Spec {
     pub payload: Vec<u8>,
     /// Keep only the first N bytes of the finished packet.
     pub truncate: Option<usize>,
+    /// Send only bytes START..START+LEN of the layer-4 data (transport
+    /// header included, checksums as for the whole), as the fragment at
+    /// START: offset START / 8, MF set unless the slice reaches the end.
+    pub frag_slice: Option<(usize, usize)>,
 }
 
 #[derive(Clone, Debug)]
@@ -133,6 +137,7 @@ impl Default for Spec {
             icmp: Icmp::default(),
             payload: Vec::new(),
             truncate: None,
+            frag_slice: None,
         }
     }
 }
@@ -168,8 +173,25 @@ pub fn packet(spec: &Spec) -> Vec<u8> {
         PROTO_ICMP => icmp(spec),
         _ => spec.payload.clone(),
     };
-    let mut pkt = ipv4_header(spec, l4.len());
-    pkt.extend_from_slice(&l4);
+    let mut pkt = match spec.frag_slice {
+        Some((start, len)) => {
+            let end = start.saturating_add(len).min(l4.len());
+            let part = l4.get(start..end).unwrap_or_default();
+            let frag = Spec {
+                frag_offset: clamp_u16(start / 8),
+                mf: spec.mf || end < l4.len(),
+                ..spec.clone()
+            };
+            let mut p = ipv4_header(&frag, part.len());
+            p.extend_from_slice(part);
+            p
+        }
+        None => {
+            let mut p = ipv4_header(spec, l4.len());
+            p.extend_from_slice(&l4);
+            p
+        }
+    };
     if let Some(n) = spec.truncate {
         pkt.truncate(n);
     }
@@ -447,6 +469,26 @@ mod tests {
         assert_eq!(p[0], 0x4f);
         assert_eq!(&p[6..8], &[0x60, 0xb9]);
         assert!(!verifies(csum::add(0, &p[..24])));
+    }
+
+    #[test]
+    fn fragment_slices() {
+        let mut s = spec(PROTO_UDP);
+        s.id = 7;
+        s.payload = (0u8..24).collect();
+        let whole = packet(&s);
+        s.frag_slice = Some((0, 16));
+        let first = packet(&s);
+        assert_eq!(&first[2..4], &[0, 36]);
+        assert_eq!(&first[6..8], &[0x20, 0x00]); // MF, offset 0
+        assert_eq!(&first[20..], &whole[20..36]); // UDP header with the whole checksum
+        assert!(verifies(csum::add(0, &first[..20])));
+        s.frag_slice = Some((16, 100));
+        let last = packet(&s);
+        assert_eq!(&last[6..8], &[0x00, 0x02]); // offset 2 (16 bytes), last
+        assert_eq!(&last[20..], &whole[36..]);
+        s.mf = true;
+        assert_eq!(&packet(&s)[6..8], &[0x20, 0x02]);
     }
 
     #[test]

@@ -28,6 +28,9 @@ IPv4:
   --tos N  --ttl N (64)  --id N (0: the raw socket picks one)
   --df  --mf          set Don't Fragment / More Fragments
   --frag-offset N     fragment offset in 8-byte units
+  --frag-slice S:L    send only bytes S..S+L of the layer-4 data (S a multiple
+                      of 8) as that fragment: offset S/8, MF unless it ends
+                      the datagram; the datagram is built whole first
   --ihl N             header length field override (32-bit words)
   --total-length N    total length field override
   --ip-options HEX    raw option bytes (zero-padded to a multiple of 4)
@@ -138,6 +141,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--df" => spec.df = true,
             "--mf" => spec.mf = true,
             "--frag-offset" => spec.frag_offset = bounded(flag, &value()?, 0x1fff)?,
+            "--frag-slice" => spec.frag_slice = Some(slice(&value()?)?),
             "--ihl" => spec.ihl = Some(bounded(flag, &value()?, 15)?),
             "--total-length" => spec.total_length = Some(num(flag, &value()?)?),
             "--ip-options" => spec.ip_options = hex(&value()?)?,
@@ -221,6 +225,16 @@ fn bounded<T: TryFrom<u64>>(flag: &str, s: &str, max: u64) -> Result<T, String> 
         return Err(format!("{flag}: {n} is more than {max}"));
     }
     num(flag, s)
+}
+
+/// `START:LEN` of `--frag-slice`; START a multiple of 8.
+fn slice(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s.split_once(':').ok_or(format!("--frag-slice: want START:LEN, got {s:?}"))?;
+    let start: usize = num("--frag-slice", a)?;
+    if !start.is_multiple_of(8) || start / 8 > 0x1fff {
+        return Err(format!("--frag-slice: START {start} is not a fragment offset (multiple of 8)"));
+    }
+    Ok((start, num("--frag-slice", b)?))
 }
 
 fn addr(s: &str) -> Result<[u8; 4], String> {
@@ -342,6 +356,8 @@ mod tests {
         assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --ttl 300")).is_err());
         assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --ihl 16")).is_err());
         assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --bogus")).is_err());
+        assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --frag-slice 4:8")).is_err());
+        assert_eq!(slice("16:8"), Ok((16, 8)));
         assert_eq!(mac("02:00:00:00:00:01"), Ok([2, 0, 0, 0, 0, 1]));
     }
 }
