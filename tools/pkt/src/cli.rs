@@ -40,7 +40,8 @@ IPv4:
 TCP / UDP:
   --sport N (12345)  --dport N (80)
   --seq N (1000)  --ack N (0)  --window N (64240)  --urgent N (0)
-  --flags LETTERS     any of F S R P A U E C, or 'none' (default S)
+  --flags LETTERS     any of F S R P A U E C, 'none', or the flag byte as a
+                      number (default S)
   --doff N            data offset field override (32-bit words)
   --mss N  --wscale N  --sackperm    TCP options
   --tcp-options HEX   raw TCP option bytes, after the named ones
@@ -252,10 +253,14 @@ fn proto(s: &str) -> Result<u8, String> {
     }
 }
 
-/// `SA`, `FPU`, `none`: letters in any order and case.
+/// `SA`, `FPU`, `none`: letters in any order and case; or the flag byte
+/// as a number (`18`, `0x12`).
 fn tcp_flags(s: &str) -> Result<u8, String> {
     if s == "none" {
         return Ok(0);
+    }
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        return num("--flags", s);
     }
     let mut bits = 0;
     for c in s.chars() {
@@ -310,6 +315,9 @@ mod tests {
         assert_eq!(tcp_flags("none"), Ok(0));
         assert_eq!(tcp_flags("FSRPAUEC"), Ok(0xff));
         assert!(tcp_flags("X").is_err());
+        assert_eq!(tcp_flags("0x12"), Ok(0x12));
+        assert_eq!(tcp_flags("255"), Ok(0xff));
+        assert!(tcp_flags("256").is_err());
     }
 
     #[test]
