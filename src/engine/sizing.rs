@@ -9,6 +9,13 @@
 //! "8192 for 128 MB" often quoted is the same formula with 32-bit's 8-byte
 //! list head.
 //!
+//! `hashsize=` may ask for more, within two bounds: [`MAX_HASHSIZE`], and
+//! bucket heads of at most 1/64 of RAM per table. Unlike 6.12's single
+//! hash table, every network namespace has a table of its own, so a huge
+//! `hashsize=` costs its memory once per namespace (2^24 buckets took
+//! 128 MiB each: a 512 MiB machine ran out of memory at its third
+//! namespace).
+//!
 //! How buckets are split into lock stripes is the table's business
 //! (`crate::table::Layout`).
 
@@ -31,6 +38,11 @@ pub const ENTRIES_PER_BUCKET: u32 = 8;
 /// `8 * buckets` cannot overflow.
 pub const MAX_HASHSIZE: u32 = 1 << 24;
 
+/// Bytes of one bucket head in the kernel's table (a pointer).
+pub const BUCKET_HEAD_SIZE: u64 = 8;
+/// A `hashsize=` table's bucket heads may take at most 1/`RAM_SHARE` of RAM.
+pub const RAM_SHARE: u64 = 64;
+
 /// A table size: bucket count and default maximum number of entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizing {
@@ -43,8 +55,11 @@ pub struct Sizing {
 /// Why a `hashsize=` value was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HashsizeError {
-    /// Larger than [`MAX_HASHSIZE`].
-    TooLarge,
+    /// Larger than [`max_hashsize`] for this machine's RAM.
+    TooLarge {
+        /// The largest value accepted here.
+        max: u32,
+    },
 }
 
 /// 2.6's default bucket count for `ram_bytes` of RAM.
@@ -62,12 +77,24 @@ pub fn default_max(buckets: u32) -> u32 {
     buckets.saturating_mul(ENTRIES_PER_BUCKET)
 }
 
+/// The largest `hashsize=` for `ram_bytes` of RAM: bucket heads of at
+/// most 1/[`RAM_SHARE`] of it, never less than the default size, never
+/// more than [`MAX_HASHSIZE`].
+pub fn max_hashsize(ram_bytes: u64) -> u32 {
+    let by_ram = ram_bytes / RAM_SHARE / BUCKET_HEAD_SIZE;
+    u32::try_from(by_ram)
+        .unwrap_or(MAX_HASHSIZE)
+        .max(default_buckets(ram_bytes))
+        .min(MAX_HASHSIZE)
+}
+
 /// The size for module parameter `hashsize` (0 = automatic from
 /// `ram_bytes`). As in 2.6, the maximum is 8 entries per bucket either way.
 pub fn sizing(hashsize: u32, ram_bytes: u64) -> Result<Sizing, HashsizeError> {
+    let max = max_hashsize(ram_bytes);
     let buckets = match hashsize {
         0 => default_buckets(ram_bytes),
-        n if n > MAX_HASHSIZE => return Err(HashsizeError::TooLarge),
+        n if n > max => return Err(HashsizeError::TooLarge { max }),
         n => n,
     };
     Ok(Sizing { buckets, max: default_max(buckets) })
@@ -114,13 +141,37 @@ mod tests {
     #[test]
     fn hashsize_parameter() {
         assert_eq!(sizing(1, 512 * MIB), Ok(Sizing { buckets: 1, max: 8 }));
-        assert_eq!(sizing(1000, 0), Ok(Sizing { buckets: 1000, max: 8000 }));
+        assert_eq!(sizing(1000, 512 * MIB), Ok(Sizing { buckets: 1000, max: 8000 }));
+        let big = 64 * GIB;
+        assert_eq!(max_hashsize(big), MAX_HASHSIZE);
         assert_eq!(
-            sizing(MAX_HASHSIZE, 0),
+            sizing(MAX_HASHSIZE, big),
             Ok(Sizing { buckets: MAX_HASHSIZE, max: MAX_HASHSIZE * 8 })
         );
-        assert_eq!(sizing(MAX_HASHSIZE + 1, 0), Err(HashsizeError::TooLarge));
-        assert_eq!(sizing(u32::MAX, 0), Err(HashsizeError::TooLarge));
+        let too_large = Err(HashsizeError::TooLarge { max: MAX_HASHSIZE });
+        assert_eq!(sizing(MAX_HASHSIZE + 1, big), too_large);
+        assert_eq!(sizing(u32::MAX, u64::MAX), too_large);
+    }
+
+    #[test]
+    fn hashsize_bounded_by_ram() {
+        // 512 MiB: 8 MiB of bucket heads, 1 Mi buckets.
+        assert_eq!(max_hashsize(512 * MIB), 1 << 20);
+        assert_eq!(sizing(1 << 20, 512 * MIB).map(|s| s.buckets), Ok(1 << 20));
+        assert_eq!(
+            sizing((1 << 20) + 1, 512 * MIB),
+            Err(HashsizeError::TooLarge { max: 1 << 20 })
+        );
+        assert_eq!(
+            sizing(MAX_HASHSIZE, 512 * MIB),
+            Err(HashsizeError::TooLarge { max: 1 << 20 })
+        );
+        // Never below the default size, so a tiny machine still loads.
+        for ram in [0, 1, 4 * MIB, 64 * MIB] {
+            assert!(max_hashsize(ram) >= default_buckets(ram), "{ram}");
+            assert_eq!(sizing(max_hashsize(ram), ram).map(|s| s.buckets), Ok(max_hashsize(ram)));
+        }
+        assert_eq!(max_hashsize(0), MIN_BUCKETS);
     }
 
     #[test]

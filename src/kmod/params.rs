@@ -8,7 +8,7 @@
 
 use crate::ffi;
 use crate::settings;
-use crate::sizing::{self, HashsizeError, MAX_HASHSIZE};
+use crate::sizing::{self, HashsizeError, BUCKET_HEAD_SIZE, RAM_SHARE};
 use kernel::prelude::*;
 
 /// Bucket count and entry limit chosen at load.
@@ -18,7 +18,7 @@ pub(crate) struct Sizing(sizing::Sizing);
 impl Sizing {
     /// The sizing for this load, from the `hashsize` parameter and this
     /// machine's memory (present pages). `EINVAL`, logged, for a
-    /// `hashsize` above [`MAX_HASHSIZE`].
+    /// `hashsize` above [`sizing::max_hashsize`] of that memory.
     pub(crate) fn at_load() -> Result<Self> {
         // SAFETY: both helpers only read (a module parameter, the memory
         // size) and may be called at any time.
@@ -26,11 +26,13 @@ impl Sizing {
         let ram = u64::try_from(memory).unwrap_or(u64::MAX);
         match sizing::sizing(hashsize, ram) {
             Ok(s) => Ok(Self(s)),
-            Err(HashsizeError::TooLarge) => {
+            Err(HashsizeError::TooLarge { max }) => {
                 pr_err!(
-                    "hashsize={} is too large (at most {})\n",
+                    "hashsize={} is too large (at most {} here: each network namespace's table takes {} bytes per bucket, at most 1/{} of memory)\n",
                     hashsize,
-                    MAX_HASHSIZE
+                    max,
+                    BUCKET_HEAD_SIZE,
+                    RAM_SHARE
                 );
                 Err(EINVAL)
             }
