@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ip_conntrack: /proc/net/ip_conntrack and /proc/net/stat/ip_conntrack.
+ * ip_conntrack: /proc/net/ip_conntrack, /proc/net/stat/ip_conntrack and
+ * /proc/net/stat/ip_conntrack_ext.
  *
  * Provided by C (src/kmod/proc_helpers.c): every ipct_* function below.
  * Provided by Rust (src/kmod/procfs.rs): the seq_operations of the
- * connection list and the show function of the statistics file.
+ * connection list and the show functions of the two statistics files.
  * Included from ip_conntrack.h, so bindgen sees it.
  */
 #ifndef IPCT_PROC_H
@@ -16,21 +17,23 @@
 
 /*
  * Create /proc/net/ip_conntrack (a seq_file over @list_ops whose private
- * data is a struct seq_net_private: ipct_seq_net() gives its namespace) and
- * /proc/net/stat/ip_conntrack (a single_open file printed by @stat_show:
- * ipct_seq_single_net() gives its namespace) in every current and future
- * network namespace. Both must stay valid until ipct_proc_unregister()
+ * data is a struct seq_net_private: ipct_seq_net() gives its namespace),
+ * /proc/net/stat/ip_conntrack and /proc/net/stat/ip_conntrack_ext
+ * (single_open files printed by @stat_show and @ext_show:
+ * ipct_seq_single_net() gives their namespace) in every current and future
+ * network namespace. All must stay valid until ipct_proc_unregister()
  * returns; -EBUSY if already registered.
  */
 int ipct_proc_register(const struct seq_operations *list_ops,
-		       int (*stat_show)(struct seq_file *m, void *v));
-/* Remove both files everywhere; waits for readers in flight. */
+		       int (*stat_show)(struct seq_file *m, void *v),
+		       int (*ext_show)(struct seq_file *m, void *v));
+/* Remove the files everywhere; waits for readers in flight. */
 void ipct_proc_unregister(void);
 
 /* The namespace of an open /proc/net/ip_conntrack (seq_file_net). */
 struct net *ipct_seq_net(struct seq_file *m);
 
-/* The namespace of an open /proc/net/stat/ip_conntrack (seq_file_single_net). */
+/* The namespace of an open /proc/net/stat file (seq_file_single_net). */
 struct net *ipct_seq_single_net(struct seq_file *m);
 
 /* The initial network namespace, where the sysctls live. */

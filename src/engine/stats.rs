@@ -18,6 +18,16 @@
 //! by position, and keep the modern counters [`Stats::clash_resolve`] and
 //! [`Stats::chaintoolong`] as extra fields that the classic file does not
 //! show (adding columns would change the header CONNTRACK.md fixes).
+//!
+//! Those two, with the table's shape, have a file of their own,
+//! `/proc/net/stat/ip_conntrack_ext` ([`EXT_HEADER`], [`format_ext`]): one
+//! header line and one line of decimal values for the whole namespace
+//! (counters summed over the CPUs):
+//!
+//! ```text
+//! entries buckets longest_chain clash_resolve chaintoolong
+//! 3 2045 1 0 0
+//! ```
 
 use core::fmt::Write;
 
@@ -227,6 +237,41 @@ impl Stats {
     }
 }
 
+/// The header line of `/proc/net/stat/ip_conntrack_ext`, newline included.
+pub const EXT_HEADER: &str = "entries buckets longest_chain clash_resolve chaintoolong\n";
+
+/// Longest line of `/proc/net/stat/ip_conntrack_ext` after the header: five
+/// `u32` in decimal (at most 10 digits each), four spaces, a newline.
+pub const EXT_ROW_LEN: usize = 5 * 10 + 4 + 1;
+
+/// What `/proc/net/stat/ip_conntrack_ext` shows of one namespace's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Ext {
+    /// Entries allocated (the count of the classic file's `entries`).
+    pub entries: u32,
+    /// Hash buckets.
+    pub buckets: u32,
+    /// Entries in the longest bucket chain (expired ones not yet collected
+    /// included): what a hash flood would drive up.
+    pub longest_chain: u32,
+    /// [`Counter::ClashResolve`], summed over the CPUs.
+    pub clash_resolve: u32,
+    /// [`Counter::ChainTooLong`], summed over the CPUs.
+    pub chaintoolong: u32,
+}
+
+/// Writes the value line of `/proc/net/stat/ip_conntrack_ext` (columns of
+/// [`EXT_HEADER`], decimal); its length or [`TooSmall`].
+pub fn format_ext(buf: &mut [u8], x: &Ext) -> Result<usize, TooSmall> {
+    write_into(buf, |w| {
+        writeln!(
+            w,
+            "{} {} {} {} {}",
+            x.entries, x.buckets, x.longest_chain, x.clash_resolve, x.chaintoolong
+        )
+    })
+}
+
 /// Writes [`HEADER`] into `buf`; its length or [`TooSmall`].
 pub fn format_header(buf: &mut [u8]) -> Result<usize, TooSmall> {
     write_into(buf, |w| w.write_str(HEADER))
@@ -319,6 +364,34 @@ mod tests {
         let header_cols = str::from_utf8(&buf[..n]).unwrap().split_whitespace().count();
         assert_eq!(row(u32::MAX, &Stats::ZERO).split_whitespace().count(), header_cols);
         assert_eq!(header_cols, 16);
+    }
+
+    #[test]
+    fn ext_line_has_a_value_per_header_column() {
+        let x = Ext {
+            entries: 3,
+            buckets: 2045,
+            longest_chain: 2,
+            clash_resolve: 7,
+            chaintoolong: 1,
+        };
+        let mut buf = [0u8; EXT_ROW_LEN];
+        let n = format_ext(&mut buf, &x).unwrap();
+        assert_eq!(str::from_utf8(&buf[..n]).unwrap(), "3 2045 2 7 1\n");
+        let max = Ext {
+            entries: u32::MAX,
+            buckets: u32::MAX,
+            longest_chain: u32::MAX,
+            clash_resolve: u32::MAX,
+            chaintoolong: u32::MAX,
+        };
+        let n = format_ext(&mut buf, &max).unwrap();
+        assert_eq!(n, EXT_ROW_LEN);
+        assert_eq!(
+            str::from_utf8(&buf[..n]).unwrap().split_whitespace().count(),
+            EXT_HEADER.split_whitespace().count()
+        );
+        assert_eq!(format_ext(&mut buf[..n - 1], &max), Err(TooSmall));
     }
 
     #[test]

@@ -132,9 +132,7 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Ve
                 Decision::Reopen { old } => Step::Again(old),
                 Decision::Invalid(why) => Step::Invalid(why),
                 Decision::New(e) => {
-                    let max = usize::try_from(settings::max()).unwrap_or(usize::MAX);
-                    let count = usize::try_from(table.count()).unwrap_or(usize::MAX);
-                    if track::admit(count, max) {
+                    if table.reserve(settings::max()) {
                         Step::New(e, None)
                     } else if let Some(v) = track::early_drop(st, bucket, now, stats) {
                         Step::New(e, Some(v))
@@ -161,6 +159,11 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Ve
                 if let Some(v) = evicted {
                     // SAFETY: early_drop unlinked `v`.
                     unsafe { release_unlinked(v) };
+                    if !reserve_after_eviction(table, s, bucket, now, stats) {
+                        track::table_full(stats);
+                        warn_table_full();
+                        return Verdict::DROP;
+                    }
                 }
                 let Some(c) = table.new_conn(s, e) else {
                     stats.inc(Counter::Drop);
@@ -181,6 +184,37 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Ve
         }
     }
     Verdict::ACCEPT
+}
+
+/// Further evictions a new flow may make when the slot of the first one
+/// was taken before it could use it.
+const MORE_EVICTIONS: u32 = 2;
+
+/// Reserves the count slot that evicting an entry freed (see
+/// [`Table::reserve`]). The slot may not be free: a packet may still hold
+/// the evicted entry (its count goes when that packet is done) or another
+/// CPU's new flow may have taken it. Then a few more entries near `bucket`
+/// of stripe `s` are evicted, so the count never passes the limit; false
+/// when there is still no room (drop the packet).
+fn reserve_after_eviction(
+    table: &Table,
+    s: u32,
+    bucket: usize,
+    now: crate::Millis,
+    stats: &mut Stats,
+) -> bool {
+    for _ in 0..MORE_EVICTIONS {
+        if table.reserve(settings::max()) {
+            return true;
+        }
+        let victim = table
+            .with_stripe(s, |st| track::early_drop(st, bucket, now, stats))
+            .flatten();
+        let Some(v) = victim else { return false };
+        // SAFETY: early_drop unlinked `v`.
+        unsafe { release_unlinked(v) };
+    }
+    table.reserve(settings::max())
 }
 
 /// `NF_INET_PRE_ROUTING`.

@@ -11,8 +11,10 @@
 #include "ip_conntrack.h"
 
 static const char ipct_proc_name[] = "ip_conntrack";
+static const char ipct_ext_name[] = "ip_conntrack_ext";
 static const struct seq_operations *ipct_list_ops;
 static int (*ipct_stat_show)(struct seq_file *m, void *v);
+static int (*ipct_ext_show)(struct seq_file *m, void *v);
 
 static int __net_init ipct_proc_net_init(struct net *net)
 {
@@ -21,15 +23,23 @@ static int __net_init ipct_proc_net_init(struct net *net)
 			     sizeof(struct seq_net_private)))
 		return -ENOMEM;
 	if (!proc_create_net_single(ipct_proc_name, 0444, net->proc_net_stat,
-				    ipct_stat_show, NULL)) {
-		remove_proc_entry(ipct_proc_name, net->proc_net);
-		return -ENOMEM;
-	}
+				    ipct_stat_show, NULL))
+		goto no_stat;
+	if (!proc_create_net_single(ipct_ext_name, 0444, net->proc_net_stat,
+				    ipct_ext_show, NULL))
+		goto no_ext;
 	return 0;
+
+no_ext:
+	remove_proc_entry(ipct_proc_name, net->proc_net_stat);
+no_stat:
+	remove_proc_entry(ipct_proc_name, net->proc_net);
+	return -ENOMEM;
 }
 
 static void __net_exit ipct_proc_net_exit(struct net *net)
 {
+	remove_proc_entry(ipct_ext_name, net->proc_net_stat);
 	remove_proc_entry(ipct_proc_name, net->proc_net_stat);
 	remove_proc_entry(ipct_proc_name, net->proc_net);
 }
@@ -40,7 +50,8 @@ static struct pernet_operations ipct_proc_net_ops = {
 };
 
 int ipct_proc_register(const struct seq_operations *list_ops,
-		       int (*stat_show)(struct seq_file *m, void *v))
+		       int (*stat_show)(struct seq_file *m, void *v),
+		       int (*ext_show)(struct seq_file *m, void *v))
 {
 	int ret;
 
@@ -48,6 +59,7 @@ int ipct_proc_register(const struct seq_operations *list_ops,
 		return -EBUSY;
 	ipct_list_ops = list_ops;
 	ipct_stat_show = stat_show;
+	ipct_ext_show = ext_show;
 	ret = register_pernet_subsys(&ipct_proc_net_ops);
 	if (ret)
 		ipct_list_ops = NULL;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/proc/net/ip_conntrack` (the connection list) and
-//! `/proc/net/stat/ip_conntrack` (statistics), in every network namespace,
-//! each showing its own namespace's table.
+//! `/proc/net/ip_conntrack` (the connection list),
+//! `/proc/net/stat/ip_conntrack` (statistics) and
+//! `/proc/net/stat/ip_conntrack_ext` (what the classic statistics have no
+//! column for), in every network namespace, each showing its own
+//! namespace's table.
 //!
 //! # The connection list
 //!
@@ -32,13 +34,24 @@
 //! 2.6's header, then one row per possible CPU with that CPU's counters of
 //! the namespace's table; `entries`, the namespace's entry count, repeats
 //! on every row (the engine's `stats::format_row`).
+//!
+//! # The extra statistics file
+//!
+//! `ip_conntrack_ext`: a header line and one line of decimal values for
+//! the namespace (the engine's `stats::format_ext`): `entries`, `buckets`,
+//! `longest_chain` (entries in the longest bucket chain, found by walking
+//! every chain, one stripe lock at a time: a hash flood shows here),
+//! `clash_resolve` (new entries that lost a confirmation race to an
+//! identical one and were merged into it, the packet kept) and
+//! `chaintoolong` (inserts refused because the chain was already
+//! `track::MAX_CHAIN_LEN` long), both summed over the CPUs.
 
 use crate::conn;
 use crate::ffi;
 use crate::kstats::possible_cpus;
 use crate::ktable::Table;
 use crate::procfmt::{format_entry, TooSmall, MAX_LINE_LEN};
-use crate::stats::{format_row, HEADER, ROW_LEN};
+use crate::stats::{format_ext, format_row, Ext, EXT_HEADER, EXT_ROW_LEN, HEADER, ROW_LEN};
 use core::ffi::c_void;
 use core::ptr;
 use kernel::error::to_result;
@@ -239,7 +252,35 @@ unsafe extern "C" fn stat_show(m: *mut ffi::seq_file, _v: *mut c_void) -> c_int 
     0
 }
 
-/// Both /proc files, in every network namespace; removed on drop.
+/// # Safety
+///
+/// Only the seq_file core calls it, with a valid `seq_file` of
+/// `/proc/net/stat/ip_conntrack_ext`, in process context.
+unsafe extern "C" fn ext_show(m: *mut ffi::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: as in `stat_show`.
+    let net = unsafe { ffi::ipct_seq_single_net(m) };
+    // SAFETY: a callback of /proc/net/stat/ip_conntrack_ext in `net`.
+    let table = unsafe { table_of(net) };
+    // SAFETY: as in `stat_show`.
+    let mut seq = unsafe { SeqFile::from_raw(m) };
+    seq.write(EXT_HEADER.as_bytes());
+    let Some(table) = table else { return 0 };
+    let sum = table.stats().sum();
+    let x = Ext {
+        entries: table.count(),
+        buckets: table.buckets(),
+        longest_chain: u32::try_from(table.longest_chain().1).unwrap_or(u32::MAX),
+        clash_resolve: sum.clash_resolve,
+        chaintoolong: sum.chaintoolong,
+    };
+    let mut row = [0u8; EXT_ROW_LEN];
+    if let Ok(n) = format_ext(&mut row, &x) {
+        seq.write(row.get(..n).unwrap_or_default());
+    }
+    0
+}
+
+/// The three /proc files, in every network namespace; removed on drop.
 ///
 /// # Invariants
 ///
@@ -252,9 +293,11 @@ pub(crate) struct Files {
 impl Files {
     /// Creates the files in every current and future network namespace.
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: `LIST_OPS` and `stat_show` are 'static, so they outlive
-        // the registration.
-        to_result(unsafe { ffi::ipct_proc_register(&LIST_OPS, Some(stat_show)) })?;
+        // SAFETY: `LIST_OPS`, `stat_show` and `ext_show` are 'static, so
+        // they outlive the registration.
+        to_result(unsafe {
+            ffi::ipct_proc_register(&LIST_OPS, Some(stat_show), Some(ext_show))
+        })?;
         Ok(Self { _private: () })
     }
 }

@@ -99,8 +99,7 @@ impl PerCpu {
         s
     }
 
-    #[allow(dead_code, reason = "API of /proc/net/stat")]
-    /// The sum over every possible CPU.
+    /// The sum over every possible CPU (`/proc/net/stat/ip_conntrack_ext`).
     pub(crate) fn sum(&self) -> Stats {
         let mut s = Stats::ZERO;
         for cpu in possible_cpus() {

@@ -287,14 +287,39 @@ impl Table {
         Some(self.stripe(s)?.with(f))
     }
 
+    /// Counts a new entry if fewer than `max` are counted (0: no limit):
+    /// the check and the increment are one atomic step, so CPUs admitting
+    /// new flows at the same time never take the count past `max`. False
+    /// when the table is full. A successful reservation is used by
+    /// [`Table::new_conn`] or given back with [`Table::unreserve`].
+    pub(crate) fn reserve(&self, max: u32) -> bool {
+        self.count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                let admit = crate::track::admit(
+                    usize::try_from(c).unwrap_or(usize::MAX),
+                    usize::try_from(max).unwrap_or(usize::MAX),
+                );
+                if admit {
+                    c.checked_add(1)
+                } else {
+                    None
+                }
+            })
+            .is_ok()
+    }
+
+    /// Gives back a reservation that [`Table::new_conn`] will not use.
+    pub(crate) fn unreserve(&self) {
+        self.count.fetch_sub(1, Ordering::Release);
+    }
+
     /// Allocates an entry for stripe `s` with one reference (the
-    /// caller's), counting it. `None` when out of memory.
+    /// caller's), counted by a reservation ([`Table::reserve`]) the caller
+    /// made. `None` when out of memory; the reservation is given back then.
     pub(crate) fn new_conn(&self, s: u32, e: Entry) -> Option<ConnRef> {
-        let cell = self.stripe(s)?;
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let c = Conn::alloc(cell, e);
+        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e));
         if c.is_none() {
-            self.count.fetch_sub(1, Ordering::Release);
+            self.unreserve();
         }
         c
     }
@@ -329,12 +354,15 @@ impl Table {
         })
     }
 
-    #[allow(dead_code, reason = "for the robustness tests (longest chain)")]
     /// The longest chain: `(global bucket, length)`, expired entries not
-    /// yet collected included. Locks one stripe at a time.
+    /// yet collected included (`/proc/net/stat/ip_conntrack_ext`). Locks
+    /// one stripe at a time and may sleep between two: process context
+    /// only.
     pub(crate) fn longest_chain(&self) -> (u32, usize) {
         let mut best = (0u32, 0usize);
         for s in 0..self.layout.stripes() {
+            // SAFETY: process context (see above), no lock held here.
+            unsafe { ffi::ipct_cond_resched() };
             let start = self.layout.range(s).start;
             if let Some((b, n)) = self.with_stripe(s, |st| st.longest_chain()) {
                 if n > best.1 {
