@@ -24,6 +24,10 @@
 #   - the guest reported no exit status (panic, init died): 126;
 #   - the guest ran longer than VM_TIMEOUT seconds (default 600): qemu is
 #     killed, 124.
+#
+# Overrides (benchmarks): VM_SMP (vCPUs, default 2), VM_MEM (MiB, default
+# 512, 1536 for --debug), VM_ICOUNT (QEMU -icount shift, e.g. 0..10:
+# guest time follows executed instructions; single-threaded).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -88,6 +92,9 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 stage=$RUNDIR/stage
 mkdir -p "$stage/ipct" "$stage/usr/lib/ipct"
 cp "$script" "$stage/ipct/$name"
+# A scenario's data file beside it (e.g. differential.allow) goes along.
+data=${script%.sh}.allow
+[ ! -f "$data" ] || cp "$data" "$stage/ipct/$(basename "$data")"
 for lib in "${VM_LIBS[@]}"; do
     cp "$TOP/tests/vm/$lib.sh" "$stage/usr/lib/ipct/$lib.sh"
 done
@@ -110,11 +117,19 @@ if [ "$variant" = debug ]; then
     # TCG with KASAN and lockdep is slow: give RCU more slack before a stall.
     APPEND+=" kmemleak.verbose=1 rcupdate.rcu_cpu_stall_timeout=60"
 fi
+MEM=${VM_MEM:-$MEM}
+SMP=${VM_SMP:-2}
+[[ $MEM =~ ^[1-9][0-9]*$ && $SMP =~ ^[1-9][0-9]*$ ]] || die "VM_MEM and VM_SMP must be numbers"
+ICOUNT=()
+if [ -n "${VM_ICOUNT:-}" ]; then
+    [[ $VM_ICOUNT =~ ^[0-9]+$ ]] || die "VM_ICOUNT must be a shift (a number), got '$VM_ICOUNT'"
+    ICOUNT=(-icount "shift=$VM_ICOUNT")
+fi
 
 log "booting $variant kernel, running $name$( [ $# -eq 0 ] || printf ' %s' "$@") (timeout ${VM_TIMEOUT}s)"
 log "kernel log: $KLOG"
 start=$(date +%s.%N)
-qemu-system-x86_64 -accel tcg -smp 2 -m "$MEM" -no-reboot -nographic -monitor none \
+qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM" "${ICOUNT[@]}" -no-reboot -nographic -monitor none \
     -nic none -parallel none \
     -kernel "$BZIMAGE" -initrd "$RUNDIR/initrd.img" -append "$APPEND" \
     -serial "file:$KLOG" -chardev stdio,id=out,signal=off -serial chardev:out \

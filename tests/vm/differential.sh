@@ -1,0 +1,565 @@
+# Differential check: the same traffic mix through the router twice in one
+# boot, first tracked by the kernel's own nf_conntrack (enable_hooks=1, its
+# xt_conntrack/xt_state behind `-m state`), then, after nf_conntrack and
+# everything using it are unloaded, by ip_conntrack. Both views must agree:
+#
+#   table:  /proc/net/nf_conntrack vs /proc/net/ip_conntrack, normalized:
+#           no timeouts, use=, mark=, zone=, secctx=, the "ipv4     2 "
+#           prefix, line order; so tuples, TCP states, [UNREPLIED] and
+#           [ASSURED] are compared;
+#   states: the state each packet got, from the counters of identical
+#           `-m state --state NEW|ESTABLISHED|RELATED|INVALID` rules (and
+#           an all-packets rule) per traffic class and direction, in
+#           INPUT, FORWARD and OUTPUT.
+#
+# Each traffic class has its own client address 192.0.2.(10+k), so every
+# packet (ICMP errors too) is counted under its class. Packets are crafted
+# with the packet tool as Ethernet frames to the router (fixed ports,
+# sequence numbers, ICMP ids); the endpoints drop what is addressed to a
+# crafted class so their stacks never answer. One class is a real TCP
+# connection (nc): its counters are compared as zero / non-zero, since the
+# number of ACKs depends on timing. Every crafted packet is waited for by
+# the router's forwarded-packet counter, so nothing depends on speed.
+#
+# A difference is either fixed or listed in differential.allow (beside this
+# file, at most 5 entries: CLASS VIEW REASON); a listed one is reported as
+# "allowed: REASON", any other fails the run, which prints both views.
+#
+# `sh differential.sh fake` adds a made-up table line to the ip_conntrack
+# view: the run must then fail (shows the comparison can fail).
+. /usr/lib/ipct/lib.sh
+. /usr/lib/ipct/ct.sh
+
+S=$SERVER_IP
+ALLOW=/ipct/differential.allow
+OUT=/tmp/differential
+FAKE=${1:-}
+mkdir -p "$OUT"
+
+# Traffic classes: number (client address 192.0.2.(10+k), client port
+# 40000+k, server port 7000+k) and name.
+CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
+6:udp-oneway 7:udp-twoway 8:udp-stream 9:icmp-echo 10:icmp-echo-router
+11:icmp-err-udp 12:icmp-err-tcp 13:icmp-err-unknown 14:proto-253
+15:tcp-halfclose 16:tcp-server-close 17:tcp-rst-reply 18:tcp-simopen
+19:tcp-midstream 20:tcp-synack-first 21:tcp-out-of-window 22:icmp-reply-alone
+23:icmp-timestamp 24:udplite"
+# Classes whose endpoints answer for themselves (no drop rules there).
+REAL_CLASSES=" 5 10 11 "
+
+# class K: K, its client address, client port and server port in k, CIP,
+# CP and SP.
+class() {
+    k=$1
+    CIP=192.0.2.$((10 + k))
+    CP=$((40000 + k))
+    SP=$((7000 + k))
+}
+class_nums() { printf '%s\n' $CLASSES | sed 's/:.*//'; }
+
+# ---- counters, waits -------------------------------------------------------
+
+# snmp GROUP FIELD: a counter of the router's /proc/net/snmp.
+snmp() {
+    awk -v g="$1:" -v f="$2" '
+        $1 == g && !h { for (i = 2; i <= NF; i++) if ($i == f) c = i; h = 1; next }
+        $1 == g && h { print $c; exit }' /proc/net/snmp
+}
+
+# at_least GROUP FIELD N: the router's counter reached N.
+at_least() {
+    [ "$(snmp "$1" "$2")" -ge "$3" ]
+}
+
+# via N GROUP FIELD CMD...: run CMD, then wait until the router's GROUP
+# FIELD counter moved by N, so each packet is handled before the next.
+# The expected values are kept (rebase reads them) rather than read
+# before each packet: one counter read per packet in the common case.
+rebase() {
+    EXP_Ip_ForwDatagrams=$(snmp Ip ForwDatagrams)
+    EXP_Icmp_OutEchoReps=$(snmp Icmp OutEchoReps)
+}
+via() {
+    _via_n=$1 _via_g=$2 _via_f=$3
+    shift 3
+    eval "_via_want=\$((EXP_${_via_g}_${_via_f} + _via_n))"
+    eval "EXP_${_via_g}_${_via_f}=\$_via_want"
+    if ! _via_out=$("$@" 2>&1); then
+        fail "sending failed: $*"
+        ipct_show "$_via_out"
+        rebase
+        return 1
+    fi
+    at_least "$_via_g" "$_via_f" "$_via_want" || wait_for 10 at_least "$_via_g" "$_via_f" "$_via_want" || {
+        fail "the router did not handle $_via_n packet(s) of: $* ($_via_g $_via_f: $(snmp "$_via_g" "$_via_f"), want $_via_want)"
+        rebase
+    }
+}
+
+# settle: wait until the router forwards nothing more for a second (real
+# TCP teardown), at most 15 s.
+settle() {
+    _i=0
+    _last=-1
+    while [ "$_i" -lt 15 ]; do
+        _now=$(snmp Ip ForwDatagrams)
+        [ "$_now" = "$_last" ] && return 0
+        _last=$_now
+        sleep 1
+        _i=$((_i + 1))
+    done
+}
+
+# udplite_hex K SPORT DPORT: a UDP-Lite header (checksum coverage 0: the
+# whole datagram) and the payload "hi" between class K's client and the
+# server, as hex. The checksum is the one nf_conntrack verifies: its
+# pseudo-header sum is symmetric, so both directions carry the same one.
+udplite_hex() {
+    _ul=$(( 0xC000 + 0x0200 + 10 + $1 + 0xC633 + 0x6402 + 17 + 10 + $2 + $3 + 0x6869 ))
+    while [ $_ul -gt 65535 ]; do _ul=$(( (_ul & 0xffff) + (_ul >> 16) )); done
+    _ul=$(( ~_ul & 0xffff ))
+    [ $_ul -ne 0 ] || _ul=65535
+    printf '%04x%04x0000%04x6869\n' "$2" "$3" "$_ul"
+}
+
+# ---- packets ---------------------------------------------------------------
+
+# cpkt K ARGS...: a crafted frame from class K's client address to the
+# server, sent to the router's MAC; spkt K ARGS...: from the server to it.
+cpkt() {
+    _cp_k=$1
+    shift
+    in_client pkt --iface "$NS_IF" --dst-mac "$MAC_C" --src "192.0.2.$((10 + _cp_k))" --dst "$S" "$@"
+}
+spkt() {
+    _sp_k=$1
+    shift
+    in_server pkt --iface "$NS_IF" --dst-mac "$MAC_S" --src "$S" --dst "192.0.2.$((10 + _sp_k))" "$@"
+}
+# from_c / from_s K ARGS...: one such packet, waited for until forwarded.
+from_c() { via 1 Ip ForwDatagrams cpkt "$@"; }
+from_s() { via 1 Ip ForwDatagrams spkt "$@"; }
+
+# TCP segments of class K: tcp_c K FLAGS SEQ ACK [ARGS...] from the
+# client, tcp_s K FLAGS SEQ ACK [ARGS...] from the server.
+tcp_c() {
+    _tc_k=$1 _tc_fl=$2 _tc_seq=$3 _tc_ack=$4
+    shift 4
+    from_c "$_tc_k" --sport $((40000 + _tc_k)) --dport $((7000 + _tc_k)) \
+        --flags "$_tc_fl" --seq "$_tc_seq" --ack "$_tc_ack" "$@"
+}
+tcp_s() {
+    _ts_k=$1 _ts_fl=$2 _ts_seq=$3 _ts_ack=$4
+    shift 4
+    from_s "$_ts_k" --sport $((7000 + _ts_k)) --dport $((40000 + _ts_k)) \
+        --flags "$_ts_fl" --seq "$_ts_seq" --ack "$_ts_ack" "$@"
+}
+
+# tcp_open K: handshake (client ISN 1000, server ISN 5000) and 5 bytes each
+# way, each acknowledged. Client next seq 1006, server 5006.
+tcp_open() {
+    tcp_c "$1" S 1000 0
+    tcp_s "$1" SA 5000 1001
+    tcp_c "$1" A 1001 5001
+    tcp_c "$1" PA 1001 5001 --payload hello
+    tcp_s "$1" A 5001 1006
+    tcp_s "$1" PA 5001 1006 --payload world
+    tcp_c "$1" A 1006 5006
+}
+
+# traffic: the whole mix (same packets under both trackers).
+traffic() {
+    rebase
+    # udp-stream first: its third packet must come more than 2 s after
+    # the first (Linux 6.12 makes a UDP flow ASSURED only then); the other
+    # classes run in between.
+    class 8
+    from_c $k --proto udp --sport $CP --dport $SP --payload q1
+    stream_t0=$(now_ms)
+    from_s $k --proto udp --sport $SP --dport $CP --payload a1
+
+    # tcp-fin: full exchange, orderly FIN teardown (TIME_WAIT, ASSURED).
+    class 1
+    tcp_open $k
+    tcp_c $k FA 1006 5006
+    tcp_s $k A 5006 1007
+    tcp_s $k FA 5006 1007
+    tcp_c $k A 1007 5007
+
+    # tcp-rst: full exchange, then an in-window RST from the client (CLOSE).
+    class 2
+    tcp_open $k
+    tcp_c $k R 1006 0
+
+    # tcp-halfopen: a SYN and its retransmission, never answered.
+    class 3
+    tcp_c $k S 1000 0
+    tcp_c $k S 1000 0
+
+    # tcp-refused: SYN answered by RST/ACK (the entry goes at once).
+    class 4
+    tcp_c $k S 1000 0
+    tcp_s $k RA 0 1001
+
+    # udp-oneway: two datagrams, no answer.
+    class 6
+    from_c $k --proto udp --sport $CP --dport $SP --payload one
+    from_c $k --proto udp --sport $CP --dport $SP --payload two
+
+    # udp-twoway: a request and its answer.
+    class 7
+    from_c $k --proto udp --sport $CP --dport $SP --payload query
+    from_s $k --proto udp --sport $SP --dport $CP --payload answer
+
+    # icmp-echo: request and reply through the router.
+    class 9
+    from_c $k --proto icmp --icmp-type 8 --icmp-id 2309 --icmp-seq 1
+    from_s $k --proto icmp --icmp-type 0 --icmp-id 2309 --icmp-seq 1
+
+    # icmp-echo-router: the router itself answers (INPUT, OUTPUT).
+    class 10
+    via 1 Icmp OutEchoReps in_client pkt --iface "$NS_IF" --dst-mac "$MAC_C" --src $CIP \
+        --dst "$ROUTER_CLIENT_IP" --proto icmp --icmp-type 8 --icmp-id 2310 --icmp-seq 1
+
+    # icmp-err-udp: a datagram to a closed server port; the server's own
+    # port unreachable comes back (RELATED).
+    class 11
+    via 2 Ip ForwDatagrams cpkt $k --proto udp --sport $CP --dport $SP --payload probe
+
+    # icmp-err-tcp: a SYN, then a crafted host unreachable quoting it.
+    class 12
+    tcp_c $k S 1000 0
+    from_s $k --proto icmp --icmp-type 3 --icmp-code 1 --inner-proto tcp \
+        --inner-sport $CP --inner-dport $SP --inner-seq 1000 --inner-flags S
+
+    # icmp-err-unknown: a port unreachable quoting a flow never seen.
+    class 13
+    from_s $k --proto icmp --icmp-type 3 --icmp-code 3 --inner-proto udp \
+        --inner-sport $CP --inner-dport $SP
+
+    # proto-253: an unknown IP protocol, one packet each way.
+    class 14
+    from_c $k --proto 253 --payload-len 8
+    from_s $k --proto 253 --payload-len 8
+
+    # tcp-halfclose: the client closes its side only (CLOSE_WAIT).
+    class 15
+    tcp_open $k
+    tcp_c $k FA 1006 5006
+    tcp_s $k A 5006 1007
+
+    # tcp-server-close: the server closes first.
+    class 16
+    tcp_open $k
+    tcp_s $k FA 5006 1006
+    tcp_c $k A 1006 5007
+    tcp_c $k FA 1006 5007
+    tcp_s $k A 5007 1007
+
+    # tcp-rst-reply: an established connection reset by the server.
+    class 17
+    tcp_open $k
+    tcp_s $k R 5006 0
+
+    # tcp-simopen: SYNs cross (simultaneous open).
+    class 18
+    tcp_c $k S 1000 0
+    tcp_s $k S 5000 0
+
+    # tcp-midstream: picked up in the middle (tcp_loose), answered, then
+    # one more segment from the side that started.
+    class 19
+    tcp_c $k PA 2000 9000 --payload mid
+    tcp_s $k A 9000 2003
+    tcp_c $k A 2003 9000
+
+    # tcp-synack-first: a SYN/ACK with no SYN before it.
+    class 20
+    tcp_s $k SA 5000 1001
+
+    # tcp-out-of-window: an established connection, then a segment far
+    # beyond the window, then an in-window one.
+    class 21
+    tcp_open $k
+    tcp_c $k PA 3000000 5006 --payload far
+    tcp_c $k A 1006 5006
+
+    # icmp-reply-alone: an echo reply nobody asked for.
+    class 22
+    from_s $k --proto icmp --icmp-type 0 --icmp-id 2322 --icmp-seq 1
+
+    # icmp-timestamp: timestamp request and reply.
+    class 23
+    from_c $k --proto icmp --icmp-type 13 --icmp-id 2323 --icmp-seq 1 --payload-len 12
+    from_s $k --proto icmp --icmp-type 14 --icmp-id 2323 --icmp-seq 1 --payload-len 12
+
+    # udplite: a datagram each way (protocol 136).
+    class 24
+    from_c $k --proto 136 --payload-hex "$(udplite_hex $k $CP $SP)"
+    from_s $k --proto 136 --payload-hex "$(udplite_hex $k $SP $CP)"
+
+    class 8
+    sleep_until $((stream_t0 + 3000))
+    from_c $k --proto udp --sport $CP --dport $SP --payload q2
+
+    # tcp-real: a real connection (nc), data both ways, FIN teardown.
+    class 5
+    printf 'world\n' | in_server nc -N -l -p $SP > "$OUT/nc-server" 2>&1 &
+    srv=$!
+    if wait_listen "$SERVER_NS" $SP tcp; then
+        printf 'hello\n' | in_client nc -N -w 5 -s $CIP -p $CP "$S" $SP \
+            > "$OUT/nc-client" 2>&1 || fail "nc client to $S:$SP failed"
+    else
+        fail "nc server did not listen on $SP"
+    fi
+    bg_wait 10 "$srv" > /dev/null 2>&1 || fail "nc server did not finish"
+
+    settle
+}
+
+# ---- setup -----------------------------------------------------------------
+
+# endpoints: class addresses on the client, and drop rules on both
+# endpoints for the crafted classes (their stacks must not answer).
+endpoints() {
+    for k in $(class_nums); do
+        echo "address add 192.0.2.$((10 + k))/24 dev $NS_IF"
+    done | ip -n "$CLIENT_NS" -batch - || return 1
+    for side in client server; do
+        {
+            echo '*filter'
+            for k in $(class_nums); do
+                case $REAL_CLASSES in *" $k "*) continue ;; esac
+                if [ $side = client ]; then
+                    echo "-A INPUT -d 192.0.2.$((10 + k)) -j DROP"
+                else
+                    echo "-A INPUT -s 192.0.2.$((10 + k)) -j DROP"
+                fi
+            done
+            echo 'COMMIT'
+        } | ip netns exec $side iptables-restore || return 1
+    done
+}
+
+# counting_rules: chain DIFF, called from INPUT, FORWARD and OUTPUT, one
+# count-only rule per class, direction and state (comment "K DIR STATE"),
+# loaded with one iptables-restore.
+counting_rules() {
+    {
+        echo '*filter'
+        echo ':DIFF - [0:0]'
+        echo '-A INPUT -j DIFF'
+        echo '-A FORWARD -j DIFF'
+        echo '-A OUTPUT -j DIFF'
+        for k in $(class_nums); do
+            for d in orig reply; do
+                sel="-s 192.0.2.$((10 + k))"
+                [ $d = orig ] || sel="-d 192.0.2.$((10 + k))"
+                echo "-A DIFF $sel -m comment --comment \"$k $d all\""
+                for st in NEW ESTABLISHED RELATED INVALID; do
+                    echo "-A DIFF $sel -m state --state $st -m comment --comment \"$k $d $st\""
+                done
+            done
+        done
+        echo 'COMMIT'
+    } | iptables-restore
+}
+
+# timeouts DIR PREFIX: every timeout the mix ends in, far longer than the
+# test (defaults as short as 10 s would expire entries before the reading).
+timeouts() {
+    for t in tcp_timeout_syn_sent tcp_timeout_close tcp_timeout_last_ack tcp_timeout_close_wait \
+        tcp_timeout_time_wait udp_timeout udp_timeout_stream icmp_timeout generic_timeout; do
+        echo 1800 > "$1/$2$t" || return 1
+    done
+}
+
+# ---- views -----------------------------------------------------------------
+
+# norm_table FILE: table lines without what may differ legitimately,
+# sorted, each prefixed with its class name ("other" if none). IPv6 lines
+# (nf_conntrack tracks both families) are left out.
+norm_table() {
+    awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" '
+        BEGIN {
+            n = split(classes, cl, " ")
+            for (i = 1; i <= n; i++) {
+                split(cl[i], kv, ":")
+                ip["192.0.2." (10 + kv[1])] = kv[2]
+            }
+        }
+        /^ipv6 / { next }
+        {
+            sub(/^ipv4 +2 +/, "")
+            out = $1 " " $2
+            name = "other"
+            for (i = 4; i <= NF; i++) {
+                if ($i ~ /^(use|mark|zone|secctx|delta-time)=/) continue
+                out = out " " $i
+                if ($i ~ /^(src|dst)=/) {
+                    a = substr($i, 5)
+                    if (name == "other" && (a in ip)) name = ip[a]
+                }
+            }
+            print name ": " out
+        }' "$1" | LC_ALL=C sort
+}
+
+# states: per class and direction, the packets each state rule counted.
+# Real-connection classes (nc) show counts as 0 / some.
+states() {
+    iptables -L DIFF -n -v -x | awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" \
+        -v real="$REAL_TCP" '
+        BEGIN {
+            n = split(classes, cl, " ")
+            for (i = 1; i <= n; i++) { split(cl[i], kv, ":"); name[kv[1]] = kv[2] }
+        }
+        match($0, /\/\* [0-9]+ (orig|reply) [A-Za-z]+ \*\//) {
+            split(substr($0, RSTART + 3, RLENGTH - 6), f, " ")
+            v = $1
+            if (index(" " real " ", " " f[1] " ") && v > 0) v = "some"
+            key = name[f[1]] " " f[2]
+            if (!(key in line)) order[++m] = key
+            line[key] = line[key] " " f[3] "=" v
+        }
+        END { for (i = 1; i <= m; i++) print order[i] ":" line[order[i]] }'
+}
+REAL_TCP=5
+
+# snapshot TRACKER TABLE_FILE: both views of the run into $OUT/TRACKER.*.
+snapshot() {
+    cat "$2" > "$OUT/$1.raw"
+    norm_table "$OUT/$1.raw" > "$OUT/$1.table"
+    states > "$OUT/$1.states"
+}
+
+# run TRACKER: topology, rules, timeouts (already set), traffic, snapshot.
+run_mix() {
+    check "$1: topology up" topo_up
+    check "$1: class addresses and endpoint drop rules" endpoints
+    check "$1: counting rules (-m state) loaded" counting_rules
+    MAC_C=$(router_mac "$ROUTER_CLIENT_IF")
+    MAC_S=$(router_mac "$ROUTER_SERVER_IF")
+    _rm_t0=$(now_ms)
+    traffic
+    echo "$1: traffic mix took $(( ($(now_ms) - _rm_t0) / 1000 )) s"
+}
+
+# teardown of one run: rules and namespaces.
+run_down() {
+    iptables -F
+    iptables -X
+    topo_down
+}
+
+# ---- the nf_conntrack run --------------------------------------------------
+
+klog_mark
+step "run 1: the kernel's nf_conntrack (enable_hooks=1)"
+check "modprobe nf_conntrack enable_hooks=1" modprobe nf_conntrack enable_hooks=1
+check "nf_conntrack timeouts set above the test's length" timeouts /proc/sys/net/netfilter nf_conntrack_
+run_mix nf_conntrack
+snapshot nf_conntrack /proc/net/nf_conntrack
+check "xt_conntrack or xt_state served -m state" sh -c 'grep -Eq "^xt_(conntrack|state) " /proc/modules'
+run_down
+
+# Everything using nf_conntrack (matches, defrag users) goes first.
+unload_nf() {
+    for _m in xt_state xt_conntrack; do
+        ! mod_loaded $_m || rmmod $_m || return 1
+    done
+    modprobe -r nf_conntrack
+}
+check "nf_conntrack and its users unloaded" unload_nf
+check_fails "nf_conntrack is gone" mod_loaded nf_conntrack
+
+# ---- the ip_conntrack run --------------------------------------------------
+
+step "run 2: ip_conntrack"
+check "modprobe ip_conntrack" modprobe ip_conntrack
+check "ip_conntrack timeouts set above the test's length" timeouts "$CT_SYSCTL" ip_conntrack_
+run_mix ip_conntrack
+snapshot ip_conntrack "$CT_TABLE"
+if [ "$FAKE" = fake ]; then
+    echo "tcp-fin: tcp 6 ESTABLISHED src=192.0.2.11 dst=198.51.100.2 sport=1 dport=2 (made up)" \
+        >> "$OUT/ip_conntrack.table"
+fi
+run_down
+
+# ---- comparison ------------------------------------------------------------
+
+step "comparison"
+nf_lines=$(wc -l < "$OUT/nf_conntrack.table")
+check "nf_conntrack's table has an entry for most classes ($nf_lines lines)" test "$nf_lines" -ge 10
+check_no_match "nothing outside the classes in nf_conntrack's table" "$(cat "$OUT/nf_conntrack.table")" '^other:'
+check_no_match "nothing outside the classes in ip_conntrack's table" "$(cat "$OUT/ip_conntrack.table")" '^other:'
+
+# The allow-list: "CLASS VIEW REASON...", VIEW table or states.
+allow=
+[ ! -f "$ALLOW" ] || allow=$(grep -v '^[[:space:]]*\(#\|$\)' "$ALLOW")
+n_allow=0
+[ -z "$allow" ] || n_allow=$(printf '%s\n' "$allow" | wc -l)
+check "the allow-list has at most 5 entries ($n_allow)" test "$n_allow" -le 5
+bad_allow=$(printf '%s\n' "$allow" | awk 'NF && (NF < 3 || ($2 != "table" && $2 != "states"))')
+check_eq "every allow-list entry names a class, a view and a reason" "$bad_allow" ""
+
+# compare: one line per class and view, "agree NAME VIEW", "allowed NAME
+# VIEW REASON" or "differ NAME VIEW", the last two followed by both sides
+# ("    nf_conntrack: LINE" / "    ip_conntrack: LINE"); then a note for
+# each allow-list entry that matches no difference.
+compare() {
+    printf '%s\n' "$allow" > "$OUT/allow"
+    awk -v classes="$(printf '%s\n' $CLASSES | sed 's/^[0-9]*://' | tr '\n' ' ')other" '
+        function key(line) { sub(/[: ].*/, "", line); return line }
+        FILENAME ~ /allow$/ {
+            if (NF >= 3) { r = $0; sub(/^[^ ]+ +[^ ]+ +/, "", r); why[$1 " " $2] = r }
+            next
+        }
+        {
+            np = split(FILENAME, p, "/"); split(p[np], tv, ".")
+            k = key($0) " " tv[2]
+            text[tv[1], k] = text[tv[1], k] "\n" $0
+        }
+        END {
+            n = split(classes, cl, " ")
+            for (i = 1; i <= n; i++) for (v = 1; v <= 2; v++) {
+                k = cl[i] " " (v == 1 ? "table" : "states")
+                a = text["nf_conntrack", k]; b = text["ip_conntrack", k]
+                if (a == b) { print "agree " k; continue }
+                if (k in why) { print "allowed: " why[k] " (" k " differs)"; used[k] = 1 } else print "differ " k
+                side("nf_conntrack", a); side("ip_conntrack", b)
+            }
+            for (k in why) if (!(k in used)) print "note: allow-list entry \"" k "\" matches no difference"
+        }
+        function side(t, s,   m, l, j) {
+            if (s == "") { print "    " t ": (nothing)"; return }
+            m = split(substr(s, 2), l, "\n")
+            for (j = 1; j <= m; j++) print "    " t ": " l[j]
+        }' "$OUT/allow" "$OUT/nf_conntrack.table" "$OUT/ip_conntrack.table" \
+        "$OUT/nf_conntrack.states" "$OUT/ip_conntrack.states"
+}
+
+differs=0
+compare > "$OUT/report" || fail "the comparison itself failed"
+while IFS= read -r line; do
+    case $line in
+        "agree "*) pass "${line#agree } agrees" ;;
+        "differ "*) fail "${line#differ } differs"; differs=1 ;;
+        *) echo "$line" ;;
+    esac
+done < "$OUT/report"
+
+if [ "$differs" -ne 0 ] || [ "$IPCT_FAILED" -gt 0 ]; then
+    for v in table states; do
+        for t in nf_conntrack ip_conntrack; do
+            echo "---- $t $v (normalized)"
+            sed 's/^/    | /' "$OUT/$t.$v"
+        done
+        echo "---- diff nf_conntrack ip_conntrack ($v)"
+        diff "$OUT/nf_conntrack.$v" "$OUT/ip_conntrack.$v" | sed 's/^/    | /'
+    done
+    echo "---- kernel log since the start"
+    klog_new | tail -n 40 | sed 's/^/    | /'
+fi
+
+check "rmmod ip_conntrack" rmmod ip_conntrack
