@@ -173,6 +173,51 @@ ct_check_gone() {
     fi
 }
 
+# ---- whole dumps ----------------------------------------------------------
+
+# A whole /proc/net/ip_conntrack line, as src/engine/procfmt.rs writes it.
+CT_IP='([0-9]{1,3}\.){3}[0-9]{1,3}'
+CT_PORTS='sport=[0-9]+ dport=[0-9]+ '
+CT_ICMP='type=[0-9]+ code=[0-9]+ id=[0-9]+ '
+CT_STATES='(NONE|SYN_SENT|SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE|LISTEN|SYN_SENT2)'
+CT_UNREPL='(\[UNREPLIED\] )?'
+CT_LINE_RE="^(udp      17 [0-9]+ src=$CT_IP dst=$CT_IP $CT_PORTS${CT_UNREPL}src=$CT_IP dst=$CT_IP $CT_PORTS"
+CT_LINE_RE="$CT_LINE_RE|tcp      6 [0-9]+ $CT_STATES src=$CT_IP dst=$CT_IP $CT_PORTS${CT_UNREPL}src=$CT_IP dst=$CT_IP $CT_PORTS"
+CT_LINE_RE="$CT_LINE_RE|icmp     1 [0-9]+ src=$CT_IP dst=$CT_IP $CT_ICMP${CT_UNREPL}src=$CT_IP dst=$CT_IP $CT_ICMP"
+CT_LINE_RE="$CT_LINE_RE|unknown  [0-9]+ [0-9]+ src=$CT_IP dst=$CT_IP ${CT_UNREPL}src=$CT_IP dst=$CT_IP )"
+CT_LINE_RE="$CT_LINE_RE(\[ASSURED\] )?use=[0-9]+\$"
+
+# ct_dups FILE: the protocol and original tuple (what makes an entry) of
+# every line of a saved dump whose entry came earlier in FILE.
+ct_dups() {
+    awk '{ k = $1; s = 0
+           for (i = 3; i <= NF; i++) {
+               if ($i ~ /^src=/ && ++s == 2) break
+               if (s == 1 && $i !~ /^\[/) k = k " " $i
+           }
+           if (seen[k]++) print k }' "$1"
+}
+
+# ct_check_dump DESC FILE: two checks on a saved dump: every line whole
+# and well formed (a torn line fails), no entry listed twice.
+ct_check_dump() {
+    _cd_lines=$(wc -l < "$2")
+    _cd_bad=$(grep -Evc -- "$CT_LINE_RE" "$2")
+    if [ "$_cd_bad" -eq 0 ] && [ -z "$(tail -c 1 "$2" | tr -d '\n')" ]; then
+        pass "$1: $_cd_lines lines, all well formed"
+    else
+        fail "$1: $_cd_bad of $_cd_lines lines malformed, e.g.:"
+        ipct_show "$(grep -Ev -- "$CT_LINE_RE" "$2" | head -n 3)"
+    fi
+    _cd_dups=$(ct_dups "$2")
+    if [ -z "$_cd_dups" ]; then
+        pass "$1: no entry listed twice"
+    else
+        fail "$1: $(printf '%s\n' "$_cd_dups" | wc -l) entries listed twice, e.g.:"
+        ipct_show "$(printf '%s\n' "$_cd_dups" | head -n 3)"
+    fi
+}
+
 # ---- /proc/net/stat/ip_conntrack ------------------------------------------
 
 # stat_field NAME: the column NAME of /proc/net/stat/ip_conntrack summed
@@ -205,6 +250,18 @@ stat_field() {
             if (!col || !rows || bad) exit 2
             printf "%d\n", sum
         }' "$CT_STAT"
+}
+
+# ct_ext NAME [NS]: a column of /proc/net/stat/ip_conntrack_ext (one line
+# of decimal values for the namespace: entries, buckets, longest_chain,
+# clash_resolve, chaintoolong), in network namespace NS if given.
+ct_ext() {
+    if [ -n "${2:-}" ]; then
+        ip netns exec "$2" cat /proc/net/stat/ip_conntrack_ext
+    else
+        cat /proc/net/stat/ip_conntrack_ext
+    fi | awk -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i; next }
+        NR == 2 && col { print $col; f = 1 } END { exit !f }'
 }
 
 # ---- sysctls --------------------------------------------------------------
