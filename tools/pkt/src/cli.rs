@@ -16,6 +16,8 @@ delivery:
   --dst-mac MAC       destination MAC with --iface (default ff:ff:ff:ff:ff:ff;
                       a router only forwards frames sent to its own MAC)
   --count N           send the packet N times (default 1)
+  --netns NAME        send from network namespace NAME (/run/netns/NAME, as
+                      `ip netns exec NAME` would, without its cost)
   --batch             send one packet per line of standard input: a line's
                       options follow (and override) the command line's;
                       blank lines and lines starting with # are skipped
@@ -77,6 +79,8 @@ pub struct Args {
     pub delivery: Delivery,
     pub count: u32,
     pub verbose: bool,
+    /// Network namespace to send from (a name under /run/netns).
+    pub netns: Option<String>,
 }
 
 /// Splits `--batch` off the command line: the remaining arguments, and
@@ -106,6 +110,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
     let mut inner_dst = None;
     let (mut src, mut dst) = (None, None);
     let mut iface = None;
+    let mut netns = None;
     let mut dst_mac = [0xff; 6];
     let mut dump = false;
     let mut count = 1;
@@ -129,6 +134,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "-v" | "--verbose" => verbose = true,
             "--dump" => dump = true,
             "--iface" => iface = Some(value()?),
+            "--netns" => netns = Some(value()?),
             "--dst-mac" => dst_mac = mac(&value()?)?,
             "--count" => count = num(flag, &value()?)?,
             "--batch" => return Err("--batch: give it once, on the command line".into()),
@@ -208,7 +214,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
         (false, Some(iface)) => Delivery::Packet { iface, dst_mac },
         (false, None) => Delivery::Raw,
     };
-    Ok(Some(Args { spec, delivery, count, verbose }))
+    Ok(Some(Args { spec, delivery, count, verbose, netns }))
 }
 
 fn num<T: TryFrom<u64>>(flag: &str, s: &str) -> Result<T, String> {
@@ -326,6 +332,8 @@ mod tests {
         assert_eq!(a.spec.tcp.flags, 0x12);
         assert_eq!(a.spec.tcp.seq, 16);
         assert_eq!(a.count, 3);
+        assert_eq!(a.netns, None);
+        assert_eq!(args("--src 1.2.3.4 --dst 1.2.3.4 --netns client").netns.as_deref(), Some("client"));
         assert_eq!(a.delivery, Delivery::Dump);
     }
 

@@ -26,16 +26,52 @@ enum Failure {
     Send(String),
 }
 
+/// Where packets went last: the namespace entered and the packet socket
+/// open there, reused while the following packets go the same way.
+#[derive(Default)]
+struct Route {
+    netns: Option<String>,
+    socket: Option<(String, send::PacketSocket)>,
+}
+
+impl Route {
+    fn enter(&mut self, netns: &Option<String>) -> std::io::Result<()> {
+        if let Some(ns) = netns {
+            if self.netns.as_ref() != Some(ns) {
+                self.socket = None;
+                send::enter_netns(ns)?;
+                self.netns = Some(ns.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn socket(&mut self, iface: &str) -> std::io::Result<&send::PacketSocket> {
+        if self.socket.as_ref().is_none_or(|(name, _)| name != iface) {
+            self.socket = Some((iface.to_string(), send::PacketSocket::open(iface)?));
+        }
+        match &self.socket {
+            Some((_, s)) => Ok(s),
+            None => Err(std::io::Error::other("no socket")),
+        }
+    }
+}
+
 /// Builds and delivers the packet `args` describes.
-fn run(args: &Args) -> Result<(), Failure> {
+fn run(args: &Args, route: &mut Route) -> Result<(), Failure> {
     let pkt = build::packet(&args.spec);
+    if args.delivery != Delivery::Dump {
+        route.enter(&args.netns).map_err(|e| Failure::Send(format!("--netns: {e}")))?;
+    }
     let sent = match &args.delivery {
         Delivery::Dump => {
             dump(&pkt);
             return Ok(());
         }
         Delivery::Raw => send::raw(args.spec.dst, &pkt, args.count),
-        Delivery::Packet { iface, dst_mac } => send::packet(iface, *dst_mac, &pkt, args.count),
+        Delivery::Packet { iface, dst_mac } => {
+            route.socket(iface).and_then(|s| s.send(*dst_mac, &pkt, args.count))
+        }
     };
     match sent {
         Ok(()) => {
@@ -51,6 +87,7 @@ fn run(args: &Args) -> Result<(), Failure> {
 /// One packet per line of standard input (`--batch`); stops at the first
 /// line that fails, naming it.
 fn batch(base: &[String]) -> Result<(), Failure> {
+    let mut route = Route::default();
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
         let Some(argv) = cli::batch_line(base, &line) else {
@@ -58,7 +95,7 @@ fn batch(base: &[String]) -> Result<(), Failure> {
         };
         let at = |msg: String| format!("line {}: {msg}", n + 1);
         match cli::parse(&argv) {
-            Ok(Some(args)) => run(&args).map_err(|f| match f {
+            Ok(Some(args)) => run(&args, &mut route).map_err(|f| match f {
                 Failure::Usage(m) => Failure::Usage(at(m)),
                 Failure::Send(m) => Failure::Send(at(m)),
             })?,
@@ -76,7 +113,7 @@ fn main() -> ExitCode {
         batch(&argv)
     } else {
         match cli::parse(&argv) {
-            Ok(Some(args)) => run(&args),
+            Ok(Some(args)) => run(&args, &mut Route::default()),
             Ok(None) => {
                 println!("{}", cli::USAGE);
                 return ExitCode::SUCCESS;

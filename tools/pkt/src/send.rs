@@ -54,6 +54,29 @@ fn send_all<A>(fd: &Fd, buf: &[u8], addr: &A, count: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Moves this thread into the network namespace `name` (a file under
+/// /run/netns, as `ip netns add` makes): sockets opened afterwards live
+/// there.
+pub fn enter_netns(name: &str) -> io::Result<()> {
+    if name.contains('/') {
+        return Err(io::Error::other(format!("bad namespace name {name:?}")));
+    }
+    let path = CString::new(format!("/run/netns/{name}"))
+        .map_err(|_| io::Error::other("bad namespace name"))?;
+    // SAFETY: path is a valid C string.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::other(format!("namespace {name:?}: {e}")));
+    }
+    let fd = Fd(fd);
+    // SAFETY: fd is an open namespace file; setns only reads it.
+    if unsafe { libc::setns(fd.0, libc::CLONE_NEWNET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Sends an IP packet through an IPPROTO_RAW socket towards `dst`.
 pub fn raw(dst: [u8; 4], pkt: &[u8], count: u32) -> io::Result<()> {
     let fd = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
@@ -64,27 +87,44 @@ pub fn raw(dst: [u8; 4], pkt: &[u8], count: u32) -> io::Result<()> {
     send_all(&fd, pkt, &sin, count)
 }
 
-/// Sends an IP packet as an Ethernet frame on `iface`.
-pub fn packet(iface: &str, dst_mac: [u8; 6], pkt: &[u8], count: u32) -> io::Result<()> {
-    // Protocol 0: this socket only sends, it never receives.
-    let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
-    let name = CString::new(iface).map_err(|_| io::Error::other("bad interface name"))?;
-    // SAFETY: name is a valid C string.
-    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if ifindex == 0 {
-        return Err(io::Error::other(format!("no interface {iface:?}")));
-    }
-    let src_mac = hwaddr(&fd, iface)?;
-    let frame = build::ethernet(dst_mac, src_mac, pkt);
+/// An AF_PACKET socket bound for sending on one interface. Kept open
+/// across the packets of a batch: closing one waits for an RCU grace
+/// period (`packet_release` calls `synchronize_net`), tens of
+/// milliseconds each in an emulated guest.
+pub struct PacketSocket {
+    fd: Fd,
+    ifindex: i32,
+    src_mac: [u8; 6],
+}
 
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
-    sll.sll_ifindex = ifindex as i32;
-    sll.sll_halen = 6;
-    sll.sll_addr[..6].copy_from_slice(&dst_mac);
-    send_all(&fd, &frame, &sll, count)
+impl PacketSocket {
+    /// Opens a socket for sending on `iface` (in the current namespace).
+    pub fn open(iface: &str) -> io::Result<PacketSocket> {
+        // Protocol 0: this socket only sends, it never receives.
+        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let name = CString::new(iface).map_err(|_| io::Error::other("bad interface name"))?;
+        // SAFETY: name is a valid C string.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(io::Error::other(format!("no interface {iface:?}")));
+        }
+        let src_mac = hwaddr(&fd, iface)?;
+        let ifindex = i32::try_from(ifindex).map_err(|_| io::Error::other("interface index"))?;
+        Ok(PacketSocket { fd, ifindex, src_mac })
+    }
+
+    /// Sends an IP packet `count` times as an Ethernet frame to `dst_mac`.
+    pub fn send(&self, dst_mac: [u8; 6], pkt: &[u8], count: u32) -> io::Result<()> {
+        let frame = build::ethernet(dst_mac, self.src_mac, pkt);
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        sll.sll_ifindex = self.ifindex;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&dst_mac);
+        send_all(&self.fd, &frame, &sll, count)
+    }
 }
 
 /// The interface's MAC address (SIOCGIFHWADDR).
