@@ -43,7 +43,7 @@ CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
 11:icmp-err-udp 12:icmp-err-tcp 13:icmp-err-unknown 14:proto-253
 15:tcp-halfclose 16:tcp-server-close 17:tcp-rst-reply 18:tcp-simopen
 19:tcp-midstream 20:tcp-synack-first 21:tcp-out-of-window 22:icmp-reply-alone
-23:icmp-timestamp 24:udplite"
+23:icmp-timestamp 24:udplite 25:tcp-wscale 26:tcp-reopen"
 # Classes whose endpoints answer for themselves (no drop rules there).
 REAL_CLASSES=" 5 10 11 "
 
@@ -297,6 +297,31 @@ traffic() {
     class 24
     from_c $k --proto 136 --payload-hex "$(udplite_hex $k $CP $SP)"
     from_s $k --proto 136 --payload-hex "$(udplite_hex $k $SP $CP)"
+
+    # tcp-wscale: window scaling (7) and SACK negotiated; the server
+    # advertises 1000 << 7. Then client data 100000 bytes ahead (inside
+    # the scaled window), data just past the window's edge (Linux lets an
+    # overshoot up to one window pass, tracked, without INVALID) and data
+    # far beyond it (INVALID).
+    class 25
+    tcp_c $k S 1000 0 --wscale 7 --sackperm
+    tcp_s $k SA 5000 1001 --wscale 7 --sackperm --window 65535
+    tcp_c $k A 1001 5001 --window 1000
+    tcp_s $k A 5001 1001 --window 1000
+    tcp_c $k PA 101001 5001 --window 1000 --payload far
+    tcp_c $k PA 129500 5001 --window 1000 --payload ovr
+    tcp_c $k PA 301001 5001 --window 1000 --payload bad
+
+    # tcp-reopen: closed by FINs (TIME_WAIT), then the client opens the
+    # same tuple again with a new SYN.
+    class 26
+    tcp_open $k
+    tcp_c $k FA 1006 5006
+    tcp_s $k FA 5006 1007
+    tcp_c $k A 1007 5007
+    tcp_c $k S 900000 0
+    tcp_s $k SA 700000 900001
+    tcp_c $k A 900001 700001
 
     class 8
     sleep_until $((stream_t0 + 3000))
@@ -560,6 +585,9 @@ if [ "$differs" -ne 0 ] || [ "$IPCT_FAILED" -gt 0 ]; then
     done
     echo "---- kernel log since the start"
     klog_new | tail -n 40 | sed 's/^/    | /'
+else
+    echo "---- what was compared (nf_conntrack's views; ip_conntrack's agree but where allowed)"
+    sed 's/^/    | /' "$OUT/nf_conntrack.table" "$OUT/nf_conntrack.states"
 fi
 
 check "rmmod ip_conntrack" rmmod ip_conntrack
