@@ -32,6 +32,15 @@ unsigned int ipct_param_hashsize(void);
 /* Memory the bucket-count default is derived from, in bytes. */
 unsigned long ipct_physmem_bytes(void);
 
+/* Monotonic clock (ktime_get_ns), for the collector's cost accounting. */
+u64 ipct_clock_ns(void);
+
+/*
+ * Adds one collector run to the gc_ns, gc_max_hold_ns and gc_runs
+ * parameters: the run's duration and its longest stripe lock hold.
+ */
+void ipct_gc_account(u64 run_ns, u64 max_hold_ns);
+
 /* Mutual exclusion with the kernel's nf_conntrack. */
 
 /* Whether some tracker (nf_conntrack) has installed nf_ct_hook. */

@@ -9,6 +9,10 @@
 //! Lookups ignore expired entries and `/proc` shows the time left from the
 //! deadline, so the period only bounds how long an expired entry keeps its
 //! memory and counts towards `ip_conntrack_count`.
+//!
+//! Each run adds its duration and its longest stripe lock hold to the
+//! `gc_ns`, `gc_max_hold_ns` and `gc_runs` module parameters (benchmarks
+//! read them).
 
 use crate::conn::{self, ConnPtr, ConnRef};
 use crate::expiry::{self, Cursor};
@@ -120,6 +124,9 @@ unsafe extern "C" fn run_work(ctx: *mut c_void) {
 
 /// One run over `table`; the delay before the next one (ms).
 fn run(table: &Table) -> u32 {
+    // SAFETY: reads the monotonic clock; any context.
+    let started = unsafe { ffi::ipct_clock_ns() };
+    let mut max_hold = 0u64;
     let now = conn::now();
     let layout = *table.layout();
     let mut cursor = table.gc().cursor.lock();
@@ -132,13 +139,19 @@ fn run(table: &Table) -> u32 {
         let budget = left.min(CHUNK);
         let s = cursor.stripe();
         let progress = table.with_stripe(s, |st| {
-            expiry::sweep(st, &mut cursor, &layout, now, budget, &mut stats, |r| {
+            // SAFETY: reads the monotonic clock; any context.
+            let locked = unsafe { ffi::ipct_clock_ns() };
+            let p = expiry::sweep(st, &mut cursor, &layout, now, budget, &mut stats, |r| {
                 // At most `budget` <= CHUNK entries are removed per call.
                 if let Some(slot) = batch.get_mut(n) {
                     *slot = Some(r);
                     n = n.saturating_add(1);
                 }
-            })
+            });
+            // SAFETY: as above.
+            let held = unsafe { ffi::ipct_clock_ns() }.saturating_sub(locked);
+            max_hold = max_hold.max(held);
+            p
         });
         for r in batch.iter().flatten() {
             // SAFETY: the sweep unlinked `r`: we own the table's reference.
@@ -159,6 +172,12 @@ fn run(table: &Table) -> u32 {
     }
     drop(cursor);
     table.stats().add(&stats);
+    // SAFETY: reads the clock, then adds to the cost counters under their
+    // own lock; process context.
+    unsafe {
+        let took = ffi::ipct_clock_ns().saturating_sub(started);
+        ffi::ipct_gc_account(took, max_hold);
+    }
     if pass_done {
         IDLE_DELAY_MS
     } else {

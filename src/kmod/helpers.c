@@ -8,6 +8,8 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <net/net_namespace.h>
 
 #include "ip_conntrack.h"
@@ -26,6 +28,36 @@ unsigned int ipct_param_hashsize(void)
 unsigned long ipct_physmem_bytes(void)
 {
 	return get_num_physpages() << PAGE_SHIFT;
+}
+
+/*
+ * What garbage collection costs, summed over every namespace's collector
+ * (for benchmarks; writing 0 resets a value).
+ */
+static unsigned long gc_ns;
+module_param(gc_ns, ulong, 0644);
+MODULE_PARM_DESC(gc_ns, "time spent in garbage collection runs (ns)");
+static unsigned long gc_max_hold_ns;
+module_param(gc_max_hold_ns, ulong, 0644);
+MODULE_PARM_DESC(gc_max_hold_ns, "longest stripe lock hold of the collector (ns)");
+static unsigned long gc_runs;
+module_param(gc_runs, ulong, 0644);
+MODULE_PARM_DESC(gc_runs, "garbage collection runs");
+static DEFINE_SPINLOCK(gc_account_lock);
+
+u64 ipct_clock_ns(void)
+{
+	return ktime_get_ns();
+}
+
+void ipct_gc_account(u64 run_ns, u64 max_hold_ns)
+{
+	spin_lock(&gc_account_lock);
+	WRITE_ONCE(gc_ns, gc_ns + run_ns);
+	if (max_hold_ns > gc_max_hold_ns)
+		WRITE_ONCE(gc_max_hold_ns, max_hold_ns);
+	WRITE_ONCE(gc_runs, gc_runs + 1);
+	spin_unlock(&gc_account_lock);
 }
 
 /* --- mutual exclusion with nf_conntrack ------------------------------------ */
