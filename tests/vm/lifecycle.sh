@@ -9,7 +9,15 @@
 . /usr/lib/ipct/ct.sh
 
 COUNT=$CT_SYSCTL/ip_conntrack_count
-if grep -q kmemleak /proc/cmdline; then CYCLES=20; else CYCLES=100; fi
+# The debug kernel (kmemleak on its command line) is several times
+# slower: fewer cycles there, and the limit and timeout checks (no memory
+# safety at stake) only on the normal kernel.
+DEBUG=
+CYCLES=100
+if grep -q kmemleak /proc/cmdline; then
+    DEBUG=1
+    CYCLES=20
+fi
 
 # A third namespace behind the router, whose ARP answers we switch on and
 # off: packets routed to it wait in the router's neighbour queue, holding
@@ -34,6 +42,10 @@ klog_mark
 # VALUE|what the kernel log must say
 while IFS='|' read -r v want; do
     [ -n "$want" ] || continue
+    # The debug kernel: one value the kernel's parser refuses, one ours does.
+    if [ -n "$DEBUG" ]; then
+        case $v in abc | 16777216) ;; *) continue ;; esac
+    fi
     if out=$(modprobe ip_conntrack "hashsize=$v" 2>&1); then
         fail "modprobe ip_conntrack hashsize='$v' succeeded"
         rmmod ip_conntrack
@@ -145,26 +157,26 @@ check "the UDP stream is tracked" wait_for 5 ct_present "dport=5300 "
 check "the ping is tracked" wait_for 5 ct_present "icmp "
 
 # ---------------------------------------------------------------------------
-step "ip_conntrack_max below the count: entries stay, the count never grows"
-# Only the TCP stream (ASSURED) goes on; the other streams stop, and
-# one-packet UDP flows to an address nobody owns (a static neighbour: sent
-# on at once, nobody answers) fill the table with unassured entries.
-kill "$PING_PID"
-touch /tmp/stop-udp
-GHOST=198.51.100.77
-check "static neighbour for $GHOST" \
-    ip neigh add "$GHOST" lladdr 02:00:00:00:00:77 dev "$ROUTER_SERVER_IF" nud permanent
-# Sent with AF_PACKET, past the client namespace's own table (which
-# ip_conntrack_max limits too).
-ROUTER_MAC=$(router_mac "$ROUTER_CLIENT_IF")
-ghost_flows() {
-    in_client sh -c '
-        p=$1; end=$(($1 + $2))
-        while [ "$p" -lt "$end" ]; do
-            pkt --src "$3" --dst "$4" --proto udp --sport "$p" --dport 9 \
-                --iface eth0 --dst-mac "$5" > /dev/null || exit 1
-            p=$((p + 1))
-        done' sh "$1" "$2" "$CLIENT_IP" "$GHOST" "$ROUTER_MAC"
+# The limit and timeout checks (normal kernel only, see the top).
+limits_and_timeouts() {
+    step "ip_conntrack_max below the count: entries stay, the count never grows"
+    # The TCP stream's entry is ASSURED; one-packet UDP flows to an address
+    # nobody owns (a static neighbour: sent on at once, nobody answers) fill
+    # the table with unassured entries.
+    GHOST=198.51.100.77
+    check "static neighbour for $GHOST" \
+        ip neigh add "$GHOST" lladdr 02:00:00:00:00:77 dev "$ROUTER_SERVER_IF" nud permanent
+    # Sent with AF_PACKET, past the client namespace's own table (which
+    # ip_conntrack_max limits too).
+    ROUTER_MAC=$(router_mac "$ROUTER_CLIENT_IF")
+    ghost_flows() {
+        in_client sh -c '
+            p=$1; end=$(($1 + $2))
+            while [ "$p" -lt "$end" ]; do
+                pkt --src "$3" --dst "$4" --proto udp --sport "$p" --dport 9 \
+                    --iface eth0 --dst-mac "$5" > /dev/null || exit 1
+                p=$((p + 1))
+            done' sh "$1" "$2" "$CLIENT_IP" "$GHOST" "$ROUTER_MAC"
 }
 check "12 unreplied UDP flows" ghost_flows 20000 12
 check "they are tracked" wait_for 5 ct_present "sport=20011 dport=9 "
@@ -241,6 +253,12 @@ ct_set_timeout "TCP established timeout 100 s" tcp_timeout_established 100
 check "the stream's entry follows at its next segment" wait_for 5 left_at_most "dport=5310 " 100
 ct_set_timeout "restore it" tcp_timeout_established 432000
 ip neigh del "$GHOST" dev "$ROUTER_SERVER_IF"
+}
+
+# Only the TCP stream (ASSURED) goes on from here.
+kill "$PING_PID"
+touch /tmp/stop-udp
+[ -n "$DEBUG" ] || limits_and_timeouts
 
 touch /tmp/stop-tcp
 kill "$UDP_SRV"
@@ -301,20 +319,29 @@ delivered() {
 }
 check "the 5 packets were delivered" wait_for 5 delivered
 
-# (b) The neighbour never answers: the packets are dropped with an ICMP
+# (b) The neighbour never answers; while rmmod waits, resolution is made
+# to give up at its next probe: the packets are dropped with an ICMP
 # host-unreachable error that inherits their entry (nf_ct_attach) while
 # the module is going away.
 check "the neighbour stops answering" ip -n "$HOLD_NS" link set "$NS_IF" arp off
 ip neigh flush dev "$HOLD_IF"
-echo 10 > "$NEIGH/mcast_solicit"
-echo 500 > "$NEIGH/retrans_time_ms"
 check "modprobe ip_conntrack" modprobe ip_conntrack
 unreach0=$(ns_snmp "$CLIENT_NS" Icmp InDestUnreachs)
 check "5 packets parked for $HOLD_IP" park 25000 5
 check "their 5 entries are in the table" wait_for 5 parked 5
-t0=$(now_ms)
-check "rmmod ip_conntrack" rmmod ip_conntrack
-pass "rmmod took $(( $(now_ms) - t0 )) ms (resolution gives up after about 5 s)"
+rmmod ip_conntrack > /tmp/rmmod.out 2>&1 &
+rm_pid=$!
+sleep 2
+if alive "$rm_pid"; then
+    pass "rmmod waits while the parked packets hold entries"
+else
+    fail "rmmod returned while packets held entries ($(cat /tmp/rmmod.out))"
+fi
+check "resolution gives up (one probe allowed)" sh -c "echo 1 > $NEIGH/mcast_solicit"
+bg_wait 30 "$rm_pid"
+rc=$?
+check_eq "rmmod completes once the packets were dropped (status)" "$rc" 0
+ipct_show "$(cat /tmp/rmmod.out)"
 check_fails "ip_conntrack unloaded" mod_loaded ip_conntrack
 unreachable() {
     [ "$(ns_snmp "$CLIENT_NS" Icmp InDestUnreachs)" -gt "$unreach0" ]

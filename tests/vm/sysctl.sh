@@ -97,6 +97,13 @@ check_match "sysctl(8) reads a knob" "$(sysctl net.ipv4.netfilter.ip_conntrack_u
     '^net\.ipv4\.netfilter\.ip_conntrack_udp_timeout = 30$'
 count=$(ls "$NF" | grep -c '^ip_conntrack_')
 check_eq "21 knobs under net.ipv4.netfilter" "$count" 21
+missing=
+for f in "$NF"/ip_conntrack_*; do
+    name=$(basename "$f")
+    [ "$(stat -c %a "$f")" = 644 ] && [ "$name" != ip_conntrack_max ] || continue
+    printf '%s\n' "$WRITABLE" | grep -q "^$name " || missing="$missing $name"
+done
+check_eq "every writable knob but ip_conntrack_max is in the list checked here" "$missing" ""
 
 step "writable knobs take valid values (lowest, highest, other) and keep them"
 while read -r name def min max; do
@@ -148,6 +155,11 @@ EOF
 refuses "$IPV4_MAX" -1 "-1"
 refuses "$IPV4_MAX" abc "abc"
 refuses "$IPV4_MAX" "" "an empty line"
+refuses "$IPV4_MAX" " " "blanks only"
+refuses "$IPV4_MAX" 12abc "12abc"
+refuses "$IPV4_MAX" 99999999999999999999 "99999999999999999999"
+refuses "$IPV4_MAX" "$OVERLONG_DIGITS" "300 digits"
+refuses "$IPV4_MAX" "$OVERLONG_TEXT" "a 5000-character string"
 refuses "$IPV4_MAX" "$((MAX_CAP + 1))" "$((MAX_CAP + 1)) (above the range)"
 
 step "read-only knobs refuse writes"
