@@ -44,7 +44,8 @@ CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
 11:icmp-err-udp 12:icmp-err-tcp 13:icmp-err-unknown 14:proto-253
 15:tcp-halfclose 16:tcp-server-close 17:tcp-rst-reply 18:tcp-simopen
 19:tcp-midstream 20:tcp-synack-first 21:tcp-out-of-window 22:icmp-reply-alone
-23:icmp-timestamp 24:udplite 25:tcp-wscale 26:tcp-reopen"
+23:icmp-timestamp 24:udplite 25:tcp-wscale 26:tcp-reopen 27:fragments
+28:tcp-keepalive 29:tcp-retrans 30:icmp-ttl-new 31:icmp-ttl-tracked"
 # Classes whose endpoints answer for themselves (no drop rules there).
 REAL_CLASSES=" 5 10 11 "
 
@@ -208,10 +209,12 @@ traffic() {
     tcp_s $k FA 5006 1007
     tcp_c $k A 1007 5007
 
-    # tcp-rst: full exchange, then an in-window RST from the client (CLOSE).
+    # tcp-rst: full exchange, then an in-window RST from the client (CLOSE),
+    # and an ACK from the server that was already on its way.
     class 2
     tcp_open $k
     tcp_c $k R 1006 0
+    tcp_s $k A 5006 1006
 
     # tcp-halfopen: a SYN and its retransmission, never answered.
     class 3
@@ -281,6 +284,7 @@ traffic() {
     class 17
     tcp_open $k
     tcp_s $k R 5006 0
+    tcp_c $k PA 1006 5006 --payload late
 
     # tcp-simopen: SYNs cross (simultaneous open).
     class 18
@@ -343,6 +347,41 @@ traffic() {
     tcp_c $k S 900000 0
     tcp_s $k SA 700000 900001
     tcp_c $k A 900001 700001
+
+    # fragments: a protocol-253 datagram in two fragments, reassembled by
+    # the router before tracking (one packet, one entry).
+    class 27
+    cline $k --proto 253 --mf --id 77 --payload-len 16
+    from_c $k --proto 253 --frag-offset 2 --id 77 --payload-len 8
+
+    # tcp-keepalive: an idle connection probed (one byte below the next
+    # sequence number) and answered.
+    class 28
+    tcp_open $k
+    tcp_c $k A 1005 5006
+    tcp_s $k A 5006 1006
+
+    # tcp-retrans: a retransmitted SYN/ACK, data sent twice, a duplicate
+    # ACK.
+    class 29
+    tcp_c $k S 1000 0
+    tcp_s $k SA 5000 1001
+    tcp_s $k SA 5000 1001
+    tcp_c $k A 1001 5001
+    tcp_c $k PA 1001 5001 --payload hello
+    tcp_c $k PA 1001 5001 --payload hello
+    tcp_s $k A 5001 1006
+    tcp_s $k A 5001 1006
+
+    # icmp-ttl-new: a first datagram with TTL 1: the router drops it and
+    # answers time exceeded (the error inherits the never-confirmed entry).
+    class 30
+    via 1 cline $k --proto udp --sport $CP --dport $SP --ttl 1 --payload ttl
+
+    # icmp-ttl-tracked: a datagram, then one with TTL 1 on the same flow.
+    class 31
+    from_c $k --proto udp --sport $CP --dport $SP --payload one
+    via 1 cline $k --proto udp --sport $CP --dport $SP --ttl 1 --payload ttl
 
     class 8
     sleep_until $((stream_t0 + 3000))
