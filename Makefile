@@ -39,6 +39,13 @@ check: host-check
 	@$(MAKE) --no-print-directory runner-selftest vm-tests vm-tests-debug
 	@echo "[check] all checks passed"
 
+## Soak: SOAK_MINUTES (default 10) of mixed traffic, floods, sysctl
+## changes and reloads on the debug kernel, then kmemleak and taint checks.
+SOAK_MINUTES ?= 10
+.PHONY: soak
+soak: deps
+	@scripts/soak.sh $(SOAK_MINUTES)
+
 ## Kernel and module (scripts/kernel.sh, scripts/module.sh). KDIR=/path
 ## builds the module against any Rust-enabled 6.12 kernel build tree.
 .PHONY: kernel kernel-debug module module-debug clippy-module
@@ -79,8 +86,9 @@ pkt-test: deps
 	@echo "[check] tools/pkt unit tests"
 	$(CARGO) test --quiet --locked --manifest-path tools/pkt/Cargo.toml
 
-## Benchmarks (not tests: no timing is asserted anywhere). Host engine
-## benchmarks; results in bench/results/.
+## Benchmarks (not tests: no timing is asserted anywhere): host engine
+## benchmarks, then no tracker / nf_conntrack / ip_conntrack in the guest;
+## results in bench/results/, plots in bench/. QUICK=1 for a short run.
 .PHONY: bench
 bench: deps
-	@scripts/bench-host.sh
+	@scripts/bench.sh $(if $(QUICK),--quick)
