@@ -86,9 +86,8 @@ pkt-test: deps
 	@echo "[check] tools/pkt unit tests"
 	$(CARGO) test --quiet --locked --manifest-path tools/pkt/Cargo.toml
 
-## Benchmarks (not tests: no timing is asserted anywhere): host engine
-## benchmarks, then no tracker / nf_conntrack / ip_conntrack in the guest;
-## results in bench/results/, plots in bench/. QUICK=1 for a short run.
+## Benchmarks (not tests: no timing is asserted anywhere). Host engine
+## benchmarks; results in bench/results/.
 .PHONY: bench
 bench: deps
-	@scripts/bench.sh $(if $(QUICK),--quick)
+	@scripts/bench-host.sh
