@@ -267,6 +267,26 @@ BG_PIDS=
 check "rmmod ip_conntrack" rmmod ip_conntrack
 
 # ---------------------------------------------------------------------------
+step "rmmod with /proc and sysctl files open (a dump half read)"
+check "modprobe ip_conntrack" modprobe ip_conntrack
+check "a ping to list" in_client ping -c 1 -W 2 "$SERVER_IP"
+exec 3< "$CT_TABLE" 4< "$CT_STAT" 5< "$COUNT" 6<> "$CT_SYSCTL/ip_conntrack_udp_timeout"
+check_match "the first bytes of the dump" "$(dd bs=8 count=1 <&3 2> /dev/null)" '^icmp'
+check_match "the first bytes of the stat file" "$(dd bs=7 count=1 <&4 2> /dev/null)" '^entries'
+check "rmmod ip_conntrack (files open)" rmmod ip_conntrack
+check_fails "ip_conntrack unloaded" mod_loaded ip_conntrack
+# Linux's procfs and sysctl cut the open files off: EIO, ENOENT.
+for fd in 3 4 5 6; do
+    out=$(dd bs=100 count=1 <&$fd 2>&1 >/dev/null)
+    check_match "reading fd $fd after the unload fails" "$out" 'error|No such file'
+done
+check_fails "writing the sysctl after the unload fails" sh -c 'echo 40 >&6'
+exec 3<&- 4<&- 5<&- 6<&-
+check "modprobe ip_conntrack after closing them" modprobe ip_conntrack
+check_eq "the UDP timeout is the default" "$(ct_sysctl udp_timeout)" 30
+check "rmmod ip_conntrack" rmmod ip_conntrack
+
+# ---------------------------------------------------------------------------
 step "rmmod while packets in a neighbour queue hold entries"
 check "namespace $HOLD_NS behind the router ($HOLD_IP)" sh -c "
     ip netns add $HOLD_NS &&
