@@ -45,7 +45,8 @@ CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
 15:tcp-halfclose 16:tcp-server-close 17:tcp-rst-reply 18:tcp-simopen
 19:tcp-midstream 20:tcp-synack-first 21:tcp-out-of-window 22:icmp-reply-alone
 23:icmp-timestamp 24:udplite 25:tcp-wscale 26:tcp-reopen 27:fragments
-28:tcp-keepalive 29:tcp-retrans 30:icmp-ttl-new 31:icmp-ttl-tracked"
+28:tcp-keepalive 29:tcp-retrans 30:icmp-ttl-new 31:icmp-ttl-tracked
+32:icmp-err-reverse 33:icmp-err-echo 34:tcp-bad-synack"
 # Classes whose endpoints answer for themselves (no drop rules there).
 REAL_CLASSES=" 5 10 11 "
 
@@ -90,8 +91,14 @@ via() {
         return 1
     fi
     [ -z "$BROKEN" ] || return 1
-    at_least Ip OutTransmits "$EXPECT" && return 0
-    wait_for 10 at_least Ip OutTransmits "$EXPECT" && return 0
+    if at_least Ip OutTransmits "$EXPECT" || wait_for 10 at_least Ip OutTransmits "$EXPECT"; then
+        _via_got=$(snmp Ip OutTransmits)
+        [ "$_via_got" -eq "$EXPECT" ] && return 0
+        # More than expected: the waits would stop ordering the packets.
+        fail "the router sent $((_via_got - EXPECT)) packet(s) more than expected after: $*"
+        EXPECT=$_via_got
+        return 1
+    fi
     fail "the router did not pass on the packet(s) of: $* (OutTransmits $(snmp Ip OutTransmits), want $EXPECT); not waiting for the rest of this run"
     BROKEN=1
 }
@@ -349,10 +356,11 @@ traffic() {
     tcp_c $k A 900001 700001
 
     # fragments: a protocol-253 datagram in two fragments, reassembled by
-    # the router before tracking (one packet, one entry).
+    # the router before tracking (one packet, one entry) and sent on as
+    # two fragments again (Linux keeps the sizes it received).
     class 27
     cline $k --proto 253 --mf --id 77 --payload-len 16
-    from_c $k --proto 253 --frag-offset 2 --id 77 --payload-len 8
+    via 2 cline $k --proto 253 --frag-offset 2 --id 77 --payload-len 8
 
     # tcp-keepalive: an idle connection probed (one byte below the next
     # sequence number) and answered.
@@ -382,6 +390,29 @@ traffic() {
     class 31
     from_c $k --proto udp --sport $CP --dport $SP --payload one
     via 1 cline $k --proto udp --sport $CP --dport $SP --ttl 1 --payload ttl
+
+    # icmp-err-reverse: a UDP exchange, then the client reports the
+    # server's datagram unreachable (an error in the original direction
+    # about a reply-direction packet).
+    class 32
+    from_c $k --proto udp --sport $CP --dport $SP --payload query
+    from_s $k --proto udp --sport $SP --dport $CP --payload answer
+    from_c $k --proto icmp --icmp-type 3 --icmp-code 3 --inner-proto udp \
+        --inner-sport $SP --inner-dport $CP
+
+    # icmp-err-echo: an echo request, then time exceeded quoting it.
+    class 33
+    from_c $k --proto icmp --icmp-type 8 --icmp-id 2333 --icmp-seq 1
+    from_s $k --proto icmp --icmp-type 11 --icmp-code 0 --inner-proto icmp \
+        --inner-icmp-type 8 --inner-icmp-id 2333 --inner-icmp-seq 1
+
+    # tcp-bad-synack: a SYN/ACK acknowledging what was never sent, then
+    # the right one and the handshake's end.
+    class 34
+    tcp_c $k S 1000 0
+    tcp_s $k SA 5000 999999
+    tcp_s $k SA 5000 1001
+    tcp_c $k A 1001 5001
 
     class 8
     sleep_until $((stream_t0 + 3000))
