@@ -442,6 +442,81 @@ fn udp_clash_in_reverse_direction_merges() {
 }
 
 #[test]
+fn clash_leaves_one_entry_that_the_flow_keeps_using() {
+    // The DNS A/AAAA pattern: both queries tracked before either is
+    // confirmed; the second is resolved onto the first and both pass.
+    let mut t = tracker(64, 100);
+    let Tracked::Attached(a) = t.track(&udp(CLIENT, 40001, SERVER, 53, b"A?"), 0) else {
+        panic!()
+    };
+    let Tracked::Attached(aaaa) = t.track(&udp(CLIENT, 40001, SERVER, 53, b"AAAA?"), 0) else {
+        panic!()
+    };
+    assert_eq!(t.stats().new, 2);
+    assert!(matches!(t.confirm(a, 0), Verdict::Accept { .. }));
+    assert_eq!(
+        t.confirm(aaaa, 0),
+        Verdict::Accept {
+            entry: a.entry,
+            ctinfo: CtInfo::New
+        }
+    );
+    let st = t.stats();
+    assert_eq!(
+        (st.insert, st.clash_resolve, st.insert_failed, st.drop),
+        (1, 1, 0, 0)
+    );
+    // The loser is gone; the flow has one entry, listed once.
+    assert_eq!((t.count(), t.linked()), (1, 1));
+    assert_eq!(t.dump(0).len(), 1);
+    // Both answers come back on the winner, which then sees two-way traffic.
+    for _ in 0..2 {
+        assert_eq!(
+            t.packet(&udp(SERVER, 53, CLIENT, 40001, b"ans"), 1),
+            Verdict::Accept {
+                entry: a.entry,
+                ctinfo: CtInfo::EstablishedReply
+            }
+        );
+    }
+    let (e, dir) = t.lookup(&udp_tuple(CLIENT, 40001, SERVER, 53), 1).unwrap();
+    assert_eq!(dir, Dir::Original);
+    assert!(e.status.has(Status::SEEN_REPLY));
+    assert_eq!(
+        ct(t.packet(&udp(CLIENT, 40001, SERVER, 53, b"again"), 2)),
+        CtInfo::Established
+    );
+    assert_eq!(t.stats().clash_resolve, 1);
+}
+
+#[test]
+fn clash_resolution_counts_in_either_direction_and_for_generic_protocols() {
+    let mut t = tracker(64, 100);
+    let pairs = [
+        (udp(CLIENT, 500, SERVER, 500, b"a"), udp(SERVER, 500, CLIENT, 500, b"b")),
+        (other(CLIENT, SERVER, 47), other(CLIENT, SERVER, 47)),
+        (other(CLIENT, SERVER, 50), other(SERVER, CLIENT, 50)),
+    ];
+    for (i, (p1, p2)) in pairs.iter().enumerate() {
+        let Tracked::Attached(a1) = t.track(p1, 0) else {
+            panic!()
+        };
+        let Tracked::Attached(a2) = t.track(p2, 0) else {
+            panic!()
+        };
+        assert!(a1.unconfirmed && a2.unconfirmed);
+        assert!(matches!(t.confirm(a1, 0), Verdict::Accept { .. }));
+        assert!(
+            matches!(t.confirm(a2, 0), Verdict::Accept { entry, .. } if entry == a1.entry),
+            "pair {i}"
+        );
+        assert_eq!(t.stats().clash_resolve as usize, i + 1);
+    }
+    assert_eq!((t.stats().insert_failed, t.stats().drop), (0, 0));
+    assert_eq!(t.count(), 3);
+}
+
+#[test]
 fn tcp_clash_fails_insert() {
     let mut t = tracker(64, 100);
     let mut c = Conn::new(41000, 80);
