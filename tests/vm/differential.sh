@@ -27,7 +27,8 @@
 # "allowed: REASON", any other fails the run, which prints both views.
 #
 # `scripts/vm-run.sh tests/vm/differential.sh fake` adds a made-up table
-# line to ip_conntrack's view: the run must then fail.
+# line and a wrong packet count to ip_conntrack's views: the run must then
+# fail, twice.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
@@ -605,6 +606,7 @@ snapshot ip_conntrack "$CT_TABLE"
 if [ "$FAKE" = fake ]; then
     echo "tcp-fin: tcp 6 ESTABLISHED src=192.0.2.11 dst=198.51.100.2 sport=1 dport=2 (made up)" \
         >> "$OUT/ip_conntrack.table"
+    sed -i 's/^\(udp-oneway orig: all=[0-9]* NEW=\)[0-9]*/\199/' "$OUT/ip_conntrack.states"
 fi
 run_down
 
