@@ -1,5 +1,4 @@
 # Floods. A hash flood (flows crafted to collide under a naive hash)
-# vm-debug: yes
 # leaves the longest bucket chain within 2x of an ordinary load of the same
 # size. A table full (ip_conntrack_max 256) under a flood of new flows:
 # an ASSURED TCP connection keeps working through a stateful firewall, the
