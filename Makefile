@@ -86,8 +86,9 @@ pkt-test: deps
 	@echo "[check] tools/pkt unit tests"
 	$(CARGO) test --quiet --locked --manifest-path tools/pkt/Cargo.toml
 
-## Benchmarks (not tests: no timing is asserted anywhere). Host engine
-## benchmarks; results in bench/results/.
+## Benchmarks (not tests: no timing is asserted anywhere): host engine
+## benchmarks, then no tracker / nf_conntrack / ip_conntrack in the guest;
+## results in bench/results/, plots in bench/. QUICK=1 for a short run.
 .PHONY: bench
 bench: deps
-	@scripts/bench-host.sh
+	@scripts/bench.sh $(if $(QUICK),--quick)

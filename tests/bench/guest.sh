@@ -1,0 +1,382 @@
+# In-guest benchmarks: no tracker, nf_conntrack and ip_conntrack back to
+# back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
+#
+#   sh guest.sh quick|full [all|forward]
+#
+# Prints one line per measurement:
+#   BENCH CONFIG METRIC FLOWS ROUND VALUE UNIT
+# (scripts/bench-report.py adds the vCPU count, medians and spreads).
+# Nothing here asserts a timing; the few checks only catch a broken setup.
+#
+# Traffic: pktgen in the client namespace (one thread per CPU, clone_skb 0)
+# sends 60-byte UDP packets past the client's own hooks to the router's
+# MAC; the router forwards them to a static neighbour whose MAC nobody has,
+# so the server drops them before its hooks. Only the router tracks, and
+# every flow stays UNREPLIED: the steady state the forwarding rounds
+# measure is one lookup and timeout update of an existing entry per packet.
+. /usr/lib/ipct/lib.sh
+
+MODE=${1:-quick}
+PHASES=${2:-all}
+case $MODE in
+quick)
+    ROUNDS=3            # forwarding rounds per configuration and flow count
+    PACKETS=50000       # packets per forwarding round
+    NEW_ROUNDS=2        # fills of 100k new flows per configuration
+    DUMP_ROUNDS=1       # timed dumps at 100k entries (nf_conntrack's are slow)
+    DUMP_CAP=30         # seconds (guest time) a dump may take
+    FULL_PACKETS=50000  # new flows sent into the full table
+    GC_ROUNDS=1
+    ;;
+full)
+    ROUNDS=5
+    PACKETS=200000
+    NEW_ROUNDS=3
+    DUMP_ROUNDS=2
+    DUMP_CAP=300
+    FULL_PACKETS=100000
+    GC_ROUNDS=2
+    ;;
+*)
+    echo "usage: guest.sh quick|full [all|forward]" >&2
+    exit 2
+    ;;
+esac
+CONFIGS="none nf ip"
+FLOW_COUNTS="1 100 10000 100000"
+HASHSIZE=16384          # buckets of both trackers (a multiple of nf's 512)
+MAX=131072              # their maximum while filling (both)
+FULL=100000             # the maximum for the full-table phase
+GC_TIMEOUT=20           # UDP timeout of the entries the GC phase expires
+                        # (longer than a fill takes, so none expires before)
+GHOST_SERVER=198.51.100.77
+THREADS=$(nproc)
+NF=/proc/sys/net/netfilter
+IPNF=/proc/sys/net/ipv4/netfilter
+TX=/sys/class/net/$ROUTER_SERVER_IF/statistics/tx_packets
+
+emit() {
+    echo "BENCH $*"
+}
+
+# ns: monotonic nanoseconds (busybox date has no %N).
+ns() {
+    sed -n 's/^now at \([0-9]*\) nsecs$/\1/p; 3q' /proc/timer_list
+}
+
+# ---- trackers -------------------------------------------------------------
+
+# load CONF MAX UDP_TIMEOUT: load tracker CONF (none, nf, ip) with
+# HASHSIZE buckets, the given maximum and unreplied-UDP timeout.
+load() {
+    case $1 in
+    none) ;;
+    nf)
+        modprobe nf_conntrack enable_hooks=1 hashsize=$HASHSIZE &&
+        echo "$2" > $NF/nf_conntrack_max &&
+        echo "$3" > $NF/nf_conntrack_udp_timeout
+        ;;
+    ip)
+        modprobe ip_conntrack hashsize=$HASHSIZE &&
+        echo "$2" > $IPNF/ip_conntrack_max &&
+        echo "$3" > $IPNF/ip_conntrack_udp_timeout
+        ;;
+    esac
+}
+
+unload() {
+    case $1 in
+    nf) modprobe -r nf_conntrack ;;
+    ip) rmmod ip_conntrack ;;
+    esac
+    ! mod_loaded nf_conntrack && ! mod_loaded ip_conntrack
+}
+
+set_max() {
+    case $1 in
+    nf) echo "$2" > $NF/nf_conntrack_max ;;
+    ip) echo "$2" > $IPNF/ip_conntrack_max ;;
+    esac
+}
+
+# entries CONF: the tracker's entry count (0 without one). Not with the
+# shell's read: dash reads a byte at a time, and a sysctl file returns
+# nothing after a partial first read.
+entries() {
+    case $1 in
+    nf) cat $NF/nf_conntrack_count ;;
+    ip) cat $IPNF/ip_conntrack_count ;;
+    *) echo 0 ;;
+    esac
+}
+
+table_file() {
+    case $1 in
+    nf) echo /proc/net/nf_conntrack ;;
+    ip) echo /proc/net/ip_conntrack ;;
+    esac
+}
+
+# stat_sum CONF COLUMN: a column of /proc/net/stat/<tracker> summed over
+# the CPU rows (both files have drop in column 11, early_drop in 12).
+stat_sum() {
+    _f=/proc/net/stat/nf_conntrack
+    [ "$1" = ip ] && _f=/proc/net/stat/ip_conntrack
+    _s=0
+    for _v in $(tail -n +2 "$_f" | awk -v c="$2" '{ print $c }'); do
+        _s=$((_s + 0x$_v))
+    done
+    echo "$_s"
+}
+
+# meminfo FIELD: a /proc/meminfo value in kB.
+meminfo() {
+    awk -v f="$1:" '$1 == f { print $2 }' /proc/meminfo
+}
+
+# busy_ticks: non-idle CPU time of all CPUs, in USER_HZ ticks.
+busy_ticks() {
+    read -r _c _us _ni _sy _id _io _irq _sirq _st _rest < /proc/stat
+    echo $((_us + _ni + _sy + _irq + _sirq + _st))
+}
+
+# ---- traffic ----------------------------------------------------------------
+
+# pg_script FILE CMD...: shell commands writing each CMD to pktgen's FILE.
+pg_script() {
+    _ps_f=$1
+    shift
+    for _ps_c in "$@"; do
+        printf "echo '%s' > /proc/net/pktgen/%s && " "$_ps_c" "$_ps_f"
+    done
+}
+
+# send COUNT FLOWS SRC_HOST: every CPU's pktgen thread i sends COUNT/THREADS
+# packets from 192.0.2.(SRC_HOST+i), cycling through FLOWS/THREADS flows
+# (at least 1): source ports over the odd part of that number, destination
+# ports over its power-of-two part, which are coprime, so consecutive
+# packets walk through every flow. Sets SENT, FWD (router transmissions)
+# and USEC (the longest thread's sending time). The configuration is one
+# shell in the client namespace (process starts are slow under emulation).
+send() {
+    send_once "$@" && return 0
+    echo "note: a pktgen run failed (sent $SENT, $USEC us); its state, then one retry:"
+    in_client sh -c "grep -h -E 'Result|Flags|count' /proc/net/pktgen/$NS_IF@*" | sed 's/^/    | /'
+    send_once "$@"
+}
+
+send_once() {
+    SENT=0
+    USEC=0
+    _per=$(($1 / THREADS))
+    _f=$(($2 / THREADS))
+    [ "$_f" -ge 1 ] || _f=1
+    _b=1
+    while [ $((_f % 2)) -eq 0 ]; do
+        _f=$((_f / 2))
+        _b=$((_b * 2))
+    done
+    # Devices of the last run go first; the thread removes them a little
+    # later (a write to a file being removed fails with EIO).
+    _script=
+    _i=0
+    while [ "$_i" -lt "$THREADS" ]; do
+        _script="$_script$(pg_script "kpktgend_$_i" rem_device_all)"
+        _i=$((_i + 1))
+    done
+    _script="${_script}while ls /proc/net/pktgen | grep -q @; do sleep 0.1; done && "
+    _i=0
+    while [ "$_i" -lt "$THREADS" ]; do
+        _d="$NS_IF@$_i"
+        _src="192.0.2.$(($3 + _i))"
+        _script="$_script$(pg_script "kpktgend_$_i" "add_device $_d")"
+        _script="$_script$(pg_script "$_d" "count $_per" "clone_skb 0" "pkt_size 60" "delay 0" \
+            "dst $GHOST_SERVER" "src_min $_src" "src_max $_src" "dst_mac $ROUTER_MAC" \
+            "udp_src_min 1024" "udp_src_max $((1024 + _f))" "udp_dst_min 9" "udp_dst_max $((9 + _b))")"
+        _i=$((_i + 1))
+    done
+    in_client sh -c "${_script}true" || { echo "note: pktgen setup failed"; return 1; }
+    read -r _tx0 < "$TX"
+    in_client sh -c "echo start > /proc/net/pktgen/pgctrl" || { echo "note: pktgen start failed"; return 1; }
+    read -r _tx1 < "$TX"
+    FWD=$((_tx1 - _tx0))
+    SENT=0
+    USEC=0
+    # "Result: OK: 1121856(c1119656+d2199) usec, 200000 (60byte,0frags)"
+    for _res in $(in_client sh -c "sed -n 's/^Result: OK: \([0-9]*\)(.*usec, \([0-9]*\) .*/\1:\2/p' /proc/net/pktgen/$NS_IF@*"); do
+        [ "${_res%:*}" -le "$USEC" ] || USEC=${_res%:*}
+        SENT=$((SENT + ${_res#*:}))
+    done
+    [ "$USEC" -gt 0 ] && [ "$SENT" -gt 0 ]
+}
+
+# rate: packets per second of the last send.
+rate() {
+    echo $((SENT * 1000000 / USEC))
+}
+
+# ---- phases -----------------------------------------------------------------
+
+# Forwarding of established flows: per round, flow count and
+# configuration (the three back to back, so that other load on the machine
+# hits them alike), a fresh tracker, one warm-up pass that creates every
+# entry, then PACKETS packets over the same flows.
+phase_forward() {
+    step "forwarding: $ROUNDS rounds of $PACKETS packets, $THREADS sending threads"
+    _r=1
+    while [ "$_r" -le "$ROUNDS" ]; do
+        for _flows in $FLOW_COUNTS; do
+            for _conf in $CONFIGS; do
+                load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
+                _warm=$_flows
+                [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
+                send "$_warm" "$_flows" 100 || { fail "warm-up $_conf $_flows"; return 1; }
+                _n=$(entries "$_conf")
+                send $PACKETS "$_flows" 100 || { fail "send $_conf $_flows"; return 1; }
+                emit "$_conf fwd_pps $_flows $_r $(rate) pps"
+                emit "$_conf fwd_forwarded_pct $_flows $_r $((FWD * 100 / SENT)) %"
+                [ "$_conf" = none ] || emit "$_conf fwd_entries $_flows $_r $_n entries"
+                unload "$_conf" || { fail "unload $_conf"; return 1; }
+            done
+        done
+        echo "    round $_r done"
+        _r=$((_r + 1))
+    done
+}
+
+# New connections until 100k entries, memory per entry and dump time at
+# 100k, then new connections into the full table (early drop).
+phase_new() {
+    step "new connections: $NEW_ROUNDS rounds of 100k, then $FULL_PACKETS into the full table"
+    _r=1
+    while [ "$_r" -le "$NEW_ROUNDS" ]; do
+        for _conf in $CONFIGS; do
+            load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
+            sleep 1
+            _slab0=$(meminfo Slab)
+            _free0=$(meminfo MemFree)
+            send $FULL $FULL 100 || { fail "fill $_conf"; return 1; }
+            emit "$_conf new_conn_rate $FULL $_r $(rate) flows/s"
+            if [ "$_conf" != none ]; then
+                sleep 1
+                _n=$(entries "$_conf")
+                emit "$_conf entries_after_fill $FULL $_r $_n entries"
+                if [ "$_n" -gt 0 ]; then
+                    emit "$_conf slab_bytes_per_entry $FULL $_r $((($(meminfo Slab) - _slab0) * 1024 / _n)) B"
+                    emit "$_conf mem_bytes_per_entry $FULL $_r $(((_free0 - $(meminfo MemFree)) * 1024 / _n)) B"
+                fi
+                if [ "$_r" -le "$DUMP_ROUNDS" ]; then
+                    # Capped: nf_conntrack's dump restarts its walk from
+                    # the first bucket at every read, so it is quadratic.
+                    _t0=$(ns)
+                    _l=$(timeout "$DUMP_CAP" cat "$(table_file "$_conf")" | wc -l)
+                    _t1=$(ns)
+                    emit "$_conf dump_ms $FULL $_r $(((_t1 - _t0) / 1000000)) ms"
+                    emit "$_conf dump_lines $FULL $_r $_l lines"
+                fi
+                set_max "$_conf" $FULL
+                _ed0=$(stat_sum "$_conf" 12)
+                _dr0=$(stat_sum "$_conf" 11)
+            fi
+            send $FULL_PACKETS $FULL_PACKETS 120 || { fail "full $_conf"; return 1; }
+            emit "$_conf new_conn_full_rate $FULL $_r $(rate) flows/s"
+            emit "$_conf new_conn_full_forwarded_pct $FULL $_r $((FWD * 100 / SENT)) %"
+            if [ "$_conf" != none ]; then
+                emit "$_conf new_conn_full_early_drops $FULL $_r $(($(stat_sum "$_conf" 12) - _ed0)) entries"
+                emit "$_conf new_conn_full_drops $FULL $_r $(($(stat_sum "$_conf" 11) - _dr0)) packets"
+                emit "$_conf entries_when_full $FULL $_r $(entries "$_conf") entries"
+            fi
+            unload "$_conf" || { fail "unload $_conf"; return 1; }
+        done
+        echo "    round $_r done"
+        _r=$((_r + 1))
+    done
+    # Object sizes as the slab allocator reports them (ip_conntrack's cache
+    # may be merged with another of the same size: its sysfs name is a link).
+    load nf $MAX 600
+    for _x in object_size slab_size; do
+        emit "nf slab_$_x 0 1 $(cat /sys/kernel/slab/nf_conntrack/$_x) B"
+    done
+    unload nf
+    load ip $MAX 600
+    for _x in object_size slab_size; do
+        emit "ip slab_$_x 0 1 $(cat /sys/kernel/slab/ip_conntrack/$_x) B"
+    done
+    unload ip
+}
+
+# GC: 100k entries with a GC_TIMEOUT s timeout, from the end of the fill
+# until the count is 0: how long (and how long after the last entry's
+# deadline), the CPU time it took beyond the idle rate measured just
+# before, and (ip_conntrack's own accounting) time in collector runs and
+# the longest stripe lock hold. nf_conntrack's lock holds cannot be seen
+# from here (the kernel has neither ftrace nor lock statistics).
+phase_gc() {
+    step "expiry of 100k entries: $GC_ROUNDS rounds"
+    _r=1
+    while [ "$_r" -le "$GC_ROUNDS" ]; do
+        for _conf in nf ip; do
+            load "$_conf" $MAX $GC_TIMEOUT || { fail "load $_conf"; return 1; }
+            # Idle rate with the same polling loop (4 s).
+            _b0=$(busy_ticks)
+            _t0=$(ns)
+            _i=0
+            while [ "$_i" -lt 20 ]; do
+                read -r _n < /proc/uptime
+                sleep 0.2
+                _i=$((_i + 1))
+            done
+            _idle=$((($(busy_ticks) - _b0) * 1000000000 / ($(ns) - _t0)))
+            _fill=$(ns)
+            send $FULL $FULL 100 || { fail "fill $_conf"; return 1; }
+            if [ "$_conf" = ip ]; then
+                for _p in gc_ns gc_max_hold_ns gc_runs; do
+                    echo 0 > "/sys/module/ip_conntrack/parameters/$_p"
+                done
+            fi
+            _b0=$(busy_ticks)
+            _t0=$(ns)
+            _n=$(entries "$_conf")
+            emit "$_conf gc_entries $FULL $_r $_n entries"
+            emit "$_conf gc_fill_ms $FULL $_r $(((_t0 - _fill) / 1000000)) ms"
+            # At most 180 s after the last deadline.
+            _end=$((_t0 / 1000000000 + GC_TIMEOUT + 180))
+            while [ "$(entries "$_conf")" -gt 0 ] && [ "$(($(ns) / 1000000000))" -lt "$_end" ]; do
+                sleep 0.2
+            done
+            _t1=$(ns)
+            _b1=$(busy_ticks)
+            _left=$(entries "$_conf")
+            _win=$((_t1 - _t0))
+            emit "$_conf gc_entries_left $FULL $_r $_left entries"
+            emit "$_conf gc_until_empty_ms $FULL $_r $((_win / 1000000)) ms"
+            emit "$_conf gc_after_deadline_ms $FULL $_r $((_win / 1000000 - GC_TIMEOUT * 1000)) ms"
+            # USER_HZ ticks are 10 ms.
+            emit "$_conf gc_cpu_ms $FULL $_r $(((_b1 - _b0) * 10 - _idle * _win / 100000000000)) ms"
+            if [ "$_conf" = ip ]; then
+                emit "ip gc_run_ms $FULL $_r $(($(cat /sys/module/ip_conntrack/parameters/gc_ns) / 1000000)) ms"
+                emit "ip gc_max_hold_us $FULL $_r $(($(cat /sys/module/ip_conntrack/parameters/gc_max_hold_ns) / 1000)) us"
+                emit "ip gc_runs $FULL $_r $(cat /sys/module/ip_conntrack/parameters/gc_runs) runs"
+            fi
+            unload "$_conf" || { fail "unload $_conf"; return 1; }
+        done
+        _r=$((_r + 1))
+    done
+}
+
+# ---- main -------------------------------------------------------------------
+
+echo "guest: $(uname -r), $THREADS CPUs, $(meminfo MemTotal) kB, mode $MODE, phases $PHASES"
+check "modprobe pktgen" modprobe pktgen
+check "topology up" topo_up
+check "static neighbour for $GHOST_SERVER" \
+    ip neigh add "$GHOST_SERVER" lladdr 02:00:00:00:00:77 dev "$ROUTER_SERVER_IF" nud permanent
+ROUTER_MAC=$(router_mac "$ROUTER_CLIENT_IF")
+start=$(ns)
+if phase_forward; then pass "forwarding phase"; fi
+if [ "$PHASES" = all ]; then
+    if phase_new; then pass "new-connection phase"; fi
+    if phase_gc; then pass "GC phase"; fi
+fi
+echo "guest: measured in $((($(ns) - start) / 1000000000)) s"
+topo_down
