@@ -47,7 +47,8 @@ CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
 19:tcp-midstream 20:tcp-synack-first 21:tcp-out-of-window 22:icmp-reply-alone
 23:icmp-timestamp 24:udplite 25:tcp-wscale 26:tcp-reopen 27:fragments
 28:tcp-keepalive 29:tcp-retrans 30:icmp-ttl-new 31:icmp-ttl-tracked
-32:icmp-err-reverse 33:icmp-err-echo 34:tcp-bad-synack"
+32:icmp-err-reverse 33:icmp-err-echo 34:tcp-bad-synack 35:tcp-syn-established
+36:tcp-fin-data"
 # Classes whose endpoints answer for themselves (no drop rules there).
 REAL_CLASSES=" 5 10 11 "
 
@@ -81,6 +82,17 @@ at_least() {
 # next. The expected value is kept (rebase reads it) rather than read
 # before each packet: one counter read per packet in the common case.
 # After one packet went missing the rest of the run is not waited for.
+# soon CMD...: CMD succeeds now or within about ten short polls (a packet
+# usually takes a few milliseconds; wait_for's 0.2 s steps would dominate).
+soon() {
+    _soon_i=0
+    while [ $_soon_i -lt 10 ]; do
+        "$@" && return 0
+        sleep 0.02
+        _soon_i=$((_soon_i + 1))
+    done
+    return 1
+}
 rebase() {
     EXPECT=$(snmp Ip OutTransmits)
 }
@@ -92,7 +104,7 @@ via() {
         return 1
     fi
     [ -z "$BROKEN" ] || return 1
-    if at_least Ip OutTransmits "$EXPECT" || wait_for 10 at_least Ip OutTransmits "$EXPECT"; then
+    if soon at_least Ip OutTransmits "$EXPECT" || wait_for 10 at_least Ip OutTransmits "$EXPECT"; then
         _via_got=$(snmp Ip OutTransmits)
         [ "$_via_got" -eq "$EXPECT" ] && return 0
         # More than expected: the waits would stop ordering the packets.
@@ -414,6 +426,26 @@ traffic() {
     tcp_s $k SA 5000 999999
     tcp_s $k SA 5000 1001
     tcp_c $k A 1001 5001
+
+    # tcp-syn-established: the client reuses the port of a live connection
+    # (a new SYN, ignored), the server answers with a challenge ACK, the
+    # client resets the old connection and its SYN opens a new one.
+    class 35
+    tcp_open $k
+    tcp_c $k S 50000 0
+    tcp_s $k A 5006 1006
+    tcp_c $k R 1006 0
+    tcp_c $k S 50000 0
+    tcp_s $k SA 80000 50001
+    tcp_c $k A 50001 80001
+
+    # tcp-fin-data: the last data and the FIN in one segment, answered by
+    # one FIN/ACK.
+    class 36
+    tcp_open $k
+    tcp_c $k FPA 1006 5006 --payload bye
+    tcp_s $k FA 5006 1010
+    tcp_c $k A 1010 5007
 
     class 8
     sleep_until $((stream_t0 + 3000))
