@@ -1,9 +1,11 @@
-# Lifecycle faults: bad hashsize= values refused at load; 100 modprobe /
-# rmmod cycles while ping, UDP and TCP cross the router (20 on the debug
-# kernel), each rmmod with entries in the table; rmmod while packets
-# parked in a neighbour queue hold entries (it waits, then the packets are
-# delivered, or dropped with an ICMP error); ip_conntrack_max lowered below
-# the count under traffic; timeouts changed while entries exist.
+# Lifecycle faults: bad hashsize= values refused at load (the largest
+# accepted one works in three namespaces); 100 modprobe / rmmod cycles
+# while ping, UDP and TCP cross the router (20 on the debug kernel), each
+# rmmod with entries in the table; ip_conntrack_max lowered below the
+# count under traffic; timeouts changed while entries exist; rmmod with
+# /proc and sysctl files open; rmmod while packets parked in a neighbour
+# queue hold entries (it waits, then the packets are delivered, or dropped
+# with an ICMP error).
 # vm-debug: yes
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
@@ -73,8 +75,12 @@ hs_max=$(dmesg | sed -n 's/.*hashsize=16777216 is too large (at most \([0-9]*\) 
 check_match "the largest hashsize= for this memory is logged ($hs_max)" "$hs_max" '^[0-9]{5,}$'
 check "modprobe ip_conntrack hashsize=$hs_max (the largest)" modprobe ip_conntrack "hashsize=$hs_max"
 check_eq "ip_conntrack_buckets = $hs_max" "$(ct_sysctl buckets 2>&1)" "$hs_max"
-check "two more namespaces, each with such a table" sh -c "ip netns add big1 && ip netns add big2"
-check "and they go" sh -c "ip netns del big1 && ip netns del big2"
+# (Filling such tables is slow under KASAN: the normal kernel's 512 MiB
+# guest is where memory is short anyway.)
+if [ -z "$DEBUG" ]; then
+    check "two more namespaces, each with such a table" sh -c "ip netns add big1 && ip netns add big2"
+    check "and they go" sh -c "ip netns del big1 && ip netns del big2"
+fi
 check "rmmod ip_conntrack" rmmod ip_conntrack
 for v in 0 1; do
     check "modprobe ip_conntrack hashsize=$v" modprobe ip_conntrack "hashsize=$v"
