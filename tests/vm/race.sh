@@ -15,7 +15,7 @@
 # command line names kmemleak (scripts/vm-run.sh).
 # There, fewer rules already make a window as wide (see below).
 if grep -q kmemleak /proc/cmdline; then
-    ROUNDS=100 BATCHES=6 CHURN=600 RULES=2000
+    ROUNDS=50 BATCHES=6 CHURN=400 RULES=1000
 else
     ROUNDS=200 BATCHES=15 CHURN=3000 RULES=10000
 fi
