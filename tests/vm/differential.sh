@@ -76,12 +76,6 @@ at_least() {
     [ "$(snmp "$1" "$2")" -ge "$3" ]
 }
 
-# via N CMD...: run CMD (which sends), then wait until the router has
-# transmitted N more IP packets (OutTransmits counts after POST_ROUTING,
-# where new entries are confirmed), so each packet is handled before the
-# next. The expected value is kept (rebase reads it) rather than read
-# before each packet: one counter read per packet in the common case.
-# After one packet went missing the rest of the run is not waited for.
 # soon CMD...: CMD succeeds now or within about ten short polls (a packet
 # usually takes a few milliseconds; wait_for's 0.2 s steps would dominate).
 soon() {
@@ -93,6 +87,13 @@ soon() {
     done
     return 1
 }
+
+# via N CMD...: run CMD (which sends), then wait until the router has
+# transmitted N more IP packets (OutTransmits counts after POST_ROUTING,
+# where new entries are confirmed), so each packet is handled before the
+# next. The expected value is kept (rebase reads it) rather than read
+# before each packet: one counter read per packet in the common case.
+# After one packet went missing the rest of the run is not waited for.
 rebase() {
     EXPECT=$(snmp Ip OutTransmits)
 }
@@ -116,7 +117,7 @@ via() {
     BROKEN=1
 }
 
-# settle: wait until the router forwards nothing more for a second (real
+# settle: wait until the router transmits nothing more for a second (real
 # TCP teardown), at most 15 s.
 settle() {
     _i=0
@@ -164,10 +165,17 @@ senders_up() {
 # line.
 senders_down() {
     exec 3>&- 4>&-
-    bg_wait 10 "$C_PID"
-    check_eq "$1: the client's packet tool sent every packet (status; its output: $(cat "$OUT/c.log"))" "$?" 0
-    bg_wait 10 "$S_PID"
-    check_eq "$1: the server's packet tool sent every packet (status; its output: $(cat "$OUT/s.log"))" "$?" 0
+    for _sd in c:"$C_PID":client s:"$S_PID":server; do
+        bg_wait 10 "$(echo "$_sd" | cut -d: -f2)"
+        _sd_rc=$?
+        _sd_log=$OUT/${_sd%%:*}.log
+        if [ "$_sd_rc" -eq 0 ]; then
+            pass "$1: the ${_sd##*:}'s packet tool sent every packet"
+        else
+            fail "$1: the ${_sd##*:}'s packet tool stopped (status $_sd_rc)"
+            ipct_show "$(cat "$_sd_log")"
+        fi
+    done
 }
 cline() {
     _cl_k=$1
@@ -179,7 +187,7 @@ sline() {
     shift
     echo "--dst 192.0.2.$((10 + _sl_k)) $*" >&4
 }
-# from_c / from_s K ARGS...: one such packet, waited for until forwarded.
+# from_c / from_s K ARGS...: one such packet, waited for until passed on.
 from_c() { via 1 cline "$@"; }
 from_s() { via 1 sline "$@"; }
 
