@@ -88,6 +88,9 @@ fn run(args: &Args, route: &mut Route) -> Result<(), Failure> {
 /// line that fails, naming it.
 fn batch(base: &[String]) -> Result<(), Failure> {
     let mut route = Route::default();
+    // In order on the receiving side too (best effort: a failure to pin
+    // only loses that guarantee).
+    let _ = send::stay_on_this_cpu();
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
         let Some(argv) = cli::batch_line(base, &line) else {

@@ -77,6 +77,26 @@ pub fn enter_netns(name: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Keeps this process on the CPU it runs on. A packet sent on a veth is
+/// queued to the sending CPU's backlog and usually processed before the
+/// send returns; when processing is deferred, a process that moved to
+/// another CPU could have its next packet processed first. On one CPU the
+/// backlog keeps a batch in order.
+pub fn stay_on_this_cpu() -> io::Result<()> {
+    // SAFETY: plain system call without arguments.
+    let cpu = unsafe { libc::sched_getcpu() };
+    let cpu = usize::try_from(cpu).map_err(|_| io::Error::last_os_error())?;
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { zeroed() };
+    // SAFETY: CPU_SET writes a bit of `set` (ignored when out of range).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: set is a valid cpu_set_t of the size passed; pid 0 is us.
+    if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Sends an IP packet through an IPPROTO_RAW socket towards `dst`.
 pub fn raw(dst: [u8; 4], pkt: &[u8], count: u32) -> io::Result<()> {
     let fd = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
