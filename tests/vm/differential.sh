@@ -93,18 +93,20 @@ soon() {
 # where new entries are confirmed), so each packet is handled before the
 # next. The expected value is kept (rebase reads it) rather than read
 # before each packet: one counter read per packet in the common case.
-# After one packet went missing the rest of the run is not waited for.
+# After a packet could not be sent or went missing, the rest of the run's
+# packets are skipped (the comparison then fails).
 rebase() {
     EXPECT=$(snmp Ip OutTransmits)
 }
 via() {
+    [ -z "$BROKEN" ] || return 1
     EXPECT=$((EXPECT + $1))
     shift
     if ! "$@"; then
-        fail "sending failed: $*"
+        fail "sending failed: $*; the rest of this run is skipped"
+        BROKEN=1
         return 1
     fi
-    [ -z "$BROKEN" ] || return 1
     if soon at_least Ip OutTransmits "$EXPECT" || wait_for 10 at_least Ip OutTransmits "$EXPECT"; then
         _via_got=$(snmp Ip OutTransmits)
         [ "$_via_got" -eq "$EXPECT" ] && return 0
@@ -113,7 +115,7 @@ via() {
         EXPECT=$_via_got
         return 1
     fi
-    fail "the router did not pass on the packet(s) of: $* (OutTransmits $(snmp Ip OutTransmits), want $EXPECT); not waiting for the rest of this run"
+    fail "the router did not pass on the packet(s) of: $* (OutTransmits $(snmp Ip OutTransmits), want $EXPECT); the rest of this run is skipped"
     BROKEN=1
 }
 
