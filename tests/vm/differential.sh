@@ -64,16 +64,19 @@ class_nums() { printf '%s\n' $CLASSES | sed 's/:.*//'; }
 
 # ---- counters, waits -------------------------------------------------------
 
-# snmp GROUP FIELD: a counter of the router's /proc/net/snmp.
-snmp() {
-    awk -v g="$1:" -v f="$2" '
-        $1 == g && !h { for (i = 2; i <= NF; i++) if ($i == f) c = i; h = 1; next }
-        $1 == g && h { print $c; exit }' /proc/net/snmp
+# sent: the router's Ip OutTransmits into SENT, read by the shell alone
+# (it is polled for every packet; starting awk each time would be slow).
+OUT_COL=$(awk '$1 == "Ip:" { for (i = 2; i <= NF; i++) if ($i == "OutTransmits") print i; exit }' /proc/net/snmp)
+sent() {
+    { read -r _sent_head; read -r _sent_vals; } < /proc/net/snmp
+    set -- $_sent_vals
+    shift $((OUT_COL - 1))
+    SENT=$1
 }
-
-# at_least GROUP FIELD N: the router's counter reached N.
-at_least() {
-    [ "$(snmp "$1" "$2")" -ge "$3" ]
+# reached: SENT reached EXPECT.
+reached() {
+    sent
+    [ "$SENT" -ge "$EXPECT" ]
 }
 
 # soon CMD...: CMD succeeds now or within about ten short polls (a packet
@@ -96,7 +99,8 @@ soon() {
 # After a packet could not be sent or went missing, the rest of the run's
 # packets are skipped (the comparison then fails).
 rebase() {
-    EXPECT=$(snmp Ip OutTransmits)
+    sent
+    EXPECT=$SENT
 }
 via() {
     [ -z "$BROKEN" ] || return 1
@@ -107,15 +111,15 @@ via() {
         BROKEN=1
         return 1
     fi
-    if soon at_least Ip OutTransmits "$EXPECT" || wait_for 10 at_least Ip OutTransmits "$EXPECT"; then
-        _via_got=$(snmp Ip OutTransmits)
-        [ "$_via_got" -eq "$EXPECT" ] && return 0
+    if soon reached || wait_for 10 reached; then
+        [ "$SENT" -eq "$EXPECT" ] && return 0
         # More than expected: the waits would stop ordering the packets.
-        fail "the router sent $((_via_got - EXPECT)) packet(s) more than expected after: $*"
-        EXPECT=$_via_got
+        fail "the router sent $((SENT - EXPECT)) packet(s) more than expected after: $*"
+        EXPECT=$SENT
         return 1
     fi
-    fail "the router did not pass on the packet(s) of: $* (OutTransmits $(snmp Ip OutTransmits), want $EXPECT); the rest of this run is skipped"
+    sent
+    fail "the router did not pass on the packet(s) of: $* (OutTransmits $SENT, want $EXPECT); the rest of this run is skipped"
     BROKEN=1
 }
 
@@ -125,9 +129,9 @@ settle() {
     _i=0
     _last=-1
     while [ "$_i" -lt 15 ]; do
-        _now=$(snmp Ip OutTransmits)
-        [ "$_now" = "$_last" ] && return 0
-        _last=$_now
+        sent
+        [ "$SENT" = "$_last" ] && return 0
+        _last=$SENT
         sleep 1
         _i=$((_i + 1))
     done
