@@ -27,7 +27,8 @@
 #
 # Overrides (benchmarks): VM_SMP (vCPUs, default 2), VM_MEM (MiB, default
 # 512, 1536 for --debug), VM_ICOUNT (QEMU -icount shift, e.g. 0..10:
-# guest time follows executed instructions; single-threaded).
+# guest time follows executed instructions; single-threaded), VM_APPEND
+# (more kernel parameters).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -118,6 +119,7 @@ if [ "$variant" = debug ]; then
     APPEND+=" kmemleak.verbose=1 rcupdate.rcu_cpu_stall_timeout=60"
 fi
 MEM=${VM_MEM:-$MEM}
+APPEND+=${VM_APPEND:+ $VM_APPEND}
 SMP=${VM_SMP:-2}
 [[ $MEM =~ ^[1-9][0-9]*$ && $SMP =~ ^[1-9][0-9]*$ ]] || die "VM_MEM and VM_SMP must be numbers"
 ICOUNT=()
