@@ -12,13 +12,17 @@
 
 COUNT=$CT_SYSCTL/ip_conntrack_count
 # The debug kernel (kmemleak on its command line) is several times
-# slower: fewer cycles there, and the limit and timeout checks (no memory
-# safety at stake) only on the normal kernel.
+# slower: fewer cycles and slower streams there, and the limit and timeout
+# checks (no memory safety at stake) only on the normal kernel.
+# PACE: seconds between the background streams' packets (every one costs
+# a fork there).
 DEBUG=
 CYCLES=100
+PACE=0.05
 if grep -q kmemleak /proc/cmdline; then
     DEBUG=1
     CYCLES=20
+    PACE=0.2
 fi
 
 # A third namespace behind the router, whose ARP answers we switch on and
@@ -97,7 +101,7 @@ done
 # ---------------------------------------------------------------------------
 step "$CYCLES modprobe / rmmod cycles with ping, UDP and TCP crossing the router"
 check "topology up" topo_up
-in_client ping -i 0.05 -W 1 "$SERVER_IP" > /dev/null 2>&1 &
+in_client ping -i "$PACE" -W 1 "$SERVER_IP" > /dev/null 2>&1 &
 PING_PID=$!
 BG_PIDS="$BG_PIDS $!"
 in_server socat -u UDP-RECV:5300 OPEN:/tmp/udp-sink,creat,append > /dev/null 2>&1 &
@@ -106,14 +110,14 @@ BG_PIDS="$BG_PIDS $!"
 wait_listen "$SERVER_NS" 5300 udp
 # The senders stop when their stop file appears.
 rm -f /tmp/stop-udp /tmp/stop-tcp
-in_client sh -c "while [ ! -e /tmp/stop-udp ]; do echo dgram; sleep 0.05; done \
+in_client sh -c "while [ ! -e /tmp/stop-udp ]; do echo dgram; sleep $PACE; done \
     | socat -u - UDP-SENDTO:$SERVER_IP:5300" > /dev/null 2>&1 &
 BG_PIDS="$BG_PIDS $!"
 in_server nc -l -p 5310 > /tmp/tcp-sink 2>&1 &
 BG_PIDS="$BG_PIDS $!"
 wait_listen "$SERVER_NS" 5310 tcp
 # A paced stream (a bulk transfer would starve the emulated CPUs).
-in_client sh -c "while [ ! -e /tmp/stop-tcp ]; do echo data; sleep 0.05; done \
+in_client sh -c "while [ ! -e /tmp/stop-tcp ]; do echo data; sleep $PACE; done \
     | nc -N $SERVER_IP 5310" > /dev/null 2>&1 &
 BG_PIDS="$BG_PIDS $!"
 sleep 1
