@@ -6,6 +6,8 @@
 # is ip_conntrack_count. Also: /proc/net/stat/ip_conntrack's layout, the
 # countdown, expiry, and one view per network namespace.
 . /usr/lib/ipct/lib.sh
+# ct_check_dump (whole, well-formed lines; no entry twice)
+. /usr/lib/ipct/ct.sh
 
 # The debug kernel (KASAN, lockdep, kmemleak) is several times slower; its
 # command line names kmemleak (scripts/vm-run.sh).
@@ -23,52 +25,11 @@ GHOST_CLIENT=192.0.2.77
 GHOST_SERVER=198.51.100.77
 GHOST_CLIENT2=192.0.2.78
 
-# The whole line, as src/engine/procfmt.rs writes it.
-IP='([0-9]{1,3}\.){3}[0-9]{1,3}'
-PORTS='sport=[0-9]+ dport=[0-9]+ '
-ICMP='type=[0-9]+ code=[0-9]+ id=[0-9]+ '
-STATES='(NONE|SYN_SENT|SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE|LISTEN|SYN_SENT2)'
-UNREPL='(\[UNREPLIED\] )?'
-LINE_RE="^(udp      17 [0-9]+ src=$IP dst=$IP $PORTS${UNREPL}src=$IP dst=$IP $PORTS"
-LINE_RE="$LINE_RE|tcp      6 [0-9]+ $STATES src=$IP dst=$IP $PORTS${UNREPL}src=$IP dst=$IP $PORTS"
-LINE_RE="$LINE_RE|icmp     1 [0-9]+ src=$IP dst=$IP $ICMP${UNREPL}src=$IP dst=$IP $ICMP"
-LINE_RE="$LINE_RE|unknown  [0-9]+ [0-9]+ src=$IP dst=$IP ${UNREPL}src=$IP dst=$IP )"
-LINE_RE="$LINE_RE(\[ASSURED\] )?use=[0-9]+\$"
 STAT_HEADER='entries  searched found new invalid ignore delete delete_list insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete'
 STAT_RE='^[0-9a-f]{8}  [0-9a-f]{8} ([0-9a-f]{8} ){11} [0-9a-f]{8} [0-9a-f]{8} [0-9a-f]{8} $'
 
 count() {
     cat "$NF/ip_conntrack_count"
-}
-
-# dups FILE: the protocol and original tuple (what makes an entry) of
-# every line whose entry came earlier in FILE.
-dups() {
-    awk '{ k = $1; s = 0
-           for (i = 3; i <= NF; i++) {
-               if ($i ~ /^src=/ && ++s == 2) break
-               if (s == 1 && $i !~ /^\[/) k = k " " $i
-           }
-           if (seen[k]++) print k }' "$1"
-}
-
-# check_dump DESC FILE: every line well formed, no entry twice.
-check_dump() {
-    _lines=$(wc -l < "$2")
-    _bad=$(grep -Evc -- "$LINE_RE" "$2")
-    if [ "$_bad" -eq 0 ] && [ -z "$(tail -c 1 "$2" | tr -d '\n')" ]; then
-        pass "$1: $_lines lines, all well formed"
-    else
-        fail "$1: $_bad of $_lines lines malformed, e.g.:"
-        ipct_show "$(grep -Ev -- "$LINE_RE" "$2" | head -n 3)"
-    fi
-    _dups=$(dups "$2")
-    if [ -z "$_dups" ]; then
-        pass "$1: no entry listed twice"
-    else
-        fail "$1: $(printf '%s\n' "$_dups" | wc -l) entries listed twice, e.g.:"
-        ipct_show "$(printf '%s\n' "$_dups" | head -n 3)"
-    fi
 }
 
 # possible_cpus: how many CPUs /sys/devices/system/cpu/possible lists.
@@ -157,7 +118,7 @@ start=$(date +%s)
 cat "$TABLE" > /tmp/dump.0
 echo "    one dump of $c entries: $(($(date +%s) - start)) s"
 start=$(date +%s)
-check_dump "dump at rest" /tmp/dump.0
+ct_check_dump "dump at rest" /tmp/dump.0
 echo "    checking it: $(($(date +%s) - start)) s"
 check_eq "lines = ip_conntrack_count" "$(wc -l < /tmp/dump.0)" "$(count)"
 check_eq "every flow listed" "$(grep -c "^udp .* src=$GHOST_CLIENT dst=$GHOST_SERVER sport=[0-9]* dport=[0-9]* \[UNREPLIED\]" /tmp/dump.0)" "$c"
@@ -175,9 +136,9 @@ ip netns del lonely
 
 step "reads at every offset: lseek, small reads"
 check "dd skip=7 bs=4096" sh -c "dd if=$TABLE bs=4096 skip=7 2>/dev/null | tail -n +2 > /tmp/dump.skip"
-check_dump "dump from byte 28672 (first partial line dropped)" /tmp/dump.skip
+ct_check_dump "dump from byte 28672 (first partial line dropped)" /tmp/dump.skip
 check "dd bs=97" sh -c "dd if=$TABLE bs=97 2>/dev/null > /tmp/dump.small"
-check_dump "dump read 97 bytes at a time" /tmp/dump.small
+ct_check_dump "dump read 97 bytes at a time" /tmp/dump.small
 check_eq "it has every entry" "$(wc -l < /tmp/dump.small)" "$(count)"
 
 step "parallel dumps while flows come and expire"
@@ -212,7 +173,7 @@ wait
 echo "    churn phase: $(($(date +%s) - start)) s, $(count) entries at the end"
 for f in /tmp/par.*; do
     {
-        check_dump "${f#/tmp/}" "$f"
+        ct_check_dump "${f#/tmp/}" "$f"
         echo "churn $(grep -c "src=$GHOST_CLIENT2 " "$f")"
     } > "$f.res"
     rm -f "$f"
@@ -242,7 +203,7 @@ done
 check_eq "every churn flow expired" "$(grep -c "src=$GHOST_CLIENT2 " "$TABLE")" 0
 check "the count settles" settle
 cat "$TABLE" > /tmp/dump.1
-check_dump "dump at rest" /tmp/dump.1
+ct_check_dump "dump at rest" /tmp/dump.1
 check_eq "lines = ip_conntrack_count" "$(wc -l < /tmp/dump.1)" "$(count)"
 check_eq "the $c long flows are still there" \
     "$(grep -c "src=$GHOST_CLIENT " /tmp/dump.1)" "$c"
