@@ -26,8 +26,10 @@ check "static neighbour $GS" ip neigh add "$GS" lladdr 02:00:00:00:00:78 dev "$R
 MACC=$(router_mac "$ROUTER_CLIENT_IF")
 MACS=$(router_mac "$ROUTER_SERVER_IF")
 # Nothing created here may expire while the test runs (the count is
-# checked section by section and at the end).
-for t in udp_timeout icmp_timeout generic_timeout tcp_timeout_syn_sent; do
+# checked section by section and at the end). A SYN_SENT entry gets the
+# shorter of syn_sent and max_retrans (no window seen yet, as in Linux); a
+# picked-up one the unacknowledged timeout, 300 s.
+for t in udp_timeout icmp_timeout generic_timeout tcp_timeout_syn_sent tcp_timeout_max_retrans; do
     ct_sysctl "$t" 600
 done
 check_eq "ip_conntrack_tcp_loose is 1 (mid-stream pickup)" "$(ct_sysctl tcp_loose)" 1
@@ -197,7 +199,7 @@ real_check() {
     [ -z "$LITE" ] || [ "${2:-}" = key ] || return 0
     echo "line $REAL_SENT" >&3
     REAL_SENT=$((REAL_SENT + 1))
-    wait_for 5 sh -c "[ \$(wc -l < /tmp/real.recv) -ge $REAL_SENT ]"
+    wait_for 10 sh -c "[ \$(wc -l < /tmp/real.recv) -ge $REAL_SENT ]"
     ct_check "real connection still ESTABLISHED [ASSURED] ($1)" "$REAL_KEY" "$REAL_RE"
 }
 real_check "at the start" key
@@ -206,26 +208,29 @@ check_eq "the table holds the real connection only" "$BASE" 1
 
 # ---- dropped by ip_rcv before any hook ----------------------------------------
 
-step "broken IPv4 headers: ip_rcv drops them before the hooks"
-U="--src $GC --dst $GS --proto udp --sport 40000 --dport 9 --payload-len 8"
-mark
-cpkt $U --truncate 12
-expect "IPv4 header cut at 12 bytes" "Ip.InHdrErrors=1 invalid=0 new=0"
-mark
-printf -- '--ihl %s\n' 0 1 2 3 4 | cpkt $U --batch
-expect "IHL 0..4" "Ip.InHdrErrors=5 invalid=0 new=0"
-mark
-printf -- '%s\n' "--ihl 15" "--ihl 6 --proto 253 --payload-len 0" | cpkt $U --batch
-expect "IHL beyond the packet" "Ip.InHdrErrors=2 invalid=0 new=0"
-mark
-cpkt $U --total-length 1000
-expect "total length larger than the frame" "IpExt.InTruncatedPkts=1 Ip.InHdrErrors=0 invalid=0 new=0"
-mark
-cpkt $U --total-length 19
-expect "total length below the header length" "Ip.InHdrErrors=1 invalid=0 new=0"
-mark
-cpkt $U --bad-ip-csum
-expect "bad header checksum" "IpExt.InCsumErrors=1 Ip.InHdrErrors=1 invalid=0 new=0"
+# These never reach the tracker: not repeated on the debug kernel.
+if [ -z "$LITE" ]; then
+    step "broken IPv4 headers: ip_rcv drops them before the hooks"
+    U="--src $GC --dst $GS --proto udp --sport 40000 --dport 9 --payload-len 8"
+    mark
+    cpkt $U --truncate 12
+    expect "IPv4 header cut at 12 bytes" "Ip.InHdrErrors=1 invalid=0 new=0"
+    mark
+    printf -- '--ihl %s\n' 0 1 2 3 4 | cpkt $U --batch
+    expect "IHL 0..4" "Ip.InHdrErrors=5 invalid=0 new=0"
+    mark
+    printf -- '%s\n' "--ihl 15" "--ihl 6 --proto 253 --payload-len 0" | cpkt $U --batch
+    expect "IHL beyond the packet" "Ip.InHdrErrors=2 invalid=0 new=0"
+    mark
+    cpkt $U --total-length 1000
+    expect "total length larger than the frame" "IpExt.InTruncatedPkts=1 Ip.InHdrErrors=0 invalid=0 new=0"
+    mark
+    cpkt $U --total-length 19
+    expect "total length below the header length" "Ip.InHdrErrors=1 invalid=0 new=0"
+    mark
+    cpkt $U --bad-ip-csum
+    expect "bad header checksum" "IpExt.InCsumErrors=1 Ip.InHdrErrors=1 invalid=0 new=0"
+fi
 
 # ---- INVALID for the tracker ----------------------------------------------------
 
@@ -344,8 +349,9 @@ printf -- '%s\n' "--dst 192.0.2.255 --sport 42000" "--dst 255.255.255.255 --spor
 expect "UDP to the subnet and the limited broadcast address: new entries, confirmed on local delivery" \
     "invalid=0 new=2 insert=2 in-new=2 count=2"
 checkpoint
-check_match "subnet broadcast entry" "$(ct_table)" "^udp +17 [0-9]+ $(re "$(ct_tuple "$GC" 192.0.2.255 42000 9)")"
-check_match "limited broadcast entry" "$(ct_table)" "^udp +17 [0-9]+ $(re "$(ct_tuple "$GC" 255.255.255.255 42001 9)")"
+table=$(ct_table)
+check_match "subnet broadcast entry" "$table" "^udp +17 [0-9]+ $(re "$(ct_tuple "$GC" 192.0.2.255 42000 9)")"
+check_match "limited broadcast entry" "$table" "^udp +17 [0-9]+ $(re "$(ct_tuple "$GC" 255.255.255.255 42001 9)")"
 CREATED=$((CREATED + 2))
 mark
 cpkt --src "$GC" --dst "$GS" --proto udp --sport 42002 --dport 9 --dst-mac broadcast
