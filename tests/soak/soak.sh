@@ -9,14 +9,14 @@
 #   udp      two-way UDP exchanges (nc -> socat echo), one source port each
 #   icmp     ping, port-unreachable, time-exceeded, and an ICMP error
 #            quoting an unknown flow
-#   hostile  malformed packets (bad flags, lengths, offsets) to the router
+#   hostile  malformed packets (bad flags, lengths, offsets) through the router
 #   dump1/2  /proc/net/ip_conntrack and the stat file, each dump checked
 #            (every line well formed, no entry twice)
 #   sysctl   timeouts rewritten every few seconds
 #   flood    every ~45 s: ip_conntrack_max lowered to 256, then pktgen
 #            sends 3000 new UDP flows; the count stays within the max and
 #            early_drop/drop count them; then the max goes back up
-#   reload   every ~45 s: firewall rules off, 5 x rmmod/modprobe with
+#   reload   every ~45 s: firewall rules off, 4 x rmmod/modprobe with
 #            varying hashsize= under traffic, rules back on
 # A progress line per minute. At the end: every worker made progress,
 # nothing failed beyond a margin for packets dropped on purpose by the
