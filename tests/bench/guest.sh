@@ -197,7 +197,14 @@ send_once() {
     done
     in_client sh -c "${_script}true" || { echo "note: pktgen setup failed"; return 1; }
     read -r _tx0 < "$TX"
-    in_client sh -c "echo start > /proc/net/pktgen/pgctrl" || { echo "note: pktgen start failed"; return 1; }
+    # pgctrl returns early when a thread takes more than its 125 ms grace
+    # to pick the run up (seen under -icount): wait for every device's
+    # result line ("OK: <usec>(c...) usec, ..."; before, it echoes the
+    # last setting or says Starting).
+    in_client sh -c "echo start > /proc/net/pktgen/pgctrl && _n=0 &&
+        while [ \$(grep -l '^Result: OK: [0-9]*(' /proc/net/pktgen/$NS_IF@* | wc -l) -lt $THREADS ] &&
+            [ \$_n -lt 3000 ]; do sleep 0.1; _n=\$((_n + 1)); done" ||
+        { echo "note: pktgen start failed"; return 1; }
     read -r _tx1 < "$TX"
     FWD=$((_tx1 - _tx0))
     SENT=0
