@@ -276,7 +276,7 @@ phase_new() {
                     # Capped: nf_conntrack's dump restarts its walk from
                     # the first bucket at every read, so it is quadratic.
                     _t0=$(ns)
-                    _l=$( (timeout "$DUMP_CAP" cat "$(table_file "$_conf")") 2> /dev/null | wc -l)
+                    _l=$( { (timeout "$DUMP_CAP" cat "$(table_file "$_conf")") | wc -l; } 2> /dev/null)
                     _t1=$(ns)
                     emit "$_conf dump_ms $FULL $_r $(((_t1 - _t0) / 1000000)) ms"
                     emit "$_conf dump_lines $FULL $_r $_l lines"
