@@ -302,6 +302,50 @@ ns_snmp() {
         $1 == g && n { print $col; exit }' /proc/net/snmp
 }
 
+# ---- pktgen (many flows from the client namespace) --------------------------
+
+# ct_settle: wait until ip_conntrack_count stops changing (up to 30 s).
+ct_settle() {
+    _prev=-1
+    _i=0
+    while [ "$_i" -lt 60 ]; do
+        _c=$(cat "$CT_SYSCTL/ip_conntrack_count")
+        [ "$_c" = "$_prev" ] && return 0
+        _prev=$_c
+        sleep 0.5
+        _i=$((_i + 1))
+    done
+    return 1
+}
+
+# ct_pg FILE CMD: a pktgen command in the client namespace.
+ct_pg() {
+    in_client sh -c "echo '$2' > /proc/net/pktgen/$1"
+}
+
+# ct_pktgen SRC DST N DELAY_NS SPORTS DPORTS: the client's eth0 sends N UDP
+# packets SRC -> DST, one every DELAY_NS, to the router's MAC, past the
+# client's own hooks. Source and destination ports both step by one per
+# packet, each cycling through its range (MIN:END, END exclusive, as
+# pktgen's max is): with coprime range sizes the first lcm(sizes) packets
+# are distinct flows. `ct_pg pgctrl start` sends them.
+ct_pktgen() {
+    ct_pg kpktgend_0 rem_device_all &&
+    ct_pg kpktgend_0 "add_device $NS_IF" &&
+    ct_pg "$NS_IF" "count $3" &&
+    ct_pg "$NS_IF" "clone_skb 0" &&
+    ct_pg "$NS_IF" "pkt_size 60" &&
+    ct_pg "$NS_IF" "delay $4" &&
+    ct_pg "$NS_IF" "dst $2" &&
+    ct_pg "$NS_IF" "src_min $1" &&
+    ct_pg "$NS_IF" "src_max $1" &&
+    ct_pg "$NS_IF" "dst_mac $(router_mac "$ROUTER_CLIENT_IF")" &&
+    ct_pg "$NS_IF" "udp_src_min ${5%:*}" &&
+    ct_pg "$NS_IF" "udp_src_max ${5#*:}" &&
+    ct_pg "$NS_IF" "udp_dst_min ${6%:*}" &&
+    ct_pg "$NS_IF" "udp_dst_max ${6#*:}"
+}
+
 # ---- setup and reporting --------------------------------------------------
 
 # ct_setup [MODPROBE_ARG...]: load ip_conntrack (with the arguments given),

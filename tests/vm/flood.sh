@@ -30,44 +30,6 @@ count() {
     cat "$NF/ip_conntrack_count"
 }
 
-# settle: wait until ip_conntrack_count stops changing (up to 30 s).
-settle() {
-    _prev=-1
-    _i=0
-    while [ "$_i" -lt 60 ]; do
-        _c=$(count)
-        [ "$_c" = "$_prev" ] && return 0
-        _prev=$_c
-        sleep 0.5
-        _i=$((_i + 1))
-    done
-    return 1
-}
-
-pg() {
-    in_client sh -c "echo '$2' > /proc/net/pktgen/$1"
-}
-
-# pktgen_setup N DELAY_NS SPORTS DPORTS: eth0 sends N UDP packets
-# GHOST_CLIENT -> GHOST_SERVER to the router's MAC; both ports step by one
-# per packet, each cycling through its range (MIN:END, END exclusive).
-pktgen_setup() {
-    pg kpktgend_0 rem_device_all &&
-    pg kpktgend_0 "add_device $NS_IF" &&
-    pg "$NS_IF" "count $1" &&
-    pg "$NS_IF" "clone_skb 0" &&
-    pg "$NS_IF" "pkt_size 60" &&
-    pg "$NS_IF" "delay $2" &&
-    pg "$NS_IF" "dst $GHOST_SERVER" &&
-    pg "$NS_IF" "src_min $GHOST_CLIENT" &&
-    pg "$NS_IF" "src_max $GHOST_CLIENT" &&
-    pg "$NS_IF" "dst_mac $(router_mac "$ROUTER_CLIENT_IF")" &&
-    pg "$NS_IF" "udp_src_min ${3%:*}" &&
-    pg "$NS_IF" "udp_src_max ${3#*:}" &&
-    pg "$NS_IF" "udp_dst_min ${4%:*}" &&
-    pg "$NS_IF" "udp_dst_max ${4#*:}"
-}
-
 ghost_neighbour() {
     ip neigh replace "$GHOST_SERVER" lladdr 02:00:00:00:00:80 dev "$ROUTER_SERVER_IF" nud permanent
 }
@@ -85,9 +47,9 @@ check_eq "/proc/net/stat/ip_conntrack_ext: header" "$(head -n 1 /proc/net/stat/i
     "entries buckets longest_chain clash_resolve chaintoolong"
 check_eq "buckets column" "$(ct_ext buckets)" "$HASH_BUCKETS"
 check_eq "empty table: longest chain 0" "$(ct_ext longest_chain)" 0
-check "pktgen: $HASH_FLOWS ordinary flows" pktgen_setup "$HASH_FLOWS" 100000 1:60001 9:16
-check "pktgen sends them" pg pgctrl start
-check "the count settles" settle
+check "pktgen: $HASH_FLOWS ordinary flows" ct_pktgen "$GHOST_CLIENT" "$GHOST_SERVER" "$HASH_FLOWS" 100000 1:60001 9:16
+check "pktgen sends them" ct_pg pgctrl start
+check "the count settles" ct_settle
 check_eq "ordinary: ip_conntrack_count = $HASH_FLOWS" "$(count)" "$HASH_FLOWS"
 check_eq "entries column = count" "$(ct_ext entries)" "$(count)"
 ordinary=$(ct_ext longest_chain)
@@ -105,7 +67,7 @@ awk -v n="$HASH_FLOWS" 'BEGIN { for (p = 1024; p < 1024 + n; p++)
     printf "--sport %d --dport %d\n", p, 65535 - p }' > /tmp/crafted
 check "pkt: $HASH_FLOWS crafted flows" sh -c "ip netns exec $CLIENT_NS pkt --batch --src $GHOST_CLIENT \
     --dst $GHOST_SERVER --proto udp --iface $NS_IF --dst-mac $(router_mac "$ROUTER_CLIENT_IF") < /tmp/crafted"
-check "the count settles" settle
+check "the count settles" ct_settle
 check_eq "crafted: ip_conntrack_count = $HASH_FLOWS" "$(count)" "$HASH_FLOWS"
 check_eq "crafted: no insert refused for a long chain (chaintoolong)" "$(ct_ext chaintoolong)" 0
 crafted=$(ct_ext longest_chain)
@@ -157,9 +119,9 @@ check_match "it is ESTABLISHED and ASSURED" "$(grep "dport=$TCP_PORT " "$CT_TABL
     "^tcp      6 [0-9]+ ESTABLISHED src=$CLIENT_IP dst=$SERVER_IP sport=[0-9]+ dport=$TCP_PORT .*\[ASSURED\]"
 
 klog_mark
-check "pktgen: $FLOOD new flows, 0.2 ms apart" pktgen_setup "$FLOOD" 200000 1:60001 9:16
+check "pktgen: $FLOOD new flows, 0.2 ms apart" ct_pktgen "$GHOST_CLIENT" "$GHOST_SERVER" "$FLOOD" 200000 1:60001 9:16
 rm -f /tmp/gen.done /tmp/samples
-{ pg pgctrl start; touch /tmp/gen.done; } &
+{ ct_pg pgctrl start; touch /tmp/gen.done; } &
 gen=$!
 # ip_conntrack_count, sampled while the flood runs.
 {

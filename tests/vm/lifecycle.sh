@@ -321,22 +321,29 @@ parked() {
     [ "$(grep -c "dst=$HOLD_IP " "$CT_TABLE")" -ge "$1" ]
 }
 
+# park_and_rmmod FIRST_PORT: park 5 packets, start rmmod in the background
+# (its pid in rm_pid, output in /tmp/rmmod.out); it must still be waiting
+# 2 s later.
+park_and_rmmod() {
+    check "5 packets parked for $HOLD_IP" park "$1" 5
+    check "their 5 entries are in the table" wait_for 5 parked 5
+    rmmod ip_conntrack > /tmp/rmmod.out 2>&1 &
+    rm_pid=$!
+    sleep 2
+    if alive "$rm_pid"; then
+        pass "rmmod waits while the parked packets hold entries"
+    else
+        fail "rmmod returned while packets held entries ($(cat /tmp/rmmod.out))"
+    fi
+}
+
 # (a) The neighbour answers while rmmod waits: the packets are delivered.
 # Resolution would go on for a minute (300 probes, 200 ms apart).
 echo 300 > "$NEIGH/mcast_solicit"
 echo 200 > "$NEIGH/retrans_time_ms"
 check "modprobe ip_conntrack" modprobe ip_conntrack
 noports0=$(ns_snmp "$HOLD_NS" Udp NoPorts)
-check "5 packets parked for $HOLD_IP" park 24000 5
-check "their 5 entries are in the table" wait_for 5 parked 5
-rmmod ip_conntrack > /tmp/rmmod.out 2>&1 &
-rm_pid=$!
-sleep 2
-if alive "$rm_pid"; then
-    pass "rmmod waits while the parked packets hold entries"
-else
-    fail "rmmod returned while packets held entries ($(cat /tmp/rmmod.out))"
-fi
+park_and_rmmod 24000
 check_match "the module is unloading" "$(grep '^ip_conntrack ' /proc/modules)" 'Unloading'
 check "the neighbour starts answering" ip -n "$HOLD_NS" link set "$NS_IF" arp on
 bg_wait 30 "$rm_pid"
@@ -357,16 +364,7 @@ check "the neighbour stops answering" ip -n "$HOLD_NS" link set "$NS_IF" arp off
 ip neigh flush dev "$HOLD_IF"
 check "modprobe ip_conntrack" modprobe ip_conntrack
 unreach0=$(ns_snmp "$CLIENT_NS" Icmp InDestUnreachs)
-check "5 packets parked for $HOLD_IP" park 25000 5
-check "their 5 entries are in the table" wait_for 5 parked 5
-rmmod ip_conntrack > /tmp/rmmod.out 2>&1 &
-rm_pid=$!
-sleep 2
-if alive "$rm_pid"; then
-    pass "rmmod waits while the parked packets hold entries"
-else
-    fail "rmmod returned while packets held entries ($(cat /tmp/rmmod.out))"
-fi
+park_and_rmmod 25000
 check "resolution gives up (one probe allowed)" sh -c "echo 1 > $NEIGH/mcast_solicit"
 bg_wait 30 "$rm_pid"
 rc=$?

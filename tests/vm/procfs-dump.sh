@@ -38,49 +38,8 @@ possible_cpus() {
         awk -F- '{ n += (NF == 2 ? $2 - $1 + 1 : 1) } END { print n }'
 }
 
-# pg FILE CMD: a pktgen command in the client namespace.
-pg() {
-    in_client sh -c "echo '$2' > /proc/net/pktgen/$1"
-}
-
-# pktgen_setup SRC N DELAY_NS SPORTS DPORTS: eth0 sends N UDP packets SRC
-# -> GHOST_SERVER, one every DELAY_NS, to the router's MAC. Source and
-# destination ports both step by one per packet, each cycling through its
-# range (MIN:END, END exclusive, as pktgen's max is): with coprime range
-# sizes the first lcm(sizes) packets are distinct flows.
-pktgen_setup() {
-    pg kpktgend_0 rem_device_all &&
-    pg kpktgend_0 "add_device $NS_IF" &&
-    pg "$NS_IF" "count $2" &&
-    pg "$NS_IF" "clone_skb 0" &&
-    pg "$NS_IF" "pkt_size 60" &&
-    pg "$NS_IF" "delay $3" &&
-    pg "$NS_IF" "dst $GHOST_SERVER" &&
-    pg "$NS_IF" "src_min $1" &&
-    pg "$NS_IF" "src_max $1" &&
-    pg "$NS_IF" "dst_mac $(router_mac "$ROUTER_CLIENT_IF")" &&
-    pg "$NS_IF" "udp_src_min ${4%:*}" &&
-    pg "$NS_IF" "udp_src_max ${4#*:}" &&
-    pg "$NS_IF" "udp_dst_min ${5%:*}" &&
-    pg "$NS_IF" "udp_dst_max ${5#*:}"
-}
-
 pktgen_run() {
-    pg pgctrl start
-}
-
-# settle: wait until ip_conntrack_count stops changing (up to 30 s).
-settle() {
-    _prev=-1
-    _i=0
-    while [ "$_i" -lt 60 ]; do
-        _c=$(count)
-        [ "$_c" = "$_prev" ] && return 0
-        _prev=$_c
-        sleep 0.5
-        _i=$((_i + 1))
-    done
-    return 1
+    ct_pg pgctrl start
 }
 
 # About 8 entries per bucket (the default ratio), whatever FLOWS is.
@@ -106,10 +65,10 @@ MAX=$((FLOWS * 2 + 8000))
 check "ip_conntrack_max = $MAX" sh -c "echo $MAX > $NF/ip_conntrack_max"
 check "ip_conntrack_udp_timeout = 600" sh -c "echo 600 > $NF/ip_conntrack_udp_timeout"
 # 60000 source ports x 7 destination ports: up to 420000 distinct flows.
-check "pktgen: $FLOWS flows" pktgen_setup "$GHOST_CLIENT" "$FLOWS" 200000 1:60001 9:16
+check "pktgen: $FLOWS flows" ct_pktgen "$GHOST_CLIENT" "$GHOST_SERVER" "$FLOWS" 200000 1:60001 9:16
 start=$(date +%s)
 check "pktgen sends them" pktgen_run
-check "the count settles" settle
+check "the count settles" ct_settle
 echo "    sent in $(($(date +%s) - start)) s"
 c=$(count)
 check_eq "ip_conntrack_count = $FLOWS" "$c" "$FLOWS"
@@ -150,7 +109,7 @@ READERS="cat 4096 1000 131072"
 ROUNDS=4
 [ "$FLOWS" -le 50000 ] || ROUNDS=2
 check "ip_conntrack_udp_timeout = 4" sh -c "echo 4 > $NF/ip_conntrack_udp_timeout"
-check "pktgen: 8000 new flows, 2 ms apart" pktgen_setup "$GHOST_CLIENT2" 8000 2000000 1024:9024 9:10
+check "pktgen: 8000 new flows, 2 ms apart" ct_pktgen "$GHOST_CLIENT2" "$GHOST_SERVER" 8000 2000000 1024:9024 9:10
 rm -f /tmp/gen.done /tmp/par.*
 { pktgen_run; touch /tmp/gen.done; } &
 # reader SIZE: dumps the table (cat, or dd with SIZE-byte reads) into
@@ -201,7 +160,7 @@ while [ "$(grep -c "src=$GHOST_CLIENT2 " "$TABLE")" -gt 0 ] && [ "$i" -lt 40 ]; 
     i=$((i + 1))
 done
 check_eq "every churn flow expired" "$(grep -c "src=$GHOST_CLIENT2 " "$TABLE")" 0
-check "the count settles" settle
+check "the count settles" ct_settle
 cat "$TABLE" > /tmp/dump.1
 ct_check_dump "dump at rest" /tmp/dump.1
 check_eq "lines = ip_conntrack_count" "$(wc -l < /tmp/dump.1)" "$(count)"
