@@ -121,10 +121,9 @@ const _: () = assert!(core::mem::size_of::<Conn>() <= 128);
 // `general` is first: skb->_nfct and nf_conntrack_put use its address.
 const _: () = assert!(core::mem::offset_of!(Conn, general) == 0);
 
-// SAFETY: the reference count is atomic (C refcount_t), `confirmed` is
-// atomic, `stripe` never changes, and `linked` is only touched under the
-// stripe lock (module documentation). The stripe and its table outlive the
-// entry and are `Sync`.
+// SAFETY: the reference count (C refcount_t) and `confirmed` are atomic, `stripe` never
+// changes, `linked` is only touched under the stripe lock (module documentation); the
+// stripe and its table outlive the entry and are `Sync`.
 unsafe impl Sync for Conn {}
 // SAFETY: see `Sync`; an entry is not tied to a thread.
 unsafe impl Send for Conn {}
@@ -439,10 +438,9 @@ pub(crate) fn from_skb<'a>(skb: &Skb<'a>) -> Option<(&'a Conn, CtInfo)> {
         return None;
     }
     let ctinfo = CtInfo::from_raw(u32::try_from(info).ok()?)?;
-    // SAFETY: a non-null `_nfct` pointer is one of our entries (nf_ct_hook
-    // is ours, so no other tracker attaches entries), and the packet holds
-    // a reference for as long as its `_nfct` is unchanged: `'a` (`Skb`
-    // invariant).
+    // SAFETY: a non-null `_nfct` is one of our entries (nf_ct_hook is ours, so no other
+    // tracker attaches any), and the packet holds a reference for as long as its `_nfct`
+    // is unchanged: `'a` (`Skb` invariant).
     Some((unsafe { Conn::from_nfct(p as *const ffi::nf_conntrack) }, ctinfo))
 }
 

@@ -22,10 +22,9 @@ pub(crate) struct SpinLockBhBackend;
 /// each call site is one lockdep class.
 pub(crate) type SpinLockBh<T> = Lock<T, SpinLockBhBackend>;
 
-// SAFETY: `spin_lock_bh` gives mutual exclusion between CPUs, and on its
-// own CPU between process context and softirqs (bottom halves stay off
-// until `spin_unlock_bh`), so one owner at a time accesses the data.
-// `relock` is the default, which calls `lock` again: the same method.
+// SAFETY: `spin_lock_bh` excludes other CPUs and, on its own CPU, softirqs (bottom halves
+// stay off until `spin_unlock_bh`): one owner at a time accesses the data. `relock` is the
+// default, which calls `lock` again: the same method.
 unsafe impl Backend for SpinLockBhBackend {
     type State = kernel::bindings::spinlock_t;
     type GuardState = ();

@@ -105,10 +105,9 @@ pub(crate) struct Slab<'a> {
 impl Slab<'_> {
     /// The chain link and entry of `r`, if it belongs to this stripe.
     fn linked(&self, r: ConnPtr) -> Option<*mut Linked> {
-        // SAFETY: every reference the engine is given names a live entry:
-        // one linked in this stripe's chains (the table's reference keeps
-        // it, the held lock keeps it linked) or one the caller holds a
-        // reference to (a new entry being confirmed).
+        // SAFETY: every reference the engine is given names a live entry: one linked in
+        // this stripe's chains (the table's reference keeps it, the held lock keeps it
+        // linked) or one the caller holds a reference to (a new entry being confirmed).
         let c = unsafe { r.as_conn() };
         if c.stripe_ptr() != self.stripe {
             return None;

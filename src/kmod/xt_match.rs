@@ -97,10 +97,9 @@ unsafe extern "C" fn match_adapter<M: Match>(
 ) -> bool {
     // SAFETY: the caller passes a valid parameter block; we only read it.
     let matchinfo = unsafe { (*par).__bindgen_anon_2.matchinfo };
-    // SAFETY: rule data is `size_of::<M::Info>()` bytes (xtables checked
-    // the size against `matchsize`), aligned for any C struct
-    // (XT_ALIGN), and never written while rules run; any bit pattern is
-    // valid (`MatchInfo`).
+    // SAFETY: rule data is `size_of::<M::Info>()` bytes (xtables checked it against
+    // `matchsize`), aligned for any C struct (XT_ALIGN) and never written while rules
+    // run; any bit pattern is valid (`MatchInfo`).
     let info = unsafe { &*matchinfo.cast::<M::Info>() };
     // SAFETY: the packet of a match call stays valid for the call, and
     // its `_nfct` only changes in the hooks that own the packet, not while
