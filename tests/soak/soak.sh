@@ -117,29 +117,6 @@ rules() {
     done
 }
 
-# ---- the whole line of /proc/net/ip_conntrack, as in procfs-dump.sh ---------
-
-IP='([0-9]{1,3}\.){3}[0-9]{1,3}'
-PORTS='sport=[0-9]+ dport=[0-9]+ '
-ICMP='type=[0-9]+ code=[0-9]+ id=[0-9]+ '
-STATES='(NONE|SYN_SENT|SYN_RECV|ESTABLISHED|FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE|LISTEN|SYN_SENT2)'
-UNREPL='(\[UNREPLIED\] )?'
-LINE_RE="^(udp      17 [0-9]+ src=$IP dst=$IP $PORTS${UNREPL}src=$IP dst=$IP $PORTS"
-LINE_RE="$LINE_RE|tcp      6 [0-9]+ $STATES src=$IP dst=$IP $PORTS${UNREPL}src=$IP dst=$IP $PORTS"
-LINE_RE="$LINE_RE|icmp     1 [0-9]+ src=$IP dst=$IP $ICMP${UNREPL}src=$IP dst=$IP $ICMP"
-LINE_RE="$LINE_RE|unknown  [0-9]+ [0-9]+ src=$IP dst=$IP ${UNREPL}src=$IP dst=$IP )"
-LINE_RE="$LINE_RE(\[ASSURED\] )?use=[0-9]+\$"
-
-# dups FILE: protocol and original tuple of every entry listed twice.
-dups() {
-    awk '{ k = $1; s = 0
-           for (i = 3; i <= NF; i++) {
-               if ($i ~ /^src=/ && ++s == 2) break
-               if (s == 1 && $i !~ /^\[/) k = k " " $i
-           }
-           if (seen[k]++) print k }' "$1"
-}
-
 # ---- pktgen (client namespace), as in procfs-dump.sh ------------------------
 
 # pktgen_setup: eth0 sends UDP GHOST_CLIENT -> GHOST_SERVER to the
@@ -276,13 +253,13 @@ w_dump() {
     f=$W/dump$1.txt
     while running; do
         if cat /proc/net/ip_conntrack > "$f" 2> /dev/null && cat "$CT_STAT" > /dev/null 2>&1; then
-            malformed=$(grep -Evc -- "$LINE_RE" "$f")
-            twice=$(dups "$f")
+            malformed=$(grep -Evc -- "$CT_LINE_RE" "$f")
+            twice=$(ct_dups "$f")
             if [ "$malformed" -eq 0 ] && [ -z "$twice" ]; then
                 ok=$((ok + 1))
             else
                 bad=$((bad + 1))
-                note "dump$1" "dump $((ok + bad)): $malformed malformed: $(grep -Ev -- "$LINE_RE" "$f" | head -n 2) twice: $(printf '%s' "$twice" | head -n 2)"
+                note "dump$1" "dump $((ok + bad)): $malformed malformed: $(grep -Ev -- "$CT_LINE_RE" "$f" | head -n 2) twice: $(printf '%s' "$twice" | head -n 2)"
             fi
         else
             absent=$((absent + 1))
