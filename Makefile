@@ -13,12 +13,14 @@ deps:
 
 ## Host side: engine unit/integration/property tests, lints, a short fuzz run.
 host-test: deps
-	@echo "[check] host tests (cargo test --features std)"
-	$(CARGO) test --features std
+	@echo "[check] engine builds as no_std (cargo build --no-default-features)"
+	$(CARGO) build --quiet --no-default-features --lib
+	@echo "[check] host tests (cargo test)"
+	$(CARGO) test
 
 clippy: deps
 	@echo "[check] clippy on the engine (no unwrap/indexing/overflow lints)"
-	$(CARGO) clippy --all-targets --features std -- -D warnings
+	$(CARGO) clippy --all-targets -- -D warnings
 
 fuzz-short: deps
 	@scripts/fuzz.sh 20

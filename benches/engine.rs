@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::io::Write;
 use std::time::Instant;
 
-use ip_conntrack::config::Config;
+use ip_conntrack::config::{Config, Timeout};
 use ip_conntrack::entry::Entry;
 use ip_conntrack::hash::HashKey;
 use ip_conntrack::host::{Tracked, Tracker};
@@ -99,8 +99,8 @@ const ACK: u8 = TcpFlags::ACK;
 fn tracker(n: usize, load: usize) -> Tracker {
     let buckets = (n / load).max(1) as u32;
     let mut cfg = Config::DEFAULT;
-    cfg.timeouts.udp = 400_000;
-    cfg.timeouts.udp_stream = 400_000;
+    cfg.timeouts.set(Timeout::Udp, 400_000);
+    cfg.timeouts.set(Timeout::UdpStream, 400_000);
     Tracker::new(buckets, 0, HashKey::new(0x1234_5678, 0x9abc_def0), cfg)
 }
 
@@ -271,7 +271,7 @@ fn bench_new_flows(n: u32, load: usize, total: u64) -> Row {
     let mut done = 0u64;
     let mut secs = 0.0;
     while done < total {
-        t.config_mut().timeouts.udp = 1;
+        t.config_mut().timeouts.set(Timeout::Udp, 1);
         let start = Instant::now();
         for _ in 0..round {
             let (c, cp) = client(next);
@@ -287,7 +287,7 @@ fn bench_new_flows(n: u32, load: usize, total: u64) -> Row {
         secs += start.elapsed().as_secs_f64();
         done += u64::from(round);
         now += 1001;
-        t.config_mut().timeouts.udp = 400_000;
+        t.config_mut().timeouts.set(Timeout::Udp, 400_000);
         t.sweep(now, usize::MAX);
         assert_eq!(t.count(), n as usize);
     }

@@ -36,10 +36,14 @@ unsigned long ipct_physmem_bytes(void);
 u64 ipct_clock_ns(void);
 
 /*
- * Adds one collector run to the gc_ns, gc_max_hold_ns and gc_runs
- * parameters: the run's duration and its longest stripe lock hold.
+ * Adds one collector run to the debugfs files gc_ns, gc_max_hold_ns and
+ * gc_runs: the run's duration and its longest stripe lock hold.
  */
 void ipct_gc_account(u64 run_ns, u64 max_hold_ns);
+
+/* Creates /sys/kernel/debug/ip_conntrack/ (best effort); removes it. */
+void ipct_debugfs_init(void);
+void ipct_debugfs_exit(void);
 
 /* Mutual exclusion with the kernel's nf_conntrack. */
 

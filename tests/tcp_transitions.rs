@@ -11,7 +11,7 @@
     clippy::cast_possible_truncation
 )]
 
-use ip_conntrack::config::{secs, Config};
+use ip_conntrack::config::{secs, Config, Timeout};
 use ip_conntrack::entry::Status;
 use ip_conntrack::invalid::Invalid;
 use ip_conntrack::packet::{Segment, TcpFlags};
@@ -353,14 +353,14 @@ impl Conv {
 
     /// SYN, SYN/ACK, ACK.
     fn handshake(&mut self) {
-        assert_eq!(self.send(O, SYN, 0), accept(self.cfg.timeouts.tcp_syn_sent));
+        assert_eq!(self.send(O, SYN, 0), accept(self.cfg.timeouts.get(Timeout::TcpSynSent)));
         assert_eq!(
             self.send(R, SYN | ACK, 0),
-            accept(self.cfg.timeouts.tcp_syn_recv)
+            accept(self.cfg.timeouts.get(Timeout::TcpSynRecv))
         );
         assert_eq!(
             self.send(O, ACK, 0),
-            accept(self.cfg.timeouts.tcp_established)
+            accept(self.cfg.timeouts.get(Timeout::TcpEstablished))
         );
         assert_eq!(self.state(), TcpState::Established);
         assert!(self.assured());
@@ -1015,8 +1015,8 @@ fn unacknowledged_data_shortens_timeout() {
 #[test]
 fn retransmissions_bring_max_retrans_timeout() {
     let mut cfg = Config::DEFAULT;
-    cfg.timeouts.tcp_max_retrans = 130;
-    cfg.timeouts.tcp_unacknowledged = 200;
+    cfg.timeouts.set(Timeout::TcpMaxRetrans, 130);
+    cfg.timeouts.set(Timeout::TcpUnacknowledged, 200);
     let mut c = Conv::new(cfg);
     c.handshake();
     let seg = c.seg(R, ACK | PSH, 1000);
@@ -1051,7 +1051,7 @@ fn max_retrans_setting_is_honoured() {
 fn syn_timeout_is_capped_by_retrans_timeout_until_a_window_is_seen() {
     // No ACK has recorded a window yet: Linux treats that as a zero window.
     let mut cfg = Config::DEFAULT;
-    cfg.timeouts.tcp_max_retrans = 100;
+    cfg.timeouts.set(Timeout::TcpMaxRetrans, 100);
     let mut c = Conv::new(cfg);
     assert_eq!(c.send(O, SYN, 0), accept(100));
 }

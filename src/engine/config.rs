@@ -1,62 +1,155 @@
 //! Run-time settings: timeouts and the TCP knobs, with their classic
 //! defaults and the ranges the sysctl interface accepts.
+//!
+//! [`TIMEOUTS`] is the one table of timeouts: each one's sysctl name,
+//! default and what it applies to. The engine reads settings through
+//! [`Settings`], one value at a time when a packet needs it: the host uses
+//! a plain [`Config`], the kernel reads its sysctl knobs directly (no
+//! per-packet snapshot), and both derive their defaults and sysctl files
+//! from [`TIMEOUTS`].
 
 use crate::Millis;
 
+/// One timeout knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// TCP SYN_SENT (and SYN_SENT2).
+    TcpSynSent,
+    /// TCP SYN_RECV.
+    TcpSynRecv,
+    /// TCP ESTABLISHED.
+    TcpEstablished,
+    /// TCP FIN_WAIT.
+    TcpFinWait,
+    /// TCP CLOSE_WAIT.
+    TcpCloseWait,
+    /// TCP LAST_ACK.
+    TcpLastAck,
+    /// TCP TIME_WAIT.
+    TcpTimeWait,
+    /// TCP CLOSE.
+    TcpClose,
+    /// TCP after too many retransmissions.
+    TcpMaxRetrans,
+    /// TCP with data sent but never acknowledged.
+    TcpUnacknowledged,
+    /// UDP before a reply was seen.
+    Udp,
+    /// UDP once traffic went both ways.
+    UdpStream,
+    /// ICMP queries.
+    Icmp,
+    /// Other protocols.
+    Generic,
+}
+
+/// Number of timeouts.
+pub const TIMEOUT_COUNT: usize = 14;
+
+impl Timeout {
+    /// Its row in [`TIMEOUTS`] (and index in [`Timeouts`]).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A row of [`TIMEOUTS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutSpec {
+    /// Which timeout.
+    pub timeout: Timeout,
+    /// Its classic sysctl under `net.ipv4.netfilter`; `None` where 2.6 had
+    /// none (6.12 calls it `nf_conntrack_tcp_timeout_unacknowledged`).
+    pub sysctl: Option<&'static str>,
+    /// Linux 6.12's default, in seconds.
+    pub default: u32,
+}
+
+const fn spec(timeout: Timeout, sysctl: &'static str, default: u32) -> TimeoutSpec {
+    TimeoutSpec {
+        timeout,
+        sysctl: Some(sysctl),
+        default,
+    }
+}
+
+/// Every timeout, in [`Timeout`] order (2.6's sysctl order).
+pub const TIMEOUTS: [TimeoutSpec; TIMEOUT_COUNT] = [
+    spec(Timeout::TcpSynSent, "ip_conntrack_tcp_timeout_syn_sent", 120),
+    spec(Timeout::TcpSynRecv, "ip_conntrack_tcp_timeout_syn_recv", 60),
+    spec(Timeout::TcpEstablished, "ip_conntrack_tcp_timeout_established", 432_000),
+    spec(Timeout::TcpFinWait, "ip_conntrack_tcp_timeout_fin_wait", 120),
+    spec(Timeout::TcpCloseWait, "ip_conntrack_tcp_timeout_close_wait", 60),
+    spec(Timeout::TcpLastAck, "ip_conntrack_tcp_timeout_last_ack", 30),
+    spec(Timeout::TcpTimeWait, "ip_conntrack_tcp_timeout_time_wait", 120),
+    spec(Timeout::TcpClose, "ip_conntrack_tcp_timeout_close", 10),
+    spec(Timeout::TcpMaxRetrans, "ip_conntrack_tcp_timeout_max_retrans", 300),
+    TimeoutSpec {
+        timeout: Timeout::TcpUnacknowledged,
+        sysctl: None,
+        default: 300,
+    },
+    spec(Timeout::Udp, "ip_conntrack_udp_timeout", 30),
+    spec(Timeout::UdpStream, "ip_conntrack_udp_timeout_stream", 120),
+    spec(Timeout::Icmp, "ip_conntrack_icmp_timeout", 30),
+    spec(Timeout::Generic, "ip_conntrack_generic_timeout", 600),
+];
+
 /// Timeouts in seconds, as the sysctls show them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    /// TCP SYN_SENT (and SYN_SENT2).
-    pub tcp_syn_sent: u32,
-    /// TCP SYN_RECV.
-    pub tcp_syn_recv: u32,
-    /// TCP ESTABLISHED.
-    pub tcp_established: u32,
-    /// TCP FIN_WAIT.
-    pub tcp_fin_wait: u32,
-    /// TCP CLOSE_WAIT.
-    pub tcp_close_wait: u32,
-    /// TCP LAST_ACK.
-    pub tcp_last_ack: u32,
-    /// TCP TIME_WAIT.
-    pub tcp_time_wait: u32,
-    /// TCP CLOSE.
-    pub tcp_close: u32,
-    /// TCP after too many retransmissions.
-    pub tcp_max_retrans: u32,
-    /// TCP with data sent but never acknowledged.
-    pub tcp_unacknowledged: u32,
-    /// UDP before a reply was seen.
-    pub udp: u32,
-    /// UDP once traffic went both ways.
-    pub udp_stream: u32,
-    /// ICMP queries.
-    pub icmp: u32,
-    /// Other protocols.
-    pub generic: u32,
-}
+pub struct Timeouts([u32; TIMEOUT_COUNT]);
 
 impl Timeouts {
-    /// Linux 6.12's defaults.
-    pub const DEFAULT: Timeouts = Timeouts {
-        tcp_syn_sent: 120,
-        tcp_syn_recv: 60,
-        tcp_established: 432_000,
-        tcp_fin_wait: 120,
-        tcp_close_wait: 60,
-        tcp_last_ack: 30,
-        tcp_time_wait: 120,
-        tcp_close: 10,
-        tcp_max_retrans: 300,
-        tcp_unacknowledged: 300,
-        udp: 30,
-        udp_stream: 120,
-        icmp: 30,
-        generic: 600,
+    /// Linux 6.12's defaults, from [`TIMEOUTS`].
+    // Evaluated at compile time: an index out of range would not build.
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    pub const DEFAULT: Timeouts = {
+        let mut v = [0u32; TIMEOUT_COUNT];
+        let mut i = 0;
+        while i < TIMEOUT_COUNT {
+            v[i] = TIMEOUTS[i].default;
+            i += 1;
+        }
+        Timeouts(v)
     };
+
+    /// Every timeout in [`Timeout`] order, in seconds.
+    pub const fn secs(&self) -> [u32; TIMEOUT_COUNT] {
+        self.0
+    }
+
+    /// Timeout `t`, in seconds.
+    pub fn get(&self, t: Timeout) -> u32 {
+        self.0.get(t.index()).copied().unwrap_or(0)
+    }
+
+    /// Sets timeout `t`, in seconds.
+    pub fn set(&mut self, t: Timeout, secs: u32) {
+        if let Some(v) = self.0.get_mut(t.index()) {
+            *v = secs;
+        }
+    }
 }
 
-/// Everything the state machines read.
+/// What the state machines read, one value at a time.
+pub trait Settings {
+    /// Timeout `t`, in seconds.
+    fn timeout_secs(&self, t: Timeout) -> u32;
+    /// Pick up connections mid-stream (`ip_conntrack_tcp_loose`).
+    fn tcp_loose(&self) -> bool;
+    /// Only out-of-window RSTs are INVALID (`ip_conntrack_tcp_be_liberal`).
+    fn tcp_be_liberal(&self) -> bool;
+    /// Retransmissions of one segment before the short timeout
+    /// (`ip_conntrack_tcp_max_retrans`).
+    fn tcp_max_retrans(&self) -> u32;
+
+    /// Timeout `t`, in milliseconds.
+    fn timeout(&self, t: Timeout) -> Millis {
+        secs(self.timeout_secs(t))
+    }
+}
+
+/// Settings as plain values (the host's; tests change them freely).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Timeouts.
@@ -86,6 +179,24 @@ impl Default for Config {
     }
 }
 
+impl Settings for Config {
+    fn timeout_secs(&self, t: Timeout) -> u32 {
+        self.timeouts.get(t)
+    }
+
+    fn tcp_loose(&self) -> bool {
+        self.tcp_loose
+    }
+
+    fn tcp_be_liberal(&self) -> bool {
+        self.tcp_be_liberal
+    }
+
+    fn tcp_max_retrans(&self) -> u32 {
+        self.tcp_max_retrans
+    }
+}
+
 /// Seconds to milliseconds, saturating.
 pub fn secs(s: u32) -> Millis {
     Millis::from(s).saturating_mul(1000)
@@ -94,3 +205,17 @@ pub fn secs(s: u32) -> Millis {
 /// The largest timeout a sysctl accepts, in seconds (about 68 years: any
 /// value that fits a positive `int`).
 pub const MAX_TIMEOUT_SECS: u32 = i32::MAX as u32;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_in_enum_order() {
+        for (i, s) in TIMEOUTS.iter().enumerate() {
+            assert_eq!(s.timeout.index(), i);
+        }
+        assert_eq!(Config::DEFAULT.timeout_secs(Timeout::TcpEstablished), 432_000);
+        assert_eq!(Config::DEFAULT.timeout(Timeout::Udp), 30_000);
+    }
+}

@@ -43,14 +43,40 @@ impl State {
     }
 }
 
+impl State {
+    fn new(key: &HashKey) -> State {
+        State {
+            v0: key.k0 ^ 0x736f_6d65_7073_6575,
+            v1: key.k1 ^ 0x646f_7261_6e64_6f6d,
+            v2: key.k0 ^ 0x6c79_6765_6e65_7261,
+            v3: key.k1 ^ 0x7465_6462_7974_6573,
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.v2 ^= 0xff;
+        self.round();
+        self.round();
+        self.round();
+        self.v0 ^ self.v1 ^ self.v2 ^ self.v3
+    }
+}
+
+/// SipHash-1-3 of two words, equal to [`siphash`] of their 16
+/// little-endian bytes: the flow hash's input, with no byte shuffling.
+#[inline]
+pub fn siphash_words(key: &HashKey, w0: u64, w1: u64) -> u64 {
+    let mut s = State::new(key);
+    s.compress(w0);
+    s.compress(w1);
+    // The final word: no tail bytes, the length (16) in its top byte.
+    s.compress(16 << 56);
+    s.finish()
+}
+
 /// SipHash-1-3 of `data` under `key`.
 pub fn siphash(key: &HashKey, data: &[u8]) -> u64 {
-    let mut s = State {
-        v0: key.k0 ^ 0x736f_6d65_7073_6575,
-        v1: key.k1 ^ 0x646f_7261_6e64_6f6d,
-        v2: key.k0 ^ 0x6c79_6765_6e65_7261,
-        v3: key.k1 ^ 0x7465_6462_7974_6573,
-    };
+    let mut s = State::new(key);
     let mut chunks = data.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
@@ -64,11 +90,7 @@ pub fn siphash(key: &HashKey, data: &[u8]) -> u64 {
     // The final word carries the length's low byte in its top byte.
     let len_byte = (data.len() & 0xff) as u64;
     s.compress(u64::from_le_bytes(last) | len_byte << 56);
-    s.v2 ^= 0xff;
-    s.round();
-    s.round();
-    s.round();
-    s.v0 ^ s.v1 ^ s.v2 ^ s.v3
+    s.finish()
 }
 
 #[cfg(test)]
@@ -90,6 +112,17 @@ mod tests {
             let mut h = SipHasher13::new_with_keys(k0, k1);
             h.write(&data[..n]);
             assert_eq!(siphash(&key, &data[..n]), h.finish(), "length {n}");
+        }
+    }
+
+    #[test]
+    fn words_hash_like_their_bytes() {
+        let key = HashKey::new(0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908);
+        for (w0, w1) in [(0u64, 0u64), (1, 2), (u64::MAX, 0x1234_5678_9abc_def0)] {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&w0.to_le_bytes());
+            bytes[8..].copy_from_slice(&w1.to_le_bytes());
+            assert_eq!(siphash_words(&key, w0, w1), siphash(&key, &bytes));
         }
     }
 }

@@ -14,6 +14,8 @@ use std::vec::Vec;
 
 use crate::config::Config;
 use crate::ctinfo::CtInfo;
+pub use crate::driver::DropReason;
+use crate::driver::{self, Confirmed, Shell};
 use crate::entry::{Entry, Status};
 use crate::expiry::{self, Cursor, Progress};
 use crate::hash::HashKey;
@@ -21,7 +23,7 @@ use crate::invalid::Invalid;
 use crate::packet::{parse, Packet};
 use crate::stats::{Counter, Stats};
 use crate::table::{Layout, Store, Stripe};
-use crate::track::{self, Confirm, Decision};
+use crate::track;
 use crate::tuple::{Dir, Tuple};
 use crate::Millis;
 
@@ -105,15 +107,6 @@ impl Store for VecStore {
     }
 }
 
-/// Why the tracker dropped a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DropReason {
-    /// The table is full of assured entries.
-    TableFull,
-    /// A clash the protocol cannot resolve (TCP, ICMP) on confirmation.
-    InsertFailed,
-}
-
 /// What happened to a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -163,15 +156,85 @@ pub enum Tracked {
     Drop(DropReason),
 }
 
-/// A single-threaded connection tracker over [`VecStore`].
-pub struct Tracker {
+/// The table of a [`Tracker`]: what the driver's [`Shell`] reaches.
+struct HostTable {
     layout: Layout,
     key: HashKey,
-    cfg: Config,
     max: usize,
     buckets: Vec<Option<Ref>>,
     store: VecStore,
     count: usize,
+    /// Entries freed since the tracker last folded this into its stats.
+    deleted: u32,
+}
+
+impl HostTable {
+    fn free(&mut self, r: Ref) {
+        if self.store.release(r) {
+            self.count = self.count.saturating_sub(1);
+            self.deleted = self.deleted.wrapping_add(1);
+        }
+    }
+}
+
+impl Shell for HostTable {
+    type Ref = Ref;
+    type Held = Ref;
+    type Store<'l> = VecStore;
+
+    fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn key(&self) -> HashKey {
+        self.key
+    }
+
+    fn with_stripe<R>(
+        &mut self,
+        s: u32,
+        f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, VecStore>) -> R,
+    ) -> Option<R> {
+        if s >= self.layout.stripes() {
+            return None;
+        }
+        let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+        Some(f(&mut stripe))
+    }
+
+    fn hold(_: &VecStore, r: Ref) -> Ref {
+        // The host counts no packet references.
+        r
+    }
+
+    fn linked(_: &VecStore, _: Ref) {}
+
+    fn closing(_: &VecStore) -> bool {
+        false
+    }
+
+    fn reserve(&mut self) -> bool {
+        if track::admit(self.count, self.max) {
+            self.count = self.count.saturating_add(1);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn alloc(&mut self, _: u32, e: Entry) -> Option<Ref> {
+        Some(self.store.alloc(e))
+    }
+
+    fn release(&mut self, r: Ref) {
+        self.free(r);
+    }
+}
+
+/// A single-threaded connection tracker over [`VecStore`].
+pub struct Tracker {
+    table: HostTable,
+    cfg: Config,
     stats: Stats,
     cursor: Cursor,
 }
@@ -199,21 +262,30 @@ impl Tracker {
         let mut v = Vec::new();
         v.resize(n, None);
         Tracker {
-            layout,
-            key,
+            table: HostTable {
+                layout,
+                key,
+                max,
+                buckets: v,
+                store: VecStore::default(),
+                count: 0,
+                deleted: 0,
+            },
             cfg,
-            max,
-            buckets: v,
-            store: VecStore::default(),
-            count: 0,
             stats: Stats::default(),
             cursor: Cursor::new(),
         }
     }
 
+    /// Adds the entries freed since the last call to the `delete` counter.
+    fn fold_deletes(&mut self) {
+        let n = core::mem::take(&mut self.table.deleted);
+        self.stats.add_to(Counter::Delete, n);
+    }
+
     /// The table layout.
     pub fn layout(&self) -> Layout {
-        self.layout
+        self.table.layout
     }
 
     /// The settings (timeouts may be changed at run time, like sysctls).
@@ -224,13 +296,13 @@ impl Tracker {
     /// Changes the entry limit (lowering it below the count is safe: new
     /// flows evict or drop until the count falls).
     pub fn set_max(&mut self, max: usize) {
-        self.max = max;
+        self.table.max = max;
     }
 
     /// Entries allocated: confirmed ones plus unconfirmed ones still
     /// attached to packets.
     pub fn count(&self) -> usize {
-        self.count
+        self.table.count
     }
 
     /// The counters.
@@ -259,75 +331,32 @@ impl Tracker {
         }
     }
 
-    /// Tracks an already parsed packet.
+    /// Tracks an already parsed packet (the kernel's admission path:
+    /// [`driver::track`]).
     #[inline]
     pub fn track_packet(&mut self, pkt: &Packet, now: Millis) -> Tracked {
-        let lookup = match track::prepare(pkt) {
-            Ok(l) => l,
-            Err(why) => {
-                track::count_invalid(&mut self.stats, why);
-                return Tracked::Invalid(why);
+        let t = driver::track(&mut self.table, pkt, now, &self.cfg, &mut self.stats);
+        self.fold_deletes();
+        match t {
+            driver::Tracked::Attach(entry, ctinfo) => {
+                let unconfirmed = self
+                    .table
+                    .store
+                    .entry(entry)
+                    .is_some_and(|e| !e.status.has(Status::CONFIRMED));
+                Tracked::Attached(Attached {
+                    entry,
+                    ctinfo,
+                    unconfirmed,
+                })
             }
-        };
-        let (s, bucket) = self.layout.locate(lookup.hash(&self.key));
-        // A reopened connection is tracked again; once is enough (the old
-        // entry is gone), the bound only guards against a looping protocol.
-        for _ in 0..3 {
-            let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
-            let d = track::process(
-                &mut stripe,
-                bucket,
-                pkt,
-                &lookup,
-                now,
-                &self.cfg,
-                &mut self.stats,
-            );
-            match d {
-                Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
-                    return Tracked::Attached(Attached {
-                        entry,
-                        ctinfo,
-                        unconfirmed: false,
-                    });
-                }
-                Decision::Killed { entry, ctinfo } => {
-                    self.free(entry);
-                    return Tracked::Attached(Attached {
-                        entry,
-                        ctinfo,
-                        unconfirmed: false,
-                    });
-                }
-                Decision::Invalid(why) => return Tracked::Invalid(why),
-                Decision::Reopen { old } => {
-                    self.free(old);
-                }
-                Decision::New(e) => {
-                    if !track::admit(self.count, self.max) {
-                        match track::early_drop(&mut stripe, bucket, now, &mut self.stats) {
-                            Some(victim) => self.free(victim),
-                            None => {
-                                track::table_full(&mut self.stats);
-                                return Tracked::Drop(DropReason::TableFull);
-                            }
-                        }
-                    }
-                    let entry = self.store.alloc(e);
-                    self.count = self.count.saturating_add(1);
-                    return Tracked::Attached(Attached {
-                        entry,
-                        ctinfo: CtInfo::New,
-                        unconfirmed: true,
-                    });
-                }
-            }
+            driver::Tracked::Invalid(why) => Tracked::Invalid(why),
+            driver::Tracked::Drop(d) => Tracked::Drop(d),
         }
-        Tracked::Invalid(Invalid::TcpBadTransition)
     }
 
     /// The packet passed the filter (POST_ROUTING / LOCAL_IN): confirms its
-    /// entry if it created one.
+    /// entry if it created one ([`driver::confirm`]).
     pub fn confirm(&mut self, a: Attached, now: Millis) -> Verdict {
         if !a.unconfirmed {
             return Verdict::Accept {
@@ -335,41 +364,36 @@ impl Tracker {
                 ctinfo: a.ctinfo,
             };
         }
-        let Some(e) = self.store.entry(a.entry) else {
+        let Some(e) = self.table.store.entry(a.entry) else {
             return Verdict::Drop(DropReason::InsertFailed);
         };
-        let (s, bucket) = self.layout.locate(e.orig.flow_hash(&self.key));
-        let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
-        match track::confirm(&mut stripe, bucket, a.entry, now, &mut self.stats) {
-            Confirm::Inserted => Verdict::Accept {
+        let (s, _) = self.table.layout.locate(e.orig.flow_hash(&self.table.key));
+        let v = match driver::confirm(&mut self.table, s, a.entry, now, &mut self.stats) {
+            Confirmed::Inserted => Verdict::Accept {
                 entry: a.entry,
                 ctinfo: a.ctinfo,
             },
-            Confirm::Merged { existing } => {
-                self.free(a.entry);
+            Confirmed::Merged(existing) => {
+                self.table.free(a.entry);
                 Verdict::Accept {
                     entry: existing,
                     ctinfo: a.ctinfo,
                 }
             }
-            Confirm::Failed => {
-                self.free(a.entry);
+            Confirmed::Failed => {
+                self.table.free(a.entry);
                 Verdict::Drop(DropReason::InsertFailed)
             }
-        }
+        };
+        self.fold_deletes();
+        v
     }
 
     /// The filter dropped the packet: an entry it created goes with it.
     pub fn discard(&mut self, a: Attached) {
         if a.unconfirmed {
-            self.free(a.entry);
-        }
-    }
-
-    fn free(&mut self, r: Ref) {
-        if self.store.release(r) {
-            self.count = self.count.saturating_sub(1);
-            self.stats.inc(Counter::Delete);
+            self.table.free(a.entry);
+            self.fold_deletes();
         }
     }
 
@@ -381,11 +405,11 @@ impl Tracker {
         let mut removed = Vec::new();
         loop {
             let s = self.cursor.stripe();
-            let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+            let mut stripe = stripe_of(&self.table.layout, &mut self.table.buckets, &mut self.table.store, s);
             let p = expiry::sweep(
                 &mut stripe,
                 &mut self.cursor,
-                &self.layout,
+                &self.table.layout,
                 now,
                 left,
                 &mut self.stats,
@@ -401,48 +425,49 @@ impl Tracker {
             }
         }
         for r in removed {
-            self.free(r);
+            self.table.free(r);
         }
+        self.fold_deletes();
         total
     }
 
     /// The live entry for `t` and the direction `t` matches.
     pub fn lookup(&self, t: &Tuple, now: Millis) -> Option<(Entry, Dir)> {
-        let (s, bucket) = self.layout.locate(t.flow_hash(&self.key));
-        let range = self.layout.range(s);
+        let (s, bucket) = self.table.layout.locate(t.flow_hash(&self.table.key));
+        let range = self.table.layout.range(s);
         let head = range.start.checked_add(bucket)?;
         // Walk the chain directly (a read-only stripe view needs `&mut`).
-        let mut cur = self.buckets.get(head).copied().flatten();
+        let mut cur = self.table.buckets.get(head).copied().flatten();
         while let Some(r) = cur {
-            if let Some(e) = self.store.entry(r) {
+            if let Some(e) = self.table.store.entry(r) {
                 if !e.expired(now) && !e.status.has(Status::DYING) {
                     if let Some(d) = e.direction_of(t) {
                         return Some((*e, d));
                     }
                 }
             }
-            cur = self.store.next(r);
+            cur = self.table.store.next(r);
         }
         None
     }
 
     /// The entry `r`, if live (confirmed or not; expired ones included).
     pub fn entry(&self, r: Ref) -> Option<&Entry> {
-        self.store.entry(r)
+        self.table.store.entry(r)
     }
 
     /// Every live confirmed entry at `now`, bucket by bucket.
     pub fn entries(&self, now: Millis) -> Vec<(Ref, Entry)> {
         let mut out = Vec::new();
-        for head in &self.buckets {
+        for head in &self.table.buckets {
             let mut cur = *head;
             while let Some(r) = cur {
-                if let Some(e) = self.store.entry(r) {
+                if let Some(e) = self.table.store.entry(r) {
                     if !e.expired(now) && !e.status.has(Status::DYING) {
                         out.push((r, *e));
                     }
                 }
-                cur = self.store.next(r);
+                cur = self.table.store.next(r);
             }
         }
         out
@@ -451,13 +476,13 @@ impl Tracker {
     /// Every entry linked in the table, expired and dying ones included.
     pub fn linked_entries(&self) -> Vec<(Ref, Entry)> {
         let mut out = Vec::new();
-        for head in &self.buckets {
+        for head in &self.table.buckets {
             let mut cur = *head;
             while let Some(r) = cur {
-                if let Some(e) = self.store.entry(r) {
+                if let Some(e) = self.table.store.entry(r) {
                     out.push((r, *e));
                 }
-                cur = self.store.next(r);
+                cur = self.table.store.next(r);
             }
         }
         out
@@ -471,9 +496,9 @@ impl Tracker {
     /// The longest chain: `(global bucket, length)`.
     pub fn longest_chain(&mut self) -> (usize, usize) {
         let mut best = (0usize, 0usize);
-        for s in 0..self.layout.stripes() {
-            let start = self.layout.range(s).start;
-            let stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+        for s in 0..self.table.layout.stripes() {
+            let start = self.table.layout.range(s).start;
+            let stripe = stripe_of(&self.table.layout, &mut self.table.buckets, &mut self.table.store, s);
             let (b, n) = stripe.longest_chain();
             if n > best.1 {
                 best = (start.saturating_add(b), n);

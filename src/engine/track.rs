@@ -1,5 +1,6 @@
-//! The per-packet driver: what the kernel shell and the host tracker both
-//! run for each packet, so neither duplicates tracking logic.
+//! The tracking steps of one packet, each under the right lock; the
+//! kernel shell and the host tracker both run them through
+//! [`crate::driver`], so neither duplicates tracking logic.
 //!
 //! A packet goes through three steps:
 //! 1. [`prepare`], without any lock: stateless checks (TCP flag
@@ -17,36 +18,10 @@
 //!
 //! Entry memory and references stay with the caller: whenever an entry
 //! leaves the table, the driver says so and the caller releases the table's
-//! reference.
-//!
-//! The kernel shell's hook, in outline (`host::Tracker` does the same):
-//!
-//! ```text
-//! pkt = packet::parse(head, len)        else count_invalid, INVALID
-//! lookup = prepare(&pkt)                else count_invalid, INVALID
-//! (s, b) = layout.locate(lookup.hash(&key))
-//! lock stripe s (BH off); stripe = Stripe::new(&mut buckets[layout.range(s)], store)
-//!   match process(&mut stripe, b, &pkt, &lookup, now, &cfg, stats):
-//!     Tracked / Related {entry, ctinfo}  -> get a reference, attach
-//!     Killed {entry, ctinfo}             -> get a reference, attach; put the table's
-//!     Reopen {old}                       -> put the table's reference; process again
-//!     Invalid(_)                         -> INVALID (counted)
-//!     New(e) -> if !admit(count, max):
-//!                 early_drop(&mut stripe, b, now, stats)
-//!                   Some(v) -> put v's table reference after unlocking
-//!                   None    -> table_full(stats), log TABLE_FULL_MSG, NF_DROP
-//! unlock
-//! New: allocate e outside the lock (count += 1), attach with CtInfo::New
-//! POST_ROUTING / LOCAL_IN, unconfirmed entry r (hash of its orig tuple):
-//!   lock; confirm(&mut stripe, b, r, now, stats); unlock
-//!     Inserted -> done (the table now holds a reference)
-//!     Merged {existing} -> attach existing instead (same ctinfo), free r
-//!     Failed -> NF_DROP, free r
-//! GC work: expiry::sweep(&mut stripe, &mut cursor, &layout, now, budget,
-//!   stats, |r| collect r) per stripe under its lock; put them after unlocking.
-//! ```
+//! reference. [`crate::driver`] strings these steps together for the kernel
+//! shell and the host tracker; the collector runs [`crate::expiry::sweep`].
 
-use crate::config::Config;
+use crate::config::Settings;
 use crate::ctinfo::CtInfo;
 use crate::entry::{Entry, Status};
 use crate::hash::HashKey;
@@ -206,18 +181,12 @@ pub fn process<S: Store>(
     pkt: &Packet,
     lookup: &Lookup,
     now: Millis,
-    cfg: &Config,
+    cfg: &impl Settings,
     stats: &mut Stats,
 ) -> Decision<S::Ref> {
-    let mut searched = 0usize;
-    let found = stripe.find_counting(bucket, &lookup.tuple, now, &mut searched);
-    stats.add_to(
-        Counter::Searched,
-        u32::try_from(searched).unwrap_or(u32::MAX),
-    );
-    if found.is_some() {
-        stats.inc(Counter::Found);
-    }
+    // Nothing is counted for a packet of a known flow: 6.12 counts lookups
+    // neither (`searched` and `found` stay 0, see crate::stats).
+    let found = stripe.find(bucket, &lookup.tuple, now);
     let decision = match (lookup.kind, found) {
         (Kind::IcmpError { outer_dst }, Some((r, dir))) => related(stripe, r, dir, outer_dst),
         (Kind::IcmpError { .. }, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),
@@ -263,7 +232,7 @@ fn existing<S: Store>(
     dir: Dir,
     pkt: &Packet,
     now: Millis,
-    cfg: &Config,
+    cfg: &impl Settings,
 ) -> Decision<S::Ref> {
     let Some(e) = stripe.store.entry_mut(r) else {
         return Decision::Invalid(Invalid::BadL4Header);
@@ -323,7 +292,7 @@ fn existing<S: Store>(
 }
 
 /// The entry a packet without one would open, or why it cannot.
-fn new_entry(pkt: &Packet, now: Millis, cfg: &Config) -> Result<Entry, Invalid> {
+fn new_entry(pkt: &Packet, now: Millis, cfg: &impl Settings) -> Result<Entry, Invalid> {
     let mut status = Status::default();
     let (proto, timeout) = match pkt.l4 {
         L4Info::Tcp(seg) => {
@@ -400,7 +369,7 @@ pub fn table_full(stats: &mut Stats) {
 /// `set_closing` hook): a TCP entry moves to CLOSE with its short timeout.
 /// Call under the stripe lock for a confirmed entry; other protocols are
 /// left alone.
-pub fn set_closing(e: &mut Entry, now: Millis, cfg: &Config) {
+pub fn set_closing(e: &mut Entry, now: Millis, cfg: &impl Settings) {
     if let ProtoState::Tcp(t) = &mut e.proto {
         if let Some(timeout) = t.set_closing(cfg) {
             e.deadline = now.saturating_add(timeout);
@@ -491,6 +460,7 @@ pub fn clash_resolvable(proto_num: u8) -> bool {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use crate::config::Config;
     use super::*;
     use crate::packet::{Segment, TcpFlags};
     use crate::proto::tcp::TcpState;

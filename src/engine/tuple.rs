@@ -5,7 +5,7 @@
 //! symmetric (a tuple and its inverse hash alike), so both directions of a
 //! flow live in one bucket and an entry is linked into the table once.
 
-use crate::hash::{siphash, HashKey};
+use crate::hash::{siphash_words, HashKey};
 
 /// IP protocol numbers the engine knows by name.
 pub mod proto {
@@ -112,35 +112,28 @@ impl Tuple {
         Some(Tuple { src: self.dst, dst: self.src, proto: self.proto, l4 })
     }
 
-    /// The direction-independent form of this flow: of the tuple and its
-    /// inverse, the one that orders first. Equal for both directions.
-    pub fn canonical(&self) -> Tuple {
-        match self.invert() {
-            Some(inv) if inv < *self => inv,
-            _ => *self,
-        }
-    }
-
-    /// Keyed hash of the flow, the same for both directions.
+    /// Keyed hash of the flow, the same for both directions: the two
+    /// endpoints (address and port, or ICMP id) as 48-bit words in a fixed
+    /// order, with what else tells flows apart, hashed as two words.
+    #[inline]
     pub fn flow_hash(&self, key: &HashKey) -> u64 {
-        siphash(key, &self.canonical().to_bytes())
-    }
-
-    /// A fixed byte encoding of the tuple (hash input).
-    pub fn to_bytes(&self) -> [u8; 16] {
-        let (kind, a, b) = match self.l4 {
-            L4::Ports { sport, dport } => (1u8, sport, dport),
-            L4::Icmp { ty, code, id } => (2u8, u16::from_be_bytes([ty, code]), id),
-            L4::None => (0u8, 0, 0),
+        // (source port, destination port, kind, ICMP type and code)
+        let (sp, dp, kind, icmp) = match self.l4 {
+            L4::Ports { sport, dport } => (sport, dport, 1u64, 0u64),
+            L4::Icmp { ty, code, id } => {
+                // Request and answer types hash alike.
+                let ty = icmp_inverse_type(ty).map_or(ty, |other| ty.min(other));
+                (id, id, 2, u64::from(ty) << 8 | u64::from(code))
+            }
+            L4::None => (0, 0, 0, 0),
         };
-        let s = self.src.to_be_bytes();
-        let d = self.dst.to_be_bytes();
-        let a = a.to_be_bytes();
-        let b = b.to_be_bytes();
-        [
-            s[0], s[1], s[2], s[3], d[0], d[1], d[2], d[3], a[0], a[1], b[0], b[1], self.proto, kind,
-            0, 0,
-        ]
+        let a = u64::from(self.src) << 16 | u64::from(sp);
+        let b = u64::from(self.dst) << 16 | u64::from(dp);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        // Endpoints take the low 48 bits of each word, the rest the top 16.
+        let w0 = lo | (u64::from(self.proto) << 8 | kind) << 48;
+        let w1 = hi | icmp << 48;
+        siphash_words(key, w0, w1)
     }
 }
 

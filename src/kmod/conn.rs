@@ -217,12 +217,12 @@ impl Conn {
     /// Runs `f` on the entry under its stripe lock (a consistent view).
     /// Must not be called with a stripe lock of the same table held.
     pub(crate) fn with_entry<R>(&self, f: impl FnOnce(&Entry) -> R) -> R {
-        self.stripe_cell().with_linked(self, |l| f(&l.entry))
+        self.with_linked(|l| f(&l.entry))
     }
 
     /// Runs `f` on the entry under its stripe lock, mutably.
     pub(crate) fn with_entry_mut<R>(&self, f: impl FnOnce(&mut Entry) -> R) -> R {
-        self.stripe_cell().with_linked(self, |l| f(&mut l.entry))
+        self.with_linked(|l| f(&mut l.entry))
     }
 
     #[allow(dead_code, reason = "API of the conntrack match and /proc")]

@@ -10,9 +10,9 @@
 //! deadline, so the period only bounds how long an expired entry keeps its
 //! memory and counts towards `ip_conntrack_count`.
 //!
-//! Each run adds its duration and its longest stripe lock hold to the
-//! `gc_ns`, `gc_max_hold_ns` and `gc_runs` module parameters (benchmarks
-//! read them).
+//! Each run adds its duration and its longest stripe lock hold to
+//! `/sys/kernel/debug/ip_conntrack/gc_{ns,max_hold_ns,runs}` (benchmark
+//! accounting, not a setting: see [`Accounting`]).
 
 use crate::conn::{self, ConnPtr, ConnRef};
 use crate::expiry::{self, Cursor};
@@ -182,5 +182,27 @@ fn run(table: &Table) -> u32 {
         IDLE_DELAY_MS
     } else {
         BUSY_DELAY_MS
+    }
+}
+
+/// The collector's cost accounting files in debugfs, for as long as the
+/// module is loaded.
+pub(crate) struct Accounting(());
+
+impl Accounting {
+    /// Creates the files (best effort: a kernel without debugfs has none).
+    pub(crate) fn new() -> Self {
+        // SAFETY: called once at load, before any collector runs; the
+        // files point at the helpers' own statics.
+        unsafe { ffi::ipct_debugfs_init() };
+        Self(())
+    }
+}
+
+impl Drop for Accounting {
+    fn drop(&mut self) {
+        // SAFETY: the files were created by `new`; debugfs removal waits
+        // for readers and writers in flight.
+        unsafe { ffi::ipct_debugfs_exit() };
     }
 }

@@ -4,6 +4,7 @@
  * (module_param, THIS_MODULE, static pernet_operations, inline kernel
  * functions). Prototypes and contracts: include/ip_conntrack.h.
  */
+#include <linux/debugfs.h>
 #include <linux/errno.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -31,19 +32,31 @@ unsigned long ipct_physmem_bytes(void)
 }
 
 /*
- * What garbage collection costs, summed over every namespace's collector
- * (for benchmarks; writing 0 resets a value).
+ * What garbage collection costs, summed over every namespace's collector:
+ * benchmark accounting, not a setting, so it lives in debugfs
+ * (/sys/kernel/debug/ip_conntrack/gc_{ns,max_hold_ns,runs}; writing 0
+ * resets a value).
  */
 static unsigned long gc_ns;
-module_param(gc_ns, ulong, 0644);
-MODULE_PARM_DESC(gc_ns, "time spent in garbage collection runs (ns)");
 static unsigned long gc_max_hold_ns;
-module_param(gc_max_hold_ns, ulong, 0644);
-MODULE_PARM_DESC(gc_max_hold_ns, "longest stripe lock hold of the collector (ns)");
 static unsigned long gc_runs;
-module_param(gc_runs, ulong, 0644);
-MODULE_PARM_DESC(gc_runs, "garbage collection runs");
 static DEFINE_SPINLOCK(gc_account_lock);
+static struct dentry *debugfs_dir;
+
+void ipct_debugfs_init(void)
+{
+	/* debugfs is optional: without it (or on error) the files are absent. */
+	debugfs_dir = debugfs_create_dir("ip_conntrack", NULL);
+	debugfs_create_ulong("gc_ns", 0644, debugfs_dir, &gc_ns);
+	debugfs_create_ulong("gc_max_hold_ns", 0644, debugfs_dir, &gc_max_hold_ns);
+	debugfs_create_ulong("gc_runs", 0644, debugfs_dir, &gc_runs);
+}
+
+void ipct_debugfs_exit(void)
+{
+	debugfs_remove(debugfs_dir);
+	debugfs_dir = NULL;
+}
 
 u64 ipct_clock_ns(void)
 {
@@ -115,6 +128,8 @@ int ipct_hooks_register(const struct nf_hook_ops *ops, unsigned int n)
 void ipct_hooks_unregister(void)
 {
 	unregister_pernet_subsys(&ipct_hooks_net_ops);
+	/* Unregistering does not wait for hook calls in flight. */
+	synchronize_net();
 	ipct_hook_ops = NULL;
 }
 

@@ -169,9 +169,9 @@ impl<const N: usize> Registration<N> {
 
 impl<const N: usize> Drop for Registration<N> {
     fn drop(&mut self) {
-        // SAFETY: `self.ops` is registered (type invariant). Unregistering
-        // waits for hook calls in flight (synchronize_net), so `self.ops`
-        // may be freed right after.
+        // SAFETY: `self.ops` is registered (type invariant). The helper
+        // unregisters, then waits for hook calls in flight
+        // (`synchronize_net`), so `self.ops` may be freed right after.
         unsafe { ffi::ipct_hooks_unregister() };
     }
 }

@@ -134,7 +134,7 @@ unsafe extern "C" fn set_closing(ct: *mut ffi::nf_conntrack) {
     }
     // SAFETY: the caller's packet keeps the entry alive for the call.
     let c: &Conn = unsafe { Conn::from_nfct(ct) };
-    let cfg = settings::config();
+    let cfg = settings::Knobs;
     let now = conn::now();
     c.with_entry_mut(|e| {
         // An unconfirmed entry holds its timeout relative to confirmation.

@@ -17,41 +17,33 @@
 //!   filter dropped never gets here, and its entry goes with it.
 
 use crate::conn::{self, ConnPtr, ConnRef};
-use crate::ctinfo::CtInfo;
-use crate::table::Store;
-use crate::entry::Status;
+use crate::driver::{self, Confirmed, DropReason, Tracked};
+use crate::entry::Entry;
 use crate::ffi;
+use crate::hash::HashKey;
 use crate::hooks::{self, priority, Hook, HookPoint, Packet, Verdict};
 use crate::invalid::Invalid;
-use crate::ktable::Table;
+use crate::ktable::{Slab, Table};
 use crate::packet;
 use crate::settings;
 use crate::skb::SkbMut;
 use crate::stats::{Counter, Stats};
-use crate::track::{self, Confirm, Decision, TABLE_FULL_MSG};
+use crate::table::{Layout, Stripe};
+use crate::track::{self, TABLE_FULL_MSG};
 use crate::tuple::proto;
 use crate::wire;
-use core::sync::atomic::{AtomicU64, Ordering};
-
-/// Packets the tracking hooks looked at (for the unload log line).
-static PACKETS: AtomicU64 = AtomicU64::new(0);
-
-/// Packets seen so far by the tracking hooks.
-pub(crate) fn packets_seen() -> u64 {
-    PACKETS.load(Ordering::Relaxed)
-}
 
 /// The table of the namespace a hook runs in.
 fn table_of<'a>(pkt: &Packet<'a>) -> Option<&'a Table> {
     // SAFETY: the hook runs in `pkt.net()`, a live namespace whose table is
-    // torn down only after the hooks are unregistered there (pernet order,
-    // and `synchronize_net` in the unregistration).
+    // torn down only after the hooks are unregistered there (pernet order)
+    // and the hook calls in flight have returned (`Table::shutdown` starts
+    // with `synchronize_net`).
     unsafe { Table::for_net(pkt.net()) }
 }
 
 /// PRE_ROUTING / LOCAL_OUT.
 fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
-    PACKETS.fetch_add(1, Ordering::Relaxed);
     let Some(table) = table_of(pkt) else {
         return Verdict::ACCEPT;
     };
@@ -71,31 +63,63 @@ fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
     v
 }
 
-/// What happened under the stripe lock.
-enum Step {
-    /// Attach this reference; then release the table's reference to the
-    /// killed entry, if any.
-    Attach(ConnRef, CtInfo, Option<ConnPtr>),
-    /// Create this entry (after releasing an evicted one's table
-    /// reference, if any).
-    New(crate::entry::Entry, Option<ConnPtr>),
-    /// The old entry left the table: release its reference, try again.
-    Again(ConnPtr),
-    /// INVALID (counted).
-    Invalid(Invalid),
-    /// Table full, nothing to evict.
-    Full,
+/// The driver's view of one namespace's table.
+struct Shell<'t> {
+    table: &'t Table,
 }
 
-/// Releases the table's reference to an entry the engine unlinked.
-///
-/// # Safety
-///
-/// `r` was just unlinked by the engine under its stripe lock, so its
-/// table reference is ours to put.
-unsafe fn release_unlinked(r: ConnPtr) {
-    // SAFETY: guaranteed by the caller.
-    drop(unsafe { ConnRef::adopt(r) });
+impl driver::Shell for Shell<'_> {
+    type Ref = ConnPtr;
+    type Held = ConnRef;
+    type Store<'l> = Slab<'l>;
+
+    fn layout(&self) -> Layout {
+        *self.table.layout()
+    }
+
+    fn key(&self) -> HashKey {
+        *self.table.key()
+    }
+
+    fn with_stripe<R>(
+        &mut self,
+        s: u32,
+        f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, Slab<'l>>) -> R,
+    ) -> Option<R> {
+        self.table.with_stripe(s, f)
+    }
+
+    fn hold(store: &Slab<'_>, r: ConnPtr) -> ConnRef {
+        // SAFETY: the driver passes entries found in, or just inserted
+        // into, this stripe under the lock we hold (`Shell`'s contract),
+        // or the entry being confirmed, which its packet holds.
+        unsafe { store.new_ref(r) }
+    }
+
+    fn linked(store: &Slab<'_>, r: ConnPtr) {
+        let c = Self::hold(store, r);
+        c.set_confirmed();
+        // The table's reference, held while the entry is linked.
+        let _ = c.into_raw();
+    }
+
+    fn closing(store: &Slab<'_>) -> bool {
+        store.table().closing()
+    }
+
+    fn reserve(&mut self) -> bool {
+        self.table.reserve(settings::max())
+    }
+
+    fn alloc(&mut self, s: u32, e: Entry) -> Option<ConnRef> {
+        self.table.new_conn(s, e)
+    }
+
+    fn release(&mut self, r: ConnPtr) {
+        // SAFETY: the driver releases only entries the engine just
+        // unlinked (`Shell`'s contract): the table's reference is ours.
+        drop(unsafe { ConnRef::adopt(r) });
+    }
 }
 
 fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Verdict {
@@ -112,109 +136,19 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Ve
     if hook == PRE_ROUTING && settings::checksum() && checksum_bad(skb, head, &pkt) {
         return invalid(stats, Invalid::BadL4Header, false, Some(&pkt));
     }
-    let lookup = match track::prepare(&pkt) {
-        Ok(l) => l,
-        Err(why) => return invalid(stats, why, false, Some(&pkt)),
-    };
-    let cfg = settings::config();
-    let now = conn::now();
-    let (s, bucket) = table.layout().locate(lookup.hash(table.key()));
-    // A reopened connection (SYN on TIME_WAIT) is processed again, once.
-    for _ in 0..2 {
-        let step = table.with_stripe(s, |st| {
-            match track::process(st, bucket, &pkt, &lookup, now, &cfg, stats) {
-                Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
-                    Step::Attach(st.store.new_ref(entry), ctinfo, None)
-                }
-                Decision::Killed { entry, ctinfo } => {
-                    Step::Attach(st.store.new_ref(entry), ctinfo, Some(entry))
-                }
-                Decision::Reopen { old } => Step::Again(old),
-                Decision::Invalid(why) => Step::Invalid(why),
-                Decision::New(e) => {
-                    if table.reserve(settings::max()) {
-                        Step::New(e, None)
-                    } else if let Some(v) = track::early_drop(st, bucket, now, stats) {
-                        Step::New(e, Some(v))
-                    } else {
-                        track::table_full(stats);
-                        Step::Full
-                    }
-                }
-            }
-        });
-        let Some(step) = step else {
-            return Verdict::ACCEPT;
-        };
-        match step {
-            Step::Attach(c, ctinfo, killed) => {
-                if let Some(k) = killed {
-                    // SAFETY: the engine unlinked `k` (Decision::Killed).
-                    unsafe { release_unlinked(k) };
-                }
-                drop(conn::attach(skb, c, ctinfo));
-                return Verdict::ACCEPT;
-            }
-            Step::New(e, evicted) => {
-                if let Some(v) = evicted {
-                    // SAFETY: early_drop unlinked `v`.
-                    unsafe { release_unlinked(v) };
-                    if !reserve_after_eviction(table, s, bucket, now, stats) {
-                        track::table_full(stats);
-                        warn_table_full();
-                        return Verdict::DROP;
-                    }
-                }
-                let Some(c) = table.new_conn(s, e) else {
-                    stats.inc(Counter::Drop);
-                    return Verdict::DROP;
-                };
-                drop(conn::attach(skb, c, CtInfo::New));
-                return Verdict::ACCEPT;
-            }
-            Step::Again(old) => {
-                // SAFETY: the engine unlinked `old` (Decision::Reopen).
-                unsafe { release_unlinked(old) };
-            }
-            Step::Invalid(why) => return invalid(stats, why, true, Some(&pkt)),
-            Step::Full => {
-                warn_table_full();
-                return Verdict::DROP;
-            }
+    let mut shell = Shell { table };
+    match driver::track(&mut shell, &pkt, conn::now(), &settings::Knobs, stats) {
+        Tracked::Attach(c, ctinfo) => {
+            drop(conn::attach(skb, c, ctinfo));
+            Verdict::ACCEPT
         }
-    }
-    Verdict::ACCEPT
-}
-
-/// Further evictions a new flow may make when the slot of the first one
-/// was taken before it could use it.
-const MORE_EVICTIONS: u32 = 2;
-
-/// Reserves the count slot that evicting an entry freed (see
-/// [`Table::reserve`]). The slot may not be free: a packet may still hold
-/// the evicted entry (its count goes when that packet is done) or another
-/// CPU's new flow may have taken it. Then a few more entries near `bucket`
-/// of stripe `s` are evicted, so the count never passes the limit; false
-/// when there is still no room (drop the packet).
-fn reserve_after_eviction(
-    table: &Table,
-    s: u32,
-    bucket: usize,
-    now: crate::Millis,
-    stats: &mut Stats,
-) -> bool {
-    for _ in 0..MORE_EVICTIONS {
-        if table.reserve(settings::max()) {
-            return true;
+        Tracked::Invalid(why) => invalid(stats, why, true, Some(&pkt)),
+        Tracked::Drop(DropReason::TableFull) => {
+            warn_table_full();
+            Verdict::DROP
         }
-        let victim = table
-            .with_stripe(s, |st| track::early_drop(st, bucket, now, stats))
-            .flatten();
-        let Some(v) = victim else { return false };
-        // SAFETY: early_drop unlinked `v`.
-        unsafe { release_unlinked(v) };
+        Tracked::Drop(DropReason::NoMemory | DropReason::InsertFailed) => Verdict::DROP,
     }
-    table.reserve(settings::max())
 }
 
 /// `NF_INET_PRE_ROUTING`.
@@ -282,65 +216,31 @@ pub(crate) fn confirm(skb: &mut SkbMut<'_>) -> Verdict {
         return Verdict::ACCEPT;
     };
     let table = c.table();
-    let key = *table.key();
-    let layout = *table.layout();
-    let now = conn::now();
     let mut stats = Stats::ZERO;
-    let r = c.ptr();
-    let outcome = table.with_stripe(c.stripe_index(), |st| {
-        let Some((confirmed, orig)) = st
-            .store
-            .entry(r)
-            .map(|e| (e.status.has(Status::CONFIRMED), e.orig))
-        else {
-            return Outcome::Failed;
-        };
-        if confirmed {
-            // A clone of the packet confirmed it first.
-            return Outcome::Already;
-        }
-        let (s, bucket) = layout.locate(orig.flow_hash(&key));
-        if s != c.stripe_index() {
-            return Outcome::Failed;
-        }
-        match track::confirm(st, bucket, r, now, &mut stats) {
-            Confirm::Inserted => {
-                // The table's reference, held while the entry is linked.
-                let _ = st.store.new_ref(r).into_raw();
-                c.set_confirmed();
-                Outcome::Already
-            }
-            Confirm::Merged { existing } => Outcome::Merged(st.store.new_ref(existing)),
-            Confirm::Failed => Outcome::Failed,
-        }
-    });
-    c.table().stats().add(&stats);
+    let outcome = driver::confirm(
+        &mut Shell { table },
+        c.stripe_index(),
+        c.ptr(),
+        conn::now(),
+        &mut stats,
+    );
+    table.stats().add(&stats);
     match outcome {
-        Some(Outcome::Already) => {
+        Confirmed::Inserted => {
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
-        Some(Outcome::Merged(existing)) => {
+        Confirmed::Merged(existing) => {
             // The packet carries the winner now; its own entry goes.
             drop(conn::attach(skb, existing, ctinfo));
             drop(c);
             Verdict::ACCEPT
         }
-        Some(Outcome::Failed) | None => {
+        Confirmed::Failed => {
             drop(c);
             Verdict::DROP
         }
     }
-}
-
-/// The result of a confirmation under the lock.
-enum Outcome {
-    /// The entry is (now) in the table.
-    Already,
-    /// Another entry of the same flow won; attach it instead.
-    Merged(ConnRef),
-    /// Drop the packet.
-    Failed,
 }
 
 fn confirm_hook(pkt: &mut Packet<'_>) -> Verdict {

@@ -19,6 +19,9 @@ pub mod config;
 #[path = "../engine/ctinfo.rs"]
 pub mod ctinfo;
 #[forbid(unsafe_code)]
+#[path = "../engine/driver.rs"]
+pub mod driver;
+#[forbid(unsafe_code)]
 #[path = "../engine/entry.rs"]
 pub mod entry;
 #[forbid(unsafe_code)]
@@ -108,6 +111,8 @@ struct IpConntrack {
     /// Destroyed last among the data path: every entry is freed by now.
     _cache: conn::Cache,
     _sockopt: sockopt::Registration,
+    /// The collectors' accounting files; every collector has stopped.
+    _gc_accounting: gc::Accounting,
 }
 
 impl kernel::Module for IpConntrack {
@@ -127,6 +132,7 @@ impl kernel::Module for IpConntrack {
         })?;
 
         let sizing = params::Sizing::at_load()?;
+        let gc_accounting = gc::Accounting::new();
         sizing.apply();
         let cache = conn::Cache::new()?;
         let nfct_hook = nfct_hook::Registration::new()?;
@@ -151,12 +157,13 @@ impl kernel::Module for IpConntrack {
             _nfct_hook: nfct_hook,
             _cache: cache,
             _sockopt: sockopt,
+            _gc_accounting: gc_accounting,
         })
     }
 }
 
 impl Drop for IpConntrack {
     fn drop(&mut self) {
-        pr_info!("unloading: {} packets seen\n", packet_path::packets_seen());
+        pr_info!("unloading\n");
     }
 }

@@ -15,7 +15,7 @@
 //! sees an old value for a moment behaves as if the write came a moment
 //! later, and no other memory is published through them.
 
-use crate::config::{Config, Timeouts, MAX_TIMEOUT_SECS};
+use crate::config::{Config, Settings, Timeout, Timeouts, MAX_TIMEOUT_SECS, TIMEOUT_COUNT};
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 /// One knob: an `int` the sysctl core may write at any time.
@@ -29,6 +29,7 @@ impl Knob {
 
     /// The current value (never below the knob's minimum, which is at
     /// least 0, so the conversion cannot fail).
+    #[inline]
     fn get(&self) -> u32 {
         u32::try_from(self.0.load(Ordering::Relaxed)).unwrap_or(0)
     }
@@ -65,8 +66,6 @@ pub(crate) const MIN_TIMEOUT_SECS: i32 = 1;
 /// Largest timeout, in seconds.
 pub(crate) const MAX_TIMEOUT: i32 = secs(MAX_TIMEOUT_SECS);
 
-const D: Timeouts = Timeouts::DEFAULT;
-
 /// `ip_conntrack_max`. Set at load from the table sizing ([`set_max`]).
 pub(crate) static MAX: Knob = Knob::new(0);
 /// `ip_conntrack_log_invalid`: protocol whose INVALID packets are logged
@@ -81,58 +80,43 @@ pub(crate) static TCP_BE_LIBERAL: Knob = Knob::new(Config::DEFAULT.tcp_be_libera
 /// `ip_conntrack_tcp_max_retrans`.
 pub(crate) static TCP_MAX_RETRANS: Knob = Knob::new(secs(Config::DEFAULT.tcp_max_retrans));
 
-/// `ip_conntrack_tcp_timeout_syn_sent`.
-pub(crate) static TCP_SYN_SENT: Knob = Knob::new(secs(D.tcp_syn_sent));
-/// `ip_conntrack_tcp_timeout_syn_recv`.
-pub(crate) static TCP_SYN_RECV: Knob = Knob::new(secs(D.tcp_syn_recv));
-/// `ip_conntrack_tcp_timeout_established`.
-pub(crate) static TCP_ESTABLISHED: Knob = Knob::new(secs(D.tcp_established));
-/// `ip_conntrack_tcp_timeout_fin_wait`.
-pub(crate) static TCP_FIN_WAIT: Knob = Knob::new(secs(D.tcp_fin_wait));
-/// `ip_conntrack_tcp_timeout_close_wait`.
-pub(crate) static TCP_CLOSE_WAIT: Knob = Knob::new(secs(D.tcp_close_wait));
-/// `ip_conntrack_tcp_timeout_last_ack`.
-pub(crate) static TCP_LAST_ACK: Knob = Knob::new(secs(D.tcp_last_ack));
-/// `ip_conntrack_tcp_timeout_time_wait`.
-pub(crate) static TCP_TIME_WAIT: Knob = Knob::new(secs(D.tcp_time_wait));
-/// `ip_conntrack_tcp_timeout_close`.
-pub(crate) static TCP_CLOSE: Knob = Knob::new(secs(D.tcp_close));
-/// `ip_conntrack_tcp_timeout_max_retrans`.
-pub(crate) static TCP_TIMEOUT_MAX_RETRANS: Knob = Knob::new(secs(D.tcp_max_retrans));
-/// `ip_conntrack_udp_timeout`.
-pub(crate) static UDP: Knob = Knob::new(secs(D.udp));
-/// `ip_conntrack_udp_timeout_stream`.
-pub(crate) static UDP_STREAM: Knob = Knob::new(secs(D.udp_stream));
-/// `ip_conntrack_icmp_timeout`.
-pub(crate) static ICMP: Knob = Knob::new(secs(D.icmp));
-/// `ip_conntrack_generic_timeout`.
-pub(crate) static GENERIC: Knob = Knob::new(secs(D.generic));
+/// Every timeout knob, in [`Timeout`] order, with the defaults of the
+/// engine's table ([`crate::config::TIMEOUTS`]); the sysctl files are
+/// derived from the same table.
+pub(crate) static TIMEOUTS: [Knob; TIMEOUT_COUNT] = {
+    let defaults = Timeouts::DEFAULT.secs();
+    let mut knobs = [const { Knob::new(0) }; TIMEOUT_COUNT];
+    let mut i = 0;
+    while i < TIMEOUT_COUNT {
+        knobs[i] = Knob::new(secs(defaults[i]));
+        i += 1;
+    }
+    knobs
+};
 
-/// What the state machines read, as of now. Cheap (a few relaxed loads):
-/// take one snapshot per packet.
-pub(crate) fn config() -> Config {
-    Config {
-        timeouts: Timeouts {
-            tcp_syn_sent: TCP_SYN_SENT.get(),
-            tcp_syn_recv: TCP_SYN_RECV.get(),
-            tcp_established: TCP_ESTABLISHED.get(),
-            tcp_fin_wait: TCP_FIN_WAIT.get(),
-            tcp_close_wait: TCP_CLOSE_WAIT.get(),
-            tcp_last_ack: TCP_LAST_ACK.get(),
-            tcp_time_wait: TCP_TIME_WAIT.get(),
-            tcp_close: TCP_CLOSE.get(),
-            tcp_max_retrans: TCP_TIMEOUT_MAX_RETRANS.get(),
-            // No classic sysctl: 2.6 had none, 6.12's is
-            // nf_conntrack_tcp_timeout_unacknowledged.
-            tcp_unacknowledged: D.tcp_unacknowledged,
-            udp: UDP.get(),
-            udp_stream: UDP_STREAM.get(),
-            icmp: ICMP.get(),
-            generic: GENERIC.get(),
-        },
-        tcp_loose: TCP_LOOSE.get() != 0,
-        tcp_be_liberal: TCP_BE_LIBERAL.get() != 0,
-        tcp_max_retrans: TCP_MAX_RETRANS.get(),
+/// The settings as the engine reads them: straight from the knobs, one
+/// value at a time, when a packet needs it.
+pub(crate) struct Knobs;
+
+impl Settings for Knobs {
+    #[inline]
+    fn timeout_secs(&self, t: Timeout) -> u32 {
+        TIMEOUTS.get(t.index()).map_or(0, Knob::get)
+    }
+
+    #[inline]
+    fn tcp_loose(&self) -> bool {
+        TCP_LOOSE.get() != 0
+    }
+
+    #[inline]
+    fn tcp_be_liberal(&self) -> bool {
+        TCP_BE_LIBERAL.get() != 0
+    }
+
+    #[inline]
+    fn tcp_max_retrans(&self) -> u32 {
+        TCP_MAX_RETRANS.get()
     }
 }
 

@@ -32,6 +32,7 @@
 //! them for writing fails (`EACCES`, root included), and their handler
 //! refuses writes (`EPERM`) in any case.
 
+use crate::config::{Timeout, TIMEOUTS};
 use crate::ffi;
 use crate::settings::{self, Knob};
 use core::ffi::c_void;
@@ -39,7 +40,8 @@ use core::ptr::NonNull;
 use kernel::c_str;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
-use kernel::str::CStr;
+use kernel::fmt;
+use kernel::str::{CStr, CString};
 
 /// Bounds of a writable knob, pointed to by `extra1`/`extra2` of its entry
 /// (which `proc_dointvec_minmax` reads as `int *`).
@@ -100,24 +102,42 @@ enum Value {
     Computed(ffi::proc_handler),
 }
 
+/// A sysctl's name.
+#[derive(Clone, Copy)]
+enum Name {
+    /// Given here.
+    Fixed(&'static CStr),
+    /// The timeout's name in the engine's table ([`TIMEOUTS`]).
+    Of(Timeout),
+}
+
 /// One sysctl: its name under the table's directory and its value.
 #[derive(Clone, Copy)]
 struct Spec {
-    name: &'static CStr,
+    name: Name,
     value: Value,
 }
 
 const fn knob(name: &'static CStr, knob: &'static Knob, range: &'static Range) -> Spec {
     Spec {
-        name,
+        name: Name::Fixed(name),
         value: Value::Knob(knob, range),
     }
 }
 
 const fn computed<C: Computed>(name: &'static CStr) -> Spec {
     Spec {
-        name,
+        name: Name::Fixed(name),
         value: Value::Computed(Some(computed_handler::<C>)),
+    }
+}
+
+/// The sysctl of timeout `t`: name, default and knob from the engine's
+/// table, in seconds within [`TIMEOUT`].
+const fn timeout(t: Timeout) -> Spec {
+    Spec {
+        name: Name::Of(t),
+        value: Value::Knob(&settings::TIMEOUTS[t.index()], &TIMEOUT),
     }
 }
 
@@ -125,11 +145,29 @@ const fn computed<C: Computed>(name: &'static CStr) -> Spec {
 const INT_LEN: c_int = core::mem::size_of::<c_int>() as c_int;
 
 impl Spec {
-    /// The C entry. Every pointer in it is 'static.
-    fn entry(&self) -> ffi::ctl_table {
+    /// The name as a C string: a 'static one, or one made into `names`
+    /// (whose heap buffers stay put for as long as `names` lives).
+    fn c_name(&self, names: &mut KVec<CString>) -> Result<*const kernel::ffi::c_char> {
+        match self.name {
+            Name::Fixed(n) => Ok(n.as_char_ptr()),
+            Name::Of(t) => {
+                let name = TIMEOUTS
+                    .get(t.index())
+                    .and_then(|s| s.sysctl)
+                    .ok_or(EINVAL)?;
+                let c = CString::try_from_fmt(fmt!("{}", name))?;
+                let p = c.as_char_ptr();
+                names.push(c, GFP_KERNEL)?;
+                Ok(p)
+            }
+        }
+    }
+
+    /// The C entry, named `procname`. Every other pointer in it is 'static.
+    fn entry(&self, procname: *const kernel::ffi::c_char) -> ffi::ctl_table {
         match self.value {
             Value::Knob(knob, range) => ffi::ctl_table {
-                procname: self.name.as_char_ptr(),
+                procname,
                 data: knob.as_ptr().cast::<c_void>(),
                 maxlen: INT_LEN,
                 mode: 0o644,
@@ -139,7 +177,7 @@ impl Spec {
                 ..Default::default()
             },
             Value::Computed(handler) => ffi::ctl_table {
-                procname: self.name.as_char_ptr(),
+                procname,
                 maxlen: INT_LEN,
                 mode: 0o444,
                 proc_handler: handler,
@@ -219,51 +257,15 @@ const NETFILTER: [Spec; 21] = [
         &settings::LOG_INVALID,
         &LOG_INVALID,
     ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_syn_sent"),
-        &settings::TCP_SYN_SENT,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_syn_recv"),
-        &settings::TCP_SYN_RECV,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_established"),
-        &settings::TCP_ESTABLISHED,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_fin_wait"),
-        &settings::TCP_FIN_WAIT,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_close_wait"),
-        &settings::TCP_CLOSE_WAIT,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_last_ack"),
-        &settings::TCP_LAST_ACK,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_time_wait"),
-        &settings::TCP_TIME_WAIT,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_close"),
-        &settings::TCP_CLOSE,
-        &TIMEOUT,
-    ),
-    knob(
-        c_str!("ip_conntrack_tcp_timeout_max_retrans"),
-        &settings::TCP_TIMEOUT_MAX_RETRANS,
-        &TIMEOUT,
-    ),
+    timeout(Timeout::TcpSynSent),
+    timeout(Timeout::TcpSynRecv),
+    timeout(Timeout::TcpEstablished),
+    timeout(Timeout::TcpFinWait),
+    timeout(Timeout::TcpCloseWait),
+    timeout(Timeout::TcpLastAck),
+    timeout(Timeout::TcpTimeWait),
+    timeout(Timeout::TcpClose),
+    timeout(Timeout::TcpMaxRetrans),
     knob(
         c_str!("ip_conntrack_tcp_loose"),
         &settings::TCP_LOOSE,
@@ -279,18 +281,10 @@ const NETFILTER: [Spec; 21] = [
         &settings::TCP_MAX_RETRANS,
         &RETRANS,
     ),
-    knob(c_str!("ip_conntrack_udp_timeout"), &settings::UDP, &TIMEOUT),
-    knob(
-        c_str!("ip_conntrack_udp_timeout_stream"),
-        &settings::UDP_STREAM,
-        &TIMEOUT,
-    ),
-    knob(c_str!("ip_conntrack_icmp_timeout"), &settings::ICMP, &TIMEOUT),
-    knob(
-        c_str!("ip_conntrack_generic_timeout"),
-        &settings::GENERIC,
-        &TIMEOUT,
-    ),
+    timeout(Timeout::Udp),
+    timeout(Timeout::UdpStream),
+    timeout(Timeout::Icmp),
+    timeout(Timeout::Generic),
 ];
 
 /// One registered directory of sysctls; unregistered on drop.
@@ -303,6 +297,7 @@ const NETFILTER: [Spec; 21] = [
 struct Table<const N: usize> {
     header: NonNull<ffi::ctl_table_header>,
     _entries: KBox<[ffi::ctl_table; N]>,
+    _names: KVec<CString>,
 }
 
 // SAFETY: after registration the entries are only read, by the sysctl core;
@@ -314,10 +309,19 @@ unsafe impl<const N: usize> Sync for Table<N> {}
 impl<const N: usize> Table<N> {
     /// Registers `specs` under `/proc/sys/<path>` in the initial namespace.
     fn register(path: &'static CStr, specs: &[Spec; N]) -> Result<Self> {
-        let mut entries = KBox::new(specs.map(|s| s.entry()), GFP_KERNEL)?;
+        let mut names = KVec::new();
+        let mut procnames = [core::ptr::null(); N];
+        for (p, s) in procnames.iter_mut().zip(specs) {
+            *p = s.c_name(&mut names)?;
+        }
+        let mut entries = KBox::new(
+            core::array::from_fn(|i| specs[i].entry(procnames[i])),
+            GFP_KERNEL,
+        )?;
         // SAFETY: the path is a valid C string; `entries` holds `N` valid
-        // entries whose pointers are 'static (names, knobs, ranges,
-        // handlers); it stays alive and unmoved until `drop` unregisters it.
+        // entries whose pointers are 'static (knobs, ranges, handlers) or
+        // into `names` (kept with them); both stay alive and unmoved until
+        // `drop` unregisters them.
         let header = unsafe {
             ffi::ipct_sysctl_register(path.as_char_ptr(), entries.as_mut_ptr(), entries.len())
         };
@@ -326,6 +330,7 @@ impl<const N: usize> Table<N> {
         Ok(Self {
             header,
             _entries: entries,
+            _names: names,
         })
     }
 }

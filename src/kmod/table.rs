@@ -30,7 +30,7 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::init::InPlaceInit;
@@ -84,14 +84,18 @@ impl StripeCell {
         f(&mut st)
     }
 
-    /// Runs `f` on the chain link and entry of `c`, which belongs to this
-    /// stripe, under the stripe lock.
-    pub(crate) fn with_linked<R>(&self, c: &Conn, f: impl FnOnce(&mut Linked) -> R) -> R {
-        let _guard = self.lock.lock();
-        // SAFETY: `c` is alive (borrowed), belongs to this stripe (caller:
-        // `Conn` passes its own stripe), and we hold the stripe's lock,
-        // which guards `linked`; the borrow ends with the guard.
-        f(unsafe { &mut *c.linked_ptr() })
+}
+
+impl Conn {
+    /// Runs `f` on this entry's chain link and entry under its own
+    /// stripe's lock.
+    pub(crate) fn with_linked<R>(&self, f: impl FnOnce(&mut Linked) -> R) -> R {
+        let cell = self.stripe_cell();
+        let _guard = cell.lock.lock();
+        // SAFETY: `self` is alive (borrowed) and belongs to `cell`, the
+        // stripe it was allocated for; we hold that stripe's lock, which
+        // guards `linked`; the borrow ends before the guard drops.
+        f(unsafe { &mut *self.linked_ptr() })
     }
 }
 
@@ -103,6 +107,13 @@ pub(crate) struct Slab<'a> {
 }
 
 impl Slab<'_> {
+    /// The table this stripe belongs to.
+    pub(crate) fn table(&self) -> &Table {
+        // SAFETY: the stripe outlives this store, which exists only while
+        // the stripe's lock is held.
+        unsafe { self.stripe.as_ref() }.table()
+    }
+
     /// The chain link and entry of `r`, if it belongs to this stripe.
     fn linked(&self, r: ConnPtr) -> Option<*mut Linked> {
         // SAFETY: every reference the engine is given names a live entry: one linked in
@@ -115,10 +126,15 @@ impl Slab<'_> {
         Some(c.linked_ptr())
     }
 
-    /// A new counted reference to `r` (alive, see [`Slab::linked`]), for a
-    /// packet.
-    pub(crate) fn new_ref(&self, r: ConnPtr) -> ConnRef {
-        // SAFETY: as in `linked`: `r` is alive while the lock is held.
+    /// A new counted reference to `r`, for a packet.
+    ///
+    /// # Safety
+    ///
+    /// `r` must be alive: handed out by the engine from this stripe during
+    /// this lock hold (linked here, so the table's reference keeps it), or
+    /// an entry the caller holds a reference to.
+    pub(crate) unsafe fn new_ref(&self, r: ConnPtr) -> ConnRef {
+        // SAFETY: `r` is alive (caller).
         unsafe { r.as_conn() }.new_ref()
     }
 }
@@ -173,6 +189,8 @@ pub(crate) struct Table {
     key: HashKey,
     stripes: KVec<Pin<KBox<StripeCell>>>,
     count: AtomicU32,
+    /// Set when teardown begins: nothing may join the table after that.
+    closing: AtomicBool,
     stats: PerCpu,
     gc: Gc,
 }
@@ -214,6 +232,7 @@ impl Table {
                 key,
                 stripes,
                 count: AtomicU32::new(0),
+                closing: AtomicBool::new(false),
                 stats: PerCpu::new()?,
                 gc: Gc::new()?,
             })
@@ -258,6 +277,14 @@ impl Table {
     /// (`ip_conntrack_count`, `entries` of `/proc/net/stat`).
     pub(crate) fn count(&self) -> u32 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Whether teardown has begun: an entry being confirmed must not join
+    /// the table then. Read under a stripe lock, which orders it after
+    /// [`Table::shutdown`]'s flush of that stripe: an entry linked before
+    /// the flag was seen is flushed.
+    pub(crate) fn closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
     }
 
     /// The garbage collector.
@@ -412,10 +439,16 @@ impl Table {
         }
     }
 
-    /// Tears the table down: stops the collector, removes every entry and
-    /// waits until packets holding entries let go of them (Linux waits the
-    /// same way at namespace exit). Afterwards nothing refers to the table.
+    /// Tears the table down: refuses new members, waits for hook calls in
+    /// flight (unregistering a hook does not wait for them), stops the
+    /// collector, removes every entry and waits until packets holding
+    /// entries let go of them (Linux waits the same way at namespace exit).
+    /// Afterwards nothing refers to the table.
     fn shutdown(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        // SAFETY: process context (namespace exit or module unload), no
+        // lock held.
+        unsafe { ffi::synchronize_net() };
         self.gc.stop();
         self.flush();
         let mut waited = 0u32;

@@ -338,7 +338,7 @@ phase_gc() {
             send $FULL $FULL 100 || { fail "fill $_conf"; return 1; }
             if [ "$_conf" = ip ]; then
                 for _p in gc_ns gc_max_hold_ns gc_runs; do
-                    echo 0 > "/sys/module/ip_conntrack/parameters/$_p"
+                    echo 0 > "/sys/kernel/debug/ip_conntrack/$_p"
                 done
             fi
             _b0=$(busy_ticks)
@@ -361,9 +361,9 @@ phase_gc() {
             # USER_HZ ticks are 10 ms.
             emit "$_conf gc_cpu_ms $FULL $_r $(((_b1 - _b0) * 10 - _idle * _win / 100000000000)) ms"
             if [ "$_conf" = ip ]; then
-                emit "ip gc_run_ms $FULL $_r $(($(cat /sys/module/ip_conntrack/parameters/gc_ns) / 1000000)) ms"
-                emit "ip gc_max_hold_us $FULL $_r $(($(cat /sys/module/ip_conntrack/parameters/gc_max_hold_ns) / 1000)) us"
-                emit "ip gc_runs $FULL $_r $(cat /sys/module/ip_conntrack/parameters/gc_runs) runs"
+                emit "ip gc_run_ms $FULL $_r $(($(cat /sys/kernel/debug/ip_conntrack/gc_ns) / 1000000)) ms"
+                emit "ip gc_max_hold_us $FULL $_r $(($(cat /sys/kernel/debug/ip_conntrack/gc_max_hold_ns) / 1000)) us"
+                emit "ip gc_runs $FULL $_r $(cat /sys/kernel/debug/ip_conntrack/gc_runs) runs"
             fi
             unload "$_conf" || { fail "unload $_conf"; return 1; }
         done

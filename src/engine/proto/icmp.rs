@@ -7,7 +7,7 @@
 //! not handled here: the driver (`crate::track`) relates them to the entry
 //! of the packet they quote.
 
-use crate::config::{secs, Config};
+use crate::config::{Settings, Timeout};
 use crate::invalid::Invalid;
 use crate::proto::Update;
 use crate::tuple::{icmp_inverse_type, icmp_is_request, Tuple, L4};
@@ -25,18 +25,18 @@ pub fn is_error(ty: u8) -> bool {
 /// Whether a packet with tuple `t` may open an entry; its timeout if so.
 /// A reply type without an entry is [`Invalid::IcmpNoQuery`]; any other
 /// non-request type [`Invalid::IcmpNotNew`].
-pub fn new(t: &Tuple, cfg: &Config) -> Result<Millis, Invalid> {
+pub fn new(t: &Tuple, cfg: &impl Settings) -> Result<Millis, Invalid> {
     match t.l4 {
-        L4::Icmp { ty, .. } if icmp_is_request(ty) => Ok(secs(cfg.timeouts.icmp)),
+        L4::Icmp { ty, .. } if icmp_is_request(ty) => Ok(cfg.timeout(Timeout::Icmp)),
         L4::Icmp { ty, .. } if icmp_inverse_type(ty).is_some() => Err(Invalid::IcmpNoQuery),
         _ => Err(Invalid::IcmpNotNew),
     }
 }
 
 /// A request or reply on an existing entry: refresh it.
-pub fn update(cfg: &Config) -> Update {
+pub fn update(cfg: &impl Settings) -> Update {
     Update::Accept {
-        timeout: secs(cfg.timeouts.icmp),
+        timeout: cfg.timeout(Timeout::Icmp),
     }
 }
 
@@ -48,6 +48,7 @@ pub fn update(cfg: &Config) -> Update {
     clippy::cast_possible_truncation
 )]
 mod tests {
+    use crate::config::Config;
     use super::*;
     use crate::tuple::proto::ICMP;
 

@@ -11,7 +11,7 @@
 //! of sync are *ignored* (passed without moving the entry along); packets
 //! that are plainly wrong are *invalid*.
 
-use crate::config::{secs, Config, Timeouts};
+use crate::config::{Settings, Timeout};
 use crate::entry::Status;
 use crate::invalid::Invalid;
 use crate::packet::{Segment, TcpFlags};
@@ -81,21 +81,20 @@ impl TcpState {
         })
     }
 
-    /// The state's timeout in seconds.
-    fn timeout_secs(self, t: &Timeouts) -> u32 {
-        match self {
-            TcpState::SynSent | TcpState::SynSent2 => t.tcp_syn_sent,
-            TcpState::SynRecv => t.tcp_syn_recv,
-            TcpState::Established => t.tcp_established,
-            TcpState::FinWait => t.tcp_fin_wait,
-            TcpState::CloseWait => t.tcp_close_wait,
-            TcpState::LastAck => t.tcp_last_ack,
-            TcpState::TimeWait => t.tcp_time_wait,
-            TcpState::Close => t.tcp_close,
-            // Never the target of a transition (Linux has no timeout
-            // for them either).
-            TcpState::None | TcpState::Listen => 0,
-        }
+    /// The state's timeout knob; `None` for states that are never the
+    /// target of a transition (Linux has no timeout for them either).
+    fn timeout(self) -> Option<Timeout> {
+        Some(match self {
+            TcpState::SynSent | TcpState::SynSent2 => Timeout::TcpSynSent,
+            TcpState::SynRecv => Timeout::TcpSynRecv,
+            TcpState::Established => Timeout::TcpEstablished,
+            TcpState::FinWait => Timeout::TcpFinWait,
+            TcpState::CloseWait => Timeout::TcpCloseWait,
+            TcpState::LastAck => Timeout::TcpLastAck,
+            TcpState::TimeWait => Timeout::TcpTimeWait,
+            TcpState::Close => Timeout::TcpClose,
+            TcpState::None | TcpState::Listen => return None,
+        })
     }
 }
 
@@ -419,10 +418,10 @@ impl Tcp {
     /// NONE with the sender's window data set. The caller then passes the same
     /// packet to [`Tcp::update`] in [`Dir::Original`], like every later packet;
     /// that moves it to SYN_SENT (or ESTABLISHED) and gives the timeout.
-    pub fn new(seg: &Segment, cfg: &Config) -> Result<Tcp, Invalid> {
+    pub fn new(seg: &Segment, cfg: &impl Settings) -> Result<Tcp, Invalid> {
         let orig = match transition(Dir::Original, PacketKind::of(seg.flags), TcpState::None) {
             Transition::To(TcpState::SynSent) => Peer::from_syn(seg),
-            Transition::To(_) if cfg.tcp_loose => Peer::picked_up(seg),
+            Transition::To(_) if cfg.tcp_loose() => Peer::picked_up(seg),
             _ => return Err(Invalid::TcpNotNew),
         };
         let reply = if orig.flags().has(Flags::BE_LIBERAL) {
@@ -482,10 +481,10 @@ impl Tcp {
     /// Marks the connection closed because a local RST was sent for it
     /// (the `set_closing` hook of REJECT). Returns the new timeout, or
     /// `None` when it was already closed and the timeout stays.
-    pub fn set_closing(&mut self, cfg: &Config) -> Option<crate::Millis> {
+    pub fn set_closing(&mut self, cfg: &impl Settings) -> Option<crate::Millis> {
         let old = self.state;
         self.state = TcpState::Close;
-        (old != TcpState::Close).then(|| secs(cfg.timeouts.tcp_close))
+        (old != TcpState::Close).then(|| cfg.timeout(Timeout::TcpClose))
     }
 
     /// Moves the entry along for one packet in direction `dir` (Linux's
@@ -501,7 +500,7 @@ impl Tcp {
     /// sets [`Status::ASSURED`] when a packet keeps the connection
     /// ESTABLISHED after a reply was seen (the ACK completing the
     /// handshake, or the answer to a picked-up connection).
-    pub fn update(&mut self, dir: Dir, seg: &Segment, status: &mut Status, cfg: &Config) -> Update {
+    pub fn update(&mut self, dir: Dir, seg: &Segment, status: &mut Status, cfg: &impl Settings) -> Update {
         let out = self.step(dir, seg, status, cfg);
         if dir == Dir::Reply && matches!(out, Update::Accept { .. } | Update::Ignore) {
             self.replied = true;
@@ -510,7 +509,7 @@ impl Tcp {
         out
     }
 
-    fn step(&mut self, dir: Dir, seg: &Segment, status: &mut Status, cfg: &Config) -> Update {
+    fn step(&mut self, dir: Dir, seg: &Segment, status: &mut Status, cfg: &impl Settings) -> Update {
         let kind = PacketKind::of(seg.flags);
         let (old, new) = match self.plan(dir, kind, seg, status) {
             Plan::Done(out) => return out,
@@ -711,9 +710,9 @@ impl Tcp {
         kind: PacketKind,
         seg: &Segment,
         status: &Status,
-        cfg: &Config,
+        cfg: &impl Settings,
     ) -> Result<(), Update> {
-        match tcp_window::in_window(&mut self.peers, dir, seg, self.state, cfg.tcp_be_liberal) {
+        match tcp_window::in_window(&mut self.peers, dir, seg, self.state, cfg.tcp_be_liberal()) {
             Verdict::InWindow => {
                 if kind == PacketKind::Ack {
                     self.count_retransmission(dir, seg);
@@ -756,7 +755,7 @@ impl Tcp {
         dir: Dir,
         kind: PacketKind,
         status: &Status,
-        cfg: &Config,
+        cfg: &impl Settings,
     ) -> Update {
         let reason = Invalid::TcpOutOfWindow;
         let closing = matches!(kind, PacketKind::Fin | PacketKind::Rst);
@@ -767,7 +766,7 @@ impl Tcp {
         if self.last_dir != dir && other_closed {
             return Update::InvalidShorten {
                 reason,
-                timeout: secs(cfg.timeouts.tcp_unacknowledged),
+                timeout: cfg.timeout(Timeout::TcpUnacknowledged),
             };
         }
         self.last_kind = kind;
@@ -781,7 +780,7 @@ impl Tcp {
         dir: Dir,
         kind: PacketKind,
         status: &mut Status,
-        cfg: &Config,
+        cfg: &impl Settings,
         old: TcpState,
         new: TcpState,
     ) -> Update {
@@ -792,7 +791,6 @@ impl Tcp {
             self.sender(dir).set_flag(Flags::CLOSE_INIT);
         }
         let mut timeout = self.timeout_secs(kind, new, cfg);
-        let unack = cfg.timeouts.tcp_unacknowledged;
         if !self.replied {
             if kind == PacketKind::Rst {
                 // The only answer to the SYN was an RST (or the client gave
@@ -806,7 +804,7 @@ impl Tcp {
             }
             if new == TcpState::Established {
                 // Picked up mid-stream and not answered yet.
-                timeout = timeout.min(unack);
+                timeout = timeout.min(cfg.timeout_secs(Timeout::TcpUnacknowledged));
             }
         } else if !status.has(Status::ASSURED)
             && matches!(old, TcpState::SynRecv | TcpState::Established)
@@ -815,28 +813,38 @@ impl Tcp {
             status.set(Status::ASSURED);
         }
         Update::Accept {
-            timeout: secs(timeout),
+            timeout: crate::config::secs(timeout),
         }
     }
 
     /// The state's timeout, shortened while the connection looks stuck:
     /// too many retransmissions, unacknowledged data, a zero window, or an
     /// RST that left it established.
-    fn timeout_secs(&self, kind: PacketKind, new: TcpState, cfg: &Config) -> u32 {
-        let t = &cfg.timeouts;
-        let base = new.timeout_secs(t);
+    fn timeout_secs(&self, kind: PacketKind, new: TcpState, cfg: &impl Settings) -> u32 {
+        let base = new.timeout().map_or(0, |t| cfg.timeout_secs(t));
         let [orig, reply] = self.peers;
         let unacked = Flags(orig.flags().0 | reply.flags().0).has(Flags::DATA_UNACKNOWLEDGED);
         let rst_kept = kind == PacketKind::Rst && new == TcpState::Established;
-        if u32::from(self.retrans) >= cfg.tcp_max_retrans && base > t.tcp_max_retrans {
-            t.tcp_max_retrans
-        } else if (rst_kept || unacked) && base > t.tcp_unacknowledged {
-            t.tcp_unacknowledged
-        } else if self.last_win == 0 && base > t.tcp_max_retrans {
-            t.tcp_max_retrans
-        } else {
-            base
+        // Each short timeout is read only when its rule applies.
+        if u32::from(self.retrans) >= cfg.tcp_max_retrans() {
+            let max_retrans = cfg.timeout_secs(Timeout::TcpMaxRetrans);
+            if base > max_retrans {
+                return max_retrans;
+            }
         }
+        if rst_kept || unacked {
+            let unack = cfg.timeout_secs(Timeout::TcpUnacknowledged);
+            if base > unack {
+                return unack;
+            }
+        }
+        if self.last_win == 0 {
+            let max_retrans = cfg.timeout_secs(Timeout::TcpMaxRetrans);
+            if base > max_retrans {
+                return max_retrans;
+            }
+        }
+        base
     }
 
     fn sender(&mut self, dir: Dir) -> &mut Peer {

@@ -6,7 +6,7 @@
 //! rule keeps one-shot exchanges (a DNS query and its answer) early-
 //! droppable and short-lived.
 
-use crate::config::{secs, Config};
+use crate::config::{Settings, Timeout};
 use crate::entry::Status;
 use crate::proto::Update;
 use crate::Millis;
@@ -23,31 +23,31 @@ pub struct Udp {
 
 impl Udp {
     /// State for a new entry created at `now`, and its first timeout.
-    pub fn new(now: Millis, cfg: &Config) -> (Udp, Millis) {
+    pub fn new(now: Millis, cfg: &impl Settings) -> (Udp, Millis) {
         let udp = Udp {
             stream_ts: now.saturating_add(STREAM_DELAY),
         };
-        (udp, secs(cfg.timeouts.udp))
+        (udp, cfg.timeout(Timeout::Udp))
     }
 
     /// A packet on an existing entry. `status` holds the entry's bits as
     /// before this packet (Linux sets `SEEN_REPLY` only after the protocol
     /// handler, so the first reply itself still gets the unreplied
     /// timeout).
-    pub fn update(&mut self, status: &mut Status, now: Millis, cfg: &Config) -> Update {
+    pub fn update(&mut self, status: &mut Status, now: Millis, cfg: &impl Settings) -> Update {
         if !status.has(Status::SEEN_REPLY) {
             return Update::Accept {
-                timeout: secs(cfg.timeouts.udp),
+                timeout: cfg.timeout(Timeout::Udp),
             };
         }
         if now > self.stream_ts {
             status.set(Status::ASSURED);
             Update::Accept {
-                timeout: secs(cfg.timeouts.udp_stream),
+                timeout: cfg.timeout(Timeout::UdpStream),
             }
         } else {
             Update::Accept {
-                timeout: secs(cfg.timeouts.udp),
+                timeout: cfg.timeout(Timeout::Udp),
             }
         }
     }
@@ -61,6 +61,7 @@ impl Udp {
     clippy::cast_possible_truncation
 )]
 mod tests {
+    use crate::config::Config;
     use super::*;
 
     #[test]

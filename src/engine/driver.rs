@@ -1,0 +1,250 @@
+//! The per-packet driver: what the tracking hook (PRE_ROUTING, LOCAL_OUT)
+//! and the confirmation hook (POST_ROUTING, LOCAL_IN) do with a packet,
+//! for the kernel shell and the host tracker alike, so host tests and
+//! fuzzing run the kernel's real admission path.
+//!
+//! The driver owns the sequence of steps and the retry rules; a [`Shell`]
+//! owns memory, locks, references and the entry count:
+//!
+//! ```text
+//! track:   prepare (no lock) -> locate stripe s, bucket b
+//!          up to twice:  lock s; track::process; unlock
+//!            Tracked/Related -> hold, attach
+//!            Killed          -> hold, attach, release the table's reference
+//!            Reopen          -> release the table's reference, go again
+//!            New(e)          -> admit (reserve, else early drop and
+//!                               reserve again, a few times), alloc, attach
+//! confirm: lock s; already confirmed by a clone? closing? track::confirm;
+//!          on insertion the shell takes the table's reference; unlock
+//! ```
+//!
+//! Counters go to the caller's [`Stats`]; the shell adds them to its own
+//! (per-CPU in the kernel) once the packet is done.
+
+use crate::config::Settings;
+use crate::ctinfo::CtInfo;
+use crate::entry::{Entry, Status};
+use crate::hash::HashKey;
+use crate::invalid::Invalid;
+use crate::packet::Packet;
+use crate::stats::Stats;
+use crate::table::{Layout, Store, Stripe};
+use crate::track::{self, Confirm, Decision};
+use crate::Millis;
+
+/// What the driver needs from the code that owns the table.
+///
+/// Every `Self::Ref` the driver hands to [`Shell::hold`] or
+/// [`Shell::linked`] was found in, or just inserted into, the stripe whose
+/// lock is held; every one it hands to [`Shell::release`] was just unlinked
+/// by the engine, so the table's reference to it is the caller's to put.
+pub trait Shell {
+    /// Names an entry.
+    type Ref: Copy + Eq;
+    /// A counted reference to an entry, as a packet holds it.
+    type Held;
+    /// One stripe's entries, while its lock is held.
+    type Store<'l>: Store<Ref = Self::Ref>;
+
+    /// How buckets are split into stripes.
+    fn layout(&self) -> Layout;
+    /// The flow hash key.
+    fn key(&self) -> HashKey;
+    /// Runs `f` on stripe `s` under its lock; `None` when out of range.
+    fn with_stripe<R>(
+        &mut self,
+        s: u32,
+        f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, Self::Store<'l>>) -> R,
+    ) -> Option<R>;
+    /// A new reference to `r` for a packet (under the stripe lock).
+    fn hold(store: &Self::Store<'_>, r: Self::Ref) -> Self::Held;
+    /// `r` was just linked by a confirmation: the table takes its
+    /// reference (under the stripe lock).
+    fn linked(store: &Self::Store<'_>, r: Self::Ref);
+    /// Whether the table is being torn down: nothing may join it (read
+    /// under the stripe lock).
+    fn closing(store: &Self::Store<'_>) -> bool;
+    /// Counts one more entry if the limit allows it, as one atomic step.
+    fn reserve(&mut self) -> bool;
+    /// Allocates `e` for stripe `s`, using a reservation; `None` when out
+    /// of memory (the reservation is given back).
+    fn alloc(&mut self, s: u32, e: Entry) -> Option<Self::Held>;
+    /// Puts the table's reference to `r`, which the engine unlinked (no
+    /// lock held).
+    fn release(&mut self, r: Self::Ref);
+}
+
+/// Why the tracker dropped a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The table is full of assured entries (counted as `drop`; the shell
+    /// logs [`track::TABLE_FULL_MSG`], rate-limited).
+    TableFull,
+    /// No memory for a new entry (counted as `drop`).
+    NoMemory,
+    /// A clash the protocol cannot resolve (TCP, ICMP) on confirmation, or
+    /// a table being torn down.
+    InsertFailed,
+}
+
+/// What the tracking hook does with a packet.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Tracked<H> {
+    /// Attach this reference with `ctinfo`; a new entry ([`CtInfo::New`]
+    /// on an entry not yet confirmed) is confirmed once the packet has
+    /// passed the filter.
+    Attach(H, CtInfo),
+    /// INVALID (counted): the packet leaves without an entry.
+    Invalid(Invalid),
+    /// Drop the packet (counted).
+    Drop(DropReason),
+}
+
+/// Further evictions a new flow may make when the slot the first one freed
+/// was taken before it could use it (another CPU's new flow, or a packet
+/// still holding the evicted entry).
+const MORE_EVICTIONS: u32 = 2;
+
+/// Tracks a parsed packet (PRE_ROUTING / LOCAL_OUT).
+pub fn track<S: Shell>(
+    shell: &mut S,
+    pkt: &Packet,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut Stats,
+) -> Tracked<S::Held> {
+    let lookup = match track::prepare(pkt) {
+        Ok(l) => l,
+        Err(why) => {
+            track::count_invalid(stats, why);
+            return Tracked::Invalid(why);
+        }
+    };
+    let (s, bucket) = shell.layout().locate(lookup.hash(&shell.key()));
+    // A reopened connection (SYN on TIME_WAIT) is processed again, once.
+    for _ in 0..2 {
+        let step = shell.with_stripe(s, |st| {
+            match track::process(st, bucket, pkt, &lookup, now, cfg, stats) {
+                Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
+                    Step::Attach(S::hold(st.store, entry), ctinfo, None)
+                }
+                Decision::Killed { entry, ctinfo } => {
+                    Step::Attach(S::hold(st.store, entry), ctinfo, Some(entry))
+                }
+                Decision::Reopen { old } => Step::Again(old),
+                Decision::Invalid(why) => Step::Invalid(why),
+                Decision::New(e) => Step::New(e),
+            }
+        });
+        match step {
+            None => return Tracked::Invalid(Invalid::BadL4Header),
+            Some(Step::Attach(h, ctinfo, killed)) => {
+                if let Some(k) = killed {
+                    shell.release(k);
+                }
+                return Tracked::Attach(h, ctinfo);
+            }
+            Some(Step::Again(old)) => shell.release(old),
+            Some(Step::Invalid(why)) => return Tracked::Invalid(why),
+            Some(Step::New(e)) => {
+                if !admit(shell, s, bucket, now, stats) {
+                    track::table_full(stats);
+                    return Tracked::Drop(DropReason::TableFull);
+                }
+                return match shell.alloc(s, e) {
+                    Some(h) => Tracked::Attach(h, CtInfo::New),
+                    None => {
+                        stats.inc(crate::stats::Counter::Drop);
+                        Tracked::Drop(DropReason::NoMemory)
+                    }
+                };
+            }
+        }
+    }
+    // Reopened twice: the protocol looped; refuse rather than spin.
+    track::count_invalid(stats, Invalid::TcpBadTransition);
+    Tracked::Invalid(Invalid::TcpBadTransition)
+}
+
+/// What happened under the stripe lock.
+enum Step<R, H> {
+    /// Attach this reference; then put the table's reference to the
+    /// killed entry, if any.
+    Attach(H, CtInfo, Option<R>),
+    /// Create this entry.
+    New(Entry),
+    /// The old entry left the table: put its reference, try again.
+    Again(R),
+    /// INVALID (counted).
+    Invalid(Invalid),
+}
+
+/// Reserves a count slot for a new flow hashing to `bucket` of stripe `s`,
+/// evicting entries near it ([`track::early_drop`]) while the table is
+/// full. False when there is no room (drop the packet).
+fn admit<S: Shell>(shell: &mut S, s: u32, bucket: usize, now: Millis, stats: &mut Stats) -> bool {
+    for _ in 0..=MORE_EVICTIONS {
+        if shell.reserve() {
+            return true;
+        }
+        let victim = shell
+            .with_stripe(s, |st| track::early_drop(st, bucket, now, stats))
+            .flatten();
+        let Some(v) = victim else { return false };
+        shell.release(v);
+    }
+    shell.reserve()
+}
+
+/// What the confirmation hook does with a packet that created an entry.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Confirmed<H> {
+    /// The entry is in the table (now, or a clone of the packet confirmed
+    /// it first): the packet keeps it.
+    Inserted,
+    /// Another entry of the same flow won: the packet carries this one
+    /// instead (same ctinfo) and its own entry goes.
+    Merged(H),
+    /// Drop the packet; its entry goes.
+    Failed,
+}
+
+/// Confirms the unconfirmed entry `r` of stripe `s` (the stripe it was
+/// allocated for), carried by a packet that passed the filter
+/// (POST_ROUTING / LOCAL_IN).
+pub fn confirm<S: Shell>(
+    shell: &mut S,
+    s: u32,
+    r: S::Ref,
+    now: Millis,
+    stats: &mut Stats,
+) -> Confirmed<S::Held> {
+    let layout = shell.layout();
+    let key = shell.key();
+    let outcome = shell.with_stripe(s, |st| {
+        let Some((confirmed, orig)) = st
+            .store
+            .entry(r)
+            .map(|e| (e.status.has(Status::CONFIRMED), e.orig))
+        else {
+            return Confirmed::Failed;
+        };
+        if confirmed {
+            // A clone of the packet confirmed it first.
+            return Confirmed::Inserted;
+        }
+        let (home, bucket) = layout.locate(orig.flow_hash(&key));
+        if home != s || S::closing(st.store) {
+            return Confirmed::Failed;
+        }
+        match track::confirm(st, bucket, r, now, stats) {
+            Confirm::Inserted => {
+                S::linked(st.store, r);
+                Confirmed::Inserted
+            }
+            Confirm::Merged { existing } => Confirmed::Merged(S::hold(st.store, existing)),
+            Confirm::Failed => Confirmed::Failed,
+        }
+    });
+    outcome.unwrap_or(Confirmed::Failed)
+}
