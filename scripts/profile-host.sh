@@ -37,7 +37,8 @@ BENCH_ENTRIES=$entries BENCH_PACKETS=$packets \
 # The tables without callgrind_annotate's header.
 table() {
     callgrind_annotate --threshold=99 "$@" "$out/callgrind.out" \
-        | awk '/file:function/ { p = 1; next } p && /^ *[0-9]/' | sed 's| \[/[^]]*\]$||' | head -n "$rows"
+        | awk -v n="$rows" '/file:function/ { p = 1; next }
+            p && /^ *[0-9]/ && k < n { sub(/ \[\/[^]]*\]$/, ""); print; k++ }'
 }
 rows=40
 say "inclusive instruction counts (Ir, top $rows; file:function is where the code was inlined from)"
