@@ -97,7 +97,7 @@ bench: deps
 ## established forwarded packet in the guest (TCG plugin, -icount), and the
 ## engine benchmarks under callgrind on the host.
 .PHONY: profile profile-host
-PACKETS ?= 20000
+PACKETS ?= 50000
 FLOWS ?= 1
 profile: deps
 	@scripts/profile.sh $(PACKETS) $(FLOWS)

@@ -200,6 +200,20 @@ def main():
         print("| **total** | " + " | ".join(fmt(totals[i]) for i in others) + " | "
               + " | ".join(fmt(totals[i] - totals[base]) for i in others) + " |")
 
+        for i in others:
+            extra = totals[i] - totals[base]
+            print()
+            print(f"What {NAMES.get(confs[i], confs[i])} adds, by function (top {a.top} of "
+                  f"{fmt(extra)} instructions per packet):")
+            print()
+            print("| function | instr/pkt | share of the extra | cumulative |")
+            print("| --- | ---: | ---: | ---: |")
+            cum = 0.0
+            for k in [k for k in sorted(keys, key=lambda k: -diffs[k][i]) if diffs[k][i] >= 0.5][:a.top]:
+                cum += diffs[k][i]
+                print(f"| {label(k, names)} | {fmt(diffs[k][i])} | "
+                      f"{100 * diffs[k][i] / extra:.1f} % | {100 * cum / extra:.1f} % |")
+
     for i, c in enumerate(confs):
         print()
         print(f"Top {a.top} functions, {NAMES.get(c, c)} (instructions per packet, "

@@ -5,7 +5,7 @@
 #
 # Boots the normal kernel with 1 vCPU under -icount shift=0 and nokaslr,
 # with the TCG plugin of tools/tcg-profile, and runs
-# `tests/bench/guest.sh profile PACKETS FLOWS` (default 20000 packets over
+# `tests/bench/guest.sh profile PACKETS FLOWS` (default 50000 packets over
 # 1 flow): no tracker, nf_conntrack, ip_conntrack, each sending PACKETS
 # packets of established flows inside a window the guest opens and closes
 # with `sync` (the plugin's marker is __x64_sys_sync). Then
@@ -19,7 +19,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-packets=${1:-20000}
+packets=${1:-50000}
 flows=${2:-1}
 [[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
     || die "usage: $0 [PACKETS [FLOWS]] (numbers)"

@@ -5,7 +5,7 @@
 #   sh guest.sh profile [PACKETS [FLOWS]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
-# 20000) over FLOWS established flows (default 1) between two `sync` calls,
+# 50000) over FLOWS established flows (default 1) between two `sync` calls,
 # which open and close the profiling plugin's window; then the module
 # symbols, for the host to fold addresses to functions.
 #
@@ -27,7 +27,7 @@ PHASES=${2:-all}
 MARK=                   # set around profiled sends only (phase_profile)
 case $MODE in
 profile)
-    PACKETS=${2:-20000}
+    PACKETS=${2:-50000}
     PROFILE_FLOWS=${3:-1}
     PHASES=profile
     ;;
