@@ -94,3 +94,15 @@ pkt-test: deps
 .PHONY: bench
 bench: deps
 	@scripts/bench.sh $(if $(QUICK),--quick)
+
+## Profiles (docs/profiling.md): instructions per kernel function of one
+## established forwarded packet in the guest (TCG plugin, -icount), and the
+## engine benchmarks under callgrind on the host.
+.PHONY: profile profile-host
+PACKETS ?= 50000
+FLOWS ?= 1
+profile: deps
+	@scripts/profile.sh $(PACKETS) $(FLOWS)
+
+profile-host: deps
+	@scripts/profile-host.sh

@@ -11,7 +11,8 @@
 //!
 //! One core, single-threaded; packets per second are per core. Set
 //! `BENCH_CSV=path` to also write the rows as CSV, `BENCH_QUICK=1` for a
-//! short run (1k and 100k only).
+//! short run (1k and 100k only), `BENCH_ENTRIES=1000,...` and
+//! `BENCH_PACKETS=N` for other sizes and counts (callgrind runs).
 
 use std::hint::black_box;
 use std::io::Write;
@@ -349,15 +350,25 @@ fn load_latency(mb: usize) -> f64 {
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let sizes: &[u32] = if quick {
+    let default_sizes: &[u32] = if quick {
         &[1_000, 100_000]
     } else {
         &[1_000, 100_000, 1_000_000]
     };
-    let per = if quick { 2_000_000 } else { 10_000_000 };
+    // BENCH_ENTRIES (comma-separated table sizes) and BENCH_PACKETS (per
+    // benchmark) make runs short enough for callgrind (scripts/profile-host.sh).
+    let sizes: Vec<u32> = std::env::var("BENCH_ENTRIES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<u32>| !v.is_empty())
+        .unwrap_or_else(|| default_sizes.to_vec());
+    let per: u64 = std::env::var("BENCH_PACKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 2_000_000 } else { 10_000_000 });
     let mut rows = Vec::new();
     rows.push(bench_parse(per));
-    for &n in sizes {
+    for &n in &sizes {
         for burst in [1, 8] {
             rows.push(bench_tcp_established(n, 1, burst, per));
             rows.push(bench_udp_established(n, 1, burst, per));
@@ -365,12 +376,14 @@ fn main() {
         rows.push(bench_new_flows(
             n,
             1,
-            if quick { 500_000 } else { 2_000_000 },
+            per.min(if quick { 500_000 } else { 2_000_000 }),
         ));
         eprintln!("{n} entries done");
     }
     // The classic 2.6 sizing: 8 entries per bucket.
-    rows.push(bench_tcp_established(100_000, 8, 1, per));
+    if sizes.contains(&100_000) {
+        rows.push(bench_tcp_established(100_000, 8, 1, per));
+    }
 
     println!();
     println!(

@@ -9,7 +9,7 @@ APT_PKGS=(
   linux-source-6.12 rustc-web cargo-web rust-web-src rust-web-clippy
   clang lld llvm libclang-dev flex bison bc libelf-dev libssl-dev cpio kmod
   qemu-system-x86 busybox-static dash iptables iproute2 netcat-openbsd socat
-  xz-utils python3 conntrack conntrackd nftables valgrind
+  xz-utils python3 conntrack conntrackd nftables valgrind gcc libc6-dev
 )
 BINDGEN_VERSION='^0.71'
 

@@ -28,7 +28,8 @@
 # Overrides (benchmarks): VM_SMP (vCPUs, default 2), VM_MEM (MiB, default
 # 512, 1536 for --debug), VM_ICOUNT (QEMU -icount shift, e.g. 0..10:
 # guest time follows executed instructions; single-threaded), VM_APPEND
-# (more kernel parameters).
+# (more kernel parameters), VM_QEMU_ARGS (more QEMU arguments, split at
+# spaces, e.g. the profiling plugin of scripts/profile.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -129,11 +130,12 @@ if [ -n "${VM_ICOUNT:-}" ]; then
     [[ $VM_ICOUNT =~ ^[0-9]+$ ]] || die "VM_ICOUNT must be a shift (a number), got '$VM_ICOUNT'"
     ICOUNT=(-icount "shift=$VM_ICOUNT")
 fi
+read -r -a EXTRA <<< "${VM_QEMU_ARGS:-}"
 
 log "booting $variant kernel, running $name$( [ $# -eq 0 ] || printf ' %s' "$@") (timeout ${VM_TIMEOUT}s)"
 log "kernel log: $KLOG"
 start=$(date +%s.%N)
-qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM" "${ICOUNT[@]}" -no-reboot -nographic -monitor none \
+qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM" "${ICOUNT[@]}" "${EXTRA[@]}" -no-reboot -nographic -monitor none \
     -nic none -parallel none \
     -kernel "$BZIMAGE" -initrd "$RUNDIR/initrd.img" -append "$APPEND" \
     -serial "file:$KLOG" -chardev stdio,id=out,signal=off -serial chardev:out \

@@ -2,6 +2,12 @@
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
 #   sh guest.sh quick|full [all|forward]
+#   sh guest.sh profile [PACKETS [FLOWS]]
+#
+# profile (scripts/profile.sh): per configuration, PACKETS packets (default
+# 50000) over FLOWS established flows (default 1) between two `sync` calls,
+# which open and close the profiling plugin's window; then the module
+# symbols, for the host to fold addresses to functions.
 #
 # Prints one line per measurement:
 #   BENCH CONFIG METRIC FLOWS ROUND VALUE UNIT
@@ -18,7 +24,13 @@
 
 MODE=${1:-quick}
 PHASES=${2:-all}
+MARK=                   # set around profiled sends only (phase_profile)
 case $MODE in
+profile)
+    PACKETS=${2:-50000}
+    PROFILE_FLOWS=${3:-1}
+    PHASES=profile
+    ;;
 quick)
     ROUNDS=3            # forwarding rounds per configuration and flow count
     PACKETS=50000       # packets per forwarding round
@@ -38,7 +50,7 @@ full)
     GC_ROUNDS=2
     ;;
 *)
-    echo "usage: guest.sh quick|full [all|forward]" >&2
+    echo "usage: guest.sh quick|full [all|forward] | profile [PACKETS [FLOWS]]" >&2
     exit 2
     ;;
 esac
@@ -201,10 +213,30 @@ send_once() {
     # to pick the run up (seen under -icount): wait for every device's
     # result line ("OK: <usec>(c...) usec, ..."; before, it echoes the
     # last setting or says Starting).
-    in_client sh -c "echo start > /proc/net/pktgen/pgctrl && _n=0 &&
-        while [ \$(grep -l '^Result: OK: [0-9]*(' /proc/net/pktgen/$NS_IF@* | wc -l) -lt $THREADS ] &&
-            [ \$_n -lt 3000 ]; do sleep 0.1; _n=\$((_n + 1)); done" ||
-        { echo "note: pktgen start failed"; return 1; }
+    # With MARK set (profile), the command runs right before the start and
+    # right after the wait, whichever way it ends (one window per send),
+    # and the wait checks with shell builtins only: no process starts
+    # inside the window once the results are there.
+    if [ -n "$MARK" ]; then
+        in_client sh -c "$MARK; echo start > /proc/net/pktgen/pgctrl && _n=0 &&
+            while :; do
+                _k=0
+                for _f in /proc/net/pktgen/$NS_IF@*; do
+                    while read -r _l; do
+                        case \$_l in 'Result: OK: '*'('*) _k=\$((_k + 1)) ;; esac
+                    done < \$_f
+                done
+                [ \$_k -lt $THREADS ] && [ \$_n -lt 3000 ] || break
+                sleep 0.1
+                _n=\$((_n + 1))
+            done; _rc=\$?; $MARK; exit \$_rc" ||
+            { echo "note: pktgen start failed"; return 1; }
+    else
+        in_client sh -c "echo start > /proc/net/pktgen/pgctrl && _n=0 &&
+            while [ \$(grep -l '^Result: OK: [0-9]*(' /proc/net/pktgen/$NS_IF@* | wc -l) -lt $THREADS ] &&
+                [ \$_n -lt 3000 ]; do sleep 0.1; _n=\$((_n + 1)); done" ||
+            { echo "note: pktgen start failed"; return 1; }
+    fi
     read -r _tx1 < "$TX"
     FWD=$((_tx1 - _tx0))
     SENT=0
@@ -371,6 +403,35 @@ phase_gc() {
     done
 }
 
+# Profile of established packets (scripts/profile.sh): per configuration
+# a fresh tracker, a warm-up send that creates the entries, then one send
+# of PACKETS inside the plugin's window (`sync` is its marker), reported as
+#   PROFILE window CONF PACKETS FORWARDED
+# followed by the loaded modules and their symbols, whose addresses the
+# host needs to name the window's code:
+#   PROFILE module NAME SIZE ADDRESS
+#   PROFILE ksym ADDRESS TYPE NAME MODULE
+# Exactly one window per configuration, in order, or the phase fails.
+phase_profile() {
+    step "profile: $PACKETS packets over $PROFILE_FLOWS flows per configuration"
+    for _conf in $CONFIGS; do
+        load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
+        _warm=$PROFILE_FLOWS
+        [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
+        send "$_warm" "$PROFILE_FLOWS" 100 || { fail "warm-up $_conf"; return 1; }
+        echo "    $_conf: $(entries "$_conf") entries; sending $PACKETS packets in the window"
+        MARK=sync
+        send_once $PACKETS "$PROFILE_FLOWS" 100
+        _rc=$?
+        MARK=
+        [ "$_rc" -eq 0 ] || { fail "profiled send $_conf"; return 1; }
+        echo "PROFILE window $_conf $SENT $FWD"
+        awk '{ print "PROFILE module", $1, $2, $6 }' /proc/modules
+        awk '$4 ~ /^\[/ { print "PROFILE ksym", $1, $2, $3, $4 }' /proc/kallsyms
+        unload "$_conf" || { fail "unload $_conf"; return 1; }
+    done
+}
+
 # ---- main -------------------------------------------------------------------
 
 echo "guest: $(uname -r), $THREADS CPUs, $(meminfo MemTotal) kB, mode $MODE, phases $PHASES"
@@ -380,6 +441,11 @@ check "static neighbour for $GHOST_SERVER" \
     ip neigh add "$GHOST_SERVER" lladdr 02:00:00:00:00:77 dev "$ROUTER_SERVER_IF" nud permanent
 ROUTER_MAC=$(router_mac "$ROUTER_CLIENT_IF")
 start=$(ns)
+if [ "$PHASES" = profile ]; then
+    if phase_profile; then pass "profile phase"; fi
+    topo_down
+    exit
+fi
 if phase_forward; then pass "forwarding phase"; fi
 if [ "$PHASES" = all ]; then
     if phase_new; then pass "new-connection phase"; fi

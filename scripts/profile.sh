@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Where a forwarded packet's guest instructions go, per kernel function:
+#
+#   scripts/profile.sh [PACKETS [FLOWS]]     (make profile [PACKETS=] [FLOWS=])
+#
+# Boots the normal kernel with 1 vCPU under -icount shift=0 and nokaslr,
+# with the TCG plugin of tools/tcg-profile, and runs
+# `tests/bench/guest.sh profile PACKETS FLOWS` (default 50000 packets over
+# 1 flow): no tracker, nf_conntrack, ip_conntrack, each sending PACKETS
+# packets of established flows inside a window the guest opens and closes
+# with `sync` (the plugin's marker is __x64_sys_sync). Then
+# scripts/profile-report.py folds the counts by function (System.map for
+# the kernel, the guest's /proc/kallsyms for modules) and prints
+# instructions per packet, each tracker beside "no tracker".
+#
+# Files: build/profile/windows.txt (plugin), guest.out (guest output),
+# report.md (the tables, also on stdout). About 2 minutes on a quiet
+# machine. docs/profiling.md says how to read the result.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+packets=${1:-50000}
+flows=${2:-1}
+[[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
+    || die "usage: $0 [PACKETS [FLOWS]] (numbers)"
+out=$BUILD/profile
+plugin=$BUILD/tcg-profile/libtb-profile.so
+mkdir -p "$out"
+
+say "building the plugin (tools/tcg-profile)"
+make -s -C "$TOP/tools/tcg-profile" OUT="$BUILD/tcg-profile"
+say "kernel, module and initramfs (normal; waits if another build holds them)"
+"$TOP/scripts/deps.sh" >&2
+"$TOP/scripts/kernel.sh" normal >&2
+"$TOP/scripts/module.sh" normal >&2
+"$TOP/scripts/initramfs.sh" normal >&2
+
+map=$("$TOP/scripts/kernel.sh" --dir normal)/System.map
+marker=$(awk '$3 == "__x64_sys_sync" { print $1 }' "$map")
+[ -n "$marker" ] || die "__x64_sys_sync not in $map"
+rm -f "$out/windows.txt"
+
+say "guest: $packets packets over $flows flow(s) per configuration, -icount shift=0 (marker __x64_sys_sync at 0x$marker)"
+# The module symbols (PROFILE ksym lines) go to the file only.
+VM_NO_BUILD=1 VM_SMP=1 VM_MEM=1024 VM_ICOUNT=0 VM_APPEND=nokaslr VM_TIMEOUT=${VM_TIMEOUT:-1800} \
+    VM_QEMU_ARGS="-plugin $plugin,marker=0x$marker,out=$out/windows.txt" \
+    "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" profile "$packets" "$flows" \
+    | tee "$out/guest.out" | grep --line-buffered -v '^PROFILE \(ksym\|module\) ' \
+    || die "the guest run failed: see its output above and $out/guest.out"
+
+say "folding counts by function"
+python3 "$TOP/scripts/profile-report.py" --system-map "$map" --windows "$out/windows.txt" \
+    --guest "$out/guest.out" | tee "$out/report.md"
+say "report: ${out#"$TOP"/}/report.md (plugin counts: windows.txt, guest output: guest.out)"
