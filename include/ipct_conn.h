@@ -37,12 +37,15 @@ unsigned int ipct_nfct_use(const struct nf_conntrack *ct);
 unsigned long ipct_skb_nfct(const struct sk_buff *skb);
 void ipct_skb_set_nfct(struct sk_buff *skb, unsigned long nfct);
 /*
- * Copies up to @buflen bytes of @skb from its network header into @buf and
- * stores the length from the network header to the end of the packet in
- * *@frame_len. Returns the number of bytes copied (0 on failure).
+ * The packet from its network header on, as skb_header_pointer() gives
+ * it: a pointer to *@len (at most @buflen) bytes, into the packet when
+ * they are linear, else copied into @buf. *@frame_len is the length from
+ * the network header to the end of the packet. NULL when nothing can be
+ * read.
  */
-unsigned int ipct_skb_head(const struct sk_buff *skb, void *buf,
-			   unsigned int buflen, unsigned int *frame_len);
+const void *ipct_skb_head(const struct sk_buff *skb, void *buf,
+			  unsigned int buflen, unsigned int *len,
+			  unsigned int *frame_len);
 
 /*
  * Whether the layer-4 checksum of @skb (IPv4, layer 4 at @l4off from the
@@ -128,6 +131,8 @@ void ipct_fill_tuple(struct nf_conntrack_tuple *t, const struct ipct_tuple *v);
 
 #ifdef __BINDGEN__
 const unsigned long IPCT_NFCT_INFOMASK = NFCT_INFOMASK;
+/* Where skb->_nfct is, so the packet path reads it without a call. */
+const unsigned long IPCT_SKB_NFCT_OFFSET = offsetof(struct sk_buff, _nfct);
 const unsigned long IPCT_CT_UNTRACKED = IP_CT_UNTRACKED;
 #endif
 

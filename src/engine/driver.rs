@@ -27,7 +27,7 @@ use crate::entry::{Entry, Status};
 use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::packet::Packet;
-use crate::stats::Stats;
+use crate::stats::Count;
 use crate::table::{Layout, Store, Stripe};
 use crate::track::{self, Confirm, Decision};
 use crate::Millis;
@@ -111,7 +111,7 @@ pub fn track<S: Shell>(
     pkt: &Packet,
     now: Millis,
     cfg: &impl Settings,
-    stats: &mut Stats,
+    stats: &mut impl Count,
 ) -> Tracked<S::Held> {
     let lookup = match track::prepare(pkt) {
         Ok(l) => l,
@@ -182,7 +182,8 @@ enum Step<R, H> {
 /// Reserves a count slot for a new flow hashing to `bucket` of stripe `s`,
 /// evicting entries near it ([`track::early_drop`]) while the table is
 /// full. False when there is no room (drop the packet).
-fn admit<S: Shell>(shell: &mut S, s: u32, bucket: usize, now: Millis, stats: &mut Stats) -> bool {
+#[inline(never)]
+fn admit<S: Shell>(shell: &mut S, s: u32, bucket: usize, now: Millis, stats: &mut impl Count) -> bool {
     for _ in 0..=MORE_EVICTIONS {
         if shell.reserve() {
             return true;
@@ -217,7 +218,7 @@ pub fn confirm<S: Shell>(
     s: u32,
     r: S::Ref,
     now: Millis,
-    stats: &mut Stats,
+    stats: &mut impl Count,
 ) -> Confirmed<S::Held> {
     let layout = shell.layout();
     let key = shell.key();

@@ -7,7 +7,7 @@
 //! and moves round-robin over all stripes, so repeated calls cover the
 //! whole table.
 
-use crate::stats::{Counter, Stats};
+use crate::stats::{Count, Counter};
 use crate::table::{Layout, Store, Stripe};
 use crate::Millis;
 
@@ -88,7 +88,7 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
     layout: &Layout,
     now: Millis,
     budget: usize,
-    stats: &mut Stats,
+    stats: &mut impl Count,
     mut removed: F,
 ) -> Progress {
     let mut p = Progress::default();

@@ -239,6 +239,32 @@ impl Stats {
     }
 }
 
+/// Where the engine counts: a [`Stats`] on the host, the per-CPU
+/// counters of the table in the kernel (each increment goes straight
+/// there, so a packet that counts nothing costs nothing).
+pub trait Count {
+    /// Adds `n` to counter `c` (wrapping).
+    fn add_to(&mut self, c: Counter, n: u32);
+
+    /// Adds 1 to counter `c`.
+    fn inc(&mut self, c: Counter) {
+        self.add_to(c, 1);
+    }
+}
+
+impl Count for Stats {
+    fn add_to(&mut self, c: Counter, n: u32) {
+        Stats::add_to(self, c, n);
+    }
+}
+
+impl Counter {
+    /// The counter's position in [`Counter::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The header line of `/proc/net/stat/ip_conntrack_ext`, newline included.
 pub const EXT_HEADER: &str = "entries buckets longest_chain clash_resolve chaintoolong\n";
 
@@ -304,6 +330,13 @@ pub fn format_row(buf: &mut [u8], entries: u32, st: &Stats) -> Result<usize, Too
     clippy::cast_possible_truncation
 )]
 mod tests {
+    #[test]
+    fn counters_are_indexed_in_all_order() {
+        for (i, c) in Counter::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
+    }
+
     use super::*;
     use std::str;
 

@@ -28,7 +28,7 @@ use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::packet::{Icmp, L4Info, Packet};
 use crate::proto::{generic, icmp, tcp, udp, ProtoState, Update};
-use crate::stats::{Counter, Stats};
+use crate::stats::{Count, Counter};
 use crate::table::{Store, Stripe};
 use crate::tuple::{proto, Dir, Tuple, L4};
 use crate::Millis;
@@ -113,7 +113,7 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
 
 /// Counts a packet [`prepare`] refused: `invalid`, plus `icmp_error` for
 /// ICMP errors.
-pub fn count_invalid(stats: &mut Stats, why: Invalid) {
+pub fn count_invalid(stats: &mut impl Count, why: Invalid) {
     stats.inc(Counter::Invalid);
     if is_icmp_error_reason(why) {
         stats.inc(Counter::IcmpError);
@@ -182,7 +182,7 @@ pub fn process<S: Store>(
     lookup: &Lookup,
     now: Millis,
     cfg: &impl Settings,
-    stats: &mut Stats,
+    stats: &mut impl Count,
 ) -> Decision<S::Ref> {
     // Nothing is counted for a packet of a known flow: 6.12 counts lookups
     // neither (`searched` and `found` stay 0, see crate::stats).
@@ -209,6 +209,8 @@ pub fn process<S: Store>(
     decision
 }
 
+// Off the fast path (ICMP errors): kept out of the caller.
+#[inline(never)]
 fn related<S: Store>(
     stripe: &Stripe<'_, S>,
     r: S::Ref,
@@ -292,6 +294,9 @@ fn existing<S: Store>(
 }
 
 /// The entry a packet without one would open, or why it cannot.
+// Off the fast path (first packets): kept out of the caller, whose
+// known-flow path would otherwise compute a new entry's fields too.
+#[inline(never)]
 fn new_entry(pkt: &Packet, now: Millis, cfg: &impl Settings) -> Result<Entry, Invalid> {
     let mut status = Status::default();
     let (proto, timeout) = match pkt.l4 {
@@ -346,7 +351,7 @@ pub fn early_drop<S: Store>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,
     now: Millis,
-    stats: &mut Stats,
+    stats: &mut impl Count,
 ) -> Option<S::Ref> {
     let v = stripe.early_drop_victim(bucket, now)?;
     if !stripe.remove(v.bucket, v.entry) {
@@ -361,7 +366,7 @@ pub fn early_drop<S: Store>(
 
 /// Counts a packet dropped because the table is full; the caller logs
 /// [`TABLE_FULL_MSG`] (rate-limited).
-pub fn table_full(stats: &mut Stats) {
+pub fn table_full(stats: &mut impl Count) {
     stats.inc(Counter::Drop);
 }
 
@@ -403,7 +408,7 @@ pub fn confirm<S: Store>(
     bucket: usize,
     new: S::Ref,
     now: Millis,
-    stats: &mut Stats,
+    stats: &mut impl Count,
 ) -> Confirm<S::Ref> {
     let Some(e) = stripe.store.entry(new) else {
         return Confirm::Failed;

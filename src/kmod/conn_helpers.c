@@ -85,21 +85,23 @@ void ipct_skb_set_nfct(struct sk_buff *skb, unsigned long nfct)
 	skb_set_nfct(skb, nfct);
 }
 
-unsigned int ipct_skb_head(const struct sk_buff *skb, void *buf,
-			   unsigned int buflen, unsigned int *frame_len)
+const void *ipct_skb_head(const struct sk_buff *skb, void *buf,
+			  unsigned int buflen, unsigned int *len,
+			  unsigned int *frame_len)
 {
 	int off = skb_network_offset(skb);
-	unsigned int len;
+	unsigned int n;
 
 	if (off < 0 || skb->len < (unsigned int)off)
-		return 0;
-	len = skb->len - off;
-	*frame_len = len;
-	if (len > buflen)
-		len = buflen;
-	if (!len || skb_copy_bits(skb, off, buf, len))
-		return 0;
-	return len;
+		return NULL;
+	n = skb->len - off;
+	*frame_len = n;
+	if (n > buflen)
+		n = buflen;
+	if (!n)
+		return NULL;
+	*len = n;
+	return skb_header_pointer(skb, off, n, buf);
 }
 
 bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,

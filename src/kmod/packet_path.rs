@@ -27,11 +27,12 @@ use crate::ktable::{Slab, Table};
 use crate::packet;
 use crate::settings;
 use crate::skb::SkbMut;
-use crate::stats::{Counter, Stats};
+use crate::stats::{Count, Counter};
 use crate::table::{Layout, Stripe};
 use crate::track::{self, TABLE_FULL_MSG};
 use crate::tuple::proto;
 use crate::wire;
+use core::mem::MaybeUninit;
 
 /// The table of the namespace a hook runs in.
 fn table_of<'a>(pkt: &Packet<'a>) -> Option<&'a Table> {
@@ -57,10 +58,7 @@ fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
         table.stats().inc(Counter::Ignore);
         return Verdict::ACCEPT;
     }
-    let mut stats = Stats::ZERO;
-    let v = track(table, &mut skb, hook, &mut stats);
-    table.stats().add(&stats);
-    v
+    track(table, &mut skb, hook, &mut table.stats().counter())
 }
 
 /// The driver's view of one namespace's table.
@@ -122,13 +120,12 @@ impl driver::Shell for Shell<'_> {
     }
 }
 
-fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Verdict {
-    let mut buf = [0u8; wire::MAX_HEAD_LEN];
-    let Some((n, frame)) = skb.head(&mut buf) else {
+fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) -> Verdict {
+    let mut buf = [MaybeUninit::<u8>::uninit(); wire::MAX_HEAD_LEN];
+    let Some((head, frame)) = skb.head(&mut buf) else {
         track::count_invalid(stats, Invalid::BadIpHeader);
         return Verdict::ACCEPT;
     };
-    let head = buf.get(..n).unwrap_or(&[]);
     let pkt = match packet::parse(head, frame) {
         Ok(p) => p,
         Err(why) => return invalid(stats, why, false, None),
@@ -161,6 +158,14 @@ fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
         return false;
     }
     let ihl = head.first().map_or(0, |b| u32::from(b & 0x0f) * 4);
+    if pkt.tuple.proto == proto::UDP {
+        // A zero UDP checksum means none was sent (RFC 768): nothing to
+        // verify, as 6.12's `udp_error` decides before any call.
+        let at = usize::try_from(ihl).unwrap_or(usize::MAX).saturating_add(6);
+        if head.get(at..at.saturating_add(2)) == Some(&[0, 0][..]) {
+            return false;
+        }
+    }
     // SAFETY: the skb is valid for the hook call; the helper only reads it
     // (it may compute and cache the checksum state of the skb, which the
     // hook owns).
@@ -171,7 +176,7 @@ fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
 /// logged when `ip_conntrack_log_invalid` asks for its protocol, accepted
 /// without an entry.
 fn invalid(
-    stats: &mut Stats,
+    stats: &mut impl Count,
     why: Invalid,
     counted: bool,
     pkt: Option<&packet::Packet>,
@@ -216,15 +221,13 @@ pub(crate) fn confirm(skb: &mut SkbMut<'_>) -> Verdict {
         return Verdict::ACCEPT;
     };
     let table = c.table();
-    let mut stats = Stats::ZERO;
     let outcome = driver::confirm(
         &mut Shell { table },
         c.stripe_index(),
         c.ptr(),
         conn::now(),
-        &mut stats,
+        &mut table.stats().counter(),
     );
-    table.stats().add(&stats);
     match outcome {
         Confirmed::Inserted => {
             drop(conn::attach(skb, c, ctinfo));

@@ -6,6 +6,7 @@
 
 use crate::ffi;
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 /// A packet borrowed for `'a`, read-only.
@@ -42,26 +43,38 @@ impl<'a> Skb<'a> {
     }
 
     /// The `_nfct` word: entry pointer | ctinfo (0: no entry).
+    #[inline]
     pub(crate) fn nfct(&self) -> usize {
-        // SAFETY: `ptr` is a valid skb (type invariant).
-        unsafe { ffi::ipct_skb_nfct(self.ptr.as_ptr()) }
+        let at = usize::try_from(ffi::IPCT_SKB_NFCT_OFFSET).unwrap_or(0);
+        // SAFETY: `ptr` is a valid skb (type invariant) and `_nfct`, an
+        // `unsigned long`, sits at `IPCT_SKB_NFCT_OFFSET` in it (computed
+        // by the C compiler for this kernel); nobody changes it during
+        // `'a` but us (type invariant).
+        unsafe { self.ptr.as_ptr().cast::<u8>().add(at).cast::<usize>().read() }
     }
 
-    /// Copies the packet's first bytes, from the network header on, into
-    /// `buf`: `(bytes copied, bytes from the network header to the end)`,
-    /// or `None` when nothing could be copied.
-    pub(crate) fn head(&self, buf: &mut [u8]) -> Option<(usize, usize)> {
+    /// The packet from its network header on: up to `buf.len()` bytes, in
+    /// place when they are linear, else copied into `buf`
+    /// (`skb_header_pointer`); and the length from the network header to
+    /// the end of the packet. `None` when nothing can be read.
+    pub(crate) fn head<'b>(&'b self, buf: &'b mut [MaybeUninit<u8>]) -> Option<(&'b [u8], usize)> {
         let cap = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        let mut len: u32 = 0;
         let mut frame: u32 = 0;
         // SAFETY: `ptr` is a valid skb (type invariant); `buf` is writable
-        // for `cap` bytes; `frame` is a valid `u32`.
-        let n = unsafe {
-            ffi::ipct_skb_head(self.ptr.as_ptr(), buf.as_mut_ptr().cast(), cap, &mut frame)
+        // for `cap` bytes; `len` and `frame` are valid `u32`s.
+        let p = unsafe {
+            ffi::ipct_skb_head(self.ptr.as_ptr(), buf.as_mut_ptr().cast(), cap, &mut len, &mut frame)
         };
-        if n == 0 {
+        if p.is_null() {
             return None;
         }
-        Some((usize::try_from(n).ok()?, usize::try_from(frame).ok()?))
+        let len = usize::try_from(len).ok()?;
+        // SAFETY: the helper returned `len` readable bytes at `p`: either
+        // the packet's own linear data, which stays put while we borrow the
+        // packet, or `buf`, which it filled (and which we borrow for 'b).
+        let head = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) };
+        Some((head, usize::try_from(frame).ok()?))
     }
 }
 

@@ -5,12 +5,11 @@
 //! [`COUNTERS`], updated with `this_cpu_add` (safe in any context, no lock)
 //! and summed or read per CPU by the `/proc` file.
 //!
-//! The packet path counts into a plain [`Stats`] on its stack while it
-//! runs (the engine's functions take `&mut Stats`) and adds the non-zero
-//! counters to this CPU's array when done ([`PerCpu::add`]).
+//! The engine counts through [`CpuCount`] straight into this CPU's array:
+//! a packet that counts nothing (one of a known flow) costs nothing.
 
 use crate::ffi;
-use crate::stats::{Counter, Stats};
+use crate::stats::{Count, Counter, Stats};
 use core::ffi::c_void;
 use core::ptr::NonNull;
 use kernel::prelude::*;
@@ -50,13 +49,20 @@ impl PerCpu {
 
     /// Adds `n` to counter `c` of this CPU.
     pub(crate) fn inc_by(&self, c: Counter, n: u32) {
-        let Some(i) = COUNTERS.iter().position(|x| *x == c) else {
+        // `Counter::ALL` (= COUNTERS) is in declaration order.
+        let i = c.index();
+        if i >= COUNTERS.len() {
             return;
-        };
-        let i = u32::try_from(i).unwrap_or(0);
+        }
         // SAFETY: `ptr` is live with `COUNTERS.len()` counters per CPU
         // (type invariant) and `i` is below that.
-        unsafe { ffi::ipct_pcpu_add(self.ptr.as_ptr(), i, n) };
+        unsafe { ffi::ipct_pcpu_add(self.ptr.as_ptr(), i as u32, n) };
+    }
+
+    /// This table's counters as the engine counts into them: each
+    /// increment goes to the current CPU's array at once.
+    pub(crate) fn counter(&self) -> CpuCount<'_> {
+        CpuCount(self)
     }
 
     /// Adds 1 to counter `c` of this CPU.
@@ -66,10 +72,6 @@ impl PerCpu {
 
     /// Adds every counter of `s` to this CPU's.
     pub(crate) fn add(&self, s: &Stats) {
-        // The common case: a packet of a known flow counts nothing.
-        if *s == Stats::ZERO {
-            return;
-        }
         for (i, c) in COUNTERS.iter().enumerate() {
             let n = s.get(*c);
             if n != 0 {
@@ -117,6 +119,15 @@ impl Drop for PerCpu {
     fn drop(&mut self) {
         // SAFETY: `ptr` is live (type invariant) and dropped only here.
         unsafe { ffi::ipct_pcpu_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// The engine's [`Count`] over a table's per-CPU counters.
+pub(crate) struct CpuCount<'a>(&'a PerCpu);
+
+impl Count for CpuCount<'_> {
+    fn add_to(&mut self, c: Counter, n: u32) {
+        self.0.inc_by(c, n);
     }
 }
 

@@ -500,6 +500,7 @@ impl Tcp {
     /// sets [`Status::ASSURED`] when a packet keeps the connection
     /// ESTABLISHED after a reply was seen (the ACK completing the
     /// handshake, or the answer to a picked-up connection).
+    #[inline(never)]
     pub fn update(&mut self, dir: Dir, seg: &Segment, status: &mut Status, cfg: &impl Settings) -> Update {
         let out = self.step(dir, seg, status, cfg);
         if dir == Dir::Reply && matches!(out, Update::Accept { .. } | Update::Ignore) {
