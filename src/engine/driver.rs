@@ -12,7 +12,7 @@
 //!            Tracked/Related -> hold, attach
 //!            Killed          -> hold, attach, release the table's reference
 //!            Reopen          -> release the table's reference, go again
-//!            New(e)          -> admit (reserve, else early drop and
+//!            New             -> open an entry (no lock), admit (reserve, else early drop and
 //!                               reserve again, a few times), alloc, attach
 //! confirm: lock s; already confirmed by a clone? closing? track::confirm;
 //!          on insertion the shell takes the table's reference; unlock
@@ -133,7 +133,7 @@ pub fn track<S: Shell>(
                 }
                 Decision::Reopen { old } => Step::Again(old),
                 Decision::Invalid(why) => Step::Invalid(why),
-                Decision::New(e) => Step::New(e),
+                Decision::New => Step::New,
             }
         });
         match step {
@@ -146,7 +146,11 @@ pub fn track<S: Shell>(
             }
             Some(Step::Again(old)) => shell.release(old),
             Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-            Some(Step::New(e)) => {
+            Some(Step::New) => {
+                let e = match track::open(pkt, now, cfg, stats) {
+                    Ok(e) => e,
+                    Err(why) => return Tracked::Invalid(why),
+                };
                 if !admit(shell, s, bucket, now, stats) {
                     track::table_full(stats);
                     return Tracked::Drop(DropReason::TableFull);
@@ -171,8 +175,8 @@ enum Step<R, H> {
     /// Attach this reference; then put the table's reference to the
     /// killed entry, if any.
     Attach(H, CtInfo, Option<R>),
-    /// Create this entry.
-    New(Entry),
+    /// No entry: open one.
+    New,
     /// The old entry left the table: put its reference, try again.
     Again(R),
     /// INVALID (counted).

@@ -9,9 +9,10 @@
 //!    tuple it quotes. The caller hashes it ([`Lookup::hash`]) and locates
 //!    its stripe and bucket ([`crate::table::Layout::locate`]).
 //! 2. [`process`], under the stripe lock: an existing entry is moved along
-//!    by its protocol, or a new entry is proposed ([`Decision::New`]) that
-//!    the caller allocates and attaches to the packet unconfirmed, outside
-//!    the lock. A full table is handled with [`admit`] and [`early_drop`].
+//!    by its protocol, or there is none ([`Decision::New`]): the caller
+//!    builds one with [`open`], allocates it and attaches it to the packet
+//!    unconfirmed, outside the lock. A full table is handled with
+//!    [`admit`] and [`early_drop`].
 //! 3. [`confirm`], under the stripe lock again, once the packet has passed
 //!    the filter (POST_ROUTING / LOCAL_IN): the unconfirmed entry joins the
 //!    table, or loses a race against an identical one ([`Confirm`]).
@@ -155,13 +156,13 @@ pub enum Decision<R> {
         /// The packet's classification.
         ctinfo: CtInfo,
     },
-    /// No entry: the packet opens this one. Check [`admit`] (making room
-    /// with [`early_drop`] if needed), allocate it outside the lock, attach
-    /// it to the packet unconfirmed with [`CtInfo::New`], and [`confirm`] it
-    /// once the packet has passed the filter. Until then its `deadline`
-    /// is the timeout relative to confirmation (Linux's rule, so a packet
-    /// queued for a while does not confirm an already expired entry).
-    New(Entry),
+    /// No entry: the packet may open one. Build it with [`open`] outside
+    /// the lock, check [`admit`] (making room with [`early_drop`] if
+    /// needed), allocate it, attach it to the packet unconfirmed with
+    /// [`CtInfo::New`], and [`confirm`] it once the packet has passed the
+    /// filter. (No entry travels in this value: the decision of a known
+    /// flow's packet stays a few words.)
+    New,
     /// The packet reopens a finished connection (a SYN on TIME_WAIT): the
     /// old entry was unlinked and marked dying. Release the table's
     /// reference and call [`process`] again.
@@ -191,13 +192,7 @@ pub fn process<S: Store>(
         (Kind::IcmpError { outer_dst }, Some((r, dir))) => related(stripe, r, dir, outer_dst),
         (Kind::IcmpError { .. }, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),
         (Kind::Flow, Some((r, dir))) => existing(stripe, bucket, r, dir, pkt, now, cfg),
-        (Kind::Flow, None) => match new_entry(pkt, now, cfg) {
-            Ok(e) => {
-                stats.inc(Counter::New);
-                Decision::New(e)
-            }
-            Err(why) => Decision::Invalid(why),
-        },
+        (Kind::Flow, None) => Decision::New,
     };
     match decision {
         Decision::Invalid(why) => count_invalid(stats, why),
@@ -291,6 +286,19 @@ fn existing<S: Store>(
             Decision::Reopen { old: r }
         }
     }
+}
+
+/// The entry a packet of no known flow opens ([`Decision::New`]), counted
+/// as `new`, or why it cannot (counted as `invalid`). Until confirmed, its
+/// `deadline` is the timeout relative to confirmation (Linux's rule, so a
+/// packet queued for a while does not confirm an already expired entry).
+pub fn open(pkt: &Packet, now: Millis, cfg: &impl Settings, stats: &mut impl Count) -> Result<Entry, Invalid> {
+    let opened = new_entry(pkt, now, cfg);
+    match opened {
+        Ok(_) => stats.inc(Counter::New),
+        Err(why) => count_invalid(stats, why),
+    }
+    opened
 }
 
 /// The entry a packet without one would open, or why it cannot.

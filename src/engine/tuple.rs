@@ -112,6 +112,23 @@ impl Tuple {
         Some(Tuple { src: self.dst, dst: self.src, proto: self.proto, l4 })
     }
 
+    /// The tuple as two machine words, equal exactly when the tuples are:
+    /// lookups compare these instead of the fields one by one.
+    #[inline]
+    pub fn key(&self) -> [u64; 2] {
+        let l4 = match self.l4 {
+            L4::Ports { sport, dport } => 1u64 << 32 | u64::from(sport) << 16 | u64::from(dport),
+            L4::Icmp { ty, code, id } => {
+                2u64 << 32 | u64::from(ty) << 24 | u64::from(code) << 16 | u64::from(id)
+            }
+            L4::None => 0,
+        };
+        [
+            u64::from(self.src) << 32 | u64::from(self.dst),
+            l4 | u64::from(self.proto) << 40,
+        ]
+    }
+
     /// Keyed hash of the flow, the same for both directions: the two
     /// endpoints (address and port, or ICMP id) as 48-bit words in a fixed
     /// order, with what else tells flows apart, hashed as two words.
@@ -161,6 +178,30 @@ mod tests {
         }
         let err = Tuple { src: 1, dst: 2, proto: proto::ICMP, l4: L4::Icmp { ty: 3, code: 1, id: 0 } };
         assert_eq!(err.invert(), None);
+    }
+
+    #[test]
+    fn keys_are_equal_exactly_when_tuples_are() {
+        let a = tcp(0xc000_0202, 40000, 0xc633_6402, 80);
+        let icmp = |ty, code, id| Tuple { src: a.src, dst: a.dst, proto: proto::ICMP, l4: L4::Icmp { ty, code, id } };
+        let none = |p| Tuple { src: a.src, dst: a.dst, proto: p, l4: L4::None };
+        let all = [
+            a,
+            a.invert().unwrap_or(a),
+            tcp(0xc000_0202, 40000, 0xc633_6402, 81),
+            Tuple { proto: proto::UDP, ..a },
+            icmp(8, 0, 80),
+            icmp(0, 0, 80),
+            icmp(8, 1, 80),
+            none(47),
+            none(50),
+            Tuple { src: a.dst, dst: a.src, ..none(47) },
+        ];
+        for x in &all {
+            for y in &all {
+                assert_eq!(x.key() == y.key(), x == y, "{x:?} {y:?}");
+            }
+        }
     }
 
     #[test]
