@@ -131,8 +131,18 @@ void ipct_fill_tuple(struct nf_conntrack_tuple *t, const struct ipct_tuple *v);
 
 #ifdef __BINDGEN__
 const unsigned long IPCT_NFCT_INFOMASK = NFCT_INFOMASK;
-/* Where skb->_nfct is, so the packet path reads it without a call. */
+/*
+ * Where the fields the packet path reads are in struct sk_buff, so it reads
+ * them without a call (sizes checked in conn_helpers.c): _nfct (unsigned
+ * long), head and data (pointers), len and data_len (unsigned int),
+ * network_header (u16, from head).
+ */
 const unsigned long IPCT_SKB_NFCT_OFFSET = offsetof(struct sk_buff, _nfct);
+const unsigned long IPCT_SKB_HEAD_OFFSET = offsetof(struct sk_buff, head);
+const unsigned long IPCT_SKB_DATA_OFFSET = offsetof(struct sk_buff, data);
+const unsigned long IPCT_SKB_LEN_OFFSET = offsetof(struct sk_buff, len);
+const unsigned long IPCT_SKB_DATA_LEN_OFFSET = offsetof(struct sk_buff, data_len);
+const unsigned long IPCT_SKB_NETWORK_HEADER_OFFSET = offsetof(struct sk_buff, network_header);
 const unsigned long IPCT_CT_UNTRACKED = IP_CT_UNTRACKED;
 #endif
 

@@ -182,6 +182,7 @@ impl Conn {
 
     /// Whether the entry is in the table (or was: confirmed entries stay
     /// confirmed once removed).
+    #[inline]
     pub(crate) fn is_confirmed(&self) -> bool {
         self.confirmed.load(Ordering::Acquire)
     }
@@ -413,6 +414,15 @@ impl PktState {
 fn split(v: usize) -> (usize, usize) {
     let info = ffi::IPCT_NFCT_INFOMASK;
     (v & !info, v & info)
+}
+
+/// Whether the packet carries an entry with NEW or RELATED (original
+/// direction): the only packets whose entry may not be in the table yet.
+/// Reads the `_nfct` word alone.
+#[inline]
+pub(crate) fn may_be_unconfirmed(skb: &Skb<'_>) -> bool {
+    let (p, info) = split(skb.nfct());
+    p != 0 && (info == CtInfo::New as usize || info == CtInfo::Related as usize)
 }
 
 /// The classification a packet carries, without touching its entry.

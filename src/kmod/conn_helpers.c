@@ -85,6 +85,14 @@ void ipct_skb_set_nfct(struct sk_buff *skb, unsigned long nfct)
 	skb_set_nfct(skb, nfct);
 }
 
+/* The field sizes skb.rs assumes when it reads them in place. */
+static_assert(sizeof(((struct sk_buff *)0)->_nfct) == sizeof(unsigned long));
+static_assert(sizeof(((struct sk_buff *)0)->head) == sizeof(void *));
+static_assert(sizeof(((struct sk_buff *)0)->data) == sizeof(void *));
+static_assert(sizeof(((struct sk_buff *)0)->len) == sizeof(u32));
+static_assert(sizeof(((struct sk_buff *)0)->data_len) == sizeof(u32));
+static_assert(sizeof(((struct sk_buff *)0)->network_header) == sizeof(u16));
+
 const void *ipct_skb_head(const struct sk_buff *skb, void *buf,
 			  unsigned int buflen, unsigned int *len,
 			  unsigned int *frame_len)

@@ -210,13 +210,23 @@ fn warn_table_full() {
 
 /// POST_ROUTING / LOCAL_IN, and `nf_ct_hook->confirm`: the packet passed
 /// the filter; a new entry it carries joins the table.
+#[inline]
 pub(crate) fn confirm(skb: &mut SkbMut<'_>) -> Verdict {
-    match conn::from_skb(skb) {
-        // Reply-direction packets never confirm (an ICMP error or RST
-        // attached to an unconfirmed entry by the stack).
-        Some((c, ctinfo)) if !c.is_confirmed() && ctinfo.dir() == crate::tuple::Dir::Original => {}
-        _ => return Verdict::ACCEPT,
+    // Only NEW or RELATED packets of the original direction can carry an
+    // entry not yet in the table, and it is flagged: most packets leave
+    // here after two reads, without the work below.
+    if !conn::may_be_unconfirmed(skb) {
+        return Verdict::ACCEPT;
     }
+    match conn::from_skb(skb) {
+        Some((c, _)) if !c.is_confirmed() => confirm_new(skb),
+        _ => Verdict::ACCEPT,
+    }
+}
+
+/// [`confirm`] for a packet whose entry is not in the table yet.
+#[inline(never)]
+fn confirm_new(skb: &mut SkbMut<'_>) -> Verdict {
     let Some((c, ctinfo)) = conn::take(skb) else {
         return Verdict::ACCEPT;
     };

@@ -42,22 +42,67 @@ impl<'a> Skb<'a> {
         self.ptr.as_ptr()
     }
 
+    /// The field of type `T` at byte offset `at` of the `sk_buff`.
+    ///
+    /// # Safety
+    ///
+    /// `at` must be the offset of a field of type `T` in `struct sk_buff`
+    /// (one of the `IPCT_SKB_*_OFFSET` constants, whose sizes
+    /// conn_helpers.c checks).
+    #[inline]
+    unsafe fn field<T: Copy>(&self, at: usize) -> T {
+        // SAFETY: `ptr` is a valid skb (type invariant) with a `T` at `at`
+        // (caller); nobody changes the fields we read during `'a` but us
+        // (type invariant: the hook or match owns the packet).
+        unsafe { self.ptr.as_ptr().cast::<u8>().add(at).cast::<T>().read() }
+    }
+
     /// The `_nfct` word: entry pointer | ctinfo (0: no entry).
     #[inline]
     pub(crate) fn nfct(&self) -> usize {
-        let at = usize::try_from(ffi::IPCT_SKB_NFCT_OFFSET).unwrap_or(0);
-        // SAFETY: `ptr` is a valid skb (type invariant) and `_nfct`, an
-        // `unsigned long`, sits at `IPCT_SKB_NFCT_OFFSET` in it (computed
-        // by the C compiler for this kernel); nobody changes it during
-        // `'a` but us (type invariant).
-        unsafe { self.ptr.as_ptr().cast::<u8>().add(at).cast::<usize>().read() }
+        // SAFETY: `_nfct` is an `unsigned long` there.
+        unsafe { self.field::<usize>(ffi::IPCT_SKB_NFCT_OFFSET) }
     }
 
     /// The packet from its network header on: up to `buf.len()` bytes, in
-    /// place when they are linear, else copied into `buf`
-    /// (`skb_header_pointer`); and the length from the network header to
-    /// the end of the packet. `None` when nothing can be read.
+    /// place when they are linear, else copied into `buf` (as
+    /// `skb_header_pointer` does); and the length from the network header
+    /// to the end of the packet. `None` when nothing can be read.
+    #[inline]
     pub(crate) fn head<'b>(&'b self, buf: &'b mut [MaybeUninit<u8>]) -> Option<(&'b [u8], usize)> {
+        // SAFETY: each offset names a field of the read type.
+        let (head, data, len, data_len, nh) = unsafe {
+            (
+                self.field::<*const u8>(ffi::IPCT_SKB_HEAD_OFFSET),
+                self.field::<*const u8>(ffi::IPCT_SKB_DATA_OFFSET),
+                self.field::<u32>(ffi::IPCT_SKB_LEN_OFFSET),
+                self.field::<u32>(ffi::IPCT_SKB_DATA_LEN_OFFSET),
+                self.field::<u16>(ffi::IPCT_SKB_NETWORK_HEADER_OFFSET),
+            )
+        };
+        // skb_network_offset(): head + network_header - data.
+        let off = (head as usize)
+            .wrapping_add(usize::from(nh))
+            .wrapping_sub(data as usize);
+        let frame = usize::try_from(len).ok()?.checked_sub(off)?;
+        let n = frame.min(buf.len());
+        if n == 0 {
+            return None;
+        }
+        let linear = usize::try_from(len.wrapping_sub(data_len)).ok()?;
+        if off.checked_add(n)? <= linear {
+            // SAFETY: the first `len - data_len` bytes at `data` are the
+            // packet's linear part, which stays put while we borrow the
+            // packet; `off + n` lies inside it.
+            let bytes = unsafe { core::slice::from_raw_parts(data.add(off), n) };
+            return Some((bytes, frame));
+        }
+        self.copy_head(buf)
+    }
+
+    /// [`Skb::head`] for packets whose headers are not linear: copied.
+    #[cold]
+    fn copy_head<'b>(&'b self, buf: &'b mut [MaybeUninit<u8>]) -> Option<(&'b [u8], usize)> {
         let cap = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         let mut len: u32 = 0;
         let mut frame: u32 = 0;
