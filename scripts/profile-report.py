@@ -121,6 +121,8 @@ def label(key, names):
 
 
 def fmt(v):
+    if abs(v) < 0.05:
+        v = 0.0
     return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
