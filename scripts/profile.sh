@@ -14,8 +14,10 @@
 # instructions per packet, each tracker beside "no tracker".
 #
 # Files: build/profile/windows.txt (plugin), guest.out (guest output),
-# report.md (the tables, also on stdout). About 2 minutes on a quiet
-# machine. docs/profiling.md says how to read the result.
+# report.md (the tables, also on stdout), kept as
+# bench/results/<date>-profile-<FLOWS>-flows.md for before/after
+# comparisons. About 30 s once everything is built. docs/profiling.md says
+# how to read the result.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -49,6 +51,16 @@ VM_NO_BUILD=1 VM_SMP=1 VM_MEM=1024 VM_ICOUNT=0 VM_APPEND=nokaslr VM_TIMEOUT=${VM
     || die "the guest run failed: see its output above and $out/guest.out"
 
 say "folding counts by function"
-python3 "$TOP/scripts/profile-report.py" --system-map "$map" --windows "$out/windows.txt" \
-    --guest "$out/guest.out" | tee "$out/report.md"
-say "report: ${out#"$TOP"/}/report.md (plugin counts: windows.txt, guest output: guest.out)"
+kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-${flows}-flows.md
+{
+    echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)"
+    echo
+    echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$(dirname "$map")"), scripts/profile.sh $packets $flows"
+    echo
+    python3 "$TOP/scripts/profile-report.py" --system-map "$map" --windows "$out/windows.txt" \
+        --guest "$out/guest.out"
+} > "$out/report.md"
+cat "$out/report.md"
+mkdir -p "$(dirname "$kept")"
+cp "$out/report.md" "$kept"
+say "report: ${kept#"$TOP"/} and ${out#"$TOP"/}/report.md (plugin counts: windows.txt, guest output: guest.out)"
