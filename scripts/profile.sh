@@ -37,7 +37,26 @@ say "kernel, module and initramfs (normal; waits if another build holds them)"
 "$TOP/scripts/module.sh" normal >&2
 "$TOP/scripts/initramfs.sh" normal >&2
 
-map=$("$TOP/scripts/kernel.sh" --dir normal)/System.map
+kdir=$("$TOP/scripts/kernel.sh" --dir normal)
+map=$kdir/System.map
+# A twin of the module with line tables only: rustc and clang then emit the
+# same machine code (checked below), so the twin's line tables name the
+# source line, inlined function included, of every instruction the guest ran.
+twin=$out/kmod-lines
+say "module twin with line tables (for per-line attribution)"
+rm -rf "$twin"
+mkdir -p "$twin"
+(cd "$TOP" && find Kbuild include src -type f \( -name '*.rs' -o -name '*.c' -o -name '*.h' -o -name Kbuild \) \
+    -not -path '*/target/*' -not -name '*_generated.rs' | cpio -pdm --quiet "$twin")
+lines=()
+if make -C "$kdir" M="$twin" "${KMAKE_FLAGS[@]}" KCFLAGS="-Werror -gline-tables-only" \
+        KRUSTFLAGS="-Dwarnings -Cdebuginfo=line-tables-only" modules > "$twin/build.log" 2>&1 &&
+    cmp -s <(llvm-objcopy -O binary --only-section=.text "$BUILD/normal/ip_conntrack.ko" -) \
+           <(llvm-objcopy -O binary --only-section=.text "$twin/ip_conntrack.ko" -); then
+    lines=(--lines-ko "$twin/ip_conntrack.ko")
+else
+    say "warning: no line-table twin (build failed or code differs; $twin/build.log): blocks only"
+fi
 marker=$(awk '$3 == "__x64_sys_sync" { print $1 }' "$map")
 [ -n "$marker" ] || die "__x64_sys_sync not in $map"
 rm -f "$out/windows.txt"
@@ -55,10 +74,10 @@ kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-${flows}-flows.md
 {
     echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)"
     echo
-    echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$(dirname "$map")"), scripts/profile.sh $packets $flows"
+    echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$kdir"), scripts/profile.sh $packets $flows"
     echo
     python3 "$TOP/scripts/profile-report.py" --system-map "$map" --windows "$out/windows.txt" \
-        --guest "$out/guest.out"
+        --guest "$out/guest.out" "${lines[@]}"
 } > "$out/report.md"
 cat "$out/report.md"
 mkdir -p "$(dirname "$kept")"
