@@ -16,7 +16,7 @@
 # Files: build/profile/windows.txt (plugin), guest.out (guest output),
 # report.md (the tables, also on stdout), kept as
 # bench/results/<date>-profile-<FLOWS>-flows.md for before/after
-# comparisons. About 30 s once everything is built. docs/profiling.md says
+# comparisons. About 40 s once everything is built. docs/profiling.md says
 # how to read the result.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
