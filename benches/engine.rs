@@ -12,7 +12,8 @@
 //! One core, single-threaded; packets per second are per core. Set
 //! `BENCH_CSV=path` to also write the rows as CSV, `BENCH_QUICK=1` for a
 //! short run (1k and 100k only), `BENCH_ENTRIES=1000,...` and
-//! `BENCH_PACKETS=N` for other sizes and counts (callgrind runs).
+//! `BENCH_PACKETS=N` for other sizes and counts, `BENCH_ONLY=parse|tcp|udp|new`
+//! for one kind (callgrind runs, `scripts/profile-host.sh`).
 
 use std::hint::black_box;
 use std::io::Write;
@@ -366,22 +367,33 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 2_000_000 } else { 10_000_000 });
+    // BENCH_ONLY=parse|tcp|udp|new: one kind of benchmark (callgrind).
+    let only = std::env::var("BENCH_ONLY").ok().filter(|v| !v.is_empty());
+    let want = |kind: &str| only.as_deref().is_none_or(|o| o == kind);
     let mut rows = Vec::new();
-    rows.push(bench_parse(per));
+    if want("parse") {
+        rows.push(bench_parse(per));
+    }
     for &n in &sizes {
         for burst in [1, 8] {
-            rows.push(bench_tcp_established(n, 1, burst, per));
-            rows.push(bench_udp_established(n, 1, burst, per));
+            if want("tcp") {
+                rows.push(bench_tcp_established(n, 1, burst, per));
+            }
+            if want("udp") {
+                rows.push(bench_udp_established(n, 1, burst, per));
+            }
         }
-        rows.push(bench_new_flows(
-            n,
-            1,
-            per.min(if quick { 500_000 } else { 2_000_000 }),
-        ));
+        if want("new") {
+            rows.push(bench_new_flows(
+                n,
+                1,
+                per.min(if quick { 500_000 } else { 2_000_000 }),
+            ));
+        }
         eprintln!("{n} entries done");
     }
     // The classic 2.6 sizing: 8 entries per bucket.
-    if sizes.contains(&100_000) {
+    if want("tcp") && sizes.contains(&100_000) {
         rows.push(bench_tcp_established(100_000, 8, 1, per));
     }
 
@@ -401,12 +413,14 @@ fn main() {
         );
     }
 
-    println!();
-    println!(
-        "random dependent load (one cache miss): {:.0} ns over 1 MB, {:.0} ns over 16 MB",
-        load_latency(1),
-        load_latency(16)
-    );
+    if only.is_none() {
+        println!();
+        println!(
+            "random dependent load (one cache miss): {:.0} ns over 1 MB, {:.0} ns over 16 MB",
+            load_latency(1),
+            load_latency(16)
+        );
+    }
 
     let entry = std::mem::size_of::<Entry>();
     let link = std::mem::size_of::<usize>();

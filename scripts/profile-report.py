@@ -61,12 +61,15 @@ def read_windows(path):
             if not p:
                 continue
             if p[0] == "window":
-                cur = {"kernel": int(p[3]), "user": int(p[5]), "lost": int(p[7]), "tbs": {}}
+                cur = {"kernel": int(p[3]), "user": int(p[5]), "lost": int(p[7]), "tbs": {},
+                       "sizes": {}}
             elif p[0] == "end" and cur is not None:
                 windows.append(cur)
                 cur = None
-            elif cur is not None and len(p) == 2:
+            elif cur is not None and len(p) in (2, 3):
                 cur["tbs"][int(p[0], 16)] = int(p[1])
+                if len(p) == 3:
+                    cur["sizes"][int(p[0], 16)] = int(p[2])
     return windows
 
 
@@ -121,6 +124,8 @@ def label(key, names):
 
 
 def fmt(v):
+    if abs(v) < 0.05:
+        v = 0.0
     return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
@@ -130,6 +135,8 @@ def main():
     ap.add_argument("--windows", required=True, help="the plugin's out= file")
     ap.add_argument("--guest", required=True, help="the guest's output")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--lines-ko", help="ip_conntrack.ko with line tables and the same code as the "
+                    "one profiled: attribute its instructions to source lines")
     a = ap.parse_args()
 
     core = read_system_map(a.system_map)
@@ -242,6 +249,111 @@ def main():
         print()
         for v, name, off in blocks[:a.top]:
             print(f"    {fmt(v):>8}  {bnames[name]}+{off:#x}")
+        if a.lines_ko:
+            by_line(r, a.lines_ko, a.top)
+
+
+def ko_symbols(ko):
+    """{symbol: offset in .text} of a module file."""
+    out = subprocess.run(["llvm-objdump", "-t", ko], capture_output=True, text=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) >= 6 and p[-3] == ".text":
+            syms[p[-1]] = int(p[0], 16)
+    return syms
+
+
+def ko_insns(ko):
+    """Sorted .text offsets of every instruction of a module file."""
+    out = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", "--section=.text", ko],
+                         capture_output=True, text=True).stdout
+    return sorted({int(m.group(1), 16) for m in re.finditer(r"^\s+([0-9a-f]+):", out, re.M)})
+
+
+def ko_frames(ko, addrs):
+    """{offset: [(function, file:line), ...] innermost first} from line tables;
+    each location lies in its own frame's function (outer ones: the call)."""
+    out = subprocess.run(["llvm-addr2line", "-a", "-f", "-i", "-C", "-e", ko],
+                         input="\n".join(f"{a:#x}" for a in addrs), capture_output=True,
+                         text=True).stdout.splitlines()
+    frames, cur = {}, None
+    i = 0
+    while i < len(out):
+        if out[i].startswith("0x"):
+            cur = int(out[i], 16)
+            frames[cur] = []
+            i += 1
+        elif cur is not None and i + 1 < len(out):
+            where = out[i + 1].replace("/kmod/../engine/", "/engine/")
+            frames[cur].append((out[i], re.sub(r"^.*/(src/(kmod|engine)/)", r"\1", where)))
+            i += 2
+        else:
+            i += 1
+    return frames
+
+
+def clean(name):
+    """A readable function name: no generic arguments, no crate path
+    ("<root::table::Stripe<...>>::find_counting" -> "Stripe::find_counting")."""
+    prev = None
+    while prev != name:
+        prev = name
+        name = re.sub(r"(?<=[\w>])<[^<>]*>", "", name)
+    m = re.match(r"^<(?:[\w:]*::)?(\w+)(?: as [^>]*)?>::(.*)$", name)
+    if m:
+        return f"{m.group(1)}::{m.group(2)}"
+    return name.split("::")[-1]
+
+
+def ours(frame):
+    return frame[1].startswith(("src/kmod/", "src/engine/"))
+
+
+def by_line(run, ko, top, module="ip_conntrack"):
+    """The module's instructions per packet by our source functions and
+    lines, inlined code included: each block's executions spread over its
+    instructions, each instruction named by the twin's line tables and
+    counted at the innermost frame in src/ (library and kernel-header code
+    at the line of ours that used it)."""
+    syms = ko_symbols(ko)
+    insns = ko_insns(ko)
+    weight = {}
+    for pc, n in run["win"]["tbs"].items():
+        s = run["folder"].symbol(pc)
+        size = run["win"]["sizes"].get(pc)
+        if not s or s[2] != module or s[1] not in syms or not size:
+            continue
+        start = syms[s[1]] + pc - s[0]
+        i = bisect.bisect_left(insns, start)
+        for off in insns[i:i + size]:
+            weight[off] = weight.get(off, 0.0) + n / size / run["packets"]
+    frames = ko_frames(ko, sorted(weight))
+    per_fn, per_line, per_chain, incl = {}, {}, {}, {}
+    for off, w in weight.items():
+        mine = [f for f in frames.get(off, []) if ours(f)] or [("?", "?")]
+        for name in {f"{clean(f[0])} ({f[1].rsplit(':', 1)[0]})" for f in mine}:
+            incl[name] = incl.get(name, 0.0) + w
+        fn = f"{clean(mine[0][0])} ({mine[0][1].rsplit(':', 1)[0]})"
+        per_fn[fn] = per_fn.get(fn, 0.0) + w
+        key = f"{mine[0][1]} ({clean(mine[0][0])})"
+        per_line[key] = per_line.get(key, 0.0) + w
+        chain = " > ".join(clean(f[0]) for f in reversed(mine))
+        per_chain[chain] = per_chain.get(chain, 0.0) + w
+    total = sum(weight.values())
+    for title, head, table in (("function of ours, inclusive (callees inlined into it included)",
+                                "function (file)", incl),
+                               ("function of ours, exclusive (library code inlined into it included)",
+                                "function (file)", per_fn),
+                               ("source line", "line (function)", per_line),
+                               ("inline chain of our functions", "outermost > ... > innermost", per_chain)):
+        print()
+        print(f"{module} by {title}, top {top} of {fmt(total)} instructions per packet:")
+        print()
+        print(f"| instr/pkt | {head} |")
+        print("| ---: | --- |")
+        for k, v in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"| {fmt(v)} | {k} |")
 
 
 if __name__ == "__main__":

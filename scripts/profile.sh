@@ -14,8 +14,10 @@
 # instructions per packet, each tracker beside "no tracker".
 #
 # Files: build/profile/windows.txt (plugin), guest.out (guest output),
-# report.md (the tables, also on stdout). About 2 minutes on a quiet
-# machine. docs/profiling.md says how to read the result.
+# report.md (the tables, also on stdout), kept as
+# bench/results/<date>-profile-<FLOWS>-flows.md for before/after
+# comparisons. About 40 s once everything is built. docs/profiling.md says
+# how to read the result.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -35,7 +37,26 @@ say "kernel, module and initramfs (normal; waits if another build holds them)"
 "$TOP/scripts/module.sh" normal >&2
 "$TOP/scripts/initramfs.sh" normal >&2
 
-map=$("$TOP/scripts/kernel.sh" --dir normal)/System.map
+kdir=$("$TOP/scripts/kernel.sh" --dir normal)
+map=$kdir/System.map
+# A twin of the module with line tables only: rustc and clang then emit the
+# same machine code (checked below), so the twin's line tables name the
+# source line, inlined function included, of every instruction the guest ran.
+twin=$out/kmod-lines
+say "module twin with line tables (for per-line attribution)"
+rm -rf "$twin"
+mkdir -p "$twin"
+(cd "$TOP" && find Kbuild include src -type f \( -name '*.rs' -o -name '*.c' -o -name '*.h' -o -name Kbuild \) \
+    -not -path '*/target/*' -not -name '*_generated.rs' | cpio -pdm --quiet "$twin")
+lines=()
+if make -C "$kdir" M="$twin" "${KMAKE_FLAGS[@]}" KCFLAGS="-Werror -gline-tables-only" \
+        KRUSTFLAGS="-Dwarnings -Cdebuginfo=line-tables-only" modules > "$twin/build.log" 2>&1 &&
+    cmp -s <(llvm-objcopy -O binary --only-section=.text "$BUILD/normal/ip_conntrack.ko" -) \
+           <(llvm-objcopy -O binary --only-section=.text "$twin/ip_conntrack.ko" -); then
+    lines=(--lines-ko "$twin/ip_conntrack.ko")
+else
+    say "warning: no line-table twin (build failed or code differs; $twin/build.log): blocks only"
+fi
 marker=$(awk '$3 == "__x64_sys_sync" { print $1 }' "$map")
 [ -n "$marker" ] || die "__x64_sys_sync not in $map"
 rm -f "$out/windows.txt"
@@ -49,6 +70,16 @@ VM_NO_BUILD=1 VM_SMP=1 VM_MEM=1024 VM_ICOUNT=0 VM_APPEND=nokaslr VM_TIMEOUT=${VM
     || die "the guest run failed: see its output above and $out/guest.out"
 
 say "folding counts by function"
-python3 "$TOP/scripts/profile-report.py" --system-map "$map" --windows "$out/windows.txt" \
-    --guest "$out/guest.out" | tee "$out/report.md"
-say "report: ${out#"$TOP"/}/report.md (plugin counts: windows.txt, guest output: guest.out)"
+kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-${flows}-flows.md
+{
+    echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)"
+    echo
+    echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$kdir"), scripts/profile.sh $packets $flows"
+    echo
+    python3 "$TOP/scripts/profile-report.py" --system-map "$map" --windows "$out/windows.txt" \
+        --guest "$out/guest.out" "${lines[@]}"
+} > "$out/report.md"
+cat "$out/report.md"
+mkdir -p "$(dirname "$kept")"
+cp "$out/report.md" "$kept"
+say "report: ${kept#"$TOP"/} and ${out#"$TOP"/}/report.md (plugin counts: windows.txt, guest output: guest.out)"

@@ -9,7 +9,7 @@
  *         `sync` before and after what it measures.
  * out:    file that gets, per closed window,
  *           window N kernel K user U lost L
- *           <TB start address, hex> <instructions executed in the window>
+ *           <TB start, hex> <instructions executed in the window> <TB size>
  *           ...
  *           end N
  *
@@ -43,6 +43,7 @@ struct slot {
     uint64_t pc;
     uint64_t count;     /* instructions executed since boot */
     uint64_t at_open;   /* count when the current window opened */
+    uint64_t insns;     /* size of the block's latest translation */
 };
 
 static struct slot *slots;
@@ -91,7 +92,8 @@ static void window_close_now(void)
     for (uint32_t i = 0; i < SLOTS; i++) {
         uint64_t d = slots[i].count - slots[i].at_open;
         if (slots[i].pc && d)
-            fprintf(out, "%" PRIx64 " %" PRIu64 "\n", slots[i].pc, d);
+            fprintf(out, "%" PRIx64 " %" PRIu64 " %" PRIu64 "\n", slots[i].pc, d,
+                    slots[i].insns);
     }
     fprintf(out, "end %u\n", windows);
     fflush(out);
@@ -132,6 +134,8 @@ static void tb_translated(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
     pthread_mutex_lock(&slots_lock);
     s = slot_for(pc);
+    if (s)
+        s->insns = n;
     pthread_mutex_unlock(&slots_lock);
     qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
                                              s ? &s->count : &lost_count, n);
