@@ -23,19 +23,20 @@
 /* Spinlocks taken with bottom halves disabled (lock.rs). */
 void ipct_spin_lock_init(spinlock_t *lock, const char *name,
 			 struct lock_class_key *key);
-void ipct_spin_lock_bh(spinlock_t *lock);
-void ipct_spin_unlock_bh(spinlock_t *lock);
 
 /* The reference count at the start of every entry (conn.rs). */
 void ipct_nfct_init(struct nf_conntrack *ct);
-void ipct_nfct_get(struct nf_conntrack *ct);
 /* Drops one reference; true when it was the last. */
 bool ipct_nfct_put_test(struct nf_conntrack *ct);
 unsigned int ipct_nfct_use(const struct nf_conntrack *ct);
 
-/* skb->_nfct (skb.rs): entry pointer | ctinfo, as nf_ct_set() stores it. */
-unsigned long ipct_skb_nfct(const struct sk_buff *skb);
-void ipct_skb_set_nfct(struct sk_buff *skb, unsigned long nfct);
+/*
+ * Where skb_set_nfct() sets the slow_gro bit (a bitfield, which offsetof
+ * cannot name): its byte's offset and its mask, found in a constant sk_buff
+ * with only that bit set. skb.rs writes _nfct and this bit itself. Returns
+ * false if the bit was not found (then the module refuses to load).
+ */
+bool ipct_skb_slow_gro_bit(unsigned long *offset, u8 *mask);
 /*
  * The packet from its network header on, as skb_header_pointer() gives
  * it: a pointer to *@len (at most @buflen) bytes, into the packet when
@@ -131,6 +132,8 @@ void ipct_fill_tuple(struct nf_conntrack_tuple *t, const struct ipct_tuple *v);
 
 #ifdef __BINDGEN__
 const unsigned long IPCT_NFCT_INFOMASK = NFCT_INFOMASK;
+/* Ticks per second, to turn jiffies_64 into milliseconds without a call. */
+const unsigned int IPCT_HZ = HZ;
 /*
  * Where the fields the packet path reads are in struct sk_buff, so it reads
  * them without a call (sizes checked in conn_helpers.c): _nfct (unsigned

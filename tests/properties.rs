@@ -248,7 +248,7 @@ impl World {
 
 fn check_found(t: &Tracker, e: &Entry, now: u64) {
     let (o, d) = t
-        .lookup(&e.orig, now)
+        .lookup(&e.orig(), now)
         .expect("live entry not found by its original tuple");
     assert_eq!((o, d), (*e, Dir::Original));
     let (r, d) = t
@@ -256,7 +256,7 @@ fn check_found(t: &Tracker, e: &Entry, now: u64) {
         .expect("live entry not found by its reply tuple");
     // A flow whose tuple is its own inverse (same address and port on both
     // ends) matches as original.
-    let want = if e.tuple(Dir::Reply) == e.orig {
+    let want = if e.tuple(Dir::Reply) == e.orig() {
         Dir::Original
     } else {
         Dir::Reply
@@ -266,8 +266,8 @@ fn check_found(t: &Tracker, e: &Entry, now: u64) {
 
 fn check_line(e: &Entry, line: &str, now: u64) {
     let p = parse_line(line).unwrap_or_else(|| panic!("unparsable line {line:?}"));
-    assert_eq!(p.proto, e.orig.proto);
-    assert_eq!(p.orig, e.orig);
+    assert_eq!(p.proto, e.orig().proto);
+    assert_eq!(p.orig, e.orig());
     assert_eq!(p.reply, e.tuple(Dir::Reply));
     assert_eq!(p.unreplied, !e.status.has(Status::SEEN_REPLY));
     assert_eq!(p.assured, e.status.has(Status::ASSURED));

@@ -230,7 +230,7 @@ pub fn confirm<S: Shell>(
         let Some((confirmed, orig)) = st
             .store
             .entry(r)
-            .map(|e| (e.status.has(Status::CONFIRMED), e.orig))
+            .map(|e| (e.status.has(Status::CONFIRMED), e.orig()))
         else {
             return Confirmed::Failed;
         };

@@ -45,8 +45,9 @@ impl Status {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct Entry {
-    /// Tuple of the original direction; the reply tuple is its inverse.
-    pub orig: Tuple,
+    /// Tuple of the original direction, as its two-word key (what lookups
+    /// compare); the reply tuple is its inverse.
+    key: [u64; 2],
     /// Status bits.
     pub status: Status,
     /// When the entry expires unless another packet refreshes it.
@@ -56,20 +57,49 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry for the flow whose original tuple is `orig`.
+    pub fn new(orig: Tuple, status: Status, deadline: Millis, proto: ProtoState) -> Entry {
+        Entry {
+            key: orig.key(),
+            status,
+            deadline,
+            proto,
+        }
+    }
+
+    /// Tuple of the original direction.
+    #[inline]
+    pub fn orig(&self) -> Tuple {
+        Tuple::from_key(self.key)
+    }
+
+    /// [`Tuple::key`] of the original tuple.
+    #[inline]
+    pub fn key(&self) -> [u64; 2] {
+        self.key
+    }
+
+    /// Replaces the original tuple.
+    pub fn set_orig(&mut self, orig: Tuple) {
+        self.key = orig.key();
+    }
+
     /// The tuple of direction `dir`.
     pub fn tuple(&self, dir: Dir) -> Tuple {
+        let orig = self.orig();
         match dir {
-            Dir::Original => self.orig,
+            Dir::Original => orig,
             // Entries are only created for invertible tuples.
-            Dir::Reply => self.orig.invert().unwrap_or(self.orig),
+            Dir::Reply => orig.invert().unwrap_or(orig),
         }
     }
 
     /// Which direction `t` is for this entry, if it belongs to it.
     pub fn direction_of(&self, t: &Tuple) -> Option<Dir> {
-        if *t == self.orig {
+        let orig = self.orig();
+        if *t == orig {
             Some(Dir::Original)
-        } else if Some(*t) == self.orig.invert() {
+        } else if Some(*t) == orig.invert() {
             Some(Dir::Reply)
         } else {
             None

@@ -64,7 +64,7 @@ impl State {
 
 /// SipHash-1-3 of two words, equal to [`siphash`] of their 16
 /// little-endian bytes: the flow hash's input, with no byte shuffling.
-#[inline]
+#[inline(always)]
 pub fn siphash_words(key: &HashKey, w0: u64, w1: u64) -> u64 {
     let mut s = State::new(key);
     s.compress(w0);

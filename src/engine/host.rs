@@ -367,7 +367,7 @@ impl Tracker {
         let Some(e) = self.table.store.entry(a.entry) else {
             return Verdict::Drop(DropReason::InsertFailed);
         };
-        let (s, _) = self.table.layout.locate(e.orig.flow_hash(&self.table.key));
+        let (s, _) = self.table.layout.locate(e.orig().flow_hash(&self.table.key));
         let v = match driver::confirm(&mut self.table, s, a.entry, now, &mut self.stats) {
             Confirmed::Inserted => Verdict::Accept {
                 entry: a.entry,

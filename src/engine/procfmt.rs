@@ -133,7 +133,7 @@ pub fn format_entry(
     use_count: u32,
 ) -> Result<usize, TooSmall> {
     write_into(buf, |w| {
-        let protonum = e.orig.proto;
+        let protonum = e.orig().proto;
         write!(w, "{:<8} {} {} ", proto_name(protonum), protonum, e.seconds_left(now))?;
         if let ProtoState::Tcp(tcp) = &e.proto {
             write!(w, "{} ", tcp.state().name())?;
@@ -306,17 +306,12 @@ mod tests {
         let mut tcp = Tcp::new(&syn, &cfg).unwrap();
         let mut status = Status::default();
         tcp.update(Dir::Original, &syn, &mut status, &cfg);
-        Entry {
-            orig: Tuple {
+        Entry::new(Tuple {
                 src: A,
                 dst: B,
                 proto: proto::TCP,
                 l4: L4::Ports { sport: 32775, dport: 22 },
-            },
-            status,
-            deadline: 117_999,
-            proto: ProtoState::Tcp(tcp),
-        }
+            }, status, 117_999, ProtoState::Tcp(tcp))
     }
 
     #[test]
@@ -346,17 +341,12 @@ mod tests {
     #[test]
     fn udp_assured() {
         let (udp, _) = Udp::new(0, &Config::DEFAULT);
-        let e = Entry {
-            orig: Tuple {
+        let e = Entry::new(Tuple {
                 src: A,
                 dst: B,
                 proto: proto::UDP,
                 l4: L4::Ports { sport: 53000, dport: 53 },
-            },
-            status: Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED),
-            deadline: 180_000,
-            proto: ProtoState::Udp(udp),
-        };
+            }, Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED), 180_000, ProtoState::Udp(udp));
         assert_eq!(
             line_of(&e, 0, 1),
             "udp      17 180 src=192.0.2.1 dst=198.51.100.2 sport=53000 dport=53 \
@@ -366,17 +356,12 @@ mod tests {
 
     #[test]
     fn icmp_echo() {
-        let e = Entry {
-            orig: Tuple {
+        let e = Entry::new(Tuple {
                 src: A,
                 dst: B,
                 proto: proto::ICMP,
                 l4: L4::Icmp { ty: 8, code: 0, id: 4660 },
-            },
-            status: Status(Status::SEEN_REPLY),
-            deadline: 30_000,
-            proto: ProtoState::Icmp,
-        };
+            }, Status(Status::SEEN_REPLY), 30_000, ProtoState::Icmp);
         assert_eq!(
             line_of(&e, 1, 1),
             "icmp     1 29 src=192.0.2.1 dst=198.51.100.2 type=8 code=0 id=4660 \
@@ -386,12 +371,7 @@ mod tests {
 
     #[test]
     fn generic_is_unknown_and_expired_is_zero() {
-        let e = Entry {
-            orig: Tuple { src: A, dst: B, proto: 47, l4: L4::None },
-            status: Status::default(),
-            deadline: 1000,
-            proto: ProtoState::Generic,
-        };
+        let e = Entry::new(Tuple { src: A, dst: B, proto: 47, l4: L4::None }, Status::default(), 1000, ProtoState::Generic);
         assert_eq!(
             line_of(&e, 5000, 3),
             "unknown  47 0 src=192.0.2.1 dst=198.51.100.2 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 use=3\n"
@@ -400,23 +380,21 @@ mod tests {
 
     #[test]
     fn widest_line_fits() {
-        let e = Entry {
-            orig: Tuple {
+        let e = Entry::new(Tuple {
                 src: u32::MAX,
                 dst: u32::MAX,
                 proto: proto::ICMP,
                 l4: L4::Icmp { ty: 13, code: 255, id: 65535 },
-            },
-            status: Status(Status::ASSURED),
-            deadline: u64::MAX,
-            proto: ProtoState::Icmp,
-        };
+            }, Status(Status::ASSURED), u64::MAX, ProtoState::Icmp);
         let line = line_of(&e, 0, u32::MAX);
         assert!(line.len() < MAX_LINE_LEN, "{}", line.len());
         let mut tcp = syn_sent();
-        tcp.orig.src = u32::MAX;
-        tcp.orig.dst = u32::MAX;
-        tcp.orig.l4 = L4::Ports { sport: 65535, dport: 65535 };
+        tcp.set_orig(Tuple {
+            src: u32::MAX,
+            dst: u32::MAX,
+            l4: L4::Ports { sport: 65535, dport: 65535 },
+            ..tcp.orig()
+        });
         tcp.deadline = u64::MAX;
         tcp.status = Status(Status::ASSURED);
         assert!(line_of(&tcp, 0, u32::MAX).len() < MAX_LINE_LEN);
@@ -469,7 +447,7 @@ mod tests {
                     (Tuple { src, dst, proto: p, l4: L4::None }, ProtoState::Generic)
                 }
             };
-            let e = Entry { orig, status: Status(status), deadline, proto: state };
+            let e = Entry::new(orig, Status(status), deadline, state);
             let line = line_of(&e, now, use_count);
             let p = parse_line(&line).unwrap();
             proptest::prop_assert_eq!(p.name, proto_name(orig.proto));
@@ -492,8 +470,8 @@ mod tests {
         assert_eq!(p.proto, 6);
         assert_eq!(p.seconds, 117);
         assert_eq!(p.state, Some("SYN_SENT"));
-        assert_eq!(p.orig, syn_sent().orig);
-        assert_eq!(Some(p.reply), syn_sent().orig.invert());
+        assert_eq!(p.orig, syn_sent().orig());
+        assert_eq!(Some(p.reply), syn_sent().orig().invert());
         assert!(p.unreplied && !p.assured);
         assert_eq!(p.use_count, 2);
 

@@ -57,6 +57,20 @@ pub struct Layout {
     stripes: u32,
     /// `log2(stripes)`.
     shift: u32,
+    /// Buckets per stripe when every stripe has as many (`buckets` a
+    /// multiple of `stripes`, the usual case), else 0.
+    even: u32,
+}
+
+/// Buckets per stripe of `buckets` buckets in `2^shift` stripes, when all
+/// stripes have as many; else 0.
+fn even_len(buckets: u32, shift: u32) -> u32 {
+    let per = buckets.checked_shr(shift).unwrap_or(0);
+    if per.checked_shl(shift) == Some(buckets) {
+        per
+    } else {
+        0
+    }
 }
 
 impl Layout {
@@ -67,10 +81,12 @@ impl Layout {
         if !stripes.is_power_of_two() || stripes > MAX_STRIPES || stripes > buckets {
             return None;
         }
+        let shift = stripes.trailing_zeros();
         Some(Layout {
             buckets,
             stripes,
-            shift: stripes.trailing_zeros(),
+            shift,
+            even: even_len(buckets, shift),
         })
     }
 
@@ -81,10 +97,12 @@ impl Layout {
         // The largest power of two not above `buckets`, capped.
         let below = 1u32 << (31u32.saturating_sub(buckets.leading_zeros()));
         let stripes = below.min(MAX_STRIPES);
+        let shift = stripes.trailing_zeros();
         Layout {
             buckets,
             stripes,
-            shift: stripes.trailing_zeros(),
+            shift,
+            even: even_len(buckets, shift),
         }
     }
 
@@ -146,11 +164,16 @@ impl Layout {
     /// a few instructions, no division, no correction step.
     #[inline]
     pub fn locate(&self, hash: u64) -> (u32, usize) {
-        // `shift` is at most 10: both shifts stay in range.
-        let s = u32::try_from(hash.checked_shr(64u32.saturating_sub(self.shift)).unwrap_or(0))
-            .unwrap_or(0);
+        // `shift` is at most 10: every shift below stays in range, and
+        // `(hash >> 1) >> (63 - shift)` is `hash >> (64 - shift)` without
+        // the out-of-range shift by 64 when there is one stripe.
+        let s = u32::try_from((hash >> 1).wrapping_shr(63u32.wrapping_sub(self.shift))).unwrap_or(0);
         let rest = hash.wrapping_shl(self.shift) >> 32;
-        let len = u64::from(self.start(s.saturating_add(1)).saturating_sub(self.start(s)));
+        let len = match self.even {
+            0 => self.start(s.saturating_add(1)).saturating_sub(self.start(s)),
+            n => n,
+        };
+        let len = u64::from(len);
         // rest < 2^32 and len <= 2^32: the product fits.
         let local = rest.wrapping_mul(len) >> 32;
         (s, usize::try_from(local).unwrap_or(0))
@@ -202,14 +225,27 @@ impl<'a, S: Store> Stripe<'a, S> {
 
     /// The live entry whose original or reply tuple is `t`, with the
     /// direction it matched. Never returns an expired or dying entry.
+    #[inline]
     pub fn find(&self, bucket: usize, t: &Tuple, now: Millis) -> Option<(S::Ref, Dir)> {
+        // Inlined with a counter nobody reads: the count goes away.
         let mut searched = 0usize;
-        self.find_counting(bucket, t, now, &mut searched)
+        self.search(bucket, t, now, &mut searched)
     }
 
     /// [`Stripe::find`], adding the number of chain entries it looked at to
-    /// `searched` (the `searched` statistic).
+    /// `searched` (the chain length, when nothing is found).
     pub fn find_counting(
+        &self,
+        bucket: usize,
+        t: &Tuple,
+        now: Millis,
+        searched: &mut usize,
+    ) -> Option<(S::Ref, Dir)> {
+        self.search(bucket, t, now, searched)
+    }
+
+    #[inline(always)]
+    fn search(
         &self,
         bucket: usize,
         t: &Tuple,
@@ -220,12 +256,12 @@ impl<'a, S: Store> Stripe<'a, S> {
         // the inverse of `t`; compute that once, and compare tuples (as
         // words) before touching the rest of each entry.
         let key = t.key();
-        let inv = t.invert().map(|i| i.key());
+        let inv = t.inverse_key(key);
         let mut cur = self.head(bucket);
         while let Some(r) = cur {
             *searched = searched.saturating_add(1);
             if let Some(e) = self.store.entry(r) {
-                let k = e.orig.key();
+                let k = e.key();
                 let dir = if k == key {
                     Some(Dir::Original)
                 } else if Some(k) == inv {
@@ -533,8 +569,7 @@ mod tests {
     }
 
     fn entry(port: u16, deadline: Millis, status: u32) -> Entry {
-        Entry {
-            orig: Tuple {
+        Entry::new(Tuple {
                 src: 1,
                 dst: 2,
                 proto: proto::UDP,
@@ -542,11 +577,7 @@ mod tests {
                     sport: port,
                     dport: 53,
                 },
-            },
-            status: Status(status),
-            deadline,
-            proto: ProtoState::Generic,
-        }
+            }, Status(status), deadline, ProtoState::Generic)
     }
 
     #[test]
@@ -606,7 +637,7 @@ mod tests {
         st.for_each(1, 0, |r, _| seen.push(r));
         assert_eq!(seen, [3, 1]);
         // Found from both directions; never once expired or dying.
-        let t = entry(3, 0, 0).orig;
+        let t = entry(3, 0, 0).orig();
         assert_eq!(st.find(1, &t, 99), Some((3, Dir::Original)));
         assert_eq!(st.find(1, &t.invert().unwrap(), 99), Some((3, Dir::Reply)));
         assert_eq!(st.find(1, &t, 100), None);

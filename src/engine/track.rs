@@ -335,12 +335,7 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &impl Settings) -> Result<Entry, In
     }
     // Until confirmed, the deadline holds the timeout itself; confirm()
     // makes it absolute (Linux: the timeout runs from confirmation).
-    Ok(Entry {
-        orig: pkt.tuple,
-        status,
-        deadline: timeout,
-        proto,
-    })
+    Ok(Entry::new(pkt.tuple, status, timeout, proto))
 }
 
 /// Whether a new entry may be allocated when `count` entries exist
@@ -429,7 +424,8 @@ pub fn confirm<S: Store>(
         stats.inc(Counter::InsertFailed);
         return Confirm::Failed;
     }
-    let (orig, proto) = (e.orig, e.orig.proto);
+    let orig = e.orig();
+    let proto = orig.proto;
     // A racing CPU may have inserted the same flow, in either direction.
     // Expired entries do not count: they are never found again and the
     // sweep removes them.
@@ -505,10 +501,8 @@ mod tests {
         // Already closed: the timeout stays.
         set_closing(&mut e, 5000, &cfg);
         assert_eq!(e.deadline, 11_000);
-        let mut g = Entry {
-            proto: ProtoState::Generic,
-            ..e
-        };
+        let mut g = e;
+        g.proto = ProtoState::Generic;
         set_closing(&mut g, 9000, &cfg);
         assert_eq!(g.deadline, 11_000);
     }

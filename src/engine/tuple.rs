@@ -129,10 +129,47 @@ impl Tuple {
         ]
     }
 
+    /// The tuple of a [`Tuple::key`] (every key made by `key` decodes to
+    /// its tuple).
+    #[inline]
+    pub fn from_key(key: [u64; 2]) -> Tuple {
+        let [addrs, l4] = key;
+        let byte = |at: u32| u8::try_from(l4.checked_shr(at).unwrap_or(0) & 0xff).unwrap_or(0);
+        let half = |at: u32| u16::try_from(l4.checked_shr(at).unwrap_or(0) & 0xffff).unwrap_or(0);
+        let l4v = match byte(32) {
+            1 => L4::Ports { sport: half(16), dport: half(0) },
+            2 => L4::Icmp { ty: byte(24), code: byte(16), id: half(0) },
+            _ => L4::None,
+        };
+        Tuple {
+            src: u32::try_from(addrs >> 32).unwrap_or(0),
+            dst: u32::try_from(addrs & 0xffff_ffff).unwrap_or(0),
+            proto: byte(40),
+            l4: l4v,
+        }
+    }
+
+    /// The key of [`Tuple::invert`], or `None` when there is no inverse;
+    /// for ports and other protocols, shuffled from `key` without
+    /// rebuilding the tuple.
+    #[inline]
+    pub fn inverse_key(&self, key: [u64; 2]) -> Option<[u64; 2]> {
+        let [addrs, l4] = key;
+        match self.l4 {
+            L4::Ports { .. } => {
+                // Swap the ports: rotate the low 32 bits by 16.
+                let ports = u64::from(u32::try_from(l4 & 0xffff_ffff).unwrap_or(0).rotate_left(16));
+                Some([addrs.rotate_left(32), l4 & !0xffff_ffff | ports])
+            }
+            L4::None => Some([addrs.rotate_left(32), l4]),
+            L4::Icmp { .. } => self.invert().map(|i| i.key()),
+        }
+    }
+
     /// Keyed hash of the flow, the same for both directions: the two
     /// endpoints (address and port, or ICMP id) as 48-bit words in a fixed
     /// order, with what else tells flows apart, hashed as two words.
-    #[inline]
+    #[inline(always)]
     pub fn flow_hash(&self, key: &HashKey) -> u64 {
         // (source port, destination port, kind, ICMP type and code)
         let (sp, dp, kind, icmp) = match self.l4 {
@@ -201,6 +238,8 @@ mod tests {
             for y in &all {
                 assert_eq!(x.key() == y.key(), x == y, "{x:?} {y:?}");
             }
+            assert_eq!(x.inverse_key(x.key()), x.invert().map(|i| i.key()), "{x:?}");
+            assert_eq!(Tuple::from_key(x.key()), *x);
         }
     }
 

@@ -41,7 +41,7 @@ use crate::skb::{Skb, SkbMut};
 use crate::Millis;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::types::Opaque;
@@ -199,11 +199,26 @@ impl Conn {
         unsafe { ffi::ipct_nfct_use(self.general.get()) }
     }
 
-    /// A new reference to this entry.
+    /// A new reference to this entry (`refcount_inc`, inline).
+    #[inline]
     pub(crate) fn new_ref(&self) -> ConnRef {
-        // SAFETY: `&self` proves the entry alive, so the count is at least
-        // one (only `destroy` sees it at zero, with no `&Conn` around).
-        unsafe { ffi::ipct_nfct_get(self.general.get()) };
+        let refs = self.general.get().cast::<i32>();
+        // SAFETY: `general` begins with the entry's `refcount_t`, an
+        // `atomic_t` (one `int`), aligned and alive while `self` is; every
+        // other access to it is atomic too (the kernel's refcount calls).
+        let count = unsafe { AtomicI32::from_ptr(refs) };
+        let old = count.fetch_add(1, Ordering::Relaxed);
+        if old <= 0 || old == i32::MAX {
+            // `&self` proves the entry alive, so the count was at least
+            // one: what refcount_inc reports (and saturates) happened.
+            let kind = if old == 0 {
+                kernel::bindings::refcount_saturation_type_REFCOUNT_ADD_UAF
+            } else {
+                kernel::bindings::refcount_saturation_type_REFCOUNT_ADD_OVF
+            };
+            // SAFETY: `refs` is a live `refcount_t` (see above).
+            unsafe { kernel::bindings::refcount_warn_saturate(refs.cast(), kind) };
+        }
         ConnRef(ConnPtr(NonNull::from(self)))
     }
 
@@ -262,9 +277,19 @@ pub(crate) fn time_left(e: &Entry, now: Millis) -> Millis {
 }
 
 /// The module's clock: milliseconds since boot (jiffies based).
+#[inline]
 pub(crate) fn now() -> Millis {
-    // SAFETY: reads the jiffies counter.
-    unsafe { ffi::ipct_now_ms() }
+    const HZ: u64 = ffi::IPCT_HZ as u64;
+    if HZ != 0 && 1000 % HZ == 0 {
+        // SAFETY: `jiffies_64` is the kernel's tick counter, only ever
+        // written by the timer code; a 64-bit machine reads it in one load
+        // (what get_jiffies_64() does there).
+        let j = unsafe { core::ptr::addr_of!(kernel::bindings::jiffies_64).read_volatile() };
+        j.wrapping_mul(1000 / HZ)
+    } else {
+        // SAFETY: reads the jiffies counter.
+        unsafe { ffi::ipct_now_ms() }
+    }
 }
 
 /// Names an entry without owning a reference: the engine's

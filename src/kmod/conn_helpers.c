@@ -41,26 +41,11 @@ void ipct_spin_lock_init(spinlock_t *lock, const char *name,
 #endif
 }
 
-void ipct_spin_lock_bh(spinlock_t *lock)
-{
-	spin_lock_bh(lock);
-}
-
-void ipct_spin_unlock_bh(spinlock_t *lock)
-{
-	spin_unlock_bh(lock);
-}
-
 /* --- entry reference counts ------------------------------------------------- */
 
 void ipct_nfct_init(struct nf_conntrack *ct)
 {
 	refcount_set(&ct->use, 1);
-}
-
-void ipct_nfct_get(struct nf_conntrack *ct)
-{
-	refcount_inc(&ct->use);
 }
 
 bool ipct_nfct_put_test(struct nf_conntrack *ct)
@@ -75,14 +60,21 @@ unsigned int ipct_nfct_use(const struct nf_conntrack *ct)
 
 /* --- skb ------------------------------------------------------------------- */
 
-unsigned long ipct_skb_nfct(const struct sk_buff *skb)
-{
-	return skb->_nfct;
-}
+static const struct sk_buff ipct_slow_gro_probe = { .slow_gro = 1 };
 
-void ipct_skb_set_nfct(struct sk_buff *skb, unsigned long nfct)
+bool ipct_skb_slow_gro_bit(unsigned long *offset, u8 *mask)
 {
-	skb_set_nfct(skb, nfct);
+	const u8 *p = (const u8 *)&ipct_slow_gro_probe;
+	size_t i;
+
+	for (i = 0; i < sizeof(ipct_slow_gro_probe); i++) {
+		if (p[i]) {
+			*offset = i;
+			*mask = p[i];
+			return true;
+		}
+	}
+	return false;
 }
 
 /* The field sizes skb.rs assumes when it reads them in place. */

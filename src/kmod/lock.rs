@@ -40,14 +40,19 @@ unsafe impl Backend for SpinLockBhBackend {
         unsafe { ffi::ipct_spin_lock_init(ptr.cast(), name, key.cast()) }
     }
 
+    #[inline]
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
-        // SAFETY: the caller guarantees `ptr` is an initialised lock.
-        unsafe { ffi::ipct_spin_lock_bh(ptr.cast()) }
+        // SAFETY: the caller guarantees `ptr` is an initialised lock; a
+        // `spinlock_t` is a `raw_spinlock_t` (its only member outside
+        // PREEMPT_RT, which Rust does not support), and `spin_lock_bh`
+        // is this call.
+        unsafe { kernel::bindings::_raw_spin_lock_bh(ptr.cast()) }
     }
 
+    #[inline]
     unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
         // SAFETY: the caller owns the lock at `ptr`, taken by `lock` above
-        // with bottom halves disabled.
-        unsafe { ffi::ipct_spin_unlock_bh(ptr.cast()) }
+        // with bottom halves disabled; `spin_unlock_bh` is this call.
+        unsafe { kernel::bindings::_raw_spin_unlock_bh(ptr.cast()) }
     }
 }

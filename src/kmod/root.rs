@@ -131,6 +131,7 @@ impl kernel::Module for IpConntrack {
             }
         })?;
 
+        skb::SlowGro::find()?;
         let sizing = params::Sizing::at_load()?;
         let gc_accounting = gc::Accounting::new();
         sizing.apply();

@@ -7,6 +7,8 @@
 use crate::ffi;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use kernel::prelude::*;
 use core::ptr::NonNull;
 
 /// A packet borrowed for `'a`, read-only.
@@ -123,6 +125,39 @@ impl<'a> Skb<'a> {
     }
 }
 
+/// Where the `slow_gro` bit of `sk_buff` is: its byte's offset and mask.
+pub(crate) struct SlowGro {
+    at: AtomicUsize,
+    mask: AtomicU8,
+}
+
+/// Found once at load ([`SlowGro::find`]), before any hook runs.
+static SLOW_GRO: SlowGro = SlowGro {
+    at: AtomicUsize::new(0),
+    mask: AtomicU8::new(0),
+};
+
+impl SlowGro {
+    /// Finds the bit; `EINVAL` (the module does not load) if it cannot.
+    pub(crate) fn find() -> Result<()> {
+        let mut at: usize = 0;
+        let mut mask: u8 = 0;
+        // SAFETY: both pointers are valid for one write.
+        if !unsafe { ffi::ipct_skb_slow_gro_bit(&mut at, &mut mask) } || mask == 0 {
+            pr_err!("cannot find sk_buff's slow_gro bit\n");
+            return Err(EINVAL);
+        }
+        SLOW_GRO.at.store(at, Ordering::Relaxed);
+        SLOW_GRO.mask.store(mask, Ordering::Relaxed);
+        Ok(())
+    }
+
+    #[inline]
+    fn get(&self) -> (usize, u8) {
+        (self.at.load(Ordering::Relaxed), self.mask.load(Ordering::Relaxed))
+    }
+}
+
 /// A packet owned for `'a`: its `_nfct` may be set.
 ///
 /// # Invariants
@@ -147,9 +182,18 @@ impl<'a> SkbMut<'a> {
 
     /// Sets the `_nfct` word. conn.rs moves the references the old and
     /// new words stand for.
+    #[inline]
     pub(crate) fn set_nfct(&mut self, v: usize) {
-        // SAFETY: `ptr` is valid and ours for `'a` (type invariant).
-        unsafe { ffi::ipct_skb_set_nfct(self.0.as_ptr(), v) };
+        let nfct = self.0.ptr.as_ptr().cast::<u8>();
+        if v != 0 {
+            let (at, mask) = SLOW_GRO.get();
+            // SAFETY: `ptr` is valid and ours for `'a` (type invariant);
+            // `at` is the offset of the byte holding `slow_gro` and `mask`
+            // its bit (`SlowGro::find`), set as skb_set_nfct() does.
+            unsafe { *nfct.add(at) |= mask };
+        }
+        // SAFETY: as above; `_nfct` is an `unsigned long` at this offset.
+        unsafe { nfct.add(ffi::IPCT_SKB_NFCT_OFFSET).cast::<usize>().write(v) };
     }
 }
 

@@ -258,9 +258,9 @@ struct EntryView {
 impl EntryView {
     fn of(e: &Entry, now: crate::Millis) -> Self {
         Self {
-            orig: TupleView::of(&e.orig),
+            orig: TupleView::of(&e.orig()),
             reply: TupleView::of(&e.tuple(Dir::Reply)),
-            proto: e.orig.proto,
+            proto: e.orig().proto,
             status: e.status.0,
             expires_secs: conn::time_left(e, now) / 1000,
         }
