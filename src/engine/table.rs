@@ -16,7 +16,7 @@
 use core::ops::Range;
 
 use crate::entry::{Entry, Status};
-use crate::tuple::{Dir, Tuple};
+use crate::tuple::{Dir, Keys, Tuple};
 use crate::Millis;
 
 /// Where entries live. One `Store` view serves one stripe; the kernel
@@ -227,9 +227,15 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// direction it matched. Never returns an expired or dying entry.
     #[inline]
     pub fn find(&self, bucket: usize, t: &Tuple, now: Millis) -> Option<(S::Ref, Dir)> {
+        self.find_keys(bucket, &t.keys(), now)
+    }
+
+    /// [`Stripe::find`] by the tuple's [`Keys`].
+    #[inline]
+    pub fn find_keys(&self, bucket: usize, keys: &Keys, now: Millis) -> Option<(S::Ref, Dir)> {
         // Inlined with a counter nobody reads: the count goes away.
         let mut searched = 0usize;
-        self.search(bucket, t, now, &mut searched)
+        self.search(bucket, keys, now, &mut searched)
     }
 
     /// [`Stripe::find`], adding the number of chain entries it looked at to
@@ -241,22 +247,21 @@ impl<'a, S: Store> Stripe<'a, S> {
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
-        self.search(bucket, t, now, searched)
+        self.search(bucket, &t.keys(), now, searched)
     }
 
     #[inline(always)]
     fn search(
         &self,
         bucket: usize,
-        t: &Tuple,
+        keys: &Keys,
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
         // An entry matches in reply direction when its original tuple is
         // the inverse of `t`; compute that once, and compare tuples (as
         // words) before touching the rest of each entry.
-        let key = t.key();
-        let inv = t.inverse_key(key);
+        let Keys { key, inv } = *keys;
         let mut cur = self.head(bucket);
         while let Some(r) = cur {
             *searched = searched.saturating_add(1);

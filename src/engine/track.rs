@@ -31,7 +31,7 @@ use crate::packet::{Icmp, L4Info, Packet};
 use crate::proto::{generic, icmp, tcp, udp, ProtoState, Update};
 use crate::stats::{Count, Counter};
 use crate::table::{Store, Stripe};
-use crate::tuple::{proto, Dir, Tuple, L4};
+use crate::tuple::{proto, Dir, Keys, Tuple, L4};
 use crate::Millis;
 
 /// The line the kernel logs (rate-limited) when a packet is dropped
@@ -52,6 +52,8 @@ pub struct Lookup {
     pub tuple: Tuple,
     /// Why.
     pub kind: Kind,
+    /// The tuple's keys, for both the hash and the search.
+    pub keys: Keys,
 }
 
 /// The two kinds of lookup.
@@ -70,10 +72,18 @@ pub enum Kind {
 }
 
 impl Lookup {
+    fn new(tuple: Tuple, kind: Kind) -> Lookup {
+        Lookup {
+            tuple,
+            kind,
+            keys: tuple.keys(),
+        }
+    }
+
     /// The flow hash of the tuple to look up.
     #[inline]
     pub fn hash(&self, key: &HashKey) -> u64 {
-        self.tuple.flow_hash(key)
+        self.keys.flow_hash(key)
     }
 }
 
@@ -81,10 +91,7 @@ impl Lookup {
 /// packet the caller counts as INVALID (see [`count_invalid`]).
 #[inline]
 pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
-    let flow = Lookup {
-        tuple: pkt.tuple,
-        kind: Kind::Flow,
-    };
+    let flow = Lookup::new(pkt.tuple, Kind::Flow);
     match pkt.l4 {
         L4Info::Tcp(seg) => {
             tcp::check_flags(&seg)?;
@@ -102,12 +109,12 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
             // The quoted packet went towards the error's sender; its flow's
             // entry is found by the inverse, the direction the error takes.
             let tuple = inner.invert().ok_or(Invalid::IcmpErrorUnknown)?;
-            Ok(Lookup {
+            Ok(Lookup::new(
                 tuple,
-                kind: Kind::IcmpError {
+                Kind::IcmpError {
                     outer_dst: pkt.tuple.dst,
                 },
-            })
+            ))
         }
     }
 }
@@ -187,7 +194,7 @@ pub fn process<S: Store>(
 ) -> Decision<S::Ref> {
     // Nothing is counted for a packet of a known flow: 6.12 counts lookups
     // neither (`searched` and `found` stay 0, see crate::stats).
-    let found = stripe.find(bucket, &lookup.tuple, now);
+    let found = stripe.find_keys(bucket, &lookup.keys, now);
     let decision = match (lookup.kind, found) {
         (Kind::IcmpError { outer_dst }, Some((r, dir))) => related(stripe, r, dir, outer_dst),
         (Kind::IcmpError { .. }, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),

@@ -166,27 +166,42 @@ impl Tuple {
         }
     }
 
-    /// Keyed hash of the flow, the same for both directions: the two
-    /// endpoints (address and port, or ICMP id) as 48-bit words in a fixed
-    /// order, with what else tells flows apart, hashed as two words.
+    /// The keys of this tuple and of its inverse, for a lookup that hashes
+    /// and then searches.
+    #[inline]
+    pub fn keys(&self) -> Keys {
+        let key = self.key();
+        Keys {
+            key,
+            inv: self.inverse_key(key),
+        }
+    }
+
+    /// Keyed hash of the flow, the same for both directions.
+    #[inline]
+    pub fn flow_hash(&self, key: &HashKey) -> u64 {
+        self.keys().flow_hash(key)
+    }
+}
+
+/// A tuple's [`Tuple::key`] and its inverse's, computed once per lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keys {
+    /// The tuple's key.
+    pub key: [u64; 2],
+    /// The inverse tuple's key, if there is an inverse.
+    pub inv: Option<[u64; 2]>,
+}
+
+impl Keys {
+    /// Keyed hash of the flow, the same for both directions: SipHash-1-3
+    /// of the smaller of the two keys.
     #[inline(always)]
     pub fn flow_hash(&self, key: &HashKey) -> u64 {
-        // (source port, destination port, kind, ICMP type and code)
-        let (sp, dp, kind, icmp) = match self.l4 {
-            L4::Ports { sport, dport } => (sport, dport, 1u64, 0u64),
-            L4::Icmp { ty, code, id } => {
-                // Request and answer types hash alike.
-                let ty = icmp_inverse_type(ty).map_or(ty, |other| ty.min(other));
-                (id, id, 2, u64::from(ty) << 8 | u64::from(code))
-            }
-            L4::None => (0, 0, 0, 0),
+        let [w0, w1] = match self.inv {
+            Some(inv) if inv < self.key => inv,
+            _ => self.key,
         };
-        let a = u64::from(self.src) << 16 | u64::from(sp);
-        let b = u64::from(self.dst) << 16 | u64::from(dp);
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        // Endpoints take the low 48 bits of each word, the rest the top 16.
-        let w0 = lo | (u64::from(self.proto) << 8 | kind) << 48;
-        let w1 = hi | icmp << 48;
         siphash_words(key, w0, w1)
     }
 }
