@@ -113,18 +113,20 @@ pub fn track<S: Shell>(
     cfg: &impl Settings,
     stats: &mut impl Count,
 ) -> Tracked<S::Held> {
-    let lookup = match track::prepare(pkt) {
+    // Borrowed where it was made: a lookup is not copied around.
+    let prepared = track::prepare(pkt);
+    let lookup = match &prepared {
         Ok(l) => l,
         Err(why) => {
-            track::count_invalid(stats, why);
-            return Tracked::Invalid(why);
+            track::count_invalid(stats, *why);
+            return Tracked::Invalid(*why);
         }
     };
     let (s, bucket) = shell.layout().locate(lookup.hash(&shell.key()));
     // A reopened connection (SYN on TIME_WAIT) is processed again, once.
     for _ in 0..2 {
         let step = shell.with_stripe(s, |st| {
-            match track::process(st, bucket, pkt, &lookup, now, cfg, stats) {
+            match track::process(st, bucket, pkt, lookup, now, cfg, stats) {
                 Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
                     Step::Attach(S::hold(st.store, entry), ctinfo, None)
                 }

@@ -33,6 +33,13 @@ pub trait Store {
     fn next(&self, r: Self::Ref) -> Option<Self::Ref>;
     /// Sets the next entry in `r`'s chain.
     fn set_next(&mut self, r: Self::Ref, next: Option<Self::Ref>);
+
+    /// The entry `r` names and the next one in its chain, in one step (a
+    /// chain walk's, which looks at both).
+    #[inline]
+    fn entry_and_next(&self, r: Self::Ref) -> Option<(&Entry, Option<Self::Ref>)> {
+        Some((self.entry(r)?, self.next(r)))
+    }
 }
 
 /// The most stripes (locks) a table may have, as Linux's
@@ -265,22 +272,23 @@ impl<'a, S: Store> Stripe<'a, S> {
         let mut cur = self.head(bucket);
         while let Some(r) = cur {
             *searched = searched.saturating_add(1);
-            if let Some(e) = self.store.entry(r) {
-                let k = e.key();
-                let dir = if k == key {
-                    Some(Dir::Original)
-                } else if Some(k) == inv {
-                    Some(Dir::Reply)
-                } else {
-                    None
-                };
-                if let Some(dir) = dir {
-                    if live(e, now) {
-                        return Some((r, dir));
-                    }
+            let (e, next) = self.store.entry_and_next(r)?;
+            // The layer-4 word first: other flows of the same two hosts
+            // differ there, so most entries cost two comparisons.
+            let [a, b] = e.key();
+            let dir = if b == key[1] && a == key[0] {
+                Some(Dir::Original)
+            } else if inv.is_some_and(|[ia, ib]| b == ib && a == ia) {
+                Some(Dir::Reply)
+            } else {
+                None
+            };
+            if let Some(dir) = dir {
+                if live(e, now) {
+                    return Some((r, dir));
                 }
             }
-            cur = self.store.next(r);
+            cur = next;
         }
         None
     }

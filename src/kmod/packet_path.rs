@@ -126,20 +126,22 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
         track::count_invalid(stats, Invalid::BadIpHeader);
         return Verdict::ACCEPT;
     };
-    let pkt = match packet::parse(head, frame) {
+    // Borrowed where it was parsed: a packet is not copied around.
+    let parsed = packet::parse(head, frame);
+    let pkt = match &parsed {
         Ok(p) => p,
-        Err(why) => return invalid(stats, why, false, None),
+        Err(why) => return invalid(stats, *why, false, None),
     };
-    if hook == PRE_ROUTING && settings::checksum() && checksum_bad(skb, head, &pkt) {
-        return invalid(stats, Invalid::BadL4Header, false, Some(&pkt));
+    if hook == PRE_ROUTING && settings::checksum() && checksum_bad(skb, head, pkt) {
+        return invalid(stats, Invalid::BadL4Header, false, Some(pkt));
     }
     let mut shell = Shell { table };
-    match driver::track(&mut shell, &pkt, conn::now(), &settings::Knobs, stats) {
+    match driver::track(&mut shell, pkt, conn::now(), &settings::Knobs, stats) {
         Tracked::Attach(c, ctinfo) => {
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
-        Tracked::Invalid(why) => invalid(stats, why, true, Some(&pkt)),
+        Tracked::Invalid(why) => invalid(stats, why, true, Some(pkt)),
         Tracked::Drop(DropReason::TableFull) => {
             warn_table_full();
             Verdict::DROP

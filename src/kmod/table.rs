@@ -159,6 +159,12 @@ impl Store for Slab<'_> {
         self.linked(r).and_then(|l| unsafe { (*l).next })
     }
 
+    #[inline]
+    fn entry_and_next(&self, r: ConnPtr) -> Option<(&Entry, Option<ConnPtr>)> {
+        // SAFETY: as in `entry`.
+        self.linked(r).map(|l| unsafe { (&(*l).entry, (*l).next) })
+    }
+
     fn set_next(&mut self, r: ConnPtr, next: Option<ConnPtr>) {
         if let Some(l) = self.linked(r) {
             // SAFETY: as in `entry_mut`.
