@@ -1055,3 +1055,23 @@ fn stats_count_the_life_of_entries() {
     assert_eq!(t.stats().delete, 1);
     assert_eq!(t.stats().delete_list, 1);
 }
+
+#[test]
+fn a_pass_reports_the_earliest_deadline_it_kept() {
+    let mut t = tracker(64, 100);
+    t.packet(&udp(CLIENT, 1, SERVER, 2, b""), 0);
+    t.packet(&udp(CLIENT, 3, SERVER, 4, b""), s(5));
+    let pass = t.sweep(s(10), usize::MAX).pass.expect("a whole pass");
+    assert_eq!(pass.start, s(10));
+    assert_eq!(pass.earliest, s(30));
+    // Due at the earliest deadline, or sooner when a new deadline could be.
+    assert_eq!(pass.due(s(60)), s(30));
+    assert_eq!(pass.due(s(10)), s(20));
+    // Once the first has gone, the next pass reports the second.
+    let p = t.sweep(s(31), usize::MAX);
+    assert_eq!(p.removed, 1);
+    assert_eq!(p.pass.map(|x| x.earliest), Some(s(35)));
+    // An empty table: nothing is due before a new deadline could be.
+    let p = t.sweep(s(40), usize::MAX);
+    assert_eq!(p.pass.map(|x| x.due(s(10))), Some(s(50)));
+}

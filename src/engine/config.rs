@@ -149,6 +149,16 @@ pub trait Settings {
     }
 }
 
+/// The shortest timeout any entry can get now: no deadline set from now on
+/// comes sooner than this after it is set.
+pub fn shortest_timeout(cfg: &impl Settings) -> Millis {
+    TIMEOUTS
+        .iter()
+        .map(|t| cfg.timeout(t.timeout))
+        .min()
+        .unwrap_or(0)
+}
+
 /// Settings as plain values (the host's; tests change them freely).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -217,5 +227,6 @@ mod tests {
         }
         assert_eq!(Config::DEFAULT.timeout_secs(Timeout::TcpEstablished), 432_000);
         assert_eq!(Config::DEFAULT.timeout(Timeout::Udp), 30_000);
+        assert_eq!(shortest_timeout(&Config::DEFAULT), 10_000);
     }
 }

@@ -6,6 +6,11 @@
 //! stalls a CPU on a large table. A [`Cursor`] remembers where it stopped
 //! and moves round-robin over all stripes, so repeated calls cover the
 //! whole table.
+//!
+//! A pass also notes the earliest deadline it left in the table, so the
+//! collector can sleep until a pass can find something to remove
+//! ([`PassSummary::due`]) instead of walking a table of long-lived entries
+//! every second.
 
 use crate::stats::{Count, Counter};
 use crate::table::{Layout, Store, Stripe};
@@ -20,6 +25,10 @@ pub struct Cursor {
     skip: usize,
     /// The current bucket's work unit was spent by an earlier call.
     entered: bool,
+    /// When the current pass began, once it has.
+    pass_start: Option<Millis>,
+    /// The earliest deadline among the entries the pass kept so far.
+    pass_min: Millis,
 }
 
 impl Cursor {
@@ -30,6 +39,8 @@ impl Cursor {
             bucket: 0,
             skip: 0,
             entered: false,
+            pass_start: None,
+            pass_min: Millis::MAX,
         }
     }
 
@@ -70,6 +81,28 @@ pub struct Progress {
     /// The cursor finished the last stripe: a whole pass over the table
     /// ended with this call.
     pub pass_done: bool,
+    /// What the pass that ended with this call saw (with `pass_done`).
+    pub pass: Option<PassSummary>,
+}
+
+/// What a whole pass saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassSummary {
+    /// When it began.
+    pub start: Millis,
+    /// The earliest deadline among the entries it kept (`Millis::MAX`
+    /// when it kept none).
+    pub earliest: Millis,
+}
+
+impl PassSummary {
+    /// When the next pass can first find an expired entry: at the earliest
+    /// deadline this pass kept, or, for a deadline set since this pass
+    /// began (new entries, refreshed or shortened ones, each at least
+    /// `shortest` ahead of when it was set), at `start + shortest`.
+    pub fn due(&self, shortest: Millis) -> Millis {
+        self.earliest.min(self.start.saturating_add(shortest))
+    }
 }
 
 /// Unlinks expired entries of `stripe`, which must be stripe
@@ -97,6 +130,10 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
     if cursor.stripe >= layout.stripes() {
         *cursor = Cursor::new();
     }
+    if cursor.pass_start.is_none() {
+        cursor.pass_start = Some(now);
+        cursor.pass_min = Millis::MAX;
+    }
     let n = stripe.buckets.len().min(layout.range(cursor.stripe).len());
     while cursor.bucket < n {
         if !cursor.entered {
@@ -111,7 +148,8 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
         let mut cur = stripe.head(b);
         while let Some(r) = cur {
             let next = stripe.store.next(r);
-            let expired = stripe.store.entry(r).is_some_and(|e| e.expired(now));
+            let deadline = stripe.store.entry(r).map(|e| e.deadline);
+            let expired = deadline.is_some_and(|d| now >= d);
             if kept < cursor.skip && !expired {
                 // Already looked at in an earlier call.
                 kept = kept.saturating_add(1);
@@ -129,6 +167,9 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
                 removed(r);
             } else {
                 kept = kept.saturating_add(1);
+                if let Some(d) = deadline {
+                    cursor.pass_min = cursor.pass_min.min(d);
+                }
             }
             cur = next;
         }
@@ -138,5 +179,12 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
     }
     p.stripe_done = true;
     p.pass_done = cursor.next_stripe(layout);
+    if p.pass_done {
+        p.pass = Some(PassSummary {
+            start: cursor.pass_start.take().unwrap_or(now),
+            earliest: cursor.pass_min,
+        });
+        cursor.pass_min = Millis::MAX;
+    }
     p
 }

@@ -419,6 +419,7 @@ impl Tracker {
             total.removed = total.removed.saturating_add(p.removed);
             total.stripe_done |= p.stripe_done;
             total.pass_done |= p.pass_done;
+            total.pass = total.pass.or(p.pass);
             left = left.saturating_sub(p.visited);
             if p.pass_done || left == 0 || !p.stripe_done {
                 break;

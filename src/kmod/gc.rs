@@ -3,8 +3,11 @@
 //! Garbage collection of expired entries: a delayed work item per table
 //! that sweeps a bounded amount with [`crate::expiry::sweep`], one stripe
 //! lock at a time, releases the removed entries after unlocking, and
-//! reschedules itself: soon while a pass over the table is unfinished,
-//! once a second after a finished pass (like Linux's `gc_worker`).
+//! reschedules itself: soon while a pass over the table is unfinished;
+//! after a finished pass, the next one starts only when it can find
+//! something ([`PassSummary::due`]: the earliest deadline the pass left,
+//! or its start plus the shortest timeout now configured), checked once a
+//! second, so a table of long-lived entries is not walked every second.
 //!
 //! Lookups ignore expired entries and `/proc` shows the time left from the
 //! deadline, so the period only bounds how long an expired entry keeps its
@@ -15,7 +18,9 @@
 //! accounting, not a setting: see [`Accounting`]).
 
 use crate::conn::{self, ConnPtr, ConnRef};
-use crate::expiry::{self, Cursor};
+use crate::config::shortest_timeout;
+use crate::expiry::{self, Cursor, PassSummary};
+use crate::settings::Knobs;
 use crate::ffi;
 use crate::ktable::Table;
 use crate::stats::Stats;
@@ -34,8 +39,11 @@ const CHUNK: usize = 256;
 const RUN_BUDGET: usize = 16 * 1024;
 /// Delay before the next run while a pass is unfinished (ms).
 const BUSY_DELAY_MS: u32 = 10;
-/// Delay after a finished pass (ms).
+/// Longest sleep between two runs (ms): how soon a lowered timeout is seen.
 const IDLE_DELAY_MS: u32 = 1000;
+/// Shortest sleep after a finished pass (ms): entries that keep expiring
+/// do not keep the collector running pass after pass.
+const PASS_GAP_MS: u32 = 100;
 
 /// The collector of one table.
 ///
@@ -49,7 +57,13 @@ pub(crate) struct Gc {
     work: Opaque<ffi::ipct_dwork>,
     started: AtomicBool,
     stopping: AtomicBool,
-    cursor: Pin<KBox<Mutex<Cursor>>>,
+    state: Pin<KBox<Mutex<State>>>,
+}
+
+/// Where the sweep is, and what the last whole pass saw.
+struct State {
+    cursor: Cursor,
+    last: Option<PassSummary>,
 }
 
 // SAFETY: the work item is driven by the workqueue core (thread-safe); the
@@ -65,7 +79,16 @@ impl Gc {
             work: Opaque::uninit(),
             started: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            cursor: KBox::pin_init(new_mutex!(Cursor::new(), "ip_conntrack_gc"), GFP_KERNEL)?,
+            state: KBox::pin_init(
+                new_mutex!(
+                    State {
+                        cursor: Cursor::new(),
+                        last: None,
+                    },
+                    "ip_conntrack_gc"
+                ),
+                GFP_KERNEL,
+            )?,
         })
     }
 
@@ -122,14 +145,29 @@ unsafe extern "C" fn run_work(ctx: *mut c_void) {
     table.gc().schedule(delay);
 }
 
+/// Milliseconds until `due` (at least 1, at most [`IDLE_DELAY_MS`]).
+fn delay_until(due: crate::Millis, now: crate::Millis) -> u32 {
+    let ms = due.saturating_sub(now).clamp(1, u64::from(IDLE_DELAY_MS));
+    u32::try_from(ms).unwrap_or(IDLE_DELAY_MS)
+}
+
 /// One run over `table`; the delay before the next one (ms).
 fn run(table: &Table) -> u32 {
+    let now = conn::now();
+    let mut state = table.gc().state.lock();
+    // Settings read now: a timeout lowered since the last pass brings the
+    // next one forward.
+    let shortest = shortest_timeout(&Knobs);
+    if let Some(last) = state.last {
+        if state.cursor.stripe() == 0 && state.cursor.bucket() == 0 && now < last.due(shortest) {
+            return delay_until(last.due(shortest), now);
+        }
+    }
     // SAFETY: reads the monotonic clock; any context.
     let started = unsafe { ffi::ipct_clock_ns() };
     let mut max_hold = 0u64;
-    let now = conn::now();
     let layout = *table.layout();
-    let mut cursor = table.gc().cursor.lock();
+    let State { cursor, last } = &mut *state;
     let mut left = RUN_BUDGET;
     let mut pass_done = false;
     let mut stats = Stats::ZERO;
@@ -141,7 +179,7 @@ fn run(table: &Table) -> u32 {
         let progress = table.with_stripe(s, |st| {
             // SAFETY: reads the monotonic clock; any context.
             let locked = unsafe { ffi::ipct_clock_ns() };
-            let p = expiry::sweep(st, &mut cursor, &layout, now, budget, &mut stats, |r| {
+            let p = expiry::sweep(st, cursor, &layout, now, budget, &mut stats, |r| {
                 // At most `budget` <= CHUNK entries are removed per call.
                 if let Some(slot) = batch.get_mut(n) {
                     *slot = Some(r);
@@ -165,12 +203,14 @@ fn run(table: &Table) -> u32 {
         left = left.saturating_sub(p.visited.max(1));
         if p.pass_done {
             pass_done = true;
+            *last = p.pass;
             break;
         }
         // SAFETY: process context (workqueue), no lock held.
         unsafe { ffi::ipct_cond_resched() };
     }
-    drop(cursor);
+    let due = last.map(|l| l.due(shortest));
+    drop(state);
     table.stats().add(&stats);
     // SAFETY: reads the clock, then adds to the cost counters under their
     // own lock; process context.
@@ -178,10 +218,9 @@ fn run(table: &Table) -> u32 {
         let took = ffi::ipct_clock_ns().saturating_sub(started);
         ffi::ipct_gc_account(took, max_hold);
     }
-    if pass_done {
-        IDLE_DELAY_MS
-    } else {
-        BUSY_DELAY_MS
+    match due {
+        Some(due) if pass_done => delay_until(due, now).max(PASS_GAP_MS),
+        _ => BUSY_DELAY_MS,
     }
 }
 
