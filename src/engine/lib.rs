@@ -30,6 +30,7 @@ extern crate std;
 
 pub mod config;
 pub mod ctinfo;
+pub mod ctmatch;
 pub mod driver;
 pub mod entry;
 pub mod expiry;

@@ -33,7 +33,8 @@
 //! the conntrack match see a consistent entry through
 //! [`Conn::with_entry`].
 
-use crate::ctinfo::{self, CtInfo};
+use crate::ctinfo::CtInfo;
+use crate::ctmatch::PacketState;
 use crate::entry::{Entry, Status};
 use crate::ffi;
 use crate::ktable::{StripeCell, Table};
@@ -412,29 +413,6 @@ pub(crate) unsafe fn destroy(ct: *mut ffi::nf_conntrack) {
     unsafe { table.as_ref().released() };
 }
 
-/// What a packet's `_nfct` says.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PktState {
-    /// No entry: not tracked yet, or INVALID.
-    Invalid,
-    /// Marked untracked (`IP_CT_UNTRACKED`).
-    Untracked,
-    /// Tracked with this classification.
-    Tracked(CtInfo),
-}
-
-impl PktState {
-    /// The `xt_state` bit (`-m state`): INVALID 1, ESTABLISHED 2, RELATED
-    /// 4, NEW 8, UNTRACKED 64.
-    pub(crate) fn state_bit(self) -> u32 {
-        match self {
-            Self::Invalid => ctinfo::STATE_INVALID,
-            Self::Untracked => ctinfo::STATE_UNTRACKED,
-            Self::Tracked(c) => c.state_bit(),
-        }
-    }
-}
-
 /// Splits an `_nfct` word into the entry pointer and the ctinfo bits.
 fn split(v: usize) -> (usize, usize) {
     let info = ffi::IPCT_NFCT_INFOMASK;
@@ -451,17 +429,17 @@ pub(crate) fn may_be_unconfirmed(skb: &Skb<'_>) -> bool {
 }
 
 /// The classification a packet carries, without touching its entry.
-pub(crate) fn state(skb: &Skb<'_>) -> PktState {
+pub(crate) fn state(skb: &Skb<'_>) -> PacketState {
     let (p, info) = split(skb.nfct());
     if p == 0 {
         if info == ffi::IPCT_CT_UNTRACKED {
-            return PktState::Untracked;
+            return PacketState::Untracked;
         }
-        return PktState::Invalid;
+        return PacketState::Invalid;
     }
     match CtInfo::from_raw(u32::try_from(info).unwrap_or(u32::MAX)) {
-        Some(c) => PktState::Tracked(c),
-        None => PktState::Invalid,
+        Some(c) => PacketState::Tracked(c),
+        None => PacketState::Invalid,
     }
 }
 

@@ -19,6 +19,9 @@ pub mod config;
 #[path = "../engine/ctinfo.rs"]
 pub mod ctinfo;
 #[forbid(unsafe_code)]
+#[path = "../engine/ctmatch.rs"]
+pub mod ctmatch;
+#[forbid(unsafe_code)]
 #[path = "../engine/driver.rs"]
 pub mod driver;
 #[forbid(unsafe_code)]

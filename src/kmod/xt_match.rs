@@ -13,15 +13,15 @@
 //! the kernel has no `conntrack` match.
 //!
 //! Layout: the generic adapter ([`Match`], [`Registration`]) that turns a
-//! Rust type into a `struct xt_match`, then the four matches. Rule data
-//! that a match cannot honour is refused in `checkentry` (EINVAL and a log
-//! line naming the option), never ignored.
+//! Rust type into a `struct xt_match`, then the four matches, which only
+//! read the rule data for the engine ([`crate::ctmatch`] holds what the
+//! options mean). Rule data that a match cannot honour is refused in
+//! `checkentry` (EINVAL and a log line naming the option), never ignored.
 
-use crate::conn::{self, PktState};
-use crate::entry::Entry;
+use crate::conn;
+use crate::ctmatch::{self, AddrOpt, EntryView, PacketState, PortOpt, Rule, RuleError};
 use crate::ffi;
 use crate::skb::Skb;
-use crate::tuple::{Dir, Tuple, L4};
 use kernel::error::to_result;
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
@@ -70,7 +70,7 @@ pub(crate) struct Packet<'a> {
 impl Packet<'_> {
     /// The packet's classification (`skb->_nfct`'s ctinfo), without
     /// touching its entry.
-    fn state(&self) -> PktState {
+    fn state(&self) -> PacketState {
         conn::state(&self.skb)
     }
 
@@ -79,7 +79,7 @@ impl Packet<'_> {
     fn entry_view(&self) -> Option<EntryView> {
         let (c, _) = conn::from_skb(&self.skb)?;
         let now = conn::now();
-        Some(c.with_entry(|e| EntryView::of(e, now)))
+        Some(c.with_entry(|e| EntryView::of(e, conn::time_left(e, now))))
     }
 }
 
@@ -208,78 +208,10 @@ pub(crate) fn register() -> Result<Registration> {
     Registration::new(matches)
 }
 
-// ---- the packet's entry ---------------------------------------------------
-
-/// One direction's tuple as the conntrack match compares it.
-#[derive(Clone, Copy)]
-struct TupleView {
-    /// Source address, host order (`a.b.c.d` = `a << 24 | ... | d`).
-    src: u32,
-    /// Destination address, host order.
-    dst: u32,
-    /// The kernel's `src.u.all`: source port, ICMP id, 0 otherwise.
-    src_all: u16,
-    /// The kernel's `dst.u.all`: destination port, ICMP `type << 8 | code`,
-    /// 0 otherwise.
-    dst_all: u16,
-}
-
-impl TupleView {
-    fn of(t: &Tuple) -> Self {
-        let (src_all, dst_all) = match t.l4 {
-            L4::Ports { sport, dport } => (sport, dport),
-            // `dst.u.all` overlays the type and code bytes, read as a
-            // big-endian number.
-            L4::Icmp { ty, code, id } => (id, u16::from_be_bytes([ty, code])),
-            L4::None => (0, 0),
-        };
-        Self {
-            src: t.src,
-            dst: t.dst,
-            src_all,
-            dst_all,
-        }
-    }
-}
-
-/// What the conntrack match reads of a packet's entry.
-#[derive(Clone, Copy)]
-struct EntryView {
-    orig: TupleView,
-    reply: TupleView,
-    /// IP protocol number.
-    proto: u8,
-    /// Status bits (`IPS_*` values).
-    status: u32,
-    /// Whole seconds until the entry expires, as `nf_ct_expires(ct) / HZ`.
-    expires_secs: u64,
-}
-
-impl EntryView {
-    fn of(e: &Entry, now: crate::Millis) -> Self {
-        Self {
-            orig: TupleView::of(&e.orig()),
-            reply: TupleView::of(&e.tuple(Dir::Reply)),
-            proto: e.orig().proto,
-            status: e.status.0,
-            expires_secs: conn::time_left(e, now) / 1000,
-        }
-    }
-}
-
 // ---- state, revision 0 ----------------------------------------------------
 
 /// `-m state --state ...` (`struct xt_state_info`).
 struct StateV0;
-
-/// Every `statemask` bit iptables can set.
-const STATE_KNOWN: u32 = ffi::IPCT_XT_STATE_INVALID
-    | STATE_BITS_TRACKED as u32 // lossless: u16 to u32
-    | ffi::IPCT_XT_STATE_UNTRACKED;
-
-/// ESTABLISHED 2, RELATED 4, NEW 8: `NF_CT_STATE_BIT(ctinfo)`, the same
-/// in `xt_state` and `xt_conntrack`.
-const STATE_BITS_TRACKED: u16 = 2 | 4 | 8;
 
 impl Match for StateV0 {
     const NAME: &'static [u8] = b"state";
@@ -287,169 +219,44 @@ impl Match for StateV0 {
     type Info = ffi::xt_state_info;
 
     fn check(info: &Self::Info) -> Result {
-        let unknown = info.statemask & !STATE_KNOWN;
-        if unknown != 0 {
-            pr_info!("state match: unknown --state bits {:#x} refused\n", unknown);
-            return Err(EINVAL);
-        }
-        Ok(())
+        ctmatch::state_check(info.statemask).map_err(refused)
     }
 
     fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
-        info.statemask & pkt.state().state_bit() != 0
+        ctmatch::state_matches(info.statemask, pkt.state())
     }
 }
 
 // ---- conntrack, revisions 1-3 -----------------------------------------------
 
-/// Option flags (`match_flags`, `invert_flags`).
-mod flag {
-    use crate::ffi;
-    pub(super) const STATE: u16 = ffi::IPCT_XT_CT_STATE;
-    pub(super) const PROTO: u16 = ffi::IPCT_XT_CT_PROTO;
-    pub(super) const ORIGSRC: u16 = ffi::IPCT_XT_CT_ORIGSRC;
-    pub(super) const ORIGDST: u16 = ffi::IPCT_XT_CT_ORIGDST;
-    pub(super) const REPLSRC: u16 = ffi::IPCT_XT_CT_REPLSRC;
-    pub(super) const REPLDST: u16 = ffi::IPCT_XT_CT_REPLDST;
-    pub(super) const STATUS: u16 = ffi::IPCT_XT_CT_STATUS;
-    pub(super) const EXPIRES: u16 = ffi::IPCT_XT_CT_EXPIRES;
-    pub(super) const ORIGSRC_PORT: u16 = ffi::IPCT_XT_CT_ORIGSRC_PORT;
-    pub(super) const ORIGDST_PORT: u16 = ffi::IPCT_XT_CT_ORIGDST_PORT;
-    pub(super) const REPLSRC_PORT: u16 = ffi::IPCT_XT_CT_REPLSRC_PORT;
-    pub(super) const REPLDST_PORT: u16 = ffi::IPCT_XT_CT_REPLDST_PORT;
-    pub(super) const DIRECTION: u16 = ffi::IPCT_XT_CT_DIRECTION;
-    /// Set by iptables when it maps `-m state` onto this match; no effect.
-    pub(super) const STATE_ALIAS: u16 = ffi::IPCT_XT_CT_STATE_ALIAS;
-
-    /// Options that can be inverted with `!`.
-    pub(super) const INVERTIBLE: u16 = STATE
-        | PROTO
-        | ORIGSRC
-        | ORIGDST
-        | REPLSRC
-        | REPLDST
-        | STATUS
-        | EXPIRES
-        | ORIGSRC_PORT
-        | ORIGDST_PORT
-        | REPLSRC_PORT
-        | REPLDST_PORT
-        | DIRECTION;
-    /// Every option this module implements.
-    pub(super) const KNOWN: u16 = INVERTIBLE | STATE_ALIAS;
-    /// Options that read the entry itself, not just the packet's ctinfo.
-    pub(super) const NEED_ENTRY: u16 = PROTO
-        | ORIGSRC
-        | ORIGDST
-        | REPLSRC
-        | REPLDST
-        | STATUS
-        | EXPIRES
-        | ORIGSRC_PORT
-        | ORIGDST_PORT
-        | REPLSRC_PORT
-        | REPLDST_PORT;
-}
-
-/// Every `state_mask` bit iptables can set: INVALID, ESTABLISHED, RELATED,
-/// NEW, SNAT, DNAT, UNTRACKED. SNAT and DNAT are accepted but never
-/// match: this tracker does no NAT.
-const CT_STATE_KNOWN: u16 = ffi::IPCT_XT_CT_STATE_INVALID
-    | STATE_BITS_TRACKED
-    | ffi::IPCT_XT_CT_STATE_SNAT
-    | ffi::IPCT_XT_CT_STATE_DNAT
-    | ffi::IPCT_XT_CT_STATE_UNTRACKED;
-
-/// Every `--ctstatus` bit iptables can set (EXPECTED is never set here:
-/// there are no expectations without helpers).
-const CT_STATUS_KNOWN: u32 = ffi::IPCT_XT_IPS_EXPECTED
-    | ffi::IPCT_XT_IPS_SEEN_REPLY
-    | ffi::IPCT_XT_IPS_ASSURED
-    | ffi::IPCT_XT_IPS_CONFIRMED;
-
-/// The port options, in `match_flags` order.
-#[derive(Clone, Copy)]
-enum PortOpt {
-    OrigSrc,
-    OrigDst,
-    ReplSrc,
-    ReplDst,
-}
-
-impl PortOpt {
-    const ALL: [PortOpt; 4] = [
-        PortOpt::OrigSrc,
-        PortOpt::OrigDst,
-        PortOpt::ReplSrc,
-        PortOpt::ReplDst,
-    ];
-
-    fn flag(self) -> u16 {
-        match self {
-            PortOpt::OrigSrc => flag::ORIGSRC_PORT,
-            PortOpt::OrigDst => flag::ORIGDST_PORT,
-            PortOpt::ReplSrc => flag::REPLSRC_PORT,
-            PortOpt::ReplDst => flag::REPLDST_PORT,
-        }
-    }
-
-    fn option(self) -> &'static str {
-        match self {
-            PortOpt::OrigSrc => "--ctorigsrcport",
-            PortOpt::OrigDst => "--ctorigdstport",
-            PortOpt::ReplSrc => "--ctreplsrcport",
-            PortOpt::ReplDst => "--ctrepldstport",
-        }
-    }
-
-    /// The entry's value for this option: the kernel's `u.all` (port,
-    /// ICMP id, or ICMP type and code), in host order.
-    fn of(self, e: &EntryView) -> u16 {
-        match self {
-            PortOpt::OrigSrc => e.orig.src_all,
-            PortOpt::OrigDst => e.orig.dst_all,
-            PortOpt::ReplSrc => e.reply.src_all,
-            PortOpt::ReplDst => e.reply.dst_all,
-        }
-    }
-}
-
-/// The address options, in `match_flags` order.
-#[derive(Clone, Copy)]
-enum AddrOpt {
-    OrigSrc,
-    OrigDst,
-    ReplSrc,
-    ReplDst,
-}
-
-impl AddrOpt {
-    const ALL: [AddrOpt; 4] = [
-        AddrOpt::OrigSrc,
-        AddrOpt::OrigDst,
-        AddrOpt::ReplSrc,
-        AddrOpt::ReplDst,
-    ];
-
-    fn flag(self) -> u16 {
-        match self {
-            AddrOpt::OrigSrc => flag::ORIGSRC,
-            AddrOpt::OrigDst => flag::ORIGDST,
-            AddrOpt::ReplSrc => flag::REPLSRC,
-            AddrOpt::ReplDst => flag::REPLDST,
-        }
-    }
-
-    /// The entry's address for this option, host order.
-    fn of(self, e: &EntryView) -> u32 {
-        match self {
-            AddrOpt::OrigSrc => e.orig.src,
-            AddrOpt::OrigDst => e.orig.dst,
-            AddrOpt::ReplSrc => e.reply.src,
-            AddrOpt::ReplDst => e.reply.dst,
-        }
-    }
-}
+// The engine's uapi constants are the kernel headers' (checked at build).
+const _: () = {
+    use ctmatch::{ctstate, ctstatus, flag};
+    assert!(ctmatch::STATE_INVALID == ffi::IPCT_XT_STATE_INVALID);
+    assert!(ctmatch::STATE_UNTRACKED == ffi::IPCT_XT_STATE_UNTRACKED);
+    assert!(ctstate::INVALID == ffi::IPCT_XT_CT_STATE_INVALID);
+    assert!(ctstate::SNAT == ffi::IPCT_XT_CT_STATE_SNAT);
+    assert!(ctstate::DNAT == ffi::IPCT_XT_CT_STATE_DNAT);
+    assert!(ctstate::UNTRACKED == ffi::IPCT_XT_CT_STATE_UNTRACKED);
+    assert!(ctstatus::EXPECTED == ffi::IPCT_XT_IPS_EXPECTED);
+    assert!(ctstatus::SEEN_REPLY == ffi::IPCT_XT_IPS_SEEN_REPLY);
+    assert!(ctstatus::ASSURED == ffi::IPCT_XT_IPS_ASSURED);
+    assert!(ctstatus::CONFIRMED == ffi::IPCT_XT_IPS_CONFIRMED);
+    assert!(flag::STATE == ffi::IPCT_XT_CT_STATE);
+    assert!(flag::PROTO == ffi::IPCT_XT_CT_PROTO);
+    assert!(flag::ORIGSRC == ffi::IPCT_XT_CT_ORIGSRC);
+    assert!(flag::ORIGDST == ffi::IPCT_XT_CT_ORIGDST);
+    assert!(flag::REPLSRC == ffi::IPCT_XT_CT_REPLSRC);
+    assert!(flag::REPLDST == ffi::IPCT_XT_CT_REPLDST);
+    assert!(flag::STATUS == ffi::IPCT_XT_CT_STATUS);
+    assert!(flag::EXPIRES == ffi::IPCT_XT_CT_EXPIRES);
+    assert!(flag::ORIGSRC_PORT == ffi::IPCT_XT_CT_ORIGSRC_PORT);
+    assert!(flag::ORIGDST_PORT == ffi::IPCT_XT_CT_ORIGDST_PORT);
+    assert!(flag::REPLSRC_PORT == ffi::IPCT_XT_CT_REPLSRC_PORT);
+    assert!(flag::REPLDST_PORT == ffi::IPCT_XT_CT_REPLDST_PORT);
+    assert!(flag::DIRECTION == ffi::IPCT_XT_CT_DIRECTION);
+    assert!(flag::STATE_ALIAS == ffi::IPCT_XT_CT_STATE_ALIAS);
+};
 
 /// An IPv4 address of rule data, host order.
 fn ipv4(addr: &ffi::nf_inet_addr) -> u32 {
@@ -458,25 +265,7 @@ fn ipv4(addr: &ffi::nf_inet_addr) -> u32 {
     u32::from_be(unsafe { addr.ip })
 }
 
-/// Rule data of the three conntrack revisions, read through one interface
-/// (the kernel reads revisions 1 and 2 through the revision 2 layout; only
-/// the masks' widths and revision 3's port ranges differ).
-trait CtRule: MatchInfo {
-    /// Revision 3 carries port ranges in host order; 1 and 2 one port in
-    /// network order.
-    const PORT_RANGES: bool;
-    fn match_flags(&self) -> u16;
-    fn invert_flags(&self) -> u16;
-    fn state_mask(&self) -> u16;
-    fn status_mask(&self) -> u32;
-    fn l4proto(&self) -> u16;
-    fn expires(&self) -> (u32, u32);
-    /// Address and mask of an address option, host order.
-    fn addr(&self, opt: AddrOpt) -> (u32, u32);
-    /// The accepted values of a port option, inclusive, host order.
-    fn port_range(&self, opt: PortOpt) -> (u16, u16);
-}
-
+/// The rule data every revision shares, read for the engine's [`Rule`].
 macro_rules! ct_rule_common {
     () => {
         fn match_flags(&self) -> u16 {
@@ -525,17 +314,17 @@ macro_rules! ct_rule_single_port {
     };
 }
 
-impl CtRule for ffi::xt_conntrack_mtinfo1 {
+impl Rule for ffi::xt_conntrack_mtinfo1 {
     ct_rule_common!();
     ct_rule_single_port!();
 }
 
-impl CtRule for ffi::xt_conntrack_mtinfo2 {
+impl Rule for ffi::xt_conntrack_mtinfo2 {
     ct_rule_common!();
     ct_rule_single_port!();
 }
 
-impl CtRule for ffi::xt_conntrack_mtinfo3 {
+impl Rule for ffi::xt_conntrack_mtinfo3 {
     ct_rule_common!();
     const PORT_RANGES: bool = true;
     fn port_range(&self, opt: PortOpt) -> (u16, u16) {
@@ -548,122 +337,15 @@ impl CtRule for ffi::xt_conntrack_mtinfo3 {
     }
 }
 
-/// Refuses rule data the match cannot honour, naming the option.
-fn ct_check<R: CtRule>(r: &R) -> Result {
-    let unknown = r.match_flags() & !flag::KNOWN;
-    if unknown != 0 {
-        pr_info!("conntrack match: unknown option flags {:#x} refused\n", unknown);
-        return Err(EINVAL);
-    }
-    let unknown = r.invert_flags() & !flag::INVERTIBLE;
-    if unknown != 0 {
-        pr_info!("conntrack match: unknown inversion flags {:#x} refused\n", unknown);
-        return Err(EINVAL);
-    }
-    let set = |f: u16| r.match_flags() & f != 0;
-    if set(flag::STATE) {
-        let unknown = r.state_mask() & !CT_STATE_KNOWN;
-        if unknown != 0 {
-            pr_info!("conntrack match: unknown --ctstate bits {:#x} refused\n", unknown);
-            return Err(EINVAL);
-        }
-    }
-    if set(flag::STATUS) {
-        let unknown = r.status_mask() & !CT_STATUS_KNOWN;
-        if unknown != 0 {
-            pr_info!("conntrack match: unknown --ctstatus bits {:#x} refused\n", unknown);
-            return Err(EINVAL);
-        }
-    }
-    if set(flag::EXPIRES) {
-        let (min, max) = r.expires();
-        if min > max {
-            pr_info!("conntrack match: --ctexpire {}:{} is an empty range\n", min, max);
-            return Err(EINVAL);
-        }
-    }
-    if R::PORT_RANGES {
-        for opt in PortOpt::ALL {
-            let (low, high) = r.port_range(opt);
-            if set(opt.flag()) && low > high {
-                pr_info!(
-                    "conntrack match: {} {}:{} is an empty range\n",
-                    opt.option(),
-                    low,
-                    high
-                );
-                return Err(EINVAL);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether an option lets the packet through: not given, or its condition
-/// differs from its inversion flag (`cond ^ !invert` rejects, as in the
-/// kernel).
-fn passes<R: CtRule>(r: &R, f: u16, cond: impl FnOnce() -> bool) -> bool {
-    r.match_flags() & f == 0 || cond() != (r.invert_flags() & f != 0)
-}
-
-/// `conntrack_mt()` of Linux 6.12 for IPv4, without NAT.
-fn ct_match<R: CtRule>(r: &R, pkt: &Packet<'_>) -> bool {
-    let state = pkt.state();
-    let statebit: u16 = match state {
-        // At most 8: fits. SNAT/DNAT bits are never set: no NAT.
-        PktState::Tracked(c) => c.state_bit().try_into().unwrap_or(0),
-        PktState::Untracked => ffi::IPCT_XT_CT_STATE_UNTRACKED,
-        PktState::Invalid => ffi::IPCT_XT_CT_STATE_INVALID,
-    };
-    if !passes(r, flag::STATE, || r.state_mask() & statebit != 0) {
-        return false;
-    }
-    let PktState::Tracked(ctinfo) = state else {
-        // Without an entry only a state option can match.
-        return r.match_flags() & flag::STATE != 0;
-    };
-    if !passes(r, flag::DIRECTION, || ctinfo.dir() == Dir::Original) {
-        return false;
-    }
-    if r.match_flags() & flag::NEED_ENTRY == 0 {
-        return true;
-    }
-    let Some(e) = pkt.entry_view() else {
-        return false;
-    };
-    for opt in AddrOpt::ALL {
-        let ok = passes(r, opt.flag(), || {
-            let (addr, mask) = r.addr(opt);
-            (opt.of(&e) ^ addr) & mask == 0
-        });
-        if !ok {
-            return false;
-        }
-    }
-    if !passes(r, flag::PROTO, || u16::from(e.proto) == r.l4proto()) {
-        return false;
-    }
-    for opt in PortOpt::ALL {
-        let ok = passes(r, opt.flag(), || {
-            let (low, high) = r.port_range(opt);
-            (low..=high).contains(&opt.of(&e))
-        });
-        if !ok {
-            return false;
-        }
-    }
-    if !passes(r, flag::STATUS, || r.status_mask() & e.status != 0) {
-        return false;
-    }
-    passes(r, flag::EXPIRES, || {
-        let (min, max) = r.expires();
-        (u64::from(min)..=u64::from(max)).contains(&e.expires_secs)
-    })
+/// Logs why rule data is refused (naming the option) and refuses it.
+fn refused(e: RuleError) -> Error {
+    pr_info!("{}\n", e);
+    EINVAL
 }
 
 /// Declares the `-m conntrack` revision `$rev` over its uapi info struct;
-/// the revisions differ only in mask widths and port ranges, which
-/// `ct_check`/`ct_match` handle through the info trait.
+/// the revisions differ only in mask widths and port ranges, which the
+/// engine reads through [`Rule`].
 macro_rules! conntrack_revision {
     ($(#[$doc:meta])* $name:ident, $rev:literal, $info:ty) => {
         $(#[$doc])*
@@ -675,11 +357,11 @@ macro_rules! conntrack_revision {
             type Info = $info;
 
             fn check(info: &Self::Info) -> Result {
-                ct_check(info)
+                ctmatch::check(info).map_err(refused)
             }
 
             fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
-                ct_match(info, pkt)
+                ctmatch::matches(info, pkt.state(), || pkt.entry_view())
             }
         }
     };
