@@ -32,9 +32,6 @@ unsigned int ipct_param_hashsize(void);
 /* Memory the bucket-count default is derived from, in bytes. */
 unsigned long ipct_physmem_bytes(void);
 
-/* Monotonic clock (ktime_get_ns), for the collector's cost accounting. */
-u64 ipct_clock_ns(void);
-
 /*
  * Adds one collector run to the debugfs files gc_ns, gc_max_hold_ns and
  * gc_runs: the run's duration and its longest stripe lock hold.

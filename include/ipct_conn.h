@@ -69,10 +69,8 @@ void *ipct_cache_alloc(struct kmem_cache *cache);
 void ipct_cache_free(struct kmem_cache *cache, void *obj);
 void ipct_cache_destroy(struct kmem_cache *cache);
 
-/* Clock, randomness, sleeping, logging. */
+/* Clock (when HZ does not divide 1000) and logging. */
 u64 ipct_now_ms(void);
-u64 ipct_random_u64(void);
-void ipct_msleep(unsigned int ms);
 /* Rate-limited log line for an INVALID packet (ip_conntrack_log_invalid). */
 void ipct_log_invalid(u8 proto, u32 src, u32 dst, const char *why, size_t len);
 /* pr_warn_ratelimited of @len bytes at @msg (table full). */

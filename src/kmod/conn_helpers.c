@@ -203,16 +203,6 @@ u64 ipct_now_ms(void)
 	return jiffies64_to_msecs(get_jiffies_64());
 }
 
-u64 ipct_random_u64(void)
-{
-	return get_random_u64();
-}
-
-void ipct_msleep(unsigned int ms)
-{
-	msleep(ms);
-}
-
 void ipct_log_invalid(u8 proto, u32 src, u32 dst, const char *why, size_t len)
 {
 	__be32 s = htonl(src), d = htonl(dst);

@@ -24,6 +24,7 @@ use crate::settings::Knobs;
 use crate::ffi;
 use crate::ktable::Table;
 use crate::stats::Stats;
+use crate::sys;
 use core::ffi::c_void;
 use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -163,8 +164,7 @@ fn run(table: &Table) -> u32 {
             return delay_until(last.due(shortest), now);
         }
     }
-    // SAFETY: reads the monotonic clock; any context.
-    let started = unsafe { ffi::ipct_clock_ns() };
+    let started = sys::clock_ns();
     let mut max_hold = 0u64;
     let layout = *table.layout();
     let State { cursor, last } = &mut *state;
@@ -177,8 +177,7 @@ fn run(table: &Table) -> u32 {
         let budget = left.min(CHUNK);
         let s = cursor.stripe();
         let progress = table.with_stripe(s, |st| {
-            // SAFETY: reads the monotonic clock; any context.
-            let locked = unsafe { ffi::ipct_clock_ns() };
+            let locked = sys::clock_ns();
             let p = expiry::sweep(st, cursor, &layout, now, budget, &mut stats, |r| {
                 // At most `budget` <= CHUNK entries are removed per call.
                 if let Some(slot) = batch.get_mut(n) {
@@ -186,8 +185,7 @@ fn run(table: &Table) -> u32 {
                     n = n.saturating_add(1);
                 }
             });
-            // SAFETY: as above.
-            let held = unsafe { ffi::ipct_clock_ns() }.saturating_sub(locked);
+            let held = sys::clock_ns().saturating_sub(locked);
             max_hold = max_hold.max(held);
             p
         });
@@ -206,18 +204,16 @@ fn run(table: &Table) -> u32 {
             *last = p.pass;
             break;
         }
-        // SAFETY: process context (workqueue), no lock held.
-        unsafe { ffi::ipct_cond_resched() };
+        // Process context (workqueue), no lock held.
+        sys::cond_resched();
     }
     let due = last.map(|l| l.due(shortest));
     drop(state);
     table.stats().add(&stats);
-    // SAFETY: reads the clock, then adds to the cost counters under their
-    // own lock; process context.
-    unsafe {
-        let took = ffi::ipct_clock_ns().saturating_sub(started);
-        ffi::ipct_gc_account(took, max_hold);
-    }
+    let took = sys::clock_ns().saturating_sub(started);
+    // SAFETY: adds to the cost counters under their own lock; process
+    // context.
+    unsafe { ffi::ipct_gc_account(took, max_hold) };
     match due {
         Some(due) if pass_done => delay_until(due, now).max(PASS_GAP_MS),
         _ => BUSY_DELAY_MS,

@@ -58,11 +58,6 @@ void ipct_debugfs_exit(void)
 	debugfs_dir = NULL;
 }
 
-u64 ipct_clock_ns(void)
-{
-	return ktime_get_ns();
-}
-
 void ipct_gc_account(u64 run_ns, u64 max_hold_ns)
 {
 	spin_lock(&gc_account_lock);

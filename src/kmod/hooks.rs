@@ -5,6 +5,7 @@
 //! network namespace.
 
 use crate::ffi;
+use crate::ktable::Table;
 use crate::skb::SkbMut;
 use core::ffi::c_void;
 use kernel::error::to_result;
@@ -73,7 +74,7 @@ pub(crate) struct Packet<'a> {
     skb: *mut ffi::sk_buff,
 }
 
-impl Packet<'_> {
+impl<'a> Packet<'a> {
     /// The hook point the packet is at (`enum nf_inet_hooks` value).
     pub(crate) fn hooknum(&self) -> u8 {
         self.state.hook
@@ -86,9 +87,13 @@ impl Packet<'_> {
         unsafe { SkbMut::from_raw(self.skb) }
     }
 
-    /// The network namespace the packet is in (a live one).
-    pub(crate) fn net(&self) -> *mut ffi::net {
-        self.state.net
+    /// The table of the namespace the packet is in, if it has one.
+    pub(crate) fn table(&self) -> Option<&'a Table> {
+        // SAFETY: the hook runs in `self.net()`, a live namespace (type
+        // invariant) whose table is torn down only after the hooks are
+        // unregistered there (pernet order) and the hook calls in flight
+        // have returned (`Table::shutdown` starts with `synchronize_net`).
+        unsafe { Table::for_net(self.state.net) }
     }
 }
 

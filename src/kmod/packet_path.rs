@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#![forbid(unsafe_code)]
 
 //! The packet path: what each hook does, following the call sequence of
 //! [`crate::track`].
@@ -16,36 +17,25 @@
 //!   entry has passed the filter; the entry joins the table. A packet the
 //!   filter dropped never gets here, and its entry goes with it.
 
-use crate::conn::{self, ConnPtr, ConnRef};
+use crate::conn;
 use crate::driver::{self, Confirmed, DropReason, Tracked};
-use crate::entry::Entry;
 use crate::ffi;
-use crate::hash::HashKey;
 use crate::hooks::{self, priority, Hook, HookPoint, Packet, Verdict};
 use crate::invalid::Invalid;
-use crate::ktable::{Slab, Table};
+use crate::klog;
+use crate::ktable::Table;
 use crate::packet;
 use crate::settings;
 use crate::skb::SkbMut;
 use crate::stats::{Count, Counter};
-use crate::table::{Layout, Stripe};
 use crate::track::{self, TABLE_FULL_MSG};
 use crate::tuple::proto;
 use crate::wire;
 use core::mem::MaybeUninit;
 
-/// The table of the namespace a hook runs in.
-fn table_of<'a>(pkt: &Packet<'a>) -> Option<&'a Table> {
-    // SAFETY: the hook runs in `pkt.net()`, a live namespace whose table is
-    // torn down only after the hooks are unregistered there (pernet order)
-    // and the hook calls in flight have returned (`Table::shutdown` starts
-    // with `synchronize_net`).
-    unsafe { Table::for_net(pkt.net()) }
-}
-
 /// PRE_ROUTING / LOCAL_OUT.
 fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
-    let Some(table) = table_of(pkt) else {
+    let Some(table) = pkt.table() else {
         return Verdict::ACCEPT;
     };
     let hook = pkt.hooknum();
@@ -59,65 +49,6 @@ fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
         return Verdict::ACCEPT;
     }
     track(table, &mut skb, hook, &mut table.stats().counter())
-}
-
-/// The driver's view of one namespace's table.
-struct Shell<'t> {
-    table: &'t Table,
-}
-
-impl driver::Shell for Shell<'_> {
-    type Ref = ConnPtr;
-    type Held = ConnRef;
-    type Store<'l> = Slab<'l>;
-
-    fn layout(&self) -> Layout {
-        *self.table.layout()
-    }
-
-    fn key(&self) -> HashKey {
-        *self.table.key()
-    }
-
-    fn with_stripe<R>(
-        &mut self,
-        s: u32,
-        f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, Slab<'l>>) -> R,
-    ) -> Option<R> {
-        self.table.with_stripe(s, f)
-    }
-
-    fn hold(store: &Slab<'_>, r: ConnPtr) -> ConnRef {
-        // SAFETY: the driver passes entries found in, or just inserted
-        // into, this stripe under the lock we hold (`Shell`'s contract),
-        // or the entry being confirmed, which its packet holds.
-        unsafe { store.new_ref(r) }
-    }
-
-    fn linked(store: &Slab<'_>, r: ConnPtr) {
-        let c = Self::hold(store, r);
-        c.set_confirmed();
-        // The table's reference, held while the entry is linked.
-        let _ = c.into_raw();
-    }
-
-    fn closing(store: &Slab<'_>) -> bool {
-        store.table().closing()
-    }
-
-    fn reserve(&mut self) -> bool {
-        self.table.reserve(settings::max())
-    }
-
-    fn alloc(&mut self, s: u32, e: Entry) -> Option<ConnRef> {
-        self.table.new_conn(s, e)
-    }
-
-    fn release(&mut self, r: ConnPtr) {
-        // SAFETY: the driver releases only entries the engine just
-        // unlinked (`Shell`'s contract): the table's reference is ours.
-        drop(unsafe { ConnRef::adopt(r) });
-    }
 }
 
 fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) -> Verdict {
@@ -135,8 +66,7 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
     if hook == PRE_ROUTING && settings::checksum() && checksum_bad(skb, head, pkt) {
         return invalid(stats, Invalid::BadL4Header, false, Some(pkt));
     }
-    let mut shell = Shell { table };
-    match driver::track(&mut shell, pkt, conn::now(), &settings::Knobs, stats) {
+    match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
         Tracked::Attach(c, ctinfo) => {
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
@@ -168,10 +98,7 @@ fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
             return false;
         }
     }
-    // SAFETY: the skb is valid for the hook call; the helper only reads it
-    // (it may compute and cache the checksum state of the skb, which the
-    // hook owns).
-    unsafe { ffi::ipct_skb_l4_csum_bad(skb.as_ptr(), u32::from(PRE_ROUTING), ihl, pkt.tuple.proto) }
+    skb.l4_checksum_bad(PRE_ROUTING, ihl, pkt.tuple.proto)
 }
 
 /// An INVALID packet: counted (unless the engine counted it already),
@@ -188,17 +115,7 @@ fn invalid(
     }
     if let Some(p) = pkt {
         if settings::logs_invalid(p.tuple.proto) {
-            let reason = why.name();
-            // SAFETY: `reason` is valid for its length.
-            unsafe {
-                ffi::ipct_log_invalid(
-                    p.tuple.proto,
-                    p.tuple.src,
-                    p.tuple.dst,
-                    reason.as_ptr().cast(),
-                    reason.len(),
-                )
-            };
+            klog::invalid(p.tuple.proto, p.tuple.src, p.tuple.dst, why.name());
         }
     }
     Verdict::ACCEPT
@@ -206,8 +123,7 @@ fn invalid(
 
 /// Logs the table-full line, rate-limited.
 fn warn_table_full() {
-    // SAFETY: the message is valid for its length.
-    unsafe { ffi::ipct_warn_ratelimited(TABLE_FULL_MSG.as_ptr().cast(), TABLE_FULL_MSG.len()) };
+    klog::warn_ratelimited(TABLE_FULL_MSG);
 }
 
 /// POST_ROUTING / LOCAL_IN, and `nf_ct_hook->confirm`: the packet passed
@@ -234,7 +150,7 @@ fn confirm_new(skb: &mut SkbMut<'_>) -> Verdict {
     };
     let table = c.table();
     let outcome = driver::confirm(
-        &mut Shell { table },
+        &mut table.shell(),
         c.stripe_index(),
         c.ptr(),
         conn::now(),

@@ -48,6 +48,7 @@
 
 use crate::conn;
 use crate::ffi;
+use crate::sys;
 use crate::kstats::possible_cpus;
 use crate::ktable::Table;
 use crate::procfmt::{format_entry, TooSmall, MAX_LINE_LEN};
@@ -188,9 +189,7 @@ unsafe extern "C" fn list_next(
         *pos
     };
     if next % ffi::loff_t::from(RESCHED_EVERY) == 0 {
-        // SAFETY: seq_file calls `next` in process context with only its
-        // own mutex held: sleeping is allowed.
-        unsafe { ffi::ipct_cond_resched() };
+        sys::cond_resched();
     }
     // SAFETY: as in `list_start`.
     let net = unsafe { ffi::ipct_seq_net(m) };

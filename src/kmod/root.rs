@@ -71,6 +71,7 @@ mod conn;
 mod ffi;
 mod gc;
 mod hooks;
+mod klog;
 // The kernel's table and statistics of one namespace (src/kmod/table.rs,
 // stats.rs), named apart from the engine's `table` and `stats`.
 #[path = "table.rs"]
@@ -85,6 +86,7 @@ mod procfs;
 mod settings;
 mod skb;
 mod sockopt;
+mod sys;
 mod sysctl;
 mod xt_match;
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#![forbid(unsafe_code)]
 
 //! The run-time settings behind the sysctls: one atomic `int` per knob,
 //! written by the sysctl core (`proc_dointvec_minmax` stores through

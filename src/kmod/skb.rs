@@ -39,11 +39,6 @@ impl<'a> Skb<'a> {
         })
     }
 
-    /// The raw pointer, for C calls that take the packet.
-    pub(crate) fn as_ptr(&self) -> *mut ffi::sk_buff {
-        self.ptr.as_ptr()
-    }
-
     /// The field of type `T` at byte offset `at` of the `sk_buff`.
     ///
     /// # Safety
@@ -100,6 +95,17 @@ impl<'a> Skb<'a> {
             return Some((bytes, frame));
         }
         self.copy_head(buf)
+    }
+
+    /// Whether the layer-4 checksum of protocol `proto`, whose header
+    /// starts `l4off` bytes after the network header, is wrong, as
+    /// `nf_checksum` decides at hook `hook` (using and caching the
+    /// packet's checksum state).
+    pub(crate) fn l4_checksum_bad(&self, hook: u8, l4off: u32, proto: u8) -> bool {
+        // SAFETY: `ptr` is a valid skb, ours for `'a` (type invariant); the
+        // helper reads it and may cache its checksum state, which the
+        // owner of the packet may do.
+        unsafe { ffi::ipct_skb_l4_csum_bad(self.ptr.as_ptr(), u32::from(hook), l4off, proto) }
     }
 
     /// [`Skb::head`] for packets whose headers are not linear: copied.

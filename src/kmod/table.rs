@@ -17,6 +17,7 @@
 //! stripe's lock ([`crate::conn`]).
 
 use crate::conn::{Conn, ConnPtr, ConnRef, Linked};
+use crate::driver;
 use crate::entry::Entry;
 use crate::ffi;
 use crate::gc::Gc;
@@ -24,6 +25,7 @@ use crate::hash::HashKey;
 use crate::kstats::PerCpu;
 use crate::lock::SpinLockBh;
 use crate::stats::Counter;
+use crate::sys;
 use crate::table::{Layout, Store, Stripe, Walk};
 use crate::Millis;
 use core::ffi::c_void;
@@ -173,6 +175,65 @@ impl Store for Slab<'_> {
     }
 }
 
+/// The driver's view of one namespace's table ([`Table::shell`]).
+pub(crate) struct Shell<'t> {
+    table: &'t Table,
+}
+
+impl driver::Shell for Shell<'_> {
+    type Ref = ConnPtr;
+    type Held = ConnRef;
+    type Store<'l> = Slab<'l>;
+
+    fn layout(&self) -> Layout {
+        *self.table.layout()
+    }
+
+    fn key(&self) -> HashKey {
+        *self.table.key()
+    }
+
+    fn with_stripe<R>(
+        &mut self,
+        s: u32,
+        f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, Slab<'l>>) -> R,
+    ) -> Option<R> {
+        self.table.with_stripe(s, f)
+    }
+
+    fn hold(store: &Slab<'_>, r: ConnPtr) -> ConnRef {
+        // SAFETY: the driver passes entries found in, or just inserted
+        // into, this stripe under the lock we hold (`Shell`'s contract),
+        // or the entry being confirmed, which its packet holds.
+        unsafe { store.new_ref(r) }
+    }
+
+    fn linked(store: &Slab<'_>, r: ConnPtr) {
+        let c = Self::hold(store, r);
+        c.set_confirmed();
+        // The table's reference, held while the entry is linked.
+        let _ = c.into_raw();
+    }
+
+    fn closing(store: &Slab<'_>) -> bool {
+        store.table().closing()
+    }
+
+    fn reserve(&mut self) -> bool {
+        self.table.reserve(crate::settings::max())
+    }
+
+    fn alloc(&mut self, s: u32, e: Entry) -> Option<ConnRef> {
+        self.table.new_conn(s, e)
+    }
+
+    fn release(&mut self, r: ConnPtr) {
+        // SAFETY: the driver releases only entries the engine just
+        // unlinked (`Shell`'s contract): the table's reference is ours.
+        drop(unsafe { ConnRef::adopt(r) });
+    }
+}
+
 /// Stripes per possible CPU (rounded up to a power of two): lock
 /// contention stays negligible and small machines do not pay for Linux's
 /// 1024 locks in every namespace.
@@ -230,8 +291,7 @@ impl Table {
             )?;
             stripes.push(cell, GFP_KERNEL)?;
         }
-        // SAFETY: reads the kernel's random pool.
-        let key = unsafe { HashKey::new(ffi::ipct_random_u64(), ffi::ipct_random_u64()) };
+        let key = HashKey::new(sys::random_u64(), sys::random_u64());
         let table: Pin<KBox<Self>> = uninit
             .write(Self {
                 layout,
@@ -276,6 +336,11 @@ impl Table {
     /// The flow hash key.
     pub(crate) fn key(&self) -> &HashKey {
         &self.key
+    }
+
+    /// The table as the per-packet driver ([`crate::driver`]) reaches it.
+    pub(crate) fn shell(&self) -> Shell<'_> {
+        Shell { table: self }
     }
 
     /// Entries allocated: in the table (expired ones not yet collected
@@ -393,8 +458,7 @@ impl Table {
     pub(crate) fn longest_chain(&self) -> (u32, usize) {
         let mut best = (0u32, 0usize);
         for s in 0..self.layout.stripes() {
-            // SAFETY: process context (see above), no lock held here.
-            unsafe { ffi::ipct_cond_resched() };
+            sys::cond_resched();
             let start = self.layout.range(s).start;
             if let Some((b, n)) = self.with_stripe(s, |st| st.longest_chain()) {
                 if n > best.1 {
@@ -465,8 +529,7 @@ impl Table {
                     self.count.load(Ordering::Relaxed)
                 );
             }
-            // SAFETY: process context (namespace exit or module unload).
-            unsafe { ffi::ipct_msleep(10) };
+            sys::msleep(10);
             waited = waited.saturating_add(10);
         }
     }
