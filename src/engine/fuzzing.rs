@@ -19,7 +19,7 @@ use crate::entry::Status;
 use crate::hash::HashKey;
 use crate::host::{Attached, Tracked, Tracker};
 use crate::packet::{parse, L4Info};
-use crate::procfmt::parse_line;
+use crate::procfmt::{format_entry, parse_line, MAX_LINE_LEN};
 use crate::tuple::Dir;
 use crate::wire::MAX_HEAD_LEN;
 
@@ -107,7 +107,8 @@ impl Input<'_> {
 
 fn ipv4(src: u32, dst: u32, proto: u8, l4: &[u8]) -> Vec<u8> {
     let total = (20 + l4.len()) as u16;
-    let mut p = vec![0x45, 0];
+    let mut p = Vec::with_capacity(20 + l4.len());
+    p.extend_from_slice(&[0x45, 0]);
     p.extend_from_slice(&total.to_be_bytes());
     p.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
     p.extend_from_slice(&src.to_be_bytes());
@@ -127,7 +128,7 @@ fn packet(inp: &mut Input) -> Vec<u8> {
     let dport = PORTS[usize::from(ends >> 6)];
     match sel % 6 {
         0 => {
-            let mut l4 = Vec::new();
+            let mut l4 = Vec::with_capacity(16);
             l4.extend_from_slice(&sport.to_be_bytes());
             l4.extend_from_slice(&dport.to_be_bytes());
             l4.extend_from_slice(&12u16.to_be_bytes());
@@ -141,7 +142,7 @@ fn packet(inp: &mut Input) -> Vec<u8> {
             let window = inp.u16();
             let opts = inp.u8();
             let len = usize::from(inp.u8() & 0x3f) * 8;
-            let mut l4 = Vec::new();
+            let mut l4 = Vec::with_capacity(32 + len);
             l4.extend_from_slice(&sport.to_be_bytes());
             l4.extend_from_slice(&dport.to_be_bytes());
             l4.extend_from_slice(&seq.to_be_bytes());
@@ -193,9 +194,21 @@ struct World {
 }
 
 impl World {
-    fn check(&self, bound: usize) {
+    /// The cheap invariant, after every step: the count stays within the
+    /// limit.
+    fn check_count(&self, bound: usize) {
         let t = &self.t;
         assert!(t.count() <= bound, "count {} above {}", t.count(), bound);
+    }
+
+    /// Everything, every [`FULL_CHECK_EVERY`] steps and at the end: the
+    /// table's structure (linked + held = count, lookups from both
+    /// directions) and the dump (formatting and parsing every line is
+    /// what costs most, so it is not done after every step: a broken
+    /// table stays broken until the next full check finds it).
+    fn check(&self, bound: usize) {
+        let t = &self.t;
+        self.check_count(bound);
         let linked = t.linked_entries();
         assert_eq!(t.count(), linked.len() + self.held.len());
         for (_, e) in &linked {
@@ -209,18 +222,27 @@ impl World {
                 }
             }
         }
-        for line in t.dump(self.now) {
-            assert!(parse_line(&line).is_some(), "unparsable {line:?}");
+        // What `Tracker::dump` shows, formatted into one reused buffer.
+        let mut buf = [0u8; MAX_LINE_LEN];
+        for (_, e) in t.entries(self.now) {
+            let n = format_entry(&mut buf, &e, self.now, 1).expect("a line fits MAX_LINE_LEN");
+            let line = core::str::from_utf8(&buf[..n]).expect("a line is text");
+            assert!(parse_line(line).is_some(), "unparsable {line:?}");
         }
     }
 }
+
+/// Steps between two full checks of the table ([`World::check`]).
+const FULL_CHECK_EVERY: usize = 32;
 
 /// Target `track`: sequences of packets (built from a few input bytes
 /// over a small address and port space, or raw), time steps, packets held
 /// unconfirmed then confirmed or dropped, sweeps and limit changes, fed to
 /// [`Tracker`]. Must never panic, and after every step:
 /// - the count stays within the limit (or does not grow past it after the
-///   limit was lowered) and equals linked + held entries;
+///   limit was lowered);
+/// and after every [`FULL_CHECK_EVERY`] steps and the last one:
+/// - the count equals linked + held entries;
 /// - every live entry is found from both directions, and no lookup or
 ///   dump shows an expired entry;
 /// - every dump line parses back.
@@ -274,7 +296,11 @@ pub fn track_input(data: &[u8]) {
                 w.max = if m == 0 { usize::MAX } else { m };
             }
         }
-        w.check(w.max.max(before));
+        if steps % FULL_CHECK_EVERY == 0 || inp.is_empty() {
+            w.check(w.max.max(before));
+        } else {
+            w.check_count(w.max.max(before));
+        }
     }
     // Everything expires; one full pass collects it all.
     w.now += 1 << 40;
