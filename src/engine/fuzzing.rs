@@ -6,6 +6,7 @@
 //! invariant breaks: here a panic is the report, so the engine's
 //! no-panic, no-indexing and no-overflow lints are relaxed for this file.
 #![allow(
+    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
     clippy::cast_possible_truncation
