@@ -242,6 +242,7 @@ const FULL_CHECK_EVERY: usize = 32;
 /// [`Tracker`]. Must never panic, and after every step:
 /// - the count stays within the limit (or does not grow past it after the
 ///   limit was lowered);
+///
 /// and after every [`FULL_CHECK_EVERY`] steps and the last one:
 /// - the count equals linked + held entries;
 /// - every live entry is found from both directions, and no lookup or
