@@ -96,5 +96,6 @@ const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 
 /* The data path: include/ipct_conn.h (helpers in conn_helpers.c). */
 #include "ipct_conn.h"
+#include "ipct_guard.h"
 
 #endif /* IP_CONNTRACK_H */

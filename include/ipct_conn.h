@@ -24,6 +24,12 @@
 void ipct_spin_lock_init(spinlock_t *lock, const char *name,
 			 struct lock_class_key *key);
 
+/*
+ * Sets IPS_CONFIRMED in the entry's shadow of nf_conn.status, where this
+ * kernel has readers of that word (conn_helpers.c); no-op elsewhere.
+ */
+void ipct_shadow_confirmed(void *obj);
+
 /* The reference count at the start of every entry (conn.rs). */
 void ipct_nfct_init(struct nf_conntrack *ct);
 /* Drops one reference; true when it was the last. */

@@ -11,7 +11,8 @@
 # The guest: /bin/sh is dash; busybox supplies the basics through applet
 # links in /bin and /sbin, except `ip`, `nc` and `sh`, which are the real
 # tools in /usr/bin and /usr/sbin (first in PATH). Our module sits in
-# /lib/modules/<release>/extra/, the test-only ipct_warn.ko in .../test/
+# /lib/modules/<release>/extra/, the test-only modules (ipct_warn.ko and
+# the nf_socket_ipv4.ko stand-in) in .../test/
 # (never auto-loaded), with depmod run so modprobe resolves dependencies.
 # /init mounts the usual file systems and runs /ipct/cmd, which
 # scripts/vm-run.sh appends as a second archive.
@@ -29,8 +30,10 @@ REL=$(ls "$KDIR/modroot/lib/modules/")
 OUT=$BUILD/$variant
 MOD=$OUT/ip_conntrack.ko
 WARN_MOD=$OUT/ipct_warn.ko
+SOCKET_MOD=$OUT/nf_socket_ipv4.ko
 [ -f "$MOD" ] || die "$MOD missing: run scripts/module.sh $variant"
 [ -f "$WARN_MOD" ] || die "$WARN_MOD missing: run scripts/module.sh $variant"
+[ -f "$SOCKET_MOD" ] || die "$SOCKET_MOD missing: run scripts/module.sh $variant"
 INITRD=$OUT/initrd.cpio.gz
 STAMP=$OUT/initrd.inputs
 XTABLES=/usr/lib/x86_64-linux-gnu/xtables
@@ -88,7 +91,7 @@ LIBS=$(libs_of "${!PROGS[@]}" "$XTABLES"/*.so)
 inputs() {
     stat -L -c '%n %s %Y' "${!PROGS[@]}" /bin/busybox $LIBS "$XTABLES"/*.so $ETC_FILES
     # By content: scripts/module.sh and cargo rewrite these on every build.
-    sha256sum "$MOD" "$WARN_MOD" "$PKT" "$TWIN" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
+    sha256sum "$MOD" "$WARN_MOD" "$SOCKET_MOD" "$PKT" "$TWIN" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
     find "$KDIR/modroot/lib/modules/$REL" -type f -printf '%p %s %T@\n' | sort
     echo "release $REL"
 }
@@ -153,6 +156,7 @@ cp -a "$KDIR/modroot/lib/modules/$REL" "$MODDIR"
 rm -f "$MODDIR/build" "$MODDIR/source"
 install -D -m 0644 "$MOD" "$MODDIR/extra/ip_conntrack.ko"
 install -D -m 0644 "$WARN_MOD" "$MODDIR/test/ipct_warn.ko"
+install -D -m 0644 "$SOCKET_MOD" "$MODDIR/test/nf_socket_ipv4.ko"
 depmod -b "$ROOT" "$REL"
 grep -q '^extra/ip_conntrack.ko:' "$MODDIR/modules.dep" || die "depmod did not index ip_conntrack.ko"
 say "modules: $(find "$MODDIR" -name '*.ko' | wc -l) installed, depmod done; ip_conntrack needs: $(sed -n 's/^extra\/ip_conntrack.ko: *//p' "$MODDIR/modules.dep")"

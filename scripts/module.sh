@@ -47,6 +47,15 @@ grep -q '^CONFIG_RUST=y' "$kdir/.config" || die "$kdir: kernel built without CON
 [ -f "$kdir/rust/libkernel.rmeta" ] || die "$kdir: the kernel's Rust crates are not built (run make there first)"
 [ -f "$kdir/Module.symvers" ] || die "$kdir: no Module.symvers (build the kernel's modules first)"
 
+# Code built into the kernel that reads skb->_nfct as a whole struct
+# nf_conn would read past ip_conntrack's entries; the module keeps such
+# modules out at run time, but cannot unload built-in code.
+for opt in NF_SOCKET_IPV4 NF_SOCKET_IPV6 NET_CLS_FLOW NET_CLS_FLOWER; do
+    if grep -q "^CONFIG_$opt=y" "$kdir/.config"; then
+        die "$kdir builds CONFIG_$opt into the kernel: that code reads every packet's conntrack entry as a struct nf_conn, which ip_conntrack's entries are not (build it as a module, or leave it out)"
+    fi
+done
+
 out=$BUILD/$name
 [ $clippy -eq 1 ] && out=$BUILD/$name-clippy
 src=$out/src
@@ -115,13 +124,14 @@ fi
 
 say "building ip_conntrack.ko"
 kbuild "$src" modules || die "module build failed (log: $LOG)"
-say "building the test-only ipct_warn.ko"
-kbuild "$src/tests/modules" modules || die "ipct_warn build failed (log: $LOG)"
+say "building the test-only modules (tests/modules)"
+kbuild "$src/tests/modules" modules || die "test module build failed (log: $LOG)"
 no_warnings
 
 # Replace the results atomically: a reader never sees a partial file.
 install_ko() { cp "$1" "$2.tmp" && mv -f "$2.tmp" "$2"; }
 install_ko "$src/ip_conntrack.ko" "$out/ip_conntrack.ko"
 install_ko "$src/tests/modules/ipct_warn.ko" "$out/ipct_warn.ko"
+install_ko "$src/tests/modules/nf_socket_ipv4.ko" "$out/nf_socket_ipv4.ko"
 say "built in $((SECONDS - start))s: $out/ip_conntrack.ko $out/ipct_warn.ko" \
     "(vermagic: $(/sbin/modinfo -F vermagic "$out/ip_conntrack.ko"))"

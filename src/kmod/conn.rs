@@ -192,6 +192,10 @@ impl Conn {
     /// stripe lock, when it links the entry.
     pub(crate) fn set_confirmed(&self) {
         self.confirmed.store(true, Ordering::Release);
+        // SAFETY: `general` is at the start of the entry's slab object,
+        // which the helper extends past `nf_conn.status` whenever it keeps
+        // a shadow of that word (and otherwise leaves alone).
+        unsafe { ffi::ipct_shadow_confirmed(self.general.get().cast()) };
     }
 
     /// The current reference count (the `use=` of `/proc`).

@@ -128,22 +128,36 @@ bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
  *  - nf_defrag_ipv4 checks IPS_TEMPLATE of every packet that already
  *    carries an entry (looped-back traffic), in kernels without NF_NAT;
  *  - icmp_ndo_send() checks the NAT bits when a tunnel or similar device
- *    answers a packet with an ICMP error, in kernels with NF_NAT.
+ *    answers a packet with an ICMP error, in kernels with NF_NAT;
+ *  - br_netfilter decides by IPS_CONFIRMED whether to call
+ *    nf_ct_hook->confirm for a bridged packet, and nfnetlink_queue whether
+ *    a queued packet's entry is still unconfirmed.
  * Our entries are smaller than a struct nf_conn, so where such a reader is
  * built, every entry is extended to cover that word and the word is kept
- * zero: not a template, no NAT, which is the truth for this tracker. The
- * reference configuration builds neither, and entries stay 128 bytes.
+ * true: not a template, no NAT (the truth for this tracker), and
+ * IPS_CONFIRMED once the entry joins the table (ipct_shadow_confirmed).
+ * The reference configuration builds none of them, and entries stay 128
+ * bytes. Readers of more than this word are kept out (guard_helpers.c).
  */
 #if !IS_ENABLED(CONFIG_NF_NAT) || IS_ENABLED(CONFIG_NET_IP_TUNNEL) || \
 	IS_ENABLED(CONFIG_NET_IPVTI) || IS_ENABLED(CONFIG_XFRM_INTERFACE) || \
 	IS_ENABLED(CONFIG_WIREGUARD) || IS_ENABLED(CONFIG_GTP) || \
 	IS_ENABLED(CONFIG_AMT) || IS_ENABLED(CONFIG_IPV6_TUNNEL) || \
 	IS_ENABLED(CONFIG_IPV6_GRE) || IS_ENABLED(CONFIG_IPV6_VTI) || \
-	IS_ENABLED(CONFIG_SUNVNET_COMMON)
+	IS_ENABLED(CONFIG_SUNVNET_COMMON) || \
+	IS_ENABLED(CONFIG_BRIDGE_NETFILTER) || \
+	IS_ENABLED(CONFIG_NETFILTER_NETLINK_QUEUE)
 #define IPCT_STATUS_SHADOW 1
 #else
 #define IPCT_STATUS_SHADOW 0
 #endif
+
+void ipct_shadow_confirmed(void *obj)
+{
+	if (IPCT_STATUS_SHADOW)
+		set_bit(IPS_CONFIRMED_BIT,
+			(unsigned long *)(obj + offsetof(struct nf_conn, status)));
+}
 
 /* Bytes of an entry the Rust side uses (set by ipct_cache_create). */
 static unsigned int ipct_obj_used;

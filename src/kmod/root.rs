@@ -70,6 +70,7 @@ pub type Millis = u64;
 mod conn;
 mod ffi;
 mod gc;
+mod guard;
 mod hooks;
 mod klog;
 // The kernel's table and statistics of one namespace (src/kmod/table.rs,
@@ -116,6 +117,8 @@ struct IpConntrack {
     /// Destroyed last among the data path: every entry is freed by now.
     _cache: conn::Cache,
     _sockopt: sockopt::Registration,
+    /// Modules that would read entries as `struct nf_conn` may load again.
+    _guard: guard::Guard,
     /// The collectors' accounting files; every collector has stopped.
     _gc_accounting: gc::Accounting,
 }
@@ -136,6 +139,7 @@ impl kernel::Module for IpConntrack {
             }
         })?;
 
+        let guard = guard::Guard::new()?;
         skb::SlowGro::find()?;
         let sizing = params::Sizing::at_load()?;
         let gc_accounting = gc::Accounting::new();
@@ -163,6 +167,7 @@ impl kernel::Module for IpConntrack {
             _nfct_hook: nfct_hook,
             _cache: cache,
             _sockopt: sockopt,
+            _guard: guard,
             _gc_accounting: gc_accounting,
         })
     }
