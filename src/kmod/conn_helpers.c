@@ -124,7 +124,7 @@ bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 
 /*
  * Kernel code outside nf_conntrack that reads `status` of the struct nf_conn
- * it believes skb->_nfct points to (README, "Who else reads skb->_nfct"):
+ * it believes skb->_nfct points to (docs/design.md, "Who else reads skb->_nfct"):
  *  - nf_defrag_ipv4 checks IPS_TEMPLATE of every packet that already
  *    carries an entry (looped-back traffic), in kernels without NF_NAT;
  *  - icmp_ndo_send() checks the NAT bits when a tunnel or similar device
