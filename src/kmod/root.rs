@@ -69,6 +69,8 @@ pub type Millis = u64;
 
 mod conn;
 mod ffi;
+mod debugfs;
+mod dwork;
 mod gc;
 mod guard;
 mod hooks;
@@ -120,7 +122,7 @@ struct IpConntrack {
     /// Modules that would read entries as `struct nf_conn` may load again.
     _guard: guard::Guard,
     /// The collectors' accounting files; every collector has stopped.
-    _gc_accounting: gc::Accounting,
+    _gc_accounting: debugfs::Accounting,
 }
 
 impl kernel::Module for IpConntrack {
@@ -142,7 +144,7 @@ impl kernel::Module for IpConntrack {
         let guard = guard::Guard::new()?;
         skb::SlowGro::find()?;
         let sizing = params::Sizing::at_load()?;
-        let gc_accounting = gc::Accounting::new();
+        let gc_accounting = debugfs::Accounting::new();
         sizing.apply();
         let cache = conn::Cache::new()?;
         let nfct_hook = nfct_hook::Registration::new()?;

@@ -26,6 +26,7 @@ use crate::kstats::PerCpu;
 use crate::lock::SpinLockBh;
 use crate::stats::Counter;
 use crate::sys;
+use crate::expiry::{self, Cursor, Progress};
 use crate::table::{Layout, Store, Stripe, Walk};
 use crate::Millis;
 use core::ffi::c_void;
@@ -234,6 +235,10 @@ impl driver::Shell for Shell<'_> {
     }
 }
 
+/// Most work units (buckets plus entries looked at) of one
+/// [`Table::sweep`] step, that is of one stripe lock hold.
+pub(crate) const SWEEP_CHUNK: usize = 256;
+
 /// Stripes per possible CPU (rounded up to a power of two): lock
 /// contention stays negligible and small machines do not pay for Linux's
 /// 1024 locks in every namespace.
@@ -303,7 +308,7 @@ impl Table {
                 gc: Gc::new()?,
             })
             .into();
-        table.gc.start(&table);
+        Gc::start(table.as_ref());
         Ok(table)
     }
 
@@ -449,6 +454,38 @@ impl Table {
                 f(e, uses)
             })
         })
+    }
+
+    /// One step of the collector: [`expiry::sweep`] of `budget` work units
+    /// in the cursor's stripe under its lock, then the removed entries'
+    /// table references put after unlocking. The step's progress and how
+    /// long the lock was held (ns); `None` for a stale cursor.
+    pub(crate) fn sweep(
+        &self,
+        cursor: &mut Cursor,
+        now: Millis,
+        budget: usize,
+        stats: &mut crate::stats::Stats,
+    ) -> Option<(Progress, u64)> {
+        let mut batch: [Option<ConnPtr>; SWEEP_CHUNK] = [None; SWEEP_CHUNK];
+        let mut n = 0usize;
+        let layout = self.layout;
+        let progress = self.with_stripe(cursor.stripe(), |st| {
+            let locked = sys::clock_ns();
+            let p = expiry::sweep(st, cursor, &layout, now, budget.min(SWEEP_CHUNK), stats, |r| {
+                // At most `budget` <= SWEEP_CHUNK entries are removed.
+                if let Some(slot) = batch.get_mut(n) {
+                    *slot = Some(r);
+                    n = n.saturating_add(1);
+                }
+            });
+            (p, sys::clock_ns().saturating_sub(locked))
+        });
+        for r in batch.iter().flatten() {
+            // SAFETY: the sweep unlinked `r`: we own the table's reference.
+            drop(unsafe { ConnRef::adopt(*r) });
+        }
+        progress
     }
 
     /// The longest chain: `(global bucket, length)`, expired entries not
