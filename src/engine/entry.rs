@@ -106,13 +106,46 @@ impl Entry {
         }
     }
 
-    /// Whether the entry has expired at `now`.
+    /// Whether the entry has expired at `now` (only confirmed entries
+    /// are looked at this way: those in the table).
     pub fn expired(&self, now: Millis) -> bool {
         now >= self.deadline
     }
 
+    // The timeout rule, in one place: until the entry is confirmed, its
+    // `deadline` holds the timeout itself, which runs from confirmation
+    // (Linux's rule, so a packet queued for a while does not confirm an
+    // already expired entry); from confirmation on, the absolute deadline.
+
+    /// Milliseconds left at `now`: to the deadline once confirmed, the
+    /// whole timeout before.
+    pub fn time_left(&self, now: Millis) -> Millis {
+        if self.status.has(Status::CONFIRMED) {
+            self.deadline.saturating_sub(now)
+        } else {
+            self.deadline
+        }
+    }
+
     /// Whole seconds left at `now` (0 once expired), as /proc shows them.
     pub fn seconds_left(&self, now: Millis) -> u64 {
-        self.deadline.saturating_sub(now) / 1000
+        self.time_left(now) / 1000
+    }
+
+    /// The entry now has `timeout` to live, from `now` once confirmed.
+    pub fn set_timeout(&mut self, now: Millis, timeout: Millis) {
+        self.deadline = if self.status.has(Status::CONFIRMED) {
+            now.saturating_add(timeout)
+        } else {
+            timeout
+        };
+    }
+
+    /// Marks the entry confirmed at `now`: its timeout starts running.
+    pub fn confirm(&mut self, now: Millis) {
+        if !self.status.has(Status::CONFIRMED) {
+            self.status.set(Status::CONFIRMED);
+            self.deadline = now.saturating_add(self.deadline);
+        }
     }
 }

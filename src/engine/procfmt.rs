@@ -361,7 +361,7 @@ mod tests {
                 dst: B,
                 proto: proto::ICMP,
                 l4: L4::Icmp { ty: 8, code: 0, id: 4660 },
-            }, Status(Status::SEEN_REPLY), 30_000, ProtoState::Icmp);
+            }, Status(Status::SEEN_REPLY | Status::CONFIRMED), 30_000, ProtoState::Icmp);
         assert_eq!(
             line_of(&e, 1, 1),
             "icmp     1 29 src=192.0.2.1 dst=198.51.100.2 type=8 code=0 id=4660 \
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn generic_is_unknown_and_expired_is_zero() {
-        let e = Entry::new(Tuple { src: A, dst: B, proto: 47, l4: L4::None }, Status::default(), 1000, ProtoState::Generic);
+        let e = Entry::new(Tuple { src: A, dst: B, proto: 47, l4: L4::None }, Status(Status::CONFIRMED), 1000, ProtoState::Generic);
         assert_eq!(
             line_of(&e, 5000, 3),
             "unknown  47 0 src=192.0.2.1 dst=198.51.100.2 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 use=3\n"

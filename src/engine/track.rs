@@ -381,13 +381,13 @@ pub fn table_full(stats: &mut impl Count) {
 }
 
 /// A local RST was sent for the connection of `e` (the REJECT target's
-/// `set_closing` hook): a TCP entry moves to CLOSE with its short timeout.
-/// Call under the stripe lock for a confirmed entry; other protocols are
-/// left alone.
+/// `set_closing` hook): a TCP entry moves to CLOSE with its short timeout
+/// (from `now`, or from confirmation for an entry not confirmed yet).
+/// Call under the entry's stripe lock; other protocols are left alone.
 pub fn set_closing(e: &mut Entry, now: Millis, cfg: &impl Settings) {
     if let ProtoState::Tcp(t) = &mut e.proto {
         if let Some(timeout) = t.set_closing(cfg) {
-            e.deadline = now.saturating_add(timeout);
+            e.set_timeout(now, timeout);
         }
     }
 }
@@ -459,8 +459,7 @@ pub fn confirm<S: Store>(
         return Confirm::Failed;
     }
     if let Some(e) = stripe.store.entry_mut(new) {
-        e.status.set(Status::CONFIRMED);
-        e.deadline = now.saturating_add(e.deadline);
+        e.confirm(now);
     }
     stats.inc(Counter::Insert);
     Confirm::Inserted
@@ -501,6 +500,11 @@ mod tests {
             ip_len: 40,
         };
         let mut e = new_entry(&pkt, 0, &cfg).unwrap();
+        // Before confirmation the timeout runs from confirmation.
+        let mut unconfirmed = e;
+        set_closing(&mut unconfirmed, 1000, &cfg);
+        assert_eq!(unconfirmed.time_left(1000), 10_000);
+        e.confirm(0);
         e.deadline = 120_000;
         set_closing(&mut e, 1000, &cfg);
         assert_eq!(e.deadline, 11_000);

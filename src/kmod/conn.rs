@@ -270,17 +270,6 @@ impl Conn {
     }
 }
 
-/// Time left of `e` at `now` in milliseconds: from the deadline for a
-/// confirmed entry; an unconfirmed one (no [`Status::CONFIRMED`]) holds its
-/// timeout itself until confirmation (the engine's rule).
-pub(crate) fn time_left(e: &Entry, now: Millis) -> Millis {
-    if e.status.has(Status::CONFIRMED) {
-        e.deadline.saturating_sub(now)
-    } else {
-        e.deadline
-    }
-}
-
 /// The module's clock: milliseconds since boot (jiffies based).
 #[inline]
 pub(crate) fn now() -> Millis {

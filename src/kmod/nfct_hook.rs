@@ -136,15 +136,7 @@ unsafe extern "C" fn set_closing(ct: *mut ffi::nf_conntrack) {
     let c: &Conn = unsafe { Conn::from_nfct(ct) };
     let cfg = settings::Knobs;
     let now = conn::now();
-    c.with_entry_mut(|e| {
-        // An unconfirmed entry holds its timeout relative to confirmation.
-        let at = if e.status.has(crate::entry::Status::CONFIRMED) {
-            now
-        } else {
-            0
-        };
-        track::set_closing(e, at, &cfg);
-    });
+    c.with_entry_mut(|e| track::set_closing(e, now, &cfg));
 }
 
 /// `confirm`: confirm the packet's entry now.
