@@ -35,7 +35,7 @@
 
 use crate::ctinfo::CtInfo;
 use crate::ctmatch::PacketState;
-use crate::entry::{Entry, Status};
+use crate::entry::Entry;
 use crate::ffi;
 use crate::ktable::{StripeCell, Table};
 use crate::skb::{Skb, SkbMut};
