@@ -97,18 +97,9 @@ pub mod flag {
         | DIRECTION;
     /// Every option implemented here.
     pub(crate) const KNOWN: u16 = INVERTIBLE | STATE_ALIAS;
-    /// Options that read the entry itself, not just the packet's ctinfo.
-    pub(crate) const NEED_ENTRY: u16 = PROTO
-        | ORIGSRC
-        | ORIGDST
-        | REPLSRC
-        | REPLDST
-        | STATUS
-        | EXPIRES
-        | ORIGSRC_PORT
-        | ORIGDST_PORT
-        | REPLSRC_PORT
-        | REPLDST_PORT;
+    /// Options that read the entry itself, not just the packet's ctinfo:
+    /// all but the state and the direction.
+    pub(crate) const NEED_ENTRY: u16 = INVERTIBLE & !(STATE | DIRECTION);
 }
 
 /// What a packet carries, as the matches see it.
