@@ -7,7 +7,7 @@
  * Provided by C (xt_helpers.c): every ipct_xt_* function declared here.
  * Provided by Rust (src/kmod/xt_match.rs): the match and checkentry
  * callbacks in the struct xt_match array passed in. A packet's
- * classification comes from the data path (ipct_skb_nfct, ipct_conn.h).
+ * classification comes from the data path (skb->_nfct, read by skb.rs).
  */
 #ifndef IPCT_XT_H
 #define IPCT_XT_H

@@ -15,7 +15,7 @@
 //! ICMP error) live in [`parse_packet`], each with its reason and the
 //! [`Invalid`] value it yields.
 //!
-//! `head` may be a prefix of the packet (the kernel copies the first bytes
+//! `head` may be a prefix of the packet (the kernel passes the first bytes
 //! of the skb): every header the tracker reads must lie inside it, lengths
 //! come from the IP header and are checked against the real frame length.
 //! [`MAX_HEAD_LEN`] bytes (or the whole packet when shorter) are always
