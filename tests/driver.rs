@@ -222,6 +222,6 @@ fn confirmation_checks_what_the_kernel_can_see() {
     assert_eq!(driver::confirm(&mut t, home + 1, r, 0, &mut stats), Confirmed::Failed);
     assert_eq!(driver::confirm(&mut t, home, r, 0, &mut stats), Confirmed::Inserted);
     // A clone of the packet confirming it again finds it confirmed.
-    assert_eq!(driver::confirm(&mut t, home, r, 0, &mut stats), Confirmed::Inserted);
+    assert_eq!(driver::confirm(&mut t, home, r, 0, &mut stats), Confirmed::Already);
     assert_eq!(stats.insert, 1);
 }

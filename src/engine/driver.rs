@@ -206,9 +206,10 @@ fn admit<S: Shell>(shell: &mut S, s: u32, bucket: usize, now: Millis, stats: &mu
 /// What the confirmation hook does with a packet that created an entry.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Confirmed<H> {
-    /// The entry is in the table (now, or a clone of the packet confirmed
-    /// it first): the packet keeps it.
+    /// The entry joined the table: the packet keeps it.
     Inserted,
+    /// A clone of the packet confirmed it first: the packet keeps it.
+    Already,
     /// Another entry of the same flow won: the packet carries this one
     /// instead (same ctinfo) and its own entry goes.
     Merged(H),
@@ -237,8 +238,7 @@ pub fn confirm<S: Shell>(
             return Confirmed::Failed;
         };
         if confirmed {
-            // A clone of the packet confirmed it first.
-            return Confirmed::Inserted;
+            return Confirmed::Already;
         }
         let (home, bucket) = layout.locate(orig.flow_hash(&key));
         if home != s || S::closing(st.store) {

@@ -369,7 +369,7 @@ impl Tracker {
         };
         let (s, _) = self.table.layout.locate(e.orig().flow_hash(&self.table.key));
         let v = match driver::confirm(&mut self.table, s, a.entry, now, &mut self.stats) {
-            Confirmed::Inserted => Verdict::Accept {
+            Confirmed::Inserted | Confirmed::Already => Verdict::Accept {
                 entry: a.entry,
                 ctinfo: a.ctinfo,
             },

@@ -157,7 +157,7 @@ fn confirm_new(skb: &mut SkbMut<'_>) -> Verdict {
         &mut table.stats().counter(),
     );
     match outcome {
-        Confirmed::Inserted => {
+        Confirmed::Inserted | Confirmed::Already => {
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
