@@ -319,9 +319,10 @@ fn parse_proto(p: &Attr<'_>, flags: u32, t: &mut TupleFilter) -> Result<(), Erro
         tb.get(usize::from(ty)).copied().flatten().map(Some).ok_or(Error::Invalid)
     }
     match t.proto {
-        // TCP, UDP and the other port-based trackers of 6.12 (DCCP, SCTP,
-        // UDP-Lite) read ports.
-        6 | 17 | 33 | 132 | 136 => {
+        // Ports of the protocols tracked with ports here. (6.12 also
+        // tracks DCCP, SCTP and UDP-Lite by port; this tracker handles
+        // them as generic protocols, so their tuples are addresses only.)
+        6 | 17 => {
             let pb = parse(p.payload(), &PORT_POLICY, Mode::Liberal)?;
             if let Some(a) = need(&pb, flags, cta::PROTO_SRC_PORT, flag::SRC_PORT)? {
                 t.sport = a.be16();
