@@ -96,4 +96,7 @@ const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 /* The data path: include/ipct_conn.h (helpers in conn_helpers.c). */
 #include "ipct_conn.h"
 
+/* ctnetlink: include/ipct_ctnl.h (helpers in ctnl_helpers.c). */
+#include "ipct_ctnl.h"
+
 #endif /* IP_CONNTRACK_H */

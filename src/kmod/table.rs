@@ -25,6 +25,7 @@ use crate::kstats::PerCpu;
 use crate::lock::SpinLockBh;
 use crate::stats::Counter;
 use crate::table::{Layout, Store, Stripe, Walk};
+use crate::tuple::Tuple;
 use crate::Millis;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -343,14 +344,64 @@ impl Table {
         now: Millis,
         mut f: impl FnMut(&Entry, u32) -> bool,
     ) -> Option<Walk> {
+        self.walk_bucket(global, skip, now, |e, c| f(e, c.use_count()))
+    }
+
+    /// [`Table::dump_bucket`], giving `f` the entry object itself.
+    pub(crate) fn walk_bucket(
+        &self,
+        global: u32,
+        skip: usize,
+        now: Millis,
+        mut f: impl FnMut(&Entry, &Conn) -> bool,
+    ) -> Option<Walk> {
         let (s, b) = self.layout.split(global)?;
         self.with_stripe(s, |st| {
             st.walk(b, skip, now, |r, e| {
                 // SAFETY: `r` is linked in this locked stripe: alive.
-                let uses = unsafe { r.as_conn() }.use_count();
-                f(e, uses)
+                f(e, unsafe { r.as_conn() })
             })
         })
+    }
+
+    /// Runs `f` on the live entry one of whose tuples is `t`, under its
+    /// stripe lock (`f` must not sleep); `None` when there is none.
+    pub(crate) fn lookup_with<R>(
+        &self,
+        t: &Tuple,
+        now: Millis,
+        f: impl FnOnce(&Entry, &Conn) -> R,
+    ) -> Option<R> {
+        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        self.with_stripe(s, |st| {
+            let (r, _) = st.find(b, t, now)?;
+            let e = st.store.entry(r)?;
+            // SAFETY: `r` is linked in this locked stripe: alive.
+            Some(f(e, unsafe { r.as_conn() }))
+        })
+        .flatten()
+    }
+
+    /// Removes the live entry one of whose tuples is `t` if `accept`
+    /// agrees (decided under the stripe lock); its table reference is
+    /// released after the lock. Whether an entry was removed.
+    pub(crate) fn remove_tuple(&self, t: &Tuple, now: Millis, accept: impl FnOnce(&Conn) -> bool) -> bool {
+        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        let removed = self
+            .with_stripe(s, |st| {
+                let (r, _) = st.find(b, t, now)?;
+                // SAFETY: `r` is linked in this locked stripe: alive.
+                if !accept(unsafe { r.as_conn() }) {
+                    return None;
+                }
+                st.remove(b, r).then_some(r)
+            })
+            .flatten();
+        let Some(r) = removed else { return false };
+        self.stats.inc(Counter::DeleteList);
+        // SAFETY: `r` was unlinked above: we own the reference the table held.
+        drop(unsafe { ConnRef::adopt(r) });
+        true
     }
 
     /// The longest chain: `(global bucket, length)`, expired entries not
@@ -374,25 +425,53 @@ impl Table {
     }
 
     /// Removes every entry from the table (they are freed once packets
-    /// holding them are gone). One stripe lock at a time, releasing the
-    /// removed entries' table references outside the lock.
+    /// holding them are gone).
     pub(crate) fn flush(&self) {
+        self.remove_where(|_| true);
+    }
+
+    /// Removes every linked entry for which `pred` holds; how many. One
+    /// stripe lock at a time (`pred` runs under it and must not sleep),
+    /// releasing the removed entries' table references outside the lock;
+    /// may sleep between stripes: process context only.
+    pub(crate) fn remove_where(&self, mut pred: impl FnMut(&Entry) -> bool) -> usize {
         const BATCH: usize = 64;
+        let mut total = 0usize;
         for s in 0..self.layout.stripes() {
+            // SAFETY: process context (see above), no lock held here.
+            unsafe { ffi::ipct_cond_resched() };
             loop {
                 let mut batch: [Option<ConnPtr>; BATCH] = [None; BATCH];
                 let mut n = 0usize;
                 let removed = self.with_stripe(s, |st| {
                     for b in 0..st.buckets.len() {
-                        while n < BATCH {
-                            let Some(r) = st.head(b) else { break };
-                            if !st.remove(b, r) {
+                        // Collect first, then unlink: unlinking while
+                        // walking would lose the walk's place.
+                        let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                        let mut k = 0usize;
+                        let mut cur = st.head(b);
+                        while let Some(r) = cur {
+                            if k.saturating_add(n) >= BATCH {
                                 break;
                             }
-                            if let Some(slot) = batch.get_mut(n) {
-                                *slot = Some(r);
+                            if st.store.entry(r).is_some_and(&mut pred) {
+                                if let Some(slot) = found.get_mut(k) {
+                                    *slot = Some(r);
+                                }
+                                k = k.saturating_add(1);
                             }
-                            n = n.saturating_add(1);
+                            cur = st.store.next(r);
+                        }
+                        for r in found.iter().flatten() {
+                            if st.remove(b, *r) {
+                                if let Some(slot) = batch.get_mut(n) {
+                                    *slot = Some(*r);
+                                }
+                                n = n.saturating_add(1);
+                            }
+                        }
+                        if n >= BATCH {
+                            break;
                         }
                     }
                     n
@@ -405,11 +484,13 @@ impl Table {
                     drop(unsafe { ConnRef::adopt(*r) });
                 }
                 self.stats.add(&stats);
+                total = total.saturating_add(n);
                 if removed.unwrap_or(0) < BATCH {
                     break;
                 }
             }
         }
+        total
     }
 
     /// Tears the table down: stops the collector, removes every entry and
