@@ -44,6 +44,11 @@ declare -A PROGS=(
     [/usr/bin/socat]=/usr/bin/socat
     [/usr/sbin/xtables-legacy-multi]=/usr/sbin/xtables-legacy-multi
     [/usr/sbin/xtables-nft-multi]=/usr/sbin/xtables-nft-multi
+    # conntrack-tools, over the module's ctnetlink.
+    [/usr/sbin/conntrack]=/usr/sbin/conntrack
+    [/usr/sbin/conntrackd]=/usr/sbin/conntrackd
+    # util-linux's setpriv: runs a command without privileges.
+    [/usr/bin/setpriv]=/usr/bin/setpriv
 )
 # iptables front ends: links to the multi-call binaries. Plain `iptables`
 # is the legacy (classic x_tables) one; `iptables-nft` is there by name.
@@ -53,7 +58,7 @@ LEGACY_NAMES="iptables-legacy iptables-legacy-save iptables-legacy-restore
 NFT_NAMES="iptables-nft iptables-nft-save iptables-nft-restore
     ip6tables-nft ip6tables-nft-save ip6tables-nft-restore iptables-translate"
 # Busybox applets not linked: real tools (or dash) take these names.
-SKIP_APPLETS=" busybox ip nc sh ash hush init linuxrc "
+SKIP_APPLETS=" busybox ip nc sh ash hush init linuxrc setpriv "
 ETC_FILES="/etc/protocols /etc/services /etc/ethertypes"
 
 PKT_DIR=$TOP/tools/pkt

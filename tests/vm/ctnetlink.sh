@@ -1,0 +1,166 @@
+# conntrack-tools (Debian's conntrack 1.4.7, unmodified) over the module's
+# ctnetlink: -L with its filters and output formats agrees with
+# /proc/net/ip_conntrack, -G finds one entry, -D (by tuple and by filter)
+# and -F really remove entries, -C is ip_conntrack_count, -S has one line
+# per CPU, the dying/unconfirmed/expectation lists are empty, IPv6 lists
+# are empty, each namespace sees its own table, and a process without
+# CAP_NET_ADMIN is refused.
+# vm-debug: yes
+. /usr/lib/ipct/lib.sh
+. /usr/lib/ipct/ct.sh
+
+C=$CLIENT_IP
+S=$SERVER_IP
+ME="conntrack v1.4.7 (conntrack-tools)"
+
+# norm: a listing as a set of lines without the countdown, the mark and
+# the use count (packets in flight may hold an extra reference).
+norm() {
+    sed -e 's/ mark=[0-9]*//' -e 's/ use=[0-9]*//' | awk '{ $3 = ""; print }' | sort
+}
+
+# shown N FILE: FILE (conntrack's stderr) reports N flow entries shown.
+shown() {
+    grep -qx "$ME: $1 flow entries have been shown." "$2"
+}
+
+ct_setup
+
+step "traffic: a long-lived TCP connection, a UDP exchange, a ping"
+rm -f /tmp/stop-stream
+in_server nc -l -p 5500 > /dev/null 2>&1 &
+sink=$!
+wait_listen "$SERVER_NS" 5500 tcp
+in_client sh -c "while [ ! -e /tmp/stop-stream ]; do echo data; sleep 0.2; done \
+    | nc -N $S 5500" > /dev/null 2>&1 &
+source=$!
+check "the TCP connection is ESTABLISHED and ASSURED" wait_for 10 sh -c \
+    "grep -F 'dport=5500 ' $CT_TABLE | grep -q 'ESTABLISHED.*ASSURED'"
+SPORT=$(ct_line "dport=5500 " | sed -n 's/.* sport=\([0-9]*\) dport=5500 .*/\1/p' | head -n 1)
+check_eq "a UDP exchange" "$(udp_exchange 5501 question answer)" answer
+check "a ping" in_client ping -c 1 -W 2 "$S"
+n=$(ct_count)
+check "three or more entries" test "$n" -ge 3
+
+step "conntrack -L"
+check "conntrack -L succeeds" sh -c "conntrack -L > /tmp/l.out 2> /tmp/l.err"
+check_eq "its lines are those of /proc/net/ip_conntrack" "$(norm < /tmp/l.out)" "$(norm < "$CT_TABLE")"
+check "it reports $n flow entries" shown "$n" /tmp/l.err
+check_match "a TCP line as nf_conntrack's would be" "$(grep 'dport=5500 ' /tmp/l.out)" \
+    "^tcp +6 [0-9]+ ESTABLISHED src=$C dst=$S sport=$SPORT dport=5500 src=$S dst=$C sport=5500 dport=$SPORT \[ASSURED\] mark=0 use=[0-9]+\$"
+check_match "the UDP line" "$(grep 'dport=5501 ' /tmp/l.out)" \
+    "^udp +17 [0-9]+ src=$C dst=$S sport=[0-9]+ dport=5501 src=$S dst=$C sport=5501 dport=[0-9]+ mark=0 use=[0-9]+\$"
+check_match "the ICMP line" "$(grep '^icmp' /tmp/l.out)" \
+    "^icmp +1 [0-9]+ src=$C dst=$S type=8 code=0 id=[0-9]+ src=$S dst=$C type=0 code=0 id=[0-9]+ mark=0 use=[0-9]+\$"
+ntcp=$(grep -c '^tcp ' "$CT_TABLE")
+check_eq "-p tcp: the TCP lines" "$(conntrack -L -p tcp 2> /dev/null | norm)" "$(grep '^tcp ' "$CT_TABLE" | norm)"
+check "-p tcp reports $ntcp entries" sh -c "conntrack -L -p tcp 2>&1 > /dev/null | grep -qx '$ME: $ntcp flow entries have been shown.'"
+check_eq "-p tcp --dport 5500: one line" "$(conntrack -L -p tcp --dport 5500 2> /dev/null | wc -l)" 1
+check_eq "-p tcp --sport $SPORT: one line" "$(conntrack -L -p tcp --sport "$SPORT" 2> /dev/null | wc -l)" 1
+check_eq "-s $C -d $S: every forwarded flow" "$(conntrack -L -s "$C" -d "$S" 2> /dev/null | norm)" \
+    "$(grep -F "src=$C dst=$S " "$CT_TABLE" | norm)"
+check_eq "-s $S: none (that is the reply direction)" "$(conntrack -L -s "$S" 2> /dev/null | wc -l)" 0
+check_match "-p tcp --state ESTABLISHED: the connection" \
+    "$(conntrack -L -p tcp --state ESTABLISHED 2> /dev/null)" "dport=5500 "
+check_eq "-p tcp --state SYN_SENT: nothing" "$(conntrack -L -p tcp --state SYN_SENT 2> /dev/null | wc -l)" 0
+check_eq "--status ASSURED: the assured lines" "$(conntrack -L --status ASSURED 2> /dev/null | norm)" \
+    "$(grep -F '[ASSURED]' "$CT_TABLE" | norm)"
+check_eq "-f ipv4: everything" "$(conntrack -L -f ipv4 2> /dev/null | norm)" "$(norm < "$CT_TABLE")"
+check "-f ipv6: succeeds" sh -c "conntrack -L -f ipv6 > /tmp/l6.out 2> /tmp/l6.err"
+check_eq "-f ipv6: no lines" "$(wc -l < /tmp/l6.out)" 0
+check "-f ipv6: 0 flow entries" shown 0 /tmp/l6.err
+check_match "-o extended: the layer-3 columns" "$(conntrack -L -o extended 2> /dev/null | grep 'dport=5500 ')" \
+    "^ipv4 +2 tcp +6 [0-9]+ ESTABLISHED src=$C "
+check_match "-o id: an id per line" "$(conntrack -L -o id 2> /dev/null | grep 'dport=5500 ')" " id=[0-9]+"
+xml=$(conntrack -L -o xml 2> /dev/null)
+check_eq "-o xml: a document" "$(printf '%s\n' "$xml" | head -n 2 | tr -d '\n')" \
+    '<?xml version="1.0" encoding="utf-8"?><conntrack>'
+check_match "-o xml: the TCP flow" "$xml" "<dport>5500</dport>"
+check_eq "the id is stable across dumps" \
+    "$(conntrack -L -o id -p tcp --dport 5500 2> /dev/null | sed 's/.* id=\([0-9]*\).*/\1/')" \
+    "$(conntrack -L -o id -p tcp --dport 5500 2> /dev/null | sed 's/.* id=\([0-9]*\).*/\1/')"
+
+step "conntrack -G"
+check "-G of the TCP connection" sh -c \
+    "conntrack -G -p tcp -s $C -d $S --sport $SPORT --dport 5500 > /tmp/g.out 2> /tmp/g.err"
+check_match "prints its line" "$(cat /tmp/g.out)" \
+    "^tcp +6 [0-9]+ ESTABLISHED src=$C dst=$S sport=$SPORT dport=5500 .*\[ASSURED\]"
+if out=$(conntrack -G -p tcp -s "$C" -d "$S" --sport 1 --dport 2 2>&1); then
+    fail "-G of an absent entry succeeded: $out"
+else
+    check_match "-G of an absent entry fails: no such entry" "$out" \
+        "such conntrack doesn't exist|No such file or directory"
+fi
+
+step "conntrack -C and -S"
+check_eq "-C is ip_conntrack_count" "$(conntrack -C 2>&1)" "$(ct_sysctl count)"
+cpus=$(($(wc -l < "$CT_STAT") - 1))
+check_eq "-S: one line per CPU ($cpus)" "$(conntrack -S 2> /dev/null | grep -c '^cpu=')" "$cpus"
+check_match "-S: the counters" "$(conntrack -S 2> /dev/null | head -n 1)" \
+    "^cpu=0[[:space:]]+found=[0-9]+ invalid=[0-9]+ insert=[0-9]+ insert_failed=[0-9]+ drop=[0-9]+ early_drop=[0-9]+ error=[0-9]+ search_restart=0 clash_resolve=[0-9]+ chaintoolong=[0-9]+"
+inserts=$(conntrack -S 2> /dev/null | sed -n 's/.* insert=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s }')
+check "-S: entries were inserted ($inserts)" test "$inserts" -ge 3
+
+step "empty lists"
+for l in dying unconfirmed; do
+    check "-L $l succeeds" sh -c "conntrack -L $l > /tmp/e.out 2> /tmp/e.err"
+    check_eq "-L $l: no lines" "$(wc -l < /tmp/e.out)" 0
+done
+check "-L expect succeeds" sh -c "conntrack -L expect > /tmp/x.out 2> /tmp/x.err"
+check_match "-L expect: 0 expectations" "$(cat /tmp/x.err)" "0 expectations have been shown"
+
+step "namespaces"
+in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+check_eq "the client namespace lists its own table" \
+    "$(in_client conntrack -L 2> /dev/null | norm)" "$(in_client cat "$CT_TABLE" | norm)"
+
+step "a process without CAP_NET_ADMIN is refused"
+n0=$(ct_count)
+NOPRIV="setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all"
+if out=$($NOPRIV conntrack -F 2>&1); then
+    fail "unprivileged conntrack -F succeeded: $out"
+else
+    check_match "unprivileged -F: refused for lack of CAP_NET_ADMIN" "$out" \
+        "must be root or get CAP_NET_ADMIN|Operation not permitted"
+fi
+check_eq "the table is unchanged" "$(ct_count)" "$n0"
+check_fails "unprivileged -D is refused too" $NOPRIV conntrack -D -p udp
+check_fails "and unprivileged -L" $NOPRIV conntrack -L
+
+step "conntrack -D"
+UDPLINE=$(ct_line "dport=5501 ")
+USPORT=$(printf '%s\n' "$UDPLINE" | sed -n 's/.* sport=\([0-9]*\) dport=5501 .*/\1/p' | head -n 1)
+check "-D by tuple" sh -c \
+    "conntrack -D -p udp -s $C -d $S --sport $USPORT --dport 5501 2>&1 | grep -q '1 flow entries have been deleted'"
+check "the UDP entry is gone from /proc" ct_absent "dport=5501 "
+if out=$(conntrack -D -p udp -s "$C" -d "$S" --sport "$USPORT" --dport 5501 2>&1); then
+    fail "a second -D succeeded: $out"
+else
+    pass "a second -D fails"
+fi
+for p in 5511 5512 5513; do
+    udp_exchange "$p" q a > /dev/null
+done
+check_eq "three UDP entries" "$(grep -c '^udp ' "$CT_TABLE")" 3
+check "-D -p udp (a filter)" sh -c "conntrack -D -p udp 2>&1 | grep -q '3 flow entries have been deleted'"
+check_eq "no UDP entry is left" "$(grep -c '^udp ' "$CT_TABLE")" 0
+check "the TCP connection is still listed" ct_present "dport=5500 "
+
+step "conntrack -F"
+touch /tmp/stop-stream
+bg_wait 10 "$source" > /dev/null
+bg_wait 10 "$sink" > /dev/null
+in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+check "entries to flush" test "$(ct_count)" -ge 1
+check "-F" sh -c "conntrack -F 2>&1 | grep -q 'connection tracking table has been emptied'"
+check_eq "/proc/net/ip_conntrack is empty" "$(ct_count)" 0
+check "ip_conntrack_count drops to 0" wait_for 5 sh -c "[ \$(cat $CT_SYSCTL/ip_conntrack_count) = 0 ]"
+check "-L shows nothing" sh -c "conntrack -L 2>&1 >/dev/null | grep -qx '$ME: 0 flow entries have been shown.'"
+check_eq "a new connection is tracked again" "$(tcp_exchange 5520 hello world)" world
+check "and listed" sh -c "conntrack -L -p tcp --dport 5520 2>/dev/null | grep -q 'dport=5520 '"
+
+step "unload"
+topo_down
+check "rmmod ip_conntrack" rmmod ip_conntrack
+ct_finish
+kmemleak_check
