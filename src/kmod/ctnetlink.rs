@@ -12,11 +12,15 @@
 //! # Dumps
 //!
 //! A table dump runs in rounds, one per buffer the reader asks for. Each
-//! round walks buckets from where the last one stopped, one bucket under
-//! its stripe lock at a time, encoding entries straight into the outgoing
-//! skb; a bucket whose entries do not all fit is resumed at the first
-//! entry that did not (`pos[0]` is the bucket, `pos[1]` the entries of it
-//! already sent). No lock is held between rounds, nor while the reader
+//! round walks buckets from where the last one stopped (`pos[0]`), one
+//! bucket under its stripe lock at a time, encoding entries straight into
+//! the outgoing skb. A bucket goes out whole, from one snapshot: when its
+//! entries do not all fit behind earlier buckets, they are taken back and
+//! the next round starts with it. So entries deleted while a dump runs
+//! (conntrack -D deletes as it lists) never make it skip or repeat one
+//! that stays, as the /proc list does it. Only a bucket too long for an
+//! empty buffer is split, resuming at its first entry not sent
+//! (`pos[1]`). No lock is held between rounds, nor while the reader
 //! copies the buffer out.
 //!
 //! Expectations, dying and unconfirmed lists are empty here: their dumps
@@ -286,6 +290,7 @@ fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: 
     let mut skip: usize = pos.get(1).copied().unwrap_or(0);
     let mut walked = 0u32;
     while bucket < table.buckets() {
+        let mark = w.len();
         let walk = table.walk_bucket(bucket, skip, now, |e, c| {
             if filter.is_some_and(|f| !f.matches(e, 0)) {
                 return true;
@@ -293,7 +298,13 @@ fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: 
             wire::put_entry(w, portid, seq, flags, e, &meta(table, e, c, now)).is_ok()
         });
         if let Some(k) = walk.and_then(|wk| wk.resume) {
-            skip = k;
+            if skip == 0 && mark > 0 {
+                // The bucket goes out whole in the next round.
+                w.truncate(mark);
+            } else {
+                // Alone it does not fit one buffer: split it.
+                skip = k;
+            }
             break;
         }
         bucket = bucket.saturating_add(1);

@@ -114,6 +114,26 @@ in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
 check_eq "the client namespace lists its own table" \
     "$(in_client conntrack -L 2> /dev/null | norm)" "$(in_client cat "$CT_TABLE" | norm)"
 
+step "1000 entries: a dump over many buffers, a delete while listing"
+GC=192.0.2.80
+GS=198.51.100.80
+check "static neighbour for $GS" \
+    ip neigh replace "$GS" lladdr 02:00:00:00:00:80 dev "$ROUTER_SERVER_IF" nud permanent
+awk 'BEGIN { for (p = 20000; p < 21000; p++) printf "--sport %d --dport 9\n", p }' > /tmp/many
+check "pkt: 1000 UDP flows" sh -c "ip netns exec $CLIENT_NS pkt --batch --src $GC --dst $GS --proto udp \
+    --iface $NS_IF --dst-mac $(router_mac "$ROUTER_CLIENT_IF") < /tmp/many"
+check "the count settles" ct_settle
+check_eq "1000 entries of them" "$(grep -c "src=$GC " "$CT_TABLE")" 1000
+n=$(ct_count)
+check "conntrack -L succeeds" sh -c "conntrack -L > /tmp/m.out 2> /tmp/m.err"
+check_eq "every entry listed once" "$(norm < /tmp/m.out)" "$(norm < "$CT_TABLE")"
+check_eq "no line twice" "$(sort /tmp/m.out | uniq -d | wc -l)" 0
+check "it reports $n flow entries" shown "$n" /tmp/m.err
+check_eq "-D -s $GC (deletes while the dump runs)" "$(conntrack -D -s "$GC" 2>&1 > /dev/null)" \
+    "$ME: 1000 flow entries have been deleted."
+check_eq "none of them is left" "$(grep -c "src=$GC " "$CT_TABLE")" 0
+check "the TCP connection is still listed" ct_present "dport=5500 "
+
 step "a process without CAP_NET_ADMIN is refused"
 n0=$(ct_count)
 NOPRIV="setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all"
