@@ -92,6 +92,54 @@ else
         "such conntrack doesn't exist|No such file or directory"
 fi
 
+step "requests conntrack never sends get 6.12's errors and change nothing"
+# hexip A.B.C.D / hex16 N: attribute payload bytes in hex.
+hexip() {
+    printf '%02x%02x%02x%02x' $(echo "$1" | tr . ' ')
+}
+hex16() {
+    printf '%04x' "$1"
+}
+# tuple_hex TYPE SRC DST PROTO SPORT DPORT: a tuple nest with ports.
+tuple_hex() {
+    printf '3400%s80' "$1"
+    printf '1400018008000100%s08000200%s' "$(hexip "$2")" "$(hexip "$3")"
+    printf '1c00028005000100%02x00000006000200%s000006000300%s0000' "$4" "$(hex16 "$5")" "$(hex16 "$6")"
+}
+# nl DESC WANT TYPE FLAGS FAMILY [HEX]: nlmsg's answer is WANT.
+nl() {
+    _d=$1
+    _w=$2
+    shift 2
+    check_eq "$_d" "$(nlmsg "$@" 2>&1)" "$_w"
+}
+n0=$(ct_count)
+T=$(tuple_hex 01 "$C" "$S" 6 "$SPORT" 5500)
+nl "GET of the connection, an unknown attribute ignored" "messages=1 errno=0" 0x101 0 2 "${T}0800c800deadbeef"
+nl "GET with a 2-byte CTA_STATUS: ERANGE" "messages=0 errno=34" 0x101 0 2 "0600030000000000$T"
+nl "GET without a tuple: EINVAL" "messages=0 errno=22" 0x101 0 2
+nl "GET of a tuple without ports: EINVAL" "messages=0 errno=22" 0x101 0 2 \
+    "2c0001801400018008000100$(hexip "$C")08000200$(hexip "$S")14000280050001000600000006000200$(hex16 "$SPORT")0000"
+nl "GET in an unknown family: EOPNOTSUPP" "messages=0 errno=95" 0x101 0 7 "$T"
+nl "GET of IPv4 attributes as IPv6: EINVAL" "messages=0 errno=22" 0x101 0 10 "$T"
+nl "GET with a zone (no zones here): EOPNOTSUPP" "messages=0 errno=95" 0x101 0 2 "${T}0600120000010000"
+nl "GET of an ICMP error type: EINVAL" "messages=0 errno=22" 0x101 0 2 \
+    "3c000180140001800800010001020304080002000506070824000280050001000100000006000400000100000500050003000000050006000000000000"
+nl "a 2-byte tuple nest: ERANGE" "messages=0 errno=34" 0x101 0 2 0600018000000000
+nl "an attribute past the message's end is ignored" "messages=0 errno=22" 0x101 0 2 ff000100aabbccdd
+nl "DELETE of a tuple without ports: EINVAL" "messages=0 errno=22" 0x102 0 2 \
+    "2c0001801400018008000100$(hexip "$C")08000200$(hexip "$S")14000280050001000600000006000200$(hex16 "$SPORT")0000"
+nl "DELETE of the connection with another id: ENOENT" "messages=0 errno=2" 0x102 0 2 "${T}08000c0000000001"
+nl "a flush with a zero status mask: EINVAL" "messages=0 errno=22" 0x102 0 0 0800030000000000
+nl "a dump with unknown filter flags: EINVAL" "messages=0 errno=22" 0x101 0x300 2 0c0019800800010000100000
+nl "a dump of IPv6 entries: none" "messages=0 errno=0" 0x101 0x300 10
+nl "an unknown message type: EINVAL" "messages=0 errno=22" 0x109 0 2
+nl "16000 bytes of unknown attributes: parsed, no tuple" "messages=0 errno=22" 0x101 0 2 \
+    "$(awk 'BEGIN { for (i = 0; i < 4000; i++) printf "0400c800" }')"
+nl "the expectation table is empty" "messages=0 errno=0" 0x201 0x300 2
+check_eq "the table is unchanged" "$(ct_count)" "$n0"
+check "the connection is still there" ct_present "dport=5500 "
+
 step "conntrack -C and -S"
 check_eq "-C is ip_conntrack_count" "$(conntrack -C 2>&1)" "$(ct_sysctl count)"
 cpus=$(($(wc -l < "$CT_STAT") - 1))
