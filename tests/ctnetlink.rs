@@ -345,3 +345,57 @@ fn every_entry_round_trips_its_tuples() {
         assert_eq!(r, e.tuple(Dir::Reply));
     }
 }
+
+fn event(ev: ctnetlink::Event, e: &Entry, m: &Meta) -> Vec<u8> {
+    let mut buf = [0u8; 512];
+    let mut w = Writer::new(&mut buf);
+    ctnetlink::put_event(&mut w, ev, e, m).unwrap();
+    w.bytes().to_vec()
+}
+
+/// Event headers: port 0, sequence 0, no NLM_F_MULTI.
+fn event_headers(len: u32, ty: u8, flags: u16) -> Vec<u8> {
+    let mut v = len.to_ne_bytes().to_vec();
+    v.extend([ty, 0x01]);
+    v.extend(flags.to_ne_bytes());
+    v.extend([0; 8]);
+    v.extend([2, 0, 0, 0]);
+    v
+}
+
+#[test]
+fn events_in_6_12_layout() {
+    let mut t = tracker(64, 100);
+    let mut c = Conn::new(41000, 80);
+    t.packet(&c.c(SYN, 0), 0);
+    let e = entry_of(&t, &c.tuple(), 1);
+    let ProtoState::Tcp(tcp) = e.proto else { panic!() };
+    let fo = tcp.peer(Dir::Original).flags().0;
+    let fr = tcp.peer(Dir::Reply).flags().0;
+    let m = Meta { id: 0x0102_0304, uses: 2, timeout: 120, mark: 0 };
+    // NEW: NLM_F_CREATE | NLM_F_EXCL; ID before STATUS; TIMEOUT; full
+    // protoinfo; no mark (zero).
+    let mut want = event_headers(20 + 52 + 52 + 24 + 48, 0, 0x600);
+    want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
+    want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8, 8, 0, 7, 0, 0, 0, 0, 120]);
+    want.extend([48, 0, 4, 0x80, 44, 0, 1, 0x80, 5, 0, 1, 0, 1, 0, 0, 0]);
+    want.extend([5, 0, 2, 0, 7, 0, 0, 0, 5, 0, 3, 0, tcp.peer(Dir::Reply).scale(), 0, 0, 0]);
+    want.extend([6, 0, 4, 0, fo, 0, 0, 0, 6, 0, 5, 0, fr, 0, 0, 0]);
+    assert_eq!(event(ctnetlink::Event::New, &e, &m), want);
+    // UPDATE without a state change: no protoinfo, plain flags.
+    let mut want = event_headers(20 + 52 + 52 + 24, 0, 0);
+    want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
+    want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8, 8, 0, 7, 0, 0, 0, 0, 120]);
+    assert_eq!(event(ctnetlink::Event::Update { protoinfo: false }, &e, &m), want);
+    // DESTROY: IPCTNL_MSG_CT_DELETE, no zero timeout, the state alone.
+    let gone = Meta { timeout: 0, ..m };
+    let mut want = event_headers(20 + 52 + 52 + 16 + 16, 2, 0);
+    want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
+    want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8]);
+    want.extend([16, 0, 4, 0x80, 12, 0, 1, 0x80, 5, 0, 1, 0, 1, 0, 0, 0]);
+    assert_eq!(event(ctnetlink::Event::Destroy, &e, &gone), want);
+    assert_eq!(ctnetlink::Event::Destroy.group(), 3);
+}

@@ -17,6 +17,12 @@
 //!
 //! No 64-bit attributes appear yet, so none of the `CTA_*_PAD` alignment
 //! attributes `nla_put_be64` inserts.
+//!
+//! Events (`ctnetlink_conntrack_event`) to the multicast groups carry the
+//! tuples, `CTA_ID`, `CTA_STATUS`, then: for a new entry or an update,
+//! `CTA_TIMEOUT` and, when the TCP state is news, the full
+//! `CTA_PROTOINFO`; for a destroyed entry `CTA_TIMEOUT` only if not zero
+//! and the TCP state alone. A zero mark is left out.
 
 use super::attr::{TooSmall, Writer};
 use super::message::{self, Header, F_MULTI, NFNETLINK_V0};
@@ -249,11 +255,15 @@ fn put_tuple(w: &mut Writer<'_>, t: &Tuple) -> Result<(), TooSmall> {
     w.nest_end(p)
 }
 
-/// `tcp_to_nlattr` (not for a destroy event).
-fn put_tcp(w: &mut Writer<'_>, tcp: &crate::proto::tcp::Tcp) -> Result<(), TooSmall> {
+/// `tcp_to_nlattr`; a destroy event carries the state alone.
+fn put_tcp(w: &mut Writer<'_>, tcp: &crate::proto::tcp::Tcp, destroy: bool) -> Result<(), TooSmall> {
     let info = w.nest_start(cta::PROTOINFO)?;
     let t = w.nest_start(cta::PROTOINFO_TCP)?;
     w.put_u8(cta::TCP_STATE, tcp_state_number(tcp.state()))?;
+    if destroy {
+        w.nest_end(t)?;
+        return w.nest_end(info);
+    }
     let (o, r) = (tcp.peer(Dir::Original), tcp.peer(Dir::Reply));
     w.put_u8(cta::TCP_WSCALE_ORIGINAL, o.scale())?;
     w.put_u8(cta::TCP_WSCALE_REPLY, r.scale())?;
@@ -314,7 +324,111 @@ fn put_entry_inner(
     w.put_be32(cta::USE, m.uses)?;
     w.put_be32(cta::TIMEOUT, m.timeout)?;
     if let ProtoState::Tcp(tcp) = &e.proto {
-        put_tcp(w, tcp)?;
+        put_tcp(w, tcp, false)?;
+    }
+    message::end(w, at)
+}
+
+/// The multicast groups of conntrack events (`NFNLGRP_CONNTRACK_*`).
+pub mod group {
+    /// New entries.
+    pub const NEW: u32 = 1;
+    /// Updates.
+    pub const UPDATE: u32 = 2;
+    /// Destroyed entries.
+    pub const DESTROY: u32 = 3;
+}
+
+/// What happened to an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// It joined the table (`IPCT_NEW`).
+    New,
+    /// It changed: a reply was seen, it became assured, or (with
+    /// `protoinfo`) its TCP state moved.
+    Update {
+        /// The TCP state changed (`IPCT_PROTOINFO`).
+        protoinfo: bool,
+    },
+    /// It left the table (`IPCT_DESTROY`).
+    Destroy,
+}
+
+impl Event {
+    /// The group the event goes to.
+    pub fn group(self) -> u32 {
+        match self {
+            Event::New => group::NEW,
+            Event::Update { .. } => group::UPDATE,
+            Event::Destroy => group::DESTROY,
+        }
+    }
+}
+
+/// Appends the event message of `ev` about `e`
+/// (`ctnetlink_conntrack_event`, sent to nobody in particular: port 0,
+/// sequence 0). On [`TooSmall`] nothing is appended.
+pub fn put_event(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result<(), TooSmall> {
+    let start = w.len();
+    let r = put_event_inner(w, ev, e, m);
+    if r.is_err() {
+        w.truncate(start);
+    }
+    r
+}
+
+/// `NLM_F_CREATE | NLM_F_EXCL`, the flags of a new-entry event.
+const F_CREATE_EXCL: u16 = 0x400 | 0x200;
+
+fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result<(), TooSmall> {
+    let (ty, flags) = match ev {
+        Event::Destroy => (msg::CT_DELETE, 0),
+        Event::New => (msg::CT_NEW, F_CREATE_EXCL),
+        Event::Update { .. } => (msg::CT_NEW, 0),
+    };
+    let h = Header {
+        kind: msg_type(SUBSYS_CTNETLINK, ty),
+        flags,
+        seq: 0,
+        pid: 0,
+        family: AF_INET,
+        version: NFNETLINK_V0,
+        res_id: 0,
+    };
+    let at = message::begin(w, &h)?;
+    let n = w.nest_start(cta::TUPLE_ORIG)?;
+    put_tuple(w, &e.tuple(Dir::Original))?;
+    w.nest_end(n)?;
+    let n = w.nest_start(cta::TUPLE_REPLY)?;
+    put_tuple(w, &e.tuple(Dir::Reply))?;
+    w.nest_end(n)?;
+    w.put_be32(cta::ID, m.id)?;
+    w.put_be32(cta::STATUS, e.status.0)?;
+    let tcp = match &e.proto {
+        ProtoState::Tcp(t) => Some(t),
+        _ => None,
+    };
+    match ev {
+        Event::Destroy => {
+            if m.timeout != 0 {
+                w.put_be32(cta::TIMEOUT, m.timeout)?;
+            }
+            if let Some(t) = tcp {
+                put_tcp(w, t, true)?;
+            }
+        }
+        Event::New | Event::Update { .. } => {
+            w.put_be32(cta::TIMEOUT, m.timeout)?;
+            // A new TCP entry's state is news too (6.12 caches
+            // IPCT_PROTOINFO with IPCT_NEW for the first packet).
+            let proto = matches!(ev, Event::New | Event::Update { protoinfo: true });
+            if let (true, Some(t)) = (proto, tcp) {
+                put_tcp(w, t, false)?;
+            }
+        }
+    }
+    if m.mark != 0 {
+        w.put_be32(cta::MARK, m.mark)?;
     }
     message::end(w, at)
 }
