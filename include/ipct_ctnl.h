@@ -51,4 +51,13 @@ void ipct_ctnl_unregister(void);
  */
 int ipct_ctnl_unicast(struct net *net, u32 portid, const void *buf, u32 len);
 
+/* Whether a socket of @net listens to multicast group @group. Any context. */
+bool ipct_ctnl_listening(struct net *net, unsigned int group);
+
+/*
+ * Sends the event message at @buf (@len bytes) to group @group of @net
+ * (nfnetlink_send, atomic allocation). Any context. 0 or a negative errno.
+ */
+int ipct_ctnl_event(struct net *net, unsigned int group, const void *buf, u32 len);
+
 #endif /* IPCT_CTNL_H */

@@ -41,7 +41,7 @@ use crate::skb::{Skb, SkbMut};
 use crate::Millis;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::types::Opaque;
@@ -112,6 +112,9 @@ pub(crate) struct Conn {
     /// The reference count (`skb->_nfct` points here).
     general: Opaque<ffi::nf_conntrack>,
     confirmed: AtomicBool,
+    /// What update events last reported (`change_summary`), written under
+    /// the stripe lock; in what was padding.
+    reported: AtomicU16,
     stripe: NonNull<StripeCell>,
     linked: UnsafeCell<Linked>,
 }
@@ -148,6 +151,7 @@ impl Conn {
                 Conn {
                     general: Opaque::uninit(),
                     confirmed: AtomicBool::new(false),
+                    reported: AtomicU16::new(0),
                     stripe: NonNull::from(stripe),
                     linked: UnsafeCell::new(Linked { next: None, entry }),
                 },
@@ -190,6 +194,20 @@ impl Conn {
     /// stripe lock, when it links the entry.
     pub(crate) fn set_confirmed(&self) {
         self.confirmed.store(true, Ordering::Release);
+    }
+
+    /// Records `e` (this entry, read under its stripe lock) as reported
+    /// to event listeners; the update event it makes, if it changed what
+    /// was reported. Unconfirmed entries make none (their new-entry event
+    /// reports them).
+    pub(crate) fn note_change(&self, e: &Entry) -> Option<crate::netlink::ctnetlink::Event> {
+        use crate::netlink::ctnetlink::{change_summary, update_event};
+        let new = change_summary(e);
+        let old = self.reported.swap(new, Ordering::Relaxed);
+        if !self.is_confirmed() {
+            return None;
+        }
+        update_event(old, new)
     }
 
     /// The current reference count (the `use=` of `/proc`).

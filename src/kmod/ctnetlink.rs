@@ -32,7 +32,7 @@ use crate::ffi;
 use crate::kstats::{nr_cpu_ids, possible_cpus};
 use crate::ktable::Table;
 use crate::netlink::attr::Writer;
-use crate::netlink::ctnetlink::{self as wire, msg, Meta, SUBSYS_CTNETLINK, SUBSYS_CTNETLINK_EXP};
+use crate::netlink::ctnetlink::{self as wire, msg, Event, Meta, SUBSYS_CTNETLINK, SUBSYS_CTNETLINK_EXP};
 use crate::netlink::message::{Message, F_DUMP_FILTERED};
 use crate::netlink::request::{CtRequest, Delete, Filter};
 use crate::netlink::Error;
@@ -110,6 +110,32 @@ unsafe fn bytes<'a>(msg: *const c_void, len: u32) -> &'a [u8] {
 unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
     // SAFETY: see above.
     unsafe { Table::for_net(net) }
+}
+
+/// Tells the listeners of `c`'s namespace about `ev`, if anybody listens
+/// to its group: a new entry joined the table, one changed, one left.
+/// The entry is read under its stripe lock, so none may be held. Any
+/// context (the message is sent with an atomic allocation); a listener
+/// that cannot keep up loses events, packets never wait.
+pub(crate) fn notify(c: &Conn, ev: Event) {
+    let table = c.table();
+    let net = table.net();
+    // SAFETY: `net` is the table's live namespace; only reads which
+    // groups its netlink sockets joined.
+    if !unsafe { ffi::ipct_ctnl_listening(net, ev.group()) } {
+        return;
+    }
+    let now = conn::now();
+    let mut buf = [0u8; ANSWER_LEN];
+    let mut w = Writer::new(&mut buf);
+    let ok = c.with_entry(|e| wire::put_event(&mut w, ev, e, &meta(table, e, c, now)).is_ok());
+    if ok {
+        let bytes = w.bytes();
+        let len = u32::try_from(bytes.len()).unwrap_or(0);
+        // SAFETY: as above; `bytes` is valid for `len` bytes and copied
+        // before the call returns. A lost event is not an error here.
+        let _ = unsafe { ffi::ipct_ctnl_event(net, ev.group(), bytes.as_ptr().cast(), len) };
+    }
 }
 
 /// What an entry message says besides the entry.
@@ -200,7 +226,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 }
             }
             Ok(Delete::Flush(filter)) => {
-                table.remove_where(|e| filter.as_ref().map_or(true, |f| f.matches(e, 0)));
+                table.remove_where(|e| filter.as_ref().map_or(true, |f| f.matches(e, 0)), true);
                 0
             }
         },

@@ -151,3 +151,20 @@ int ipct_ctnl_unicast(struct net *net, u32 portid, const void *buf, u32 len)
 	skb_put_data(skb, buf, len);
 	return nfnetlink_unicast(skb, net, portid);
 }
+
+bool ipct_ctnl_listening(struct net *net, unsigned int group)
+{
+	return nfnetlink_has_listeners(net, group);
+}
+
+int ipct_ctnl_event(struct net *net, unsigned int group, const void *buf, u32 len)
+{
+	struct sk_buff *skb = alloc_skb(len, GFP_ATOMIC);
+
+	if (!skb)
+		return -ENOMEM;
+	skb_put_data(skb, buf, len);
+	/* A listener whose socket is full loses the event (ENOBUFS on its
+	 * next read); packets never wait for listeners. */
+	return nfnetlink_send(skb, net, 0, group, 0, GFP_ATOMIC);
+}

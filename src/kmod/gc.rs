@@ -155,7 +155,9 @@ fn run(table: &Table) -> u32 {
         });
         for r in batch.iter().flatten() {
             // SAFETY: the sweep unlinked `r`: we own the table's reference.
-            drop(unsafe { ConnRef::adopt(*r) });
+            let c = unsafe { ConnRef::adopt(*r) };
+            crate::ctnetlink::notify(&c, crate::netlink::ctnetlink::Event::Destroy);
+            drop(c);
         }
         let Some(p) = progress else {
             // A stale cursor; the sweep restarts it at stripe 0.

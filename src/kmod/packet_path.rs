@@ -18,6 +18,8 @@
 
 use crate::conn::{self, ConnPtr, ConnRef};
 use crate::ctinfo::CtInfo;
+use crate::ctnetlink;
+use crate::netlink::ctnetlink::Event;
 use crate::table::Store;
 use crate::entry::Status;
 use crate::ffi;
@@ -74,8 +76,8 @@ fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
 /// What happened under the stripe lock.
 enum Step {
     /// Attach this reference; then release the table's reference to the
-    /// killed entry, if any.
-    Attach(ConnRef, CtInfo, Option<ConnPtr>),
+    /// killed entry, if any; tell event listeners of an update, if any.
+    Attach(ConnRef, CtInfo, Option<ConnPtr>, Option<Event>),
     /// Create this entry (after releasing an evicted one's table
     /// reference, if any).
     New(crate::entry::Entry, Option<ConnPtr>),
@@ -95,7 +97,9 @@ enum Step {
 /// table reference is ours to put.
 unsafe fn release_unlinked(r: ConnPtr) {
     // SAFETY: guaranteed by the caller.
-    drop(unsafe { ConnRef::adopt(r) });
+    let c = unsafe { ConnRef::adopt(r) };
+    ctnetlink::notify(&c, Event::Destroy);
+    drop(c);
 }
 
 fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Verdict {
@@ -123,11 +127,16 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Ve
     for _ in 0..2 {
         let step = table.with_stripe(s, |st| {
             match track::process(st, bucket, &pkt, &lookup, now, &cfg, stats) {
-                Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
-                    Step::Attach(st.store.new_ref(entry), ctinfo, None)
+                Decision::Tracked { entry, ctinfo } => {
+                    let c = st.store.new_ref(entry);
+                    let update = st.store.entry(entry).and_then(|e| c.note_change(e));
+                    Step::Attach(c, ctinfo, None, update)
+                }
+                Decision::Related { entry, ctinfo } => {
+                    Step::Attach(st.store.new_ref(entry), ctinfo, None, None)
                 }
                 Decision::Killed { entry, ctinfo } => {
-                    Step::Attach(st.store.new_ref(entry), ctinfo, Some(entry))
+                    Step::Attach(st.store.new_ref(entry), ctinfo, Some(entry), None)
                 }
                 Decision::Reopen { old } => Step::Again(old),
                 Decision::Invalid(why) => Step::Invalid(why),
@@ -147,10 +156,13 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut Stats) -> Ve
             return Verdict::ACCEPT;
         };
         match step {
-            Step::Attach(c, ctinfo, killed) => {
+            Step::Attach(c, ctinfo, killed, update) => {
                 if let Some(k) = killed {
                     // SAFETY: the engine unlinked `k` (Decision::Killed).
                     unsafe { release_unlinked(k) };
+                }
+                if let Some(ev) = update {
+                    ctnetlink::notify(&c, ev);
                 }
                 drop(conn::attach(skb, c, ctinfo));
                 return Verdict::ACCEPT;
@@ -307,8 +319,12 @@ pub(crate) fn confirm(skb: &mut SkbMut<'_>) -> Verdict {
             Confirm::Inserted => {
                 // The table's reference, held while the entry is linked.
                 let _ = st.store.new_ref(r).into_raw();
+                // What the new-entry event reports; updates start here.
+                if let Some(e) = st.store.entry(r) {
+                    let _ = c.note_change(e);
+                }
                 c.set_confirmed();
-                Outcome::Already
+                Outcome::Inserted
             }
             Confirm::Merged { existing } => Outcome::Merged(st.store.new_ref(existing)),
             Confirm::Failed => Outcome::Failed,
@@ -316,6 +332,11 @@ pub(crate) fn confirm(skb: &mut SkbMut<'_>) -> Verdict {
     });
     c.table().stats().add(&stats);
     match outcome {
+        Some(Outcome::Inserted) => {
+            ctnetlink::notify(&c, Event::New);
+            drop(conn::attach(skb, c, ctinfo));
+            Verdict::ACCEPT
+        }
         Some(Outcome::Already) => {
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
@@ -335,7 +356,9 @@ pub(crate) fn confirm(skb: &mut SkbMut<'_>) -> Verdict {
 
 /// The result of a confirmation under the lock.
 enum Outcome {
-    /// The entry is (now) in the table.
+    /// The entry joined the table.
+    Inserted,
+    /// The entry was already in the table.
     Already,
     /// Another entry of the same flow won; attach it instead.
     Merged(ConnRef),

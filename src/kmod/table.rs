@@ -25,6 +25,7 @@ use crate::kstats::PerCpu;
 use crate::lock::SpinLockBh;
 use crate::stats::Counter;
 use crate::table::{Layout, Store, Stripe, Walk};
+use crate::netlink::ctnetlink::Event;
 use crate::tuple::Tuple;
 use crate::Millis;
 use core::ffi::c_void;
@@ -168,8 +169,23 @@ fn layout(buckets: u32) -> Layout {
     Layout::new(full.buckets(), full.stripes().min(cap)).unwrap_or(full)
 }
 
+/// The namespace a table belongs to.
+///
+/// # Invariants
+///
+/// Points to the live namespace whose table holds it: a table is torn
+/// down at its namespace's exit, before the namespace is freed.
+struct Net(NonNull<ffi::net>);
+
+// SAFETY: a plain address of a namespace that outlives the table (type
+// invariant); only handed to kernel functions safe in any context.
+unsafe impl Send for Net {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Net {}
+
 /// The table of one network namespace.
 pub(crate) struct Table {
+    net: Net,
     layout: Layout,
     key: HashKey,
     stripes: KVec<Pin<KBox<StripeCell>>>,
@@ -180,7 +196,7 @@ pub(crate) struct Table {
 
 impl Table {
     /// A table of `buckets` buckets, its garbage collector started.
-    fn new(buckets: u32) -> Result<Pin<KBox<Self>>> {
+    fn new(buckets: u32, net: NonNull<ffi::net>) -> Result<Pin<KBox<Self>>> {
         let layout = layout(buckets);
         let n = usize::try_from(layout.stripes()).map_err(|_| EINVAL)?;
         // The table's final address, which its stripes point back to.
@@ -211,6 +227,8 @@ impl Table {
         let key = unsafe { HashKey::new(ffi::ipct_random_u64(), ffi::ipct_random_u64()) };
         let table: Pin<KBox<Self>> = uninit
             .write(Self {
+                // INVARIANT: `net_init` passes the table's own namespace.
+                net: Net(net),
                 layout,
                 key,
                 stripes,
@@ -237,6 +255,11 @@ impl Table {
         let p = unsafe { ffi::ipct_net_table(net) }.cast::<Table>();
         // SAFETY: see above.
         NonNull::new(p).map(|p| unsafe { p.as_ref() })
+    }
+
+    /// The table's namespace, alive as long as the table.
+    pub(crate) fn net(&self) -> *mut ffi::net {
+        self.net.0.as_ptr()
     }
 
     /// The bucket layout.
@@ -400,7 +423,9 @@ impl Table {
         let Some(r) = removed else { return false };
         self.stats.inc(Counter::DeleteList);
         // SAFETY: `r` was unlinked above: we own the reference the table held.
-        drop(unsafe { ConnRef::adopt(r) });
+        let c = unsafe { ConnRef::adopt(r) };
+        crate::ctnetlink::notify(&c, Event::Destroy);
+        drop(c);
         true
     }
 
@@ -427,14 +452,15 @@ impl Table {
     /// Removes every entry from the table (they are freed once packets
     /// holding them are gone).
     pub(crate) fn flush(&self) {
-        self.remove_where(|_| true);
+        self.remove_where(|_| true, false);
     }
 
-    /// Removes every linked entry for which `pred` holds; how many. One
+    /// Removes every linked entry for which `pred` holds, telling event
+    /// listeners when `notify`; how many. One
     /// stripe lock at a time (`pred` runs under it and must not sleep),
     /// releasing the removed entries' table references outside the lock;
     /// may sleep between stripes: process context only.
-    pub(crate) fn remove_where(&self, mut pred: impl FnMut(&Entry) -> bool) -> usize {
+    pub(crate) fn remove_where(&self, mut pred: impl FnMut(&Entry) -> bool, notify: bool) -> usize {
         const BATCH: usize = 64;
         let mut total = 0usize;
         for s in 0..self.layout.stripes() {
@@ -481,7 +507,11 @@ impl Table {
                     stats.inc(Counter::DeleteList);
                     // SAFETY: `r` was unlinked above: we own the reference
                     // the table held.
-                    drop(unsafe { ConnRef::adopt(*r) });
+                    let c = unsafe { ConnRef::adopt(*r) };
+                    if notify {
+                        crate::ctnetlink::notify(&c, Event::Destroy);
+                    }
+                    drop(c);
                 }
                 self.stats.add(&stats);
                 total = total.saturating_add(n);
@@ -550,8 +580,11 @@ impl Drop for Tables {
 ///
 /// Called by the pernet core (conn_helpers.c) with the namespace's
 /// net_generic slot.
-unsafe extern "C" fn net_init(_net: *mut ffi::net, slot: *mut *mut c_void) -> c_int {
-    match Table::new(crate::settings::buckets()) {
+unsafe extern "C" fn net_init(net: *mut ffi::net, slot: *mut *mut c_void) -> c_int {
+    let Some(net) = NonNull::new(net) else {
+        return EINVAL.to_errno();
+    };
+    match Table::new(crate::settings::buckets(), net) {
         Ok(t) => {
             // SAFETY: the table is never moved out of its box: it is freed
             // in place by `net_exit`.

@@ -149,6 +149,33 @@ check_match "-S: the counters" "$(conntrack -S 2> /dev/null | head -n 1)" \
 inserts=$(conntrack -S 2> /dev/null | sed -n 's/.* insert=\([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s }')
 check "-S: entries were inserted ($inserts)" test "$inserts" -ge 3
 
+step "conntrack -E: events as entries come, change and go"
+conntrack -E > /tmp/ev.out 2> /tmp/ev.err &
+ev=$!
+conntrack -E -e NEW > /tmp/evnew.out 2> /dev/null &
+evnew=$!
+sleep 1
+check_eq "a TCP connection, opened and closed" "$(tcp_exchange 5530 hi there)" there
+check_eq "a UDP exchange" "$(udp_exchange 5531 q a)" a
+check "then deleted" sh -c "conntrack -D -p udp --dport 5531 > /dev/null 2>&1"
+sleep 1
+kill "$ev" "$evnew" 2> /dev/null
+wait "$ev" "$evnew" 2> /dev/null
+evs=$(cat /tmp/ev.out)
+tcpkey="src=$C dst=$S sport=[0-9]+ dport=5530 "
+check_match "[NEW] of the TCP connection, SYN_SENT and unreplied" "$evs" \
+    "\[NEW\] tcp +6 120 SYN_SENT $tcpkey\[UNREPLIED\] src=$S dst=$C sport=5530 "
+check_match "[UPDATE] when the SYN/ACK came: SYN_RECV" "$evs" "\[UPDATE\] tcp +6 60 SYN_RECV $tcpkey"
+check_match "[UPDATE] ESTABLISHED and ASSURED" "$evs" "\[UPDATE\] tcp +6 432000 ESTABLISHED $tcpkey.*\[ASSURED\]"
+check_match "[UPDATE] through the close to TIME_WAIT" "$evs" "\[UPDATE\] tcp +6 120 TIME_WAIT $tcpkey"
+udpkey="src=$C dst=$S sport=[0-9]+ dport=5531 "
+check_match "[NEW] of the UDP flow" "$evs" "\[NEW\] udp +17 30 $udpkey\[UNREPLIED\]"
+check_match "[UPDATE] when its reply came" "$evs" "\[UPDATE\] udp +17 30 $udpkey"
+check_match "[DESTROY] when it was deleted" "$evs" "\[DESTROY\] udp +17 ([0-9]+ )?$udpkey"
+check_eq "no event twice" "$(printf '%s\n' "$evs" | sort | uniq -d | wc -l)" 0
+check_match "-e NEW: the new entries" "$(cat /tmp/evnew.out)" "\[NEW\] tcp .*dport=5530 "
+check_eq "-e NEW: nothing else" "$(grep -vc '\[NEW\]' /tmp/evnew.out)" 0
+
 step "empty lists"
 for l in dying unconfirmed; do
     check "-L $l succeeds" sh -c "conntrack -L $l > /tmp/e.out 2> /tmp/e.err"

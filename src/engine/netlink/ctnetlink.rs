@@ -365,6 +365,26 @@ impl Event {
     }
 }
 
+/// What of an entry is reported by update events, packed: the
+/// SEEN_REPLY and ASSURED bits and the TCP state number (bits 8..).
+pub fn change_summary(e: &Entry) -> u16 {
+    use crate::entry::Status;
+    let bits = e.status.0 & (Status::SEEN_REPLY | Status::ASSURED);
+    let state = match &e.proto {
+        ProtoState::Tcp(t) => tcp_state_number(t.state()),
+        _ => 0,
+    };
+    u16::from(state) << 8 | u16::try_from(bits).unwrap_or(0)
+}
+
+/// The update event going from summary `old` to `new`, if any.
+pub fn update_event(old: u16, new: u16) -> Option<Event> {
+    if old == new {
+        return None;
+    }
+    Some(Event::Update { protoinfo: old >> 8 != new >> 8 })
+}
+
 /// Appends the event message of `ev` about `e`
 /// (`ctnetlink_conntrack_event`, sent to nobody in particular: port 0,
 /// sequence 0). On [`TooSmall`] nothing is appended.
