@@ -196,14 +196,20 @@ impl Conn {
         self.confirmed.store(true, Ordering::Release);
     }
 
-    /// Records `e` (this entry, read under its stripe lock) as reported
-    /// to event listeners; the update event it makes, if it changed what
-    /// was reported. Unconfirmed entries make none (their new-entry event
-    /// reports them).
+    /// Records `e` (this entry, read under its stripe lock, which the
+    /// caller holds) as reported to event listeners; the update event it
+    /// makes, if it changed what was reported. Unconfirmed entries make
+    /// none (their new-entry event reports them).
     pub(crate) fn note_change(&self, e: &Entry) -> Option<crate::netlink::ctnetlink::Event> {
         use crate::netlink::ctnetlink::{change_summary, update_event};
         let new = change_summary(e);
-        let old = self.reported.swap(new, Ordering::Relaxed);
+        // Under the stripe lock: a plain load and store, no atomic
+        // read-modify-write on every packet.
+        let old = self.reported.load(Ordering::Relaxed);
+        if old == new {
+            return None;
+        }
+        self.reported.store(new, Ordering::Relaxed);
         if !self.is_confirmed() {
             return None;
         }
