@@ -266,6 +266,22 @@ out=$(conntrack -U -p tcp --dport 5520 -t 60 2>&1)
 check_match "-U: Operation not supported" "$out" "Operation not supported"
 check_eq "the table is unchanged" "$(ct_count)" "$n0"
 
+step "the wire layout (ours; nf_conntrack's below)"
+# shapes: the attribute layout of a full dump, one line per kind of
+# entry, and of the count and per-CPU answers (values left out).
+shapes() {
+    conntrack -F > /dev/null 2>&1
+    tcp_exchange 5540 hi there > /dev/null
+    udp_exchange 5541 q a > /dev/null
+    in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+    nlmsg --shape 0x101 0x300 2 | grep '^type=' | sort -u
+    nlmsg --shape 0x105 0 0 | grep '^type='
+    nlmsg --shape 0x104 0x300 0 | grep '^type=' | sort -u
+}
+ours=$(shapes)
+check_eq "three kinds of entries (TCP, UDP, ICMP) and two statistics answers" \
+    "$(printf '%s\n' "$ours" | wc -l)" 5
+
 step "unload with a listener attached"
 conntrack -E > /dev/null 2>&1 &
 ev=$!
@@ -276,5 +292,15 @@ check "rmmod ip_conntrack" rmmod ip_conntrack
 check "the listener is still running" kill -0 "$ev"
 kill "$ev" 2> /dev/null
 wait "$ev" 2> /dev/null
+
+step "the same layout as nf_conntrack with nf_conntrack_netlink"
+check "modprobe nf_conntrack enable_hooks=1" modprobe nf_conntrack enable_hooks=1
+check "modprobe nf_conntrack_netlink" modprobe nf_conntrack_netlink
+check "topology up" topo_up
+ref=$(shapes)
+check_eq "dump, count and per-CPU answers are laid out alike" "$ours" "$ref"
+printf '%s\n' "$ref" | sed 's/^/    | /'
+topo_down
+check "unload them" sh -c "rmmod nf_conntrack_netlink && rmmod nf_conntrack"
 ct_finish
 kmemleak_check

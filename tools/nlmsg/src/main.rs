@@ -3,14 +3,16 @@
 //! (malformed, truncated, oversized or unknown attributes).
 //!
 //! ```text
-//! nlmsg TYPE FLAGS FAMILY [HEX_ATTRS]
+//! nlmsg [--shape] TYPE FLAGS FAMILY [HEX_ATTRS]
 //! ```
 //!
 //! TYPE is `nlmsg_type` (subsystem << 8 | message), FLAGS are added to
 //! NLM_F_REQUEST | NLM_F_ACK, HEX_ATTRS are the attribute bytes after the
 //! nfgenmsg header. Prints `messages=N errno=E`: N answers other than the
 //! final acknowledgement or NLMSG_DONE, E the error it carried (0 for
-//! success).
+//! success). With `--shape`, first one line per answer: its type, flags,
+//! family and attribute tree as `TYPE:LEN` with nests in braces (values
+//! left out), to compare the layout of two kernels' answers.
 
 use std::process::ExitCode;
 
@@ -33,7 +35,32 @@ fn parse_hex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
 }
 
+/// The attribute tree of `b`: `TYPE:LEN` for each attribute, the nested
+/// ones (NLA_F_NESTED) followed by their own tree in braces.
+fn shape(mut b: &[u8]) -> String {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
+        let ty = u16::from_ne_bytes([b[2], b[3]]);
+        if len < 4 || len > b.len() {
+            out.push("?".to_string());
+            break;
+        }
+        let mut s = format!("{}:{}", ty & 0x3fff, len - 4);
+        if ty & 0x8000 != 0 {
+            s = format!("{s}{{{}}}", shape(&b[4..len]));
+        }
+        out.push(s);
+        b = &b[((len + 3) & !3).min(b.len())..];
+    }
+    out.join(" ")
+}
+
 fn run(args: &[String]) -> Result<(usize, i32), String> {
+    let (show, args) = match args.first().map(String::as_str) {
+        Some("--shape") => (true, &args[1..]),
+        _ => (false, args),
+    };
     let [ty, flags, family, rest @ ..] = args else {
         return Err("usage: nlmsg TYPE FLAGS FAMILY [HEX_ATTRS]".into());
     };
@@ -96,7 +123,13 @@ fn run(args: &[String]) -> Result<(usize, i32), String> {
                     return Ok((messages, -e));
                 }
                 NLMSG_DONE => return Ok((messages, 0)),
-                _ => messages += 1,
+                _ => {
+                    messages += 1;
+                    if show && len >= 20 {
+                        let flags = u16::from_ne_bytes([b[6], b[7]]);
+                        println!("type={kind:#x} flags={flags:#x} family={} {}", b[16], shape(&b[20..len]));
+                    }
+                }
             }
             b = &b[(len + 3) & !3..];
             if b.len() < 16 {
