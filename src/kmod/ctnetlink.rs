@@ -51,6 +51,11 @@ const ANSWER_LEN: usize = 512;
 /// The `EOPNOTSUPP` of requests this tracker does not serve yet.
 const EOPNOTSUPP: c_int = 95;
 
+/// `NLM_F_EXCL`: create only.
+const F_EXCL: u16 = 0x200;
+/// `NLM_F_CREATE`: create if missing.
+const F_CREATE: u16 = 0x400;
+
 /// The ctnetlink subsystems, registered from creation until drop.
 ///
 /// # Invariants
@@ -238,10 +243,34 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 Err(_) => -(ENOMEM.to_errno().abs()),
             }
         }
+        msg::CT_NEW => {
+            let key = match r.new_lookup() {
+                Ok(k) => k,
+                Err(e) => return errno(e),
+            };
+            if key.is_some_and(|t| table.lookup_with(&t, now, |_, _| ()).is_some()) {
+                // Changing an entry (`conntrack -U`) is not served yet.
+                return if h.flags & F_EXCL != 0 { errno(Error::Exists) } else { -EOPNOTSUPP };
+            }
+            if h.flags & F_CREATE == 0 {
+                return errno(Error::NoEntry);
+            }
+            let c = match r.create() {
+                Ok(c) => c,
+                Err(e) => return errno(e),
+            };
+            let e = c.entry(now, &crate::settings::config());
+            match table.insert_made(e, crate::settings::max(), now) {
+                Ok(conn) => {
+                    notify(&conn, Event::New);
+                    0
+                }
+                Err(e) => errno(e),
+            }
+        }
         // Only as dumps (handled in C); 6.12 answers a plain request so.
         msg::CT_GET_STATS_CPU => 0,
         msg::CT_GET_DYING | msg::CT_GET_UNCONFIRMED => -EOPNOTSUPP,
-        // Creating entries from user space is not served yet.
         _ => -EOPNOTSUPP,
     }
 }

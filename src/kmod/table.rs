@@ -405,6 +405,52 @@ impl Table {
         .flatten()
     }
 
+    /// Links a new entry `e` made outside the packet path (ctnetlink's
+    /// create), counted against `max` like any other; `Exists` when its
+    /// flow is in the table already. The entry, with a reference for the
+    /// caller.
+    pub(crate) fn insert_made(
+        &self,
+        e: Entry,
+        max: u32,
+        now: Millis,
+    ) -> core::result::Result<ConnRef, crate::netlink::Error> {
+        use crate::netlink::Error;
+        use crate::track::{confirm, Confirm};
+        let (s, b) = self.layout.locate(e.orig.flow_hash(&self.key));
+        if !self.reserve(max) {
+            return Err(Error::NoMemory);
+        }
+        // On failure `new_conn` gives the reservation back.
+        let c = self.new_conn(s, e).ok_or(Error::NoMemory)?;
+        let r = c.ptr();
+        let mut stats = crate::stats::Stats::ZERO;
+        let linked = self
+            .with_stripe(s, |st| {
+                if st.find(b, &e.orig, now).is_some() {
+                    return Err(Error::Exists);
+                }
+                match confirm(st, b, r, now, &mut stats) {
+                    Confirm::Inserted => {
+                        // The table's reference, held while linked.
+                        let _ = st.store.new_ref(r).into_raw();
+                        if let Some(e) = st.store.entry(r) {
+                            let _ = c.note_change(e);
+                        }
+                        c.set_confirmed();
+                        Ok(())
+                    }
+                    Confirm::Merged { .. } => Err(Error::Exists),
+                    Confirm::Failed => Err(Error::NoMemory),
+                }
+            })
+            .unwrap_or(Err(Error::NoMemory));
+        self.stats.add(&stats);
+        // On failure the only reference goes with `c`: the entry is freed
+        // and uncounted.
+        linked.map(|()| c)
+    }
+
     /// Removes the live entry one of whose tuples is `t` if `accept`
     /// agrees (decided under the stripe lock); its table reference is
     /// released after the lock. Whether an entry was removed.

@@ -258,13 +258,42 @@ check "-L shows nothing" sh -c "conntrack -L 2>&1 >/dev/null | grep -qx '$ME: 0 
 check_eq "a new connection is tracked again" "$(tcp_exchange 5520 hello world)" world
 check "and listed" sh -c "conntrack -L -p tcp --dport 5520 2>/dev/null | grep -q 'dport=5520 '"
 
-step "not served yet: -I and -U are refused, the table unchanged"
-n0=$(ct_count)
-out=$(conntrack -I -p tcp -s 192.0.2.9 -d 198.51.100.9 --sport 1 --dport 2 -t 60 --state ESTABLISHED 2>&1)
-check_match "-I: Operation not supported" "$out" "Operation not supported"
-out=$(conntrack -U -p tcp --dport 5520 -t 60 2>&1)
-check_match "-U: Operation not supported" "$out" "Operation not supported"
-check_eq "the table is unchanged" "$(ct_count)" "$n0"
+step "conntrack -I: entries made from user space are tracked like any other"
+check "-I a TCP entry, ESTABLISHED, 100 s" sh -c "conntrack -I -p tcp -s $C -d $S --sport 5610 --dport 5611 \
+    -t 100 --state ESTABLISHED 2>&1 | grep -q '1 flow entries have been created'"
+check_match "/proc lists it" "$(ct_line "dport=5611 ")" \
+    "^tcp +6 (100|99) ESTABLISHED src=$C dst=$S sport=5610 dport=5611 \[UNREPLIED\] src=$S dst=$C sport=5611 dport=5610 use=1\$"
+out=$(conntrack -I -p tcp -s "$C" -d "$S" --sport 5610 --dport 5611 -t 100 --state ESTABLISHED 2>&1)
+check_match "-I of the same flow again: it exists" "$out" "Such conntrack exists"
+check "-I a UDP entry, replied and assured" sh -c "conntrack -I -p udp -s $C -d $S --sport 5620 --dport 5621 \
+    -t 50 -u SEEN_REPLY,ASSURED > /dev/null 2>&1"
+check_match "/proc lists it assured" "$(ct_line "dport=5621 ")" \
+    "^udp +17 (50|49) src=$C dst=$S sport=5620 dport=5621 src=$S dst=$C sport=5621 dport=5620 \[ASSURED\] use=1\$"
+check "-I an ICMP echo entry" sh -c "conntrack -I -p icmp -s $C -d $S --icmp-type 8 --icmp-code 0 --icmp-id 77 \
+    -t 30 > /dev/null 2>&1"
+check_match "/proc lists it" "$(ct_line "id=77 ")" "^icmp +1 (30|29) src=$C dst=$S type=8 code=0 id=77 "
+# As conntrack would send it for -u SEEN_REPLY, but with IPS_DYING.
+TN=$(tuple_hex 01 "$C" "$S" 17 5630 5631)
+TR=$(tuple_hex 02 "$S" "$C" 17 5631 5630)
+nl "create with a status bit user space may not change: EBUSY" "messages=0 errno=16" 0x100 0x600 2 \
+    "${TN}${TR}080003000000020a0800070000000032"
+check_fails "and nothing is made" ct_present "dport=5631 "
+nl "create without a timeout: EINVAL" "messages=0 errno=22" 0x100 0x600 2 "${TN}${TR}"
+nl "create with a reply tuple that is not the inverse (NAT): EOPNOTSUPP" "messages=0 errno=95" 0x100 0x600 2 \
+    "${TN}$(tuple_hex 02 "$S" "$C" 17 5631 5639)0800070000000032"
+nl "a create made" "messages=0 errno=0" 0x100 0x600 2 "${TN}${TR}080003000000000a0800070000000032"
+check_match "/proc lists it" "$(ct_line "dport=5631 ")" "^udp +17 (50|49) src=$C dst=$S sport=5630 dport=5631 src="
+check "a stateful firewall: only ESTABLISHED may pass" sh -c \
+    "iptables -P FORWARD DROP && iptables -A FORWARD -m state --state ESTABLISHED -j ACCEPT"
+in_server timeout 5 /usr/bin/nc -u -l -p 5621 -W 1 > /tmp/fw.out 2>&1 &
+fwsrv=$!
+wait_listen "$SERVER_NS" 5621 udp
+printf 'through\n' | in_client nc -u -p 5620 -w 1 "$S" 5621 > /dev/null 2>&1
+bg_wait 5 "$fwsrv" > /dev/null
+check_eq "a datagram of the made UDP entry passes as ESTABLISHED" "$(cat /tmp/fw.out)" through
+check "the firewall off again" sh -c "iptables -F FORWARD && iptables -P FORWARD ACCEPT"
+out=$(conntrack -U -p tcp --dport 5611 -t 60 2>&1)
+check_match "-U: not served yet (Operation not supported)" "$out" "Operation not supported"
 
 step "the wire layout (ours; nf_conntrack's below)"
 # shapes: the attribute layout of a full dump, one line per kind of
@@ -284,7 +313,10 @@ shapes() {
     sleep 2
     kill "$_ev" 2> /dev/null
     wait "$_ev" 2> /dev/null
-    sed -E 's/(sport|dport|id)=[0-9]+/\1=N/g; s/ +/ /g' "/tmp/$1.ev.raw" > "/tmp/$1.ev"
+    # The states a close passes through depend on how the stack
+    # coalesces FIN and ACK segments: only the closed state is compared.
+    sed -E 's/(sport|dport|id)=[0-9]+/\1=N/g; s/ +/ /g' "/tmp/$1.ev.raw" \
+        | grep -Ev ' (FIN_WAIT|CLOSE_WAIT|LAST_ACK) ' > "/tmp/$1.ev"
 }
 ours=$(shapes ours)
 check_eq "three kinds of entries (TCP, UDP, ICMP) and two statistics answers" \
@@ -304,8 +336,13 @@ wait "$ev" 2> /dev/null
 step "the same layout as nf_conntrack with nf_conntrack_netlink"
 check "modprobe nf_conntrack enable_hooks=1" modprobe nf_conntrack enable_hooks=1
 check "modprobe nf_conntrack_netlink" modprobe nf_conntrack_netlink
-check "topology up" topo_up
-ref=$(shapes ref)
+ref=
+if topo_up; then
+    pass "topology up"
+    ref=$(shapes ref)
+else
+    fail "topology up"
+fi
 check_eq "dump, count and per-CPU answers are laid out alike" "$ours" "$ref"
 printf '%s\n' "$ref" | sed 's/^/    | /'
 check_eq "the same events for the same traffic" "$(cat /tmp/ours.ev)" "$(cat /tmp/ref.ev)"

@@ -232,6 +232,25 @@ pub fn tcp_state_number(s: crate::proto::tcp::TcpState) -> u8 {
     }
 }
 
+/// The TCP state of ctnetlink's number (9, LISTEN's slot, is SYN_SENT2
+/// now); `None` from 10 on (`TCP_CONNTRACK_MAX`).
+pub fn tcp_state_of(n: u8) -> Option<crate::proto::tcp::TcpState> {
+    use crate::proto::tcp::TcpState as S;
+    Some(match n {
+        0 => S::None,
+        1 => S::SynSent,
+        2 => S::SynRecv,
+        3 => S::Established,
+        4 => S::FinWait,
+        5 => S::CloseWait,
+        6 => S::LastAck,
+        7 => S::TimeWait,
+        8 => S::Close,
+        9 => S::SynSent2,
+        _ => return None,
+    })
+}
+
 /// `ctnetlink_dump_tuples`: the IP nest and the protocol nest.
 fn put_tuple(w: &mut Writer<'_>, t: &Tuple) -> Result<(), TooSmall> {
     let ip = w.nest_start(cta::TUPLE_IP)?;

@@ -24,6 +24,12 @@ pub enum Error {
     NotSupported,
     /// `ENOENT`: no such entry.
     NoEntry,
+    /// `EEXIST`: the entry to create is there already.
+    Exists,
+    /// `EBUSY`: a status bit that cannot be set from user space.
+    Busy,
+    /// `ENOMEM`: no room (the table is full) or no memory.
+    NoMemory,
 }
 
 impl Error {
@@ -34,6 +40,9 @@ impl Error {
             Error::Range => 34,
             Error::NotSupported => 95,
             Error::NoEntry => 2,
+            Error::Exists => 17,
+            Error::Busy => 16,
+            Error::NoMemory => 12,
         }
     }
 }

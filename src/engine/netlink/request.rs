@@ -478,6 +478,158 @@ impl<'a> CtRequest<'a> {
     }
 }
 
+/// `protoinfo_policy`: the protocol nests.
+const PROTOINFO_POLICY: [Policy; 4] = [Policy::Any, Policy::Nested, Policy::Nested, Policy::Nested];
+
+/// `tcp_nla_policy`.
+const TCP_POLICY: [Policy; 6] = [
+    Policy::Any,
+    Policy::U8,
+    Policy::U8,
+    Policy::U8,
+    Policy::MinLen(2),
+    Policy::MinLen(2),
+];
+
+/// Status bits user space may not change (`IPS_EXPECTED`,
+/// `IPS_CONFIRMED`, `IPS_DYING`): `EBUSY`.
+const UNCHANGEABLE: u32 = (1 << 0) | CONFIRMED | (1 << 9);
+
+/// `IPS_CONFIRMED`.
+const CONFIRMED: u32 = 1 << 3;
+
+/// What a create request (`IPCTNL_MSG_CT_NEW` with `NLM_F_CREATE`) asks
+/// for, checked as `ctnetlink_create_conntrack` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Create {
+    /// The original tuple (the reply tuple is its inverse: no NAT here).
+    pub orig: Tuple,
+    /// Seconds until it expires.
+    pub timeout: u32,
+    /// Status bits to set (SEEN_REPLY and ASSURED; the others have no
+    /// meaning without NAT or helpers).
+    pub status: u32,
+    /// TCP: the state, each side's flags and window scale.
+    pub tcp: Option<(crate::proto::tcp::TcpState, [u8; 2], [u8; 2])>,
+}
+
+impl Create {
+    /// The entry to insert at `now`, unconfirmed: its deadline holds the
+    /// timeout until it joins the table (the engine's rule).
+    pub fn entry(&self, now: crate::Millis, cfg: &crate::config::Config) -> Entry {
+        use crate::entry::Status;
+        use crate::proto::{tcp::Tcp, udp::Udp, ProtoState};
+        let proto = match (self.orig.proto, self.tcp) {
+            (proto::TCP, Some((state, flags, wscale))) => {
+                ProtoState::Tcp(Tcp::made(state, flags, wscale, self.status & Status::SEEN_REPLY != 0))
+            }
+            (proto::UDP, _) => ProtoState::Udp(Udp::new(now, cfg).0),
+            (proto::ICMP, _) => ProtoState::Icmp,
+            _ => ProtoState::Generic,
+        };
+        Entry {
+            orig: self.orig,
+            status: Status(self.status),
+            deadline: u64::from(self.timeout).saturating_mul(1000),
+            proto,
+        }
+    }
+}
+
+impl CtRequest<'_> {
+    /// The tuple a create or update names, for the lookup that decides
+    /// between them: `Ok(None)` when it names none (or a family without
+    /// entries).
+    pub fn new_lookup(&self) -> Result<Option<Tuple>, Error> {
+        self.check_zone()?;
+        let o = self.tuple(cta::TUPLE_ORIG).transpose()?;
+        let r = self.tuple(cta::TUPLE_REPLY).transpose()?;
+        Ok(o.or(r).and_then(|t| t.lookup_key()))
+    }
+
+    /// A create request's entry (`ctnetlink_create_conntrack`).
+    pub fn create(&self) -> Result<Create, Error> {
+        self.check_zone()?;
+        let (Some(o), Some(r)) = (self.tuple(cta::TUPLE_ORIG), self.tuple(cta::TUPLE_REPLY)) else {
+            return Err(Error::Invalid);
+        };
+        let (o, r) = (o?, r?);
+        if o.proto != r.proto {
+            return Err(Error::Invalid);
+        }
+        if self.get(cta::TIMEOUT).is_none() {
+            return Err(Error::Invalid);
+        }
+        // No NAT, helpers, expectations, marks or labels here.
+        let unsupported = [cta::NAT_SRC, cta::NAT_DST, cta::HELP, cta::TUPLE_MASTER, cta::LABELS];
+        if unsupported.iter().any(|t| self.get(*t).is_some()) || self.get(cta::MARK).is_some_and(|m| m.be32() != 0) {
+            return Err(Error::NotSupported);
+        }
+        let (Some(orig), Some(reply)) = (o.lookup_key(), r.lookup_key()) else {
+            return Err(Error::NotSupported);
+        };
+        // A reply tuple other than the inverse would be NAT.
+        if orig.invert() != Some(reply) {
+            return Err(Error::NotSupported);
+        }
+        let timeout = self.get(cta::TIMEOUT).map_or(0, |a| a.be32());
+        // 6.12 marks the new entry CONFIRMED before applying CTA_STATUS,
+        // which may not change EXPECTED, CONFIRMED or DYING from there.
+        let status = match self.get(cta::STATUS) {
+            Some(a) => {
+                let s = a.be32();
+                if (s ^ CONFIRMED) & UNCHANGEABLE != 0 {
+                    return Err(Error::Busy);
+                }
+                s
+            }
+            None => 0,
+        };
+        let status = status & (crate::entry::Status::SEEN_REPLY | crate::entry::Status::ASSURED);
+        let tcp = if orig.proto == proto::TCP {
+            Some(self.tcp_info()?)
+        } else {
+            None
+        };
+        Ok(Create { orig, timeout, status, tcp })
+    }
+
+    /// `nlattr_to_tcp` on a new entry (state NONE, no flags before).
+    fn tcp_info(&self) -> Result<(crate::proto::tcp::TcpState, [u8; 2], [u8; 2]), Error> {
+        use super::ctnetlink::tcp_state_of;
+        use crate::proto::tcp::TcpState;
+        let none = (TcpState::None, [0, 0], [0, 0]);
+        let Some(pi) = self.get(cta::PROTOINFO) else { return Ok(none) };
+        let tb = parse(pi.payload(), &PROTOINFO_POLICY, Mode::Liberal)?;
+        let Some(t) = tb.get(usize::from(cta::PROTOINFO_TCP)).copied().flatten() else {
+            return Ok(none);
+        };
+        let tt = parse(t.payload(), &TCP_POLICY, Mode::Liberal)?;
+        let get = |ty: u16| tt.get(usize::from(ty)).copied().flatten();
+        let state = match get(cta::TCP_STATE) {
+            Some(a) => tcp_state_of(a.u8()).ok_or(Error::Invalid)?,
+            None => TcpState::None,
+        };
+        // struct nf_ct_tcp_flags { flags, mask }: only masked bits change.
+        let flags = |ty: u16| {
+            get(ty).map_or(0, |a| match a.payload() {
+                [f, m, ..] => f & m,
+                _ => 0,
+            })
+        };
+        let wscale = [
+            get(cta::TCP_WSCALE_ORIGINAL).map_or(0, |a| a.u8()),
+            get(cta::TCP_WSCALE_REPLY).map_or(0, |a| a.u8()),
+        ];
+        let both = get(cta::TCP_WSCALE_ORIGINAL).is_some() && get(cta::TCP_WSCALE_REPLY).is_some();
+        Ok((
+            state,
+            [flags(cta::TCP_FLAGS_ORIGINAL), flags(cta::TCP_FLAGS_REPLY)],
+            if both { wscale } else { [0, 0] },
+        ))
+    }
+}
+
 /// What a delete request does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delete {

@@ -446,6 +446,32 @@ impl Tcp {
         })
     }
 
+    /// The TCP part of an entry made through ctnetlink (`conntrack -I`),
+    /// as 6.12's `nlattr_to_tcp` fills a new one: state `state`, each
+    /// side's `flags`, window scaling only when both sides have
+    /// [`Flags::WINDOW_SCALE`], nothing known of either sequence space
+    /// (taken from each side's next packet). `replied` says whether the
+    /// entry counts as having seen a reply.
+    pub fn made(state: TcpState, flags: [u8; 2], wscale: [u8; 2], replied: bool) -> Tcp {
+        let [fo, fr] = flags;
+        let scaled = Flags(fo).has(Flags::WINDOW_SCALE) && Flags(fr).has(Flags::WINDOW_SCALE);
+        let [so, sr] = if scaled { wscale } else { [0, 0] };
+        Tcp {
+            peers: [Peer::unknown_with(fo, so), Peer::unknown_with(fr, sr)],
+            last_seq: 0,
+            last_ack: 0,
+            last_end: 0,
+            last_win: 0,
+            state,
+            last_dir: Dir::Original,
+            last_kind: PacketKind::None,
+            last_wscale: 0,
+            last_flags: 0,
+            retrans: 0,
+            replied,
+        }
+    }
+
     /// The connection state.
     pub fn state(&self) -> TcpState {
         self.state

@@ -175,6 +175,17 @@ impl Peer {
         }
     }
 
+    /// A side nothing is known of yet, with `flags` and window scale
+    /// `scale` (an entry made through ctnetlink): its window data comes
+    /// with its next packet.
+    pub(crate) fn unknown_with(flags: u8, scale: u8) -> Peer {
+        Peer {
+            flags: Flags(flags),
+            scale,
+            ..Peer::default()
+        }
+    }
+
     /// Restores a SYN we let pass without tracking it (see
     /// `Tcp::resync_from_ignored_syn`).
     pub(crate) fn from_ignored_syn(end: u32, win: u16, scale: u8, flags: u8) -> Peer {
