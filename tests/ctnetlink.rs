@@ -399,3 +399,49 @@ fn events_in_6_12_layout() {
     assert_eq!(event(ctnetlink::Event::Destroy, &e, &gone), want);
     assert_eq!(ctnetlink::Event::Destroy.group(), 3);
 }
+
+/// What conntrack 1.4.7 sends for `-I -p tcp -s 1.1.1.1 -d 2.2.2.2
+/// --sport 1 --dport 2 -t 100 --state ESTABLISHED` (strace), attributes
+/// only: both tuples, the timeout and the TCP state with flags
+/// (the byte after the state is uninitialised padding in the tool).
+const CREATE_ATTRS: [u8; 144] = [
+    0x34, 0x00, 0x01, 0x80, 0x14, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x01,
+    0x08, 0x00, 0x02, 0x00, 0x02, 0x02, 0x02, 0x02, 0x1c, 0x00, 0x02, 0x80, 0x05, 0x00, 0x01, 0x00,
+    0x06, 0x00, 0x00, 0x00, 0x06, 0x00, 0x02, 0x00, 0x00, 0x01, 0x00, 0x00, 0x06, 0x00, 0x03, 0x00,
+    0x00, 0x02, 0x00, 0x00, 0x34, 0x00, 0x02, 0x80, 0x14, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x00,
+    0x02, 0x02, 0x02, 0x02, 0x08, 0x00, 0x02, 0x00, 0x01, 0x01, 0x01, 0x01, 0x1c, 0x00, 0x02, 0x80,
+    0x05, 0x00, 0x01, 0x00, 0x06, 0x10, 0x00, 0x00, 0x06, 0x00, 0x02, 0x00, 0x00, 0x02, 0x00, 0x00,
+    0x06, 0x00, 0x03, 0x00, 0x00, 0x01, 0x00, 0x00, 0x08, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x64,
+    0x20, 0x00, 0x04, 0x80, 0x1c, 0x00, 0x01, 0x80, 0x05, 0x00, 0x01, 0x00, 0x03, 0x72, 0x00, 0x00,
+    0x06, 0x00, 0x04, 0x00, 0x0a, 0x0a, 0x00, 0x00, 0x06, 0x00, 0x05, 0x00, 0x0a, 0x0a, 0x00, 0x00,
+];
+
+#[test]
+fn conntrack_create_request() {
+    use ip_conntrack::proto::tcp::TcpState;
+    let b = request(msg::CT_NEW, 0x604, 2, &CREATE_ATTRS);
+    let r = parse(&b).unwrap();
+    let t = Tuple { src: addr(1, 1, 1, 1), dst: addr(2, 2, 2, 2), proto: 6, l4: L4::Ports { sport: 1, dport: 2 } };
+    assert_eq!(r.new_lookup(), Ok(Some(t)));
+    let c = r.create().unwrap();
+    assert_eq!((c.orig, c.timeout, c.status), (t, 100, 0));
+    assert_eq!(c.tcp, Some((TcpState::Established, [0x0a, 0x0a], [0, 0])));
+    let e = c.entry(5000, &ip_conntrack::config::Config::DEFAULT);
+    assert_eq!(e.deadline, 100_000);
+    let ProtoState::Tcp(tcp) = e.proto else { panic!() };
+    assert_eq!(tcp.state(), TcpState::Established);
+    // Without a timeout: EINVAL; with IPS_DYING asked for: EBUSY.
+    let no_timeout: Vec<u8> = [&CREATE_ATTRS[..104], &CREATE_ATTRS[112..]].concat();
+    assert_eq!(parse(&request(0, 0x604, 2, &no_timeout)).unwrap().create(), Err(Error::Invalid));
+    let mut dying = CREATE_ATTRS.to_vec();
+    dying.extend([8, 0, 3, 0, 0, 0, 2, 8]);
+    assert_eq!(parse(&request(0, 0x604, 2, &dying)).unwrap().create(), Err(Error::Busy));
+    // Status without IPS_CONFIRMED: 6.12 sets it first, so clearing it is EBUSY too.
+    let mut unconfirmed = CREATE_ATTRS.to_vec();
+    unconfirmed.extend([8, 0, 3, 0, 0, 0, 0, 2]);
+    assert_eq!(parse(&request(0, 0x604, 2, &unconfirmed)).unwrap().create(), Err(Error::Busy));
+    // A TCP state past the last one: EINVAL.
+    let mut bad_state = CREATE_ATTRS.to_vec();
+    bad_state[124] = 10;
+    assert_eq!(parse(&request(0, 0x604, 2, &bad_state)).unwrap().create(), Err(Error::Invalid));
+}

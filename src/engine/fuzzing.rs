@@ -330,6 +330,11 @@ pub fn ctnetlink_input(data: &[u8]) {
             assert_eq!(o.lookup_key(), Some(t));
         }
     }
+    let _ = r.new_lookup();
+    if let Ok(c) = r.create() {
+        let e = c.entry(1000, &Config::DEFAULT);
+        assert_eq!(e.orig.invert().and_then(|i| i.invert()), Some(e.orig));
+    }
     if let Ok(Delete::Flush(Some(f))) = r.delete() {
         let _ = f.matches(&probe(crate::tuple::Tuple { src: 5, dst: 6, proto: 1, l4: crate::tuple::L4::Icmp { ty: 8, code: 0, id: 9 } }), 7);
     }
