@@ -445,3 +445,34 @@ fn conntrack_create_request() {
     bad_state[124] = 10;
     assert_eq!(parse(&request(0, 0x604, 2, &bad_state)).unwrap().create(), Err(Error::Invalid));
 }
+
+#[test]
+fn updates_apply_as_6_12_checks_them() {
+    use ip_conntrack::entry::Status;
+    use ip_conntrack::proto::tcp::TcpState;
+    let mut t = tracker(64, 100);
+    let mut c = Conn::new(41000, 80);
+    t.packet(&c.c(SYN, 0), 0);
+    let mut e = entry_of(&t, &c.tuple(), 1);
+    // Timeout 60 s and SEEN_REPLY|ASSURED (with CONFIRMED, as the tool sends).
+    let attrs = [&GET_ATTRS[..52], &[8, 0, 7, 0, 0, 0, 0, 60, 8, 0, 3, 0, 0, 0, 0, 0x0e]].concat();
+    let ch = parse(&request(0, 0x4, 2, &attrs)).unwrap().change().unwrap();
+    assert_eq!(ch.apply(&mut e, 10_000), Ok(()));
+    assert_eq!(e.deadline, 70_000);
+    assert!(e.status.has(Status::SEEN_REPLY | Status::ASSURED));
+    // Clearing ASSURED again: EBUSY.
+    let attrs = [&GET_ATTRS[..52], &[8, 0, 3, 0, 0, 0, 0, 0x0a]].concat();
+    let ch = parse(&request(0, 0x4, 2, &attrs)).unwrap().change().unwrap();
+    assert_eq!(ch.apply(&mut e, 10_000), Err(Error::Busy));
+    // A TCP state through CTA_PROTOINFO (the -G request's protoinfo plus a state).
+    let pi = [32, 0, 4, 0x80, 28, 0, 1, 0x80, 5, 0, 1, 0, 7, 0, 0, 0, 6, 0, 4, 0, 0x0a, 0x0a, 0, 0, 6, 0, 5, 0, 0x0a, 0x0a, 0, 0];
+    let attrs = [&GET_ATTRS[..52], &pi[..]].concat();
+    let ch = parse(&request(0, 0x4, 2, &attrs)).unwrap().change().unwrap();
+    assert_eq!(ch.apply(&mut e, 10_000), Ok(()));
+    let ProtoState::Tcp(tcp) = e.proto else { panic!() };
+    assert_eq!(tcp.state(), TcpState::TimeWait);
+    assert!(tcp.peer(Dir::Reply).flags().has(0x0a));
+    // A mark: no marks here.
+    let attrs = [&GET_ATTRS[..52], &[8, 0, 8, 0, 0, 0, 0, 1]].concat();
+    assert_eq!(parse(&request(0, 0x4, 2, &attrs)).unwrap().change(), Err(Error::NotSupported));
+}

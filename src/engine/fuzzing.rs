@@ -331,6 +331,10 @@ pub fn ctnetlink_input(data: &[u8]) {
         }
     }
     let _ = r.new_lookup();
+    if let Ok(ch) = r.change() {
+        let mut e = probe(crate::tuple::Tuple { src: 1, dst: 2, proto: 6, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
+        let _ = ch.apply(&mut e, 5000);
+    }
     if let Ok(c) = r.create() {
         let e = c.entry(1000, &Config::DEFAULT);
         assert_eq!(e.orig.invert().and_then(|i| i.invert()), Some(e.orig));

@@ -248,9 +248,27 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 Ok(k) => k,
                 Err(e) => return errno(e),
             };
-            if key.is_some_and(|t| table.lookup_with(&t, now, |_, _| ()).is_some()) {
-                // Changing an entry (`conntrack -U`) is not served yet.
-                return if h.flags & F_EXCL != 0 { errno(Error::Exists) } else { -EOPNOTSUPP };
+            if let Some(t) = key.filter(|t| table.lookup_with(t, now, |_, _| ()).is_some()) {
+                if h.flags & F_EXCL != 0 {
+                    return errno(Error::Exists);
+                }
+                let ch = match r.change() {
+                    Ok(ch) => ch,
+                    Err(e) => return errno(e),
+                };
+                let done = table.update_with(&t, now, |e, c| {
+                    let res = ch.apply(e, now);
+                    let _ = c.note_change(e);
+                    (res, c.new_ref())
+                });
+                return match done {
+                    None => errno(Error::NoEntry),
+                    Some((res, c)) => {
+                        // 6.12 reports every update, changed or not.
+                        notify(&c, Event::Update { protoinfo: true });
+                        res.map_or_else(errno, |()| 0)
+                    }
+                };
             }
             if h.flags & F_CREATE == 0 {
                 return errno(Error::NoEntry);

@@ -405,6 +405,26 @@ impl Table {
         .flatten()
     }
 
+    /// Runs `f` on the live entry one of whose tuples is `t`, mutably,
+    /// under its stripe lock (`f` must not sleep); `None` when there is
+    /// none.
+    pub(crate) fn update_with<R>(
+        &self,
+        t: &Tuple,
+        now: Millis,
+        f: impl FnOnce(&mut Entry, &Conn) -> R,
+    ) -> Option<R> {
+        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        self.with_stripe(s, |st| {
+            let (r, _) = st.find(b, t, now)?;
+            // SAFETY: `r` is linked in this locked stripe: alive.
+            let c = unsafe { r.as_conn() };
+            let e = st.store.entry_mut(r)?;
+            Some(f(e, c))
+        })
+        .flatten()
+    }
+
     /// Links a new entry `e` made outside the packet path (ctnetlink's
     /// create), counted against `max` like any other; `Exists` when its
     /// flow is in the table already. The entry, with a reference for the

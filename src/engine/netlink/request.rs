@@ -513,6 +513,61 @@ pub struct Create {
     pub tcp: Option<(crate::proto::tcp::TcpState, [u8; 2], [u8; 2])>,
 }
 
+/// What an update (`IPCTNL_MSG_CT_NEW` on an entry that exists, without
+/// `NLM_F_EXCL`) changes, as `ctnetlink_change_conntrack` reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// New timeout in seconds.
+    pub timeout: Option<u32>,
+    /// Status bits (checked against the entry's when applied).
+    pub status: Option<u32>,
+    /// TCP: what `CTA_PROTOINFO_TCP` asks.
+    pub tcp: Option<TcpChange>,
+}
+
+/// A TCP update: a new state number, each side's `(flags, mask)`, both
+/// window scales.
+pub type TcpChange = (Option<u8>, [(u8, u8); 2], Option<[u8; 2]>);
+
+impl Change {
+    /// Applies the change to `e` at `now`, in 6.12's order (timeout,
+    /// status, protocol state); an error leaves what came before it
+    /// applied, as 6.12 does.
+    pub fn apply(&self, e: &mut Entry, now: crate::Millis) -> Result<(), Error> {
+        use super::ctnetlink::tcp_state_of;
+        use crate::entry::Status;
+        use crate::proto::ProtoState;
+        if let Some(t) = self.timeout {
+            e.deadline = now.saturating_add(u64::from(t).saturating_mul(1000));
+        }
+        if let Some(s) = self.status {
+            let d = e.status.0 ^ s;
+            if d & UNCHANGEABLE != 0 {
+                return Err(Error::Busy);
+            }
+            // SEEN_REPLY and ASSURED can only be set.
+            for bit in [Status::SEEN_REPLY, Status::ASSURED] {
+                if d & bit != 0 && s & bit == 0 {
+                    return Err(Error::Busy);
+                }
+            }
+            let set = s & (Status::SEEN_REPLY | Status::ASSURED);
+            e.status.set(set);
+            if let (true, ProtoState::Tcp(tcp)) = (set & Status::SEEN_REPLY != 0, &mut e.proto) {
+                tcp.set_replied();
+            }
+        }
+        if let (Some((state, flags, wscale)), ProtoState::Tcp(tcp)) = (self.tcp, &mut e.proto) {
+            let state = match state {
+                Some(n) => Some(tcp_state_of(n).ok_or(Error::Invalid)?),
+                None => None,
+            };
+            tcp.change(state, flags, wscale);
+        }
+        Ok(())
+    }
+}
+
 impl Create {
     /// The entry to insert at `now`, unconfirmed: its deadline holds the
     /// timeout until it joins the table (the engine's rule).
@@ -592,6 +647,49 @@ impl CtRequest<'_> {
             None
         };
         Ok(Create { orig, timeout, status, tcp })
+    }
+
+    /// An update's changes (`ctnetlink_change_conntrack`).
+    pub fn change(&self) -> Result<Change, Error> {
+        // Only a new entry may get NAT or a master; no helpers, labels
+        // or marks here.
+        let unsupported = [cta::NAT_SRC, cta::NAT_DST, cta::TUPLE_MASTER, cta::HELP, cta::LABELS];
+        if unsupported.iter().any(|t| self.get(*t).is_some()) || self.get(cta::MARK).is_some_and(|m| m.be32() != 0) {
+            return Err(Error::NotSupported);
+        }
+        let tcp = match self.get(cta::PROTOINFO) {
+            None => None,
+            Some(pi) => {
+                let tb = parse(pi.payload(), &PROTOINFO_POLICY, Mode::Liberal)?;
+                match tb.get(usize::from(cta::PROTOINFO_TCP)).copied().flatten() {
+                    None => None,
+                    Some(t) => {
+                        let tt = parse(t.payload(), &TCP_POLICY, Mode::Liberal)?;
+                        let get = |ty: u16| tt.get(usize::from(ty)).copied().flatten();
+                        let state = get(cta::TCP_STATE).map(|a| a.u8());
+                        if state.is_some_and(|n| n >= 10) {
+                            return Err(Error::Invalid);
+                        }
+                        let fm = |ty: u16| {
+                            get(ty).map_or((0, 0), |a| match a.payload() {
+                                [f, m, ..] => (*f, *m),
+                                _ => (0, 0),
+                            })
+                        };
+                        let ws = match (get(cta::TCP_WSCALE_ORIGINAL), get(cta::TCP_WSCALE_REPLY)) {
+                            (Some(o), Some(r)) => Some([o.u8(), r.u8()]),
+                            _ => None,
+                        };
+                        Some((state, [fm(cta::TCP_FLAGS_ORIGINAL), fm(cta::TCP_FLAGS_REPLY)], ws))
+                    }
+                }
+            }
+        };
+        Ok(Change {
+            timeout: self.get(cta::TIMEOUT).map(|a| a.be32()),
+            status: self.get(cta::STATUS).map(|a| a.be32()),
+            tcp,
+        })
     }
 
     /// `nlattr_to_tcp` on a new entry (state NONE, no flags before).

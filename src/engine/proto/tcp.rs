@@ -472,6 +472,30 @@ impl Tcp {
         }
     }
 
+    /// Applies a ctnetlink update (6.12's `nlattr_to_tcp` on an existing
+    /// entry): the state if given, each side's flags under their masks,
+    /// the window scales when both are given and both sides scale.
+    pub fn change(&mut self, state: Option<TcpState>, flags: [(u8, u8); 2], wscale: Option<[u8; 2]>) {
+        if let Some(s) = state {
+            self.state = s;
+        }
+        for (p, (f, m)) in self.peers.iter_mut().zip(flags) {
+            p.set_flags_masked(f, m);
+        }
+        let [o, r] = &mut self.peers;
+        if let Some([so, sr]) = wscale {
+            if o.flags().has(Flags::WINDOW_SCALE) && r.flags().has(Flags::WINDOW_SCALE) {
+                o.set_scale(so);
+                r.set_scale(sr);
+            }
+        }
+    }
+
+    /// Marks a reply as seen (a ctnetlink update setting SEEN_REPLY).
+    pub fn set_replied(&mut self) {
+        self.replied = true;
+    }
+
     /// The connection state.
     pub fn state(&self) -> TcpState {
         self.state

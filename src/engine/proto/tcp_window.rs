@@ -186,6 +186,18 @@ impl Peer {
         }
     }
 
+    /// Sets the flags of `mask` to those of `flags` (ctnetlink's
+    /// `struct nf_ct_tcp_flags`).
+    pub(crate) fn set_flags_masked(&mut self, flags: u8, mask: u8) {
+        self.flags.clear(mask);
+        self.flags.set(flags & mask);
+    }
+
+    /// Sets the window scale shift.
+    pub(crate) fn set_scale(&mut self, scale: u8) {
+        self.scale = scale;
+    }
+
     /// Restores a SYN we let pass without tracking it (see
     /// `Tcp::resync_from_ignored_syn`).
     pub(crate) fn from_ignored_syn(end: u32, win: u16, scale: u8, flags: u8) -> Peer {
