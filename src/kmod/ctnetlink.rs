@@ -48,8 +48,8 @@ const RESCHED_EVERY: u32 = 1024;
 /// Room for one answer that is not a dump (an entry is about 220 bytes).
 const ANSWER_LEN: usize = 512;
 
-/// The `EOPNOTSUPP` of requests this tracker does not serve yet.
-const EOPNOTSUPP: c_int = 95;
+/// Requests this tracker does not serve (6.12 without the dying list).
+const EOPNOTSUPP: c_int = -95;
 
 /// `NLM_F_EXCL`: create only.
 const F_EXCL: u16 = 0x200;
@@ -175,7 +175,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
     let bytes = unsafe { bytes(msg, len) };
     // SAFETY: a ctnetlink callback in `net`.
     let Some(table) = (unsafe { table_of(net) }) else {
-        return -(ENOENT.to_errno().abs());
+        return errno(Error::NoEntry);
     };
     let m = match Message::new_checked(bytes) {
         Ok(m) => m,
@@ -213,7 +213,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             });
             match found {
                 None => errno(Error::NoEntry),
-                Some(false) => -(ENOMEM.to_errno().abs()),
+                Some(false) => errno(Error::NoMemory),
                 Some(true) => unicast(net, portid, w.bytes()),
             }
         }
@@ -240,7 +240,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             let mut w = Writer::new(&mut buf);
             match wire::put_stats(&mut w, portid, h.seq, table.count(), crate::settings::max()) {
                 Ok(()) => unicast(net, portid, w.bytes()),
-                Err(_) => -(ENOMEM.to_errno().abs()),
+                Err(_) => errno(Error::NoMemory),
             }
         }
         msg::CT_NEW => {
@@ -288,8 +288,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
         }
         // Only as dumps (handled in C); 6.12 answers a plain request so.
         msg::CT_GET_STATS_CPU => 0,
-        msg::CT_GET_DYING | msg::CT_GET_UNCONFIRMED => -EOPNOTSUPP,
-        _ => -EOPNOTSUPP,
+        _ => EOPNOTSUPP,
     }
 }
 
