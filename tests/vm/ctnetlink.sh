@@ -285,11 +285,12 @@ nl "a create made" "messages=0 errno=0" 0x100 0x600 2 "${TN}${TR}080003000000000
 check_match "/proc lists it" "$(ct_line "dport=5631 ")" "^udp +17 (50|49) src=$C dst=$S sport=5630 dport=5631 src="
 check "a stateful firewall: only ESTABLISHED may pass" sh -c \
     "iptables -P FORWARD DROP && iptables -A FORWARD -m state --state ESTABLISHED -j ACCEPT"
-in_server timeout 5 /usr/bin/nc -u -l -p 5621 -W 1 > /tmp/fw.out 2>&1 &
+# (It ends with the first datagram; the limit is for the slow debug kernel.)
+in_server timeout 30 /usr/bin/nc -u -l -p 5621 -W 1 > /tmp/fw.out 2>&1 &
 fwsrv=$!
 wait_listen "$SERVER_NS" 5621 udp
 printf 'through\n' | in_client nc -u -p 5620 -w 1 "$S" 5621 > /dev/null 2>&1
-bg_wait 5 "$fwsrv" > /dev/null
+bg_wait 30 "$fwsrv" > /dev/null
 check_eq "a datagram of the made UDP entry passes as ESTABLISHED" "$(cat /tmp/fw.out)" through
 check "the firewall off again" sh -c "iptables -F FORWARD && iptables -P FORWARD ACCEPT"
 
