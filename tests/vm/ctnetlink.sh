@@ -266,9 +266,9 @@ check_match "/proc lists it" "$(ct_line "dport=5611 ")" \
 out=$(conntrack -I -p tcp -s "$C" -d "$S" --sport 5610 --dport 5611 -t 100 --state ESTABLISHED 2>&1)
 check_match "-I of the same flow again: it exists" "$out" "Such conntrack exists"
 check "-I a UDP entry, replied and assured" sh -c "conntrack -I -p udp -s $C -d $S --sport 5620 --dport 5621 \
-    -t 50 -u SEEN_REPLY,ASSURED > /dev/null 2>&1"
+    -t 300 -u SEEN_REPLY,ASSURED > /dev/null 2>&1"
 check_match "/proc lists it assured" "$(ct_line "dport=5621 ")" \
-    "^udp +17 (50|49) src=$C dst=$S sport=5620 dport=5621 src=$S dst=$C sport=5621 dport=5620 \[ASSURED\] use=1\$"
+    "^udp +17 (300|29[0-9]) src=$C dst=$S sport=5620 dport=5621 src=$S dst=$C sport=5621 dport=5620 \[ASSURED\] use=1\$"
 check "-I an ICMP echo entry" sh -c "conntrack -I -p icmp -s $C -d $S --icmp-type 8 --icmp-code 0 --icmp-id 77 \
     -t 30 > /dev/null 2>&1"
 check_match "/proc lists it" "$(ct_line "id=77 ")" "^icmp +1 (30|29) src=$C dst=$S type=8 code=0 id=77 "
