@@ -98,4 +98,7 @@ const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 #include "ipct_conn.h"
 #include "ipct_guard.h"
 
+/* ctnetlink: include/ipct_ctnl.h (helpers in ctnl_helpers.c). */
+#include "ipct_ctnl.h"
+
 #endif /* IP_CONNTRACK_H */

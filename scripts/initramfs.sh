@@ -47,6 +47,11 @@ declare -A PROGS=(
     [/usr/bin/socat]=/usr/bin/socat
     [/usr/sbin/xtables-legacy-multi]=/usr/sbin/xtables-legacy-multi
     [/usr/sbin/xtables-nft-multi]=/usr/sbin/xtables-nft-multi
+    # conntrack-tools, over the module's ctnetlink.
+    [/usr/sbin/conntrack]=/usr/sbin/conntrack
+    [/usr/sbin/conntrackd]=/usr/sbin/conntrackd
+    # util-linux's setpriv: runs a command without privileges.
+    [/usr/bin/setpriv]=/usr/bin/setpriv
 )
 # iptables front ends: links to the multi-call binaries. Plain `iptables`
 # is the legacy (classic x_tables) one; `iptables-nft` is there by name.
@@ -56,7 +61,7 @@ LEGACY_NAMES="iptables-legacy iptables-legacy-save iptables-legacy-restore
 NFT_NAMES="iptables-nft iptables-nft-save iptables-nft-restore
     ip6tables-nft ip6tables-nft-save ip6tables-nft-restore iptables-translate"
 # Busybox applets not linked: real tools (or dash) take these names.
-SKIP_APPLETS=" busybox ip nc sh ash hush init linuxrc "
+SKIP_APPLETS=" busybox ip nc sh ash hush init linuxrc setpriv "
 ETC_FILES="/etc/protocols /etc/services /etc/ethertypes"
 
 PKT_DIR=$TOP/tools/pkt
@@ -64,6 +69,9 @@ PKT=$PKT_DIR/target/release/pkt
 # The clash test's sender (tests/vm/race.sh): two threads, one socket.
 TWIN_DIR=$TOP/tools/twin
 TWIN=$TWIN_DIR/target/release/twin
+# Raw nfnetlink requests (tests/vm/ctnetlink.sh): what conntrack never sends.
+NLMSG_DIR=$TOP/tools/nlmsg
+NLMSG=$NLMSG_DIR/target/release/nlmsg
 
 for p in "${!PROGS[@]}" /bin/busybox; do
     [ -x "$p" ] || die "$p missing: run scripts/deps.sh"
@@ -80,6 +88,10 @@ RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --quiet --release --locked --manifest-path "$TWIN_DIR/Cargo.toml" >&2 \
     || die "building tools/twin failed"
 if ldd "$TWIN" 2>&1 | grep -q '=>'; then die "$TWIN is not statically linked"; fi
+RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --quiet --release --locked --manifest-path "$NLMSG_DIR/Cargo.toml" >&2 \
+    || die "building tools/nlmsg failed"
+if ldd "$NLMSG" 2>&1 | grep -q '=>'; then die "$NLMSG is not statically linked"; fi
 
 # Every shared library a program or xtables extension needs, with its
 # dynamic loader (ldd lists it by absolute path).
@@ -91,7 +103,7 @@ LIBS=$(libs_of "${!PROGS[@]}" "$XTABLES"/*.so)
 inputs() {
     stat -L -c '%n %s %Y' "${!PROGS[@]}" /bin/busybox $LIBS "$XTABLES"/*.so $ETC_FILES
     # By content: scripts/module.sh and cargo rewrite these on every build.
-    sha256sum "$MOD" "$WARN_MOD" "$SOCKET_MOD" "$PKT" "$TWIN" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
+    sha256sum "$MOD" "$WARN_MOD" "$SOCKET_MOD" "$PKT" "$TWIN" "$NLMSG" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
     find "$KDIR/modroot/lib/modules/$REL" -type f -printf '%p %s %T@\n' | sort
     echo "release $REL"
 }
@@ -139,7 +151,8 @@ for lib in $LIBS; do
 done
 install -m 0755 "$PKT" "$ROOT/usr/bin/pkt"
 install -m 0755 "$TWIN" "$ROOT/usr/bin/twin"
-say "tools: ${#PROGS[@]} programs, $(printf '%s\n' $LIBS | wc -l) shared libraries, pkt, twin"
+install -m 0755 "$NLMSG" "$ROOT/usr/bin/nlmsg"
+say "tools: ${#PROGS[@]} programs, $(printf '%s\n' $LIBS | wc -l) shared libraries, pkt, twin, nlmsg"
 
 # /etc: what the tools look up by name.
 for f in $ETC_FILES; do cp "$f" "$ROOT$f"; done

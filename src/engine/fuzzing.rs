@@ -28,7 +28,11 @@ use crate::wire::MAX_HEAD_LEN;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, as in `fuzz/fuzz_targets/NAME.rs`.
-pub const TARGETS: [(&str, Target); 2] = [("parse", parse_input), ("track", track_input)];
+pub const TARGETS: [(&str, Target); 3] = [
+    ("parse", parse_input),
+    ("track", track_input),
+    ("ctnetlink", ctnetlink_input),
+];
 
 /// Runs target `name` on `data`; false when there is no such target.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -312,4 +316,52 @@ pub fn track_input(data: &[u8]) {
     while !w.t.sweep(w.now, 1000).pass_done {}
     w.t.sweep(w.now, usize::MAX);
     assert_eq!(w.t.count(), 0);
+}
+
+/// Fuzzes ctnetlink request parsing: `data` is one netlink message as a
+/// socket would send it. Whatever the bytes, parsing returns (no panic);
+/// a filter that parsed can be applied; a tuple a request names survives
+/// an encode of an entry with that tuple and a parse back.
+pub fn ctnetlink_input(data: &[u8]) {
+    use crate::entry::Entry;
+    use crate::netlink::attr::Writer;
+    use crate::netlink::ctnetlink::{cta, put_entry, Meta};
+    use crate::netlink::message::Message;
+    use crate::netlink::request::{CtRequest, Delete};
+    use crate::proto::ProtoState;
+
+    let Ok(m) = Message::new_checked(data) else { return };
+    let Ok(r) = CtRequest::parse(&m) else { return };
+    let _ = r.id();
+    let probe = |t: crate::tuple::Tuple| Entry::new(t, Status(Status::CONFIRMED), 1000, ProtoState::Generic);
+    if let Ok(Some(f)) = r.dump_filter() {
+        let e = probe(crate::tuple::Tuple { src: 1, dst: 2, proto: 17, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
+        let _ = f.matches(&e, 0);
+    }
+    let _ = r.delete();
+    if let Ok(Some(t)) = r.get_one() {
+        if t.invert().is_some() {
+            let e = probe(t);
+            let mut buf = [0u8; 512];
+            let mut w = Writer::new(&mut buf);
+            put_entry(&mut w, 1, 1, 0, &e, &Meta { id: 1, uses: 1, timeout: 1, mark: 0 })
+                .expect("an entry fits in 512 bytes");
+            let back = Message::new_checked(w.bytes()).expect("own message");
+            let again = CtRequest::parse(&back).expect("own attributes");
+            let o = again.tuple(cta::TUPLE_ORIG).expect("orig").expect("parses");
+            assert_eq!(o.lookup_key(), Some(t));
+        }
+    }
+    let _ = r.new_lookup();
+    if let Ok(ch) = r.change() {
+        let mut e = probe(crate::tuple::Tuple { src: 1, dst: 2, proto: 6, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
+        let _ = ch.apply(&mut e, 5000);
+    }
+    if let Ok(c) = r.create() {
+        let e = c.entry(1000, &Config::DEFAULT);
+        assert_eq!(e.orig().invert().and_then(|i| i.invert()), Some(e.orig()));
+    }
+    if let Ok(Delete::Flush(Some(f))) = r.delete() {
+        let _ = f.matches(&probe(crate::tuple::Tuple { src: 5, dst: 6, proto: 1, l4: crate::tuple::L4::Icmp { ty: 8, code: 0, id: 9 } }), 7);
+    }
 }

@@ -42,7 +42,7 @@ use crate::skb::{Skb, SkbMut};
 use crate::Millis;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::types::Opaque;
@@ -113,6 +113,9 @@ pub(crate) struct Conn {
     /// The reference count (`skb->_nfct` points here).
     general: Opaque<ffi::nf_conntrack>,
     confirmed: AtomicBool,
+    /// What update events last reported (`change_summary`), written under
+    /// the stripe lock; in what was padding.
+    reported: AtomicU16,
     stripe: NonNull<StripeCell>,
     linked: UnsafeCell<Linked>,
 }
@@ -149,6 +152,7 @@ impl Conn {
                 Conn {
                     general: Opaque::uninit(),
                     confirmed: AtomicBool::new(false),
+                    reported: AtomicU16::new(0),
                     stripe: NonNull::from(stripe),
                     linked: UnsafeCell::new(Linked { next: None, entry }),
                 },
@@ -196,6 +200,26 @@ impl Conn {
         // which the helper extends past `nf_conn.status` whenever it keeps
         // a shadow of that word (and otherwise leaves alone).
         unsafe { ffi::ipct_shadow_confirmed(self.general.get().cast()) };
+    }
+
+    /// Records `e` (this entry, read under its stripe lock, which the
+    /// caller holds) as reported to event listeners; the update event it
+    /// makes, if it changed what was reported. Unconfirmed entries make
+    /// none (their new-entry event reports them).
+    pub(crate) fn note_change(&self, e: &Entry) -> Option<crate::netlink::ctnetlink::Event> {
+        use crate::netlink::ctnetlink::{change_summary, update_event};
+        let new = change_summary(e);
+        // Under the stripe lock: a plain load and store, no atomic
+        // read-modify-write on every packet.
+        let old = self.reported.load(Ordering::Relaxed);
+        if old == new {
+            return None;
+        }
+        self.reported.store(new, Ordering::Relaxed);
+        if !self.is_confirmed() {
+            return None;
+        }
+        update_event(old, new)
     }
 
     /// The current reference count (the `use=` of `/proc`).

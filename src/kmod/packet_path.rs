@@ -18,6 +18,8 @@
 //!   filter dropped never gets here, and its entry goes with it.
 
 use crate::conn;
+use crate::ctnetlink;
+use crate::netlink::ctnetlink::Event;
 use crate::driver::{self, Confirmed, DropReason, Tracked};
 use crate::ffi;
 use crate::hooks::{self, priority, Hook, HookPoint, Packet, Verdict};
@@ -67,7 +69,8 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
         return invalid(stats, Invalid::BadL4Header, false, Some(pkt));
     }
     match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
-        Tracked::Attach(c, ctinfo) => {
+        Tracked::Attach(held, ctinfo) => {
+            let c = held.notified();
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
@@ -157,13 +160,18 @@ fn confirm_new(skb: &mut SkbMut<'_>) -> Verdict {
         &mut table.stats().counter(),
     );
     match outcome {
-        Confirmed::Inserted | Confirmed::Already => {
+        Confirmed::Inserted => {
+            ctnetlink::notify(&c, Event::New);
+            drop(conn::attach(skb, c, ctinfo));
+            Verdict::ACCEPT
+        }
+        Confirmed::Already => {
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
         Confirmed::Merged(existing) => {
             // The packet carries the winner now; its own entry goes.
-            drop(conn::attach(skb, existing, ctinfo));
+            drop(conn::attach(skb, existing.notified(), ctinfo));
             drop(c);
             Verdict::ACCEPT
         }

@@ -37,6 +37,9 @@ pub mod hash;
 #[path = "../engine/invalid.rs"]
 pub mod invalid;
 #[forbid(unsafe_code)]
+#[path = "../engine/netlink/mod.rs"]
+pub mod netlink;
+#[forbid(unsafe_code)]
 #[path = "../engine/packet.rs"]
 pub mod packet;
 #[forbid(unsafe_code)]
@@ -68,6 +71,7 @@ pub mod wire;
 pub type Millis = u64;
 
 mod conn;
+mod ctnetlink;
 mod ffi;
 mod debugfs;
 mod dwork;
@@ -107,6 +111,8 @@ module! {
 /// hooks first (no new packets), the sockopt last (nf_conntrack stays
 /// unloadable until everything else is gone).
 struct IpConntrack {
+    /// First: no request or dump may reach a table being torn down.
+    _ctnetlink: ctnetlink::Registration,
     _matches: xt_match::Registration,
     _hooks: hooks::Registration<4>,
     _proc: procfs::Files,
@@ -153,6 +159,7 @@ impl kernel::Module for IpConntrack {
         let proc = procfs::Files::new()?;
         let hooks = hooks::Registration::new(packet_path::hook_ops())?;
         let matches = xt_match::register()?;
+        let ctnetlink = ctnetlink::Registration::new()?;
 
         pr_info!(
             "loaded: {} buckets, {} max, {} hooks\n",
@@ -161,6 +168,7 @@ impl kernel::Module for IpConntrack {
             hooks.count()
         );
         Ok(Self {
+            _ctnetlink: ctnetlink,
             _matches: matches,
             _hooks: hooks,
             _proc: proc,

@@ -28,6 +28,8 @@ use crate::stats::Counter;
 use crate::sys;
 use crate::expiry::{self, Cursor, Progress};
 use crate::table::{Layout, Store, Stripe, Walk};
+use crate::netlink::ctnetlink::Event;
+use crate::tuple::Tuple;
 use crate::Millis;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -181,9 +183,28 @@ pub(crate) struct Shell<'t> {
     table: &'t Table,
 }
 
+/// A reference the driver hands a packet, with the update event (reply
+/// seen, assured, TCP state moved) the packet made, if any: read under the
+/// stripe lock, sent after it ([`Held::notified`]).
+pub(crate) struct Held {
+    conn: ConnRef,
+    event: Option<Event>,
+}
+
+impl Held {
+    /// Sends the update event, if any (to ctnetlink listeners, if any);
+    /// the reference.
+    pub(crate) fn notified(self) -> ConnRef {
+        if let Some(ev) = self.event {
+            crate::ctnetlink::notify(&self.conn, ev);
+        }
+        self.conn
+    }
+}
+
 impl driver::Shell for Shell<'_> {
     type Ref = ConnPtr;
-    type Held = ConnRef;
+    type Held = Held;
     type Store<'l> = Slab<'l>;
 
     fn layout(&self) -> Layout {
@@ -202,18 +223,22 @@ impl driver::Shell for Shell<'_> {
         self.table.with_stripe(s, f)
     }
 
-    fn hold(store: &Slab<'_>, r: ConnPtr) -> ConnRef {
+    fn hold(store: &Slab<'_>, r: ConnPtr) -> Held {
         // SAFETY: the driver passes entries found in, or just inserted
         // into, this stripe under the lock we hold (`Shell`'s contract),
         // or the entry being confirmed, which its packet holds.
-        unsafe { store.new_ref(r) }
+        let conn = unsafe { store.new_ref(r) };
+        let event = store.entry(r).and_then(|e| conn.note_change(e));
+        Held { conn, event }
     }
 
     fn linked(store: &Slab<'_>, r: ConnPtr) {
-        let c = Self::hold(store, r);
-        c.set_confirmed();
+        // What the new-entry event reports (sent by the caller once the
+        // lock is dropped); updates are reported from here on.
+        let Held { conn, .. } = Self::hold(store, r);
+        conn.set_confirmed();
         // The table's reference, held while the entry is linked.
-        let _ = c.into_raw();
+        let _ = conn.into_raw();
     }
 
     fn closing(store: &Slab<'_>) -> bool {
@@ -224,14 +249,17 @@ impl driver::Shell for Shell<'_> {
         self.table.reserve(crate::settings::max())
     }
 
-    fn alloc(&mut self, s: u32, e: Entry) -> Option<ConnRef> {
-        self.table.new_conn(s, e)
+    fn alloc(&mut self, s: u32, e: Entry) -> Option<Held> {
+        let conn = self.table.new_conn(s, e)?;
+        Some(Held { conn, event: None })
     }
 
     fn release(&mut self, r: ConnPtr) {
         // SAFETY: the driver releases only entries the engine just
         // unlinked (`Shell`'s contract): the table's reference is ours.
-        drop(unsafe { ConnRef::adopt(r) });
+        let c = unsafe { ConnRef::adopt(r) };
+        crate::ctnetlink::notify(&c, Event::Destroy);
+        drop(c);
     }
 }
 
@@ -255,8 +283,23 @@ fn layout(buckets: u32) -> Layout {
     Layout::new(full.buckets(), full.stripes().min(cap)).unwrap_or(full)
 }
 
+/// The namespace a table belongs to.
+///
+/// # Invariants
+///
+/// Points to the live namespace whose table holds it: a table is torn
+/// down at its namespace's exit, before the namespace is freed.
+struct Net(NonNull<ffi::net>);
+
+// SAFETY: a plain address of a namespace that outlives the table (type
+// invariant); only handed to kernel functions safe in any context.
+unsafe impl Send for Net {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Net {}
+
 /// The table of one network namespace.
 pub(crate) struct Table {
+    net: Net,
     layout: Layout,
     key: HashKey,
     stripes: KVec<Pin<KBox<StripeCell>>>,
@@ -269,7 +312,7 @@ pub(crate) struct Table {
 
 impl Table {
     /// A table of `buckets` buckets, its garbage collector started.
-    fn new(buckets: u32) -> Result<Pin<KBox<Self>>> {
+    fn new(buckets: u32, net: NonNull<ffi::net>) -> Result<Pin<KBox<Self>>> {
         let layout = layout(buckets);
         let n = usize::try_from(layout.stripes()).map_err(|_| EINVAL)?;
         // The table's final address, which its stripes point back to.
@@ -299,6 +342,8 @@ impl Table {
         let key = HashKey::new(sys::random_u64(), sys::random_u64());
         let table: Pin<KBox<Self>> = uninit
             .write(Self {
+                // INVARIANT: `net_init` passes the table's own namespace.
+                net: Net(net),
                 layout,
                 key,
                 stripes,
@@ -326,6 +371,11 @@ impl Table {
         let p = unsafe { ffi::ipct_net_table(net) }.cast::<Table>();
         // SAFETY: see above.
         NonNull::new(p).map(|p| unsafe { p.as_ref() })
+    }
+
+    /// The table's namespace, alive as long as the table.
+    pub(crate) fn net(&self) -> *mut ffi::net {
+        self.net.0.as_ptr()
     }
 
     /// The bucket layout.
@@ -446,12 +496,22 @@ impl Table {
         now: Millis,
         mut f: impl FnMut(&Entry, u32) -> bool,
     ) -> Option<Walk> {
+        self.walk_bucket(global, skip, now, |e, c| f(e, c.use_count()))
+    }
+
+    /// [`Table::dump_bucket`], giving `f` the entry object itself.
+    pub(crate) fn walk_bucket(
+        &self,
+        global: u32,
+        skip: usize,
+        now: Millis,
+        mut f: impl FnMut(&Entry, &Conn) -> bool,
+    ) -> Option<Walk> {
         let (s, b) = self.layout.split(global)?;
         self.with_stripe(s, |st| {
             st.walk(b, skip, now, |r, e| {
                 // SAFETY: `r` is linked in this locked stripe: alive.
-                let uses = unsafe { r.as_conn() }.use_count();
-                f(e, uses)
+                f(e, unsafe { r.as_conn() })
             })
         })
     }
@@ -483,9 +543,124 @@ impl Table {
         });
         for r in batch.iter().flatten() {
             // SAFETY: the sweep unlinked `r`: we own the table's reference.
-            drop(unsafe { ConnRef::adopt(*r) });
+            let c = unsafe { ConnRef::adopt(*r) };
+            crate::ctnetlink::notify(&c, Event::Destroy);
+            drop(c);
         }
         progress
+    }
+
+    /// Runs `f` on the live entry one of whose tuples is `t`, under its
+    /// stripe lock (`f` must not sleep); `None` when there is none.
+    pub(crate) fn lookup_with<R>(
+        &self,
+        t: &Tuple,
+        now: Millis,
+        f: impl FnOnce(&Entry, &Conn) -> R,
+    ) -> Option<R> {
+        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        self.with_stripe(s, |st| {
+            let (r, _) = st.find(b, t, now)?;
+            let e = st.store.entry(r)?;
+            // SAFETY: `r` is linked in this locked stripe: alive.
+            Some(f(e, unsafe { r.as_conn() }))
+        })
+        .flatten()
+    }
+
+    /// Runs `f` on the live entry one of whose tuples is `t`, mutably,
+    /// under its stripe lock (`f` must not sleep); `None` when there is
+    /// none.
+    pub(crate) fn update_with<R>(
+        &self,
+        t: &Tuple,
+        now: Millis,
+        f: impl FnOnce(&mut Entry, &Conn) -> R,
+    ) -> Option<R> {
+        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        self.with_stripe(s, |st| {
+            let (r, _) = st.find(b, t, now)?;
+            // SAFETY: `r` is linked in this locked stripe: alive.
+            let c = unsafe { r.as_conn() };
+            let e = st.store.entry_mut(r)?;
+            Some(f(e, c))
+        })
+        .flatten()
+    }
+
+    /// Links a new entry `e` made outside the packet path (ctnetlink's
+    /// create), counted against `max` like any other; `Exists` when its
+    /// flow is in the table already. The entry, with a reference for the
+    /// caller.
+    pub(crate) fn insert_made(
+        &self,
+        e: Entry,
+        max: u32,
+        now: Millis,
+    ) -> core::result::Result<ConnRef, crate::netlink::Error> {
+        use crate::netlink::Error;
+        use crate::track::{confirm, Confirm};
+        let (s, b) = self.layout.locate(e.orig().flow_hash(&self.key));
+        if !self.reserve(max) {
+            return Err(Error::NoMemory);
+        }
+        // On failure `new_conn` gives the reservation back.
+        let c = self.new_conn(s, e).ok_or(Error::NoMemory)?;
+        let r = c.ptr();
+        let mut stats = crate::stats::Stats::ZERO;
+        let linked = self
+            .with_stripe(s, |st| {
+                if self.closing() {
+                    // Teardown has begun: nothing joins the table any more.
+                    return Err(Error::NoMemory);
+                }
+                if st.find(b, &e.orig(), now).is_some() {
+                    return Err(Error::Exists);
+                }
+                match confirm(st, b, r, now, &mut stats) {
+                    Confirm::Inserted => {
+                        // The table's reference, held while linked.
+                        // SAFETY: `c`, which we hold, is `r`.
+                        let _ = unsafe { st.store.new_ref(r) }.into_raw();
+                        if let Some(e) = st.store.entry(r) {
+                            let _ = c.note_change(e);
+                        }
+                        c.set_confirmed();
+                        Ok(())
+                    }
+                    Confirm::Merged { .. } => Err(Error::Exists),
+                    Confirm::Failed => Err(Error::NoMemory),
+                }
+            })
+            .unwrap_or(Err(Error::NoMemory));
+        self.stats.add(&stats);
+        // On failure the only reference goes with `c`: the entry is freed
+        // and uncounted.
+        linked.map(|()| c)
+    }
+
+    /// Removes the live entry one of whose tuples is `t` if `accept`
+    /// agrees (decided under the stripe lock); its table reference is
+    /// released after the lock. Whether an entry was removed.
+    pub(crate) fn remove_tuple(&self, t: &Tuple, now: Millis, accept: impl FnOnce(&Conn) -> bool) -> bool {
+        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        let removed = self
+            .with_stripe(s, |st| {
+                let (r, _) = st.find(b, t, now)?;
+                // SAFETY: `r` is linked in this locked stripe: alive.
+                if !accept(unsafe { r.as_conn() }) {
+                    return None;
+                }
+                st.remove(b, r).then_some(r)
+            })
+            .flatten();
+        let Some(r) = removed else { return false };
+        self.stats.inc(Counter::DeleteList);
+        // SAFETY: `r` was unlinked above: we own the reference the table held.
+        let c = unsafe { ConnRef::adopt(r) };
+        crate::ctnetlink::notify(&c, Event::Destroy);
+        drop(c);
+        true
     }
 
     /// The longest chain: `(global bucket, length)`, expired entries not
@@ -508,25 +683,54 @@ impl Table {
     }
 
     /// Removes every entry from the table (they are freed once packets
-    /// holding them are gone). One stripe lock at a time, releasing the
-    /// removed entries' table references outside the lock.
+    /// holding them are gone).
     pub(crate) fn flush(&self) {
+        self.remove_where(|_| true, false);
+    }
+
+    /// Removes every linked entry for which `pred` holds, telling event
+    /// listeners when `notify`; how many. One
+    /// stripe lock at a time (`pred` runs under it and must not sleep),
+    /// releasing the removed entries' table references outside the lock;
+    /// may sleep between stripes: process context only.
+    pub(crate) fn remove_where(&self, mut pred: impl FnMut(&Entry) -> bool, notify: bool) -> usize {
         const BATCH: usize = 64;
+        let mut total = 0usize;
         for s in 0..self.layout.stripes() {
+            // SAFETY: process context (see above), no lock held here.
+            unsafe { ffi::ipct_cond_resched() };
             loop {
                 let mut batch: [Option<ConnPtr>; BATCH] = [None; BATCH];
                 let mut n = 0usize;
                 let removed = self.with_stripe(s, |st| {
                     for b in 0..st.buckets.len() {
-                        while n < BATCH {
-                            let Some(r) = st.head(b) else { break };
-                            if !st.remove(b, r) {
+                        // Collect first, then unlink: unlinking while
+                        // walking would lose the walk's place.
+                        let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                        let mut k = 0usize;
+                        let mut cur = st.head(b);
+                        while let Some(r) = cur {
+                            if k.saturating_add(n) >= BATCH {
                                 break;
                             }
-                            if let Some(slot) = batch.get_mut(n) {
-                                *slot = Some(r);
+                            if st.store.entry(r).is_some_and(&mut pred) {
+                                if let Some(slot) = found.get_mut(k) {
+                                    *slot = Some(r);
+                                }
+                                k = k.saturating_add(1);
                             }
-                            n = n.saturating_add(1);
+                            cur = st.store.next(r);
+                        }
+                        for r in found.iter().flatten() {
+                            if st.remove(b, *r) {
+                                if let Some(slot) = batch.get_mut(n) {
+                                    *slot = Some(*r);
+                                }
+                                n = n.saturating_add(1);
+                            }
+                        }
+                        if n >= BATCH {
+                            break;
                         }
                     }
                     n
@@ -536,14 +740,20 @@ impl Table {
                     stats.inc(Counter::DeleteList);
                     // SAFETY: `r` was unlinked above: we own the reference
                     // the table held.
-                    drop(unsafe { ConnRef::adopt(*r) });
+                    let c = unsafe { ConnRef::adopt(*r) };
+                    if notify {
+                        crate::ctnetlink::notify(&c, Event::Destroy);
+                    }
+                    drop(c);
                 }
                 self.stats.add(&stats);
+                total = total.saturating_add(n);
                 if removed.unwrap_or(0) < BATCH {
                     break;
                 }
             }
         }
+        total
     }
 
     /// Tears the table down: refuses new members, waits for hook calls in
@@ -608,8 +818,11 @@ impl Drop for Tables {
 ///
 /// Called by the pernet core (conn_helpers.c) with the namespace's
 /// net_generic slot.
-unsafe extern "C" fn net_init(_net: *mut ffi::net, slot: *mut *mut c_void) -> c_int {
-    match Table::new(crate::settings::buckets()) {
+unsafe extern "C" fn net_init(net: *mut ffi::net, slot: *mut *mut c_void) -> c_int {
+    let Some(net) = NonNull::new(net) else {
+        return EINVAL.to_errno();
+    };
+    match Table::new(crate::settings::buckets(), net) {
         Ok(t) => {
             // SAFETY: the table is never moved out of its box: it is freed
             // in place by `net_exit`.

@@ -1,12 +1,14 @@
 # What needs the kernel's own nf_conntrack is refused cleanly while
 # ip_conntrack is loaded: NAT (MASQUERADE, SNAT, DNAT), CONNMARK and
 # connmark, connlimit, the raw table's NOTRACK and CT targets, helpers
-# (CT --helper, -m helper, nf_conntrack_ftp), conntrack-tools' kernel side
-# (nf_conntrack_netlink) and nftables' ct expressions (nft_ct), with both
-# iptables-legacy and iptables-nft. Each refusal says something, leaves no
-# rule behind, and changes nothing: a tracked connection stays ESTABLISHED
-# and keeps flowing, the stateful firewall still works, ip_conntrack still
-# unloads; afterwards nf_conntrack loads and NAT works.
+# (CT --helper, -m helper, nf_conntrack_ftp), nf_conntrack_netlink and
+# nftables' ct expressions (nft_ct), with both iptables-legacy and
+# iptables-nft. Each refusal says something, leaves no rule behind, and
+# changes nothing: a tracked connection stays ESTABLISHED and keeps
+# flowing, the stateful firewall still works, ip_conntrack still unloads;
+# afterwards nf_conntrack loads and NAT works. conntrack-tools need no
+# nf_conntrack_netlink: the module serves ctnetlink itself
+# (tests/vm/ctnetlink.sh), so `conntrack -L` lists the connection.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
@@ -73,7 +75,8 @@ done
 step "modules that need nf_conntrack do not load"
 # nf_nat and its targets (NAT), nf_conncount (connlimit), xt_connmark,
 # xt_CT (NOTRACK, CT), nf_conntrack_ftp (helpers), nf_conntrack_netlink
-# (conntrack-tools), nft_ct (nftables ct expressions).
+# (the kernel's ctnetlink; the module's own serves conntrack-tools),
+# nft_ct (nftables ct expressions).
 for m in nf_nat iptable_nat xt_nat xt_MASQUERADE xt_connmark nf_conncount xt_connlimit xt_CT \
     nf_conntrack_ftp nf_nat_ftp nf_conntrack_netlink nft_ct; do
     if out=$(modprobe "$m" 2>&1); then
@@ -89,6 +92,11 @@ if command -v nft > /dev/null 2>&1; then
 else
     echo "note: no nft in the guest; nftables ct expressions are covered by nft_ct's refusal"
 fi
+
+step "conntrack-tools work without nf_conntrack_netlink"
+check "conntrack -L lists the connection" sh -c "conntrack -L 2> /dev/null | grep -F '$KEY' | grep -q ESTABLISHED"
+check_eq "conntrack -C is ip_conntrack_count" "$(conntrack -C 2>&1)" "$(ct_sysctl count)"
+check_fails "nf_conntrack_netlink is not loaded" mod_loaded nf_conntrack_netlink
 
 step "nothing changed"
 check "ip_conntrack is loaded" mod_loaded ip_conntrack

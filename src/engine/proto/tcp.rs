@@ -445,6 +445,56 @@ impl Tcp {
         })
     }
 
+    /// The TCP part of an entry made through ctnetlink (`conntrack -I`),
+    /// as 6.12's `nlattr_to_tcp` fills a new one: state `state`, each
+    /// side's `flags`, window scaling only when both sides have
+    /// [`Flags::WINDOW_SCALE`], nothing known of either sequence space
+    /// (taken from each side's next packet). `replied` says whether the
+    /// entry counts as having seen a reply.
+    pub fn made(state: TcpState, flags: [u8; 2], wscale: [u8; 2], replied: bool) -> Tcp {
+        let [fo, fr] = flags;
+        let scaled = Flags(fo).has(Flags::WINDOW_SCALE) && Flags(fr).has(Flags::WINDOW_SCALE);
+        let [so, sr] = if scaled { wscale } else { [0, 0] };
+        Tcp {
+            peers: [Peer::unknown_with(fo, so), Peer::unknown_with(fr, sr)],
+            last_seq: 0,
+            last_ack: 0,
+            last_end: 0,
+            last_win: 0,
+            state,
+            last_dir: Dir::Original,
+            last_kind: PacketKind::None,
+            last_wscale: 0,
+            last_flags: 0,
+            retrans: 0,
+            replied,
+        }
+    }
+
+    /// Applies a ctnetlink update (6.12's `nlattr_to_tcp` on an existing
+    /// entry): the state if given, each side's flags under their masks,
+    /// the window scales when both are given and both sides scale.
+    pub fn change(&mut self, state: Option<TcpState>, flags: [(u8, u8); 2], wscale: Option<[u8; 2]>) {
+        if let Some(s) = state {
+            self.state = s;
+        }
+        for (p, (f, m)) in self.peers.iter_mut().zip(flags) {
+            p.set_flags_masked(f, m);
+        }
+        let [o, r] = &mut self.peers;
+        if let Some([so, sr]) = wscale {
+            if o.flags().has(Flags::WINDOW_SCALE) && r.flags().has(Flags::WINDOW_SCALE) {
+                o.set_scale(so);
+                r.set_scale(sr);
+            }
+        }
+    }
+
+    /// Marks a reply as seen (a ctnetlink update setting SEEN_REPLY).
+    pub fn set_replied(&mut self) {
+        self.replied = true;
+    }
+
     /// The connection state.
     pub fn state(&self) -> TcpState {
         self.state

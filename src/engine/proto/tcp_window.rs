@@ -175,6 +175,29 @@ impl Peer {
         }
     }
 
+    /// A side nothing is known of yet, with `flags` and window scale
+    /// `scale` (an entry made through ctnetlink): its window data comes
+    /// with its next packet.
+    pub(crate) fn unknown_with(flags: u8, scale: u8) -> Peer {
+        Peer {
+            flags: Flags(flags),
+            scale,
+            ..Peer::default()
+        }
+    }
+
+    /// Sets the flags of `mask` to those of `flags` (ctnetlink's
+    /// `struct nf_ct_tcp_flags`).
+    pub(crate) fn set_flags_masked(&mut self, flags: u8, mask: u8) {
+        self.flags.clear(mask);
+        self.flags.set(flags & mask);
+    }
+
+    /// Sets the window scale shift.
+    pub(crate) fn set_scale(&mut self, scale: u8) {
+        self.scale = scale;
+    }
+
     /// Restores a SYN we let pass without tracking it (see
     /// `Tcp::resync_from_ignored_syn`).
     pub(crate) fn from_ignored_syn(end: u32, win: u16, scale: u8, flags: u8) -> Peer {
