@@ -206,6 +206,7 @@ impl Conn {
     /// caller holds) as reported to event listeners; the update event it
     /// makes, if it changed what was reported. Unconfirmed entries make
     /// none (their new-entry event reports them).
+    #[inline]
     pub(crate) fn note_change(&self, e: &Entry) -> Option<crate::netlink::ctnetlink::Event> {
         use crate::netlink::ctnetlink::{change_summary, update_event};
         let new = change_summary(e);

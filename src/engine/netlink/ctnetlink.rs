@@ -386,6 +386,7 @@ impl Event {
 
 /// What of an entry is reported by update events, packed: the
 /// SEEN_REPLY and ASSURED bits and the TCP state number (bits 8..).
+#[inline]
 pub fn change_summary(e: &Entry) -> u16 {
     use crate::entry::Status;
     let bits = e.status.0 & (Status::SEEN_REPLY | Status::ASSURED);
