@@ -12,8 +12,9 @@
 //! # Dumps
 //!
 //! A table dump runs in rounds, one per buffer the reader asks for. Each
-//! round walks buckets from where the last one stopped (`pos[0]`), one
-//! bucket under its stripe lock at a time, encoding entries straight into
+//! round walks buckets from where the last one stopped (a stripe and a
+//! flow position in it, `pos[0]` and `pos[2]`: exact across a resize, see
+//! procfs.rs), one bucket under its stripe lock at a time, encoding entries straight into
 //! the outgoing skb. A bucket goes out whole, from one snapshot: when its
 //! entries do not all fit behind earlier buckets, they are taken back and
 //! the next round starts with it. So entries deleted while a dump runs
@@ -36,6 +37,7 @@ use crate::netlink::ctnetlink::{self as wire, msg, Event, Meta, SUBSYS_CTNETLINK
 use crate::netlink::message::{Message, F_DUMP_FILTERED};
 use crate::netlink::request::{CtRequest, Delete, Filter};
 use crate::netlink::Error;
+use crate::table::DumpPos;
 use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_ulong};
@@ -358,18 +360,23 @@ unsafe extern "C" fn dump(
 fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: Option<&Filter>, pos: &mut [c_ulong]) {
     let flags = if filter.is_some() { F_DUMP_FILTERED } else { 0 };
     let now = conn::now();
-    let mut bucket = pos.first().and_then(|b| u32::try_from(*b).ok()).unwrap_or(u32::MAX);
-    let mut skip: usize = pos.get(1).copied().unwrap_or(0);
+    let get = |i: usize| pos.get(i).copied().unwrap_or(0);
+    let mut at = DumpPos {
+        stripe: u32::try_from(get(0)).unwrap_or(u32::MAX),
+        pos: u32::try_from(get(2)).unwrap_or(u32::MAX),
+    };
+    let mut skip: usize = get(1);
     let mut walked = 0u32;
-    while bucket < table.buckets() {
+    loop {
         let mark = w.len();
-        let walk = table.walk_bucket(bucket, skip, now, |e, c| {
+        let step = table.dump_step(at, skip, now, |e, c| {
             if filter.is_some_and(|f| !f.matches(e, 0)) {
                 return true;
             }
             wire::put_entry(w, portid, seq, flags, e, &meta(table, e, c, now)).is_ok()
         });
-        if let Some(k) = walk.and_then(|wk| wk.resume) {
+        let Some((walk, next)) = step else { break };
+        if let Some(k) = walk.resume {
             if skip == 0 && mark > 0 {
                 // The bucket goes out whole in the next round.
                 w.truncate(mark);
@@ -379,7 +386,7 @@ fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: 
             }
             break;
         }
-        bucket = bucket.saturating_add(1);
+        at = next;
         skip = 0;
         walked = walked.saturating_add(1);
         if walked % RESCHED_EVERY == 0 {
@@ -388,11 +395,12 @@ fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: 
             unsafe { ffi::ipct_cond_resched() };
         }
     }
-    if let Some(p) = pos.get_mut(0) {
-        *p = c_ulong::try_from(bucket).unwrap_or(0);
-    }
-    if let Some(p) = pos.get_mut(1) {
-        *p = skip;
+    let stripe = c_ulong::try_from(at.stripe).unwrap_or(c_ulong::MAX);
+    let at_pos = c_ulong::try_from(at.pos).unwrap_or(c_ulong::MAX);
+    for (i, v) in [(0, stripe), (1, skip), (2, at_pos)] {
+        if let Some(p) = pos.get_mut(i) {
+            *p = v;
+        }
     }
 }
 
