@@ -231,6 +231,7 @@ wait "$png"
 check_eq "hashsize took each of $SIZES" "$resized" 5
 check_eq "ip_conntrack_buckets follows" "$(cat $NF/ip_conntrack_buckets)" "$((FLOWS / 8))"
 check_eq "ip_conntrack_ext shows the buckets" "$(ct_ext buckets)" "$((FLOWS / 8))"
+check_eq "so does the client namespace's table" "$(ct_ext buckets "$CLIENT_NS")" "$((FLOWS / 8))"
 check_eq "every line reached the server" "$(grep -c '^line ' /tmp/rs.srv)" "$LINES"
 check_match "ping: no packet lost" "$(cat /tmp/rs.ping)" ' 0% packet loss'
 dumps=0
