@@ -180,6 +180,7 @@ check_fails "hashsize=4294967295 is refused" sh -c "echo 4294967295 > $PARAM"
 check_fails "hashsize=abc is refused" sh -c "echo abc > $PARAM"
 check_eq "the size is unchanged" "$(cat "$PARAM")" "$((FLOWS / 8))"
 LINES=150
+rm -f /tmp/rs.*
 in_server sh -c "nc -l -p 8100 > /tmp/rs.srv" &
 srv=$!
 check "server listens" wait_listen "$SERVER_NS" 8100 tcp
@@ -188,34 +189,29 @@ check "server listens" wait_listen "$SERVER_NS" 8100 tcp
 cli=$!
 in_client ping -q -c 150 -i 0.04 "$SERVER_IP" > /tmp/rs.ping 2>&1 &
 png=$!
-rm -f /tmp/rs.done /tmp/rs.dump.*
+# rs_reader TAG CMD...: runs CMD into /tmp/rs.TAG.N until the resizes end.
 rs_reader() {
+    _tag=$1
+    shift
     _n=0
     while [ ! -e /tmp/rs.done ]; do
-        cat "$TABLE" > "/tmp/rs.dump.$1.$_n"
+        "$@" > "/tmp/rs.$_tag.$_n"
         _n=$((_n + 1))
     done
 }
-rs_reader a &
+dd_dump() {
+    dd if="$TABLE" bs=1000 2>/dev/null
+}
+# conntrack -L without the countdown (ctnetlink dumps resume by the same
+# positions).
+nl_dump() {
+    conntrack -L -p udp -s "$GHOST_CLIENT" 2>/dev/null | awk '{ $3 = ""; print }'
+}
+rs_reader dump.a cat "$TABLE" &
 rd1=$!
-dd_reader() {
-    _n=0
-    while [ ! -e /tmp/rs.done ]; do
-        dd if="$TABLE" bs=1000 2>/dev/null > "/tmp/rs.dump.b.$_n"
-        _n=$((_n + 1))
-    done
-}
-dd_reader &
+rs_reader dump.b dd_dump &
 rd2=$!
-# ctnetlink dumps resume by the same positions.
-nl_reader() {
-    _n=0
-    while [ ! -e /tmp/rs.done ]; do
-        conntrack -L -p udp -s "$GHOST_CLIENT" 2>/dev/null | awk '{ $3 = ""; print }' > "/tmp/rs.nl.$_n"
-        _n=$((_n + 1))
-    done
-}
-nl_reader &
+rs_reader nl nl_dump &
 rd3=$!
 SIZES="$((FLOWS / 2)) 300 $((FLOWS * 2)) 129 $((FLOWS / 8))"
 resized=0
@@ -234,6 +230,15 @@ check_eq "ip_conntrack_ext shows the buckets" "$(ct_ext buckets)" "$((FLOWS / 8)
 check_eq "so does the client namespace's table" "$(ct_ext buckets "$CLIENT_NS")" "$((FLOWS / 8))"
 check_eq "every line reached the server" "$(grep -c '^line ' /tmp/rs.srv)" "$LINES"
 check_match "ping: no packet lost" "$(cat /tmp/rs.ping)" ' 0% packet loss'
+# rs_verdict N MIN WHAT: N dumps (at least MIN wanted), problems in $bad.
+rs_verdict() {
+    if [ "$1" -ge "$2" ] && [ -z "$bad" ]; then
+        pass "$1 $3 during the resizes: each long flow exactly once"
+    else
+        fail "$1 $3 during the resizes (want >= $2):"
+        ipct_show "$bad"
+    fi
+}
 dumps=0
 bad=
 for f in /tmp/rs.dump.*; do
@@ -246,12 +251,7 @@ for f in /tmp/rs.dump.*; do
     [ "$n" = "$c" ] || bad="$bad$f: $n of the $c long flows
 "
 done
-if [ "$dumps" -ge 4 ] && [ -z "$bad" ]; then
-    pass "$dumps dumps during the resizes: well formed, each long flow exactly once"
-else
-    fail "$dumps dumps during the resizes (want >= 4):"
-    ipct_show "$bad"
-fi
+rs_verdict "$dumps" 4 "well-formed /proc dumps"
 nl=0
 for f in /tmp/rs.nl.*; do
     [ -s "$f" ] || continue
@@ -261,12 +261,7 @@ for f in /tmp/rs.nl.*; do
     [ "$n" = "$c" ] && [ "$d" = 0 ] || bad="$bad$f: $n lines ($d twice) for $c long flows
 "
 done
-if [ "$nl" -ge 2 ] && [ -z "$bad" ]; then
-    pass "$nl conntrack -L dumps during the resizes: each long flow exactly once"
-else
-    fail "$nl conntrack -L dumps during the resizes (want >= 2):"
-    ipct_show "$bad"
-fi
+rs_verdict "$nl" 2 "conntrack -L dumps"
 last=$(ls -t /tmp/rs.dump.a.* | head -n 1)
 check_match "the connection stayed ESTABLISHED [ASSURED] across them" \
     "$(grep 'sport=40100 dport=8100 ' "$last")" 'ESTABLISHED .*\[ASSURED\]'
