@@ -326,6 +326,18 @@ mod tests {
     }
 
     #[test]
+    fn udp_checksum_of_zero_is_sent_as_ffff() {
+        let check = u16::from_be_bytes([UDP_DNS[26], UDP_DNS[27]]);
+        let old_port = u16::from_be_bytes([UDP_DNS[22], UDP_DNS[23]]);
+        let after_addr = replace4(check, 0xc633_6435, PUB);
+        let port = (0..=u16::MAX).find(|&p| replace2(after_addr, old_port, p) == 0).unwrap();
+        let mut p = UDP_DNS.to_vec();
+        whole(&mut p, Manip::Dst, &retarget(&UDP_DNS, Manip::Dst, PUB, port)).unwrap();
+        assert_eq!(&p[26..28], &[0xff, 0xff]);
+        assert!(l4_sum_ok(&p));
+    }
+
+    #[test]
     fn errors_leave_bytes_alone() {
         let target = retarget(&TCP_SYN, Manip::Src, PUB, 1);
         // Cut inside the TCP header.
