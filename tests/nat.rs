@@ -317,12 +317,12 @@ proptest! {
         let hi = lo.saturating_add(n);
         let range = Range { flags: flags::MAP_IPS, min_addr: lo, max_addr: hi, ..Range::default() };
         let t = udp_tuple(src, 1, dst, 2);
-        let a = best_addr(&t, &range, Manip::Src).unwrap();
+        let a = best_addr(&t, &range).unwrap();
         prop_assert!((lo..=hi).contains(&a));
-        prop_assert_eq!(best_addr(&t, &range, Manip::Src), Some(a));
+        prop_assert_eq!(best_addr(&t, &range), Some(a));
         let persistent = Range { flags: flags::MAP_IPS | flags::PERSISTENT, ..range };
-        let p = best_addr(&t, &persistent, Manip::Src).unwrap();
-        prop_assert_eq!(best_addr(&udp_tuple(src, 9, d2, 9), &persistent, Manip::Src), Some(p));
+        let p = best_addr(&t, &persistent).unwrap();
+        prop_assert_eq!(best_addr(&udp_tuple(src, 9, d2, 9), &persistent), Some(p));
     }
 }
 

@@ -87,8 +87,11 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
         return Err(RewriteError::Fragment);
     }
     let inner_off = hdrlen.saturating_add(icmp::HEADER_LEN);
-    if ip.protocol() != proto::ICMP || total < inner_off.saturating_add(ipv4::HEADER_LEN) {
+    if ip.protocol() != proto::ICMP {
         return Err(RewriteError::NotIcmpError);
+    }
+    if total < inner_off.saturating_add(ipv4::HEADER_LEN) {
+        return Err(RewriteError::BadInner);
     }
     let message = buf.get(hdrlen..total).ok_or(RewriteError::BadIpHeader)?;
     if !message.first().is_some_and(|&ty| icmp::is_error(ty)) {
