@@ -39,7 +39,8 @@ fn one_address(rule: &Range, addr: u32) -> Range {
 /// outgoing interface would use towards the next hop. A connection whose
 /// original source is 0.0.0.0 is left alone (a local packet not meant to
 /// be masqueraded); without an address the packet is dropped (6.12 logs
-/// "DEV ate my IP address").
+/// "DEV ate my IP address"). With a mapping, the shell records the
+/// outgoing interface's index in the entry for [`masq_flush`].
 pub fn masquerade(rule: &Range, orig_src: u32, out_addr: Option<u32>) -> Setup {
     if orig_src == 0 {
         return Setup::Accept;
@@ -47,6 +48,35 @@ pub fn masquerade(rule: &Range, orig_src: u32, out_addr: Option<u32>) -> Setup {
     match out_addr {
         Some(addr) if addr != 0 => Setup::Map(one_address(rule, addr), Manip::Src),
         _ => Setup::Drop,
+    }
+}
+
+/// An interface event after which 6.12 forgets masqueraded connections
+/// (`nf_nat_masquerade.c`'s notifiers; the shell schedules the table walk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MasqEvent {
+    /// The interface went down (`NETDEV_DOWN`).
+    DeviceDown {
+        /// Its index.
+        ifindex: i32,
+    },
+    /// One of its IPv4 addresses was removed while it stays up.
+    AddressRemoved {
+        /// Its index.
+        ifindex: i32,
+        /// The removed address.
+        addr: u32,
+    },
+}
+
+/// Whether an entry goes on `event`: it was masqueraded out of the
+/// interface (`masq_index`, 0 for entries MASQUERADE did not set up) and,
+/// for a removed address, its reply tuple is addressed to that address
+/// (`device_cmp`, `inet_cmp`).
+pub fn masq_flush(event: MasqEvent, masq_index: i32, reply_dst: u32) -> bool {
+    match event {
+        MasqEvent::DeviceDown { ifindex } => masq_index == ifindex,
+        MasqEvent::AddressRemoved { ifindex, addr } => masq_index == ifindex && reply_dst == addr,
     }
 }
 
@@ -143,6 +173,17 @@ mod tests {
         };
         assert_eq!(got.min_addr, 0xc633_6409);
         assert_eq!(netmap(&r, hook::FORWARD, 1, 2), None);
+    }
+
+    #[test]
+    fn masquerade_entries_go_with_their_interface_or_address() {
+        let down = MasqEvent::DeviceDown { ifindex: 3 };
+        assert!(masq_flush(down, 3, PUBLIC));
+        assert!(!masq_flush(down, 0, PUBLIC), "not masqueraded");
+        assert!(!masq_flush(down, 4, PUBLIC));
+        let gone = MasqEvent::AddressRemoved { ifindex: 3, addr: PUBLIC };
+        assert!(masq_flush(gone, 3, PUBLIC));
+        assert!(!masq_flush(gone, 3, PUBLIC + 1), "another address of the interface");
     }
 
     #[test]
