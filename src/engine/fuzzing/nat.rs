@@ -75,6 +75,11 @@ fn ip_ok(p: &[u8]) -> bool {
     p.len() >= ihl && ihl >= 20 && checksum(&p[..ihl]) == 0
 }
 
+/// The IPv4 total length field of `p` (which is at least 4 bytes long).
+fn total_len(p: &[u8]) -> usize {
+    usize::from(u16::from_be_bytes([p[2], p[3]]))
+}
+
 /// Whether the layer-4 checksum of a whole, parsed packet verifies (TCP
 /// and UDP with the pseudo-header; a UDP checksum of 0 is none).
 fn l4_ok(p: &[u8]) -> bool {
@@ -130,6 +135,7 @@ fn rewrite(inp: &mut Input) {
         Err(_) => assert_eq!(p, before, "a refused rewrite wrote bytes"),
         Ok(()) => {
             assert_eq!(p.len(), before.len());
+            assert_eq!(p[total_len(&p).min(p.len())..], before[total_len(&p).min(p.len())..], "padding written");
             if ip_ok(&before) {
                 assert!(ip_ok(&p), "IP checksum broken");
             }
@@ -162,8 +168,9 @@ fn icmp_error(inp: &mut Input) {
         Ok(()) => {
             assert_eq!(p.len(), before.len());
             let ihl = usize::from(p[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+            let total = total_len(&p);
             assert_eq!(checksum(&p[ihl..total]), 0, "ICMP checksum");
+            assert_eq!(p[total..], before[total..], "padding written");
             if ip_ok(&before) {
                 assert!(ip_ok(&p));
             }

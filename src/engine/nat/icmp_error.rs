@@ -86,10 +86,12 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
     if ip.is_fragment() {
         return Err(RewriteError::Fragment);
     }
-    let inner_off = hdrlen.saturating_add(icmp::HEADER_LEN);
     if ip.protocol() != proto::ICMP {
         return Err(RewriteError::NotIcmpError);
     }
+    // Link-layer padding past the total length is not the packet's.
+    let buf = buf.get_mut(..total).ok_or(RewriteError::BadIpHeader)?;
+    let inner_off = hdrlen.saturating_add(icmp::HEADER_LEN);
     if total < inner_off.saturating_add(ipv4::HEADER_LEN) {
         return Err(RewriteError::BadInner);
     }

@@ -247,8 +247,12 @@ pub fn manip_packet(
     if ip.protocol() != target.proto {
         return Err(RewriteError::Mismatch);
     }
-    let edits = plan(head, 0, total, manip, NewEnd::of(target, manip))?;
-    edits.apply(head);
+    // Bytes past the total length (link-layer padding) are not the
+    // packet's: the kernel has trimmed them away.
+    let end = total.min(head.len());
+    let pkt = head.get_mut(..end).ok_or(RewriteError::BadIpHeader)?;
+    let edits = plan(pkt, 0, total, manip, NewEnd::of(target, manip))?;
+    edits.apply(pkt);
     Ok(())
 }
 
@@ -349,6 +353,22 @@ mod tests {
         let udp_target = Tuple { proto: proto::UDP, ..target };
         assert_eq!(whole(&mut p, Manip::Src, &udp_target), Err(RewriteError::Mismatch));
         assert_eq!(p, TCP_SYN);
+    }
+
+    #[test]
+    fn padding_is_not_part_of_the_packet() {
+        // Total length 36: the UDP header is cut at 16 bytes, padding follows.
+        let mut p = UDP_DNS.to_vec();
+        p[2] = 0;
+        p[3] = 24;
+        p[10] = 0;
+        p[11] = 0;
+        let c = checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        let before = p.clone();
+        let target = retarget(&UDP_DNS, Manip::Dst, PUB, 1);
+        assert_eq!(whole(&mut p, Manip::Dst, &target), Err(RewriteError::Truncated));
+        assert_eq!(p, before);
     }
 
     #[test]
