@@ -117,7 +117,8 @@ impl Target {
 /// answers `EINVAL` to each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptionError {
-    /// No such revision of the target.
+    /// No such revision of the target (6.12 logs nothing; iptables asks
+    /// for revisions before it uses one).
     NoRevision {
         /// The target.
         target: Target,
@@ -179,11 +180,11 @@ impl fmt::Display for OptionError {
 }
 
 impl OptionError {
-    /// The errno 6.12 returns (positive): `ENOENT` for an unknown
-    /// revision, `EINVAL` for the rest.
+    /// The errno 6.12 returns (positive): `EPROTOTYPE` for a revision
+    /// the target does not have (`xt_find_target`), `EINVAL` for the rest.
     pub fn errno(&self) -> i32 {
         match self {
-            OptionError::NoRevision { .. } => 2,
+            OptionError::NoRevision { .. } => 91,
             _ => 22,
         }
     }
@@ -410,7 +411,7 @@ mod tests {
     fn sizes_and_revisions_are_checked() {
         let e = parse(Target::Snat, 2, &[0; 40]).unwrap_err();
         assert_eq!(e.to_string(), "ip_tables: SNAT.2 target: invalid size 48 (kernel) != (user) 40");
-        assert_eq!(parse(Target::Redirect, 1, &[0; 40]).unwrap_err().errno(), 2);
+        assert_eq!(parse(Target::Redirect, 1, &[0; 40]).unwrap_err().errno(), 91);
         assert_eq!(Target::from_name("NETMAP"), Some(Target::Netmap));
         assert_eq!(Target::from_name("nat"), None);
         assert_eq!(Target::Masquerade.hooks(), 1 << hook::POST_ROUTING);
