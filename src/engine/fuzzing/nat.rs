@@ -87,7 +87,9 @@ fn l4_ok(p: &[u8]) -> bool {
     let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
     let l4 = &p[ihl..total];
     match p[9] {
-        proto::ICMP => checksum(l4) == 0,
+        // An all-zero message has 0xffff as its only right checksum;
+        // incremental updates (6.12's too) may give 0 there.
+        proto::ICMP => checksum(l4) == 0 || l4.iter().enumerate().all(|(i, &b)| b == 0 || i == 2 || i == 3),
         proto::UDP if l4[6..8] == [0, 0] => true,
         proto::TCP | proto::UDP => {
             let mut b = p[12..20].to_vec();
@@ -135,7 +137,11 @@ fn rewrite(inp: &mut Input) {
         Err(_) => assert_eq!(p, before, "a refused rewrite wrote bytes"),
         Ok(()) => {
             assert_eq!(p.len(), before.len());
-            assert_eq!(p[total_len(&p).min(p.len())..], before[total_len(&p).min(p.len())..], "padding written");
+            assert_eq!(
+                p[total_len(&p).min(p.len())..],
+                before[total_len(&p).min(p.len())..],
+                "padding written"
+            );
             if ip_ok(&before) {
                 assert!(ip_ok(&p), "IP checksum broken");
             }

@@ -341,6 +341,27 @@ mod tests {
         assert!(l4_sum_ok(&p));
     }
 
+    /// RFC 1624's equation 3, like 6.12's `inet_proto_csum_replace2`,
+    /// gives 0 instead of 0xffff when everything the checksum covers ends
+    /// up zero: an echo reply with id, sequence and data all 0. Kept as the
+    /// kernel does it; it is the one case where a rewritten checksum does
+    /// not verify.
+    #[test]
+    fn all_zero_echo_reply_is_updated_as_the_kernel_does() {
+        let mut p = std::vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2];
+        let c = checksum(&p);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0xff, 0xfe, 0, 1, 0, 0]);
+        let target = Tuple {
+            src: 0xc000_0201,
+            dst: 0xc633_6402,
+            proto: proto::ICMP,
+            l4: L4::Icmp { ty: 0, code: 0, id: 0 },
+        };
+        whole(&mut p, Manip::Src, &target).unwrap();
+        assert_eq!(&p[20..], &[0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
     #[test]
     fn errors_leave_bytes_alone() {
         let target = retarget(&TCP_SYN, Manip::Src, PUB, 1);
