@@ -8,7 +8,8 @@
 //!   the port changes);
 //! - UDP: likewise, unless the checksum is 0 (none); an updated checksum
 //!   of 0 is written as 0xffff;
-//! - ICMP queries and answers: the id and the ICMP checksum; other ICMP
+//! - ICMP queries and answers: the id and the ICMP checksum (as in 6.12,
+//!   an echo reply left all zero gets checksum 0, not 0xffff); other ICMP
 //!   types are left as they are;
 //! - other protocols: only the address.
 //!
