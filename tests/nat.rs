@@ -245,6 +245,33 @@ proptest! {
     }
 
     #[test]
+    fn icmp_errors_about_a_port_forward_come_from_the_public_address(
+        f in flow(),
+        lan in any::<u32>(),
+        key in any::<u16>(),
+        quote_all in any::<bool>(),
+    ) {
+        prop_assume!(f.kind <= 2);
+        // The client's packet to the public address `f.dst` is forwarded
+        // to `lan`: `orig` becomes `forwarded`.
+        let orig = parse(&build(&f), 1 << 16).unwrap().tuple;
+        let forwarded = retarget(&orig, Manip::Dst, lan, key);
+        let mut sent = build(&f);
+        let n = sent.len();
+        manip_packet(&mut sent, n, Manip::Dst, &forwarded).unwrap();
+        // The LAN host's error about it, back to the client.
+        let quote = if quote_all { &sent[..] } else { &sent[..28] };
+        let mut err = icmp_raw(lan, orig.src, 3, 3, [0; 4], quote);
+        // POSTROUTING (source manip) in the reply direction.
+        translate(&mut err, Manip::Src, &orig).unwrap();
+        let got = parse(&err, err.len()).unwrap();
+        prop_assert_eq!((got.tuple.src, got.tuple.dst), (orig.dst, orig.src));
+        prop_assert_eq!(got.l4, L4Info::Icmp(IcmpInfo::Error { inner: orig }));
+        prop_assert!(checksums_ok(&err));
+        prop_assert_eq!(checksum(&err[28..48]), 0, "inner IP checksum");
+    }
+
+    #[test]
     fn port_choice_is_free_and_in_range(
         lo in 1000u16..1100,
         width in 1u16..128,
