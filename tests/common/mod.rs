@@ -79,7 +79,14 @@ pub struct Seg {
 
 impl Seg {
     pub fn new(flags: u8, seq: u32, ack: u32) -> Seg {
-        Seg { seq, ack, flags, window: 64240, wscale: None, len: 0 }
+        Seg {
+            seq,
+            ack,
+            flags,
+            window: 64240,
+            wscale: None,
+            len: 0,
+        }
     }
 }
 
@@ -152,18 +159,33 @@ pub fn other(src: u32, dst: u32, protocol: u8) -> Vec<u8> {
 
 /// A UDP tuple.
 pub fn udp_tuple(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-    Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } }
+    Tuple {
+        src,
+        dst,
+        proto: proto::UDP,
+        l4: L4::Ports { sport, dport },
+    }
 }
 
 /// A TCP tuple.
 pub fn tcp_tuple(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-    Tuple { src, dst, proto: proto::TCP, l4: L4::Ports { sport, dport } }
+    Tuple {
+        src,
+        dst,
+        proto: proto::TCP,
+        l4: L4::Ports { sport, dport },
+    }
 }
 
 /// A tracker with `buckets` buckets and at most `max` entries, default
 /// settings and a fixed key.
 pub fn tracker(buckets: u32, max: usize) -> Tracker {
-    Tracker::new(buckets, max, HashKey::new(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210), Config::DEFAULT)
+    Tracker::new(
+        buckets,
+        max,
+        HashKey::new(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210),
+        Config::DEFAULT,
+    )
 }
 
 /// Seconds as milliseconds.
@@ -182,29 +204,46 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(cport: u16, sport: u16) -> Conn {
-        Conn { cport, sport, cseq: 1_000_000, sseq: 5_000_000 }
+        Conn {
+            cport,
+            sport,
+            cseq: 1_000_000,
+            sseq: 5_000_000,
+        }
     }
 
     /// A client -> server segment with `flags` and `len` data bytes;
     /// advances the client's sequence.
     pub fn c(&mut self, flags: u8, len: usize) -> Vec<u8> {
-        let mut s = Seg::new(flags, self.cseq, if flags & ACK != 0 { self.sseq } else { 0 });
+        let mut s = Seg::new(
+            flags,
+            self.cseq,
+            if flags & ACK != 0 { self.sseq } else { 0 },
+        );
         s.len = len;
         if flags & SYN != 0 {
             s.wscale = Some(7);
         }
-        self.cseq = self.cseq.wrapping_add(len as u32 + u32::from(flags & (SYN | FIN) != 0));
+        self.cseq = self
+            .cseq
+            .wrapping_add(len as u32 + u32::from(flags & (SYN | FIN) != 0));
         tcp(CLIENT, self.cport, SERVER, self.sport, s)
     }
 
     /// A server -> client segment; advances the server's sequence.
     pub fn s(&mut self, flags: u8, len: usize) -> Vec<u8> {
-        let mut s = Seg::new(flags, self.sseq, if flags & ACK != 0 { self.cseq } else { 0 });
+        let mut s = Seg::new(
+            flags,
+            self.sseq,
+            if flags & ACK != 0 { self.cseq } else { 0 },
+        );
         s.len = len;
         if flags & SYN != 0 {
             s.wscale = Some(7);
         }
-        self.sseq = self.sseq.wrapping_add(len as u32 + u32::from(flags & (SYN | FIN) != 0));
+        self.sseq = self
+            .sseq
+            .wrapping_add(len as u32 + u32::from(flags & (SYN | FIN) != 0));
         tcp(SERVER, self.sport, CLIENT, self.cport, s)
     }
 
