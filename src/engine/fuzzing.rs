@@ -24,14 +24,18 @@ use crate::procfmt::{format_entry, parse_line, MAX_LINE_LEN};
 use crate::tuple::Dir;
 use crate::wire::MAX_HEAD_LEN;
 
+mod nat;
+pub use nat::nat_input;
+
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a finding.
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, as in `fuzz/fuzz_targets/NAME.rs`.
-pub const TARGETS: [(&str, Target); 3] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("parse", parse_input),
     ("track", track_input),
     ("ctnetlink", ctnetlink_input),
+    ("nat", nat_input),
 ];
 
 /// Runs target `name` on `data`; false when there is no such target.
