@@ -18,7 +18,7 @@
 
 use crate::conn::{Conn, ConnPtr, ConnRef, Linked};
 use crate::driver;
-use crate::entry::Entry;
+use crate::entry::{Entry, Status};
 use crate::ffi;
 use crate::gc::Gc;
 use crate::hash::HashKey;
@@ -261,6 +261,17 @@ impl driver::Shell for Shell<'_> {
         let c = unsafe { ConnRef::adopt(r) };
         crate::ctnetlink::notify(&c, Event::Destroy);
         drop(c);
+    }
+
+    fn release_killed(&mut self, r: ConnPtr, held: &mut Held) {
+        // SAFETY: as in `release`.
+        let c = unsafe { ConnRef::adopt(r) };
+        // A kill comes only before any reply: SEEN_REPLY, if set, is this
+        // packet's, which 6.12 sets after the destroy event.
+        crate::ctnetlink::notify_as(&c, Event::Destroy, |e| e.status.clear(Status::SEEN_REPLY));
+        drop(c);
+        // 6.12 delivers no cached event for a dying entry.
+        held.event = None;
     }
 }
 
