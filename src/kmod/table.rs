@@ -711,14 +711,19 @@ impl Table {
         for s in 0..self.layout.stripes() {
             // SAFETY: process context (see above), no lock held here.
             unsafe { ffi::ipct_cond_resched() };
+            // The bucket the next batch starts at: the one the last batch
+            // filled up in (it may hold more), none of the emptied ones.
+            let mut from = 0usize;
             loop {
                 let mut batch: [Option<ConnPtr>; BATCH] = [None; BATCH];
                 let mut n = 0usize;
                 let removed = self.with_stripe(s, |st| {
-                    for b in 0..st.buckets.len() {
-                        // Collect first, then unlink: unlinking while
-                        // walking would lose the walk's place.
-                        let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                    // Collect first, then unlink: unlinking while walking
+                    // would lose the walk's place. Only the first `k`
+                    // slots are read, so the array is not cleared per bucket.
+                    let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                    let mut b = from;
+                    while b < st.buckets.len() {
                         let mut k = 0usize;
                         let mut cur = st.head(b);
                         while let Some(r) = cur {
@@ -733,7 +738,7 @@ impl Table {
                             }
                             cur = st.store.next(r);
                         }
-                        for r in found.iter().flatten() {
+                        for r in found.iter().take(k).flatten() {
                             if st.remove(b, *r) {
                                 if let Some(slot) = batch.get_mut(n) {
                                     *slot = Some(*r);
@@ -744,11 +749,13 @@ impl Table {
                         if n >= BATCH {
                             break;
                         }
+                        b = b.saturating_add(1);
                     }
+                    from = b;
                     n
                 });
                 let mut stats = crate::stats::Stats::ZERO;
-                for r in batch.iter().flatten() {
+                for r in batch.iter().take(n).flatten() {
                     stats.inc(Counter::DeleteList);
                     // SAFETY: `r` was unlinked above: we own the reference
                     // the table held.
