@@ -11,7 +11,9 @@ Derived rows (config nf/ip, round `median`): extra_ns_per_packet, the CPU
 time a tracker adds to each forwarded packet, from the median rates:
 vcpus * (1/pps(tracker) - 1/pps(none)) (every vCPU sends and forwards its
 own packets, so each is busy all the time; under -icount the vCPUs share
-one instruction-driven clock, so the factor is 1).
+one instruction-driven clock, so the factor is 1); and
+listener_extra_ns_per_packet, the same for one `conntrack -E` listener
+(fwd_listen_pps against fwd_nolisten_pps).
 """
 import argparse
 import csv
@@ -113,6 +115,19 @@ def main():
             extra[(config, flows, vcpus)] = e
             out.append([config, "extra_ns_per_packet", flows, vcpus, "median", f"{e:.1f}", "ns"])
 
+    # What one conntrack -E listener adds to each forwarded packet of
+    # established flows (entries made while it listens), from the median
+    # rates with and without it.
+    listen_extra = {}
+    for (config, metric, flows, vcpus), (m, _, _) in list(med.items()):
+        if metric != "fwd_listen_pps":
+            continue
+        base = get(config, "fwd_nolisten_pps", flows, vcpus)
+        if base and m:
+            e = (1 if a.icount else vcpus) * (1e9 / m - 1e9 / base)
+            listen_extra[(config, flows, vcpus)] = e
+            out.append([config, "listener_extra_ns_per_packet", flows, vcpus, "median", f"{e:.1f}", "ns"])
+
     host = read_host(a.host) if a.host else []
     for r in host:
         out.append(["engine", r["benchmark"], r["entries"], 1, "1", r["mpps"], "Mpps"])
@@ -200,6 +215,27 @@ def main():
         None, get("ip", "gc_run_ms", flows, vc), None, True)
     add("… longest collector lock hold", "µs",
         None, get("ip", "gc_max_hold_us", flows, vc), None, True)
+    # ctnetlink through conntrack-tools (nf_conntrack with nf_conntrack_netlink).
+    add("`conntrack -L` of 100k entries (the tool's own work included)", "ms",
+        get("nf", "ctnl_list_ms", flows, vc), get("ip", "ctnl_list_ms", flows, vc), 1.0, True)
+    add("`conntrack -F` of 100k entries", "ms",
+        get("nf", "ctnl_flush_ms", flows, vc), get("ip", "ctnl_flush_ms", flows, vc), 1.0, True)
+    lf = min((k[1] for k in listen_extra), default=None)
+    if lf is not None:
+        add(f"forwarding, {lf:,} established flows, nobody listening", "kpps",
+            (get("nf", "fwd_nolisten_pps", lf, vc) or 0) / 1000 or None,
+            (get("ip", "fwd_nolisten_pps", lf, vc) or 0) / 1000 or None, None, False)
+        add("… with one `conntrack -E` listener", "kpps",
+            (get("nf", "fwd_listen_pps", lf, vc) or 0) / 1000 or None,
+            (get("ip", "fwd_listen_pps", lf, vc) or 0) / 1000 or None, None, False)
+        add("… extra per packet with the listener", "ns",
+            listen_extra.get(("nf", lf, vc)), listen_extra.get(("ip", lf, vc)), None, True)
+    add("new connections, nobody listening", "flows/s",
+        get("nf", "new_conn_nolisten_rate", flows, vc), get("ip", "new_conn_nolisten_rate", flows, vc), None, False)
+    add("… with one `conntrack -E` listener", "flows/s",
+        get("nf", "new_conn_listen_rate", flows, vc), get("ip", "new_conn_listen_rate", flows, vc), None, False)
+    add("… NEW events the listener got (of 100k; the rest overran its socket)", "events",
+        get("nf", "ctnl_listen_new_events", flows, vc), get("ip", "ctnl_listen_new_events", flows, vc), None, False)
     lines.append(f"| table costs ({vc} vCPUs) | unit | nf_conntrack | ip_conntrack | ip/nf | target |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
     lines.extend(rows)

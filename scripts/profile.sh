@@ -23,9 +23,9 @@ set -euo pipefail
 
 packets=${1:-50000}
 flows=${2:-1}
-# PROFILE_OP=flush: the window holds `conntrack -F` of FLOWS entries
-# instead (nf_conntrack with nf_conntrack_netlink); "per packet" is then
-# per entry.
+# PROFILE_OP=flush or list: the window holds `conntrack -F` or `-L` of
+# FLOWS entries instead (nf_conntrack with nf_conntrack_netlink); "per
+# packet" is then per entry.
 op=${PROFILE_OP:-send}
 [[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
     || die "usage: $0 [PACKETS [FLOWS]] (numbers)"

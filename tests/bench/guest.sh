@@ -2,7 +2,7 @@
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
 #   sh guest.sh quick|full [all|forward|ctnl]
-#   sh guest.sh profile [PACKETS [FLOWS [flush]]]
+#   sh guest.sh profile [PACKETS [FLOWS [flush|list]]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
 # 50000) over FLOWS established flows (default 1) between two `sync` calls,
@@ -29,7 +29,9 @@ case $MODE in
 profile)
     PACKETS=${2:-50000}
     PROFILE_FLOWS=${3:-1}
-    PROFILE_OP=${4:-send}   # flush: profile `conntrack -F` instead
+    PROFILE_OP=${4:-send}   # flush / list: profile `conntrack -F` / `-L` instead
+    _op_flag=F
+    [ "$PROFILE_OP" != list ] || _op_flag=L
     PHASES=profile
     ;;
 quick)
@@ -491,14 +493,19 @@ phase_profile() {
         load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
         _warm=$PROFILE_FLOWS
         [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
-        if [ "$PROFILE_OP" = flush ]; then
-            # The window holds `conntrack -F` of PROFILE_FLOWS entries
-            # ("packets" are then entries; nothing to flush without a tracker).
+        if [ "$PROFILE_OP" != send ]; then
+            # The window holds `conntrack -F` (flush) or `conntrack -L`
+            # (list) of PROFILE_FLOWS entries ("packets" are then entries;
+            # no table without a tracker).
             [ "$_conf" != nf ] || modprobe nf_conntrack_netlink || { fail "nf_conntrack_netlink"; return 1; }
             send "$_warm" "$PROFILE_FLOWS" 100 || { fail "fill $_conf"; return 1; }
             _n=$(entries "$_conf")
-            echo "    $_conf: $_n entries; flushing them in the window"
-            if [ "$_conf" = none ]; then sync; sync; else sync; conntrack -F 2> /dev/null; sync; fi
+            echo "    $_conf: $_n entries; conntrack -$_op_flag in the window"
+            if [ "$_conf" = none ]; then
+                sync; sync
+            else
+                sync; conntrack -$_op_flag > /dev/null 2>&1; sync
+            fi
             echo "PROFILE window $_conf $PROFILE_FLOWS $_n"
             awk '{ print "PROFILE module", $1, $2, $6 }' /proc/modules
             awk '$4 ~ /^\[/ { print "PROFILE ksym", $1, $2, $3, $4 }' /proc/kallsyms
