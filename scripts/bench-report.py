@@ -216,26 +216,28 @@ def main():
     add("… longest collector lock hold", "µs",
         None, get("ip", "gc_max_hold_us", flows, vc), None, True)
     # ctnetlink through conntrack-tools (nf_conntrack with nf_conntrack_netlink).
-    add("`conntrack -L` of 100k entries (the tool's own work included)", "ms",
-        get("nf", "ctnl_list_ms", flows, vc), get("ip", "ctnl_list_ms", flows, vc), 1.0, True)
-    add("`conntrack -F` of 100k entries", "ms",
-        get("nf", "ctnl_flush_ms", flows, vc), get("ip", "ctnl_flush_ms", flows, vc), 1.0, True)
-    lf = min((k[1] for k in listen_extra), default=None)
-    if lf is not None:
-        add(f"forwarding, {lf:,} established flows, nobody listening", "kpps",
-            (get("nf", "fwd_nolisten_pps", lf, vc) or 0) / 1000 or None,
-            (get("ip", "fwd_nolisten_pps", lf, vc) or 0) / 1000 or None, None, False)
-        add("… with one `conntrack -E` listener", "kpps",
-            (get("nf", "fwd_listen_pps", lf, vc) or 0) / 1000 or None,
-            (get("ip", "fwd_listen_pps", lf, vc) or 0) / 1000 or None, None, False)
-        add("… extra per packet with the listener", "ns",
-            listen_extra.get(("nf", lf, vc)), listen_extra.get(("ip", lf, vc)), None, True)
-    add("new connections, nobody listening", "flows/s",
-        get("nf", "new_conn_nolisten_rate", flows, vc), get("ip", "new_conn_nolisten_rate", flows, vc), None, False)
-    add("… with one `conntrack -E` listener", "flows/s",
-        get("nf", "new_conn_listen_rate", flows, vc), get("ip", "new_conn_listen_rate", flows, vc), None, False)
-    add("… NEW events the listener got (of 100k; the rest overran its socket)", "events",
-        get("nf", "ctnl_listen_new_events", flows, vc), get("ip", "ctnl_listen_new_events", flows, vc), None, False)
+    def both(metric, fl=flows, scale=1.0):
+        vals = (get(c, metric, fl, vc) for c in ("nf", "ip"))
+        return tuple(None if v is None else v * scale for v in vals)
+
+    lf = min((k[1] for k in listen_extra), default=100)
+    for what, unit, metric, fl, scale, want, low in (
+            ("`conntrack -L` of 100k entries (the tool's own work included)", "ms",
+             "ctnl_list_ms", flows, 1, 1.0, True),
+            ("`conntrack -F` of 100k entries", "ms", "ctnl_flush_ms", flows, 1, 1.0, True),
+            (f"forwarding, {lf:,} established flows, nobody listening", "kpps",
+             "fwd_nolisten_pps", lf, 1e-3, None, False),
+            ("… with one `conntrack -E` listener", "kpps", "fwd_listen_pps", lf, 1e-3, None, False),
+            ("new connections, nobody listening", "flows/s", "new_conn_nolisten_rate", flows, 1,
+             None, False),
+            ("… with one `conntrack -E` listener", "flows/s", "new_conn_listen_rate", flows, 1,
+             None, False),
+            ("… NEW events the listener got (of 100k; the rest overran its socket)", "events",
+             "ctnl_listen_new_events", flows, 1, None, False)):
+        add(what, unit, *both(metric, fl, scale), want, low)
+        if metric == "fwd_listen_pps":
+            add("… extra per packet with the listener", "ns",
+                listen_extra.get(("nf", lf, vc)), listen_extra.get(("ip", lf, vc)), None, True)
     lines.append(f"| table costs ({vc} vCPUs) | unit | nf_conntrack | ip_conntrack | ip/nf | target |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
     lines.extend(rows)
