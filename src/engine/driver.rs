@@ -72,6 +72,13 @@ pub trait Shell {
     /// Puts the table's reference to `r`, which the engine unlinked (no
     /// lock held).
     fn release(&mut self, r: Self::Ref);
+    /// Like `release`, for an entry the packet holding `held` killed (an
+    /// RST answering a SYN): Linux reports it destroyed as it was before
+    /// that packet's reply was seen, and its cached update goes unsent.
+    fn release_killed(&mut self, r: Self::Ref, held: &mut Self::Held) {
+        let _ = held;
+        self.release(r);
+    }
 }
 
 /// Why the tracker dropped a packet.
@@ -143,9 +150,9 @@ pub fn track<S: Shell>(
         });
         match step {
             None => return Tracked::Invalid(Invalid::BadL4Header),
-            Some(Step::Attach(h, ctinfo, killed)) => {
+            Some(Step::Attach(mut h, ctinfo, killed)) => {
                 if let Some(k) = killed {
-                    shell.release(k);
+                    shell.release_killed(k, &mut h);
                 }
                 return Tracked::Attach(h, ctinfo);
             }

@@ -125,6 +125,11 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
 /// context (the message is sent with an atomic allocation); a listener
 /// that cannot keep up loses events, packets never wait.
 pub(crate) fn notify(c: &Conn, ev: Event) {
+    notify_as(c, ev, |_| {});
+}
+
+/// [`notify`], reporting the entry as `adjust` changes a copy of it.
+pub(crate) fn notify_as(c: &Conn, ev: Event, adjust: impl FnOnce(&mut Entry)) {
     let table = c.table();
     let net = table.net();
     // SAFETY: `net` is the table's live namespace; only reads which
@@ -135,7 +140,11 @@ pub(crate) fn notify(c: &Conn, ev: Event) {
     let now = conn::now();
     let mut buf = [0u8; ANSWER_LEN];
     let mut w = Writer::new(&mut buf);
-    let ok = c.with_entry(|e| wire::put_event(&mut w, ev, e, &meta(table, e, c, now)).is_ok());
+    let ok = c.with_entry(|e| {
+        let mut e = *e;
+        adjust(&mut e);
+        wire::put_event(&mut w, ev, &e, &meta(table, &e, c, now)).is_ok()
+    });
     if ok {
         let bytes = w.bytes();
         let len = u32::try_from(bytes.len()).unwrap_or(0);

@@ -18,7 +18,7 @@
 
 use crate::conn::{Conn, ConnPtr, ConnRef, Linked};
 use crate::driver;
-use crate::entry::Entry;
+use crate::entry::{Entry, Status};
 use crate::ffi;
 use crate::gc::Gc;
 use crate::hash::HashKey;
@@ -283,6 +283,17 @@ impl driver::Shell for Shell<'_> {
         let c = unsafe { ConnRef::adopt(r) };
         crate::ctnetlink::notify(&c, Event::Destroy);
         drop(c);
+    }
+
+    fn release_killed(&mut self, r: ConnPtr, held: &mut Held) {
+        // SAFETY: as in `release`.
+        let c = unsafe { ConnRef::adopt(r) };
+        // A kill comes only before any reply: SEEN_REPLY, if set, is this
+        // packet's, which 6.12 sets after the destroy event.
+        crate::ctnetlink::notify_as(&c, Event::Destroy, |e| e.status.clear(Status::SEEN_REPLY));
+        drop(c);
+        // 6.12 delivers no cached event for a dying entry.
+        held.event = None;
     }
 }
 
@@ -759,14 +770,19 @@ impl Table {
         for s in 0..self.layout.stripes() {
             // SAFETY: process context (see above), no lock held here.
             unsafe { ffi::ipct_cond_resched() };
+            // The bucket the next batch starts at: the one the last batch
+            // filled up in (it may hold more), none of the emptied ones.
+            let mut from = 0usize;
             loop {
                 let mut batch: [Option<ConnPtr>; BATCH] = [None; BATCH];
                 let mut n = 0usize;
                 let removed = self.with_stripe(s, |st| {
-                    for b in 0..st.buckets.len() {
-                        // Collect first, then unlink: unlinking while
-                        // walking would lose the walk's place.
-                        let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                    // Collect first, then unlink: unlinking while walking
+                    // would lose the walk's place. Only the first `k`
+                    // slots are read, so the array is not cleared per bucket.
+                    let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                    let mut b = from;
+                    while b < st.buckets.len() {
                         let mut k = 0usize;
                         let mut cur = st.head(b);
                         while let Some(r) = cur {
@@ -781,7 +797,7 @@ impl Table {
                             }
                             cur = st.store.next(r);
                         }
-                        for r in found.iter().flatten() {
+                        for r in found.iter().take(k).flatten() {
                             if st.remove(b, *r) {
                                 if let Some(slot) = batch.get_mut(n) {
                                     *slot = Some(*r);
@@ -792,11 +808,13 @@ impl Table {
                         if n >= BATCH {
                             break;
                         }
+                        b = b.saturating_add(1);
                     }
+                    from = b;
                     n
                 });
                 let mut stats = crate::stats::Stats::ZERO;
-                for r in batch.iter().flatten() {
+                for r in batch.iter().take(n).flatten() {
                     stats.inc(Counter::DeleteList);
                     // SAFETY: `r` was unlinked above: we own the reference
                     // the table held.
