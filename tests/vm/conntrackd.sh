@@ -20,7 +20,8 @@ C=192.0.2.2
 S=198.51.100.2
 GW_C=192.0.2.1
 GW_S=198.51.100.1
-# Lines sent at once at the end: more than an unscaled window.
+# Lines sent at once at the end: many full segments, through the backup's
+# window tracking (TCPWindowTracking yes) from a committed entry.
 BURST=5000
 
 
@@ -41,7 +42,9 @@ ctd() {
     ip netns exec "$_r" conntrackd -C "/tmp/ctd-$_r.conf" "$@"
 }
 
-# ctd_conf R LOCAL PEER: router R's configuration.
+# ctd_conf R LOCAL PEER: router R's configuration. With TCPWindowTracking
+# no (the default) conntrackd commits TCP entries with the BE_LIBERAL
+# flag; yes, it syncs the window scales and the backup tracks windows.
 ctd_conf() {
     cat > "/tmp/ctd-$1.conf" << EOF
 Sync {
@@ -55,6 +58,9 @@ Sync {
         Port 3780
         Interface sync0
         Checksum on
+    }
+    Options {
+        TCPWindowTracking $WT
     }
 }
 General {
@@ -150,7 +156,8 @@ lines() {
 # on sending.
 run() {
     port=$1
-    m="$BACKEND, $2"
+    m="$BACKEND, $2, TCPWindowTracking $WT"
+    check "$m: the route through ra" restore
     rm -f "/tmp/stop.$port" "/tmp/rcv.$port"
     in_server nc -l -p "$port" < /dev/null > "/tmp/rcv.$port" 2> /dev/null &
     srv=$!
@@ -182,7 +189,7 @@ run() {
         check_eq "$m: the sender ends cleanly (no reset)" "$?$(cat "/tmp/cli.$port")" 0
         bg_wait 10 "$srv"
         check_eq "$m: the receiver ends cleanly (FIN seen)" "$?" 0
-        check_eq "$m: every line arrived in order, then the burst of $BURST (window scaling), then the end" \
+        check_eq "$m: every line arrived in order, then a burst of $BURST, then the end" \
             "$(in_order "/tmp/rcv.$port")" ok
         check_eq "$m: rb dropped nothing as INVALID" "$(($(invalid rb) - inv0))" 0
         check_match "$m: rb tracked the connection to its end" "$(table rb | grep -F "$key")" \
@@ -196,7 +203,6 @@ run() {
         touch "/tmp/stop.$port"
         kill_nc
         wait "$cli" "$srv" 2> /dev/null
-        check "$m: ra back up, and the route through it" restore
     fi
 }
 
@@ -240,20 +246,38 @@ lines() {
     wc -l < "/tmp/rcv.$1" | tr -d ' '
 }
 
-# scenario: both runs, with the daemons started and stopped around them.
-scenario() {
-    step "$BACKEND: routers, firewall, conntrackd"
-    check "$BACKEND: topology up" topology
+# daemons: (re)start conntrackd on both routers, TCPWindowTracking $WT.
+daemons() {
+    stop_daemons
     ctd_conf ra 203.0.113.1 203.0.113.2
     ctd_conf rb 203.0.113.2 203.0.113.1
     check "$BACKEND: conntrackd on ra" ctd ra -d
     check "$BACKEND: conntrackd on rb" ctd rb -d
     check "$BACKEND: both daemons answer" wait_for 5 sh -c \
         "conntrackd -C /tmp/ctd-ra.conf -s && conntrackd -C /tmp/ctd-rb.conf -s"
+}
+
+stop_daemons() {
+    for r in ra rb; do
+        [ ! -e "/tmp/ctd-$r.lock" ] || ctd "$r" -k > /dev/null 2>&1
+    done
+    wait_for 5 sh -c '! [ -e /tmp/ctd-ra.lock ] && ! [ -e /tmp/ctd-rb.lock ]'
+}
+
+# scenario: the runs, under $BACKEND.
+scenario() {
+    step "$BACKEND: routers, firewall, conntrackd"
+    check "$BACKEND: topology up" topology
+    WT=yes
+    daemons
     step "$BACKEND: without the commit the backup drops the connection"
     run 7001 nocommit
     step "$BACKEND: with the commit the connection survives"
     run 7002 commit
+    WT=no
+    daemons
+    step "$BACKEND: the same with the default TCPWindowTracking no"
+    run 7003 commit
     if [ "$IPCT_FAILED" -gt 0 ]; then
         for r in ra rb; do
             echo "---- $BACKEND: $r's table and conntrackd log"
@@ -261,9 +285,7 @@ scenario() {
             sed 's/^/    | /' "/tmp/ctd-$r.log"
         done
     fi
-    ctd ra -k > /dev/null 2>&1
-    ctd rb -k > /dev/null 2>&1
-    wait_for 5 sh -c '! [ -e /tmp/ctd-ra.lock ] && ! [ -e /tmp/ctd-rb.lock ]'
+    stop_daemons
     for n in client server ra rb; do ip netns del "$n"; done
     rm -f /tmp/ctd-r?.* /tmp/rcv.* /tmp/cli.* /tmp/stop.*
 }
