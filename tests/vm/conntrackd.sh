@@ -41,47 +41,30 @@ ctd() {
     ip netns exec "$_r" conntrackd -C "/tmp/ctd-$_r.conf" "$@"
 }
 
-# ctd_conf R LOCAL PEER: router R's configuration. With TCPWindowTracking
-# no (the default) conntrackd commits TCP entries with window checks off
-# (the BE_LIBERAL flag); with yes the backup checks windows from the
-# committed entry on.
+# ctd_conf R LOCAL PEER: router R's configuration (README.md's, with
+# paths of its own and a log). With TCPWindowTracking no (the default)
+# conntrackd commits TCP entries with window checks off (the BE_LIBERAL
+# flag); with yes the backup checks windows from the committed entry on.
 ctd_conf() {
     cat > "/tmp/ctd-$1.conf" << EOF
 Sync {
-    Mode FTFW {
-        ResendQueueSize 131072
-        PurgeTimeout 5
-    }
+    Mode FTFW { }
     UDP {
         IPv4_address $2
         IPv4_Destination_Address $3
         Port 3780
         Interface sync0
-        Checksum on
     }
-    Options {
-        TCPWindowTracking $WT
-    }
+    Options { TCPWindowTracking $WT }
 }
 General {
-    HashSize 1024
-    HashLimit 8192
     LogFile /tmp/ctd-$1.log
     Syslog off
     LockFile /tmp/ctd-$1.lock
-    UNIX {
-        Path /tmp/ctd-$1.sock
-    }
-    NetlinkBufferSize 2097152
-    NetlinkBufferSizeMaxGrowth 8388608
+    UNIX { Path /tmp/ctd-$1.sock }
     Filter From Userspace {
-        Protocol Accept {
-            TCP
-        }
-        Address Ignore {
-            IPv4_address 127.0.0.1
-            IPv4_address 203.0.113.0/24
-        }
+        Protocol Accept { TCP }
+        Address Ignore { IPv4_address 203.0.113.0/24 }
     }
 }
 EOF
