@@ -41,14 +41,15 @@ ctd() {
     ip netns exec "$_r" conntrackd -C "/tmp/ctd-$_r.conf" "$@"
 }
 
-# ctd_conf R LOCAL PEER: router R's configuration (README.md's, with
-# paths of its own and a log). With TCPWindowTracking no (the default)
-# conntrackd commits TCP entries with window checks off (the BE_LIBERAL
-# flag); with yes the backup checks windows from the committed entry on.
+# ctd_conf R LOCAL PEER: router R's configuration: README.md's, with
+# paths of its own, a log, and the purge after `-t` 1 s away. With
+# TCPWindowTracking no (the default) conntrackd commits TCP entries with
+# window checks off (the BE_LIBERAL flag); with yes the backup checks
+# windows from the committed entry on.
 ctd_conf() {
     cat > "/tmp/ctd-$1.conf" << EOF
 Sync {
-    Mode FTFW { }
+    Mode FTFW { PurgeTimeout 1 }
     UDP {
         IPv4_address $2
         IPv4_Destination_Address $3
@@ -159,6 +160,9 @@ run() {
         check "$m: rb commits its external cache (conntrackd -c)" ctd rb -c
         check_match "$m: the committed entry in rb's table" "$(table rb | grep -F "$key")" \
             "^tcp +6 [0-9]+ ESTABLISHED $(re "$key")src=$S dst=$C sport=$port dport=$sport \[ASSURED\] use=[0-9]+\$"
+        # The rest of conntrackd's primary-backup.sh for a new primary.
+        check "$m: rb flushes its caches, resyncs from its table, sends in bulk (-f, -R, -B)" become_primary
+        check "$m: rb's internal cache has it, from its kernel table" wait_for 5 cache_has rb -i "$key"
     fi
     check "$m: rb takes the route" via rb
     at=$(lines "$port")
@@ -174,6 +178,8 @@ run() {
         check_eq "$m: rb dropped nothing as INVALID" "$(($(invalid rb) - inv0))" 0
         check_match "$m: rb tracked the connection to its end" "$(table rb | grep -F "$key")" \
             "^tcp +6 [0-9]+ (FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE) "
+        check "$m: ra, now the backup, schedules the purge of its table (-t)" ctd ra -t
+        check "$m: ra's stale entry is purged (PurgeTimeout 1 s)" wait_for 5 gone_from ra "$key"
     else
         # The client's retransmission timer backs off during the outage.
         check "$m: rb drops the client's packets as INVALID" wait_for 15 invalid_above rb "$inv0"
@@ -200,7 +206,22 @@ assured_on() {
 
 # external_has KEY: rb's external cache holds KEY, ESTABLISHED.
 external_has() {
-    ctd rb -e | grep -F "$1" | grep -q ESTABLISHED
+    cache_has rb -e "$1"
+}
+
+# cache_has R -e|-i KEY: router R's external or internal cache holds KEY,
+# ESTABLISHED.
+cache_has() {
+    ctd "$1" "$2" | grep -F "$3" | grep -q ESTABLISHED
+}
+
+become_primary() {
+    ctd rb -f && ctd rb -R && ctd rb -B
+}
+
+# gone_from R KEY: router R's table has no entry with KEY.
+gone_from() {
+    ! table "$1" | grep -qF "$2"
 }
 
 # invalid_above R N: router R dropped more than N packets as INVALID.
