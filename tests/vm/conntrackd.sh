@@ -284,6 +284,10 @@ scenario() {
     daemons
     step "$BACKEND: the same with the default TCPWindowTracking no"
     run 7003 commit
+    for r in ra rb; do
+        check_no_match "$BACKEND: no error or warning in $r's conntrackd log" \
+            "$(cat "/tmp/ctd-$r.log")" '\[(ERROR|error|WARNING|warning)\]'
+    done
     if [ "$IPCT_FAILED" -gt 0 ]; then
         for r in ra rb; do
             echo "---- $BACKEND: $r's table and conntrackd log"
