@@ -158,7 +158,8 @@ run() {
     check "$m: ra's links down" ra_links down
     if [ "$2" = commit ]; then
         check "$m: rb commits its external cache (conntrackd -c)" ctd rb -c
-        check_match "$m: the committed entry in rb's table" "$(table rb | grep -F "$key")" \
+        committed=$(table rb | grep -F "$key")
+        check_match "$m: the committed entry in rb's table ($(ct_timeout "$committed") s left)" "$committed" \
             "^tcp +6 [0-9]+ ESTABLISHED $(re "$key")src=$S dst=$C sport=$port dport=$sport \[ASSURED\] use=[0-9]+\$"
         # The rest of conntrackd's primary-backup.sh for a new primary.
         check "$m: rb flushes its caches, resyncs from its table, sends in bulk (-f, -R, -B)" become_primary
