@@ -14,6 +14,11 @@ uptime_s() {
 
 # Leftovers of a scenario that failed halfway; quiet when there are none.
 reset_guest() {
+    # Links first: a namespace goes away in the background, and the veth
+    # ends it takes with it would still be there for the next scenario.
+    for l in $(ip -o link show 2>/dev/null | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2 }'); do
+        ip link del "$l" 2>/dev/null
+    done
     ip -all netns delete 2>/dev/null
     for ipt in iptables-legacy iptables-nft; do
         for t in filter mangle raw; do
