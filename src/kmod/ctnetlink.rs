@@ -123,6 +123,12 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
 /// context (the message is sent with an atomic allocation); a listener
 /// that cannot keep up loses events, packets never wait.
 pub(crate) fn notify(c: &Conn, ev: Event) {
+    send_event(c, ev, false);
+}
+
+/// [`notify`]; `by_request`: the change came through ctnetlink, which
+/// reports the mark even when 0 (6.12's `IPCT_MARK`).
+fn send_event(c: &Conn, ev: Event, by_request: bool) {
     let table = c.table();
     let net = table.net();
     // SAFETY: `net` is the table's live namespace; only reads which
@@ -133,7 +139,10 @@ pub(crate) fn notify(c: &Conn, ev: Event) {
     let now = conn::now();
     let mut buf = [0u8; ANSWER_LEN];
     let mut w = Writer::new(&mut buf);
-    let ok = c.with_entry(|e| wire::put_event(&mut w, ev, e, &meta(table, e, c, now)).is_ok());
+    let ok = c.with_entry(|e| {
+        let m = Meta { mark_changed: by_request, ..meta(table, e, c, now) };
+        wire::put_event(&mut w, ev, e, &m).is_ok()
+    });
     if ok {
         let bytes = w.bytes();
         let len = u32::try_from(bytes.len()).unwrap_or(0);
@@ -150,8 +159,32 @@ fn meta(table: &Table, e: &Entry, c: &Conn, now: crate::Millis) -> Meta {
         id: wire::entry_id(table.key(), c as *const Conn as u64),
         uses: c.use_count(),
         timeout: u32::try_from(secs).unwrap_or(u32::MAX),
-        mark: 0,
+        counters: c.read_counters(),
+        mark_changed: false,
     }
+}
+
+/// Writes the message of entry `e` (object `c`); for
+/// `IPCTNL_MSG_CT_GET_CTRZERO` (`zero`), zeroes the counters it reports
+/// once it is written.
+#[allow(clippy::too_many_arguments)]
+fn put_entry(
+    w: &mut Writer<'_>,
+    table: &Table,
+    portid: u32,
+    seq: u32,
+    flags: u16,
+    e: &Entry,
+    c: &Conn,
+    now: crate::Millis,
+    zero: bool,
+) -> bool {
+    let m = meta(table, e, c, now);
+    let ok = wire::put_entry(w, portid, seq, flags, e, &m).is_ok();
+    if let (true, true, Some(seen)) = (ok, zero, &m.counters) {
+        c.zero_counters(seen);
+    }
+    ok
 }
 
 /// Sends `bytes` to `portid` of `net`.
@@ -208,9 +241,8 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             };
             let mut buf = [0u8; ANSWER_LEN];
             let mut w = Writer::new(&mut buf);
-            let found = table.lookup_with(&t, now, |e, c| {
-                wire::put_entry(&mut w, portid, h.seq, 0, e, &meta(table, e, c, now)).is_ok()
-            });
+            let zero = h.msg() == msg::CT_GET_CTRZERO;
+            let found = table.lookup_with(&t, now, |e, c| put_entry(&mut w, table, portid, h.seq, 0, e, c, now, zero));
             match found {
                 None => errno(Error::NoEntry),
                 Some(false) => errno(Error::NoMemory),
@@ -231,7 +263,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 }
             }
             Ok(Delete::Flush(filter)) => {
-                table.remove_where(|e| filter.as_ref().map_or(true, |f| f.matches(e, 0)), true);
+                table.remove_where(|e| filter.as_ref().map_or(true, |f| f.matches(e)), true);
                 0
             }
         },
@@ -265,7 +297,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                     None => errno(Error::NoEntry),
                     Some((res, c)) => {
                         // 6.12 reports every update, changed or not.
-                        notify(&c, Event::Update { protoinfo: true });
+                        send_event(&c, Event::Update { protoinfo: true }, true);
                         res.map_or_else(errno, |()| 0)
                     }
                 };
@@ -280,7 +312,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             let e = c.entry(now, &crate::settings::Knobs);
             match table.insert_made(e, crate::settings::max(), now) {
                 Ok(conn) => {
-                    notify(&conn, Event::New);
+                    send_event(&conn, Event::New, true);
                     0
                 }
                 Err(e) => errno(e),
@@ -345,7 +377,8 @@ unsafe extern "C" fn dump(
         match h.msg() {
             msg::CT_GET | msg::CT_GET_CTRZERO => {
                 let filter = CtRequest::parse(&m).ok().and_then(|r| r.dump_filter().ok().flatten());
-                dump_table(table, &mut w, portid, h.seq, filter.as_ref(), pos);
+                let zero = h.msg() == msg::CT_GET_CTRZERO;
+                dump_table(table, &mut w, portid, h.seq, filter.as_ref(), zero, pos);
             }
             msg::CT_GET_STATS_CPU => dump_cpus(table, &mut w, portid, h.seq, pos),
             _ => {}
@@ -354,8 +387,18 @@ unsafe extern "C" fn dump(
     u32::try_from(w.len()).unwrap_or(0)
 }
 
-/// One round of a table dump (see the module documentation).
-fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: Option<&Filter>, pos: &mut [c_ulong]) {
+/// One round of a table dump (see the module documentation). A dump that
+/// zeroes counters (`zero`) never takes a written entry back: it splits
+/// buckets instead, so every count it zeroed is in what the reader gets.
+fn dump_table(
+    table: &Table,
+    w: &mut Writer<'_>,
+    portid: u32,
+    seq: u32,
+    filter: Option<&Filter>,
+    zero: bool,
+    pos: &mut [c_ulong],
+) {
     let flags = if filter.is_some() { F_DUMP_FILTERED } else { 0 };
     let now = conn::now();
     let mut bucket = pos.first().and_then(|b| u32::try_from(*b).ok()).unwrap_or(u32::MAX);
@@ -364,13 +407,13 @@ fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: 
     while bucket < table.buckets() {
         let mark = w.len();
         let walk = table.walk_bucket(bucket, skip, now, |e, c| {
-            if filter.is_some_and(|f| !f.matches(e, 0)) {
+            if filter.is_some_and(|f| !f.matches(e)) {
                 return true;
             }
-            wire::put_entry(w, portid, seq, flags, e, &meta(table, e, c, now)).is_ok()
+            put_entry(w, table, portid, seq, flags, e, c, now, zero)
         });
         if let Some(k) = walk.and_then(|wk| wk.resume) {
-            if skip == 0 && mark > 0 {
+            if skip == 0 && mark > 0 && !zero {
                 // The bucket goes out whole in the next round.
                 w.truncate(mark);
             } else {

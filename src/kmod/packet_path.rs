@@ -71,6 +71,9 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
     match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
         Tracked::Attach(held, ctinfo) => {
             let c = held.notified();
+            // The frame is the whole packet here (`skb->len`: the data
+            // starts at the IP header at these hooks).
+            c.account(ctinfo, frame);
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
@@ -171,7 +174,9 @@ fn confirm_new(skb: &mut SkbMut<'_>) -> Verdict {
         }
         Confirmed::Merged(existing) => {
             // The packet carries the winner now; its own entry goes.
-            drop(conn::attach(skb, existing.notified(), ctinfo));
+            let existing = existing.notified();
+            existing.account_merged(ctinfo, &c);
+            drop(conn::attach(skb, existing, ctinfo));
             drop(c);
             Verdict::ACCEPT
         }

@@ -89,8 +89,8 @@ fn buckets(table: Option<&Table>) -> u32 {
 fn show_bucket(seq: &mut SeqFile, table: &Table, bucket: u32) {
     let now = conn::now();
     let mut line = [0u8; MAX_LINE_LEN];
-    table.dump_bucket(bucket, 0, now, |e, uses| {
-        match format_entry(&mut line, e, now, uses) {
+    table.walk_bucket(bucket, 0, now, |e, c| {
+        match format_entry(&mut line, e, now, c.use_count(), c.read_counters().as_ref()) {
             Ok(n) => seq.write(line.get(..n).unwrap_or_default()),
             // Cannot happen: MAX_LINE_LEN bytes hold any line.
             Err(TooSmall) => true,

@@ -468,9 +468,11 @@ impl Table {
 
     /// Allocates an entry for stripe `s` with one reference (the
     /// caller's), counted by a reservation ([`Table::reserve`]) the caller
-    /// made. `None` when out of memory; the reservation is given back then.
+    /// made, with counters if `ip_conntrack_acct` is 1 now. `None` when
+    /// out of memory; the reservation is given back then.
     pub(crate) fn new_conn(&self, s: u32, e: Entry) -> Option<ConnRef> {
-        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e));
+        let counted = crate::settings::acct();
+        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e, counted));
         if c.is_none() {
             self.unreserve();
         }
@@ -486,21 +488,10 @@ impl Table {
 
     /// Visits the live entries of global bucket `global` after skipping
     /// `skip` of them, under that bucket's stripe lock (one lock, held for
-    /// this call only), calling `f(entry, use count)` until it returns
+    /// this call only), calling `f(entry, entry object)` until it returns
     /// false. `Walk::resume` is the `skip` to continue with when `f`
     /// stopped early. `None` when `global` is out of range. `f` runs with
     /// bottom halves disabled and a spinlock held: it must not sleep.
-    pub(crate) fn dump_bucket(
-        &self,
-        global: u32,
-        skip: usize,
-        now: Millis,
-        mut f: impl FnMut(&Entry, u32) -> bool,
-    ) -> Option<Walk> {
-        self.walk_bucket(global, skip, now, |e, c| f(e, c.use_count()))
-    }
-
-    /// [`Table::dump_bucket`], giving `f` the entry object itself.
     pub(crate) fn walk_bucket(
         &self,
         global: u32,

@@ -262,13 +262,13 @@ step "conntrack -I: entries made from user space are tracked like any other"
 check "-I a TCP entry, ESTABLISHED, 100 s" sh -c "conntrack -I -p tcp -s $C -d $S --sport 5610 --dport 5611 \
     -t 100 --state ESTABLISHED 2>&1 | grep -q '1 flow entries have been created'"
 check_match "/proc lists it" "$(ct_line "dport=5611 ")" \
-    "^tcp +6 (100|99) ESTABLISHED src=$C dst=$S sport=5610 dport=5611 \[UNREPLIED\] src=$S dst=$C sport=5611 dport=5610 use=1\$"
+    "^tcp +6 (100|99) ESTABLISHED src=$C dst=$S sport=5610 dport=5611 \[UNREPLIED\] src=$S dst=$C sport=5611 dport=5610 mark=0 use=1\$"
 out=$(conntrack -I -p tcp -s "$C" -d "$S" --sport 5610 --dport 5611 -t 100 --state ESTABLISHED 2>&1)
 check_match "-I of the same flow again: it exists" "$out" "Such conntrack exists"
 check "-I a UDP entry, replied and assured" sh -c "conntrack -I -p udp -s $C -d $S --sport 5620 --dport 5621 \
     -t 300 -u SEEN_REPLY,ASSURED > /dev/null 2>&1"
 check_match "/proc lists it assured" "$(ct_line "dport=5621 ")" \
-    "^udp +17 (300|29[0-9]) src=$C dst=$S sport=5620 dport=5621 src=$S dst=$C sport=5621 dport=5620 \[ASSURED\] use=1\$"
+    "^udp +17 (300|29[0-9]) src=$C dst=$S sport=5620 dport=5621 src=$S dst=$C sport=5621 dport=5620 \[ASSURED\] mark=0 use=1\$"
 check "-I an ICMP echo entry" sh -c "conntrack -I -p icmp -s $C -d $S --icmp-type 8 --icmp-code 0 --icmp-id 77 \
     -t 30 > /dev/null 2>&1"
 check_match "/proc lists it" "$(ct_line "id=77 ")" "^icmp +1 (30|29) src=$C dst=$S type=8 code=0 id=77 "
@@ -301,7 +301,7 @@ check_match "/proc shows the new timeout" "$(ct_line "dport=5611 ")" "^tcp +6 (6
 check_match "-U -u SEEN_REPLY,ASSURED: updated" \
     "$(conntrack -U -f ipv4 -p tcp --dport 5611 -u SEEN_REPLY,ASSURED 2>&1)" "1 flow entries have been updated"
 check_match "/proc shows it replied and assured" "$(ct_line "dport=5611 ")" \
-    "^tcp +6 [0-9]+ ESTABLISHED src=$C dst=$S sport=5610 dport=5611 src=$S dst=$C sport=5611 dport=5610 \[ASSURED\] use=1\$"
+    "^tcp +6 [0-9]+ ESTABLISHED src=$C dst=$S sport=5610 dport=5611 src=$S dst=$C sport=5611 dport=5610 \[ASSURED\] mark=0 use=1\$"
 check_match "-U --state TIME_WAIT: updated" \
     "$(conntrack -U -f ipv4 -p tcp --dport 5611 --state TIME_WAIT 2>&1)" "1 flow entries have been updated"
 check_match "/proc shows TIME_WAIT" "$(ct_line "dport=5611 ")" "^tcp +6 [0-9]+ TIME_WAIT "
