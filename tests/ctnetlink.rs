@@ -15,7 +15,7 @@ use ip_conntrack::proto::ProtoState;
 use ip_conntrack::stats::Stats;
 use ip_conntrack::tuple::{proto, Dir, Tuple, L4};
 
-const META: Meta = Meta { id: 0x1122_3344, uses: 1, timeout: 431_999, counters: None, mark_changed: false };
+const META: Meta = Meta { id: 0x1122_3344, uses: 1, timeout: 431_999, counters: None, portid: 0 };
 
 fn encode(e: &Entry) -> Vec<u8> {
     let mut buf = [0u8; 512];
@@ -388,7 +388,7 @@ fn events_in_6_12_layout() {
     let ProtoState::Tcp(tcp) = e.proto else { panic!() };
     let fo = tcp.peer(Dir::Original).flags().0;
     let fr = tcp.peer(Dir::Reply).flags().0;
-    let m = Meta { id: 0x0102_0304, uses: 2, timeout: 120, counters: None, mark_changed: false };
+    let m = Meta { id: 0x0102_0304, uses: 2, timeout: 120, counters: None, portid: 0 };
     // NEW: NLM_F_CREATE | NLM_F_EXCL; ID before STATUS; TIMEOUT; full
     // protoinfo; no mark (zero).
     let mut want = event_headers(20 + 52 + 52 + 24 + 48, 0, 0x600);
@@ -429,15 +429,24 @@ fn events_in_6_12_layout() {
     want.extend([16, 0, 4, 0x80, 12, 0, 1, 0x80, 5, 0, 1, 0, 1, 0, 0, 0]);
     want.extend([8, 0, 8, 0, 0, 0, 0, 5]);
     assert_eq!(event(ctnetlink::Event::Destroy, &marked, &counted), want);
-    // An update made through ctnetlink (IPCT_MARK) carries mark 0 too;
-    // one made by a packet does not.
+    // An update made by a ctnetlink request (IPCT_MARK) carries mark 0
+    // too, and the request's port; one made by a packet does not.
     let mut want = event_headers(20 + 52 + 52 + 24 + 8, 0, 0);
+    want[12..16].copy_from_slice(&77u32.to_ne_bytes());
     want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
     want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
     want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8, 8, 0, 7, 0, 0, 0, 0, 120]);
     want.extend([8, 0, 8, 0, 0, 0, 0, 0]);
-    let by_tool = Meta { mark_changed: true, ..m };
+    let by_tool = Meta { portid: 77, ..m };
     assert_eq!(event(ctnetlink::Event::Update { protoinfo: false }, &e, &by_tool), want);
+    // Deleted by a request: its port, but no zero mark (no IPCT_MARK).
+    let mut want = event_headers(20 + 52 + 52 + 16 + 16, 2, 0);
+    want[12..16].copy_from_slice(&77u32.to_ne_bytes());
+    want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
+    want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8]);
+    want.extend([16, 0, 4, 0x80, 12, 0, 1, 0x80, 5, 0, 1, 0, 1, 0, 0, 0]);
+    assert_eq!(event(ctnetlink::Event::Destroy, &e, &Meta { portid: 77, ..gone }), want);
 }
 
 /// What conntrack 1.4.7 sends for `-I -p tcp -s 1.1.1.1 -d 2.2.2.2

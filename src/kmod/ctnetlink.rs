@@ -123,12 +123,12 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
 /// context (the message is sent with an atomic allocation); a listener
 /// that cannot keep up loses events, packets never wait.
 pub(crate) fn notify(c: &Conn, ev: Event) {
-    send_event(c, ev, false);
+    send_event(c, ev, 0);
 }
 
-/// [`notify`]; `by_request`: the change came through ctnetlink, which
-/// reports the mark even when 0 (6.12's `IPCT_MARK`).
-fn send_event(c: &Conn, ev: Event, by_request: bool) {
+/// [`notify`] of a change a ctnetlink request from `portid` made (0: a
+/// packet's); see [`Meta::portid`].
+fn send_event(c: &Conn, ev: Event, portid: u32) {
     let table = c.table();
     let net = table.net();
     // SAFETY: `net` is the table's live namespace; only reads which
@@ -140,7 +140,7 @@ fn send_event(c: &Conn, ev: Event, by_request: bool) {
     let mut buf = [0u8; ANSWER_LEN];
     let mut w = Writer::new(&mut buf);
     let ok = c.with_entry(|e| {
-        let m = Meta { mark_changed: by_request, ..meta(table, e, c, now) };
+        let m = Meta { portid, ..meta(table, e, c, now) };
         wire::put_event(&mut w, ev, e, &m).is_ok()
     });
     if ok {
@@ -160,7 +160,7 @@ fn meta(table: &Table, e: &Entry, c: &Conn, now: crate::Millis) -> Meta {
         uses: c.use_count(),
         timeout: u32::try_from(secs).unwrap_or(u32::MAX),
         counters: c.read_counters(),
-        mark_changed: false,
+        portid: 0,
     }
 }
 
@@ -297,7 +297,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                     None => errno(Error::NoEntry),
                     Some((res, c)) => {
                         // 6.12 reports every update, changed or not.
-                        send_event(&c, Event::Update { protoinfo: true }, true);
+                        send_event(&c, Event::Update { protoinfo: true }, portid);
                         res.map_or_else(errno, |()| 0)
                     }
                 };
@@ -312,7 +312,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             let e = c.entry(now, &crate::settings::Knobs);
             match table.insert_made(e, crate::settings::max(), now) {
                 Ok(conn) => {
-                    send_event(&conn, Event::New, true);
+                    send_event(&conn, Event::New, portid);
                     0
                 }
                 Err(e) => errno(e),

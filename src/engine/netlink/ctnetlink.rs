@@ -25,8 +25,8 @@
 //! `CTA_TIMEOUT` and, when the TCP state is news, the full
 //! `CTA_PROTOINFO`; for a destroyed entry `CTA_TIMEOUT` only if not zero,
 //! the counters and the TCP state alone. Last the mark: left out when 0,
-//! unless the event reports a change made through ctnetlink (6.12's
-//! `IPCT_MARK`).
+//! unless a ctnetlink request created or changed the entry (6.12's
+//! `IPCT_MARK`); such events carry the request's port in their header.
 
 use super::attr::{TooSmall, Writer};
 use super::message::{self, Header, F_MULTI, NFNETLINK_V0};
@@ -217,9 +217,11 @@ pub struct Meta {
     pub timeout: u32,
     /// `CTA_COUNTERS_ORIG` and `_REPLY`, for an entry that counts.
     pub counters: Option<[Counters; 2]>,
-    /// An event reports a change made through ctnetlink (6.12's
-    /// `IPCT_MARK`): `CTA_MARK` goes out even when 0.
-    pub mark_changed: bool,
+    /// For an event: the port of the ctnetlink request that made the
+    /// change (6.12's `item->portid`), 0 for a packet's. It goes in the
+    /// header, and a created or changed entry's mark goes out even when 0
+    /// (such requests report `IPCT_MARK`).
+    pub portid: u32,
 }
 
 /// `ctnetlink_dump_acct`: both directions' nests.
@@ -436,8 +438,8 @@ pub fn update_event(old: u16, new: u16) -> Option<Event> {
 }
 
 /// Appends the event message of `ev` about `e`
-/// (`ctnetlink_conntrack_event`, sent to nobody in particular: port 0,
-/// sequence 0). On [`TooSmall`] nothing is appended.
+/// (`ctnetlink_conntrack_event`: sequence 0, port [`Meta::portid`]). On
+/// [`TooSmall`] nothing is appended.
 pub fn put_event(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result<(), TooSmall> {
     let start = w.len();
     let r = put_event_inner(w, ev, e, m);
@@ -460,7 +462,7 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
         kind: msg_type(SUBSYS_CTNETLINK, ty),
         flags,
         seq: 0,
-        pid: 0,
+        pid: m.portid,
         family: AF_INET,
         version: NFNETLINK_V0,
         res_id: 0,
@@ -500,7 +502,7 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
             }
         }
     }
-    if e.mark != 0 || m.mark_changed {
+    if e.mark != 0 || (m.portid != 0 && ev != Event::Destroy) {
         w.put_be32(cta::MARK, e.mark)?;
     }
     message::end(w, at)
