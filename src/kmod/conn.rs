@@ -9,7 +9,7 @@
 //!   0  struct nf_conntrack   refcount; skb->_nfct points here (first field)
 //!   4  confirmed: bool       in the table (set under the lock, read without)
 //!   5  counted: bool         has counters (set at allocation, never changed)
-//!   6  reported: u16         what update events last reported
+//!   6  reported: u16         what update events last reported (+ COUNTED)
 //!   8  stripe                the table stripe whose lock guards `linked`
 //!                            (and, through it, the namespace's table)
 //!  16  next                  chain link  } `linked`: only under the lock
@@ -21,8 +21,11 @@
 //! packet and byte counters after the entry (past the status shadow word
 //! where there is one: `counters_at`), and says so in `counted`. Counters
 //! are atomic, as 6.12's: packets add to them without the stripe lock,
-//! dumps read (or read and zero) each one in one step. Entries without
-//! counters stay 128 bytes and their packets only test `counted`.
+//! dumps read them and take what they reported off. Entries without
+//! counters stay 128 bytes, and their packets pay nothing: a counted
+//! entry also has the `COUNTED` bit in `reported`, so it leaves the
+//! update-event check's fast path ([`Conn::note_change`]), which the
+//! others keep taking as before.
 //!
 //! # References
 //!
@@ -177,6 +180,47 @@ impl Drop for Cache {
     }
 }
 
+/// The bit of [`Conn::reported`] that says the entry counts packets
+/// (`change_summary` leaves it clear: TCP state numbers stay below 16).
+const COUNTED: u16 = 1 << 15;
+
+/// What a packet's processing leaves to do once the stripe lock is
+/// dropped ([`Conn::note_change`]), in one byte: 0 for nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Note(u8);
+
+impl Note {
+    /// Nothing to do.
+    pub(crate) const QUIET: Note = Note(0);
+    const UPDATE: u8 = 1;
+    const PROTOINFO: u8 = 2;
+    const COUNT: u8 = 4;
+
+    /// Send `event` (an update, the only kind a packet makes) and/or
+    /// count the packet.
+    pub(crate) fn new(event: Option<crate::netlink::ctnetlink::Event>, count: bool) -> Note {
+        use crate::netlink::ctnetlink::Event;
+        let ev = match event {
+            Some(Event::Update { protoinfo: true }) => Self::UPDATE | Self::PROTOINFO,
+            Some(Event::Update { protoinfo: false }) => Self::UPDATE,
+            _ => 0,
+        };
+        Note(ev | if count { Self::COUNT } else { 0 })
+    }
+
+    /// The update event to send.
+    #[inline]
+    pub(crate) fn event(self) -> Option<crate::netlink::ctnetlink::Event> {
+        (self.0 & Self::UPDATE != 0)
+            .then_some(crate::netlink::ctnetlink::Event::Update { protoinfo: self.0 & Self::PROTOINFO != 0 })
+    }
+
+    /// Whether to count the packet.
+    pub(crate) fn count(self) -> bool {
+        self.0 & Self::COUNT != 0
+    }
+}
+
 /// The chain link and the engine entry: only under the stripe lock.
 pub(crate) struct Linked {
     /// Next entry of the chain.
@@ -236,7 +280,7 @@ impl Conn {
                     general: Opaque::uninit(),
                     confirmed: AtomicBool::new(false),
                     counted,
-                    reported: AtomicU16::new(0),
+                    reported: AtomicU16::new(if counted { COUNTED } else { 0 }),
                     stripe: NonNull::from(stripe),
                     linked: UnsafeCell::new(Linked { next: None, entry }),
                 },
@@ -269,9 +313,7 @@ impl Conn {
     /// hook) classified `ctinfo`, if the entry counts: as 6.12 does when
     /// the protocol refreshes the entry, so not for ICMP errors
     /// (RELATED), which 6.12 attaches without counting.
-    #[inline]
     pub(crate) fn account(&self, ctinfo: CtInfo, bytes: usize) {
-        // Entries without counters stop at this test.
         if let Some([o, r]) = self.counters() {
             let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
             match ctinfo {
@@ -290,6 +332,11 @@ impl Conn {
             let c = if ctinfo.dir() == crate::tuple::Dir::Reply { r } else { o };
             self.account(ctinfo, usize::try_from(c.bytes.load(Ordering::Relaxed)).unwrap_or(usize::MAX));
         }
+    }
+
+    /// Whether the entry counts packets.
+    pub(crate) fn counts(&self) -> bool {
+        self.counted
     }
 
     /// Both directions' counters, if the entry counts.
@@ -348,24 +395,39 @@ impl Conn {
     }
 
     /// Records `e` (this entry, read under its stripe lock, which the
-    /// caller holds) as reported to event listeners; the update event it
-    /// makes, if it changed what was reported. Unconfirmed entries make
-    /// none (their new-entry event reports them).
+    /// caller holds) as reported to event listeners; what is left to do
+    /// after the lock: the update event it makes, if it changed what was
+    /// reported (unconfirmed entries make none: their new-entry event
+    /// reports them), and whether the entry counts packets. Entries
+    /// without counters whose state did not change leave at the first
+    /// comparison ([`Note::QUIET`]).
     #[inline]
-    pub(crate) fn note_change(&self, e: &Entry) -> Option<crate::netlink::ctnetlink::Event> {
-        use crate::netlink::ctnetlink::{change_summary, update_event};
+    pub(crate) fn note_change(&self, e: &Entry) -> Note {
+        use crate::netlink::ctnetlink::change_summary;
         let new = change_summary(e);
         // Under the stripe lock: a plain load and store, no atomic
-        // read-modify-write on every packet.
+        // read-modify-write on every packet. A counted entry's word has
+        // `COUNTED` too, so it never equals `new`.
         let old = self.reported.load(Ordering::Relaxed);
         if old == new {
-            return None;
+            return Note::QUIET;
         }
-        self.reported.store(new, Ordering::Relaxed);
-        if !self.is_confirmed() {
-            return None;
+        self.note_slow(old, new)
+    }
+
+    /// [`Conn::note_change`] past the first comparison.
+    #[inline(never)]
+    fn note_slow(&self, old: u16, new: u16) -> Note {
+        let counted = old & COUNTED;
+        let old = old & !COUNTED;
+        let mut event = None;
+        if old != new {
+            self.reported.store(new | counted, Ordering::Relaxed);
+            if self.is_confirmed() {
+                event = crate::netlink::ctnetlink::update_event(old, new);
+            }
         }
-        update_event(old, new)
+        Note::new(event, counted != 0)
     }
 
     /// The current reference count (the `use=` of `/proc`).

@@ -70,10 +70,7 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
     }
     match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
         Tracked::Attach(held, ctinfo) => {
-            let c = held.notified();
-            // The frame is the whole packet here (`skb->len`: the data
-            // starts at the IP header at these hooks).
-            c.account(ctinfo, frame);
+            let c = held.notified_counting(ctinfo, skb);
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
