@@ -198,10 +198,31 @@ GS=198.51.100.80
 check "static neighbour for $GS" \
     ip neigh replace "$GS" lladdr 02:00:00:00:00:80 dev "$ROUTER_SERVER_IF" nud permanent
 awk 'BEGIN { for (p = 20000; p < 21000; p++) printf "--sport %d --dport 9\n", p }' > /tmp/many
+# An event listener that cannot keep up (the smallest buffer, its output
+# a pipe nobody reads until the flood is over) loses events and is told
+# (ENOBUFS); packets do not wait for it.
+rm -f /tmp/evfifo /tmp/flood-done
+mkfifo /tmp/evfifo
+(exec 3< /tmp/evfifo; while [ ! -e /tmp/flood-done ]; do sleep 0.1; done; cat <&3 > /tmp/flood.out) &
+rd=$!
+conntrack -E -b 1 > /tmp/evfifo 2> /tmp/flood.err &
+ev=$!
+sleep 0.5
+in_client ping -c 3 -i 0.2 -W 2 "$S" > /dev/null 2>&1 &
+pg=$!
 check "pkt: 1000 UDP flows" sh -c "ip netns exec $CLIENT_NS pkt --batch --src $GC --dst $GS --proto udp \
     --iface $NS_IF --dst-mac $(router_mac "$ROUTER_CLIENT_IF") < /tmp/many"
+wait "$pg"
+check_eq "a ping during the flood is answered" "$?" 0
 check "the count settles" ct_settle
 check_eq "1000 entries of them" "$(grep -c "src=$GC " "$CT_TABLE")" 1000
+touch /tmp/flood-done
+check "the overrun listener is told it lost events (ENOBUFS)" wait_for 10 grep -q "hit ENOBUFS" /tmp/flood.err
+check "and keeps listening" kill -0 "$ev"
+kill "$ev" 2> /dev/null
+wait "$ev" "$rd" 2> /dev/null
+got=$(grep -c '\[NEW\] udp .*dport=9 ' /tmp/flood.out)
+check "it got fewer than the 1000 new-entry events ($got)" test "$got" -lt 1000
 n=$(ct_count)
 check "conntrack -L succeeds" sh -c "conntrack -L > /tmp/m.out 2> /tmp/m.err"
 check_eq "every entry listed once" "$(norm < /tmp/m.out)" "$(norm < "$CT_TABLE")"
@@ -407,12 +428,26 @@ check_eq "three kinds of entries (TCP, UDP, ICMP) and two statistics answers" \
 check_match "the UDP entry counted one packet each way, and has mark 7" "$(cat /tmp/ours.acct)" \
     "^udp 17 +src=$C dst=$S sport=N dport=N packets=1 bytes=30 src=$S .* packets=1 bytes=30 mark=7 "
 
-step "unload with a listener attached"
+step "unload with a listener attached and a dump in progress"
 conntrack -E > /dev/null 2>&1 &
 ev=$!
 sleep 0.5
 in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+check "pkt: 1000 UDP flows again" sh -c "ip netns exec $CLIENT_NS pkt --batch --src $GC --dst $GS --proto udp \
+    --iface $NS_IF --dst-mac $(router_mac "$ROUTER_CLIENT_IF") < /tmp/many"
+check "the count settles" ct_settle
+n=$(ct_count)
+rm -f /tmp/dump-go
+nlmsg --hold /tmp/dump-go 0x101 0x300 2 > /tmp/hold.out 2>&1 &
+hd=$!
+check "a dump stops after its first buffer" wait_for 10 grep -qx holding /tmp/hold.out
 topo_down
+# As nf_conntrack_netlink: a dump in progress holds the module.
+check_fails "rmmod is refused at once while the dump is open" rmmod ip_conntrack
+touch /tmp/dump-go
+bg_wait 10 "$hd"
+check_eq "the dump then ends" "$?" 0
+check_eq "with every entry, once" "$(tail -n 1 /tmp/hold.out)" "messages=$n errno=0"
 check "rmmod ip_conntrack" rmmod ip_conntrack
 check "the listener is still running" kill -0 "$ev"
 kill "$ev" 2> /dev/null
