@@ -7,12 +7,15 @@
 //!   the kernel runs, on pre-parsed packets;
 //! - new flow: `track` + `confirm` of flows not in the table;
 //! - parse: `packet::parse` of a TCP segment, for the full per-packet cost;
+//! - nat: `nat::rewrite::manip_packet` of a TCP segment (address, port and
+//!   both checksums), the per-packet cost NAT adds; and the tuple choice
+//!   of a new masqueraded connection whose port is taken;
 //! - memory per entry.
 //!
 //! One core, single-threaded; packets per second are per core. Set
 //! `BENCH_CSV=path` to also write the rows as CSV, `BENCH_QUICK=1` for a
 //! short run (1k and 100k only), `BENCH_ENTRIES=1000,...` and
-//! `BENCH_PACKETS=N` for other sizes and counts, `BENCH_ONLY=parse|tcp|udp|new`
+//! `BENCH_PACKETS=N` for other sizes and counts, `BENCH_ONLY=parse|tcp|udp|new|nat`
 //! for one kind (callgrind runs, `scripts/profile-host.sh`).
 
 use std::hint::black_box;
@@ -325,6 +328,76 @@ fn bench_parse(packets: u64) -> Row {
     }
 }
 
+fn tcp_segment() -> Vec<u8> {
+    let mut b = vec![0x45, 0, 0, 140, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 198, 51, 100, 2];
+    b.extend_from_slice(&[
+        0x04, 0x00, 0x01, 0xbb, 0, 0x0f, 0x42, 0x41, 0, 0x6a, 0xcf, 0xc1, 0x50, 0x10, 0x01, 0xf6, 0, 0, 0, 0,
+    ]);
+    b.resize(140, 0x61);
+    b
+}
+
+fn bench_nat_rewrite(packets: u64) -> Row {
+    use ip_conntrack::nat::{rewrite::manip_packet, Manip};
+    let mut b = tcp_segment();
+    let t = parse(&b, b.len()).expect("bench packet parses").tuple;
+    // Alternate between two mappings so every call changes the bytes.
+    let targets = [Tuple { src: 0xcb00_7101, l4: L4::Ports { sport: 61000, dport: 443 }, ..t }, t];
+    let start = Instant::now();
+    for i in 0..packets {
+        let target = &targets[(i & 1) as usize];
+        black_box(manip_packet(black_box(&mut b), 140, Manip::Src, target)).ok();
+    }
+    Row { name: "nat rewrite tcp segment".into(), entries: 0, buckets: 0, packets, secs: start.elapsed().as_secs_f64() }
+}
+
+/// Reply tuples of `n` masqueraded flows, for the tuple choice.
+struct Replies(std::collections::HashSet<Tuple>);
+
+impl ip_conntrack::nat::unique::Clash for Replies {
+    fn taken(&self, reply: &Tuple) -> bool {
+        self.0.contains(reply)
+    }
+}
+
+fn bench_nat_choice(n: u32, total: u64) -> Row {
+    use ip_conntrack::nat::range::{flags, Range};
+    use ip_conntrack::nat::unique::unique_tuple;
+    use ip_conntrack::nat::Manip;
+    const PUBLIC: u32 = 0xcb00_7101;
+    let range = Range { flags: flags::MAP_IPS, min_addr: PUBLIC, max_addr: PUBLIC, ..Range::default() };
+    // n flows already mapped to PUBLIC:1024.. towards SERVER:443.
+    let taken: std::collections::HashSet<Tuple> = (0..n)
+        .map(|i| Tuple {
+            src: SERVER,
+            dst: PUBLIC,
+            proto: proto::TCP,
+            l4: L4::Ports { sport: 443, dport: 1024 + (i % 64512) as u16 },
+        })
+        .collect();
+    let table = Replies(taken);
+    let mut r = Rng(7);
+    let mut random = || (r.next() >> 48) as u16;
+    let start = Instant::now();
+    for i in 0..total {
+        // A new client whose own port (1024 + i) is usually taken.
+        let orig = Tuple {
+            src: CLIENT_NET | (i as u32 & 0xffff),
+            dst: SERVER,
+            proto: proto::TCP,
+            l4: L4::Ports { sport: 1024 + (i % 64512) as u16, dport: 443 },
+        };
+        black_box(unique_tuple(&orig, &range, Manip::Src, &table, &mut random));
+    }
+    Row {
+        name: "nat tuple choice (masquerade)".into(),
+        entries: n as usize,
+        buckets: 0,
+        packets: total,
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
+
 /// Nanoseconds per dependent random load over `mb` megabytes: the cost of
 /// one cache miss on this machine, to read the table-size rows against.
 fn load_latency(mb: usize) -> f64 {
@@ -373,6 +446,10 @@ fn main() {
     let mut rows = Vec::new();
     if want("parse") {
         rows.push(bench_parse(per));
+    }
+    if want("nat") {
+        rows.push(bench_nat_rewrite(per));
+        rows.push(bench_nat_choice(10_000, per.min(500_000)));
     }
     for &n in &sizes {
         for burst in [1, 8] {

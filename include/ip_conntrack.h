@@ -28,6 +28,8 @@
 
 /* The `hashsize` parameter: bucket count requested at load, 0 = automatic. */
 unsigned int ipct_param_hashsize(void);
+/* Shows @buckets as the parameter's value (the size chosen at load). */
+void ipct_param_set_hashsize(unsigned int buckets);
 
 /* Memory the bucket-count default is derived from, in bytes. */
 unsigned long ipct_physmem_bytes(void);

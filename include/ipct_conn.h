@@ -112,10 +112,20 @@ void ipct_dwork_cancel_sync(struct ipct_dwork *w);
  * enabling nf_defrag_ipv4 there); at exit @exit tears it down (then
  * defragmentation is disabled again). Register before the hooks so that the
  * table exists whenever they run.
+ *
+ * ipct_tables_resize() (the hashsize parameter, at run time) calls @set
+ * with the new bucket count (it checks and publishes it, or fails), then
+ * @resize on every table, all under one mutex that table creation takes
+ * too: a table is made with the old count and resized, or made with the
+ * new one. -ENOENT while nothing is registered (at load, when the
+ * parameter is only recorded).
  */
 int ipct_tables_register(int (*init)(struct net *net, void **slot),
-			 void (*exit)(struct net *net, void *table));
+			 void (*exit)(struct net *net, void *table),
+			 int (*set)(unsigned int buckets),
+			 int (*resize)(void *table, unsigned int buckets));
 void ipct_tables_unregister(void);
+int ipct_tables_resize(unsigned int buckets);
 /* The table of @net (NULL before its setup and after its exit). */
 void *ipct_net_table(const struct net *net);
 

@@ -17,7 +17,8 @@
 
 /*
  * Create /proc/net/ip_conntrack (a seq_file over @list_ops whose private
- * data is a struct seq_net_private: ipct_seq_net() gives its namespace),
+ * data starts with a struct seq_net_private: ipct_seq_net() gives its
+ * namespace),
  * /proc/net/stat/ip_conntrack and /proc/net/stat/ip_conntrack_ext
  * (single_open files printed by @stat_show and @ext_show:
  * ipct_seq_single_net() gives their namespace) in every current and future
@@ -32,6 +33,13 @@ void ipct_proc_unregister(void);
 
 /* The namespace of an open /proc/net/ip_conntrack (seq_file_net). */
 struct net *ipct_seq_net(struct seq_file *m);
+/*
+ * The iterator state of an open /proc/net/ip_conntrack (zeroed at open):
+ * where the record `show` listed last ends, and a count of records moved
+ * past (ipct_seq_list_tick() adds one and returns it).
+ */
+u64 *ipct_seq_list_next(struct seq_file *m);
+unsigned int ipct_seq_list_tick(struct seq_file *m);
 
 /* The namespace of an open /proc/net/stat file (seq_file_single_net). */
 struct net *ipct_seq_single_net(struct seq_file *m);

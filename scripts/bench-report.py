@@ -11,7 +11,9 @@ Derived rows (config nf/ip, round `median`): extra_ns_per_packet, the CPU
 time a tracker adds to each forwarded packet, from the median rates:
 vcpus * (1/pps(tracker) - 1/pps(none)) (every vCPU sends and forwards its
 own packets, so each is busy all the time; under -icount the vCPUs share
-one instruction-driven clock, so the factor is 1).
+one instruction-driven clock, so the factor is 1); and
+listener_extra_ns_per_packet, the same for one `conntrack -E` listener
+(fwd_listen_pps against fwd_nolisten_pps).
 """
 import argparse
 import csv
@@ -113,6 +115,19 @@ def main():
             extra[(config, flows, vcpus)] = e
             out.append([config, "extra_ns_per_packet", flows, vcpus, "median", f"{e:.1f}", "ns"])
 
+    # What one conntrack -E listener adds to each forwarded packet of
+    # established flows (entries made while it listens), from the median
+    # rates with and without it.
+    listen_extra = {}
+    for (config, metric, flows, vcpus), (m, _, _) in list(med.items()):
+        if metric != "fwd_listen_pps":
+            continue
+        base = get(config, "fwd_nolisten_pps", flows, vcpus)
+        if base and m:
+            e = (1 if a.icount else vcpus) * (1e9 / m - 1e9 / base)
+            listen_extra[(config, flows, vcpus)] = e
+            out.append([config, "listener_extra_ns_per_packet", flows, vcpus, "median", f"{e:.1f}", "ns"])
+
     host = read_host(a.host) if a.host else []
     for r in host:
         out.append(["engine", r["benchmark"], r["entries"], 1, "1", r["mpps"], "Mpps"])
@@ -200,6 +215,29 @@ def main():
         None, get("ip", "gc_run_ms", flows, vc), None, True)
     add("… longest collector lock hold", "µs",
         None, get("ip", "gc_max_hold_us", flows, vc), None, True)
+    # ctnetlink through conntrack-tools (nf_conntrack with nf_conntrack_netlink).
+    def both(metric, fl=flows, scale=1.0):
+        vals = (get(c, metric, fl, vc) for c in ("nf", "ip"))
+        return tuple(None if v is None else v * scale for v in vals)
+
+    lf = min((k[1] for k in listen_extra), default=100)
+    for what, unit, metric, fl, scale, want, low in (
+            ("`conntrack -L` of 100k entries (the tool's own work included)", "ms",
+             "ctnl_list_ms", flows, 1, 1.0, True),
+            ("`conntrack -F` of 100k entries", "ms", "ctnl_flush_ms", flows, 1, 1.0, True),
+            (f"forwarding, {lf:,} established flows, nobody listening", "kpps",
+             "fwd_nolisten_pps", lf, 1e-3, None, False),
+            ("… with one `conntrack -E` listener", "kpps", "fwd_listen_pps", lf, 1e-3, None, False),
+            ("new connections, nobody listening", "flows/s", "new_conn_nolisten_rate", flows, 1,
+             None, False),
+            ("… with one `conntrack -E` listener", "flows/s", "new_conn_listen_rate", flows, 1,
+             None, False),
+            ("… NEW events the listener got (of 100k; the rest overran its socket)", "events",
+             "ctnl_listen_new_events", flows, 1, None, False)):
+        add(what, unit, *both(metric, fl, scale), want, low)
+        if metric == "fwd_listen_pps":
+            add("… extra per packet with the listener", "ns",
+                listen_extra.get(("nf", lf, vc)), listen_extra.get(("ip", lf, vc)), None, True)
     lines.append(f"| table costs ({vc} vCPUs) | unit | nf_conntrack | ip_conntrack | ip/nf | target |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
     lines.extend(rows)

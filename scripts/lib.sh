@@ -16,6 +16,17 @@ KMAKE_FLAGS=(LLVM=1 "RUSTC=$RUSTC" "HOSTRUSTC=$RUSTC" "RUST_LIB_SRC=$RUST_LIB_SR
 # /usr/lib/ipct/NAME.sh in the guest; every other tests/vm/*.sh is a scenario.
 VM_LIBS=(lib ct)
 
+# Kernel log lines that fail a run, as extended regular expressions.
+PROBLEMS=(
+    'Oops' 'BUG:' 'kernel BUG at' 'WARNING:' 'KASAN:' 'UBSAN:' 'general protection fault'
+    'Unable to handle kernel' 'double fault' 'Kernel panic' 'panicked at'
+    'possible circular locking' 'inconsistent lock state' 'possible recursive locking'
+    'possible irq lock inversion' 'suspicious RCU usage' 'bad unlock balance'
+    'held lock freed' 'lock held when returning to user space' 'DEBUG_LOCKS_WARN_ON'
+    'unreferenced object' 'new suspected memory leak' 'refcount_t:' 'ODEBUG:'
+    'list_(add|del) corruption' 'detected stall' 'INFO: task .* blocked for more than'
+)
+
 # Print a progress line; long steps print one per stage.
 say() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*"; }
 die() { printf '[%s] error: %s\n' "$(basename "$0" .sh)" "$*" >&2; exit 1; }

@@ -23,6 +23,10 @@ set -euo pipefail
 
 packets=${1:-50000}
 flows=${2:-1}
+# PROFILE_OP=flush or list: the window holds `conntrack -F` or `-L` of
+# FLOWS entries instead (nf_conntrack with nf_conntrack_netlink); "per
+# packet" is then per entry.
+op=${PROFILE_OP:-send}
 [[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
     || die "usage: $0 [PACKETS [FLOWS]] (numbers)"
 out=$BUILD/profile
@@ -65,16 +69,17 @@ say "guest: $packets packets over $flows flow(s) per configuration, -icount shif
 # The module symbols (PROFILE ksym lines) go to the file only.
 VM_NO_BUILD=1 VM_SMP=1 VM_MEM=1024 VM_ICOUNT=0 VM_APPEND=nokaslr VM_TIMEOUT=${VM_TIMEOUT:-1800} \
     VM_QEMU_ARGS="-plugin $plugin,marker=0x$marker,out=$out/windows.txt" \
-    "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" profile "$packets" "$flows" \
+    "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" profile "$packets" "$flows" "$op" \
     | tee "$out/guest.out" | grep --line-buffered -v '^PROFILE \(ksym\|module\) ' \
     || die "the guest run failed: see its output above and $out/guest.out"
 
 say "folding counts by function"
 kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-${flows}-flows.md
+[ "$op" = send ] || kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-$op-${flows}-entries.md
 {
     echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)"
     echo
-    echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$kdir"), scripts/profile.sh $packets $flows"
+    echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$kdir"), scripts/profile.sh $packets $flows${PROFILE_OP:+ (PROFILE_OP=$op)}"
     echo
     python3 "$TOP/scripts/profile-report.py" --system-map "$map" --windows "$out/windows.txt" \
         --guest "$out/guest.out" "${lines[@]}"

@@ -25,6 +25,9 @@
 #   - the guest ran longer than VM_TIMEOUT seconds (default 600): qemu is
 #     killed, 124.
 #
+# VM_FILES: more files (space-separated paths) copied beside the script
+# into /ipct/ (scripts/vm-tests.sh runs several scenarios in one boot so).
+#
 # Overrides (benchmarks): VM_SMP (vCPUs, default 2), VM_MEM (MiB, default
 # 512, 1536 for --debug), VM_ICOUNT (QEMU -icount shift, e.g. 0..10:
 # guest time follows executed instructions; single-threaded), VM_APPEND
@@ -48,16 +51,6 @@ shift
 VM_TIMEOUT=${VM_TIMEOUT:-600}
 [[ $VM_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "VM_TIMEOUT must be a number of seconds, got '$VM_TIMEOUT'"
 
-# Kernel log lines that fail a run, as extended regular expressions.
-PROBLEMS=(
-    'Oops' 'BUG:' 'kernel BUG at' 'WARNING:' 'KASAN:' 'UBSAN:' 'general protection fault'
-    'Unable to handle kernel' 'double fault' 'Kernel panic' 'panicked at'
-    'possible circular locking' 'inconsistent lock state' 'possible recursive locking'
-    'possible irq lock inversion' 'suspicious RCU usage' 'bad unlock balance'
-    'held lock freed' 'lock held when returning to user space' 'DEBUG_LOCKS_WARN_ON'
-    'unreferenced object' 'new suspected memory leak' 'refcount_t:' 'ODEBUG:'
-    'list_(add|del) corruption' 'detected stall' 'INFO: task .* blocked for more than'
-)
 
 # Build what is missing; each step is quick when up to date.
 if [ -z "${VM_NO_BUILD:-}" ]; then
@@ -97,6 +90,10 @@ cp "$script" "$stage/ipct/$name"
 # A scenario's data file beside it (e.g. differential.allow) goes along.
 data=${script%.sh}.allow
 [ ! -f "$data" ] || cp "$data" "$stage/ipct/$(basename "$data")"
+read -r -a more_files <<< "${VM_FILES:-}"
+for f in "${more_files[@]}"; do
+    cp "$f" "$stage/ipct/$(basename "$f")"
+done
 for lib in "${VM_LIBS[@]}"; do
     cp "$TOP/tests/vm/$lib.sh" "$stage/usr/lib/ipct/$lib.sh"
 done

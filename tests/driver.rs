@@ -30,6 +30,9 @@ struct Racy {
     stolen: usize,
     /// Entries released by the driver (table references put).
     released: Vec<Ref>,
+    /// Of those, the ones the packet in hand killed, with their status
+    /// when released.
+    killed: Vec<(Ref, Status)>,
 }
 
 impl Racy {
@@ -46,6 +49,7 @@ impl Racy {
             max,
             stolen: 0,
             released: Vec::new(),
+            killed: Vec::new(),
         }
     }
 
@@ -110,6 +114,14 @@ impl Shell for Racy {
         if self.store.release(r) {
             self.count -= 1;
         }
+    }
+
+    fn release_killed(&mut self, r: Ref, held: &mut Ref) {
+        assert_eq!(*held, r, "the packet holds the entry it killed");
+        if let Some(e) = self.store.entry(r) {
+            self.killed.push((r, e.status));
+        }
+        self.release(r);
     }
 }
 
@@ -224,4 +236,21 @@ fn confirmation_checks_what_the_kernel_can_see() {
     // A clone of the packet confirming it again finds it confirmed.
     assert_eq!(driver::confirm(&mut t, home, r, 0, &mut stats), Confirmed::Already);
     assert_eq!(stats.insert, 1);
+}
+
+#[test]
+fn an_rst_answering_the_syn_kills_the_entry_through_release_killed() {
+    let mut t = Racy::new(16);
+    let mut stats = Stats::default();
+    let cfg = Config::DEFAULT;
+    let (r, _) = pass(&mut t, &tcp(CLIENT, 40000, SERVER, 80, Seg::new(SYN, 100, 0)), 0, &mut stats);
+    let p = pkt(&tcp(SERVER, 80, CLIENT, 40000, Seg::new(RST | ACK, 0, 101)));
+    let got = driver::track(&mut t, &p, 1, &cfg, &mut stats);
+    assert_eq!(got, Tracked::Attach(r, CtInfo::EstablishedReply));
+    // Released once, as killed; the shell sees the status with this
+    // packet's reply (the kernel shell reports it destroyed without).
+    assert_eq!(t.released, vec![r]);
+    assert_eq!(t.killed.len(), 1);
+    assert!(t.killed.iter().all(|(k, st)| *k == r && st.has(Status::SEEN_REPLY)));
+    assert_eq!(t.count, 0);
 }

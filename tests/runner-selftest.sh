@@ -125,5 +125,23 @@ else
     bad "timeout not enforced (status $rc after ${took}s)"
 fi
 
+say "case: scenarios sharing one boot (scripts/vm-tests.sh, VM_BATCH=1)"
+mkdir -p "$WORK/batch"
+printf 'echo first; exit 0\n' > "$WORK/batch/a-pass.sh"
+printf 'echo second; exit 2\n' > "$WORK/batch/b-fail.sh"
+printf 'insmod /lib/modules/$(uname -r)/test/ipct_warn.ko; exit 0\n' > "$WORK/batch/c-warn.sh"
+printf 'ip netns add left-behind; ip link add ipct-left type veth peer name ipct-peer; exit 0\n' > "$WORK/batch/d-pass.sh"
+printf 'ip netns list | grep -q left-behind && exit 4; ip link show ipct-left && exit 5; exit 0\n' > "$WORK/batch/e-clean.sh"
+rc=0
+VM_TESTS_DIR=$WORK/batch VM_BATCH=1 "$TOP/scripts/vm-tests.sh" "${run_args[@]}" > "$WORK/out" 2> "$WORK/err" || rc=$?
+want=$(printf '%s\n' 'PASS a-pass' 'FAIL b-fail (status 2' 'FAIL c-warn (status 125' 'PASS d-pass' 'PASS e-clean')
+got=$(sed -n 's/^\[vm-tests\] \(PASS [a-e]-[a-z]*\|FAIL [a-e]-[a-z]* (status [0-9]*\).*/\1/p' "$WORK/out")
+if [ $rc -ne 0 ] && [ "$got" = "$want" ] && grep -q '^3 passed, 2 failed$' "$WORK/out" \
+    && grep -q 'one boot for a-pass b-fail c-warn d-pass e-clean' "$WORK/out"; then
+    ok "one boot, a verdict per scenario: status and kernel report attributed, leftovers cleared"
+else
+    bad "shared boot verdicts (status $rc): $(printf '%s' "$got" | tr '\n' ';')"
+fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -7,7 +7,7 @@
 //! owns memory, locks, references and the entry count:
 //!
 //! ```text
-//! track:   prepare (no lock) -> locate stripe s, bucket b
+//! track:   prepare (no lock) -> locate stripe s, position in it
 //!          up to twice:  lock s; track::process; unlock
 //!            Tracked/Related -> hold, attach
 //!            Killed          -> hold, attach, release the table's reference
@@ -72,6 +72,13 @@ pub trait Shell {
     /// Puts the table's reference to `r`, which the engine unlinked (no
     /// lock held).
     fn release(&mut self, r: Self::Ref);
+    /// Like `release`, for an entry the packet holding `held` killed (an
+    /// RST answering a SYN): Linux reports it destroyed as it was before
+    /// that packet's reply was seen, and its cached update goes unsent.
+    fn release_killed(&mut self, r: Self::Ref, held: &mut Self::Held) {
+        let _ = held;
+        self.release(r);
+    }
 }
 
 /// Why the tracker dropped a packet.
@@ -122,10 +129,13 @@ pub fn track<S: Shell>(
             return Tracked::Invalid(*why);
         }
     };
-    let (s, bucket) = shell.layout().locate(lookup.hash(&shell.key()));
+    // The bucket is found under the lock: a resize may change the
+    // stripe's array, never the position.
+    let (s, pos) = shell.layout().locate(lookup.hash(&shell.key()));
     // A reopened connection (SYN on TIME_WAIT) is processed again, once.
     for _ in 0..2 {
         let step = shell.with_stripe(s, |st| {
+            let bucket = st.bucket(pos);
             match track::process(st, bucket, pkt, lookup, now, cfg, stats) {
                 Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
                     Step::Attach(S::hold(st.store, entry), ctinfo, None)
@@ -140,9 +150,9 @@ pub fn track<S: Shell>(
         });
         match step {
             None => return Tracked::Invalid(Invalid::BadL4Header),
-            Some(Step::Attach(h, ctinfo, killed)) => {
+            Some(Step::Attach(mut h, ctinfo, killed)) => {
                 if let Some(k) = killed {
-                    shell.release(k);
+                    shell.release_killed(k, &mut h);
                 }
                 return Tracked::Attach(h, ctinfo);
             }
@@ -153,7 +163,7 @@ pub fn track<S: Shell>(
                     Ok(e) => e,
                     Err(why) => return Tracked::Invalid(why),
                 };
-                if !admit(shell, s, bucket, now, stats) {
+                if !admit(shell, s, pos, now, stats) {
                     track::table_full(stats);
                     return Tracked::Drop(DropReason::TableFull);
                 }
@@ -185,17 +195,17 @@ enum Step<R, H> {
     Invalid(Invalid),
 }
 
-/// Reserves a count slot for a new flow hashing to `bucket` of stripe `s`,
+/// Reserves a count slot for a new flow at position `pos` of stripe `s`,
 /// evicting entries near it ([`track::early_drop`]) while the table is
 /// full. False when there is no room (drop the packet).
 #[inline(never)]
-fn admit<S: Shell>(shell: &mut S, s: u32, bucket: usize, now: Millis, stats: &mut impl Count) -> bool {
+fn admit<S: Shell>(shell: &mut S, s: u32, pos: u32, now: Millis, stats: &mut impl Count) -> bool {
     for _ in 0..=MORE_EVICTIONS {
         if shell.reserve() {
             return true;
         }
         let victim = shell
-            .with_stripe(s, |st| track::early_drop(st, bucket, now, stats))
+            .with_stripe(s, |st| track::early_drop(st, st.bucket(pos), now, stats))
             .flatten();
         let Some(v) = victim else { return false };
         shell.release(v);
@@ -240,10 +250,11 @@ pub fn confirm<S: Shell>(
         if confirmed {
             return Confirmed::Already;
         }
-        let (home, bucket) = layout.locate(orig.flow_hash(&key));
+        let (home, pos) = layout.locate(orig.flow_hash(&key));
         if home != s || S::closing(st.store) {
             return Confirmed::Failed;
         }
+        let bucket = st.bucket(pos);
         match track::confirm(st, bucket, r, now, stats) {
             Confirm::Inserted => {
                 S::linked(st.store, r);

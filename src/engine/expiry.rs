@@ -134,7 +134,9 @@ pub fn sweep<S: Store, F: FnMut(S::Ref)>(
         cursor.pass_start = Some(now);
         cursor.pass_min = Millis::MAX;
     }
-    let n = stripe.buckets.len().min(layout.range(cursor.stripe).len());
+    // The stripe's array as it is now: a resize between two calls only
+    // moves the cursor to another bucket of the same stripe.
+    let n = stripe.buckets.len();
     while cursor.bucket < n {
         if !cursor.entered {
             if p.visited >= budget {

@@ -24,14 +24,18 @@ use crate::procfmt::{format_entry, parse_line, MAX_LINE_LEN};
 use crate::tuple::Dir;
 use crate::wire::MAX_HEAD_LEN;
 
+mod nat;
+pub use nat::nat_input;
+
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a finding.
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, as in `fuzz/fuzz_targets/NAME.rs`.
-pub const TARGETS: [(&str, Target); 3] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("parse", parse_input),
     ("track", track_input),
     ("ctnetlink", ctnetlink_input),
+    ("nat", nat_input),
 ];
 
 /// Runs target `name` on `data`; false when there is no such target.
@@ -242,7 +246,8 @@ const FULL_CHECK_EVERY: usize = 32;
 
 /// Target `track`: sequences of packets (built from a few input bytes
 /// over a small address and port space, or raw), time steps, packets held
-/// unconfirmed then confirmed or dropped, sweeps and limit changes, fed to
+/// unconfirmed then confirmed or dropped, sweeps, limit changes and
+/// resizes (whole, or of one stripe), fed to
 /// [`Tracker`]. Must never panic, and after every step:
 /// - the count stays within the limit (or does not grow past it after the
 ///   limit was lowered);
@@ -297,9 +302,23 @@ pub fn track_input(data: &[u8]) {
                 assert!(p.visited <= budget.max(1));
             }
             _ => {
-                let m = usize::from(inp.u8() & 0x1f);
-                w.t.set_max(m);
-                w.max = if m == 0 { usize::MAX } else { m };
+                let b = inp.u8();
+                if b & 0x80 != 0 {
+                    // A resize, whole or of one stripe: nothing is lost.
+                    let linked = w.t.linked();
+                    let n = (b & 0x3f) + 1;
+                    if b & 0x40 != 0 {
+                        w.t.resize(u32::from(n));
+                    } else {
+                        let s = u32::from(inp.u8()) % w.t.layout().stripes();
+                        w.t.resize_stripe(s, usize::from(n));
+                    }
+                    assert_eq!(w.t.linked(), linked);
+                } else {
+                    let m = usize::from(b & 0x1f);
+                    w.t.set_max(m);
+                    w.max = if m == 0 { usize::MAX } else { m };
+                }
             }
         }
         if steps % FULL_CHECK_EVERY == 0 || inp.is_empty() {

@@ -22,7 +22,7 @@ use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::packet::{parse, Packet};
 use crate::stats::{Counter, Stats};
-use crate::table::{Layout, Store, Stripe};
+use crate::table::{bucket_in, usize_from, DumpPos, Layout, Store, Stripe};
 use crate::track;
 use crate::tuple::{Dir, Tuple};
 use crate::Millis;
@@ -161,7 +161,8 @@ struct HostTable {
     layout: Layout,
     key: HashKey,
     max: usize,
-    buckets: Vec<Option<Ref>>,
+    /// Each stripe's bucket array.
+    stripes: Vec<Vec<Option<Ref>>>,
     store: VecStore,
     count: usize,
     /// Entries freed since the tracker last folded this into its stats.
@@ -198,7 +199,7 @@ impl Shell for HostTable {
         if s >= self.layout.stripes() {
             return None;
         }
-        let mut stripe = stripe_of(&self.layout, &mut self.buckets, &mut self.store, s);
+        let mut stripe = stripe_of(&mut self.stripes, &mut self.store, s);
         Some(f(&mut stripe))
     }
 
@@ -239,16 +240,17 @@ pub struct Tracker {
     cursor: Cursor,
 }
 
-/// A stripe view over `buckets` (all of them) for `stripe`; free function
-/// so the borrow of the tracker's fields stays split.
+/// A stripe view over stripe `stripe` of `stripes`; free function so the
+/// borrow of the tracker's fields stays split.
 fn stripe_of<'a>(
-    layout: &Layout,
-    buckets: &'a mut [Option<Ref>],
+    stripes: &'a mut [Vec<Option<Ref>>],
     store: &'a mut VecStore,
     stripe: u32,
 ) -> Stripe<'a, VecStore> {
-    let range = layout.range(stripe);
-    let slice = buckets.get_mut(range).unwrap_or_default();
+    let slice = match stripes.get_mut(usize_from(stripe)) {
+        Some(v) => v.as_mut_slice(),
+        None => &mut [],
+    };
     Stripe::new(slice, store)
 }
 
@@ -258,15 +260,19 @@ impl Tracker {
     /// and settings `cfg`.
     pub fn new(buckets: u32, max: usize, key: HashKey, cfg: Config) -> Tracker {
         let layout = Layout::with_buckets(buckets);
-        let n = layout.buckets() as usize;
-        let mut v = Vec::new();
-        v.resize(n, None);
+        let v = (0..layout.stripes())
+            .map(|s| {
+                let mut b = Vec::new();
+                b.resize(layout.range(s).len(), None);
+                b
+            })
+            .collect();
         Tracker {
             table: HostTable {
                 layout,
                 key,
                 max,
-                buckets: v,
+                stripes: v,
                 store: VecStore::default(),
                 count: 0,
                 deleted: 0,
@@ -405,7 +411,7 @@ impl Tracker {
         let mut removed = Vec::new();
         loop {
             let s = self.cursor.stripe();
-            let mut stripe = stripe_of(&self.table.layout, &mut self.table.buckets, &mut self.table.store, s);
+            let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, s);
             let p = expiry::sweep(
                 &mut stripe,
                 &mut self.cursor,
@@ -432,13 +438,61 @@ impl Tracker {
         total
     }
 
+    /// Total number of buckets (the per-stripe arrays' lengths).
+    pub fn buckets(&self) -> usize {
+        self.table.stripes.iter().map(Vec::len).sum()
+    }
+
+    /// Resizes the table to `buckets` buckets (at least one per stripe),
+    /// one stripe after the other, as the kernel does it: each stripe's
+    /// entries move into a new array under that stripe's lock alone.
+    pub fn resize(&mut self, buckets: u32) {
+        let target = self.table.layout.resized(buckets);
+        for s in 0..target.stripes() {
+            self.resize_stripe(s, target.range(s).len());
+        }
+        self.table.layout = target;
+    }
+
+    /// Gives stripe `s` a new array of `len` buckets (at least one): one
+    /// step of [`Tracker::resize`], for tests that interleave other work
+    /// with a resize in progress.
+    pub fn resize_stripe(&mut self, s: u32, len: usize) {
+        let layout = self.table.layout;
+        let key = self.table.key;
+        let mut new = Vec::new();
+        new.resize(len.max(1), None);
+        let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, s);
+        stripe.rehash_into(&mut new, |e| layout.pos_of(&key, e));
+        if let Some(old) = self.table.stripes.get_mut(usize_from(s)) {
+            *old = new;
+        }
+    }
+
+    /// One step of a resumable dump, as `/proc/net/ip_conntrack` and
+    /// ctnetlink list the table: the live entries of the bucket holding
+    /// `at`, and where the dump goes on; `None` past the last stripe.
+    pub fn dump_step(&mut self, at: DumpPos, now: Millis) -> Option<(Vec<Entry>, DumpPos)> {
+        if at.stripe >= self.table.layout.stripes() {
+            return None;
+        }
+        let layout = self.table.layout;
+        let key = self.table.key;
+        let stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, at.stripe);
+        let mut out = Vec::new();
+        let (_, next) = stripe.walk_from(at.pos, 0, now, |e| layout.pos_of(&key, e), |_, e| {
+            out.push(*e);
+            true
+        });
+        Some((out, at.after(next)))
+    }
+
     /// The live entry for `t` and the direction `t` matches.
     pub fn lookup(&self, t: &Tuple, now: Millis) -> Option<(Entry, Dir)> {
-        let (s, bucket) = self.table.layout.locate(t.flow_hash(&self.table.key));
-        let range = self.table.layout.range(s);
-        let head = range.start.checked_add(bucket)?;
+        let (s, pos) = self.table.layout.locate(t.flow_hash(&self.table.key));
+        let heads = self.table.stripes.get(usize_from(s))?;
         // Walk the chain directly (a read-only stripe view needs `&mut`).
-        let mut cur = self.table.buckets.get(head).copied().flatten();
+        let mut cur = heads.get(bucket_in(heads.len(), pos)).copied().flatten();
         while let Some(r) = cur {
             if let Some(e) = self.table.store.entry(r) {
                 if !e.expired(now) && !e.status.has(Status::DYING) {
@@ -460,7 +514,7 @@ impl Tracker {
     /// Every live confirmed entry at `now`, bucket by bucket.
     pub fn entries(&self, now: Millis) -> Vec<(Ref, Entry)> {
         let mut out = Vec::new();
-        for head in &self.table.buckets {
+        for head in self.table.stripes.iter().flatten() {
             let mut cur = *head;
             while let Some(r) = cur {
                 if let Some(e) = self.table.store.entry(r) {
@@ -477,7 +531,7 @@ impl Tracker {
     /// Every entry linked in the table, expired and dying ones included.
     pub fn linked_entries(&self) -> Vec<(Ref, Entry)> {
         let mut out = Vec::new();
-        for head in &self.table.buckets {
+        for head in self.table.stripes.iter().flatten() {
             let mut cur = *head;
             while let Some(r) = cur {
                 if let Some(e) = self.table.store.entry(r) {
@@ -498,8 +552,8 @@ impl Tracker {
     pub fn longest_chain(&mut self) -> (usize, usize) {
         let mut best = (0usize, 0usize);
         for s in 0..self.table.layout.stripes() {
-            let start = self.table.layout.range(s).start;
-            let stripe = stripe_of(&self.table.layout, &mut self.table.buckets, &mut self.table.store, s);
+            let start: usize = self.table.stripes.iter().take(usize_from(s)).map(Vec::len).sum();
+            let stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, s);
             let (b, n) = stripe.longest_chain();
             if n > best.1 {
                 best = (start.saturating_add(b), n);

@@ -40,6 +40,7 @@ pub mod hash;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod invalid;
+pub mod nat;
 pub mod netlink;
 pub mod packet;
 pub mod procfmt;

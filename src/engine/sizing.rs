@@ -60,6 +60,8 @@ pub enum HashsizeError {
         /// The largest value accepted here.
         max: u32,
     },
+    /// 0 written at run time (0 means automatic only at load).
+    Zero,
 }
 
 /// 2.6's default bucket count for `ram_bytes` of RAM.
@@ -98,6 +100,17 @@ pub fn sizing(hashsize: u32, ram_bytes: u64) -> Result<Sizing, HashsizeError> {
         n => n,
     };
     Ok(Sizing { buckets, max: default_max(buckets) })
+}
+
+/// The bucket count for `hashsize` written at run time (a resize): as at
+/// load, but 0 is refused, as 6.12 refuses it.
+pub fn resize(hashsize: u32, ram_bytes: u64) -> Result<u32, HashsizeError> {
+    let max = max_hashsize(ram_bytes);
+    match hashsize {
+        0 => Err(HashsizeError::Zero),
+        n if n > max => Err(HashsizeError::TooLarge { max }),
+        n => Ok(n),
+    }
 }
 
 #[cfg(test)]
@@ -177,5 +190,14 @@ mod tests {
     #[test]
     fn max_saturates() {
         assert_eq!(default_max(u32::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn resize_refuses_zero_and_too_large() {
+        assert_eq!(resize(0, GIB), Err(HashsizeError::Zero));
+        assert_eq!(resize(16, GIB), Ok(16));
+        let max = max_hashsize(GIB);
+        assert_eq!(resize(max, GIB), Ok(max));
+        assert_eq!(resize(max + 1, GIB), Err(HashsizeError::TooLarge { max }));
     }
 }

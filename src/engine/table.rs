@@ -50,34 +50,22 @@ pub const MAX_STRIPES: u32 = 1024;
 /// (Linux's `NF_CT_EVICTION_RANGE`).
 pub const EVICTION_RANGE: usize = 8;
 
-/// How buckets are numbered and split into stripes.
+/// How buckets are split into stripes.
 ///
-/// Buckets `0..buckets` are cut into `stripes` contiguous ranges whose sizes
-/// differ by at most one; stripe `s` starts at `s * buckets / stripes`. A
-/// hash picks a bucket by multiply-shift (`hash * buckets >> 64`), which is
-/// uniform for any bucket count, not only powers of two. Because the stripe
-/// count is a power of two, locating a hash needs no division: the top bits
-/// of the hash name the stripe, give or take one.
+/// The stripe count is a power of two, fixed for a table's life: the top
+/// bits of a flow hash name the stripe. Each stripe owns its own array of
+/// buckets, `buckets / stripes` of them (sizes differ by at most one;
+/// [`Layout::range`]); the next 32 bits of the hash, the flow's position,
+/// pick one of them by multiply-shift, uniform for any array length. A
+/// resize replaces one stripe's array at a time under that stripe's lock
+/// ([`Stripe::rehash_into`]): positions never change, so walks that
+/// remember a position stay exact across it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     buckets: u32,
     stripes: u32,
     /// `log2(stripes)`.
     shift: u32,
-    /// Buckets per stripe when every stripe has as many (`buckets` a
-    /// multiple of `stripes`, the usual case), else 0.
-    even: u32,
-}
-
-/// Buckets per stripe of `buckets` buckets in `2^shift` stripes, when all
-/// stripes have as many; else 0.
-fn even_len(buckets: u32, shift: u32) -> u32 {
-    let per = buckets.checked_shr(shift).unwrap_or(0);
-    if per.checked_shl(shift) == Some(buckets) {
-        per
-    } else {
-        0
-    }
 }
 
 impl Layout {
@@ -93,7 +81,6 @@ impl Layout {
             buckets,
             stripes,
             shift,
-            even: even_len(buckets, shift),
         })
     }
 
@@ -109,7 +96,6 @@ impl Layout {
             buckets,
             stripes,
             shift,
-            even: even_len(buckets, shift),
         }
     }
 
@@ -141,49 +127,100 @@ impl Layout {
         usize_from(lo)..usize_from(hi)
     }
 
-    /// The bucket (global number) of a flow hash (see [`Layout::locate`]).
-    pub fn bucket_of(&self, hash: u64) -> u32 {
-        let (s, local) = self.locate(hash);
-        self.start(s)
-            .saturating_add(u32::try_from(local).unwrap_or(u32::MAX))
-    }
-
-    /// The stripe and the bucket within it of a global bucket number, or
-    /// `None` when `global` is out of range (for walks by global number,
-    /// such as `/proc` dumps; not on the packet path).
-    pub fn split(&self, global: u32) -> Option<(u32, usize)> {
-        if global >= self.buckets {
-            return None;
-        }
-        // Stripe `s` holds `global` iff start(s) <= global < start(s + 1),
-        // which solves to s = ((global + 1) * stripes - 1) / buckets.
-        let num = (u64::from(global) + 1)
-            .saturating_mul(u64::from(self.stripes))
-            .saturating_sub(1);
-        let s = u32::try_from(num.checked_div(u64::from(self.buckets)).unwrap_or(0)).unwrap_or(0);
-        let local = global.saturating_sub(self.start(s));
-        Some((s, usize_from(local)))
-    }
-
-    /// Where a flow hash lives: its stripe and the bucket within it. The
-    /// top `log2(stripes)` bits of the hash name the stripe, the next 32
-    /// pick one of its buckets by multiply-shift (uniform for any count):
-    /// a few instructions, no division, no correction step.
+    /// Where a flow hash lives: its stripe and its position within the
+    /// stripe. The top `log2(stripes)` bits of the hash name the stripe
+    /// (fixed for the table's life), the next 32 are the position, which
+    /// [`Stripe::bucket`] turns into a bucket of the stripe's current
+    /// array by multiply-shift: a few instructions, no division, and a
+    /// position that survives resizing (see [`Stripe::rehash_into`]).
     #[inline]
-    pub fn locate(&self, hash: u64) -> (u32, usize) {
+    pub fn locate(&self, hash: u64) -> (u32, u32) {
         // `shift` is at most 10: every shift below stays in range, and
         // `(hash >> 1) >> (63 - shift)` is `hash >> (64 - shift)` without
         // the out-of-range shift by 64 when there is one stripe.
         let s = u32::try_from((hash >> 1).wrapping_shr(63u32.wrapping_sub(self.shift))).unwrap_or(0);
-        let rest = hash.wrapping_shl(self.shift) >> 32;
-        let len = match self.even {
-            0 => self.start(s.saturating_add(1)).saturating_sub(self.start(s)),
-            n => n,
-        };
-        let len = u64::from(len);
-        // rest < 2^32 and len <= 2^32: the product fits.
-        let local = rest.wrapping_mul(len) >> 32;
-        (s, usize::try_from(local).unwrap_or(0))
+        let pos = u32::try_from(hash.wrapping_shl(self.shift) >> 32).unwrap_or(0);
+        (s, pos)
+    }
+
+    /// The position of `e`'s flow within its stripe ([`Layout::locate`]).
+    pub fn pos_of(&self, key: &crate::hash::HashKey, e: &Entry) -> u32 {
+        self.locate(e.orig().flow_hash(key)).1
+    }
+
+    /// The same stripes with `buckets` buckets in all (at least one per
+    /// stripe): the per-stripe array lengths ([`Layout::range`]) a resize
+    /// to `buckets` gives.
+    pub fn resized(&self, buckets: u32) -> Layout {
+        let buckets = buckets.max(self.stripes);
+        Layout {
+            buckets,
+            stripes: self.stripes,
+            shift: self.shift,
+        }
+    }
+}
+
+/// The bucket of position `pos` in an array of `len` buckets: the
+/// multiply-shift of [`Layout::locate`]; monotonic in `pos`, so buckets
+/// are consecutive ranges of positions.
+#[inline]
+pub fn bucket_in(len: usize, pos: u32) -> usize {
+    let len = u64::try_from(len).unwrap_or(u64::MAX).min(1 << 32);
+    // pos < 2^32 and len <= 2^32: the product fits.
+    usize::try_from(u64::from(pos).wrapping_mul(len) >> 32).unwrap_or(0)
+}
+
+/// The first position of bucket `b` in an array of `len` buckets:
+/// `ceil(b * 2^32 / len)`; `None` past the last bucket.
+pub fn bucket_start(len: usize, b: usize) -> Option<u32> {
+    if b >= len {
+        return None;
+    }
+    // b < len: b * 2^32 fits 64 bits while len <= 2^32 (u128 division is
+    // not available in the kernel).
+    let len = u64::try_from(len).ok()?;
+    let b = u32::try_from(b).ok()?;
+    let start = (u64::from(b) << 32).div_ceil(len);
+    u32::try_from(start).ok()
+}
+
+/// Where a dump of a table resumes: a stripe and a position in it
+/// ([`Layout::locate`]). Everything below it has been listed; positions
+/// do not change when the table is resized, so neither does this.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DumpPos {
+    /// The stripe.
+    pub stripe: u32,
+    /// The first position of the stripe not yet listed.
+    pub pos: u32,
+}
+
+impl DumpPos {
+    /// Where the dump goes on after a [`Stripe::walk_from`] at `self` that
+    /// listed its bucket whole and returned `next`.
+    pub fn after(self, next: Option<u32>) -> DumpPos {
+        match next {
+            Some(pos) => DumpPos { pos, ..self },
+            None => DumpPos {
+                stripe: self.stripe.saturating_add(1),
+                pos: 0,
+            },
+        }
+    }
+
+    /// As one number (a `/proc` file offset, a netlink dump argument);
+    /// increases as the dump goes on.
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.stripe) << 32) | u64::from(self.pos)
+    }
+
+    /// The position [`DumpPos::to_u64`] gave `v`.
+    pub fn from_u64(v: u64) -> DumpPos {
+        DumpPos {
+            stripe: u32::try_from(v >> 32).unwrap_or(u32::MAX),
+            pos: u32::try_from(v & u64::from(u32::MAX)).unwrap_or(0),
+        }
     }
 }
 
@@ -291,6 +328,69 @@ impl<'a, S: Store> Stripe<'a, S> {
             cur = next;
         }
         None
+    }
+
+    /// The bucket of position `pos` ([`Layout::locate`]) in this stripe's
+    /// current array.
+    #[inline]
+    pub fn bucket(&self, pos: u32) -> usize {
+        bucket_in(self.buckets.len(), pos)
+    }
+
+    /// Visits the live entries at positions from `from` on in the bucket
+    /// that holds position `from`, skipping the first `skip` of them,
+    /// calling `f` until it returns false; `pos_of` gives an entry's
+    /// position. With the next bucket's first position (`None` after the
+    /// stripe's last bucket), where a walk of the whole stripe goes on.
+    ///
+    /// A walk that remembers positions lists each entry that stays in the
+    /// table exactly once even when the stripe is resized between two
+    /// calls: entries below `from`, already listed from an older, finer
+    /// array, are left out by position.
+    pub fn walk_from<F: FnMut(S::Ref, &Entry) -> bool>(
+        &self,
+        from: u32,
+        skip: usize,
+        now: Millis,
+        pos_of: impl Fn(&Entry) -> u32,
+        mut f: F,
+    ) -> (Walk, Option<u32>) {
+        let n = self.buckets.len();
+        let b = self.bucket(from);
+        let next = bucket_start(n, b.saturating_add(1));
+        // Only a walk resumed inside a bucket (the array changed since)
+        // needs to look at positions.
+        let partial = bucket_start(n, b).is_some_and(|start| from > start);
+        let walk = self.walk(b, skip, now, |r, e| {
+            if partial && pos_of(e) < from {
+                return true;
+            }
+            f(r, e)
+        });
+        (walk, next)
+    }
+
+    /// Moves every entry linked in this stripe (expired and dying ones
+    /// too) into the buckets `new` (an empty array of any non-zero length),
+    /// by position (`pos_of`), leaving this stripe's array empty: the
+    /// caller then swaps the arrays. An entry the store cannot read (never,
+    /// for a linked one) goes to `new`'s first bucket, so nothing is lost.
+    pub fn rehash_into(&mut self, new: &mut [Option<S::Ref>], pos_of: impl Fn(&Entry) -> u32) {
+        let n = new.len();
+        if n == 0 {
+            return;
+        }
+        for b in 0..self.buckets.len() {
+            let mut cur = self.buckets.get_mut(b).and_then(Option::take);
+            while let Some(r) = cur {
+                cur = self.store.next(r);
+                let nb = self.store.entry(r).map_or(0, |e| bucket_in(n, pos_of(e)));
+                if let Some(slot) = new.get_mut(nb) {
+                    self.store.set_next(r, *slot);
+                    *slot = Some(r);
+                }
+            }
+        }
     }
 
     /// Links `r` at the head of `bucket`. Returns false (and links nothing)
@@ -511,53 +611,55 @@ mod tests {
                 let r = l.range(st);
                 assert_eq!(r.start, next);
                 assert!(r.end > r.start, "stripe {st} of {b}/{s} is empty");
-                for g in r.clone() {
-                    let (gs, local) = l.split(g as u32).unwrap();
-                    assert_eq!((gs, local), (st, g - r.start));
-                }
                 next = r.end;
             }
             assert_eq!(next, b as usize);
-            assert!(l.split(b).is_none());
+            // A resize keeps the stripes and gives each at least a bucket.
+            let small = l.resized(1);
+            assert_eq!((small.stripes(), small.buckets()), (s, s));
+            assert_eq!(l.resized(3 * b).buckets(), 3 * b);
         }
     }
 
     #[test]
-    fn locate_agrees_with_split() {
-        let key = crate::hash::HashKey::new(3, 5);
-        for (b, s) in [
-            (16u32, 16u32),
-            (17, 4),
-            (1000, 8),
-            (2048, 1024),
-            (1031, 1024),
-            (1500, 1024),
-            (5, 1),
-            (3, 2),
-        ] {
-            let l = Layout::new(b, s).unwrap();
-            let mut hashes = [0u64, u64::MAX, 1 << 63, (1 << 63) - 1].to_vec();
-            for i in 0..20_000u64 {
-                hashes.push(crate::hash::siphash(&key, &i.to_le_bytes()));
-            }
-            for st in 0..s {
-                // Hashes right at and around each stripe's edge.
-                let edge = (u128::from(l.start(st)) << 64).div_ceil(u128::from(b)) as u64;
-                hashes.extend([edge.wrapping_sub(1), edge, edge.wrapping_add(1)]);
-            }
-            for h in hashes {
-                assert_eq!(
-                    Some(l.locate(h)),
-                    l.split(l.bucket_of(h)),
-                    "hash {h:#x} in {b}/{s}"
-                );
+    fn locate_takes_the_stripe_from_the_top_bits() {
+        for s in [1u32, 2, 64, 1024] {
+            let l = Layout::new(4096, s).unwrap();
+            let shift = s.trailing_zeros();
+            for h in [0u64, u64::MAX, 1 << 63, (1 << 63) - 1, 0x0123_4567_89ab_cdef] {
+                let (st, pos) = l.locate(h);
+                let top = if shift == 0 { 0 } else { (h >> (64 - shift)) as u32 };
+                assert_eq!(st, top);
+                assert_eq!(pos, ((h << shift) >> 32) as u32);
             }
         }
+    }
+
+    #[test]
+    fn buckets_are_consecutive_position_ranges() {
+        for len in [1usize, 2, 3, 7, 16, 1000, 65_537] {
+            assert_eq!(bucket_start(len, 0), Some(0));
+            assert_eq!(bucket_start(len, len), None);
+            assert_eq!(bucket_in(len, 0), 0);
+            assert_eq!(bucket_in(len, u32::MAX), len - 1);
+            let step = (len / 50).max(1);
+            for b in (1..len).step_by(step) {
+                let start = bucket_start(len, b).unwrap();
+                assert_eq!(bucket_in(len, start), b, "len {len} bucket {b}");
+                assert_eq!(bucket_in(len, start - 1), b - 1, "len {len} bucket {b}");
+            }
+        }
+        let round = DumpPos { stripe: 3, pos: 77 };
+        assert_eq!(DumpPos::from_u64(round.to_u64()), round);
+        assert_eq!(round.after(Some(90)), DumpPos { stripe: 3, pos: 90 });
+        assert_eq!(round.after(None), DumpPos { stripe: 4, pos: 0 });
+        assert!(round.after(None).to_u64() > round.to_u64());
     }
 
     use crate::entry::Entry;
     use crate::proto::ProtoState;
     use crate::tuple::{proto, L4};
+    use std::vec;
     use std::vec::Vec;
 
     /// A minimal store: entry `i` is slot `i`.
@@ -716,27 +818,76 @@ mod tests {
     }
 
     #[test]
-    fn bucket_of_is_in_range_and_spreads() {
-        let l = Layout::new(1000, 8).unwrap();
-        assert_eq!(l.bucket_of(0), 0);
-        assert_eq!(l.bucket_of(u64::MAX), 999);
-        // Always in range, the extremes included.
-        let key = crate::hash::HashKey::new(1, 1);
-        for b in [1u32, 7, 1000, 65_536, 1_000_003, u32::MAX] {
-            let l = Layout::with_buckets(b);
-            for i in 0..1000u64 {
-                let h = crate::hash::siphash(&key, &i.to_le_bytes());
-                assert!(l.bucket_of(h) < b);
-            }
-            assert_eq!(l.bucket_of(0), 0);
-            assert_eq!(l.bucket_of(u64::MAX), b - 1);
-        }
-        let mut seen = [0u32; 1000];
+    fn positions_spread_over_any_bucket_count() {
         let key = crate::hash::HashKey::new(7, 9);
+        let l = Layout::new(1000, 8).unwrap();
+        let mut seen = [0u32; 125];
         for i in 0..100_000u64 {
-            let h = crate::hash::siphash(&key, &i.to_le_bytes());
-            seen[l.bucket_of(h) as usize] += 1;
+            let (st, pos) = l.locate(crate::hash::siphash(&key, &i.to_le_bytes()));
+            if st == 0 {
+                seen[bucket_in(125, pos)] += 1;
+            }
         }
-        assert!(seen.iter().all(|&n| n > 50 && n < 170));
+        // About 100 per bucket.
+        assert!(seen.iter().all(|&n| n > 50 && n < 170), "{seen:?}");
+    }
+
+    #[test]
+    fn rehash_moves_every_entry_and_walks_resume_by_position() {
+        // Entry i sits at position i * 2^26 (64 positions over the stripe).
+        let pos_of = |e: &Entry| {
+            let Tuple { l4: L4::Ports { sport, .. }, .. } = e.orig() else { return 0 };
+            u32::from(sport) << 26
+        };
+        let mut store = Slots((0..64u16).map(|i| (entry(i, 100, Status::CONFIRMED), None)).collect());
+        let mut heads = vec![None; 5];
+        let mut st = Stripe::new(&mut heads, &mut store);
+        for r in 0..64 {
+            let b = st.bucket(pos_of(st.store.entry(r).unwrap()));
+            st.link(b, r);
+        }
+        // List the first two buckets of five, then resize to 13 and go on.
+        let mut listed = Vec::new();
+        let mut at = DumpPos::default();
+        for _ in 0..2 {
+            let (_, next) = st.walk_from(at.pos, 0, 0, pos_of, |r, _| {
+                listed.push(r);
+                true
+            });
+            at = at.after(next);
+        }
+        let mut bigger = vec![None; 13];
+        st.rehash_into(&mut bigger, pos_of);
+        assert!(st.buckets.iter().all(Option::is_none));
+        let mut st = Stripe::new(&mut bigger, st.store);
+        assert_eq!((0..13).map(|b| st.chain_len(b)).sum::<usize>(), 64);
+        while at.stripe == 0 {
+            let (_, next) = st.walk_from(at.pos, 0, 0, pos_of, |r, _| {
+                listed.push(r);
+                true
+            });
+            at = at.after(next);
+            if at.stripe == 0 && at.pos > (40 << 26) {
+                // Shrink mid-dump too.
+                let mut smaller = vec![None; 2];
+                st.rehash_into(&mut smaller, pos_of);
+                let rest = Stripe::new(&mut smaller, st.store);
+                let (_, next) = rest.walk_from(at.pos, 0, 0, pos_of, |r, _| {
+                    listed.push(r);
+                    true
+                });
+                at = at.after(next);
+                while at.stripe == 0 {
+                    let (_, next) = rest.walk_from(at.pos, 0, 0, pos_of, |r, _| {
+                        listed.push(r);
+                        true
+                    });
+                    at = at.after(next);
+                }
+                break;
+            }
+        }
+        listed.sort_unstable();
+        assert_eq!(listed, (0..64).collect::<Vec<_>>());
     }
 }

@@ -215,6 +215,11 @@ impl Note {
             .then_some(crate::netlink::ctnetlink::Event::Update { protoinfo: self.0 & Self::PROTOINFO != 0 })
     }
 
+    /// The same without the event (the packet is still counted).
+    pub(crate) fn without_event(self) -> Note {
+        Note(self.0 & Self::COUNT)
+    }
+
     /// Whether to count the packet.
     pub(crate) fn count(self) -> bool {
         self.0 & Self::COUNT != 0

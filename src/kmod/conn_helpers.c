@@ -10,6 +10,8 @@
 #include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/jiffies.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/netfilter.h>
 #include <linux/percpu.h>
 #include <linux/random.h>
@@ -304,20 +306,39 @@ void ipct_dwork_cancel_sync(struct ipct_dwork *w)
 
 /* --- one table per network namespace ---------------------------------------------- */
 
+/*
+ * A namespace's slot: its table, and its place in the list of tables that
+ * a resize walks. ipct_tables_mutex orders table creation (which reads the
+ * bucket count) against resizes (which change it, then walk the list), and
+ * a table leaves the list before it is torn down.
+ */
+struct ipct_table_slot {
+	void *table;
+	struct list_head list;
+};
+
 static unsigned int ipct_table_net_id __read_mostly;
 static int (*ipct_table_init)(struct net *net, void **slot);
 static void (*ipct_table_exit)(struct net *net, void *table);
+static int (*ipct_table_resize)(void *table, unsigned int buckets);
+static int (*ipct_buckets_set)(unsigned int buckets);
+static DEFINE_MUTEX(ipct_tables_mutex);
+static LIST_HEAD(ipct_table_list);
 
 static int __net_init ipct_tables_net_init(struct net *net)
 {
-	void **slot = net_generic(net, ipct_table_net_id);
+	struct ipct_table_slot *slot = net_generic(net, ipct_table_net_id);
 	int ret;
 
 	/* Fragments are reassembled (priority -400) before tracking (-200). */
 	ret = nf_defrag_ipv4_enable(net);
 	if (ret)
 		return ret;
-	ret = ipct_table_init(net, slot);
+	mutex_lock(&ipct_tables_mutex);
+	ret = ipct_table_init(net, &slot->table);
+	if (!ret)
+		list_add(&slot->list, &ipct_table_list);
+	mutex_unlock(&ipct_tables_mutex);
 	if (ret)
 		nf_defrag_ipv4_disable(net);
 	return ret;
@@ -325,11 +346,15 @@ static int __net_init ipct_tables_net_init(struct net *net)
 
 static void __net_exit ipct_tables_net_exit(struct net *net)
 {
-	void **slot = net_generic(net, ipct_table_net_id);
+	struct ipct_table_slot *slot = net_generic(net, ipct_table_net_id);
 
-	if (*slot)
-		ipct_table_exit(net, *slot);
-	*slot = NULL;
+	if (slot->table) {
+		mutex_lock(&ipct_tables_mutex);
+		list_del(&slot->list);
+		mutex_unlock(&ipct_tables_mutex);
+		ipct_table_exit(net, slot->table);
+	}
+	slot->table = NULL;
 	nf_defrag_ipv4_disable(net);
 }
 
@@ -337,11 +362,13 @@ static struct pernet_operations ipct_tables_net_ops = {
 	.init = ipct_tables_net_init,
 	.exit = ipct_tables_net_exit,
 	.id = &ipct_table_net_id,
-	.size = sizeof(void *),
+	.size = sizeof(struct ipct_table_slot),
 };
 
 int ipct_tables_register(int (*init)(struct net *net, void **slot),
-			 void (*exit)(struct net *net, void *table))
+			 void (*exit)(struct net *net, void *table),
+			 int (*set)(unsigned int buckets),
+			 int (*resize)(void *table, unsigned int buckets))
 {
 	int ret;
 
@@ -350,20 +377,53 @@ int ipct_tables_register(int (*init)(struct net *net, void **slot),
 	ipct_table_init = init;
 	ipct_table_exit = exit;
 	ret = register_pernet_subsys(&ipct_tables_net_ops);
-	if (ret)
+	if (ret) {
 		ipct_table_init = NULL;
-	return ret;
+		return ret;
+	}
+	mutex_lock(&ipct_tables_mutex);
+	ipct_buckets_set = set;
+	ipct_table_resize = resize;
+	mutex_unlock(&ipct_tables_mutex);
+	return 0;
 }
 
 void ipct_tables_unregister(void)
 {
+	mutex_lock(&ipct_tables_mutex);
+	ipct_buckets_set = NULL;
+	ipct_table_resize = NULL;
+	mutex_unlock(&ipct_tables_mutex);
 	unregister_pernet_subsys(&ipct_tables_net_ops);
 	ipct_table_init = NULL;
 }
 
+int ipct_tables_resize(unsigned int buckets)
+{
+	struct ipct_table_slot *slot;
+	int ret;
+
+	mutex_lock(&ipct_tables_mutex);
+	if (!ipct_table_resize) {
+		ret = -ENOENT;
+		goto out;
+	}
+	ret = ipct_buckets_set(buckets);
+	if (ret)
+		goto out;
+	list_for_each_entry(slot, &ipct_table_list, list) {
+		ret = ipct_table_resize(slot->table, buckets);
+		if (ret)
+			break;
+	}
+out:
+	mutex_unlock(&ipct_tables_mutex);
+	return ret;
+}
+
 void *ipct_net_table(const struct net *net)
 {
-	return *(void **)net_generic(net, ipct_table_net_id);
+	return ((struct ipct_table_slot *)net_generic(net, ipct_table_net_id))->table;
 }
 
 /* --- nf_ct_hook ------------------------------------------------------------------ */

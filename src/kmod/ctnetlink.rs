@@ -12,8 +12,9 @@
 //! # Dumps
 //!
 //! A table dump runs in rounds, one per buffer the reader asks for. Each
-//! round walks buckets from where the last one stopped (`pos[0]`), one
-//! bucket under its stripe lock at a time, encoding entries straight into
+//! round walks buckets from where the last one stopped (a stripe and a
+//! flow position in it, `pos[0]` and `pos[2]`: exact across a resize, see
+//! procfs.rs), one bucket under its stripe lock at a time, encoding entries straight into
 //! the outgoing skb. A bucket goes out whole, from one snapshot: when its
 //! entries do not all fit behind earlier buckets, they are taken back and
 //! the next round starts with it. So entries deleted while a dump runs
@@ -36,6 +37,7 @@ use crate::netlink::ctnetlink::{self as wire, msg, Event, Meta, SUBSYS_CTNETLINK
 use crate::netlink::message::{Message, F_DUMP_FILTERED};
 use crate::netlink::request::{CtRequest, Delete, Filter};
 use crate::netlink::Error;
+use crate::table::DumpPos;
 use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_ulong};
@@ -123,12 +125,13 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
 /// context (the message is sent with an atomic allocation); a listener
 /// that cannot keep up loses events, packets never wait.
 pub(crate) fn notify(c: &Conn, ev: Event) {
-    send_event(c, ev, 0);
+    notify_as(c, ev, 0, |_| {});
 }
 
 /// [`notify`] of a change a ctnetlink request from `portid` made (0: a
-/// packet's); see [`Meta::portid`].
-fn send_event(c: &Conn, ev: Event, portid: u32) {
+/// packet's; see [`Meta::portid`]), reporting the entry as `adjust`
+/// changes a copy of it.
+pub(crate) fn notify_as(c: &Conn, ev: Event, portid: u32, adjust: impl FnOnce(&mut Entry)) {
     let table = c.table();
     let net = table.net();
     // SAFETY: `net` is the table's live namespace; only reads which
@@ -140,8 +143,10 @@ fn send_event(c: &Conn, ev: Event, portid: u32) {
     let mut buf = [0u8; ANSWER_LEN];
     let mut w = Writer::new(&mut buf);
     let ok = c.with_entry(|e| {
-        let m = Meta { portid, ..meta(table, e, c, now) };
-        wire::put_event(&mut w, ev, e, &m).is_ok()
+        let mut e = *e;
+        adjust(&mut e);
+        let m = Meta { portid, ..meta(table, &e, c, now) };
+        wire::put_event(&mut w, ev, &e, &m).is_ok()
     });
     if ok {
         let bytes = w.bytes();
@@ -297,7 +302,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                     None => errno(Error::NoEntry),
                     Some((res, c)) => {
                         // 6.12 reports every update, changed or not.
-                        send_event(&c, Event::Update { protoinfo: true }, portid);
+                        notify_as(&c, Event::Update { protoinfo: true }, portid, |_| {});
                         res.map_or_else(errno, |()| 0)
                     }
                 };
@@ -312,7 +317,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             let e = c.entry(now, &crate::settings::Knobs);
             match table.insert_made(e, crate::settings::max(), now) {
                 Ok(conn) => {
-                    send_event(&conn, Event::New, portid);
+                    notify_as(&conn, Event::New, portid, |_| {});
                     0
                 }
                 Err(e) => errno(e),
@@ -401,18 +406,23 @@ fn dump_table(
 ) {
     let flags = if filter.is_some() { F_DUMP_FILTERED } else { 0 };
     let now = conn::now();
-    let mut bucket = pos.first().and_then(|b| u32::try_from(*b).ok()).unwrap_or(u32::MAX);
-    let mut skip: usize = pos.get(1).copied().unwrap_or(0);
+    let get = |i: usize| pos.get(i).copied().unwrap_or(0);
+    let mut at = DumpPos {
+        stripe: u32::try_from(get(0)).unwrap_or(u32::MAX),
+        pos: u32::try_from(get(2)).unwrap_or(u32::MAX),
+    };
+    let mut skip: usize = get(1);
     let mut walked = 0u32;
-    while bucket < table.buckets() {
+    loop {
         let mark = w.len();
-        let walk = table.walk_bucket(bucket, skip, now, |e, c| {
+        let step = table.dump_step(at, skip, now, |e, c| {
             if filter.is_some_and(|f| !f.matches(e)) {
                 return true;
             }
             put_entry(w, table, portid, seq, flags, e, c, now, zero)
         });
-        if let Some(k) = walk.and_then(|wk| wk.resume) {
+        let Some((walk, next)) = step else { break };
+        if let Some(k) = walk.resume {
             if skip == 0 && mark > 0 && !zero {
                 // The bucket goes out whole in the next round.
                 w.truncate(mark);
@@ -422,7 +432,7 @@ fn dump_table(
             }
             break;
         }
-        bucket = bucket.saturating_add(1);
+        at = next;
         skip = 0;
         walked = walked.saturating_add(1);
         if walked % RESCHED_EVERY == 0 {
@@ -431,11 +441,12 @@ fn dump_table(
             unsafe { ffi::ipct_cond_resched() };
         }
     }
-    if let Some(p) = pos.get_mut(0) {
-        *p = c_ulong::try_from(bucket).unwrap_or(0);
-    }
-    if let Some(p) = pos.get_mut(1) {
-        *p = skip;
+    let stripe = c_ulong::try_from(at.stripe).unwrap_or(c_ulong::MAX);
+    let at_pos = c_ulong::try_from(at.pos).unwrap_or(c_ulong::MAX);
+    for (i, v) in [(0, stripe), (1, skip), (2, at_pos)] {
+        if let Some(p) = pos.get_mut(i) {
+            *p = v;
+        }
     }
 }
 

@@ -18,12 +18,42 @@
 /* --- module parameters ---------------------------------------------------- */
 
 static unsigned int hashsize;
-module_param(hashsize, uint, 0400);
-MODULE_PARM_DESC(hashsize, "number of hash buckets (0 = from memory size)");
+
+/*
+ * At load the value is only recorded (params.rs reads it); once the tables
+ * exist, writing it resizes every namespace's table, as 2.6 allowed.
+ */
+static int ipct_hashsize_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int buckets;
+	int ret;
+
+	ret = kstrtouint(val, 0, &buckets);
+	if (ret)
+		return ret;
+	ret = ipct_tables_resize(buckets);
+	if (ret == -ENOENT)
+		return param_set_uint(val, kp);
+	if (!ret)
+		WRITE_ONCE(hashsize, buckets);
+	return ret;
+}
+
+static const struct kernel_param_ops ipct_hashsize_ops = {
+	.set = ipct_hashsize_set,
+	.get = param_get_uint,
+};
+module_param_cb(hashsize, &ipct_hashsize_ops, &hashsize, 0600);
+MODULE_PARM_DESC(hashsize, "number of hash buckets (0 at load = from memory size; writable: resizes)");
 
 unsigned int ipct_param_hashsize(void)
 {
 	return READ_ONCE(hashsize);
+}
+
+void ipct_param_set_hashsize(unsigned int buckets)
+{
+	WRITE_ONCE(hashsize, buckets);
 }
 
 unsigned long ipct_physmem_bytes(void)

@@ -16,11 +16,18 @@ static const struct seq_operations *ipct_list_ops;
 static int (*ipct_stat_show)(struct seq_file *m, void *v);
 static int (*ipct_ext_show)(struct seq_file *m, void *v);
 
+/* The connection list's iterator state (procfs.rs). */
+struct ipct_list_iter {
+	struct seq_net_private p; /* first: seq_file_net() reads it */
+	u64 next;
+	unsigned int records;
+};
+
 static int __net_init ipct_proc_net_init(struct net *net)
 {
 	/* 0440 as in 2.6: the table reveals other users' connections. */
 	if (!proc_create_net(ipct_proc_name, 0440, net->proc_net, ipct_list_ops,
-			     sizeof(struct seq_net_private)))
+			     sizeof(struct ipct_list_iter)))
 		return -ENOMEM;
 	if (!proc_create_net_single(ipct_proc_name, 0444, net->proc_net_stat,
 				    ipct_stat_show, NULL))
@@ -75,6 +82,16 @@ void ipct_proc_unregister(void)
 struct net *ipct_seq_net(struct seq_file *m)
 {
 	return seq_file_net(m);
+}
+
+u64 *ipct_seq_list_next(struct seq_file *m)
+{
+	return &((struct ipct_list_iter *)m->private)->next;
+}
+
+unsigned int ipct_seq_list_tick(struct seq_file *m)
+{
+	return ++((struct ipct_list_iter *)m->private)->records;
 }
 
 struct net *ipct_seq_single_net(struct seq_file *m)

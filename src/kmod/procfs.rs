@@ -8,26 +8,28 @@
 //!
 //! # The connection list
 //!
-//! One seq_file record per hash bucket: record `i` is every line of bucket
-//! `i`, formatted while that bucket's lock is held (one bucket lock at a
-//! time, never a table-wide lock). The position seq_file keeps between
-//! `read()` calls is the bucket index, so a dump resumes at the first
-//! bucket not yet copied out:
+//! One seq_file record per hash bucket, formatted while that bucket's
+//! stripe lock is held (one lock at a time, never a table-wide lock). The
+//! position seq_file keeps between `read()` calls is a [`DumpPos`]: a
+//! stripe and a flow position in it, below which everything was listed.
+//! A record lists the bucket holding its position, from that position on,
+//! and `show` leaves where the next record starts for `next`:
 //!
 //! - a bucket's lines are one snapshot, taken under its lock, and reach
 //!   user space whole or not at all: when they do not fit in what is left
 //!   of seq_file's buffer, seq_file throws the partial record away and
 //!   calls `start` again at the same position later (growing its buffer if
 //!   the record alone does not fit), which re-reads the bucket;
-//! - an entry never moves between buckets (its bucket is a hash of its
-//!   tuple), so no entry is listed twice, and an entry present during the
-//!   whole dump is listed exactly once; entries inserted or deleted during
-//!   the dump may or may not appear, as with any live table;
+//! - an entry's position never changes (it is a hash of its tuple), even
+//!   when the table is resized (`hashsize`) during the dump, so no entry is
+//!   listed twice, and an entry present during the whole dump is listed
+//!   exactly once; entries inserted or deleted during the dump may or may
+//!   not appear, as with any live table;
 //! - empty buckets are empty records, which seq_file skips.
 //!
-//! The record handle passed from `start`/`next` to `show` is the bucket
-//! index plus one, as a pointer value (never null, never an error pointer:
-//! bucket counts are at most 2^24).
+//! The record handle passed from `start`/`next` to `show` is the position
+//! plus one, as a pointer value (never null, never an error pointer: a
+//! position is below 2^42).
 //!
 //! # The statistics file
 //!
@@ -52,6 +54,7 @@ use crate::sys;
 use crate::kstats::possible_cpus;
 use crate::ktable::Table;
 use crate::procfmt::{format_entry, TooSmall, MAX_LINE_LEN};
+use crate::table::DumpPos;
 use crate::stats::{format_ext, format_row, Ext, EXT_HEADER, EXT_ROW_LEN, HEADER, ROW_LEN};
 use core::ffi::c_void;
 use core::ptr;
@@ -78,24 +81,21 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
     unsafe { Table::for_net(net) }
 }
 
-/// Hash buckets of `table` (0 without one: an empty list).
-fn buckets(table: Option<&Table>) -> u32 {
-    table.map_or(0, Table::buckets)
-}
-
-/// Writes the lines of bucket `bucket` of `table` into `seq`, formatted
-/// under the bucket's lock. Stops early once `seq` overflows: seq_file
-/// throws the record away and asks for it again.
-fn show_bucket(seq: &mut SeqFile, table: &Table, bucket: u32) {
+/// Writes the lines of the bucket holding `at` into `seq`, formatted
+/// under its stripe's lock, and returns where the next record starts.
+/// Stops early once `seq` overflows: seq_file throws the record away and
+/// asks for it again. `None` past the last stripe.
+fn show_record(seq: &mut SeqFile, table: &Table, at: DumpPos) -> Option<DumpPos> {
     let now = conn::now();
     let mut line = [0u8; MAX_LINE_LEN];
-    table.walk_bucket(bucket, 0, now, |e, c| {
+    let (_, next) = table.dump_step(at, 0, now, |e, c| {
         match format_entry(&mut line, e, now, c.use_count(), c.read_counters().as_ref()) {
             Ok(n) => seq.write(line.get(..n).unwrap_or_default()),
             // Cannot happen: MAX_LINE_LEN bytes hold any line.
             Err(TooSmall) => true,
         }
-    });
+    })?;
+    Some(next)
 }
 
 /// Entries in the initial network namespace's table (`ip_conntrack_count`,
@@ -142,23 +142,41 @@ impl SeqFile {
     }
 }
 
-/// The record handle of bucket `b`.
-fn handle(b: u32) -> *mut c_void {
-    let n = usize::try_from(b).unwrap_or(usize::MAX).saturating_add(1);
+/// The record handle of position `at`.
+fn handle(at: DumpPos) -> *mut c_void {
+    let n = usize::try_from(at.to_u64()).unwrap_or(usize::MAX).saturating_add(1);
     ptr::null_mut::<c_void>().wrapping_byte_add(n)
 }
 
-/// The bucket of a record handle made by [`handle`].
-fn bucket_of(v: *mut c_void) -> Option<u32> {
-    u32::try_from((v as usize).checked_sub(1)?).ok()
+/// The position of a record handle made by [`handle`].
+fn pos_of(v: *mut c_void) -> Option<DumpPos> {
+    let n = (v as usize).checked_sub(1)?;
+    Some(DumpPos::from_u64(u64::try_from(n).ok()?))
 }
 
 /// The record at position `pos` of `table`'s list, or null past the end.
 fn record_at(table: Option<&Table>, pos: ffi::loff_t) -> *mut c_void {
-    match u32::try_from(pos) {
-        Ok(b) if b < buckets(table) => handle(b),
+    let Ok(v) = u64::try_from(pos) else { return ptr::null_mut() };
+    let at = DumpPos::from_u64(v);
+    match table {
+        Some(t) if at.stripe < t.layout().stripes() => handle(at),
         _ => ptr::null_mut(),
     }
+}
+
+/// The table of the namespace of an open `/proc/net/ip_conntrack`.
+///
+/// # Safety
+///
+/// `m` must be a seq_file of this module's connection list, inside one
+/// of its callbacks.
+unsafe fn list_table<'a>(m: *mut ffi::seq_file) -> Option<&'a Table> {
+    // SAFETY: `m` is a seq_file opened by proc_create_net (its private
+    // data starts with a seq_net_private); the namespace is held while it
+    // is open.
+    let net = unsafe { ffi::ipct_seq_net(m) };
+    // SAFETY: a callback of /proc/net/ip_conntrack in `net`.
+    unsafe { table_of(net) }
 }
 
 /// # Safety
@@ -166,36 +184,41 @@ fn record_at(table: Option<&Table>, pos: ffi::loff_t) -> *mut c_void {
 /// Only the seq_file core calls it, with a valid `seq_file` of
 /// `/proc/net/ip_conntrack` and a valid position.
 unsafe extern "C" fn list_start(m: *mut ffi::seq_file, pos: *mut ffi::loff_t) -> *mut c_void {
-    // SAFETY: `m` is a seq_file opened by proc_create_net (its private
-    // data is a seq_net_private); the namespace is held while it is open.
-    let net = unsafe { ffi::ipct_seq_net(m) };
-    // SAFETY: a callback of /proc/net/ip_conntrack in `net`.
-    let table = unsafe { table_of(net) };
+    // SAFETY: see the function contract.
+    let table = unsafe { list_table(m) };
     // SAFETY: `pos` is valid (function contract).
     record_at(table, unsafe { *pos })
 }
 
 /// # Safety
 ///
-/// As [`list_start`].
+/// As [`list_start`], with the record `show` just listed.
 unsafe extern "C" fn list_next(
     m: *mut ffi::seq_file,
     _v: *mut c_void,
     pos: *mut ffi::loff_t,
 ) -> *mut c_void {
+    // SAFETY: the iterator state of this open file (function contract);
+    // `show` stored where the record it listed ends.
+    let next = unsafe { *ffi::ipct_seq_list_next(m) };
+    let next = ffi::loff_t::try_from(next).unwrap_or(ffi::loff_t::MAX);
     // SAFETY: `pos` is valid and ours to update (function contract).
-    let next = unsafe {
-        *pos = (*pos).saturating_add(1);
-        *pos
-    };
-    if next % ffi::loff_t::from(RESCHED_EVERY) == 0 {
+    let old = unsafe { core::mem::replace(&mut *pos, next) };
+    // Records move forward: a stale stored position cannot send the
+    // dump back.
+    if next <= old {
+        // SAFETY: as above.
+        unsafe { *pos = old.saturating_add(1) };
+    }
+    // SAFETY: as in `list_start`.
+    let records = unsafe { ffi::ipct_seq_list_tick(m) };
+    if records % RESCHED_EVERY == 0 {
         sys::cond_resched();
     }
     // SAFETY: as in `list_start`.
-    let net = unsafe { ffi::ipct_seq_net(m) };
-    // SAFETY: as in `list_start`.
-    let table = unsafe { table_of(net) };
-    record_at(table, next)
+    let table = unsafe { list_table(m) };
+    // SAFETY: `pos` is valid (function contract).
+    record_at(table, unsafe { *pos })
 }
 
 extern "C" fn list_stop(_m: *mut ffi::seq_file, _v: *mut c_void) {}
@@ -206,14 +229,18 @@ extern "C" fn list_stop(_m: *mut ffi::seq_file, _v: *mut c_void) {}
 /// `/proc/net/ip_conntrack` and a record from `list_start`/`list_next`.
 unsafe extern "C" fn list_show(m: *mut ffi::seq_file, v: *mut c_void) -> c_int {
     // SAFETY: as in `list_start`.
-    let net = unsafe { ffi::ipct_seq_net(m) };
-    // SAFETY: as in `list_start`.
-    let table = unsafe { table_of(net) };
+    let table = unsafe { list_table(m) };
     // SAFETY: the seq_file core passes a valid seq_file, ours to write
     // during this call.
     let mut seq = unsafe { SeqFile::from_raw(m) };
-    if let (Some(t), Some(b)) = (table, bucket_of(v)) {
-        show_bucket(&mut seq, t, b);
+    if let (Some(t), Some(at)) = (table, pos_of(v)) {
+        let next = show_record(&mut seq, t, at).unwrap_or(DumpPos {
+            stripe: t.layout().stripes(),
+            pos: 0,
+        });
+        // SAFETY: the iterator state of this open file, which only this
+        // file's callbacks touch, one at a time (seq_file's mutex).
+        unsafe { *ffi::ipct_seq_list_next(m) = next.to_u64() };
     }
     0
 }

@@ -20,7 +20,7 @@ use crate::conn::{Conn, ConnPtr, ConnRef, Linked, Note};
 use crate::ctinfo::CtInfo;
 use crate::skb::Skb;
 use crate::driver;
-use crate::entry::Entry;
+use crate::entry::{Entry, Status};
 use crate::ffi;
 use crate::gc::Gc;
 use crate::hash::HashKey;
@@ -29,7 +29,7 @@ use crate::lock::SpinLockBh;
 use crate::stats::Counter;
 use crate::sys;
 use crate::expiry::{self, Cursor, Progress};
-use crate::table::{Layout, Store, Stripe, Walk};
+use crate::table::{DumpPos, Layout, Store, Stripe, Walk};
 use crate::netlink::ctnetlink::Event;
 use crate::tuple::Tuple;
 use crate::Millis;
@@ -91,6 +91,28 @@ impl StripeCell {
         f(&mut st)
     }
 
+    /// Moves the stripe's entries into `new` (allocated by the caller,
+    /// outside the lock) under the lock, and hands back the old array to
+    /// be freed after it.
+    fn rehash(
+        &self,
+        mut new: KVVec<Option<ConnPtr>>,
+        pos_of: impl Fn(&Entry) -> u32,
+    ) -> KVVec<Option<ConnPtr>> {
+        let mut guard = self.lock.lock();
+        let mut store = Slab {
+            stripe: NonNull::from(self),
+            _locked: PhantomData,
+        };
+        Stripe::new(guard.heads.as_mut_slice(), &mut store).rehash_into(new.as_mut_slice(), pos_of);
+        core::mem::swap(&mut guard.heads, &mut new);
+        new
+    }
+
+    /// The length of the stripe's bucket array.
+    fn len(&self) -> usize {
+        self.lock.lock().heads.len()
+    }
 }
 
 impl Conn {
@@ -287,6 +309,17 @@ impl driver::Shell for Shell<'_> {
         crate::ctnetlink::notify(&c, Event::Destroy);
         drop(c);
     }
+
+    fn release_killed(&mut self, r: ConnPtr, held: &mut Held) {
+        // SAFETY: as in `release`.
+        let c = unsafe { ConnRef::adopt(r) };
+        // A kill comes only before any reply: SEEN_REPLY, if set, is this
+        // packet's, which 6.12 sets after the destroy event.
+        crate::ctnetlink::notify_as(&c, Event::Destroy, 0, |e| e.status.clear(Status::SEEN_REPLY));
+        drop(c);
+        // 6.12 delivers no cached event for a dying entry.
+        held.note = held.note.without_event();
+    }
 }
 
 /// Most work units (buckets plus entries looked at) of one
@@ -326,7 +359,11 @@ unsafe impl Sync for Net {}
 /// The table of one network namespace.
 pub(crate) struct Table {
     net: Net,
+    /// The stripes (fixed) and the size at creation; each stripe's array
+    /// may have been resized since ([`Table::resize`]).
     layout: Layout,
+    /// Buckets in all stripes' arrays.
+    buckets: AtomicU32,
     key: HashKey,
     stripes: KVec<Pin<KBox<StripeCell>>>,
     count: AtomicU32,
@@ -371,6 +408,7 @@ impl Table {
                 // INVARIANT: `net_init` passes the table's own namespace.
                 net: Net(net),
                 layout,
+                buckets: AtomicU32::new(layout.buckets()),
                 key,
                 stripes,
                 count: AtomicU32::new(0),
@@ -404,14 +442,49 @@ impl Table {
         self.net.0.as_ptr()
     }
 
-    /// The bucket layout.
+    /// The bucket layout: the stripes, and where a flow hash lives.
     pub(crate) fn layout(&self) -> &Layout {
         &self.layout
     }
 
-    /// Number of buckets (`ip_conntrack_buckets`).
+    /// Number of buckets, in all stripes.
     pub(crate) fn buckets(&self) -> u32 {
-        self.layout.buckets()
+        self.buckets.load(Ordering::Relaxed)
+    }
+
+    /// The position of `e`'s flow in its stripe ([`Layout::locate`]).
+    fn pos_of(&self, e: &Entry) -> u32 {
+        self.layout.pos_of(&self.key, e)
+    }
+
+    /// Resizes the table to `buckets` buckets (at least one per stripe)
+    /// while packets flow: one stripe at a time, each stripe's new array
+    /// allocated without a lock and filled under that stripe's lock alone.
+    /// Lookups, dumps and the collector carry on throughout (they find a
+    /// bucket from the flow's position under the lock). Process context.
+    pub(crate) fn resize(&self, buckets: u32) -> Result {
+        let target = self.layout.resized(buckets);
+        let mut ret = Ok(());
+        for s in 0..self.layout.stripes() {
+            let Some(cell) = self.stripe(s) else { break };
+            let new = match KVVec::from_elem(None, target.range(s).len(), GFP_KERNEL) {
+                Ok(v) => v,
+                Err(e) => {
+                    // The stripes done so far keep their new size.
+                    ret = Err(e.into());
+                    break;
+                }
+            };
+            let old = cell.rehash(new, |e| self.pos_of(e));
+            drop(old);
+            sys::cond_resched();
+        }
+        let total = (0..self.layout.stripes())
+            .filter_map(|s| self.stripe(s))
+            .map(StripeCell::len)
+            .fold(0usize, usize::saturating_add);
+        self.buckets.store(u32::try_from(total).unwrap_or(u32::MAX), Ordering::Relaxed);
+        ret
     }
 
     /// The flow hash key.
@@ -511,25 +584,27 @@ impl Table {
         self.count.fetch_sub(1, Ordering::Release);
     }
 
-    /// Visits the live entries of global bucket `global` after skipping
-    /// `skip` of them, under that bucket's stripe lock (one lock, held for
-    /// this call only), calling `f(entry, entry object)` until it returns
-    /// false. `Walk::resume` is the `skip` to continue with when `f`
-    /// stopped early. `None` when `global` is out of range. `f` runs with
-    /// bottom halves disabled and a spinlock held: it must not sleep.
-    pub(crate) fn walk_bucket(
+    /// One step of a dump ([`Stripe::walk_from`]): the live entries of
+    /// the bucket holding `at`, from `at` on, after skipping `skip` of
+    /// them, under that stripe's lock (one lock, held for this call only),
+    /// calling `f(entry, object)` until it returns false. `Walk::resume`
+    /// is the `skip` to continue with when `f` stopped early; otherwise
+    /// the dump goes on at the returned position. `None` past the last
+    /// stripe. `f` runs with bottom halves disabled and a spinlock held:
+    /// it must not sleep.
+    pub(crate) fn dump_step(
         &self,
-        global: u32,
+        at: DumpPos,
         skip: usize,
         now: Millis,
         mut f: impl FnMut(&Entry, &Conn) -> bool,
-    ) -> Option<Walk> {
-        let (s, b) = self.layout.split(global)?;
-        self.with_stripe(s, |st| {
-            st.walk(b, skip, now, |r, e| {
+    ) -> Option<(Walk, DumpPos)> {
+        self.with_stripe(at.stripe, |st| {
+            let (walk, next) = st.walk_from(at.pos, skip, now, |e| self.pos_of(e), |r, e| {
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 f(e, unsafe { r.as_conn() })
-            })
+            });
+            (walk, at.after(next))
         })
     }
 
@@ -575,9 +650,9 @@ impl Table {
         now: Millis,
         f: impl FnOnce(&Entry, &Conn) -> R,
     ) -> Option<R> {
-        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        let (s, pos) = self.layout.locate(t.flow_hash(&self.key));
         self.with_stripe(s, |st| {
-            let (r, _) = st.find(b, t, now)?;
+            let (r, _) = st.find(st.bucket(pos), t, now)?;
             let e = st.store.entry(r)?;
             // SAFETY: `r` is linked in this locked stripe: alive.
             Some(f(e, unsafe { r.as_conn() }))
@@ -594,9 +669,9 @@ impl Table {
         now: Millis,
         f: impl FnOnce(&mut Entry, &Conn) -> R,
     ) -> Option<R> {
-        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        let (s, pos) = self.layout.locate(t.flow_hash(&self.key));
         self.with_stripe(s, |st| {
-            let (r, _) = st.find(b, t, now)?;
+            let (r, _) = st.find(st.bucket(pos), t, now)?;
             // SAFETY: `r` is linked in this locked stripe: alive.
             let c = unsafe { r.as_conn() };
             let e = st.store.entry_mut(r)?;
@@ -617,7 +692,7 @@ impl Table {
     ) -> core::result::Result<ConnRef, crate::netlink::Error> {
         use crate::netlink::Error;
         use crate::track::{confirm, Confirm};
-        let (s, b) = self.layout.locate(e.orig().flow_hash(&self.key));
+        let (s, pos) = self.layout.locate(e.orig().flow_hash(&self.key));
         if !self.reserve(max) {
             return Err(Error::NoMemory);
         }
@@ -631,6 +706,7 @@ impl Table {
                     // Teardown has begun: nothing joins the table any more.
                     return Err(Error::NoMemory);
                 }
+                let b = st.bucket(pos);
                 if st.find(b, &e.orig(), now).is_some() {
                     return Err(Error::Exists);
                 }
@@ -660,9 +736,10 @@ impl Table {
     /// agrees (decided under the stripe lock); its table reference is
     /// released after the lock. Whether an entry was removed.
     pub(crate) fn remove_tuple(&self, t: &Tuple, now: Millis, accept: impl FnOnce(&Conn) -> bool) -> bool {
-        let (s, b) = self.layout.locate(t.flow_hash(&self.key));
+        let (s, pos) = self.layout.locate(t.flow_hash(&self.key));
         let removed = self
             .with_stripe(s, |st| {
+                let b = st.bucket(pos);
                 let (r, _) = st.find(b, t, now)?;
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 if !accept(unsafe { r.as_conn() }) {
@@ -686,14 +763,18 @@ impl Table {
     /// only.
     pub(crate) fn longest_chain(&self) -> (u32, usize) {
         let mut best = (0u32, 0usize);
+        let mut start = 0usize;
         for s in 0..self.layout.stripes() {
             sys::cond_resched();
-            let start = self.layout.range(s).start;
-            if let Some((b, n)) = self.with_stripe(s, |st| st.longest_chain()) {
+            if let Some((b, n, len)) = self.with_stripe(s, |st| {
+                let (b, n) = st.longest_chain();
+                (b, n, st.buckets.len())
+            }) {
                 if n > best.1 {
                     let g = u32::try_from(start.saturating_add(b)).unwrap_or(0);
                     best = (g, n);
                 }
+                start = start.saturating_add(len);
             }
         }
         best
@@ -716,14 +797,19 @@ impl Table {
         for s in 0..self.layout.stripes() {
             // SAFETY: process context (see above), no lock held here.
             unsafe { ffi::ipct_cond_resched() };
+            // The bucket the next batch starts at: the one the last batch
+            // filled up in (it may hold more), none of the emptied ones.
+            let mut from = 0usize;
             loop {
                 let mut batch: [Option<ConnPtr>; BATCH] = [None; BATCH];
                 let mut n = 0usize;
                 let removed = self.with_stripe(s, |st| {
-                    for b in 0..st.buckets.len() {
-                        // Collect first, then unlink: unlinking while
-                        // walking would lose the walk's place.
-                        let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                    // Collect first, then unlink: unlinking while walking
+                    // would lose the walk's place. Only the first `k`
+                    // slots are read, so the array is not cleared per bucket.
+                    let mut found: [Option<ConnPtr>; BATCH] = [None; BATCH];
+                    let mut b = from;
+                    while b < st.buckets.len() {
                         let mut k = 0usize;
                         let mut cur = st.head(b);
                         while let Some(r) = cur {
@@ -738,7 +824,7 @@ impl Table {
                             }
                             cur = st.store.next(r);
                         }
-                        for r in found.iter().flatten() {
+                        for r in found.iter().take(k).flatten() {
                             if st.remove(b, *r) {
                                 if let Some(slot) = batch.get_mut(n) {
                                     *slot = Some(*r);
@@ -749,11 +835,13 @@ impl Table {
                         if n >= BATCH {
                             break;
                         }
+                        b = b.saturating_add(1);
                     }
+                    from = b;
                     n
                 });
                 let mut stats = crate::stats::Stats::ZERO;
-                for r in batch.iter().flatten() {
+                for r in batch.iter().take(n).flatten() {
                     stats.inc(Counter::DeleteList);
                     // SAFETY: `r` was unlinked above: we own the reference
                     // the table held.
@@ -816,7 +904,9 @@ impl Tables {
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: both callbacks are 'static functions of this module,
         // valid until `drop` unregisters them.
-        to_result(unsafe { ffi::ipct_tables_register(Some(net_init), Some(net_exit)) })?;
+        to_result(unsafe {
+            ffi::ipct_tables_register(Some(net_init), Some(net_exit), Some(set_buckets), Some(resize))
+        })?;
         Ok(Self { _private: () })
     }
 }
@@ -848,6 +938,41 @@ unsafe extern "C" fn net_init(net: *mut ffi::net, slot: *mut *mut c_void) -> c_i
             unsafe { *slot = p.cast() };
             0
         }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The `hashsize` parameter written at run time: checks and publishes the
+/// new bucket count (new namespaces' tables get it), before [`resize`] is
+/// called on every table.
+///
+/// # Safety
+///
+/// Called by `ipct_tables_resize` (conn_helpers.c) under its mutex.
+unsafe extern "C" fn set_buckets(buckets: u32) -> c_int {
+    match crate::params::check_resize(buckets) {
+        Ok(()) => {
+            crate::settings::set_buckets(buckets);
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Resizes one namespace's table to `buckets` buckets.
+///
+/// # Safety
+///
+/// Called by `ipct_tables_resize` (conn_helpers.c) under its mutex, with a
+/// table `net_init` stored and `net_exit` has not begun to tear down (it
+/// takes the table out of the list under that mutex first).
+unsafe extern "C" fn resize(table: *mut c_void, buckets: u32) -> c_int {
+    // SAFETY: a live table (caller).
+    let Some(t) = (unsafe { table.cast::<Table>().as_ref() }) else {
+        return EINVAL.to_errno();
+    };
+    match t.resize(buckets) {
+        Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }

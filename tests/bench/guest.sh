@@ -1,8 +1,8 @@
 # In-guest benchmarks: no tracker, nf_conntrack and ip_conntrack back to
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
-#   sh guest.sh quick|full [all|forward]
-#   sh guest.sh profile [PACKETS [FLOWS]]
+#   sh guest.sh quick|full [all|forward|ctnl]
+#   sh guest.sh profile [PACKETS [FLOWS [flush|list]]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
 # 50000) over FLOWS established flows (default 1) between two `sync` calls,
@@ -29,6 +29,9 @@ case $MODE in
 profile)
     PACKETS=${2:-50000}
     PROFILE_FLOWS=${3:-1}
+    PROFILE_OP=${4:-send}   # flush / list: profile `conntrack -F` / `-L` instead
+    _op_flag=F
+    [ "$PROFILE_OP" != list ] || _op_flag=L
     PHASES=profile
     ;;
 quick)
@@ -39,6 +42,7 @@ quick)
     DUMP_CAP=30         # seconds (guest time) a dump may take
     FULL_PACKETS=50000  # new flows sent into the full table
     GC_ROUNDS=1
+    CTNL_ROUNDS=1       # ctnetlink rounds (dump, flush, listener)
     ;;
 full)
     ROUNDS=5
@@ -48,9 +52,10 @@ full)
     DUMP_CAP=300
     FULL_PACKETS=100000
     GC_ROUNDS=2
+    CTNL_ROUNDS=2
     ;;
 *)
-    echo "usage: guest.sh quick|full [all|forward] | profile [PACKETS [FLOWS]]" >&2
+    echo "usage: guest.sh quick|full [all|forward|ctnl] | profile [PACKETS [FLOWS]]" >&2
     exit 2
     ;;
 esac
@@ -61,6 +66,8 @@ MAX=131072              # their maximum while filling (both)
 FULL=100000             # the maximum for the full-table phase
 GC_TIMEOUT=20           # UDP timeout of the entries the GC phase expires
                         # (longer than a fill takes, so none expires before)
+CTNL_FLOWS=100          # established flows forwarded with and without a
+                        # conntrack -E listener
 GHOST_SERVER=198.51.100.77
 THREADS=$(nproc)
 NF=/proc/sys/net/netfilter
@@ -98,7 +105,10 @@ load() {
 
 unload() {
     case $1 in
-    nf) modprobe -r nf_conntrack ;;
+    nf)
+        { ! mod_loaded nf_conntrack_netlink || rmmod nf_conntrack_netlink; } &&
+        modprobe -r nf_conntrack
+        ;;
     ip) rmmod ip_conntrack ;;
     esac
     ! mod_loaded nf_conntrack && ! mod_loaded ip_conntrack
@@ -403,6 +413,71 @@ phase_gc() {
     done
 }
 
+# listening: within 10 s, a netfilter netlink socket (protocol 12) has
+# joined multicast groups (a conntrack -E listener is ready).
+listening() {
+    _i=0
+    until awk '$2 == 12 && $4 != "00000000" { f = 1 } END { exit !f }' /proc/net/netlink; do
+        [ "$_i" -lt 100 ] || return 1
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+}
+
+# ctnetlink, through conntrack-tools (nf_conntrack with
+# nf_conntrack_netlink): per tracker, a fill of 100k new flows (rate), a
+# `conntrack -L` of them to /dev/null and a `conntrack -F` (guest time of
+# each command, the tool's own work included); forwarding over CTNL_FLOWS
+# established flows with nobody listening, then, in a flushed table, with
+# one `conntrack -E` listener attached before the flows are made (so that
+# nf_conntrack gives them its event cache), and 100k new flows with the
+# listener still attached (a NEW event each).
+phase_ctnl() {
+    step "ctnetlink: conntrack -L and -F of 100k entries, forwarding with a conntrack -E listener ($CTNL_ROUNDS rounds)"
+    _warm=$CTNL_FLOWS
+    [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
+    _r=1
+    while [ "$_r" -le "$CTNL_ROUNDS" ]; do
+        for _conf in nf ip; do
+            load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
+            if [ "$_conf" = nf ]; then
+                modprobe nf_conntrack_netlink || { fail "modprobe nf_conntrack_netlink"; return 1; }
+            fi
+            send $FULL $FULL 100 || { fail "fill $_conf"; return 1; }
+            emit "$_conf new_conn_nolisten_rate $FULL $_r $(rate) flows/s"
+            emit "$_conf ctnl_entries $FULL $_r $(entries "$_conf") entries"
+            _t0=$(ns)
+            conntrack -L > /dev/null 2> /tmp/ctnl.err || { fail "conntrack -L ($_conf): $(cat /tmp/ctnl.err)"; return 1; }
+            _t1=$(ns)
+            emit "$_conf ctnl_list_ms $FULL $_r $(((_t1 - _t0) / 1000000)) ms"
+            emit "$_conf ctnl_list_lines $FULL $_r $(sed -n 's/.*: \([0-9]*\) flow entries.*/\1/p' /tmp/ctnl.err) lines"
+            _t0=$(ns)
+            conntrack -F > /dev/null 2> /tmp/ctnl.err || { fail "conntrack -F ($_conf): $(cat /tmp/ctnl.err)"; return 1; }
+            _t1=$(ns)
+            emit "$_conf ctnl_flush_ms $FULL $_r $(((_t1 - _t0) / 1000000)) ms"
+            emit "$_conf ctnl_flush_left $FULL $_r $(entries "$_conf") entries"
+            send "$_warm" $CTNL_FLOWS 100 || { fail "warm-up $_conf"; return 1; }
+            send $PACKETS $CTNL_FLOWS 100 || { fail "send $_conf"; return 1; }
+            emit "$_conf fwd_nolisten_pps $CTNL_FLOWS $_r $(rate) pps"
+            conntrack -F > /dev/null 2>&1
+            conntrack -E > /tmp/ctnl.ev 2> /dev/null &
+            _ev=$!
+            listening || { fail "conntrack -E ($_conf) did not listen"; kill $_ev; return 1; }
+            send "$_warm" $CTNL_FLOWS 100 || { fail "warm-up $_conf"; kill $_ev; return 1; }
+            send $PACKETS $CTNL_FLOWS 100 || { fail "send $_conf"; kill $_ev; return 1; }
+            emit "$_conf fwd_listen_pps $CTNL_FLOWS $_r $(rate) pps"
+            send $FULL $FULL 120 || { fail "fill $_conf"; kill $_ev; return 1; }
+            emit "$_conf new_conn_listen_rate $FULL $_r $(rate) flows/s"
+            sleep 1
+            kill $_ev
+            wait $_ev 2> /dev/null
+            emit "$_conf ctnl_listen_new_events $FULL $_r $(grep -c NEW /tmp/ctnl.ev) events"
+            unload "$_conf" || { fail "unload $_conf"; return 1; }
+        done
+        _r=$((_r + 1))
+    done
+}
+
 # Profile of established packets (scripts/profile.sh): per configuration
 # a fresh tracker, a warm-up send that creates the entries, then one send
 # of PACKETS inside the plugin's window (`sync` is its marker), reported as
@@ -418,6 +493,25 @@ phase_profile() {
         load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
         _warm=$PROFILE_FLOWS
         [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
+        if [ "$PROFILE_OP" != send ]; then
+            # The window holds `conntrack -F` (flush) or `conntrack -L`
+            # (list) of PROFILE_FLOWS entries ("packets" are then entries;
+            # no table without a tracker).
+            [ "$_conf" != nf ] || modprobe nf_conntrack_netlink || { fail "nf_conntrack_netlink"; return 1; }
+            send "$_warm" "$PROFILE_FLOWS" 100 || { fail "fill $_conf"; return 1; }
+            _n=$(entries "$_conf")
+            echo "    $_conf: $_n entries; conntrack -$_op_flag in the window"
+            if [ "$_conf" = none ]; then
+                sync; sync
+            else
+                sync; conntrack -$_op_flag > /dev/null 2>&1; sync
+            fi
+            echo "PROFILE window $_conf $PROFILE_FLOWS $_n"
+            awk '{ print "PROFILE module", $1, $2, $6 }' /proc/modules
+            awk '$4 ~ /^\[/ { print "PROFILE ksym", $1, $2, $3, $4 }' /proc/kallsyms
+            unload "$_conf" || { fail "unload $_conf"; return 1; }
+            continue
+        fi
         send "$_warm" "$PROFILE_FLOWS" 100 || { fail "warm-up $_conf"; return 1; }
         echo "    $_conf: $(entries "$_conf") entries; sending $PACKETS packets in the window"
         MARK=sync
@@ -446,10 +540,16 @@ if [ "$PHASES" = profile ]; then
     topo_down
     exit
 fi
+if [ "$PHASES" = ctnl ]; then
+    if phase_ctnl; then pass "ctnetlink phase"; fi
+    topo_down
+    exit
+fi
 if phase_forward; then pass "forwarding phase"; fi
 if [ "$PHASES" = all ]; then
     if phase_new; then pass "new-connection phase"; fi
     if phase_gc; then pass "GC phase"; fi
+    if phase_ctnl; then pass "ctnetlink phase"; fi
 fi
 echo "guest: measured in $((($(ns) - start) / 1000000000)) s"
 topo_down

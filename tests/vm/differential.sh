@@ -10,7 +10,14 @@
 #   states: the state each packet got, from the counters of identical
 #           `-m state --state NEW|ESTABLISHED|RELATED|INVALID` rules (and
 #           an all-packets rule) per traffic class and direction, in
-#           INPUT, FORWARD and OUTPUT.
+#           INPUT, FORWARD and OUTPUT;
+#   list:   `conntrack -L -f ipv4` (ctnetlink: nf_conntrack_netlink on
+#           the first run, the module's own on the second), normalized
+#           like the table;
+#   events: per class, the sequence of NEW / UPDATE / DESTROY lines a
+#           `conntrack -E` listener printed (started before the mix,
+#           stopped once it has read everything; one listener per run,
+#           its lines split by class address), timeouts and ids left out.
 #
 # Each traffic class has its own client address 192.0.2.(10+k), so every
 # packet (ICMP errors too) is counted under its class. Packets are crafted
@@ -23,12 +30,13 @@
 # depends on speed; timeouts are raised far above the test's length.
 #
 # A difference is either fixed or listed in differential.allow (beside this
-# file, at most 5 entries: CLASS VIEW REASON); a listed one is reported as
+# file, at most 5 entries: CLASS VIEWS REASON, VIEWS one view or several
+# joined by commas); a listed one is reported as
 # "allowed: REASON", any other fails the run, which prints both views.
 #
 # `scripts/vm-run.sh tests/vm/differential.sh fake` adds a made-up table
-# line and a wrong packet count to ip_conntrack's views: the run must then
-# fail, twice.
+# line, a wrong packet count and a made-up event to ip_conntrack's views:
+# the run must then fail, three times.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
@@ -539,10 +547,11 @@ timeouts() {
 
 # ---- views -----------------------------------------------------------------
 
-# norm_table FILE: table lines without what may differ legitimately,
-# sorted, each prefixed with its class name ("other" if none). IPv6 lines
+# norm_lines: table, `conntrack -L` or `conntrack -E` lines (stdin)
+# without what may differ legitimately (the event tag kept), each prefixed
+# with its class name ("other" if none), in their order. IPv6 lines
 # (nf_conntrack tracks both families) are left out.
-norm_table() {
+norm_lines() {
     awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" '
         BEGIN {
             n = split(classes, cl, " ")
@@ -553,11 +562,15 @@ norm_table() {
         }
         /^ipv6 / { next }
         {
-            sub(/^ipv4 +2 +/, "")
-            out = $1 " " $2
+            sub(/^ *ipv4 +2 +/, "")
+            tag = ""
+            if ($1 ~ /^\[[A-Z]+\]$/) { tag = $1 " "; sub(/^ *[^ ]+ +/, "") }
+            out = tag $1 " " $2
             name = "other"
-            for (i = 4; i <= NF; i++) {
-                if ($i ~ /^(use|mark|zone|secctx|delta-time)=/) continue
+            # The timeout (a destroy event may have none).
+            i = ($3 ~ /^[0-9]+$/) ? 4 : 3
+            for (; i <= NF; i++) {
+                if ($i ~ /^(use|mark|zone|secctx|delta-time|id)=/) continue
                 out = out " " $i
                 if ($i ~ /^(src|dst)=/) {
                     a = substr($i, 5)
@@ -565,7 +578,12 @@ norm_table() {
                 }
             }
             print name ": " out
-        }' "$1" | LC_ALL=C sort
+        }'
+}
+
+# norm_table FILE: FILE's table or `conntrack -L` lines normalized, sorted.
+norm_table() {
+    norm_lines < "$1" | LC_ALL=C sort
 }
 
 # states: per class and direction, the packets each state rule counted.
@@ -589,10 +607,47 @@ states() {
 }
 REAL_TCP=5
 
-# snapshot TRACKER TABLE_FILE: both views of the run into $OUT/TRACKER.*.
+# The event listener. listening: a netfilter netlink socket (protocol 12)
+# has joined multicast groups; drained: none of those has unread bytes.
+listening() {
+    awk '$2 == 12 && $4 != "00000000" { f = 1 } END { exit !f }' /proc/net/netlink
+}
+drained() {
+    awk '$2 == 12 && $4 != "00000000" && $5 != 0 { f = 1 } END { exit f }' /proc/net/netlink
+}
+# listen_start TRACKER: `conntrack -E` into $OUT/TRACKER.ev.raw, back once
+# it has joined the event groups (nf_conntrack gives only entries made
+# after that an event cache).
+listen_start() {
+    conntrack -E > "$OUT/$1.ev.raw" 2> "$OUT/$1.ev.err" &
+    EV_PID=$!
+    soon listening || wait_for 10 listening || fail "$1: conntrack -E did not join the event groups"
+}
+# listen_stop TRACKER: once the listener has read every event, stop it; it
+# must still be running (a listener that overran its socket would have
+# stopped with ENOBUFS).
+listen_stop() {
+    soon drained || wait_for 10 drained || fail "$1: conntrack -E left events unread"
+    if alive "$EV_PID"; then
+        pass "$1: the event listener lost nothing and ran to the end"
+    else
+        fail "$1: the event listener stopped early: $(cat "$OUT/$1.ev.err")"
+    fi
+    kill "$EV_PID" 2> /dev/null
+    wait "$EV_PID" 2> /dev/null
+}
+
+# snapshot TRACKER TABLE_FILE: the views of the run into $OUT/TRACKER.*.
 snapshot() {
     cat "$2" > "$OUT/$1.raw"
+    conntrack -L -f ipv4 > "$OUT/$1.list.raw" 2> "$OUT/$1.list.err" ||
+        fail "$1: conntrack -L failed: $(cat "$OUT/$1.list.err")"
     norm_table "$OUT/$1.raw" > "$OUT/$1.table"
+    norm_table "$OUT/$1.list.raw" > "$OUT/$1.list"
+    # How the real connection's close passes FIN_WAIT, CLOSE_WAIT and
+    # LAST_ACK depends on whether its stack sent the ACK and FIN apart.
+    norm_lines < "$OUT/$1.ev.raw" |
+        grep -Ev '^tcp-real: \[UPDATE\] tcp 6 (FIN_WAIT|CLOSE_WAIT|LAST_ACK) ' > "$OUT/$1.events"
     states > "$OUT/$1.states"
 }
 
@@ -607,9 +662,11 @@ run_mix() {
     BROKEN=
     # A packet tool that stopped must fail the run, not kill the shell.
     trap '' PIPE
+    listen_start "$1"
     senders_up
     traffic
     senders_down "$1"
+    listen_stop "$1"
     trap - PIPE
     echo "$1: traffic mix took $(( ($(now_ms) - _rm_t0) / 1000 )) s"
 }
@@ -626,6 +683,7 @@ run_down() {
 klog_mark
 step "run 1: the kernel's nf_conntrack (enable_hooks=1)"
 check "modprobe nf_conntrack enable_hooks=1" modprobe nf_conntrack enable_hooks=1
+check "modprobe nf_conntrack_netlink" modprobe nf_conntrack_netlink
 check "nf_conntrack timeouts set above the test's length" timeouts /proc/sys/net/netfilter nf_conntrack_
 run_mix nf_conntrack
 snapshot nf_conntrack /proc/net/nf_conntrack
@@ -634,7 +692,7 @@ run_down
 
 # Everything using nf_conntrack (matches, defrag users) goes first.
 unload_nf() {
-    for _m in xt_state xt_conntrack; do
+    for _m in xt_state xt_conntrack nf_conntrack_netlink; do
         ! mod_loaded $_m || rmmod $_m || return 1
     done
     modprobe -r nf_conntrack
@@ -653,6 +711,8 @@ if [ "$FAKE" = fake ]; then
     echo "tcp-fin: tcp 6 ESTABLISHED src=192.0.2.11 dst=198.51.100.2 sport=1 dport=2 (made up)" \
         >> "$OUT/ip_conntrack.table"
     sed -i 's/^\(udp-oneway orig: all=[0-9]* NEW=\)[0-9]*/\199/' "$OUT/ip_conntrack.states"
+    echo "udp-oneway: [DESTROY] udp 17 src=192.0.2.16 dst=198.51.100.2 sport=40006 dport=7006 (made up)" \
+        >> "$OUT/ip_conntrack.events"
 fi
 run_down
 
@@ -663,14 +723,25 @@ nf_lines=$(wc -l < "$OUT/nf_conntrack.table")
 check "nf_conntrack's table has an entry for most classes ($nf_lines lines)" test "$nf_lines" -ge 10
 check_no_match "nothing outside the classes in nf_conntrack's table" "$(cat "$OUT/nf_conntrack.table")" '^other:'
 check_no_match "nothing outside the classes in ip_conntrack's table" "$(cat "$OUT/ip_conntrack.table")" '^other:'
+nf_events=$(cut -d: -f1 "$OUT/nf_conntrack.events" | sort -u | wc -l)
+check "nf_conntrack's listener saw events of most classes ($nf_events)" test "$nf_events" -ge 10
+for t in nf_conntrack ip_conntrack; do
+    check_no_match "nothing outside the classes in $t's conntrack -L and events" \
+        "$(cat "$OUT/$t.list" "$OUT/$t.events")" '^other:'
+done
 
-# The allow-list: "CLASS VIEW REASON...", VIEW table or states.
+# The allow-list: "CLASS VIEWS REASON...", VIEWS table, states, list or
+# events, or several of them joined by commas.
 allow=
 [ ! -f "$ALLOW" ] || allow=$(grep -v '^[[:space:]]*\(#\|$\)' "$ALLOW")
 n_allow=0
 [ -z "$allow" ] || n_allow=$(printf '%s\n' "$allow" | wc -l)
 check "the allow-list has at most 5 entries ($n_allow)" test "$n_allow" -le 5
-bad_allow=$(printf '%s\n' "$allow" | awk 'NF && (NF < 3 || ($2 != "table" && $2 != "states"))')
+bad_allow=$(printf '%s\n' "$allow" | awk 'NF {
+    n = split($2, v, ",")
+    bad = NF < 3
+    for (i = 1; i <= n; i++) if (v[i] !~ /^(table|states|list|events)$/) bad = 1
+    if (bad) print }')
 check_eq "every allow-list entry names a class, a view and a reason" "$bad_allow" ""
 
 # compare: one line per class and view, "agree NAME VIEW", "allowed NAME
@@ -682,7 +753,11 @@ compare() {
     awk -v classes="$(printf '%s\n' $CLASSES | sed 's/^[0-9]*://' | tr '\n' ' ')other" '
         function key(line) { sub(/[: ].*/, "", line); return line }
         FILENAME ~ /allow$/ {
-            if (NF >= 3) { r = $0; sub(/^[^ ]+ +[^ ]+ +/, "", r); why[$1 " " $2] = r }
+            if (NF >= 3) {
+                r = $0; sub(/^[^ ]+ +[^ ]+ +/, "", r)
+                nv = split($2, vs, ",")
+                for (j = 1; j <= nv; j++) why[$1 " " vs[j]] = r
+            }
             next
         }
         {
@@ -692,8 +767,9 @@ compare() {
         }
         END {
             n = split(classes, cl, " ")
-            for (i = 1; i <= n; i++) for (v = 1; v <= 2; v++) {
-                k = cl[i] " " (v == 1 ? "table" : "states")
+            split("table states list events", views, " ")
+            for (i = 1; i <= n; i++) for (v = 1; v <= 4; v++) {
+                k = cl[i] " " views[v]
                 a = text["nf_conntrack", k]; b = text["ip_conntrack", k]
                 if (a == b) { print "agree " k; continue }
                 if (k in why) { print "allowed: " why[k] " (" k " differs)"; used[k] = 1 } else print "differ " k
@@ -706,7 +782,9 @@ compare() {
             m = split(substr(s, 2), l, "\n")
             for (j = 1; j <= m; j++) print "    " t ": " l[j]
         }' "$OUT/allow" "$OUT/nf_conntrack.table" "$OUT/ip_conntrack.table" \
-        "$OUT/nf_conntrack.states" "$OUT/ip_conntrack.states"
+        "$OUT/nf_conntrack.states" "$OUT/ip_conntrack.states" \
+        "$OUT/nf_conntrack.list" "$OUT/ip_conntrack.list" \
+        "$OUT/nf_conntrack.events" "$OUT/ip_conntrack.events"
 }
 
 differs=0
@@ -720,7 +798,7 @@ while IFS= read -r line; do
 done < "$OUT/report"
 
 if [ "$differs" -ne 0 ] || [ "$IPCT_FAILED" -gt 0 ]; then
-    for v in table states; do
+    for v in table states list events; do
         for t in nf_conntrack ip_conntrack; do
             echo "---- $t $v (normalized)"
             sed 's/^/    | /' "$OUT/$t.$v"
@@ -732,7 +810,7 @@ if [ "$differs" -ne 0 ] || [ "$IPCT_FAILED" -gt 0 ]; then
     klog_new | tail -n 40 | sed 's/^/    | /'
 else
     echo "---- what was compared (nf_conntrack's views; ip_conntrack's agree but where allowed)"
-    sed 's/^/    | /' "$OUT/nf_conntrack.table" "$OUT/nf_conntrack.states"
+    sed 's/^/    | /' "$OUT/nf_conntrack.table" "$OUT/nf_conntrack.states" "$OUT/nf_conntrack.events"
 fi
 
 check "rmmod ip_conntrack" rmmod ip_conntrack

@@ -169,6 +169,104 @@ check_eq "the $c long flows are still there" \
 check_eq "no entry was early-dropped or refused (drop, early_drop columns)" \
     "$(tail -n +2 "$STAT" | awk '{ print $11, $12 }' | sort -u)" "00000000 00000000"
 
+step "hashsize resized under traffic"
+# Every namespace's table is resized stripe by stripe while a TCP
+# connection talks, a ping runs and readers dump the table: the dumps list
+# each of the $c long flows exactly once, nothing is lost.
+PARAM=/sys/module/ip_conntrack/parameters/hashsize
+check_eq "hashsize reads the size chosen at load" "$(cat "$PARAM")" "$((FLOWS / 8))"
+check_fails "hashsize=0 is refused" sh -c "echo 0 > $PARAM"
+check_fails "hashsize=4294967295 is refused" sh -c "echo 4294967295 > $PARAM"
+check_fails "hashsize=abc is refused" sh -c "echo abc > $PARAM"
+check_eq "the size is unchanged" "$(cat "$PARAM")" "$((FLOWS / 8))"
+LINES=150
+rm -f /tmp/rs.*
+in_server sh -c "nc -l -p 8100 > /tmp/rs.srv" &
+srv=$!
+check "server listens" wait_listen "$SERVER_NS" 8100 tcp
+{ i=0; while [ "$i" -lt "$LINES" ]; do echo "line $i"; sleep 0.04; i=$((i + 1)); done; } |
+    in_client nc -N -w 10 -p 40100 "$SERVER_IP" 8100 &
+cli=$!
+in_client ping -q -c 150 -i 0.04 "$SERVER_IP" > /tmp/rs.ping 2>&1 &
+png=$!
+# rs_reader TAG CMD...: runs CMD into /tmp/rs.TAG.N until the resizes end.
+rs_reader() {
+    _tag=$1
+    shift
+    _n=0
+    while [ ! -e /tmp/rs.done ]; do
+        "$@" > "/tmp/rs.$_tag.$_n"
+        _n=$((_n + 1))
+    done
+}
+dd_dump() {
+    dd if="$TABLE" bs=1000 2>/dev/null
+}
+# conntrack -L without the countdown (ctnetlink dumps resume by the same
+# positions).
+nl_dump() {
+    conntrack -L -p udp -s "$GHOST_CLIENT" 2>/dev/null | awk '{ $3 = ""; print }'
+}
+rs_reader dump.a cat "$TABLE" &
+rd1=$!
+rs_reader dump.b dd_dump &
+rd2=$!
+rs_reader nl nl_dump &
+rd3=$!
+SIZES="$((FLOWS / 2)) 300 $((FLOWS * 2)) 129 $((FLOWS / 8))"
+resized=0
+for size in $SIZES; do
+    sleep 0.6
+    echo "$size" > "$PARAM" && [ "$(cat "$PARAM")" = "$size" ] && resized=$((resized + 1))
+done
+sleep 0.6
+touch /tmp/rs.done
+wait "$rd1" "$rd2" "$rd3" "$cli"
+kill "$srv" 2>/dev/null
+wait "$png"
+check_eq "hashsize took each of $SIZES" "$resized" 5
+check_eq "ip_conntrack_buckets follows" "$(cat $NF/ip_conntrack_buckets)" "$((FLOWS / 8))"
+check_eq "ip_conntrack_ext shows the buckets" "$(ct_ext buckets)" "$((FLOWS / 8))"
+check_eq "so does the client namespace's table" "$(ct_ext buckets "$CLIENT_NS")" "$((FLOWS / 8))"
+check_eq "every line reached the server" "$(grep -c '^line ' /tmp/rs.srv)" "$LINES"
+check_match "ping: no packet lost" "$(cat /tmp/rs.ping)" ' 0% packet loss'
+# rs_verdict N MIN WHAT: N dumps (at least MIN wanted), problems in $bad.
+rs_verdict() {
+    if [ "$1" -ge "$2" ] && [ -z "$bad" ]; then
+        pass "$1 $3 during the resizes: each long flow exactly once"
+    else
+        fail "$1 $3 during the resizes (want >= $2):"
+        ipct_show "$bad"
+    fi
+}
+dumps=0
+bad=
+for f in /tmp/rs.dump.*; do
+    [ -s "$f" ] || continue
+    dumps=$((dumps + 1))
+    r=$(ct_check_dump "$f" "$f" | grep -v '^PASS')
+    [ -z "$r" ] || bad="$bad$r
+"
+    n=$(grep -c "src=$GHOST_CLIENT " "$f")
+    [ "$n" = "$c" ] || bad="$bad$f: $n of the $c long flows
+"
+done
+rs_verdict "$dumps" 4 "well-formed /proc dumps"
+nl=0
+for f in /tmp/rs.nl.*; do
+    [ -s "$f" ] || continue
+    nl=$((nl + 1))
+    n=$(wc -l < "$f")
+    d=$(sort "$f" | uniq -d | wc -l)
+    [ "$n" = "$c" ] && [ "$d" = 0 ] || bad="$bad$f: $n lines ($d twice) for $c long flows
+"
+done
+rs_verdict "$nl" 2 "conntrack -L dumps"
+last=$(ls -t /tmp/rs.dump.a.* | head -n 1)
+check_match "the connection stayed ESTABLISHED [ASSURED] across them" \
+    "$(grep 'sport=40100 dport=8100 ' "$last")" 'ESTABLISHED .*\[ASSURED\]'
+rm -f /tmp/rs.*
+
 step "the countdown decreases"
 probe=$(grep -m 1 -o "src=$GHOST_CLIENT dst=$GHOST_SERVER sport=[0-9]* dport=[0-9]* " "$TABLE")
 left() {
