@@ -376,7 +376,22 @@ fn sport(e: &Entry) -> u16 {
     }
 }
 
-fn run_dump(buckets: u32, flows: u16, ops: &[DumpOp]) {
+/// How a dump of the test reads the table.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    /// `/proc`: one bucket per step.
+    Proc,
+    /// Netlink: rounds into a buffer of this many bytes.
+    Netlink(usize),
+}
+
+/// Bytes a netlink round of the test spends per entry: its source port,
+/// padded.
+const RECORD: usize = 40;
+
+fn run_dump(buckets: u32, flows: u16, ops: &[DumpOp], reader: Reader) {
+    use ip_conntrack::netlink::attr::Writer;
+    use ip_conntrack::netlink::dump::Cursor;
     let mut t = tracker(buckets, 0);
     for p in 0..flows {
         t.packet(&udp(CLIENT, 1000 + p, SERVER, 53, b"q"), 0);
@@ -386,8 +401,10 @@ fn run_dump(buckets: u32, flows: u16, ops: &[DumpOp]) {
     present.sort_unstable();
     let mut listed = Vec::new();
     let mut at = Some(ip_conntrack::table::DumpPos::default());
+    let mut cursor = Cursor::default();
+    let mut more = true;
     let mut ops = ops.iter().chain(std::iter::repeat(&DumpOp::Step));
-    while let Some(pos) = at {
+    while at.is_some() && more {
         match ops.next() {
             Some(DumpOp::Resize(n)) => t.resize(u32::from(*n)),
             Some(DumpOp::ResizeStripe(s, n)) => {
@@ -397,12 +414,25 @@ fn run_dump(buckets: u32, flows: u16, ops: &[DumpOp]) {
             Some(DumpOp::Add(p)) => {
                 t.packet(&udp(CLIENT, 30_000 + *p % 30_000, SERVER, 53, b"q"), 0);
             }
-            _ => {
-                at = t.dump_step(pos, 0).map(|(entries, next)| {
-                    listed.extend(entries.iter().map(sport));
-                    next
-                });
-            }
+            _ => match reader {
+                Reader::Proc => {
+                    at = at.and_then(|pos| t.dump_step(pos, 0)).map(|(entries, next)| {
+                        listed.extend(entries.iter().map(sport));
+                        next
+                    });
+                }
+                Reader::Netlink(size) => {
+                    let mut buf = vec![0u8; size];
+                    let mut w = Writer::new(&mut buf);
+                    more = t.dump_round(&mut w, &mut cursor, 0, |w, e| {
+                        let mut rec = [0u8; RECORD];
+                        rec[..2].copy_from_slice(&sport(e).to_be_bytes());
+                        w.raw(&rec).is_ok()
+                    });
+                    let got = w.bytes().chunks(RECORD).map(|c| u16::from_be_bytes([c[0], c[1]]));
+                    listed.extend(got);
+                }
+            },
         }
     }
     let n = listed.len();
@@ -423,7 +453,17 @@ proptest! {
         flows in 0u16..300,
         ops in proptest::collection::vec(dump_op(), 0..200),
     ) {
-        run_dump(buckets, flows, &ops);
+        run_dump(buckets, flows, &ops, Reader::Proc);
+    }
+
+    #[test]
+    fn netlink_dumps_list_each_entry_once_across_resizes(
+        buckets in prop_oneof![Just(1u32), Just(7u32), Just(64u32), Just(500u32)],
+        flows in 0u16..300,
+        records in 1usize..40,
+        ops in proptest::collection::vec(dump_op(), 0..200),
+    ) {
+        run_dump(buckets, flows, &ops, Reader::Netlink(records * RECORD + RECORD / 2));
     }
 }
 

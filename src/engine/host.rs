@@ -487,6 +487,25 @@ impl Tracker {
         Some((out, at.after(next)))
     }
 
+    /// One round of a netlink-style dump ([`crate::netlink::dump::round`])
+    /// into `w`, `send` encoding each entry; whether the dump goes on.
+    pub fn dump_round(
+        &mut self,
+        w: &mut crate::netlink::attr::Writer<'_>,
+        cursor: &mut crate::netlink::dump::Cursor,
+        now: Millis,
+        mut send: impl FnMut(&mut crate::netlink::attr::Writer<'_>, &Entry) -> bool,
+    ) -> bool {
+        use crate::netlink::dump;
+        let layout = self.table.layout;
+        let key = self.table.key;
+        let (stripes, store) = (&mut self.table.stripes, &mut self.table.store);
+        dump::round(w, cursor, layout.stripes(), |c, w| {
+            let st = stripe_of(stripes, store, c.at.stripe);
+            Some(dump::list_bucket(&st, c, now, |e| layout.pos_of(&key, e), |_, e| send(w, e)))
+        })
+    }
+
     /// The live entry for `t` and the direction `t` matches.
     pub fn lookup(&self, t: &Tuple, now: Millis) -> Option<(Entry, Dir)> {
         let (s, pos) = self.table.layout.locate(t.flow_hash(&self.table.key));

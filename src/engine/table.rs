@@ -185,6 +185,35 @@ pub fn bucket_start(len: usize, b: usize) -> Option<u32> {
     u32::try_from(start).ok()
 }
 
+/// An entry's place in [`Stripe::walk_sorted`]'s order: its position,
+/// then its original tuple's key (unique among live entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SortKey {
+    /// The flow's position ([`Layout::locate`]).
+    pub pos: u32,
+    /// The original tuple's key.
+    pub key: [u64; 2],
+}
+
+/// Where a [`Stripe::walk_sorted`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sorted {
+    /// The bucket is listed; the next one's first position, as
+    /// [`Stripe::walk_from`] gives it.
+    Done(Option<u32>),
+    /// The callback refused an entry: resume after this one (the last
+    /// accepted; `None`: none was).
+    Stopped(Option<SortKey>),
+}
+
+/// Whether `k` comes after `bound` (everything comes after none).
+fn after_bound(bound: Option<&SortKey>, k: &SortKey) -> bool {
+    match bound {
+        None => true,
+        Some(b) => b < k,
+    }
+}
+
 /// Where a dump of a table resumes: a stripe and a position in it
 /// ([`Layout::locate`]). Everything below it has been listed; positions
 /// do not change when the table is resized, so neither does this.
@@ -368,6 +397,56 @@ impl<'a, S: Store> Stripe<'a, S> {
             f(r, e)
         });
         (walk, next)
+    }
+
+    /// [`Stripe::walk_from`] in (position, key) order, after `after` (the
+    /// last entry listed, if any): for a bucket too long for one buffer,
+    /// listed over several calls. Order and resume point depend on the
+    /// entries alone, not on their chain or on the array, so the entries
+    /// that stay are listed exactly once however the stripe changes
+    /// between calls. Each entry listed costs one walk of the chain: only
+    /// for the rare bucket that does not fit.
+    pub fn walk_sorted<F: FnMut(S::Ref, &Entry) -> bool>(
+        &self,
+        from: u32,
+        after: Option<SortKey>,
+        now: Millis,
+        pos_of: impl Fn(&Entry) -> u32,
+        mut f: F,
+    ) -> Sorted {
+        let n = self.buckets.len();
+        let b = self.bucket(from);
+        let mut last = after;
+        loop {
+            // The smallest (position, key) above `last`.
+            let mut best: Option<(SortKey, S::Ref)> = None;
+            let mut cur = self.head(b);
+            while let Some(r) = cur {
+                let Some((e, next)) = self.store.entry_and_next(r) else { break };
+                if live(e, now) {
+                    let k = SortKey { pos: pos_of(e), key: e.key() };
+                    let above = after_bound(last.as_ref(), &k) && k.pos >= from;
+                    let smaller = match &best {
+                        None => true,
+                        Some((bk, _)) => k < *bk,
+                    };
+                    if above && smaller {
+                        best = Some((k, r));
+                    }
+                }
+                cur = next;
+            }
+            let Some((k, r)) = best else {
+                return Sorted::Done(bucket_start(n, b.saturating_add(1)));
+            };
+            let Some(e) = self.store.entry(r) else {
+                return Sorted::Done(bucket_start(n, b.saturating_add(1)));
+            };
+            if !f(r, e) {
+                return Sorted::Stopped(last);
+            }
+            last = Some(k);
+        }
     }
 
     /// Moves every entry linked in this stripe (expired and dying ones

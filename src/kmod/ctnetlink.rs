@@ -11,24 +11,20 @@
 //!
 //! # Dumps
 //!
-//! A table dump runs in rounds, one per buffer the reader asks for. Each
-//! round walks buckets from where the last one stopped (a stripe and a
-//! flow position in it, `pos[0]` and `pos[2]`: exact across a resize, see
-//! procfs.rs), one bucket under its stripe lock at a time, encoding entries straight into
-//! the outgoing skb. A bucket goes out whole, from one snapshot: when its
-//! entries do not all fit behind earlier buckets, they are taken back and
-//! the next round starts with it. So entries deleted while a dump runs
-//! (conntrack -D deletes as it lists) never make it skip or repeat one
-//! that stays, as the /proc list does it. Only a bucket too long for an
-//! empty buffer is split, resuming at its first entry not sent
-//! (`pos[1]`). No lock is held between rounds, nor while the reader
-//! copies the buffer out.
+//! A table dump runs in rounds, one per buffer the reader asks for; the
+//! engine's `netlink::dump` decides what goes next, what is taken back
+//! and where the next round starts (flow positions and entry keys kept in
+//! `cb->args`: entries that stay are listed once while others come and go
+//! and while the table is resized). Each round lists buckets, one under
+//! its stripe lock at a time, encoding entries straight into the outgoing
+//! skb. No lock is held between rounds, nor while the reader copies the
+//! buffer out.
 //!
 //! Expectations, dying and unconfirmed lists are empty here: their dumps
 //! end at once, as 6.12's do when it has none.
 
-use crate::conn::{self, Conn};
-use crate::entry::Entry;
+use crate::conn::{self, Conn, ConnPtr};
+use crate::entry::{Counters, Entry};
 use crate::ffi;
 use crate::kstats::{nr_cpu_ids, possible_cpus};
 use crate::ktable::Table;
@@ -37,7 +33,7 @@ use crate::netlink::ctnetlink::{self as wire, msg, Event, Meta, SUBSYS_CTNETLINK
 use crate::netlink::message::{Message, F_DUMP_FILTERED};
 use crate::netlink::request::{CtRequest, Delete, Filter};
 use crate::netlink::Error;
-use crate::table::DumpPos;
+use crate::netlink::dump::{self, Cursor};
 use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_ulong};
@@ -46,6 +42,10 @@ use kernel::prelude::*;
 /// Buckets walked between two chances for the scheduler to run something
 /// else within one dump round.
 const RESCHED_EVERY: u32 = 1024;
+
+/// Entries of one bucket whose counters a zeroing dump remembers until
+/// the bucket is known to stay in the buffer.
+const ZERO_BATCH: usize = 32;
 
 /// Room for one answer that is not a dump (an entry is about 220 bytes).
 const ANSWER_LEN: usize = 512;
@@ -406,47 +406,66 @@ fn dump_table(
 ) {
     let flags = if filter.is_some() { F_DUMP_FILTERED } else { 0 };
     let now = conn::now();
-    let get = |i: usize| pos.get(i).copied().unwrap_or(0);
-    let mut at = DumpPos {
-        stripe: u32::try_from(get(0)).unwrap_or(u32::MAX),
-        pos: u32::try_from(get(2)).unwrap_or(u32::MAX),
-    };
-    let mut skip: usize = get(1);
+    let mut args = [0u64; 6];
+    for (a, p) in args.iter_mut().zip(pos.iter()) {
+        *a = u64::try_from(*p).unwrap_or(u64::MAX);
+    }
+    let mut cursor = Cursor::from_args(args);
+    let stripes = table.layout().stripes();
     let mut walked = 0u32;
-    loop {
-        let mark = w.len();
-        let step = table.dump_step(at, skip, now, |e, c| {
-            if filter.is_some_and(|f| !f.matches(e)) {
-                return true;
-            }
-            put_entry(w, table, portid, seq, flags, e, c, now, zero)
-        });
-        let Some((walk, next)) = step else { break };
-        if let Some(k) = walk.resume {
-            if skip == 0 && mark > 0 && !zero {
-                // The bucket goes out whole in the next round.
-                w.truncate(mark);
-            } else {
-                // Alone it does not fit one buffer: split it.
-                skip = k;
-            }
-            break;
-        }
-        at = next;
-        skip = 0;
+    let more = dump::round(w, &mut cursor, stripes, |c, w| {
         walked = walked.saturating_add(1);
         if walked % RESCHED_EVERY == 0 {
             // SAFETY: dumps run in process context with no spinlock held
-            // (netlink's callback mutex only).
+            // (netlink's callback mutex only; `round` calls this between
+            // stripe locks).
             unsafe { ffi::ipct_cond_resched() };
         }
+        table.with_stripe(c.at.stripe, |st| {
+            // A dump that zeroes counters zeroes what it wrote of a bucket
+            // only once the bucket stays in the buffer (`round` takes a
+            // bucket that does not fit back, to send it again).
+            let mut written: [Option<(ConnPtr, [Counters; 2])>; ZERO_BATCH] = [None; ZERO_BATCH];
+            let mut n = 0usize;
+            let listed = dump::list_bucket(st, c, now, |e| table.pos_of(e), |r, e| {
+                if filter.is_some_and(|f| !f.matches(e)) {
+                    return true;
+                }
+                // SAFETY: `r` is linked in this locked stripe: alive.
+                let conn = unsafe { r.as_conn() };
+                let m = meta(table, e, conn, now);
+                if wire::put_entry(w, portid, seq, flags, e, &m).is_err() {
+                    return false;
+                }
+                if let (true, Some(seen)) = (zero, m.counters) {
+                    match written.get_mut(n) {
+                        Some(slot) => {
+                            *slot = Some((r, seen));
+                            n = n.saturating_add(1);
+                        }
+                        // Past the batch (a chain this long is rare):
+                        // zeroed now.
+                        None => conn.zero_counters(&seen),
+                    }
+                }
+                true
+            });
+            let kept = matches!(listed, dump::Listed::All(_)) || c.sorted;
+            if kept {
+                for (r, seen) in written.iter().flatten() {
+                    // SAFETY: listed above under this stripe lock, still
+                    // held: linked, alive.
+                    unsafe { r.as_conn() }.zero_counters(seen);
+                }
+            }
+            listed
+        })
+    });
+    if !more {
+        cursor.at.stripe = stripes;
     }
-    let stripe = c_ulong::try_from(at.stripe).unwrap_or(c_ulong::MAX);
-    let at_pos = c_ulong::try_from(at.pos).unwrap_or(c_ulong::MAX);
-    for (i, v) in [(0, stripe), (1, skip), (2, at_pos)] {
-        if let Some(p) = pos.get_mut(i) {
-            *p = v;
-        }
+    for (p, a) in pos.iter_mut().zip(cursor.to_args()) {
+        *p = c_ulong::try_from(a).unwrap_or(c_ulong::MAX);
     }
 }
 

@@ -453,7 +453,7 @@ impl Table {
     }
 
     /// The position of `e`'s flow in its stripe ([`Layout::locate`]).
-    fn pos_of(&self, e: &Entry) -> u32 {
+    pub(crate) fn pos_of(&self, e: &Entry) -> u32 {
         self.layout.pos_of(&self.key, e)
     }
 

@@ -9,6 +9,7 @@
 
 pub mod attr;
 pub mod ctnetlink;
+pub mod dump;
 pub mod message;
 pub mod request;
 
