@@ -63,12 +63,15 @@ bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 			  unsigned int l4off, u8 proto);
 
 /*
- * The slab cache of entries (conn.rs): objects of @size bytes, extended
+ * A slab cache of entries (conn.rs): objects of @size bytes, extended
  * (and the extension kept zeroed) where kernel code reading
- * nf_conn.status through skb->_nfct is built (see conn_helpers.c).
+ * nf_conn.status through skb->_nfct is built (see conn_helpers.c); with
+ * @extra bytes more (8-byte aligned) past both, at the offset stored in
+ * *@extra_at (entries with counters). Every cache has the same @size.
  */
 struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
-				     unsigned int align);
+				     unsigned int align, unsigned int extra,
+				     unsigned int *extra_at);
 /* The size of the cache's objects, as allocated. */
 unsigned int ipct_cache_object_size(struct kmem_cache *cache);
 void *ipct_cache_alloc(struct kmem_cache *cache);

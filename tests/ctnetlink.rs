@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use ip_conntrack::entry::Entry;
+use ip_conntrack::entry::{Counters, Entry};
 use ip_conntrack::netlink::attr::{Attrs, Writer};
 use ip_conntrack::netlink::ctnetlink::{self, cta, msg, Meta};
 use ip_conntrack::netlink::message::{self, Header, Message};
@@ -15,7 +15,7 @@ use ip_conntrack::proto::ProtoState;
 use ip_conntrack::stats::Stats;
 use ip_conntrack::tuple::{proto, Dir, Tuple, L4};
 
-const META: Meta = Meta { id: 0x1122_3344, uses: 1, timeout: 431_999, mark: 0 };
+const META: Meta = Meta { id: 0x1122_3344, uses: 1, timeout: 431_999, counters: None, portid: 0 };
 
 fn encode(e: &Entry) -> Vec<u8> {
     let mut buf = [0u8; 512];
@@ -263,14 +263,30 @@ fn dump_filters_by_family_status_and_tuple() {
     let e = entry_of(&t, &udp_tuple(CLIENT, 5353, SERVER, 53), 1);
     let f = |fam: u8, attrs: &[u8]| -> Option<Filter> { parse(&request(1, 0x300, fam, attrs)).unwrap().dump_filter().unwrap() };
     assert_eq!(f(0, &[]), None);
-    assert!(f(2, &[]).unwrap().matches(&e, 0));
-    assert!(!f(10, &[]).unwrap().matches(&e, 0));
+    assert!(f(2, &[]).unwrap().matches(&e));
+    assert!(!f(10, &[]).unwrap().matches(&e));
     // Status ASSURED (mask = value): not yet.
-    assert!(!f(0, &[8, 0, 3, 0, 0, 0, 0, 4]).unwrap().matches(&e, 0));
-    assert!(f(0, &[8, 0, 3, 0, 0, 0, 0, 8]).unwrap().matches(&e, 0));
+    assert!(!f(0, &[8, 0, 3, 0, 0, 0, 0, 4]).unwrap().matches(&e));
+    assert!(f(0, &[8, 0, 3, 0, 0, 0, 0, 8]).unwrap().matches(&e));
     // Mark 0 matches our entries, mark 1 does not.
-    assert!(f(0, &[8, 0, 8, 0, 0, 0, 0, 0]).unwrap().matches(&e, 0));
-    assert!(!f(0, &[8, 0, 8, 0, 0, 0, 0, 1]).unwrap().matches(&e, 0));
+    assert!(f(0, &[8, 0, 8, 0, 0, 0, 0, 0]).unwrap().matches(&e));
+    assert!(!f(0, &[8, 0, 8, 0, 0, 0, 0, 1]).unwrap().matches(&e));
+    // With a mark: value and mask (conntrack -L --mark 0x12/0xf0).
+    let mut marked = e;
+    marked.mark = 0x1234;
+    assert!(f(0, &[8, 0, 8, 0, 0, 0, 0x12, 0x34]).unwrap().matches(&marked));
+    assert!(!f(0, &[8, 0, 8, 0, 0, 0, 0x12, 0x35]).unwrap().matches(&marked));
+    let masked = |v: u8, m: u8| f(0, &[8, 0, 8, 0, 0, 0, 0, v, 8, 0, 21, 0, 0, 0, 0, m]).unwrap();
+    assert!(masked(0x30, 0xf0).matches(&marked));
+    assert!(!masked(0x30, 0xf0).matches(&e));
+    assert!(masked(0x00, 0xf0).matches(&e));
+    // A mark mask alone: EINVAL once there is a filter.
+    let lone = request(1, 0x300, 2, &[8, 0, 21, 0, 0, 0, 0, 1]);
+    assert_eq!(parse(&lone).unwrap().dump_filter(), Err(Error::Invalid));
+    // The same for flushes (conntrack -F/-D --mark).
+    let d = request(2, 0x4, 2, &[8, 0, 8, 0, 0, 0, 0x12, 0x34]);
+    let Ok(Delete::Flush(Some(df))) = parse(&d).unwrap().delete() else { panic!() };
+    assert!(df.matches(&marked) && !df.matches(&e));
     // CTA_FILTER: original protocol number and destination port.
     let mut w = [0u8; 128];
     let mut wr = Writer::new(&mut w);
@@ -284,11 +300,11 @@ fn dump_filters_by_family_status_and_tuple() {
     wr.nest_end(p).unwrap();
     wr.nest_end(o).unwrap();
     let attrs = wr.bytes().to_vec();
-    assert!(f(2, &attrs).unwrap().matches(&e, 0));
+    assert!(f(2, &attrs).unwrap().matches(&e));
     let mut other_port = attrs.clone();
     let n = other_port.len();
     other_port[n - 3] = 54;
-    assert!(!f(2, &other_port).unwrap().matches(&e, 0));
+    assert!(!f(2, &other_port).unwrap().matches(&e));
     // The same filter with AF_UNSPEC: a tuple needs a family.
     assert_eq!(parse(&request(1, 0x300, 0, &attrs)).unwrap().dump_filter(), Err(Error::NotSupported));
     // Unknown flag bits: EINVAL (strict nested parse).
@@ -372,7 +388,7 @@ fn events_in_6_12_layout() {
     let ProtoState::Tcp(tcp) = e.proto else { panic!() };
     let fo = tcp.peer(Dir::Original).flags().0;
     let fr = tcp.peer(Dir::Reply).flags().0;
-    let m = Meta { id: 0x0102_0304, uses: 2, timeout: 120, mark: 0 };
+    let m = Meta { id: 0x0102_0304, uses: 2, timeout: 120, counters: None, portid: 0 };
     // NEW: NLM_F_CREATE | NLM_F_EXCL; ID before STATUS; TIMEOUT; full
     // protoinfo; no mark (zero).
     let mut want = event_headers(20 + 52 + 52 + 24 + 48, 0, 0x600);
@@ -398,6 +414,39 @@ fn events_in_6_12_layout() {
     want.extend([16, 0, 4, 0x80, 12, 0, 1, 0x80, 5, 0, 1, 0, 1, 0, 0, 0]);
     assert_eq!(event(ctnetlink::Event::Destroy, &e, &gone), want);
     assert_eq!(ctnetlink::Event::Destroy.group(), 3);
+    // A destroyed entry's counters come after the timeout, before the
+    // state; a mark, when not 0, last.
+    let mut marked = e;
+    marked.mark = 5;
+    let c = Counters { packets: 1, bytes: 60 };
+    let counted = Meta { counters: Some([c, Counters::default()]), ..gone };
+    let mut want = event_headers(20 + 52 + 52 + 16 + 56 + 16 + 8, 2, 0);
+    want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
+    want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8]);
+    want.extend([28, 0, 9, 0x80, 12, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 12, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 60]);
+    want.extend([28, 0, 10, 0x80, 12, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    want.extend([16, 0, 4, 0x80, 12, 0, 1, 0x80, 5, 0, 1, 0, 1, 0, 0, 0]);
+    want.extend([8, 0, 8, 0, 0, 0, 0, 5]);
+    assert_eq!(event(ctnetlink::Event::Destroy, &marked, &counted), want);
+    // An update made by a ctnetlink request (IPCT_MARK) carries mark 0
+    // too, and the request's port; one made by a packet does not.
+    let mut want = event_headers(20 + 52 + 52 + 24 + 8, 0, 0);
+    want[12..16].copy_from_slice(&77u32.to_ne_bytes());
+    want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
+    want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8, 8, 0, 7, 0, 0, 0, 0, 120]);
+    want.extend([8, 0, 8, 0, 0, 0, 0, 0]);
+    let by_tool = Meta { portid: 77, ..m };
+    assert_eq!(event(ctnetlink::Event::Update { protoinfo: false }, &e, &by_tool), want);
+    // Deleted by a request: its port, but no zero mark (no IPCT_MARK).
+    let mut want = event_headers(20 + 52 + 52 + 16 + 16, 2, 0);
+    want[12..16].copy_from_slice(&77u32.to_ne_bytes());
+    want.extend(tuple_nest(1, CLIENT, SERVER, 6, &ports(41000, 80)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 6, &ports(80, 41000)));
+    want.extend([8, 0, 12, 0, 1, 2, 3, 4, 8, 0, 3, 0, 0, 0, 0, 8]);
+    want.extend([16, 0, 4, 0x80, 12, 0, 1, 0x80, 5, 0, 1, 0, 1, 0, 0, 0]);
+    assert_eq!(event(ctnetlink::Event::Destroy, &e, &Meta { portid: 77, ..gone }), want);
 }
 
 /// What conntrack 1.4.7 sends for `-I -p tcp -s 1.1.1.1 -d 2.2.2.2
@@ -472,7 +521,79 @@ fn updates_apply_as_6_12_checks_them() {
     let ProtoState::Tcp(tcp) = e.proto else { panic!() };
     assert_eq!(tcp.state(), TcpState::TimeWait);
     assert!(tcp.peer(Dir::Reply).flags().has(0x0a));
-    // A mark: no marks here.
-    let attrs = [&GET_ATTRS[..52], &[8, 0, 8, 0, 0, 0, 0, 1]].concat();
-    assert_eq!(parse(&request(0, 0x4, 2, &attrs)).unwrap().change(), Err(Error::NotSupported));
+    // A mark: replaces the old one; with CTA_MARK_MASK only the masked
+    // bits change, 6.12's `(old & ~mask) ^ mark`.
+    let attrs = [&GET_ATTRS[..52], &[8, 0, 8, 0, 0, 0, 0x12, 0x34]].concat();
+    let ch = parse(&request(0, 0x4, 2, &attrs)).unwrap().change().unwrap();
+    assert_eq!(ch.apply(&mut e, 10_000), Ok(()));
+    assert_eq!(e.mark, 0x1234);
+    let attrs = [&GET_ATTRS[..52], &[8, 0, 8, 0, 0, 0, 0, 0x05, 8, 0, 21, 0, 0, 0, 0, 0x0f]].concat();
+    let ch = parse(&request(0, 0x4, 2, &attrs)).unwrap().change().unwrap();
+    assert_eq!(ch.apply(&mut e, 10_000), Ok(()));
+    assert_eq!(e.mark, 0x1235);
+    // A mask without a mark changes nothing.
+    let attrs = [&GET_ATTRS[..52], &[8, 0, 21, 0, 0, 0, 0, 0x0f]].concat();
+    let ch = parse(&request(0, 0x4, 2, &attrs)).unwrap().change().unwrap();
+    assert_eq!(ch.apply(&mut e, 10_000), Ok(()));
+    assert_eq!(e.mark, 0x1235);
+    // A change that fails before the mark (6.12 sets it last) leaves it.
+    let attrs = [&GET_ATTRS[..52], &[8, 0, 3, 0, 0, 0, 0, 0x0a, 8, 0, 8, 0, 0, 0, 0, 9]].concat();
+    let ch = parse(&request(0, 0x4, 2, &attrs)).unwrap().change().unwrap();
+    assert_eq!(ch.apply(&mut e, 10_000), Err(Error::Busy));
+    assert_eq!(e.mark, 0x1235);
+}
+
+#[test]
+fn malformed_marks_get_6_12_errnos() {
+    // NLA_U32 in a liberal parse: short is ERANGE, long is read as its
+    // first four bytes.
+    for ty in [8u8, 21] {
+        let short = request(0, 0x4, 2, &[6, 0, ty, 0, 0, 1, 0, 0]);
+        assert_eq!(parse(&short).err(), Some(Error::Range), "type {ty}");
+        let empty = request(1, 0x300, 2, &[4, 0, ty, 0]);
+        assert_eq!(parse(&empty).err(), Some(Error::Range), "type {ty}");
+    }
+    let long = request(1, 0x300, 2, &[12, 0, 8, 0, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(parse(&long).unwrap().dump_filter().unwrap().unwrap().mark, (7, u32::MAX));
+}
+
+#[test]
+fn create_sets_the_mark() {
+    let mut attrs = CREATE_ATTRS.to_vec();
+    attrs.extend([8, 0, 8, 0, 0, 0, 0x01, 0x02]);
+    let c = parse(&request(msg::CT_NEW, 0x604, 2, &attrs)).unwrap().create().unwrap();
+    assert_eq!(c.entry(0, &ip_conntrack::config::Config::DEFAULT).mark, 0x0102);
+    // A mask on a new entry: applied to mark 0.
+    attrs.extend([8, 0, 21, 0, 0, 0, 0, 0x02]);
+    let c = parse(&request(msg::CT_NEW, 0x604, 2, &attrs)).unwrap().create().unwrap();
+    assert_eq!(c.entry(0, &ip_conntrack::config::Config::DEFAULT).mark, 0x0102);
+}
+
+/// An entry with a mark and counters: CTA_MARK in its place, the two
+/// counter nests (be64 packets, bytes; no pad on x86-64) after the
+/// protocol info, as `ctnetlink_dump_extinfo` appends them.
+#[test]
+fn mark_and_counters_in_6_12_layout() {
+    let mut t = tracker(64, 100);
+    t.packet(&udp(CLIENT, 5353, SERVER, 53, b"q"), 0);
+    let mut e = entry_of(&t, &udp_tuple(CLIENT, 5353, SERVER, 53), 1);
+    e.mark = 0xdead_beef;
+    let m = Meta {
+        counters: Some([Counters { packets: 3, bytes: 0x1_0000_0102 }, Counters { packets: 0, bytes: 0 }]),
+        ..META
+    };
+    let mut buf = [0u8; 512];
+    let mut w = Writer::new(&mut buf);
+    ctnetlink::put_entry(&mut w, 4242, 7, 0, &e, &m).unwrap();
+    let mut want = headers(20 + 52 + 52 + 40 + 2 * 28);
+    want.extend(tuple_nest(1, CLIENT, SERVER, 17, &ports(5353, 53)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 17, &ports(53, 5353)));
+    let mut i = info(0x08);
+    i[12..16].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+    want.extend(i);
+    want.extend([28, 0, 9, 0x80, 12, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
+    want.extend([12, 0, 2, 0, 0, 0, 0, 1, 0, 0, 1, 2]);
+    want.extend([28, 0, 10, 0x80, 12, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    want.extend([12, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(w.bytes(), &want[..]);
 }

@@ -37,6 +37,17 @@ impl Status {
     }
 }
 
+/// One direction's packets and bytes (`struct nf_conn_counter`), kept
+/// by entries created while accounting is on (`ip_conntrack_acct`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes: the IP total lengths of those packets (`skb->len` at the
+    /// tracking hook).
+    pub bytes: u64,
+}
+
 /// A tracked connection.
 ///
 /// Laid out in declaration order so that what a lookup reads (tuple,
@@ -50,6 +61,9 @@ pub struct Entry {
     key: [u64; 2],
     /// Status bits.
     pub status: Status,
+    /// The connection mark (`CTA_MARK`, `mark=` in /proc); in what would
+    /// be padding before `deadline`.
+    pub mark: u32,
     /// When the entry expires unless another packet refreshes it.
     pub deadline: Millis,
     /// Protocol state.
@@ -62,6 +76,7 @@ impl Entry {
         Entry {
             key: orig.key(),
             status,
+            mark: 0,
             deadline,
             proto,
         }

@@ -234,7 +234,7 @@ impl World {
         // What `Tracker::dump` shows, formatted into one reused buffer.
         let mut buf = [0u8; MAX_LINE_LEN];
         for (_, e) in t.entries(self.now) {
-            let n = format_entry(&mut buf, &e, self.now, 1).expect("a line fits MAX_LINE_LEN");
+            let n = format_entry(&mut buf, &e, self.now, 1, None).expect("a line fits MAX_LINE_LEN");
             let line = core::str::from_utf8(&buf[..n]).expect("a line is text");
             assert!(parse_line(line).is_some(), "unparsable {line:?}");
         }
@@ -355,20 +355,23 @@ pub fn ctnetlink_input(data: &[u8]) {
     let probe = |t: crate::tuple::Tuple| Entry::new(t, Status(Status::CONFIRMED), 1000, ProtoState::Generic);
     if let Ok(Some(f)) = r.dump_filter() {
         let e = probe(crate::tuple::Tuple { src: 1, dst: 2, proto: 17, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
-        let _ = f.matches(&e, 0);
+        let _ = f.matches(&e);
     }
     let _ = r.delete();
     if let Ok(Some(t)) = r.get_one() {
         if t.invert().is_some() {
-            let e = probe(t);
+            let mut e = probe(t);
+            e.mark = r.id().unwrap_or(0);
+            let max = crate::entry::Counters { packets: u64::MAX, bytes: u64::MAX };
+            let m = Meta { id: 1, uses: 1, timeout: 1, counters: Some([max, max]), portid: 0 };
             let mut buf = [0u8; 512];
             let mut w = Writer::new(&mut buf);
-            put_entry(&mut w, 1, 1, 0, &e, &Meta { id: 1, uses: 1, timeout: 1, mark: 0 })
-                .expect("an entry fits in 512 bytes");
+            put_entry(&mut w, 1, 1, 0, &e, &m).expect("an entry fits in 512 bytes");
             let back = Message::new_checked(w.bytes()).expect("own message");
             let again = CtRequest::parse(&back).expect("own attributes");
             let o = again.tuple(cta::TUPLE_ORIG).expect("orig").expect("parses");
             assert_eq!(o.lookup_key(), Some(t));
+            assert_eq!(again.get(cta::MARK).map(|a| a.be32()), Some(e.mark));
         }
     }
     let _ = r.new_lookup();
@@ -379,8 +382,9 @@ pub fn ctnetlink_input(data: &[u8]) {
     if let Ok(c) = r.create() {
         let e = c.entry(1000, &Config::DEFAULT);
         assert_eq!(e.orig().invert().and_then(|i| i.invert()), Some(e.orig()));
+        assert_eq!(e.mark, c.mark.map_or(0, |m| m.value));
     }
     if let Ok(Delete::Flush(Some(f))) = r.delete() {
-        let _ = f.matches(&probe(crate::tuple::Tuple { src: 5, dst: 6, proto: 1, l4: crate::tuple::L4::Icmp { ty: 8, code: 0, id: 9 } }), 7);
+        let _ = f.matches(&probe(crate::tuple::Tuple { src: 5, dst: 6, proto: 1, l4: crate::tuple::L4::Icmp { ty: 8, code: 0, id: 9 } }));
     }
 }

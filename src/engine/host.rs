@@ -587,7 +587,7 @@ impl Tracker {
         let mut buf = [0u8; crate::procfmt::MAX_LINE_LEN];
         let mut out = Vec::new();
         for (_, e) in self.entries(now) {
-            if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1) {
+            if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1, None) {
                 let line = buf.get(..n).unwrap_or_default();
                 out.push(String::from_utf8_lossy(line).into_owned());
             }

@@ -7,19 +7,20 @@
 //!
 //! That is `%-8s %u %ld ` (protocol name, number, seconds left), the TCP
 //! state name and a space (TCP only), the original tuple, `[UNREPLIED] `
-//! until a reply was seen, the reply tuple, `[ASSURED] ` once assured, and
-//! `use=N` with a newline. A tuple is `src=A dst=B ` followed by
-//! `sport=P dport=Q ` (TCP, UDP), `type=T code=C id=I ` (ICMP) or nothing.
-//! Protocols other than TCP, UDP and ICMP are named `unknown`, as 2.6's
-//! generic tracker was. No `packets=`/`bytes=` (no accounting) and no
-//! `mark=` (no marks).
+//! until a reply was seen, the reply tuple, `[ASSURED] ` once assured,
+//! `mark=N ` and `use=N` with a newline. A tuple is `src=A dst=B `
+//! followed by `sport=P dport=Q ` (TCP, UDP), `type=T code=C id=I ` (ICMP)
+//! or nothing; an entry with counters (created while `ip_conntrack_acct`
+//! was 1) has `packets=N bytes=N ` after each tuple, that direction's
+//! (2.6's `print_counters`). Protocols other than TCP, UDP and ICMP are
+//! named `unknown`, as 2.6's generic tracker was.
 //!
 //! [`parse_line`] (host builds only) reads such a line back; the property
 //! tests use it to check that formatting round-trips.
 
 use core::fmt::{self, Write};
 
-use crate::entry::{Entry, Status};
+use crate::entry::{Counters, Entry, Status};
 use crate::proto::ProtoState;
 use crate::tuple::{proto, Dir, Tuple, L4};
 use crate::Millis;
@@ -29,9 +30,9 @@ use crate::Millis;
 pub struct TooSmall;
 
 /// The longest line [`format_entry`] writes is shorter than this (an
-/// `unknown` or ICMP entry with every number at its widest is about 220
-/// bytes).
-pub const MAX_LINE_LEN: usize = 256;
+/// ICMP entry with every number at its widest, counters included, is
+/// about 330 bytes).
+pub const MAX_LINE_LEN: usize = 384;
 
 /// A [`fmt::Write`] over a byte buffer that records overflow instead of
 /// panicking. Text that does not fit makes the whole write fail; nothing
@@ -122,16 +123,30 @@ fn write_tuple(w: &mut Cursor<'_>, t: &Tuple) -> fmt::Result {
     }
 }
 
+/// One direction's counters with their trailing space.
+fn write_counters(w: &mut Cursor<'_>, c: Option<&Counters>) -> fmt::Result {
+    match c {
+        Some(c) => write!(w, "packets={} bytes={} ", c.packets, c.bytes),
+        None => Ok(()),
+    }
+}
+
 /// Writes the `/proc/net/ip_conntrack` line of `e` at time `now` with
-/// reference count `use_count` into `buf`, newline included. Returns the
-/// line's length, or [`TooSmall`] when it does not fit ([`MAX_LINE_LEN`]
-/// bytes always suffice).
+/// reference count `use_count` and the counters of each direction, if the
+/// entry has them, into `buf`, newline included. Returns the line's
+/// length, or [`TooSmall`] when it does not fit ([`MAX_LINE_LEN`] bytes
+/// always suffice).
 pub fn format_entry(
     buf: &mut [u8],
     e: &Entry,
     now: Millis,
     use_count: u32,
+    counters: Option<&[Counters; 2]>,
 ) -> Result<usize, TooSmall> {
+    let [orig, reply] = match counters {
+        Some([o, r]) => [Some(o), Some(r)],
+        None => [None, None],
+    };
     write_into(buf, |w| {
         let protonum = e.orig().proto;
         write!(w, "{:<8} {} {} ", proto_name(protonum), protonum, e.seconds_left(now))?;
@@ -139,14 +154,16 @@ pub fn format_entry(
             write!(w, "{} ", tcp.state().name())?;
         }
         write_tuple(w, &e.tuple(Dir::Original))?;
+        write_counters(w, orig)?;
         if !e.status.has(Status::SEEN_REPLY) {
             w.write_str("[UNREPLIED] ")?;
         }
         write_tuple(w, &e.tuple(Dir::Reply))?;
+        write_counters(w, reply)?;
         if e.status.has(Status::ASSURED) {
             w.write_str("[ASSURED] ")?;
         }
-        writeln!(w, "use={use_count}")
+        writeln!(w, "mark={} use={use_count}", e.mark)
     })
 }
 
@@ -170,6 +187,10 @@ pub struct ParsedLine<'a> {
     pub reply: Tuple,
     /// `[ASSURED]` was present.
     pub assured: bool,
+    /// The `mark=` value.
+    pub mark: u32,
+    /// Each direction's `packets=` and `bytes=`, when present.
+    pub counters: Option<[Counters; 2]>,
     /// The `use=` count.
     pub use_count: u32,
 }
@@ -192,6 +213,13 @@ pub fn parse_line(line: &str) -> Option<ParsedLine<'_>> {
         if protonum == proto::TCP { Some(tok.next().filter(|s| !s.is_empty())?) } else { None };
     let orig = parse_tuple(&mut tok, protonum)?;
     let mut next = tok.next()?;
+    let orig_counters = match parse_counters(next, &mut tok) {
+        Some(c) => {
+            next = tok.next()?;
+            Some(c?)
+        }
+        None => None,
+    };
     let unreplied = next == "[UNREPLIED]";
     let reply = if unreplied {
         parse_tuple(&mut tok, protonum)?
@@ -200,11 +228,24 @@ pub fn parse_line(line: &str) -> Option<ParsedLine<'_>> {
         parse_tuple(&mut with_first, protonum)?
     };
     next = tok.next()?;
+    let reply_counters = match parse_counters(next, &mut tok) {
+        Some(c) => {
+            next = tok.next()?;
+            Some(c?)
+        }
+        None => None,
+    };
+    let counters = match (orig_counters, reply_counters) {
+        (Some(o), Some(r)) => Some([o, r]),
+        (None, None) => None,
+        _ => return None,
+    };
     let assured = next == "[ASSURED]";
     if assured {
         next = tok.next()?;
     }
-    let use_count = number(next.strip_prefix("use=")?)?;
+    let mark = number(next.strip_prefix("mark=")?)?;
+    let use_count = number(tok.next()?.strip_prefix("use=")?)?;
     if tok.next().is_some() {
         return None;
     }
@@ -217,8 +258,19 @@ pub fn parse_line(line: &str) -> Option<ParsedLine<'_>> {
         unreplied,
         reply,
         assured,
+        mark,
+        counters,
         use_count,
     })
+}
+
+/// `packets=N bytes=N` starting at token `first`: `None` when `first` is
+/// not `packets=`, `Some(None)` when the pair is malformed.
+#[cfg(any(test, feature = "std"))]
+fn parse_counters<'a>(first: &str, tok: &mut impl Iterator<Item = &'a str>) -> Option<Option<Counters>> {
+    let p = first.strip_prefix("packets=")?;
+    let c = (|| Some(Counters { packets: number(p)?, bytes: field(tok, "bytes")? }))();
+    Some(c)
 }
 
 /// A decimal number as the formatter writes it (digits only).
@@ -290,8 +342,12 @@ mod tests {
     const B: u32 = 0xc633_6402; // 198.51.100.2
 
     fn line_of(e: &Entry, now: Millis, use_count: u32) -> std::string::String {
+        line_with(e, now, use_count, None)
+    }
+
+    fn line_with(e: &Entry, now: Millis, use_count: u32, c: Option<&[Counters; 2]>) -> std::string::String {
         let mut buf = [0u8; MAX_LINE_LEN];
-        let n = format_entry(&mut buf, e, now, use_count).unwrap();
+        let n = format_entry(&mut buf, e, now, use_count, c).unwrap();
         str::from_utf8(&buf[..n]).unwrap().into()
     }
 
@@ -325,7 +381,7 @@ mod tests {
         assert_eq!(
             line_of(&e, 0, 1),
             "tcp      6 432000 ESTABLISHED src=192.0.2.1 dst=198.51.100.2 sport=32775 dport=22 \
-             src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 [ASSURED] use=1\n"
+             src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 [ASSURED] mark=0 use=1\n"
         );
     }
 
@@ -334,7 +390,7 @@ mod tests {
         assert_eq!(
             line_of(&syn_sent(), 500, 2),
             "tcp      6 117 SYN_SENT src=192.0.2.1 dst=198.51.100.2 sport=32775 dport=22 \
-             [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 use=2\n"
+             [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 mark=0 use=2\n"
         );
     }
 
@@ -350,7 +406,7 @@ mod tests {
         assert_eq!(
             line_of(&e, 0, 1),
             "udp      17 180 src=192.0.2.1 dst=198.51.100.2 sport=53000 dport=53 \
-             src=198.51.100.2 dst=192.0.2.1 sport=53 dport=53000 [ASSURED] use=1\n"
+             src=198.51.100.2 dst=192.0.2.1 sport=53 dport=53000 [ASSURED] mark=0 use=1\n"
         );
     }
 
@@ -365,8 +421,36 @@ mod tests {
         assert_eq!(
             line_of(&e, 1, 1),
             "icmp     1 29 src=192.0.2.1 dst=198.51.100.2 type=8 code=0 id=4660 \
-             src=198.51.100.2 dst=192.0.2.1 type=0 code=0 id=4660 use=1\n"
+             src=198.51.100.2 dst=192.0.2.1 type=0 code=0 id=4660 mark=0 use=1\n"
         );
+    }
+
+    /// 2.6's order: each direction's counters after its tuple,
+    /// `[UNREPLIED]` between, the mark after `[ASSURED]`.
+    #[test]
+    fn counters_and_mark_where_2_6_put_them() {
+        let mut e = syn_sent();
+        e.mark = 4_294_967_295;
+        let c = [Counters { packets: 3, bytes: 180 }, Counters { packets: 0, bytes: 0 }];
+        assert_eq!(
+            line_with(&e, 500, 2, Some(&c)),
+            "tcp      6 117 SYN_SENT src=192.0.2.1 dst=198.51.100.2 sport=32775 dport=22 \
+             packets=3 bytes=180 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 \
+             packets=0 bytes=0 mark=4294967295 use=2\n"
+        );
+        let (udp, _) = Udp::new(0, &Config::DEFAULT);
+        let mut u = Entry::new(Tuple { src: A, dst: B, proto: proto::UDP, l4: L4::Ports { sport: 53000, dport: 53 } },
+            Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED), 180_000, ProtoState::Udp(udp));
+        u.mark = 7;
+        let c = [Counters { packets: 1, bytes: 84 }, Counters { packets: 2, bytes: 168 }];
+        let line = line_with(&u, 0, 1, Some(&c));
+        assert_eq!(
+            line,
+            "udp      17 180 src=192.0.2.1 dst=198.51.100.2 sport=53000 dport=53 packets=1 bytes=84 \
+             src=198.51.100.2 dst=192.0.2.1 sport=53 dport=53000 packets=2 bytes=168 [ASSURED] mark=7 use=1\n"
+        );
+        let p = parse_line(&line).unwrap();
+        assert_eq!((p.mark, p.counters), (7, Some(c)));
     }
 
     #[test]
@@ -374,19 +458,21 @@ mod tests {
         let e = Entry::new(Tuple { src: A, dst: B, proto: 47, l4: L4::None }, Status(Status::CONFIRMED), 1000, ProtoState::Generic);
         assert_eq!(
             line_of(&e, 5000, 3),
-            "unknown  47 0 src=192.0.2.1 dst=198.51.100.2 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 use=3\n"
+            "unknown  47 0 src=192.0.2.1 dst=198.51.100.2 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 mark=0 use=3\n"
         );
     }
 
     #[test]
     fn widest_line_fits() {
-        let e = Entry::new(Tuple {
+        let mut e = Entry::new(Tuple {
                 src: u32::MAX,
                 dst: u32::MAX,
                 proto: proto::ICMP,
                 l4: L4::Icmp { ty: 13, code: 255, id: 65535 },
             }, Status(Status::ASSURED), u64::MAX, ProtoState::Icmp);
-        let line = line_of(&e, 0, u32::MAX);
+        e.mark = u32::MAX;
+        let max = Counters { packets: u64::MAX, bytes: u64::MAX };
+        let line = line_with(&e, 0, u32::MAX, Some(&[max, max]));
         assert!(line.len() < MAX_LINE_LEN, "{}", line.len());
         let mut tcp = syn_sent();
         tcp.set_orig(Tuple {
@@ -406,12 +492,12 @@ mod tests {
         let full = line_of(&e, 500, 2);
         for n in 0..full.len() {
             let mut buf = std::vec![0xaau8; n + 4];
-            assert_eq!(format_entry(&mut buf[..n], &e, 500, 2), Err(TooSmall), "{n}");
+            assert_eq!(format_entry(&mut buf[..n], &e, 500, 2, None), Err(TooSmall), "{n}");
             // Nothing beyond the given slice is touched.
             assert_eq!(&buf[n..], &[0xaa; 4]);
         }
         let mut buf = std::vec![0u8; full.len()];
-        assert_eq!(format_entry(&mut buf, &e, 500, 2), Ok(full.len()));
+        assert_eq!(format_entry(&mut buf, &e, 500, 2, None), Ok(full.len()));
     }
 
     #[test]
@@ -447,8 +533,13 @@ mod tests {
                     (Tuple { src, dst, proto: p, l4: L4::None }, ProtoState::Generic)
                 }
             };
-            let e = Entry::new(orig, Status(status), deadline, state);
-            let line = line_of(&e, now, use_count);
+            let mut e = Entry::new(orig, Status(status), deadline, state);
+            e.mark = status.rotate_left(7) ^ use_count;
+            let counters = (kind == 0).then_some([
+                Counters { packets: deadline, bytes: now },
+                Counters { packets: now, bytes: u64::from(use_count) },
+            ]);
+            let line = line_with(&e, now, use_count, counters.as_ref());
             let p = parse_line(&line).unwrap();
             proptest::prop_assert_eq!(p.name, proto_name(orig.proto));
             proptest::prop_assert_eq!(p.proto, orig.proto);
@@ -459,6 +550,8 @@ mod tests {
             proptest::prop_assert_eq!(p.unreplied, !e.status.has(Status::SEEN_REPLY));
             proptest::prop_assert_eq!(p.assured, e.status.has(Status::ASSURED));
             proptest::prop_assert_eq!(p.use_count, use_count);
+            proptest::prop_assert_eq!(p.mark, e.mark);
+            proptest::prop_assert_eq!(p.counters, counters);
         }
     }
 
@@ -477,13 +570,13 @@ mod tests {
 
         let p = parse_line(
             "icmp     1 29 src=192.0.2.1 dst=198.51.100.2 type=8 code=0 id=4660 \
-             src=198.51.100.2 dst=192.0.2.1 type=0 code=0 id=4660 [ASSURED] use=1\n",
+             src=198.51.100.2 dst=192.0.2.1 type=0 code=0 id=4660 [ASSURED] mark=0 use=1\n",
         )
         .unwrap();
         assert_eq!(p.orig.l4, L4::Icmp { ty: 8, code: 0, id: 4660 });
         assert!(!p.unreplied && p.assured && p.state.is_none());
 
-        let p = parse_line("unknown  47 0 src=1.2.3.4 dst=5.6.7.8 src=5.6.7.8 dst=1.2.3.4 use=0\n")
+        let p = parse_line("unknown  47 0 src=1.2.3.4 dst=5.6.7.8 src=5.6.7.8 dst=1.2.3.4 mark=0 use=0\n")
             .unwrap();
         assert_eq!(p.orig, Tuple { src: 0x0102_0304, dst: 0x0506_0708, proto: 47, l4: L4::None });
     }
@@ -501,6 +594,9 @@ mod tests {
             good.replace("src=192.0.2.1 ", "src=192.0.2.256 "), // octet range
             good.replace("sport=32775", "sport=+32775"),        // sign
             good.replace("use=2", "use=2 x"),                   // trailing token
+            good.replace("mark=0 ", ""),                        // no mark
+            good.replace("[UNREPLIED]", "packets=1 [UNREPLIED]"), // half a pair
+            good.replace("[UNREPLIED]", "packets=1 bytes=2 [UNREPLIED]"), // one side only
             good.replace(" [UNREPLIED]", ""),                   // (still parses)
         ];
         for (i, line) in bad.iter().enumerate() {

@@ -8,11 +8,24 @@
 //! ```text
 //!   0  struct nf_conntrack   refcount; skb->_nfct points here (first field)
 //!   4  confirmed: bool       in the table (set under the lock, read without)
+//!   5  counted: bool         has counters (set at allocation, never changed)
+//!   6  reported: u16         what update events last reported (+ COUNTED)
 //!   8  stripe                the table stripe whose lock guards `linked`
 //!                            (and, through it, the namespace's table)
 //!  16  next                  chain link  } `linked`: only under the lock
 //!  24  Entry (96 bytes)      engine data }   of stripe `stripe`
 //! ```
+//!
+//! An entry created while `ip_conntrack_acct` is 1 comes from a second
+//! cache, `ip_conntrack_acct`, whose objects carry each direction's
+//! packet and byte counters after the entry (past the status shadow word
+//! where there is one: `counters_at`), and says so in `counted`. Counters
+//! are atomic, as 6.12's: packets add to them without the stripe lock,
+//! dumps read them and take what they reported off. Entries without
+//! counters stay 128 bytes, and their packets pay nothing: a counted
+//! entry also has the `COUNTED` bit in `reported`, so it leaves the
+//! update-event check's fast path ([`Conn::note_change`]), which the
+//! others keep taking as before.
 //!
 //! # References
 //!
@@ -42,60 +55,174 @@ use crate::skb::{Skb, SkbMut};
 use crate::Millis;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, Ordering};
+use crate::entry::Counters;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
 /// The cache entries come from, set while a [`Cache`] exists.
 static CACHE: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut());
+/// The cache of entries with counters, set while a [`Cache`] exists.
+static COUNTED_CACHE: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut());
+/// Where the counters of an entry of `COUNTED_CACHE` start (bytes from
+/// the object's start); set before that cache is published.
+static COUNTERS_AT: AtomicUsize = AtomicUsize::new(0);
 
-/// The slab cache "ip_conntrack" of [`Conn`] objects; destroyed on drop.
+/// One direction's counters in an entry that counts.
+#[repr(C)]
+pub(crate) struct AtomicCounters {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl AtomicCounters {
+    /// One more packet of `bytes` bytes.
+    #[inline]
+    fn add(&self, bytes: u32) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(u64::from(bytes), Ordering::Relaxed);
+    }
+
+    /// The values.
+    fn read(&self) -> Counters {
+        Counters { packets: self.packets.load(Ordering::Relaxed), bytes: self.bytes.load(Ordering::Relaxed) }
+    }
+
+    /// Takes `c` (values read before) off: what was counted since stays.
+    fn take(&self, c: &Counters) {
+        self.packets.fetch_sub(c.packets, Ordering::Relaxed);
+        self.bytes.fetch_sub(c.bytes, Ordering::Relaxed);
+    }
+}
+
+/// The slab caches "ip_conntrack" of [`Conn`] objects and
+/// "ip_conntrack_acct" of entries with counters; destroyed on drop.
 ///
 /// # Invariants
 ///
-/// While it exists, `CACHE` holds its live cache. It is dropped only once
-/// every entry is freed (every table is gone: tables wait for their
-/// entries).
+/// While it exists, `CACHE` and `COUNTED_CACHE` hold its live caches, and
+/// `COUNTERS_AT` the counters' offset in the objects of the second, which
+/// leaves room for two [`AtomicCounters`] 8-byte aligned past the
+/// [`Conn`]. It is dropped only once every entry is freed (every table
+/// is gone: tables wait for their entries).
 pub(crate) struct Cache {
     _private: (),
 }
 
 impl Cache {
-    /// Creates the cache. `EBUSY` if one exists.
+    /// Creates the caches. `EBUSY` if they exist.
     pub(crate) fn new() -> Result<Self> {
         let size = u32::try_from(core::mem::size_of::<Conn>()).map_err(|_| EINVAL)?;
         let align = u32::try_from(core::mem::align_of::<Conn>()).map_err(|_| EINVAL)?;
+        let extra = u32::try_from(core::mem::size_of::<[AtomicCounters; 2]>()).map_err(|_| EINVAL)?;
+        let mut at: u32 = 0;
         // SAFETY: the name is a 'static C string; size and align describe
-        // `Conn`.
-        let c = unsafe { ffi::ipct_cache_create(c_str!("ip_conntrack").as_char_ptr(), size, align) };
-        if c.is_null() {
+        // `Conn`; `at` is a valid `unsigned int` to write.
+        let counted = unsafe {
+            ffi::ipct_cache_create(c_str!("ip_conntrack_acct").as_char_ptr(), size, align, extra, &mut at)
+        };
+        if counted.is_null() {
             return Err(ENOMEM);
         }
+        // SAFETY: as above; no extension asked for, so `at` is not written.
+        let c = unsafe {
+            ffi::ipct_cache_create(c_str!("ip_conntrack").as_char_ptr(), size, align, 0, ptr::null_mut())
+        };
+        let at = usize::try_from(at).unwrap_or(0);
+        let aligned = at % core::mem::align_of::<AtomicCounters>() == 0 && at >= core::mem::size_of::<Conn>();
+        if c.is_null() || !aligned {
+            // SAFETY: both were just created (if at all) and are not published.
+            unsafe {
+                if !c.is_null() {
+                    ffi::ipct_cache_destroy(c);
+                }
+                ffi::ipct_cache_destroy(counted);
+            }
+            return Err(ENOMEM);
+        }
+        COUNTERS_AT.store(at, Ordering::Relaxed);
         if CACHE
             .compare_exchange(ptr::null_mut(), c, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            // SAFETY: `c` was just created and is not published.
-            unsafe { ffi::ipct_cache_destroy(c) };
+            // SAFETY: both were just created and are not published.
+            unsafe {
+                ffi::ipct_cache_destroy(c);
+                ffi::ipct_cache_destroy(counted);
+            }
             return Err(EBUSY);
         }
-        // SAFETY: `c` is the live cache.
-        let objsize = unsafe { ffi::ipct_cache_object_size(c) };
-        pr_info!("entry cache: {} bytes per entry ({} used)\n", objsize, size);
-        // INVARIANT: `CACHE` holds the new cache.
+        COUNTED_CACHE.store(counted, Ordering::Release);
+        // SAFETY: `c` and `counted` are live caches.
+        let (objsize, counted_size) = unsafe { (ffi::ipct_cache_object_size(c), ffi::ipct_cache_object_size(counted)) };
+        pr_info!(
+            "entry cache: {} bytes per entry ({} used), {} with counters\n",
+            objsize,
+            size,
+            counted_size
+        );
+        // INVARIANT: both caches are published, and `COUNTERS_AT` set.
         Ok(Self { _private: () })
     }
 }
 
 impl Drop for Cache {
     fn drop(&mut self) {
-        let c = CACHE.swap(ptr::null_mut(), Ordering::AcqRel);
-        if !c.is_null() {
-            // SAFETY: `c` is the live cache (type invariant) and no entry
-            // is allocated any more (type invariant), so nothing uses it.
-            unsafe { ffi::ipct_cache_destroy(c) };
+        for cache in [&CACHE, &COUNTED_CACHE] {
+            let c = cache.swap(ptr::null_mut(), Ordering::AcqRel);
+            if !c.is_null() {
+                // SAFETY: `c` is a live cache (type invariant) and no entry
+                // is allocated any more (type invariant), so nothing uses it.
+                unsafe { ffi::ipct_cache_destroy(c) };
+            }
         }
+    }
+}
+
+/// The bit of [`Conn::reported`] that says the entry counts packets
+/// (`change_summary` leaves it clear: TCP state numbers stay below 16).
+const COUNTED: u16 = 1 << 15;
+
+/// What a packet's processing leaves to do once the stripe lock is
+/// dropped ([`Conn::note_change`]), in one byte: 0 for nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Note(u8);
+
+impl Note {
+    /// Nothing to do.
+    pub(crate) const QUIET: Note = Note(0);
+    const UPDATE: u8 = 1;
+    const PROTOINFO: u8 = 2;
+    const COUNT: u8 = 4;
+
+    /// Send `event` (an update, the only kind a packet makes) and/or
+    /// count the packet.
+    pub(crate) fn new(event: Option<crate::netlink::ctnetlink::Event>, count: bool) -> Note {
+        use crate::netlink::ctnetlink::Event;
+        let ev = match event {
+            Some(Event::Update { protoinfo: true }) => Self::UPDATE | Self::PROTOINFO,
+            Some(Event::Update { protoinfo: false }) => Self::UPDATE,
+            _ => 0,
+        };
+        Note(ev | if count { Self::COUNT } else { 0 })
+    }
+
+    /// The update event to send.
+    #[inline]
+    pub(crate) fn event(self) -> Option<crate::netlink::ctnetlink::Event> {
+        (self.0 & Self::UPDATE != 0)
+            .then_some(crate::netlink::ctnetlink::Event::Update { protoinfo: self.0 & Self::PROTOINFO != 0 })
+    }
+
+    /// The same without the event (the packet is still counted).
+    pub(crate) fn without_event(self) -> Note {
+        Note(self.0 & Self::COUNT)
+    }
+
+    /// Whether to count the packet.
+    pub(crate) fn count(self) -> bool {
+        self.0 & Self::COUNT != 0
     }
 }
 
@@ -113,6 +240,9 @@ pub(crate) struct Conn {
     /// The reference count (`skb->_nfct` points here).
     general: Opaque<ffi::nf_conntrack>,
     confirmed: AtomicBool,
+    /// Came from the counted cache: has [`AtomicCounters`] at
+    /// `COUNTERS_AT` (never changes).
+    counted: bool,
     /// What update events last reported (`change_summary`), written under
     /// the stripe lock; in what was padding.
     reported: AtomicU16,
@@ -133,34 +263,101 @@ unsafe impl Sync for Conn {}
 unsafe impl Send for Conn {}
 
 impl Conn {
-    /// Allocates an entry of `stripe` with one reference (the caller's).
-    /// `None` when out of memory or without a cache. Only the table calls
-    /// this (it counts the entry).
-    pub(crate) fn alloc(stripe: &StripeCell, entry: Entry) -> Option<ConnRef> {
-        let cache = CACHE.load(Ordering::Acquire);
+    /// Allocates an entry of `stripe` with one reference (the caller's),
+    /// with zeroed counters when `counted`. `None` when out of memory or
+    /// without a cache. Only the table calls this (it counts the entry).
+    pub(crate) fn alloc(stripe: &StripeCell, entry: Entry, counted: bool) -> Option<ConnRef> {
+        let cache = if counted { &COUNTED_CACHE } else { &CACHE }.load(Ordering::Acquire);
         if cache.is_null() {
             return None;
         }
-        // SAFETY: `cache` is the live cache (`Cache` invariant).
+        // SAFETY: `cache` is a live cache (`Cache` invariant).
         let p = unsafe { ffi::ipct_cache_alloc(cache) }.cast::<Conn>();
         let p = NonNull::new(p)?;
         // SAFETY: `p` is a fresh object of the size and alignment of
-        // `Conn`, ours alone until published.
+        // `Conn`, ours alone until published; one of the counted cache
+        // also has room for the counters at `COUNTERS_AT` (`Cache`
+        // invariant).
         unsafe {
             ptr::write(
                 p.as_ptr(),
                 Conn {
                     general: Opaque::uninit(),
                     confirmed: AtomicBool::new(false),
-                    reported: AtomicU16::new(0),
+                    counted,
+                    reported: AtomicU16::new(if counted { COUNTED } else { 0 }),
                     stripe: NonNull::from(stripe),
                     linked: UnsafeCell::new(Linked { next: None, entry }),
                 },
             );
+            if counted {
+                let at = p.as_ptr().cast::<u8>().add(COUNTERS_AT.load(Ordering::Relaxed));
+                let zero = || AtomicCounters { packets: AtomicU64::new(0), bytes: AtomicU64::new(0) };
+                ptr::write(at.cast::<[AtomicCounters; 2]>(), [zero(), zero()]);
+            }
             ffi::ipct_nfct_init((*p.as_ptr()).general.get());
         }
         // The one reference set above is the caller's.
         Some(ConnRef(ConnPtr(p)))
+    }
+
+    /// The counters of an entry that counts (original, reply).
+    #[inline]
+    fn counters(&self) -> Option<&[AtomicCounters; 2]> {
+        if !self.counted {
+            return None;
+        }
+        let at = COUNTERS_AT.load(Ordering::Relaxed);
+        // SAFETY: a counted entry is an object of the counted cache, with
+        // its counters initialised at `at` by `alloc` and alive as long
+        // as the entry (`Cache` invariant); they are only used atomically.
+        Some(unsafe { &*(self as *const Conn).cast::<u8>().add(at).cast::<[AtomicCounters; 2]>() })
+    }
+
+    /// Counts a packet of `bytes` bytes (`skb->len` at the tracking
+    /// hook) classified `ctinfo`, if the entry counts: as 6.12 does when
+    /// the protocol refreshes the entry, so not for ICMP errors
+    /// (RELATED), which 6.12 attaches without counting.
+    pub(crate) fn account(&self, ctinfo: CtInfo, bytes: usize) {
+        if let Some([o, r]) = self.counters() {
+            let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+            match ctinfo {
+                CtInfo::Related | CtInfo::RelatedReply => {}
+                CtInfo::Established | CtInfo::New => o.add(bytes),
+                CtInfo::EstablishedReply => r.add(bytes),
+            }
+        }
+    }
+
+    /// Adds the bytes `loser`'s direction `ctinfo` counted to this
+    /// entry's, as one packet (`nf_ct_acct_merge`: a clash on
+    /// confirmation left this entry in the table instead).
+    pub(crate) fn account_merged(&self, ctinfo: CtInfo, loser: &Conn) {
+        if let Some([o, r]) = loser.counters() {
+            let c = if ctinfo.dir() == crate::tuple::Dir::Reply { r } else { o };
+            self.account(ctinfo, usize::try_from(c.bytes.load(Ordering::Relaxed)).unwrap_or(usize::MAX));
+        }
+    }
+
+    /// Whether the entry counts packets.
+    pub(crate) fn counts(&self) -> bool {
+        self.counted
+    }
+
+    /// Both directions' counters, if the entry counts.
+    pub(crate) fn read_counters(&self) -> Option<[Counters; 2]> {
+        self.counters().map(|[o, r]| [o.read(), r.read()])
+    }
+
+    /// Zeroes the counters `seen` (read by [`Conn::read_counters`] and
+    /// reported): `conntrack -L -z` once the entry's message is written,
+    /// so none is lost to a full buffer and packets counted meanwhile
+    /// stay counted (6.12 exchanges them with 0 before writing).
+    pub(crate) fn zero_counters(&self, seen: &[Counters; 2]) {
+        if let (Some([o, r]), [so, sr]) = (self.counters(), seen) {
+            o.take(so);
+            r.take(sr);
+        }
     }
 
     /// The table the entry belongs to.
@@ -203,24 +400,39 @@ impl Conn {
     }
 
     /// Records `e` (this entry, read under its stripe lock, which the
-    /// caller holds) as reported to event listeners; the update event it
-    /// makes, if it changed what was reported. Unconfirmed entries make
-    /// none (their new-entry event reports them).
+    /// caller holds) as reported to event listeners; what is left to do
+    /// after the lock: the update event it makes, if it changed what was
+    /// reported (unconfirmed entries make none: their new-entry event
+    /// reports them), and whether the entry counts packets. Entries
+    /// without counters whose state did not change leave at the first
+    /// comparison ([`Note::QUIET`]).
     #[inline]
-    pub(crate) fn note_change(&self, e: &Entry) -> Option<crate::netlink::ctnetlink::Event> {
-        use crate::netlink::ctnetlink::{change_summary, update_event};
+    pub(crate) fn note_change(&self, e: &Entry) -> Note {
+        use crate::netlink::ctnetlink::change_summary;
         let new = change_summary(e);
         // Under the stripe lock: a plain load and store, no atomic
-        // read-modify-write on every packet.
+        // read-modify-write on every packet. A counted entry's word has
+        // `COUNTED` too, so it never equals `new`.
         let old = self.reported.load(Ordering::Relaxed);
         if old == new {
-            return None;
+            return Note::QUIET;
         }
-        self.reported.store(new, Ordering::Relaxed);
-        if !self.is_confirmed() {
-            return None;
+        self.note_slow(old, new)
+    }
+
+    /// [`Conn::note_change`] past the first comparison.
+    #[inline(never)]
+    fn note_slow(&self, old: u16, new: u16) -> Note {
+        let counted = old & COUNTED;
+        let old = old & !COUNTED;
+        let mut event = None;
+        if old != new {
+            self.reported.store(new | counted, Ordering::Relaxed);
+            if self.is_confirmed() {
+                event = crate::netlink::ctnetlink::update_event(old, new);
+            }
         }
-        update_event(old, new)
+        Note::new(event, counted != 0)
     }
 
     /// The current reference count (the `use=` of `/proc`).
@@ -422,7 +634,9 @@ pub(crate) unsafe fn destroy(ct: *mut ffi::nf_conntrack) {
     // SAFETY: `p` is a `Conn` (first field) nobody else uses any more; its
     // stripe and table outlive it.
     let table = NonNull::from(unsafe { (*p).table() });
-    let cache = CACHE.load(Ordering::Acquire);
+    // SAFETY: as above.
+    let counted = unsafe { (*p).counted };
+    let cache = if counted { &COUNTED_CACHE } else { &CACHE }.load(Ordering::Acquire);
     // SAFETY: the object came from `cache`, which lives while entries do
     // (`Cache` invariant); `Conn` needs no drop glue (plain data).
     unsafe { ffi::ipct_cache_free(cache, p.cast()) };

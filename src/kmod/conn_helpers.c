@@ -165,9 +165,11 @@ void ipct_shadow_confirmed(void *obj)
 static unsigned int ipct_obj_used;
 
 struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
-				     unsigned int align)
+				     unsigned int align, unsigned int extra,
+				     unsigned int *extra_at)
 {
 	slab_flags_t flags = SLAB_HWCACHE_ALIGN;
+	unsigned int end = size;
 
 	ipct_obj_used = size;
 	if (IPCT_STATUS_SHADOW) {
@@ -179,11 +181,17 @@ struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
 			       off, size);
 			return NULL;
 		}
-		size = off + sizeof(unsigned long);
+		end = off + sizeof(unsigned long);
 		/* Memory over alignment: the shadow costs a few bytes only. */
 		flags = 0;
 	}
-	return kmem_cache_create(name, size, align, flags, NULL);
+	if (extra) {
+		/* The extension (counters) goes past the shadow word. */
+		end = ALIGN(end, __alignof__(u64));
+		*extra_at = end;
+		end += extra;
+	}
+	return kmem_cache_create(name, end, align, flags, NULL);
 }
 
 void *ipct_cache_alloc(struct kmem_cache *cache)
@@ -191,9 +199,11 @@ void *ipct_cache_alloc(struct kmem_cache *cache)
 	/* Packet path (softirq): never sleeps; a failure drops the packet. */
 	void *obj = kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
 
+	/* Zero from the end of the Rust part through the shadow word. */
 	if (IPCT_STATUS_SHADOW && obj)
 		memset(obj + ipct_obj_used, 0,
-		       kmem_cache_size(cache) - ipct_obj_used);
+		       offsetof(struct nf_conn, status) + sizeof(unsigned long) -
+		       ipct_obj_used);
 	return obj;
 }
 

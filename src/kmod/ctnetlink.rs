@@ -23,8 +23,8 @@
 //! Expectations, dying and unconfirmed lists are empty here: their dumps
 //! end at once, as 6.12's do when it has none.
 
-use crate::conn::{self, Conn};
-use crate::entry::Entry;
+use crate::conn::{self, Conn, ConnPtr};
+use crate::entry::{Counters, Entry};
 use crate::ffi;
 use crate::kstats::{nr_cpu_ids, possible_cpus};
 use crate::ktable::Table;
@@ -42,6 +42,10 @@ use kernel::prelude::*;
 /// Buckets walked between two chances for the scheduler to run something
 /// else within one dump round.
 const RESCHED_EVERY: u32 = 1024;
+
+/// Entries of one bucket whose counters a zeroing dump remembers until
+/// the bucket is known to stay in the buffer.
+const ZERO_BATCH: usize = 32;
 
 /// Room for one answer that is not a dump (an entry is about 220 bytes).
 const ANSWER_LEN: usize = 512;
@@ -121,11 +125,13 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
 /// context (the message is sent with an atomic allocation); a listener
 /// that cannot keep up loses events, packets never wait.
 pub(crate) fn notify(c: &Conn, ev: Event) {
-    notify_as(c, ev, |_| {});
+    notify_as(c, ev, 0, |_| {});
 }
 
-/// [`notify`], reporting the entry as `adjust` changes a copy of it.
-pub(crate) fn notify_as(c: &Conn, ev: Event, adjust: impl FnOnce(&mut Entry)) {
+/// [`notify`] of a change a ctnetlink request from `portid` made (0: a
+/// packet's; see [`Meta::portid`]), reporting the entry as `adjust`
+/// changes a copy of it.
+pub(crate) fn notify_as(c: &Conn, ev: Event, portid: u32, adjust: impl FnOnce(&mut Entry)) {
     let table = c.table();
     let net = table.net();
     // SAFETY: `net` is the table's live namespace; only reads which
@@ -139,7 +145,8 @@ pub(crate) fn notify_as(c: &Conn, ev: Event, adjust: impl FnOnce(&mut Entry)) {
     let ok = c.with_entry(|e| {
         let mut e = *e;
         adjust(&mut e);
-        wire::put_event(&mut w, ev, &e, &meta(table, &e, c, now)).is_ok()
+        let m = Meta { portid, ..meta(table, &e, c, now) };
+        wire::put_event(&mut w, ev, &e, &m).is_ok()
     });
     if ok {
         let bytes = w.bytes();
@@ -157,8 +164,32 @@ fn meta(table: &Table, e: &Entry, c: &Conn, now: crate::Millis) -> Meta {
         id: wire::entry_id(table.key(), c as *const Conn as u64),
         uses: c.use_count(),
         timeout: u32::try_from(secs).unwrap_or(u32::MAX),
-        mark: 0,
+        counters: c.read_counters(),
+        portid: 0,
     }
+}
+
+/// Writes the message of entry `e` (object `c`); for
+/// `IPCTNL_MSG_CT_GET_CTRZERO` (`zero`), zeroes the counters it reports
+/// once it is written.
+#[allow(clippy::too_many_arguments)]
+fn put_entry(
+    w: &mut Writer<'_>,
+    table: &Table,
+    portid: u32,
+    seq: u32,
+    flags: u16,
+    e: &Entry,
+    c: &Conn,
+    now: crate::Millis,
+    zero: bool,
+) -> bool {
+    let m = meta(table, e, c, now);
+    let ok = wire::put_entry(w, portid, seq, flags, e, &m).is_ok();
+    if let (true, true, Some(seen)) = (ok, zero, &m.counters) {
+        c.zero_counters(seen);
+    }
+    ok
 }
 
 /// Sends `bytes` to `portid` of `net`.
@@ -215,9 +246,8 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             };
             let mut buf = [0u8; ANSWER_LEN];
             let mut w = Writer::new(&mut buf);
-            let found = table.lookup_with(&t, now, |e, c| {
-                wire::put_entry(&mut w, portid, h.seq, 0, e, &meta(table, e, c, now)).is_ok()
-            });
+            let zero = h.msg() == msg::CT_GET_CTRZERO;
+            let found = table.lookup_with(&t, now, |e, c| put_entry(&mut w, table, portid, h.seq, 0, e, c, now, zero));
             match found {
                 None => errno(Error::NoEntry),
                 Some(false) => errno(Error::NoMemory),
@@ -238,7 +268,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 }
             }
             Ok(Delete::Flush(filter)) => {
-                table.remove_where(|e| filter.as_ref().map_or(true, |f| f.matches(e, 0)), true);
+                table.remove_where(|e| filter.as_ref().map_or(true, |f| f.matches(e)), true);
                 0
             }
         },
@@ -272,7 +302,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                     None => errno(Error::NoEntry),
                     Some((res, c)) => {
                         // 6.12 reports every update, changed or not.
-                        notify(&c, Event::Update { protoinfo: true });
+                        notify_as(&c, Event::Update { protoinfo: true }, portid, |_| {});
                         res.map_or_else(errno, |()| 0)
                     }
                 };
@@ -287,7 +317,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
             let e = c.entry(now, &crate::settings::Knobs);
             match table.insert_made(e, crate::settings::max(), now) {
                 Ok(conn) => {
-                    notify(&conn, Event::New);
+                    notify_as(&conn, Event::New, portid, |_| {});
                     0
                 }
                 Err(e) => errno(e),
@@ -352,7 +382,8 @@ unsafe extern "C" fn dump(
         match h.msg() {
             msg::CT_GET | msg::CT_GET_CTRZERO => {
                 let filter = CtRequest::parse(&m).ok().and_then(|r| r.dump_filter().ok().flatten());
-                dump_table(table, &mut w, portid, h.seq, filter.as_ref(), pos);
+                let zero = h.msg() == msg::CT_GET_CTRZERO;
+                dump_table(table, &mut w, portid, h.seq, filter.as_ref(), zero, pos);
             }
             msg::CT_GET_STATS_CPU => dump_cpus(table, &mut w, portid, h.seq, pos),
             _ => {}
@@ -361,8 +392,18 @@ unsafe extern "C" fn dump(
     u32::try_from(w.len()).unwrap_or(0)
 }
 
-/// One round of a table dump (see the module documentation).
-fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: Option<&Filter>, pos: &mut [c_ulong]) {
+/// One round of a table dump (see the module documentation). A dump that
+/// zeroes counters (`zero`) never takes a written entry back: it splits
+/// buckets instead, so every count it zeroed is in what the reader gets.
+fn dump_table(
+    table: &Table,
+    w: &mut Writer<'_>,
+    portid: u32,
+    seq: u32,
+    filter: Option<&Filter>,
+    zero: bool,
+    pos: &mut [c_ulong],
+) {
     let flags = if filter.is_some() { F_DUMP_FILTERED } else { 0 };
     let now = conn::now();
     let mut args = [0u64; 6];
@@ -381,14 +422,43 @@ fn dump_table(table: &Table, w: &mut Writer<'_>, portid: u32, seq: u32, filter: 
             unsafe { ffi::ipct_cond_resched() };
         }
         table.with_stripe(c.at.stripe, |st| {
-            dump::list_bucket(st, c, now, |e| table.pos_of(e), |r, e| {
-                if filter.is_some_and(|f| !f.matches(e, 0)) {
+            // A dump that zeroes counters zeroes what it wrote of a bucket
+            // only once the bucket stays in the buffer (`round` takes a
+            // bucket that does not fit back, to send it again).
+            let mut written: [Option<(ConnPtr, [Counters; 2])>; ZERO_BATCH] = [None; ZERO_BATCH];
+            let mut n = 0usize;
+            let listed = dump::list_bucket(st, c, now, |e| table.pos_of(e), |r, e| {
+                if filter.is_some_and(|f| !f.matches(e)) {
                     return true;
                 }
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 let conn = unsafe { r.as_conn() };
-                wire::put_entry(w, portid, seq, flags, e, &meta(table, e, conn, now)).is_ok()
-            })
+                let m = meta(table, e, conn, now);
+                if wire::put_entry(w, portid, seq, flags, e, &m).is_err() {
+                    return false;
+                }
+                if let (true, Some(seen)) = (zero, m.counters) {
+                    match written.get_mut(n) {
+                        Some(slot) => {
+                            *slot = Some((r, seen));
+                            n = n.saturating_add(1);
+                        }
+                        // Past the batch (a chain this long is rare):
+                        // zeroed now.
+                        None => conn.zero_counters(&seen),
+                    }
+                }
+                true
+            });
+            let kept = matches!(listed, dump::Listed::All(_)) || c.sorted;
+            if kept {
+                for (r, seen) in written.iter().flatten() {
+                    // SAFETY: listed above under this stripe lock, still
+                    // held: linked, alive.
+                    unsafe { r.as_conn() }.zero_counters(seen);
+                }
+            }
+            listed
         })
     });
     if !more {

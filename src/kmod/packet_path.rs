@@ -70,7 +70,7 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
     }
     match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
         Tracked::Attach(held, ctinfo) => {
-            let c = held.notified();
+            let c = held.notified_counting(ctinfo, skb);
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
@@ -171,7 +171,9 @@ fn confirm_new(skb: &mut SkbMut<'_>) -> Verdict {
         }
         Confirmed::Merged(existing) => {
             // The packet carries the winner now; its own entry goes.
-            drop(conn::attach(skb, existing.notified(), ctinfo));
+            let existing = existing.notified();
+            existing.account_merged(ctinfo, &c);
+            drop(conn::attach(skb, existing, ctinfo));
             drop(c);
             Verdict::ACCEPT
         }

@@ -74,6 +74,9 @@ pub(crate) static MAX: Knob = Knob::new(0);
 pub(crate) static LOG_INVALID: Knob = Knob::new(0);
 /// `ip_conntrack_checksum`: verify checksums before tracking (0/1).
 pub(crate) static CHECKSUM: Knob = Knob::new(1);
+/// `ip_conntrack_acct`: entries created from now on count packets and
+/// bytes (0/1; 0 as 6.12's `nf_conntrack_acct`).
+pub(crate) static ACCT: Knob = Knob::new(0);
 /// `ip_conntrack_tcp_loose` (0/1).
 pub(crate) static TCP_LOOSE: Knob = Knob::new(Config::DEFAULT.tcp_loose as i32);
 /// `ip_conntrack_tcp_be_liberal` (0/1).
@@ -160,6 +163,11 @@ pub(crate) fn logs_invalid(proto: u8) -> bool {
         u8::MAX => true,
         p => p == proto,
     }
+}
+
+/// `ip_conntrack_acct`: whether a new entry gets counters.
+pub(crate) fn acct() -> bool {
+    ACCT.get() != 0
 }
 
 /// `ip_conntrack_checksum`: whether to verify checksums before tracking

@@ -61,6 +61,13 @@ impl<'a> Skb<'a> {
         unsafe { self.field::<usize>(ffi::IPCT_SKB_NFCT_OFFSET) }
     }
 
+    /// `skb->len`: at the tracking hooks, where the data starts at the IP
+    /// header, the IP total length (what 6.12's counters add).
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `len` is an `unsigned int` there.
+        usize::try_from(unsafe { self.field::<u32>(ffi::IPCT_SKB_LEN_OFFSET) }).unwrap_or(usize::MAX)
+    }
+
     /// The packet from its network header on: up to `buf.len()` bytes, in
     /// place when they are linear, else copied into `buf` (as
     /// `skb_header_pointer` does); and the length from the network header

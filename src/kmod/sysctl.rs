@@ -23,7 +23,7 @@
 //! | knob | range |
 //! |------|-------|
 //! | `ip_conntrack_max` | 0 (no limit, as 2.6 and 6.12) ..= 2^27 |
-//! | `tcp_loose`, `tcp_be_liberal`, `checksum` | 0 ..= 1 |
+//! | `tcp_loose`, `tcp_be_liberal`, `checksum`, `acct` | 0 ..= 1 |
 //! | `log_invalid` | 0 ..= 255 (a protocol number; 255 = all) |
 //! | `tcp_max_retrans` | 0 ..= 255 (a `u8` in 6.12) |
 //! | timeouts | 1 ..= 2^31 - 1 seconds (0 would expire entries at once) |
@@ -242,8 +242,9 @@ unsafe extern "C" fn computed_handler<C: Computed>(
 /// `net.ipv4.*`.
 const IPV4: [Spec; 1] = [knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNTRACK_MAX)];
 
-/// `net.ipv4.netfilter.*`, in 2.6's order.
-const NETFILTER: [Spec; 21] = [
+/// `net.ipv4.netfilter.*`, in 2.6's order (`ip_conntrack_acct`, which
+/// 2.6 set at build time, last).
+const NETFILTER: [Spec; 22] = [
     knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNTRACK_MAX),
     computed::<Count>(c_str!("ip_conntrack_count")),
     computed::<Buckets>(c_str!("ip_conntrack_buckets")),
@@ -285,6 +286,7 @@ const NETFILTER: [Spec; 21] = [
     timeout(Timeout::UdpStream),
     timeout(Timeout::Icmp),
     timeout(Timeout::Generic),
+    knob(c_str!("ip_conntrack_acct"), &settings::ACCT, &BOOL),
 ];
 
 /// One registered directory of sysctls; unregistered on drop.
@@ -347,7 +349,7 @@ impl<const N: usize> Drop for Table<N> {
 /// Every sysctl of the module, registered until drop.
 pub(crate) struct Sysctls {
     _ipv4: Table<1>,
-    _netfilter: Table<21>,
+    _netfilter: Table<22>,
 }
 
 impl Sysctls {

@@ -16,7 +16,9 @@
 //! entry that belongs to the stripe (linked or not), is guarded by that
 //! stripe's lock ([`crate::conn`]).
 
-use crate::conn::{Conn, ConnPtr, ConnRef, Linked};
+use crate::conn::{Conn, ConnPtr, ConnRef, Linked, Note};
+use crate::ctinfo::CtInfo;
+use crate::skb::Skb;
 use crate::driver;
 use crate::entry::{Entry, Status};
 use crate::ffi;
@@ -205,22 +207,44 @@ pub(crate) struct Shell<'t> {
     table: &'t Table,
 }
 
-/// A reference the driver hands a packet, with the update event (reply
-/// seen, assured, TCP state moved) the packet made, if any: read under the
-/// stripe lock, sent after it ([`Held::notified`]).
+/// A reference the driver hands a packet, with what is left to do once
+/// the stripe lock is dropped ([`Held::notified`]): the update event
+/// (reply seen, assured, TCP state moved) the packet made, if any, and
+/// counting it, if the entry counts.
 pub(crate) struct Held {
     conn: ConnRef,
-    event: Option<Event>,
+    note: Note,
 }
 
 impl Held {
     /// Sends the update event, if any (to ctnetlink listeners, if any);
     /// the reference.
+    #[inline]
     pub(crate) fn notified(self) -> ConnRef {
-        if let Some(ev) = self.event {
+        if let Some(ev) = self.note.event() {
             crate::ctnetlink::notify(&self.conn, ev);
         }
         self.conn
+    }
+
+    /// [`Held::notified`], and counts `skb` (classified `ctinfo`) if the
+    /// entry counts. Most packets pass one comparison.
+    #[inline]
+    pub(crate) fn notified_counting(self, ctinfo: CtInfo, skb: &Skb<'_>) -> ConnRef {
+        if self.note != Note::QUIET {
+            self.after_lock(ctinfo, skb);
+        }
+        self.conn
+    }
+
+    #[inline(never)]
+    fn after_lock(&self, ctinfo: CtInfo, skb: &Skb<'_>) {
+        if let Some(ev) = self.note.event() {
+            crate::ctnetlink::notify(&self.conn, ev);
+        }
+        if self.note.count() {
+            self.conn.account(ctinfo, skb.len());
+        }
     }
 }
 
@@ -251,8 +275,8 @@ impl driver::Shell for Shell<'_> {
         // into, this stripe under the lock we hold (`Shell`'s contract),
         // or the entry being confirmed, which its packet holds.
         let conn = unsafe { store.new_ref(r) };
-        let event = store.entry(r).and_then(|e| conn.note_change(e));
-        Held { conn, event }
+        let note = store.entry(r).map_or(Note::QUIET, |e| conn.note_change(e));
+        Held { conn, note }
     }
 
     fn linked(store: &Slab<'_>, r: ConnPtr) {
@@ -274,7 +298,8 @@ impl driver::Shell for Shell<'_> {
 
     fn alloc(&mut self, s: u32, e: Entry) -> Option<Held> {
         let conn = self.table.new_conn(s, e)?;
-        Some(Held { conn, event: None })
+        let note = Note::new(None, conn.counts());
+        Some(Held { conn, note })
     }
 
     fn release(&mut self, r: ConnPtr) {
@@ -290,10 +315,10 @@ impl driver::Shell for Shell<'_> {
         let c = unsafe { ConnRef::adopt(r) };
         // A kill comes only before any reply: SEEN_REPLY, if set, is this
         // packet's, which 6.12 sets after the destroy event.
-        crate::ctnetlink::notify_as(&c, Event::Destroy, |e| e.status.clear(Status::SEEN_REPLY));
+        crate::ctnetlink::notify_as(&c, Event::Destroy, 0, |e| e.status.clear(Status::SEEN_REPLY));
         drop(c);
         // 6.12 delivers no cached event for a dying entry.
-        held.event = None;
+        held.note = held.note.without_event();
     }
 }
 
@@ -541,9 +566,11 @@ impl Table {
 
     /// Allocates an entry for stripe `s` with one reference (the
     /// caller's), counted by a reservation ([`Table::reserve`]) the caller
-    /// made. `None` when out of memory; the reservation is given back then.
+    /// made, with counters if `ip_conntrack_acct` is 1 now. `None` when
+    /// out of memory; the reservation is given back then.
     pub(crate) fn new_conn(&self, s: u32, e: Entry) -> Option<ConnRef> {
-        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e));
+        let counted = crate::settings::acct();
+        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e, counted));
         if c.is_none() {
             self.unreserve();
         }

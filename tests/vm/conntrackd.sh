@@ -25,12 +25,12 @@ GW_S=198.51.100.1
 BURST=5000
 
 # table R: router R's table as /proc/net/ip_conntrack shows it; under
-# nf_conntrack, `conntrack -L` (the same layout with a mark).
+# nf_conntrack, `conntrack -L` (the same layout).
 table() {
     if [ "$BACKEND" = ip_conntrack ]; then
         ip netns exec "$1" cat "$CT_TABLE"
     else
-        ip netns exec "$1" conntrack -L 2> /dev/null | sed 's/ mark=0//'
+        ip netns exec "$1" conntrack -L 2> /dev/null
     fi
 }
 
@@ -160,7 +160,7 @@ run() {
         check "$m: rb commits its external cache (conntrackd -c)" ctd rb -c
         committed=$(table rb | grep -F "$key")
         check_match "$m: the committed entry in rb's table ($(ct_timeout "$committed") s left)" "$committed" \
-            "^tcp +6 [0-9]+ ESTABLISHED $(re "$key")src=$S dst=$C sport=$port dport=$sport \[ASSURED\] use=[0-9]+\$"
+            "^tcp +6 [0-9]+ ESTABLISHED $(re "$key")src=$S dst=$C sport=$port dport=$sport \[ASSURED\] mark=0 use=[0-9]+\$"
         # The rest of conntrackd's primary-backup.sh for a new primary.
         check "$m: rb flushes its caches, resyncs from its table, sends in bulk (-f, -R, -B)" become_primary
         check "$m: rb's internal cache has it, from its kernel table" wait_for 5 cache_has rb -i "$key"

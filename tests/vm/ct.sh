@@ -185,7 +185,7 @@ CT_LINE_RE="^(udp      17 [0-9]+ src=$CT_IP dst=$CT_IP $CT_PORTS${CT_UNREPL}src=
 CT_LINE_RE="$CT_LINE_RE|tcp      6 [0-9]+ $CT_STATES src=$CT_IP dst=$CT_IP $CT_PORTS${CT_UNREPL}src=$CT_IP dst=$CT_IP $CT_PORTS"
 CT_LINE_RE="$CT_LINE_RE|icmp     1 [0-9]+ src=$CT_IP dst=$CT_IP $CT_ICMP${CT_UNREPL}src=$CT_IP dst=$CT_IP $CT_ICMP"
 CT_LINE_RE="$CT_LINE_RE|unknown  [0-9]+ [0-9]+ src=$CT_IP dst=$CT_IP ${CT_UNREPL}src=$CT_IP dst=$CT_IP )"
-CT_LINE_RE="$CT_LINE_RE(\[ASSURED\] )?use=[0-9]+\$"
+CT_LINE_RE="$CT_LINE_RE(\[ASSURED\] )?mark=0 use=[0-9]+\$"
 
 # ct_dups FILE: the protocol and original tuple (what makes an entry) of
 # every line of a saved dump whose entry came earlier in FILE.

@@ -4,7 +4,9 @@
 # and -F really remove entries, -C is ip_conntrack_count, -S has one line
 # per CPU, the dying/unconfirmed/expectation lists are empty, IPv6 lists
 # are empty, each namespace sees its own table, and a process without
-# CAP_NET_ADMIN is refused.
+# CAP_NET_ADMIN is refused. Marks (-I/-U --mark, -L --mark, mark= in
+# /proc) and counters (ip_conntrack_acct: packets= bytes= in -L and
+# /proc, -L -z) work, and look as nf_conntrack's do.
 # vm-debug: yes
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
@@ -196,10 +198,31 @@ GS=198.51.100.80
 check "static neighbour for $GS" \
     ip neigh replace "$GS" lladdr 02:00:00:00:00:80 dev "$ROUTER_SERVER_IF" nud permanent
 awk 'BEGIN { for (p = 20000; p < 21000; p++) printf "--sport %d --dport 9\n", p }' > /tmp/many
+# An event listener that cannot keep up (the smallest buffer, its output
+# a pipe nobody reads until the flood is over) loses events and is told
+# (ENOBUFS); packets do not wait for it.
+rm -f /tmp/evfifo /tmp/flood-done
+mkfifo /tmp/evfifo
+(exec 3< /tmp/evfifo; while [ ! -e /tmp/flood-done ]; do sleep 0.1; done; cat <&3 > /tmp/flood.out) &
+rd=$!
+conntrack -E -b 1 > /tmp/evfifo 2> /tmp/flood.err &
+ev=$!
+sleep 0.5
+in_client ping -c 3 -i 0.2 -W 2 "$S" > /dev/null 2>&1 &
+pg=$!
 check "pkt: 1000 UDP flows" sh -c "ip netns exec $CLIENT_NS pkt --batch --src $GC --dst $GS --proto udp \
     --iface $NS_IF --dst-mac $(router_mac "$ROUTER_CLIENT_IF") < /tmp/many"
+wait "$pg"
+check_eq "a ping during the flood is answered" "$?" 0
 check "the count settles" ct_settle
 check_eq "1000 entries of them" "$(grep -c "src=$GC " "$CT_TABLE")" 1000
+touch /tmp/flood-done
+check "the overrun listener is told it lost events (ENOBUFS)" wait_for 10 grep -q "hit ENOBUFS" /tmp/flood.err
+check "and keeps listening" kill -0 "$ev"
+kill "$ev" 2> /dev/null
+wait "$ev" "$rd" 2> /dev/null
+got=$(grep -c '\[NEW\] udp .*dport=9 ' /tmp/flood.out)
+check "it got fewer than the 1000 new-entry events ($got)" test "$got" -lt 1000
 n=$(ct_count)
 check "conntrack -L succeeds" sh -c "conntrack -L > /tmp/m.out 2> /tmp/m.err"
 check_eq "every entry listed once" "$(norm < /tmp/m.out)" "$(norm < "$CT_TABLE")"
@@ -262,13 +285,13 @@ step "conntrack -I: entries made from user space are tracked like any other"
 check "-I a TCP entry, ESTABLISHED, 100 s" sh -c "conntrack -I -p tcp -s $C -d $S --sport 5610 --dport 5611 \
     -t 100 --state ESTABLISHED 2>&1 | grep -q '1 flow entries have been created'"
 check_match "/proc lists it" "$(ct_line "dport=5611 ")" \
-    "^tcp +6 (100|99) ESTABLISHED src=$C dst=$S sport=5610 dport=5611 \[UNREPLIED\] src=$S dst=$C sport=5611 dport=5610 use=1\$"
+    "^tcp +6 (100|99) ESTABLISHED src=$C dst=$S sport=5610 dport=5611 \[UNREPLIED\] src=$S dst=$C sport=5611 dport=5610 mark=0 use=1\$"
 out=$(conntrack -I -p tcp -s "$C" -d "$S" --sport 5610 --dport 5611 -t 100 --state ESTABLISHED 2>&1)
 check_match "-I of the same flow again: it exists" "$out" "Such conntrack exists"
 check "-I a UDP entry, replied and assured" sh -c "conntrack -I -p udp -s $C -d $S --sport 5620 --dport 5621 \
     -t 300 -u SEEN_REPLY,ASSURED > /dev/null 2>&1"
 check_match "/proc lists it assured" "$(ct_line "dport=5621 ")" \
-    "^udp +17 (300|29[0-9]) src=$C dst=$S sport=5620 dport=5621 src=$S dst=$C sport=5621 dport=5620 \[ASSURED\] use=1\$"
+    "^udp +17 (300|29[0-9]) src=$C dst=$S sport=5620 dport=5621 src=$S dst=$C sport=5621 dport=5620 \[ASSURED\] mark=0 use=1\$"
 check "-I an ICMP echo entry" sh -c "conntrack -I -p icmp -s $C -d $S --icmp-type 8 --icmp-code 0 --icmp-id 77 \
     -t 30 > /dev/null 2>&1"
 check_match "/proc lists it" "$(ct_line "id=77 ")" "^icmp +1 (30|29) src=$C dst=$S type=8 code=0 id=77 "
@@ -301,30 +324,91 @@ check_match "/proc shows the new timeout" "$(ct_line "dport=5611 ")" "^tcp +6 (6
 check_match "-U -u SEEN_REPLY,ASSURED: updated" \
     "$(conntrack -U -f ipv4 -p tcp --dport 5611 -u SEEN_REPLY,ASSURED 2>&1)" "1 flow entries have been updated"
 check_match "/proc shows it replied and assured" "$(ct_line "dport=5611 ")" \
-    "^tcp +6 [0-9]+ ESTABLISHED src=$C dst=$S sport=5610 dport=5611 src=$S dst=$C sport=5611 dport=5610 \[ASSURED\] use=1\$"
+    "^tcp +6 [0-9]+ ESTABLISHED src=$C dst=$S sport=5610 dport=5611 src=$S dst=$C sport=5611 dport=5610 \[ASSURED\] mark=0 use=1\$"
 check_match "-U --state TIME_WAIT: updated" \
     "$(conntrack -U -f ipv4 -p tcp --dport 5611 --state TIME_WAIT 2>&1)" "1 flow entries have been updated"
 check_match "/proc shows TIME_WAIT" "$(ct_line "dport=5611 ")" "^tcp +6 [0-9]+ TIME_WAIT "
 T5611=$(tuple_hex 01 "$C" "$S" 6 5610 5611)
 nl "an update clearing ASSURED: EBUSY" "messages=0 errno=16" 0x100 0 2 "${T5611}0800030000000008"
-nl "an update with a mark (no marks here): EOPNOTSUPP" "messages=0 errno=95" 0x100 0 2 "${T5611}0800080000000001"
-check_match "still assured" "$(ct_line "dport=5611 ")" "\[ASSURED\]"
+nl "an update with a 2-byte mark: ERANGE" "messages=0 errno=34" 0x100 0 2 "${T5611}0600080000010000"
+nl "an update with a 2-byte mark mask: ERANGE" "messages=0 errno=34" 0x100 0 2 "${T5611}0600150000010000"
+check_match "still assured, mark 0" "$(ct_line "dport=5611 ")" "\[ASSURED\] mark=0 use="
+nl "an update of the mark's low byte (CTA_MARK 0x1ff, CTA_MARK_MASK 0xff)" "messages=0 errno=0" 0x100 0 2 \
+    "${T5611}08000800000001ff08001500000000ff"
+check_match "/proc shows mark=511 ((0 & ~0xff) ^ 0x1ff, 6.12's arithmetic)" "$(ct_line "dport=5611 ")" \
+    "\[ASSURED\] mark=511 use="
 out=$(conntrack -U -p tcp --dport 5611 -t 60 2>&1)
 check_match "-U without -f: Operation not supported (conntrack 1.4.7 sends no family; 6.12 says the same)" \
     "$out" "Operation not supported"
 
+step "marks: -I/-U --mark, -L --mark, mark= in /proc"
+check "-I a UDP entry with --mark 5" sh -c "conntrack -I -p udp -s $C -d $S --sport 5650 --dport 5651 \
+    -t 100 --mark 5 2>&1 | grep -q '1 flow entries have been created'"
+check_match "/proc: mark=5 between the reply tuple and use=" "$(ct_line "dport=5651 ")" \
+    "^udp +17 (100|99) src=$C dst=$S sport=5650 dport=5651 \[UNREPLIED\] src=$S dst=$C sport=5651 dport=5650 mark=5 use=1\$"
+check_match "-L shows it" "$(conntrack -L -p udp --dport 5651 2> /dev/null)" " mark=5 use="
+check_match "-U --mark 0x30/0xf0: updated" \
+    "$(conntrack -U -f ipv4 -p udp --dport 5651 --mark 0x30/0xf0 2>&1)" "1 flow entries have been updated"
+check_match "/proc: mark=53 ((5 & ~0xf0) ^ 0x30)" "$(ct_line "dport=5651 ")" " mark=53 use=1\$"
+check_eq "-L --mark 53: that entry alone" "$(conntrack -L --mark 53 2> /dev/null | norm)" \
+    "$(grep -F ' mark=53 ' "$CT_TABLE" | norm)"
+check_eq "-L --mark 53: one line" "$(conntrack -L --mark 53 2> /dev/null | wc -l)" 1
+check_eq "-L --mark 0x30/0xf0: the same line" "$(conntrack -L --mark 0x30/0xf0 2> /dev/null | norm)" \
+    "$(grep -F ' mark=53 ' "$CT_TABLE" | norm)"
+check_eq "-L --mark 0: every other entry" "$(conntrack -L --mark 0 2> /dev/null | norm)" \
+    "$(grep -F ' mark=0 ' "$CT_TABLE" | norm)"
+check_eq "-D --mark 53: deletes it" "$(conntrack -D --mark 53 2>&1 > /dev/null)" "$ME: 1 flow entries have been deleted."
+check "it is gone" ct_absent "dport=5651 "
+nl "a dump with a mark mask but no mark: EINVAL" "messages=0 errno=22" 0x101 0x300 2 0800150000000001
+
+step "counters: ip_conntrack_acct"
+check_eq "ip_conntrack_acct is 0 by default" "$(cat $CT_SYSCTL/ip_conntrack_acct)" 0
+for v in 2 -1 x ''; do
+    check_fails "ip_conntrack_acct refuses '$v'" sh -c "echo '$v' > $CT_SYSCTL/ip_conntrack_acct"
+done
+check_eq "and stays 0" "$(cat $CT_SYSCTL/ip_conntrack_acct)" 0
+in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+check_fails "an entry made with it off has no counters" sh -c "grep '^icmp' $CT_TABLE | grep -q packets="
+check "echo 1 > ip_conntrack_acct" sh -c "echo 1 > $CT_SYSCTL/ip_conntrack_acct"
+check "three pings" in_client ping -c 3 -i 0.2 -W 2 "$S"
+PID=$(ct_line "type=8 " "packets=" | sed -n 's/.* id=\([0-9]*\) .*/\1/p' | head -n 1)
+check "its entry counts" test -n "$PID"
+# 84 bytes a packet: 20 (IP) + 8 (ICMP) + 56 of data.
+check_match "/proc: packets=3 bytes=252 after each tuple" "$(ct_line "id=$PID ")" \
+    "^icmp +1 [0-9]+ src=$C dst=$S type=8 code=0 id=$PID packets=3 bytes=252 src=$S dst=$C type=0 code=0 id=$PID packets=3 bytes=252 mark=0 use=1\$"
+check_match "-L: the same counters" "$(conntrack -L -p icmp --icmp-id "$PID" 2> /dev/null)" \
+    "id=$PID packets=3 bytes=252 src=$S .* packets=3 bytes=252 mark=0 "
+check_match "-o extended too" "$(conntrack -L -o extended -p icmp --icmp-id "$PID" 2> /dev/null)" \
+    "^ipv4 +2 icmp +1 .*id=$PID packets=3 bytes=252 src=$S .* packets=3 bytes=252 "
+# (conntrack 1.4.7 refuses -z with filters.)
+check_match "-L -z: shows them" "$(conntrack -L -z 2> /dev/null | grep -F "id=$PID ")" "id=$PID packets=3 bytes=252 "
+check_match "and zeroed them" "$(ct_line "id=$PID ")" "id=$PID packets=0 bytes=0 src=.* packets=0 bytes=0 mark=0 "
+check "echo 0 > ip_conntrack_acct" sh -c "echo 0 > $CT_SYSCTL/ip_conntrack_acct"
+in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+check_eq "entries made with it off again have none" \
+    "$(grep '^icmp' "$CT_TABLE" | grep -vF "id=$PID " | grep -c packets=)" 0
+check "the counting entry keeps its counters" ct_present "id=$PID packets=0 "
+conntrack -D -p icmp > /dev/null 2>&1
+
 step "the wire layout (ours; nf_conntrack's below)"
-# shapes: the attribute layout of a full dump, one line per kind of
-# entry, and of the count and per-CPU answers (values left out).
-# The events of that traffic, ports and ids left out, go to /tmp/$1.ev.
+# shapes NAME ACCT: the attribute layout of a full dump, one line per
+# kind of entry, and of the count and per-CPU answers (values left out),
+# with counters on (sysctl file ACCT) and a mark set by -U.
+# The events of that traffic, ports and ids left out, go to /tmp/NAME.ev;
+# the UDP and ICMP lines of -L, with their counters, to /tmp/NAME.acct.
 shapes() {
     conntrack -F > /dev/null 2>&1
+    echo 1 > "$2"
     conntrack -E > "/tmp/$1.ev.raw" 2> /dev/null &
     _ev=$!
     sleep 1
     tcp_exchange 5540 hi there > /dev/null
     udp_exchange 5541 q a > /dev/null
     in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+    conntrack -U -f ipv4 -p udp --dport 5541 --mark 7 > /dev/null 2>&1
+    conntrack -L 2> /dev/null | grep -E '^(udp|icmp) ' | sed -E 's/(sport|dport|id)=[0-9]+/\1=N/g; s/ +/ /g' \
+        | awk '{ $3 = ""; print }' | sort > "/tmp/$1.acct"
+    echo 0 > "$2"
     nlmsg --shape 0x101 0x300 2 | grep '^type=' | sort -u
     nlmsg --shape 0x105 0 0 | grep '^type='
     nlmsg --shape 0x104 0x300 0 | grep '^type=' | sort -u
@@ -338,16 +422,32 @@ shapes() {
     sed -E 's/(sport|dport|id)=[0-9]+/\1=N/g; s/ +/ /g; s/^ *(\[[A-Z]+\] [a-z]+ [0-9]+) [0-9]+ /\1 T /' \
         "/tmp/$1.ev.raw" | grep -Ev ' (FIN_WAIT|CLOSE_WAIT|LAST_ACK) ' | sort -u > "/tmp/$1.ev"
 }
-ours=$(shapes ours)
+ours=$(shapes ours "$CT_SYSCTL/ip_conntrack_acct")
 check_eq "three kinds of entries (TCP, UDP, ICMP) and two statistics answers" \
     "$(printf '%s\n' "$ours" | wc -l)" 5
+check_match "the UDP entry counted one packet each way, and has mark 7" "$(cat /tmp/ours.acct)" \
+    "^udp 17 +src=$C dst=$S sport=N dport=N packets=1 bytes=30 src=$S .* packets=1 bytes=30 mark=7 "
 
-step "unload with a listener attached"
+step "unload with a listener attached and a dump in progress"
 conntrack -E > /dev/null 2>&1 &
 ev=$!
 sleep 0.5
 in_client ping -c 1 -W 2 "$S" > /dev/null 2>&1
+check "pkt: 1000 UDP flows again" sh -c "ip netns exec $CLIENT_NS pkt --batch --src $GC --dst $GS --proto udp \
+    --iface $NS_IF --dst-mac $(router_mac "$ROUTER_CLIENT_IF") < /tmp/many"
+check "the count settles" ct_settle
+n=$(ct_count)
+rm -f /tmp/dump-go
+nlmsg --hold /tmp/dump-go 0x101 0x300 2 > /tmp/hold.out 2>&1 &
+hd=$!
+check "a dump stops after its first buffer" wait_for 10 grep -qx holding /tmp/hold.out
 topo_down
+# As nf_conntrack_netlink: a dump in progress holds the module.
+check_fails "rmmod is refused at once while the dump is open" rmmod ip_conntrack
+touch /tmp/dump-go
+bg_wait 10 "$hd"
+check_eq "the dump then ends" "$?" 0
+check_eq "with every entry, once" "$(tail -n 1 /tmp/hold.out)" "messages=$n errno=0"
 check "rmmod ip_conntrack" rmmod ip_conntrack
 check "the listener is still running" kill -0 "$ev"
 kill "$ev" 2> /dev/null
@@ -359,7 +459,7 @@ check "modprobe nf_conntrack_netlink" modprobe nf_conntrack_netlink
 ref=
 if topo_up; then
     pass "topology up"
-    ref=$(shapes ref)
+    ref=$(shapes ref /proc/sys/net/netfilter/nf_conntrack_acct)
 else
     fail "topology up"
 fi
@@ -367,6 +467,8 @@ check_eq "dump, count and per-CPU answers are laid out alike" "$ours" "$ref"
 printf '%s\n' "$ref" | sed 's/^/    | /'
 check_eq "the same events for the same traffic" "$(cat /tmp/ours.ev)" "$(cat /tmp/ref.ev)"
 sed 's/^/    | /' /tmp/ref.ev
+check_eq "the same counters and marks in -L" "$(cat /tmp/ours.acct)" "$(cat /tmp/ref.acct)"
+sed 's/^/    | /' /tmp/ref.acct
 topo_down
 check "unload them" sh -c "rmmod nf_conntrack_netlink && rmmod nf_conntrack"
 ct_finish

@@ -46,7 +46,7 @@ check "the rest dropped" "$IPT" -A FORWARD -m comment --comment icmp-rest -j DRO
 step "ping through the firewall"
 check "client pings the server" in_client ping -c 1 -W 3 "$S"
 ct_check "echo entry: answered, not [UNREPLIED], not [ASSURED]" "src=$C dst=$S type=8 " \
-    "^icmp +1 [0-9]+ $(re "src=$C dst=$S type=8 code=0 id=")([0-9]+) $(re "src=$S dst=$C type=0 code=0 id=")\\1 use=[0-9]+\$"
+    "^icmp +1 [0-9]+ $(re "src=$C dst=$S type=8 code=0 id=")([0-9]+) $(re "src=$S dst=$C type=0 code=0 id=")\\1 mark=0 use=[0-9]+\$"
 ct_check_timeout "kept after the reply, counting down from 30 s" "src=$C dst=$S type=8 " 25 30
 
 # ---------------------------------------------------------------------------
@@ -59,13 +59,13 @@ check "echo request id 4660" in_client pkt --src "$C" --dst "$S" --proto icmp \
     --icmp-type 8 --icmp-id 4660 --icmp-seq 1
 wait_for 3 ct_present "$K"
 ct_check "echo request: [UNREPLIED], reply tuple type=0" "$K" \
-    "^icmp +1 [0-9]+ $(re "$K")\[UNREPLIED\] $(re "$R")use=[0-9]+\$"
+    "^icmp +1 [0-9]+ $(re "$K")\[UNREPLIED\] $(re "$R")mark=0 use=[0-9]+\$"
 ct_check_timeout "counts down from 30 s" "$K" 25 30
 snap
 check "echo reply id 4660" to_client --icmp-type 0 --icmp-id 4660 --icmp-seq 1
 wait_for 3 ct_absent "$K" "[UNREPLIED]"
 ct_check "after the reply: no [UNREPLIED], entry kept" "$K" \
-    "^icmp +1 [0-9]+ $(re "$K")$(re "$R")use=[0-9]+\$"
+    "^icmp +1 [0-9]+ $(re "$K")$(re "$R")mark=0 use=[0-9]+\$"
 ct_check_timeout "kept until its 30 s timeout" "$K" 25 30
 check_eq "the reply was ESTABLISHED (accepted by ESTABLISHED,RELATED)" "$(delta icmp-estrel)" 1
 check "server accepts echo requests again" \
@@ -84,7 +84,7 @@ check_eq "it was RELATED" "$(delta icmp-related)" 1
 check_eq "it passed the ESTABLISHED,RELATED rule" "$(delta icmp-estrel)" 1
 check_eq "nothing INVALID, nothing fell through" "$(delta icmp-invalid) $(delta icmp-rest)" "0 0"
 ct_check "the error does not answer the flow: still [UNREPLIED]" "$KU" \
-    "^udp +17 [0-9]+ $(re "$KU")\[UNREPLIED\] $(re "$RU")use=[0-9]+\$"
+    "^udp +17 [0-9]+ $(re "$KU")\[UNREPLIED\] $(re "$RU")mark=0 use=[0-9]+\$"
 
 check "server drops TCP to 7302 (the flow stays SYN_SENT)" \
     in_server iptables -A INPUT -p tcp --dport 7302 -j DROP

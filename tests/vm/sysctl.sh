@@ -29,6 +29,7 @@ ip_conntrack_udp_timeout 30 1 2147483647
 ip_conntrack_udp_timeout_stream 120 1 2147483647
 ip_conntrack_icmp_timeout 30 1 2147483647
 ip_conntrack_generic_timeout 600 1 2147483647
+ip_conntrack_acct 0 0 1
 "
 MAX_CAP=134217728
 
@@ -96,7 +97,7 @@ EOF
 check_match "sysctl(8) reads a knob" "$(sysctl net.ipv4.netfilter.ip_conntrack_udp_timeout 2>&1)" \
     '^net\.ipv4\.netfilter\.ip_conntrack_udp_timeout = 30$'
 count=$(ls "$NF" | grep -c '^ip_conntrack_')
-check_eq "21 knobs under net.ipv4.netfilter" "$count" 21
+check_eq "22 knobs under net.ipv4.netfilter" "$count" 22
 missing=
 for f in "$NF"/ip_conntrack_*; do
     name=$(basename "$f")

@@ -49,7 +49,7 @@ check "client sends a SYN 41001 -> 7101" \
     c2s --sport 41001 --dport 7101 --flags S --seq 1000 --mss 1460 --wscale 7 --sackperm
 wait_for 3 ct_present "$K"
 ct_check "SYN_SENT line: state, tuples, [UNREPLIED]" "$K" \
-    "^tcp +6 [0-9]+ SYN_SENT $(re "$K")\[UNREPLIED\] $(re "$R")use=[0-9]+\$"
+    "^tcp +6 [0-9]+ SYN_SENT $(re "$K")\[UNREPLIED\] $(re "$R")mark=0 use=[0-9]+\$"
 ct_check_timeout "SYN_SENT counts down from 120 s" "$K" 115 120
 
 # ---------------------------------------------------------------------------
@@ -63,13 +63,13 @@ check "SYN/ACK 7102 -> 41002 (seq 5000, ack 1001, wscale 7)" \
     s2c --sport 7102 --dport 41002 --flags SA --seq 5000 --ack 1001 --window 65160 --mss 1460 --wscale 7 --sackperm
 wait_for 3 ct_present "$K" SYN_RECV
 ct_check "after the SYN/ACK: SYN_RECV, replied, not assured" "$K" \
-    "^tcp +6 [0-9]+ SYN_RECV $(re "$K")$(re "$R")use=[0-9]+\$"
+    "^tcp +6 [0-9]+ SYN_RECV $(re "$K")$(re "$R")mark=0 use=[0-9]+\$"
 ct_check_timeout "SYN_RECV counts down from 60 s" "$K" 55 60
 check "ACK 41002 -> 7102 (seq 1001, ack 5001)" \
     c2s --sport 41002 --dport 7102 --flags A --seq 1001 --ack 5001 --window 502
 wait_for 3 ct_present "$K" ESTABLISHED
 ct_check "after the ACK: ESTABLISHED [ASSURED]" "$K" \
-    "^tcp +6 [0-9]+ ESTABLISHED $(re "$K")$(re "$R")\[ASSURED\] use=[0-9]+\$"
+    "^tcp +6 [0-9]+ ESTABLISHED $(re "$K")$(re "$R")\[ASSURED\] mark=0 use=[0-9]+\$"
 ct_check_timeout "ESTABLISHED counts down from 5 days" "$K" "$EST_MIN" "$EST_MAX"
 
 step "in-window segments are not INVALID, an out-of-window one is"
@@ -93,7 +93,7 @@ check_eq "out-of-window: invalid column +1" "$(( $(stat_field invalid) - inv0 ))
 check_eq "out-of-window: the --state INVALID rule matched it once" \
     "$(( $(ipt_pkts FORWARD tcp-invalid) - rule0 ))" 1
 ct_check "out-of-window segment left the entry ESTABLISHED [ASSURED]" "$K" \
-    "^tcp +6 [0-9]+ ESTABLISHED $(re "$K")$(re "$R")\[ASSURED\] use=[0-9]+\$"
+    "^tcp +6 [0-9]+ ESTABLISHED $(re "$K")$(re "$R")\[ASSURED\] mark=0 use=[0-9]+\$"
 ct_check_timeout "and its countdown at 5 days" "$K" "$EST_MIN" "$EST_MAX"
 
 inv0=$(stat_field invalid)
@@ -107,7 +107,7 @@ check "RST 41002 -> 7102 (seq 1006, what the server acknowledged)" \
     c2s --sport 41002 --dport 7102 --flags RA --seq 1006 --ack 5001 --window 0
 wait_for 3 ct_present "$K" " CLOSE "
 ct_check "after the RST: CLOSE, still [ASSURED]" "$K" \
-    "^tcp +6 [0-9]+ CLOSE $(re "$K")$(re "$R")\[ASSURED\] use=[0-9]+\$"
+    "^tcp +6 [0-9]+ CLOSE $(re "$K")$(re "$R")\[ASSURED\] mark=0 use=[0-9]+\$"
 ct_check_timeout "CLOSE counts down from 10 s" "$K" 5 10
 
 # ---------------------------------------------------------------------------
@@ -117,7 +117,7 @@ R=$(ct_tuple "$S" "$C" 7104 41004)
 check "SYN 41004 -> 7104 (seq 3000)" c2s --sport 41004 --dport 7104 --flags S --seq 3000
 wait_for 3 ct_present "$K"
 ct_check "SYN_SENT [UNREPLIED] before the answer" "$K" \
-    "^tcp +6 [0-9]+ SYN_SENT $(re "$K")\[UNREPLIED\] $(re "$R")use=[0-9]+\$"
+    "^tcp +6 [0-9]+ SYN_SENT $(re "$K")\[UNREPLIED\] $(re "$R")mark=0 use=[0-9]+\$"
 check "RST/ACK 7104 -> 41004 (seq 0, ack 3001)" \
     s2c --sport 7104 --dport 41004 --flags RA --seq 0 --ack 3001 --window 0
 # CLOSE would keep it 10 s; gone within 2 s means deleted.
@@ -134,13 +134,13 @@ ip netns exec "$CLIENT_NS" socat -u "TCP:$S:8001,sourceport=40001,linger=0" OPEN
 cli=$!
 wait_for 5 ct_present "$K" ESTABLISHED
 ct_check "nc/socat connection: ESTABLISHED [ASSURED]" "$K" \
-    "^tcp +6 [0-9]+ ESTABLISHED $(re "$K")$(re "$R")\[ASSURED\] use=[0-9]+\$"
+    "^tcp +6 [0-9]+ ESTABLISHED $(re "$K")$(re "$R")\[ASSURED\] mark=0 use=[0-9]+\$"
 ct_check_timeout "ESTABLISHED counts down from 5 days" "$K" "$EST_MIN" "$EST_MAX"
 kill -9 "$cli" 2> /dev/null
 bg_wait 5 "$cli"
 wait_for 5 ct_present "$K" " CLOSE "
 ct_check "client killed with SO_LINGER 0 (RST): CLOSE [ASSURED]" "$K" \
-    "^tcp +6 [0-9]+ CLOSE $(re "$K")$(re "$R")\[ASSURED\] use=[0-9]+\$"
+    "^tcp +6 [0-9]+ CLOSE $(re "$K")$(re "$R")\[ASSURED\] mark=0 use=[0-9]+\$"
 ct_check_timeout "CLOSE counts down from 10 s" "$K" 5 10
 bg_wait 5 "$srv"
 
@@ -160,7 +160,7 @@ check_eq "exchange: server got the request" "$(cat /tmp/fin.srv)" request
 wait_for 3 ct_present "$K" TIME_WAIT
 t_tw=$(now_ms)
 ct_check "after FIN, FIN, ACK: TIME_WAIT [ASSURED]" "$K" \
-    "^tcp +6 [0-9]+ TIME_WAIT $(re "$K")$(re "$R")\[ASSURED\] use=[0-9]+\$"
+    "^tcp +6 [0-9]+ TIME_WAIT $(re "$K")$(re "$R")\[ASSURED\] mark=0 use=[0-9]+\$"
 ct_check_timeout "TIME_WAIT counts down from $TW s" "$K" $((TW - 3)) "$TW"
 ct_check_gone "TIME_WAIT entry gone within $TW s + 4 s" $((TW + 4)) "$K"
 gone_after=$(( $(now_ms) - t_tw ))
@@ -205,7 +205,7 @@ check_eq "no INVALID packet during the transfer (invalid column)" "$(( $(stat_fi
 check_eq "no packet dropped by the --state INVALID rule" "$(( $(ipt_pkts FORWARD tcp-invalid) - rule0 ))" 0
 wait_for 3 ct_present "$K" TIME_WAIT
 ct_check "transfer connection closed into TIME_WAIT [ASSURED]" "$K" \
-    "^tcp +6 [0-9]+ TIME_WAIT $(re "$K")$(re "$(ct_tuple "$S" "$C" 8004 40004)")\[ASSURED\] use=[0-9]+\$"
+    "^tcp +6 [0-9]+ TIME_WAIT $(re "$K")$(re "$(ct_tuple "$S" "$C" 8004 40004)")\[ASSURED\] mark=0 use=[0-9]+\$"
 
 # ---------------------------------------------------------------------------
 ct_finish

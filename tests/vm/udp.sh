@@ -17,10 +17,10 @@ s2u() { in_server pkt --src "$S" --dst "$C" --proto udp "$@"; }
 
 # unreplied_re KEY REPLY / replied_re KEY REPLY [ASSURED]: whole-line EREs.
 unreplied_re() {
-    echo "^udp +17 [0-9]+ $(re "$1")\[UNREPLIED\] $(re "$2")use=[0-9]+\$"
+    echo "^udp +17 [0-9]+ $(re "$1")\[UNREPLIED\] $(re "$2")mark=0 use=[0-9]+\$"
 }
 replied_re() {
-    echo "^udp +17 [0-9]+ $(re "$1")$(re "$2")${3:+\[ASSURED\] }use=[0-9]+\$"
+    echo "^udp +17 [0-9]+ $(re "$1")$(re "$2")${3:+\[ASSURED\] }mark=0 use=[0-9]+\$"
 }
 
 ct_setup

@@ -4,7 +4,7 @@
 //! (`IPCTNL_MSG_CT_GET_STATS_CPU`).
 //!
 //! An entry, in 6.12's order (a kernel with connection marks, no zones,
-//! no accounting or timestamp extensions, no helpers):
+//! no timestamp extension, no helpers):
 //!
 //! ```text
 //! CTA_TUPLE_ORIG  { CTA_TUPLE_IP { V4_SRC, V4_DST },
@@ -13,20 +13,24 @@
 //! CTA_STATUS, CTA_MARK, CTA_ID, CTA_USE, CTA_TIMEOUT,
 //! CTA_PROTOINFO { CTA_PROTOINFO_TCP { STATE, WSCALE_ORIGINAL,
 //!                 WSCALE_REPLY, FLAGS_ORIGINAL, FLAGS_REPLY } }   (TCP only)
+//! CTA_COUNTERS_ORIG { PACKETS, BYTES }, CTA_COUNTERS_REPLY { same }
+//!                                              (entries with counters)
 //! ```
 //!
-//! No 64-bit attributes appear yet, so none of the `CTA_*_PAD` alignment
-//! attributes `nla_put_be64` inserts.
+//! The counters are `nla_put_be64`s; x86-64 has efficient unaligned
+//! access, so 6.12 inserts no `CTA_COUNTERS_PAD` before them.
 //!
 //! Events (`ctnetlink_conntrack_event`) to the multicast groups carry the
 //! tuples, `CTA_ID`, `CTA_STATUS`, then: for a new entry or an update,
 //! `CTA_TIMEOUT` and, when the TCP state is news, the full
-//! `CTA_PROTOINFO`; for a destroyed entry `CTA_TIMEOUT` only if not zero
-//! and the TCP state alone. A zero mark is left out.
+//! `CTA_PROTOINFO`; for a destroyed entry `CTA_TIMEOUT` only if not zero,
+//! the counters and the TCP state alone. Last the mark: left out when 0,
+//! unless a ctnetlink request created or changed the entry (6.12's
+//! `IPCT_MARK`); such events carry the request's port in their header.
 
 use super::attr::{TooSmall, Writer};
 use super::message::{self, Header, F_MULTI, NFNETLINK_V0};
-use crate::entry::Entry;
+use crate::entry::{Counters, Entry};
 use crate::hash::{siphash, HashKey};
 use crate::proto::ProtoState;
 use crate::stats::Stats;
@@ -86,6 +90,10 @@ pub mod cta {
     pub const TIMEOUT: u16 = 7;
     /// Connection mark (be32).
     pub const MARK: u16 = 8;
+    /// Original direction's counters (nested).
+    pub const COUNTERS_ORIG: u16 = 9;
+    /// Reply direction's counters (nested).
+    pub const COUNTERS_REPLY: u16 = 10;
     /// Reference count (be32).
     pub const USE: u16 = 11;
     /// Entry identifier (be32).
@@ -141,6 +149,11 @@ pub mod cta {
     pub const PROTO_ICMP_TYPE: u16 = 5;
     /// `CTA_PROTO_ICMP_CODE`.
     pub const PROTO_ICMP_CODE: u16 = 6;
+
+    /// `CTA_COUNTERS_PACKETS` (be64).
+    pub const COUNTERS_PACKETS: u16 = 1;
+    /// `CTA_COUNTERS_BYTES` (be64).
+    pub const COUNTERS_BYTES: u16 = 2;
 
     /// `CTA_PROTOINFO_TCP`.
     pub const PROTOINFO_TCP: u16 = 1;
@@ -202,8 +215,24 @@ pub struct Meta {
     pub uses: u32,
     /// `CTA_TIMEOUT`: whole seconds left.
     pub timeout: u32,
-    /// `CTA_MARK`.
-    pub mark: u32,
+    /// `CTA_COUNTERS_ORIG` and `_REPLY`, for an entry that counts.
+    pub counters: Option<[Counters; 2]>,
+    /// For an event: the port of the ctnetlink request that made the
+    /// change (6.12's `item->portid`), 0 for a packet's. It goes in the
+    /// header, and a created or changed entry's mark goes out even when 0
+    /// (such requests report `IPCT_MARK`).
+    pub portid: u32,
+}
+
+/// `ctnetlink_dump_acct`: both directions' nests.
+fn put_counters(w: &mut Writer<'_>, c: &[Counters; 2]) -> Result<(), TooSmall> {
+    for (ty, d) in [(cta::COUNTERS_ORIG, &c[0]), (cta::COUNTERS_REPLY, &c[1])] {
+        let n = w.nest_start(ty)?;
+        w.put(cta::COUNTERS_PACKETS, &d.packets.to_be_bytes())?;
+        w.put(cta::COUNTERS_BYTES, &d.bytes.to_be_bytes())?;
+        w.nest_end(n)?;
+    }
+    Ok(())
 }
 
 /// The identifier of the entry object at `addr` (6.12's `nf_ct_get_id`:
@@ -338,12 +367,15 @@ fn put_entry_inner(
     put_tuple(w, &e.tuple(Dir::Reply))?;
     w.nest_end(n)?;
     w.put_be32(cta::STATUS, e.status.0)?;
-    w.put_be32(cta::MARK, m.mark)?;
+    w.put_be32(cta::MARK, e.mark)?;
     w.put_be32(cta::ID, m.id)?;
     w.put_be32(cta::USE, m.uses)?;
     w.put_be32(cta::TIMEOUT, m.timeout)?;
     if let ProtoState::Tcp(tcp) = &e.proto {
         put_tcp(w, tcp, false)?;
+    }
+    if let Some(c) = &m.counters {
+        put_counters(w, c)?;
     }
     message::end(w, at)
 }
@@ -406,8 +438,8 @@ pub fn update_event(old: u16, new: u16) -> Option<Event> {
 }
 
 /// Appends the event message of `ev` about `e`
-/// (`ctnetlink_conntrack_event`, sent to nobody in particular: port 0,
-/// sequence 0). On [`TooSmall`] nothing is appended.
+/// (`ctnetlink_conntrack_event`: sequence 0, port [`Meta::portid`]). On
+/// [`TooSmall`] nothing is appended.
 pub fn put_event(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result<(), TooSmall> {
     let start = w.len();
     let r = put_event_inner(w, ev, e, m);
@@ -430,7 +462,7 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
         kind: msg_type(SUBSYS_CTNETLINK, ty),
         flags,
         seq: 0,
-        pid: 0,
+        pid: m.portid,
         family: AF_INET,
         version: NFNETLINK_V0,
         res_id: 0,
@@ -453,6 +485,9 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
             if m.timeout != 0 {
                 w.put_be32(cta::TIMEOUT, m.timeout)?;
             }
+            if let Some(c) = &m.counters {
+                put_counters(w, c)?;
+            }
             if let Some(t) = tcp {
                 put_tcp(w, t, true)?;
             }
@@ -467,8 +502,8 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
             }
         }
     }
-    if m.mark != 0 {
-        w.put_be32(cta::MARK, m.mark)?;
+    if e.mark != 0 || (m.portid != 0 && ev != Event::Destroy) {
+        w.put_be32(cta::MARK, e.mark)?;
     }
     message::end(w, at)
 }

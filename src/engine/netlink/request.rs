@@ -251,8 +251,8 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// `ctnetlink_filter_match` for an IPv4 entry with mark `mark`.
-    pub fn matches(&self, e: &Entry, mark: u32) -> bool {
+    /// `ctnetlink_filter_match` for an IPv4 entry.
+    pub fn matches(&self, e: &Entry) -> bool {
         if self.family != AF_UNSPEC && self.family != AF_INET {
             return false;
         }
@@ -262,7 +262,7 @@ impl Filter {
         if self.reply.flags != 0 && !self.reply.matches(&e.tuple(Dir::Reply)) {
             return false;
         }
-        mark & self.mark.1 == self.mark.0 && e.status.0 & self.status.1 == self.status.0
+        e.mark & self.mark.1 == self.mark.0 && e.status.0 & self.status.1 == self.status.0
     }
 }
 
@@ -511,6 +511,26 @@ pub struct Create {
     pub status: u32,
     /// TCP: the state, each side's flags and window scale.
     pub tcp: Option<(crate::proto::tcp::TcpState, [u8; 2], [u8; 2])>,
+    /// `CTA_MARK` (with `CTA_MARK_MASK`), applied to a zero mark.
+    pub mark: Option<MarkChange>,
+}
+
+/// A mark change (`ctnetlink_change_mark`): `CTA_MARK` and the bits of
+/// the old mark `CTA_MARK_MASK` does not name (all when there is no
+/// mask). The new mark is `(old & keep) ^ value`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarkChange {
+    /// `CTA_MARK`.
+    pub value: u32,
+    /// `~CTA_MARK_MASK`, or 0 without one.
+    pub keep: u32,
+}
+
+impl MarkChange {
+    /// The mark after the change of `old`.
+    pub fn apply(self, old: u32) -> u32 {
+        (old & self.keep) ^ self.value
+    }
 }
 
 /// What an update (`IPCTNL_MSG_CT_NEW` on an entry that exists, without
@@ -523,6 +543,8 @@ pub struct Change {
     pub status: Option<u32>,
     /// TCP: what `CTA_PROTOINFO_TCP` asks.
     pub tcp: Option<TcpChange>,
+    /// `CTA_MARK` (with `CTA_MARK_MASK`).
+    pub mark: Option<MarkChange>,
 }
 
 /// A TCP update: a new state number, each side's `(flags, mask)`, both
@@ -564,6 +586,9 @@ impl Change {
             };
             tcp.change(state, flags, wscale);
         }
+        if let Some(m) = self.mark {
+            e.mark = m.apply(e.mark);
+        }
         Ok(())
     }
 }
@@ -582,7 +607,11 @@ impl Create {
             (proto::ICMP, _) => ProtoState::Icmp,
             _ => ProtoState::Generic,
         };
-        Entry::new(self.orig, Status(self.status), u64::from(self.timeout).saturating_mul(1000), proto)
+        let mut e = Entry::new(self.orig, Status(self.status), u64::from(self.timeout).saturating_mul(1000), proto);
+        if let Some(m) = self.mark {
+            e.mark = m.apply(0);
+        }
+        e
     }
 }
 
@@ -610,9 +639,9 @@ impl CtRequest<'_> {
         if self.get(cta::TIMEOUT).is_none() {
             return Err(Error::Invalid);
         }
-        // No NAT, helpers, expectations, marks or labels here.
+        // No NAT, helpers, expectations or labels here.
         let unsupported = [cta::NAT_SRC, cta::NAT_DST, cta::HELP, cta::TUPLE_MASTER, cta::LABELS];
-        if unsupported.iter().any(|t| self.get(*t).is_some()) || self.get(cta::MARK).is_some_and(|m| m.be32() != 0) {
+        if unsupported.iter().any(|t| self.get(*t).is_some()) {
             return Err(Error::NotSupported);
         }
         let (Some(orig), Some(reply)) = (o.lookup_key(), r.lookup_key()) else {
@@ -641,15 +670,15 @@ impl CtRequest<'_> {
         } else {
             None
         };
-        Ok(Create { orig, timeout, status, tcp })
+        Ok(Create { orig, timeout, status, tcp, mark: self.mark_change() })
     }
 
     /// An update's changes (`ctnetlink_change_conntrack`).
     pub fn change(&self) -> Result<Change, Error> {
-        // Only a new entry may get NAT or a master; no helpers, labels
-        // or marks here.
+        // Only a new entry may get NAT or a master; no helpers or labels
+        // here.
         let unsupported = [cta::NAT_SRC, cta::NAT_DST, cta::TUPLE_MASTER, cta::HELP, cta::LABELS];
-        if unsupported.iter().any(|t| self.get(*t).is_some()) || self.get(cta::MARK).is_some_and(|m| m.be32() != 0) {
+        if unsupported.iter().any(|t| self.get(*t).is_some()) {
             return Err(Error::NotSupported);
         }
         let tcp = match self.get(cta::PROTOINFO) {
@@ -684,7 +713,16 @@ impl CtRequest<'_> {
             timeout: self.get(cta::TIMEOUT).map(|a| a.be32()),
             status: self.get(cta::STATUS).map(|a| a.be32()),
             tcp,
+            mark: self.mark_change(),
         })
+    }
+
+    /// `ctnetlink_change_mark`'s reading of `CTA_MARK` and
+    /// `CTA_MARK_MASK` (a mask without a mark changes nothing).
+    fn mark_change(&self) -> Option<MarkChange> {
+        let value = self.get(cta::MARK)?.be32();
+        let keep = self.get(cta::MARK_MASK).map_or(0, |a| !a.be32());
+        Some(MarkChange { value, keep })
     }
 
     /// `nlattr_to_tcp` on a new entry (state NONE, no flags before).

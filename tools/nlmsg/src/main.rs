@@ -3,7 +3,7 @@
 //! (malformed, truncated, oversized or unknown attributes).
 //!
 //! ```text
-//! nlmsg [--shape] TYPE FLAGS FAMILY [HEX_ATTRS]
+//! nlmsg [--shape] [--hold FILE] TYPE FLAGS FAMILY [HEX_ATTRS]
 //! ```
 //!
 //! TYPE is `nlmsg_type` (subsystem << 8 | message), FLAGS are added to
@@ -12,7 +12,9 @@
 //! final acknowledgement or NLMSG_DONE, E the error it carried (0 for
 //! success). With `--shape`, first one line per answer: its type, flags,
 //! family and attribute tree as `TYPE:LEN` with nests in braces (values
-//! left out), to compare the layout of two kernels' answers.
+//! left out), to compare the layout of two kernels' answers. With
+//! `--hold FILE`, after the first buffer of answers it prints `holding`
+//! and reads on only once FILE exists: a dump stays in progress meanwhile.
 
 use std::process::ExitCode;
 
@@ -57,12 +59,24 @@ fn shape(mut b: &[u8]) -> String {
 }
 
 fn run(args: &[String]) -> Result<(usize, i32), String> {
-    let (show, args) = match args.first().map(String::as_str) {
-        Some("--shape") => (true, &args[1..]),
-        _ => (false, args),
-    };
+    let mut args = args;
+    let mut show = false;
+    let mut hold: Option<&str> = None;
+    loop {
+        match args {
+            [o, rest @ ..] if o == "--shape" => {
+                show = true;
+                args = rest;
+            }
+            [o, f, rest @ ..] if o == "--hold" => {
+                hold = Some(f);
+                args = rest;
+            }
+            _ => break,
+        }
+    }
     let [ty, flags, family, rest @ ..] = args else {
-        return Err("usage: nlmsg TYPE FLAGS FAMILY [HEX_ATTRS]".into());
+        return Err("usage: nlmsg [--shape] [--hold FILE] TYPE FLAGS FAMILY [HEX_ATTRS]".into());
     };
     let ty = parse_num(ty).ok_or("bad TYPE")? as u16;
     let flags = parse_num(flags).ok_or("bad FLAGS")? as u16 | 0x1 | 0x4;
@@ -109,6 +123,14 @@ fn run(args: &[String]) -> Result<(usize, i32), String> {
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n < 0 {
             return Err(format!("recv: {}", std::io::Error::last_os_error()));
+        }
+        if let Some(f) = hold.take() {
+            use std::io::Write;
+            println!("holding");
+            let _ = std::io::stdout().flush();
+            while !std::path::Path::new(f).exists() {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         }
         let mut b = &buf[..n as usize];
         while b.len() >= 16 {
