@@ -115,7 +115,10 @@ nl() {
     shift 2
     check_eq "$_d" "$(nlmsg "$@" 2>&1)" "$_w"
 }
+# Unchanged: nothing added, nothing deleted (on a slow debug kernel the
+# 30-second UDP and ICMP entries may expire meanwhile, on their own).
 n0=$(ct_count)
+e0=$(grep -c ESTABLISHED "$CT_TABLE")
 T=$(tuple_hex 01 "$C" "$S" 6 "$SPORT" 5500)
 nl "GET of the connection, an unknown attribute ignored" "messages=1 errno=0" 0x101 0 2 "${T}0800c800deadbeef"
 nl "GET with a 2-byte CTA_STATUS: ERANGE" "messages=0 errno=34" 0x101 0 2 "0600030000000000$T"
@@ -139,7 +142,8 @@ nl "an unknown message type: EINVAL" "messages=0 errno=22" 0x109 0 2
 nl "16000 bytes of unknown attributes: parsed, no tuple" "messages=0 errno=22" 0x101 0 2 \
     "$(awk 'BEGIN { for (i = 0; i < 4000; i++) printf "0400c800" }')"
 nl "the expectation table is empty" "messages=0 errno=0" 0x201 0x300 2
-check_eq "the table is unchanged" "$(ct_count)" "$n0"
+check "nothing was added" test "$(ct_count)" -le "$n0"
+check_eq "no connection was deleted" "$(grep -c ESTABLISHED "$CT_TABLE")" "$e0"
 check "the connection is still there" ct_present "dport=5500 "
 
 step "conntrack -C and -S"
@@ -167,13 +171,13 @@ wait "$ev" "$evnew" 2> /dev/null
 evs=$(cat /tmp/ev.out)
 tcpkey="src=$C dst=$S sport=[0-9]+ dport=5530 "
 check_match "[NEW] of the TCP connection, SYN_SENT and unreplied" "$evs" \
-    "\[NEW\] tcp +6 120 SYN_SENT $tcpkey\[UNREPLIED\] src=$S dst=$C sport=5530 "
-check_match "[UPDATE] when the SYN/ACK came: SYN_RECV" "$evs" "\[UPDATE\] tcp +6 60 SYN_RECV $tcpkey"
-check_match "[UPDATE] ESTABLISHED and ASSURED" "$evs" "\[UPDATE\] tcp +6 432000 ESTABLISHED $tcpkey.*\[ASSURED\]"
-check_match "[UPDATE] through the close to TIME_WAIT" "$evs" "\[UPDATE\] tcp +6 120 TIME_WAIT $tcpkey"
+    "\[NEW\] tcp +6 (120|119) SYN_SENT $tcpkey\[UNREPLIED\] src=$S dst=$C sport=5530 "
+check_match "[UPDATE] when the SYN/ACK came: SYN_RECV" "$evs" "\[UPDATE\] tcp +6 (60|59) SYN_RECV $tcpkey"
+check_match "[UPDATE] ESTABLISHED and ASSURED" "$evs" "\[UPDATE\] tcp +6 (432000|431999) ESTABLISHED $tcpkey.*\[ASSURED\]"
+check_match "[UPDATE] through the close to TIME_WAIT" "$evs" "\[UPDATE\] tcp +6 (120|119) TIME_WAIT $tcpkey"
 udpkey="src=$C dst=$S sport=[0-9]+ dport=5531 "
-check_match "[NEW] of the UDP flow" "$evs" "\[NEW\] udp +17 30 $udpkey\[UNREPLIED\]"
-check_match "[UPDATE] when its reply came" "$evs" "\[UPDATE\] udp +17 30 $udpkey"
+check_match "[NEW] of the UDP flow" "$evs" "\[NEW\] udp +17 (30|29) $udpkey\[UNREPLIED\]"
+check_match "[UPDATE] when its reply came" "$evs" "\[UPDATE\] udp +17 (30|29) $udpkey"
 check_match "[DESTROY] when it was deleted" "$evs" "\[DESTROY\] udp +17 ([0-9]+ )?$udpkey"
 check_eq "no event twice" "$(printf '%s\n' "$evs" | sort | uniq -d | wc -l)" 0
 check_match "-e NEW: the new entries" "$(cat /tmp/evnew.out)" "\[NEW\] tcp .*dport=5530 "
@@ -235,6 +239,7 @@ check "the TCP connection is still listed" ct_present "dport=5500 "
 
 step "a process without CAP_NET_ADMIN is refused"
 n0=$(ct_count)
+e0=$(grep -c ESTABLISHED "$CT_TABLE")
 NOPRIV="setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all"
 if out=$($NOPRIV conntrack -F 2>&1); then
     fail "unprivileged conntrack -F succeeded: $out"
@@ -242,7 +247,8 @@ else
     check_match "unprivileged -F: refused for lack of CAP_NET_ADMIN" "$out" \
         "must be root or get CAP_NET_ADMIN|Operation not permitted"
 fi
-check_eq "the table is unchanged" "$(ct_count)" "$n0"
+check "nothing was added" test "$(ct_count)" -le "$n0"
+check_eq "no connection was deleted" "$(grep -c ESTABLISHED "$CT_TABLE")" "$e0"
 check_fails "unprivileged -D is refused too" $NOPRIV conntrack -D -p udp
 check_fails "and unprivileged -L" $NOPRIV conntrack -L
 
@@ -305,7 +311,7 @@ nl "create without a timeout: EINVAL" "messages=0 errno=22" 0x100 0x600 2 "${TN}
 nl "create with a reply tuple that is not the inverse (NAT): EOPNOTSUPP" "messages=0 errno=95" 0x100 0x600 2 \
     "${TN}$(tuple_hex 02 "$S" "$C" 17 5631 5639)0800070000000032"
 nl "a create made" "messages=0 errno=0" 0x100 0x600 2 "${TN}${TR}080003000000000a0800070000000032"
-check_match "/proc lists it" "$(ct_line "dport=5631 ")" "^udp +17 (50|49) src=$C dst=$S sport=5630 dport=5631 src="
+check_match "/proc lists it" "$(ct_line "dport=5631 ")" "^udp +17 (50|49|4[0-8]) src=$C dst=$S sport=5630 dport=5631 src="
 check "a stateful firewall: only ESTABLISHED may pass" sh -c \
     "iptables -P FORWARD DROP && iptables -A FORWARD -m state --state ESTABLISHED -j ACCEPT"
 # (It ends with the first datagram; the limit is for the slow debug kernel.)
