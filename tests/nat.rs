@@ -12,14 +12,13 @@
 
 mod common;
 
-use std::cell::Cell;
-use std::collections::BTreeSet;
 
 use common::*;
 use ip_conntrack::nat::icmp_error::translate;
 use ip_conntrack::nat::range::{flags, manip_key, Range};
 use ip_conntrack::nat::rewrite::{manip_packet, RewriteError};
-use ip_conntrack::nat::unique::{best_addr, unique_tuple, Clash};
+use ip_conntrack::nat::unique::{best_addr, unique_tuple};
+use ip_conntrack::nat::model::ModelTable as Table;
 use ip_conntrack::nat::Manip;
 use ip_conntrack::packet::{parse, Icmp as IcmpInfo, L4Info};
 use ip_conntrack::tuple::{proto, Tuple, L4};
@@ -118,39 +117,6 @@ fn may_change(protocol: u8, manip: Manip, at: usize) -> bool {
 
 fn manip() -> impl Strategy<Value = Manip> {
     prop_oneof![Just(Manip::Src), Just(Manip::Dst)]
-}
-
-/// A table of reply tuples and of source-NATed (original, reply) pairs.
-#[derive(Default)]
-struct Table {
-    replies: BTreeSet<Tuple>,
-    snat: Vec<(Tuple, Tuple)>,
-    asked: Cell<u32>,
-}
-
-impl Clash for Table {
-    fn taken(&self, reply: &Tuple) -> bool {
-        self.asked.set(self.asked.get() + 1);
-        self.replies.contains(reply)
-    }
-    fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        for (o, r) in &self.snat {
-            let same = o.proto == orig.proto
-                && o.src == orig.src
-                && manip_key(o, Manip::Src) == manip_key(orig, Manip::Src);
-            if same && visit(r) {
-                return;
-            }
-        }
-    }
-}
-
-impl Table {
-    fn add(&mut self, orig: &Tuple, mapped: &Tuple) {
-        let reply = mapped.invert().unwrap();
-        self.replies.insert(reply);
-        self.snat.push((*orig, reply));
-    }
 }
 
 fn rng(seed: u64) -> impl FnMut() -> u16 {

@@ -12,13 +12,16 @@
 //! - [`jhash`] — the kernel's `jhash2`, which picks the address in a range;
 //! - [`checksum`] — incremental checksum updates (RFC 1624);
 //! - [`rewrite`] — `nf_nat_ipv4_manip_pkt` over a byte slice;
-//! - [`icmp_error`] — `nf_nat_icmp_reply_translation`.
+//! - [`icmp_error`] — `nf_nat_icmp_reply_translation`;
+//! - `model` (with `std`) — a table model for host tests.
 //!
 //! Addresses are host-order numbers as in [`crate::tuple::Tuple`].
 
 pub mod checksum;
 pub mod icmp_error;
 pub mod jhash;
+#[cfg(feature = "std")]
+pub mod model;
 pub mod options;
 pub mod range;
 pub mod rewrite;

@@ -237,8 +237,6 @@ pub fn unique_key(
 mod tests {
     use super::*;
     use crate::tuple::L4;
-    use std::cell::Cell;
-    use std::collections::BTreeSet;
     use std::vec::Vec;
 
     const LAN1: u32 = 0xc000_0202;
@@ -246,38 +244,9 @@ mod tests {
     const SERVER: u32 = 0xc633_6402;
     const PUB: u32 = 0xcb00_7101;
 
-    /// A table of reply tuples, counting questions.
-    #[derive(Default)]
-    struct Table {
-        replies: BTreeSet<Tuple>,
-        asked: Cell<u32>,
-        /// (original, reply) of source-NATed entries.
-        snat: Vec<(Tuple, Tuple)>,
-    }
-
-    impl Clash for Table {
-        fn taken(&self, reply: &Tuple) -> bool {
-            self.asked.set(self.asked.get() + 1);
-            self.replies.contains(reply)
-        }
-        fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-            for (o, r) in &self.snat {
-                let same = o.proto == orig.proto
-                    && o.src == orig.src
-                    && manip_key(o, Manip::Src) == manip_key(orig, Manip::Src);
-                if same && visit(r) {
-                    return;
-                }
-            }
-        }
-    }
-
-    impl Table {
-        fn insert(&mut self, orig: &Tuple, nated: &Tuple) {
-            self.replies.insert(nated.invert().unwrap());
-            self.snat.push((*orig, nated.invert().unwrap()));
-        }
-    }
+    use crate::nat::model::ModelTable as Table;
+    use std::cell::Cell;
+    use std::collections::BTreeSet;
 
     fn tcp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
         Tuple { src, dst, proto: proto::TCP, l4: L4::Ports { sport, dport } }
@@ -316,7 +285,7 @@ mod tests {
         let mut t = Table::default();
         let a = tcp(LAN1, 40000, SERVER, 80);
         let ma = unique_tuple(&a, &masq(0, 0), Manip::Src, &t, &mut counter(0));
-        t.insert(&a, &ma);
+        t.add(&a, &ma);
         let b = tcp(LAN2, 40000, SERVER, 80);
         let mb = unique_tuple(&b, &masq(0, 0), Manip::Src, &t, &mut counter(7));
         assert_ne!(ma, mb);
@@ -330,7 +299,7 @@ mod tests {
         let mut t = Table::default();
         for (orig_port, lo, hi) in [(22u16, 1u16, 511u16), (700, 600, 1023)] {
             let a = tcp(LAN1, orig_port, SERVER, 80);
-            t.insert(&a, &tcp(PUB, orig_port, SERVER, 80));
+            t.add(&a, &tcp(PUB, orig_port, SERVER, 80));
             let b = tcp(LAN2, orig_port, SERVER, 80);
             let got = unique_tuple(&b, &masq(0, 0), Manip::Src, &t, &mut counter(1000));
             let p = manip_key(&got, Manip::Src).unwrap();
@@ -348,7 +317,7 @@ mod tests {
             let o = tcp(LAN1 + host, 40000, SERVER, 80);
             let m = unique_tuple(&o, &r, Manip::Src, &t, &mut counter(host as u16));
             got.push(m);
-            t.insert(&o, &m);
+            t.add(&o, &m);
         }
         let ports: BTreeSet<u16> = got[..2].iter().map(|m| manip_key(m, Manip::Src).unwrap()).collect();
         assert_eq!(ports.len(), 2);
@@ -362,7 +331,7 @@ mod tests {
         let r = masq(6000, 6000);
         let a = tcp(LAN1, 6000, SERVER, 80);
         let ma = unique_tuple(&a, &r, Manip::Src, &t, &mut counter(0));
-        t.insert(&a, &ma);
+        t.add(&a, &ma);
         let asked = t.asked.get();
         let mb = unique_tuple(&tcp(LAN2, 6000, SERVER, 80), &r, Manip::Src, &t, &mut counter(0));
         assert_eq!(ma, mb);
@@ -375,7 +344,7 @@ mod tests {
         let r = Range { min_addr: PUB, max_addr: PUB + 9, ..masq(20000, 30000) };
         let a = tcp(LAN1, 40000, SERVER, 80);
         let ma = unique_tuple(&a, &r, Manip::Src, &t, &mut counter(0));
-        t.insert(&a, &ma);
+        t.add(&a, &ma);
         // Another server: same source address and port reused.
         let b = tcp(LAN1, 40000, SERVER + 1, 443);
         let mb = unique_tuple(&b, &r, Manip::Src, &t, &mut counter(99));
@@ -468,7 +437,7 @@ mod tests {
             |src| Tuple { src, dst: SERVER, proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 77 } };
         let a = unique_tuple(&echo(LAN1), &masq(0, 0), Manip::Src, &t, &mut counter(0));
         assert_eq!(a, Tuple { src: PUB, ..echo(LAN1) });
-        t.insert(&echo(LAN1), &a);
+        t.add(&echo(LAN1), &a);
         let b = unique_tuple(&echo(LAN2), &masq(0, 0), Manip::Src, &t, &mut || 40);
         assert_eq!(b, Tuple { src: PUB, l4: L4::Icmp { ty: 8, code: 0, id: 40 }, ..echo(LAN2) });
     }
