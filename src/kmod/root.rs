@@ -86,7 +86,12 @@ mod ktable;
 #[path = "stats.rs"]
 mod kstats;
 mod lock;
+// The NAT core (src/kmod/nat.rs), which mounts the engine's NAT half:
+// public, as the other engine mounts, so unused engine items are not dead.
+pub mod nat;
+mod nat_table;
 mod nfct_hook;
+mod nft_nat;
 mod packet_path;
 mod params;
 mod procfs;
@@ -96,6 +101,7 @@ mod sockopt;
 mod sys;
 mod sysctl;
 mod xt_match;
+mod xt_target;
 
 module! {
     type: IpConntrack,
@@ -113,6 +119,11 @@ module! {
 struct IpConntrack {
     /// First: no request or dump may reach a table being torn down.
     _ctnetlink: ctnetlink::Registration,
+    /// No new nat chains (nft), nat tables or NAT rules; the tables'
+    /// lookups go before the NAT core they are registered with.
+    _nft_nat: nft_nat::ChainType,
+    _nat_table: nat_table::Table,
+    _nat_targets: xt_target::Registration,
     _matches: xt_match::Registration,
     _hooks: hooks::Registration<4>,
     _proc: procfs::Files,
@@ -159,6 +170,9 @@ impl kernel::Module for IpConntrack {
         let proc = procfs::Files::new()?;
         let hooks = hooks::Registration::new(packet_path::hook_ops())?;
         let matches = xt_match::register()?;
+        let nat_targets = xt_target::register()?;
+        let nat_table = nat_table::Table::register()?;
+        let nft_nat = nft_nat::ChainType::register();
         let ctnetlink = ctnetlink::Registration::new()?;
 
         pr_info!(
@@ -169,6 +183,9 @@ impl kernel::Module for IpConntrack {
         );
         Ok(Self {
             _ctnetlink: ctnetlink,
+            _nft_nat: nft_nat,
+            _nat_table: nat_table,
+            _nat_targets: nat_targets,
             _matches: matches,
             _hooks: hooks,
             _proc: proc,

@@ -101,9 +101,13 @@ impl Edits {
     /// Writes the edits (planned for this buffer, so they fit).
     pub(crate) fn apply(&self, buf: &mut [u8]) {
         for e in self.list.iter().take(self.n) {
+            // Byte by byte: `copy_from_slice` would keep a length-mismatch
+            // panic path in the module (objtool flags it).
             let src = e.bytes.get(..e.len).unwrap_or(&[]);
             if let Some(dst) = buf.get_mut(e.at..e.at.saturating_add(e.len)) {
-                dst.copy_from_slice(src);
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = *s;
+                }
             }
         }
     }
