@@ -199,9 +199,9 @@ impl Drop for Registration {
     }
 }
 
-/// Declares a target revision.
-macro_rules! nat_target {
-    ($(#[$doc:meta])* $name:ident, $kind:expr, $rev:literal) => {
+/// Declares target revisions: `Name = (target, revision)`.
+macro_rules! nat_targets {
+    ($($(#[$doc:meta])* $name:ident = ($kind:expr, $rev:literal);)*) => {$(
         $(#[$doc])*
         struct $name;
 
@@ -209,45 +209,29 @@ macro_rules! nat_target {
             const KIND: Kind = $kind;
             const REVISION: u8 = $rev;
         }
-    };
+    )*};
 }
 
-nat_target!(
+nat_targets! {
     /// `SNAT`, revision 0 (`nf_nat_ipv4_multi_range_compat`).
-    SnatV0, Kind::Snat, 0
-);
-nat_target!(
+    SnatV0 = (Kind::Snat, 0);
     /// `SNAT`, revision 1 (`nf_nat_range`).
-    SnatV1, Kind::Snat, 1
-);
-nat_target!(
+    SnatV1 = (Kind::Snat, 1);
     /// `SNAT`, revision 2 (`nf_nat_range2`: shifted port ranges).
-    SnatV2, Kind::Snat, 2
-);
-nat_target!(
+    SnatV2 = (Kind::Snat, 2);
     /// `DNAT`, revision 0.
-    DnatV0, Kind::Dnat, 0
-);
-nat_target!(
+    DnatV0 = (Kind::Dnat, 0);
     /// `DNAT`, revision 1.
-    DnatV1, Kind::Dnat, 1
-);
-nat_target!(
+    DnatV1 = (Kind::Dnat, 1);
     /// `DNAT`, revision 2.
-    DnatV2, Kind::Dnat, 2
-);
-nat_target!(
+    DnatV2 = (Kind::Dnat, 2);
     /// `MASQUERADE` (the outgoing interface's address).
-    Masquerade, Kind::Masquerade, 0
-);
-nat_target!(
+    Masquerade = (Kind::Masquerade, 0);
     /// `REDIRECT` (to this host).
-    Redirect, Kind::Redirect, 0
-);
-nat_target!(
+    Redirect = (Kind::Redirect, 0);
     /// `NETMAP` (one prefix onto another).
-    Netmap, Kind::Netmap, 0
-);
+    Netmap = (Kind::Netmap, 0);
+}
 
 /// Registers the NAT targets, in 6.12's order within each name.
 pub(crate) fn register() -> Result<Registration> {
