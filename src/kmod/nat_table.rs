@@ -8,7 +8,7 @@
 //! connection, in iptable_nat's order and priorities.
 //!
 //! The table, its template and the pernet operations are C
-//! (`nat_helpers.c`: they need `THIS_MODULE`); this file registers and
+//! (`nat_rules_helpers.c`: they need `THIS_MODULE`); this file registers and
 //! unregisters each namespace's lookups.
 
 use crate::ffi;
@@ -44,7 +44,7 @@ fn lookup_ops(table: *mut ffi::xt_table) -> Lookups {
 ///
 /// # Safety
 ///
-/// Called by nat_helpers.c once per namespace, when `table` (the
+/// Called by nat_rules_helpers.c once per namespace, when `table` (the
 /// namespace's nat table) was just registered; `slot` is the namespace's
 /// slot, NULL.
 unsafe extern "C" fn attach(net: *mut ffi::net, table: *mut ffi::xt_table, slot: *mut *mut c_void) -> c_int {

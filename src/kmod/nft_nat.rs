@@ -4,7 +4,7 @@
 //! what `iptables-nft -t nat` (and `nft add chain ... { type nat ... }`)
 //! needs. Its base chains are lookups of the NAT core: nf_tables
 //! registers their hooks through [`crate::nat::register_lookup`], and
-//! each runs `nft_do_chain` (nat_helpers.c). The kernel's own
+//! each runs `nft_do_chain` (nat_rules_helpers.c). The kernel's own
 //! `nft_chain_nat` depends on nf_nat and cannot load next to us.
 
 use crate::ffi;

@@ -3,7 +3,7 @@
  * C helpers of the iptables nat table, the NAT targets and the nftables
  * chain type "nat" (src/kmod/nat_table.rs, xt_target.rs, nft_nat.rs):
  * what needs THIS_MODULE, static pernet operations or inline kernel
- * functions. Prototypes and contracts: include/ipct_nat.h. Modelled on
+ * functions. Prototypes and contracts: include/ipct_nat_rules.h. Modelled on
  * 6.12's iptable_nat.c, nf_nat_masquerade.c, nf_nat_redirect.c and
  * nft_chain_nat.c.
  */

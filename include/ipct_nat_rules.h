@@ -4,7 +4,7 @@
  * the nftables chain type "nat". Included from ip_conntrack.h, so the
  * project's bindgen run sees it.
  *
- * Provided by C (nat_helpers.c): every ipct_nat_* function declared here;
+ * Provided by C (nat_rules_helpers.c): every ipct_nat_* function declared here;
  * the static struct xt_table, pernet_operations and nft_chain_type (they
  * need THIS_MODULE) and the nft hook function (nft_set_pktinfo* are
  * inline).
@@ -12,8 +12,8 @@
  * the table's lookups; src/kmod/xt_target.rs: the targets' functions;
  * the NAT core's lookup registry for the chain type).
  */
-#ifndef IPCT_NAT_H
-#define IPCT_NAT_H
+#ifndef IPCT_NAT_RULES_H
+#define IPCT_NAT_RULES_H
 
 #include <linux/netdevice.h>
 #include <linux/netfilter.h>
@@ -91,4 +91,4 @@ void ipct_nat_chain_type_register(
 	void (*unreg)(struct net *net, const struct nf_hook_ops *ops));
 void ipct_nat_chain_type_unregister(void);
 
-#endif /* IPCT_NAT_H */
+#endif /* IPCT_NAT_RULES_H */
