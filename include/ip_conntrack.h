@@ -103,4 +103,7 @@ const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 /* ctnetlink: include/ipct_ctnl.h (helpers in ctnl_helpers.c). */
 #include "ipct_ctnl.h"
 
+/* NAT: include/ipct_nat.h (helpers in nat_helpers.c). */
+#include "ipct_nat.h"
+
 #endif /* IP_CONNTRACK_H */

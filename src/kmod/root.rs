@@ -37,6 +37,9 @@ pub mod hash;
 #[path = "../engine/invalid.rs"]
 pub mod invalid;
 #[forbid(unsafe_code)]
+#[path = "../engine/nat/mod.rs"]
+pub mod nat;
+#[forbid(unsafe_code)]
 #[path = "../engine/netlink/mod.rs"]
 pub mod netlink;
 #[forbid(unsafe_code)]
@@ -86,6 +89,9 @@ mod ktable;
 #[path = "stats.rs"]
 mod kstats;
 mod lock;
+// The NAT core (src/kmod/nat.rs), named apart from the engine's `nat`.
+#[path = "nat.rs"]
+mod knat;
 mod nfct_hook;
 mod packet_path;
 mod params;
@@ -115,6 +121,9 @@ struct IpConntrack {
     _ctnetlink: ctnetlink::Registration,
     _matches: xt_match::Registration,
     _hooks: hooks::Registration<4>,
+    /// The NAT hooks and lookup lists; after the hooks, before the tables
+    /// (NAT state is freed with the entries).
+    _nat: knat::Registration,
     _proc: procfs::Files,
     _sysctl: sysctl::Sysctls,
     /// Dropped after the hooks and /proc files: tears every namespace's
@@ -157,6 +166,7 @@ impl kernel::Module for IpConntrack {
         let tables = ktable::Tables::new()?;
         let sysctl = sysctl::Sysctls::new()?;
         let proc = procfs::Files::new()?;
+        let nat = knat::Registration::new()?;
         let hooks = hooks::Registration::new(packet_path::hook_ops())?;
         let matches = xt_match::register()?;
         let ctnetlink = ctnetlink::Registration::new()?;
@@ -171,6 +181,7 @@ impl kernel::Module for IpConntrack {
             _ctnetlink: ctnetlink,
             _matches: matches,
             _hooks: hooks,
+            _nat: nat,
             _proc: proc,
             _sysctl: sysctl,
             _tables: tables,

@@ -111,7 +111,7 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
     // The quote: as a packet of `other`, rewritten at the other end.
     let inner_manip = manip.other();
     let inner =
-        plan(buf, inner_off, total, inner_manip, NewEnd::of(other, inner_manip)).map_err(|e| match e {
+        plan(buf, inner_off, total, inner_manip, NewEnd::of(other, inner_manip), false).map_err(|e| match e {
             RewriteError::BadIpHeader | RewriteError::Truncated => RewriteError::BadInner,
             e => e,
         })?;
@@ -121,7 +121,7 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
         Manip::Src => other.dst,
         Manip::Dst => other.src,
     };
-    let outer = plan(buf, 0, total, manip, NewEnd { addr: outer_addr, key: None })?;
+    let outer = plan(buf, 0, total, manip, NewEnd { addr: outer_addr, key: None }, false)?;
 
     inner.apply(buf);
     if let Some(message) = buf.get_mut(hdrlen..total) {
