@@ -130,8 +130,7 @@ impl<'a> Packet<'a> {
         let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); N];
         let (head, _) = skb.head(&mut buf)?;
         let mut out = [0u8; N];
-        let n = head.len().min(N);
-        out.get_mut(..n)?.copy_from_slice(head.get(..n)?);
+        crate::nat::rewrite::copy(&mut out, head);
         // An ICMP type beyond a short packet reads as 0: callers check
         // lengths where it matters (the engine does).
         (head.len() >= N.min(20)).then_some(out)

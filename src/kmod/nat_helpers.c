@@ -19,6 +19,15 @@
 
 #include "ip_conntrack.h"
 
+/*
+ * Exported by net/netfilter/core.c for nf_nat_core, declared only in the
+ * private net/netfilter/nf_internals.h: the same prototypes.
+ */
+int nf_hook_entries_insert_raw(struct nf_hook_entries __rcu **pp,
+			       const struct nf_hook_ops *reg);
+void nf_hook_entries_delete_raw(struct nf_hook_entries __rcu **pp,
+				const struct nf_hook_ops *reg);
+
 struct ipct_nat_net {
 	/* Lookups per hook (indexed by hook number). */
 	struct nf_hook_entries __rcu *entries[NF_INET_NUMHOOKS];

@@ -10,7 +10,7 @@
 //! 203.0.113.1:61000 -> server; at PREROUTING the quote becomes
 //! 192.0.2.2:40000 -> server and the outer destination 192.0.2.2.
 
-use crate::nat::rewrite::{plan, NewEnd, RewriteError};
+use crate::nat::rewrite::{copy, plan, NewEnd, RewriteError};
 use crate::nat::Manip;
 use crate::tuple::{proto, Dir, Tuple};
 use crate::wire::ipv4::{self, Ipv4};
@@ -127,11 +127,11 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
     if let Some(message) = buf.get_mut(hdrlen..total) {
         let at = icmp::field::CHECKSUM;
         if let Some(field) = message.get_mut(at..at.saturating_add(2)) {
-            field.copy_from_slice(&[0, 0]);
+            copy(field, &[0, 0]);
         }
         let sum = checksum(message);
         if let Some(field) = message.get_mut(at..at.saturating_add(2)) {
-            field.copy_from_slice(&sum.to_be_bytes());
+            copy(field, &sum.to_be_bytes());
         }
     }
     outer.apply(buf);
