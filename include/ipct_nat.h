@@ -59,6 +59,16 @@ void ipct_nat_local_in_orphan(struct sk_buff *skb);
 /* After NAT changed @skb's headers: a received sum over its data
  * (CHECKSUM_COMPLETE) is dropped, to be verified again in software. */
 void ipct_skb_csum_changed(struct sk_buff *skb);
+/*
+ * MASQUERADE's interface events (nf_nat_masquerade.c): @cb is called in
+ * process context with the namespace, the interface index and, for an
+ * address removed from an interface that stays up, that address (host
+ * order; 0 when the interface went down). Registered until
+ * ipct_nat_masq_unregister() returns.
+ */
+typedef void (*ipct_masq_cb)(struct net *net, int ifindex, u32 addr);
+int ipct_nat_masq_register(ipct_masq_cb cb);
+void ipct_nat_masq_unregister(void);
 /* 16 random bits (the port search). */
 u16 ipct_random_u16(void);
 

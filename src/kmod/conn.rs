@@ -508,7 +508,6 @@ impl Conn {
     }
 
     /// MASQUERADE's outgoing interface index, 0 if none.
-    #[allow(dead_code, reason = "the MASQUERADE flush reads it")]
     pub(crate) fn masq_index(&self) -> i32 {
         self.nat().map_or(0, |n| n.masq_index.load(Ordering::Relaxed))
     }

@@ -31,6 +31,7 @@ use crate::ktable::Table;
 use crate::nat::bind::{self, HookStep};
 use crate::nat::icmp_error::{self, IcmpAction, NatStatus};
 use crate::nat::range::Range;
+use crate::nat::targets::{self, MasqEvent};
 use crate::nat::unique::Clash;
 use crate::nat::{hook, Manip};
 use crate::skb::Skb;
@@ -63,7 +64,8 @@ unsafe impl Send for Registration {}
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    /// Sets up the lookup lists of every namespace.
+    /// Sets up the lookup lists of every namespace and MASQUERADE's
+    /// interface events.
     pub(crate) fn new() -> Result<Self> {
         let ops = KBox::new(
             [
@@ -78,12 +80,21 @@ impl Registration {
         // SAFETY: `ops` holds `n` valid descriptions, kept at this address
         // until `drop` (type invariant).
         to_result(unsafe { ffi::ipct_nat_init(ops.as_ptr(), n) })?;
+        // SAFETY: `masq_event` is a function of this module, unregistered
+        // in `drop` before the module goes.
+        if let Err(e) = to_result(unsafe { ffi::ipct_nat_masq_register(Some(masq_event)) }) {
+            // SAFETY: set up just above; nothing registered a lookup yet.
+            unsafe { ffi::ipct_nat_exit() };
+            return Err(e);
+        }
         Ok(Self { ops })
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        // SAFETY: registered in `new`; waits for callbacks in flight.
+        unsafe { ffi::ipct_nat_masq_unregister() };
         // SAFETY: set up in `new`; every lookup was unregistered by its
         // owner (dropped before this), so no namespace has the hooks.
         unsafe { ffi::ipct_nat_exit() };
@@ -113,6 +124,38 @@ pub(crate) unsafe extern "C" fn register_lookup(net: *mut ffi::net, ops: *const 
 pub(crate) unsafe extern "C" fn unregister_lookup(net: *mut ffi::net, ops: *const ffi::nf_hook_ops) {
     // SAFETY: guaranteed by the caller.
     unsafe { ffi::ipct_nat_unregister_lookup(net, ops) }
+}
+
+/// An interface of `net` went down (`addr` 0) or lost its address `addr`
+/// (host order): the connections MASQUERADE mapped out of it go, as
+/// 6.12's `masq_device_event`/`masq_inet_event` decide
+/// ([`targets::masq_flush`]).
+///
+/// # Safety
+///
+/// Called by nat_helpers.c's notifiers in process context with a live
+/// namespace, while the module's tables exist (the notifiers are removed
+/// before the tables, and a namespace's interfaces go before its table).
+unsafe extern "C" fn masq_event(net: *mut ffi::net, ifindex: c_int, addr: u32) {
+    // SAFETY: see above.
+    let Some(table) = (unsafe { Table::for_net(net) }) else {
+        return;
+    };
+    if table.closing() {
+        return;
+    }
+    let event = if addr == 0 {
+        MasqEvent::DeviceDown { ifindex }
+    } else {
+        MasqEvent::AddressRemoved { ifindex, addr }
+    };
+    table.remove_where(
+        |e, c| {
+            let index = c.masq_index();
+            index != 0 && targets::masq_flush(event, index, e.tuple_nat(Dir::Reply, c.nat_reply()).dst)
+        },
+        true,
+    );
 }
 
 /// `nf_nat_setup_info` for the entry `skb` carries: binds its end `manip`

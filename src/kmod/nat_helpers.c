@@ -5,7 +5,9 @@
  * NAT hooks' registration, and skb operations Rust-for-Linux 6.12 cannot
  * reach (inline functions). Prototypes and contracts: include/ipct_nat.h.
  */
+#include <linux/inetdevice.h>
 #include <linux/mutex.h>
+#include <linux/netdevice.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/random.h>
@@ -149,6 +151,68 @@ void ipct_skb_csum_changed(struct sk_buff *skb)
 	 * (CHECKSUM_COMPLETE) no longer matches it: verify in software. */
 	if (skb->ip_summed == CHECKSUM_COMPLETE)
 		skb->ip_summed = CHECKSUM_NONE;
+}
+
+/* --- MASQUERADE's interface events -------------------------------------- */
+
+static ipct_masq_cb ipct_masq_cb_fn;
+
+static int ipct_masq_dev_event(struct notifier_block *nb, unsigned long event,
+			       void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	if (event == NETDEV_DOWN && ipct_masq_cb_fn)
+		ipct_masq_cb_fn(dev_net(dev), dev->ifindex, 0);
+	return NOTIFY_DONE;
+}
+
+static int ipct_masq_inet_event(struct notifier_block *nb, unsigned long event,
+				void *ptr)
+{
+	const struct in_ifaddr *ifa = ptr;
+	const struct in_device *idev = ifa->ifa_dev;
+
+	/* A dying device is the device event's. */
+	if (event != NETDEV_DOWN || idev->dead || !ipct_masq_cb_fn)
+		return NOTIFY_DONE;
+	ipct_masq_cb_fn(dev_net(idev->dev), idev->dev->ifindex,
+			ntohl(ifa->ifa_address));
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block ipct_masq_dev_nb = {
+	.notifier_call = ipct_masq_dev_event,
+};
+
+static struct notifier_block ipct_masq_inet_nb = {
+	.notifier_call = ipct_masq_inet_event,
+};
+
+int ipct_nat_masq_register(ipct_masq_cb cb)
+{
+	int ret;
+
+	ipct_masq_cb_fn = cb;
+	ret = register_netdevice_notifier(&ipct_masq_dev_nb);
+	if (ret)
+		goto fail;
+	ret = register_inetaddr_notifier(&ipct_masq_inet_nb);
+	if (ret) {
+		unregister_netdevice_notifier(&ipct_masq_dev_nb);
+		goto fail;
+	}
+	return 0;
+fail:
+	ipct_masq_cb_fn = NULL;
+	return ret;
+}
+
+void ipct_nat_masq_unregister(void)
+{
+	unregister_inetaddr_notifier(&ipct_masq_inet_nb);
+	unregister_netdevice_notifier(&ipct_masq_dev_nb);
+	ipct_masq_cb_fn = NULL;
 }
 
 u16 ipct_random_u16(void)
