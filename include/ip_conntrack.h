@@ -103,6 +103,9 @@ const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 /* ctnetlink: include/ipct_ctnl.h (helpers in ctnl_helpers.c). */
 #include "ipct_ctnl.h"
 
+/* NAT: include/ipct_nat.h (helpers in nat_helpers.c). */
+#include "ipct_nat.h"
+
 /* The nat table, NAT targets, nft chain type: include/ipct_nat_rules.h (nat_rules_helpers.c). */
 #include "ipct_nat_rules.h"
 

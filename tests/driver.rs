@@ -85,6 +85,18 @@ impl Shell for Racy {
         r
     }
 
+    fn stripe_of(&self, _: Ref) -> Option<u32> {
+        Some(0)
+    }
+
+    fn held_ref(held: &Ref) -> Ref {
+        *held
+    }
+
+    fn nat_reply(&self, r: Ref) -> Option<[u64; 2]> {
+        self.store.reply_key(r)
+    }
+
     fn linked(_: &VecStore, _: Ref) {}
 
     fn closing(_: &VecStore) -> bool {

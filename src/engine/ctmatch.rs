@@ -358,12 +358,13 @@ pub struct EntryView {
 }
 
 impl EntryView {
-    /// The view of `e`, which has `left` milliseconds to live.
-    pub fn of(e: &Entry, left: Millis) -> EntryView {
+    /// The view of `e`, which has `left` milliseconds to live and the
+    /// reply tuple of key `nat_reply` if NAT gave it one.
+    pub fn of(e: &Entry, left: Millis, nat_reply: Option<[u64; 2]>) -> EntryView {
         let orig = e.orig();
         EntryView {
             orig: TupleView::of(&orig),
-            reply: TupleView::of(&e.tuple(Dir::Reply)),
+            reply: TupleView::of(&e.tuple_nat(Dir::Reply, nat_reply)),
             proto: orig.proto,
             status: e.status.0,
             expires_secs: left / 1000,
@@ -532,7 +533,7 @@ mod tests {
             l4: L4::Ports { sport: 40000, dport: 80 },
         };
         let e = Entry::new(t, Status(Status::SEEN_REPLY | Status::ASSURED), 0, ProtoState::Generic);
-        EntryView::of(&e, 299_999)
+        EntryView::of(&e, 299_999, None)
     }
 
     const EST: PacketState = PacketState::Tracked(CtInfo::Established);

@@ -72,6 +72,14 @@ pub trait Shell {
     /// Puts the table's reference to `r`, which the engine unlinked (no
     /// lock held).
     fn release(&mut self, r: Self::Ref);
+    /// The stripe `r` belongs to (whose lock guards its entry).
+    fn stripe_of(&self, r: Self::Ref) -> Option<u32>;
+    /// The reference `held` holds.
+    fn held_ref(held: &Self::Held) -> Self::Ref;
+    /// The key of `r`'s reply tuple when NAT changed it
+    /// ([`Store::reply_key`]), read without a lock: it is set before the
+    /// entry is confirmed and never changes after.
+    fn nat_reply(&self, r: Self::Ref) -> Option<[u64; 2]>;
     /// Like `release`, for an entry the packet holding `held` killed (an
     /// RST answering a SYN): Linux reports it destroyed as it was before
     /// that packet's reply was seen, and its cached update goes unsent.
@@ -146,17 +154,28 @@ pub fn track<S: Shell>(
                 Decision::Reopen { old } => Step::Again(old),
                 Decision::Invalid(why) => Step::Invalid(why),
                 Decision::New => Step::New,
+                Decision::Elsewhere { entry } => Step::Home(S::hold(st.store, entry)),
             }
         });
+        // The reply direction of a NATed entry: on to its own stripe, with
+        // a reference taken while its reply node kept it in the table.
+        let step = match step {
+            Some(Step::Home(h)) => home(shell, h, pkt, lookup, now, cfg, stats),
+            other => other,
+        };
         match step {
             None => return Tracked::Invalid(Invalid::BadL4Header),
             Some(Step::Attach(mut h, ctinfo, killed)) => {
                 if let Some(k) = killed {
+                    if let Some(reply) = shell.nat_reply(k) {
+                        unlink_reply(shell, k, &reply);
+                    }
                     shell.release_killed(k, &mut h);
                 }
                 return Tracked::Attach(h, ctinfo);
             }
-            Some(Step::Again(old)) => shell.release(old),
+            Some(Step::Again(old)) => release(shell, old),
+            Some(Step::Home(_)) => return Tracked::Invalid(Invalid::BadL4Header),
             Some(Step::Invalid(why)) => return Tracked::Invalid(why),
             Some(Step::New) => {
                 let e = match track::open(pkt, now, cfg, stats) {
@@ -193,6 +212,66 @@ enum Step<R, H> {
     Again(R),
     /// INVALID (counted).
     Invalid(Invalid),
+    /// A NATed entry's reply tuple matched: this reference to it is held;
+    /// go on under its own stripe's lock.
+    Home(H),
+}
+
+/// [`track`]'s step for a packet in the reply direction of the NATed entry
+/// `held` refers to, under that entry's stripe lock.
+#[inline(never)]
+fn home<S: Shell>(
+    shell: &mut S,
+    held: S::Held,
+    pkt: &Packet,
+    lookup: &track::Lookup,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut impl Count,
+) -> Option<Step<S::Ref, S::Held>> {
+    let r = S::held_ref(&held);
+    let s = shell.stripe_of(r)?;
+    let layout = shell.layout();
+    let key = shell.key();
+    let step = shell.with_stripe(s, |st| {
+        let d = track::process_home(st, r, |e| layout.pos_of(&key, e), pkt, lookup, now, cfg, stats);
+        match d {
+            // A reference taken here, under the entry's own lock, carries
+            // what the packet changed (the shell's update events).
+            Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
+                Step::Attach(S::hold(st.store, entry), ctinfo, None)
+            }
+            Decision::Killed { entry, ctinfo } => Step::Attach(S::hold(st.store, entry), ctinfo, Some(entry)),
+            Decision::Reopen { old } => Step::Again(old),
+            Decision::Invalid(why) => Step::Invalid(why),
+            // Gone meanwhile: no entry.
+            Decision::New | Decision::Elsewhere { .. } => Step::New,
+        }
+    });
+    // The reply stripe's reference kept the entry alive until now.
+    drop(held);
+    step
+}
+
+/// Puts the table's reference to `r`, which the engine just unlinked from
+/// its stripe, once its reply node (if NAT gave it one) is unlinked too,
+/// under that node's stripe lock. No lock may be held by the caller.
+pub fn release<S: Shell>(shell: &mut S, r: S::Ref) {
+    if let Some(reply) = shell.nat_reply(r) {
+        unlink_reply(shell, r, &reply);
+    }
+    shell.release(r);
+}
+
+/// Unlinks `r`'s reply node (of key `reply`) from its reply chain.
+fn unlink_reply<S: Shell>(shell: &mut S, r: S::Ref, reply: &[u64; 2]) {
+    let key = shell.key();
+    let hash = crate::tuple::Tuple::from_key(*reply).flow_hash(&key);
+    let (s, pos) = shell.layout().locate(hash);
+    shell.with_stripe(s, |st| {
+        let b = st.bucket(pos);
+        st.unlink_reply(b, r)
+    });
 }
 
 /// Reserves a count slot for a new flow at position `pos` of stripe `s`,
@@ -208,7 +287,7 @@ fn admit<S: Shell>(shell: &mut S, s: u32, pos: u32, now: Millis, stats: &mut imp
             .with_stripe(s, |st| track::early_drop(st, st.bucket(pos), now, stats))
             .flatten();
         let Some(v) = victim else { return false };
-        shell.release(v);
+        release(shell, v);
     }
     shell.reserve()
 }
@@ -229,7 +308,9 @@ pub enum Confirmed<H> {
 
 /// Confirms the unconfirmed entry `r` of stripe `s` (the stripe it was
 /// allocated for), carried by a packet that passed the filter
-/// (POST_ROUTING / LOCAL_IN).
+/// (POST_ROUTING / LOCAL_IN). A NATed entry first claims its reply tuple
+/// under that tuple's stripe lock ([`track::claim_reply`]), then joins its
+/// own stripe; if it does not, the claim is undone.
 pub fn confirm<S: Shell>(
     shell: &mut S,
     s: u32,
@@ -239,30 +320,62 @@ pub fn confirm<S: Shell>(
 ) -> Confirmed<S::Held> {
     let layout = shell.layout();
     let key = shell.key();
-    let outcome = shell.with_stripe(s, |st| {
-        let Some((confirmed, orig)) = st
-            .store
-            .entry(r)
-            .map(|e| (e.status.has(Status::CONFIRMED), e.orig()))
-        else {
-            return Confirmed::Failed;
-        };
-        if confirmed {
-            return Confirmed::Already;
-        }
-        let (home, pos) = layout.locate(orig.flow_hash(&key));
-        if home != s || S::closing(st.store) {
-            return Confirmed::Failed;
-        }
-        let bucket = st.bucket(pos);
-        match track::confirm(st, bucket, r, now, stats) {
-            Confirm::Inserted => {
-                S::linked(st.store, r);
-                Confirmed::Inserted
+    let nat_reply = shell.nat_reply(r);
+    if let Some(reply) = nat_reply {
+        let keys = crate::tuple::Tuple::from_key(reply).keys();
+        let (rs, pos) = layout.locate(keys.flow_hash(&key));
+        let claimed = shell.with_stripe(rs, |st| {
+            let confirmed = st.store.entry(r).is_some_and(|e| e.status.has(Status::CONFIRMED));
+            // A clone confirmed it (and its reply) already.
+            confirmed || {
+                let b = st.bucket(pos);
+                track::claim_reply(st, b, r, &keys, now, stats)
             }
-            Confirm::Merged { existing } => Confirmed::Merged(S::hold(st.store, existing)),
-            Confirm::Failed => Confirmed::Failed,
+        });
+        if claimed != Some(true) {
+            return Confirmed::Failed;
         }
-    });
-    outcome.unwrap_or(Confirmed::Failed)
+    }
+    let outcome = shell
+        .with_stripe(s, |st| confirm_home::<S>(st, layout, &key, s, r, now, stats))
+        .unwrap_or(Confirmed::Failed);
+    if let (Some(reply), Confirmed::Merged(_) | Confirmed::Failed) = (nat_reply, &outcome) {
+        unlink_reply(shell, r, &reply);
+    }
+    outcome
+}
+
+/// [`confirm`]'s step under the lock of `r`'s own stripe `s`.
+fn confirm_home<S: Shell>(
+    st: &mut Stripe<'_, S::Store<'_>>,
+    layout: Layout,
+    key: &HashKey,
+    s: u32,
+    r: S::Ref,
+    now: Millis,
+    stats: &mut impl Count,
+) -> Confirmed<S::Held> {
+    let Some((confirmed, orig)) = st
+        .store
+        .entry(r)
+        .map(|e| (e.status.has(Status::CONFIRMED), e.orig()))
+    else {
+        return Confirmed::Failed;
+    };
+    if confirmed {
+        return Confirmed::Already;
+    }
+    let (home, pos) = layout.locate(orig.flow_hash(key));
+    if home != s || S::closing(st.store) {
+        return Confirmed::Failed;
+    }
+    let bucket = st.bucket(pos);
+    match track::confirm(st, bucket, r, now, stats) {
+        Confirm::Inserted => {
+            S::linked(st.store, r);
+            Confirmed::Inserted
+        }
+        Confirm::Merged { existing } => Confirmed::Merged(S::hold(st.store, existing)),
+        Confirm::Failed => Confirmed::Failed,
+    }
 }

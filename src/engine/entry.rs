@@ -18,12 +18,28 @@ impl Status {
     pub const ASSURED: u32 = 1 << 2;
     /// The entry is in the table (not just attached to a first packet).
     pub const CONFIRMED: u32 = 1 << 3;
+    /// Source NAT applies: the reply tuple's destination differs from the
+    /// original source.
+    pub const SRC_NAT: u32 = 1 << 4;
+    /// Destination NAT applies.
+    pub const DST_NAT: u32 = 1 << 5;
+    /// Either NAT: the reply tuple is not the inverse of the original.
+    pub const NAT_MASK: u32 = Self::SRC_NAT | Self::DST_NAT;
+    /// The source NAT binding is decided (maybe a null one).
+    pub const SRC_NAT_DONE: u32 = 1 << 7;
+    /// The destination NAT binding is decided.
+    pub const DST_NAT_DONE: u32 = 1 << 8;
     /// The entry is being removed.
     pub const DYING: u32 = 1 << 9;
 
     /// Whether every bit of `mask` is set.
     pub fn has(self, mask: u32) -> bool {
         self.0 & mask == mask
+    }
+
+    /// Whether any bit of `mask` is set.
+    pub fn has_any(self, mask: u32) -> bool {
+        self.0 & mask != 0
     }
 
     /// Sets the bits of `mask`.
@@ -109,12 +125,21 @@ impl Entry {
         }
     }
 
-    /// Which direction `t` is for this entry, if it belongs to it.
-    pub fn direction_of(&self, t: &Tuple) -> Option<Dir> {
-        let orig = self.orig();
-        if *t == orig {
+    /// The tuple of direction `dir` when NAT gave the entry the reply
+    /// tuple of key `nat_reply` (its reply node's; `None` without NAT).
+    pub fn tuple_nat(&self, dir: Dir, nat_reply: Option<[u64; 2]>) -> Tuple {
+        match (dir, nat_reply) {
+            (Dir::Reply, Some(k)) if self.status.has_any(Status::NAT_MASK) => Tuple::from_key(k),
+            _ => self.tuple(dir),
+        }
+    }
+
+    /// Which direction `t` is for this entry, if it belongs to it (the
+    /// entry's reply tuple being that of key `nat_reply` under NAT).
+    pub fn direction_of(&self, t: &Tuple, nat_reply: Option<[u64; 2]>) -> Option<Dir> {
+        if *t == self.orig() {
             Some(Dir::Original)
-        } else if Some(*t) == orig.invert() {
+        } else if *t == self.tuple_nat(Dir::Reply, nat_reply) {
             Some(Dir::Reply)
         } else {
             None

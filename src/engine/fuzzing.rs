@@ -234,7 +234,7 @@ impl World {
         // What `Tracker::dump` shows, formatted into one reused buffer.
         let mut buf = [0u8; MAX_LINE_LEN];
         for (_, e) in t.entries(self.now) {
-            let n = format_entry(&mut buf, &e, self.now, 1, None).expect("a line fits MAX_LINE_LEN");
+            let n = format_entry(&mut buf, &e, self.now, 1, None, None).expect("a line fits MAX_LINE_LEN");
             let line = core::str::from_utf8(&buf[..n]).expect("a line is text");
             assert!(parse_line(line).is_some(), "unparsable {line:?}");
         }
@@ -363,7 +363,7 @@ pub fn ctnetlink_input(data: &[u8]) {
             let mut e = probe(t);
             e.mark = r.id().unwrap_or(0);
             let max = crate::entry::Counters { packets: u64::MAX, bytes: u64::MAX };
-            let m = Meta { id: 1, uses: 1, timeout: 1, counters: Some([max, max]), portid: 0 };
+            let m = Meta { id: 1, uses: 1, timeout: 1, counters: Some([max, max]), portid: 0, nat_reply: None };
             let mut buf = [0u8; 512];
             let mut w = Writer::new(&mut buf);
             put_entry(&mut w, 1, 1, 0, &e, &m).expect("an entry fits in 512 bytes");

@@ -37,6 +37,10 @@ pub type Ref = u32;
 struct Slot {
     next: Option<Ref>,
     entry: Option<Entry>,
+    /// The reply node: the reply tuple's key when NAT changed it, and the
+    /// reply chain link.
+    reply: Option<[u64; 2]>,
+    reply_next: Option<Ref>,
 }
 
 /// Entries in a `Vec`, with a free list of slots.
@@ -52,6 +56,8 @@ impl VecStore {
         let slot = Slot {
             entry: Some(e),
             next: None,
+            reply: None,
+            reply_next: None,
         };
         if let Some(r) = self.free.pop() {
             if let Some(s) = self.slots.get_mut(r as usize) {
@@ -70,6 +76,8 @@ impl VecStore {
             Some(s) if s.entry.is_some() => {
                 s.entry = None;
                 s.next = None;
+                s.reply = None;
+                s.reply_next = None;
                 self.free.push(r);
                 true
             }
@@ -103,6 +111,30 @@ impl Store for VecStore {
     fn set_next(&mut self, r: Ref, next: Option<Ref>) {
         if let Some(s) = self.slots.get_mut(r as usize) {
             s.next = next;
+        }
+    }
+
+    fn reply_key(&self, r: Ref) -> Option<[u64; 2]> {
+        self.slots.get(r as usize).and_then(|s| s.reply)
+    }
+
+    fn reply_next(&self, r: Ref) -> Option<Ref> {
+        self.slots.get(r as usize).and_then(|s| s.reply_next)
+    }
+
+    fn set_reply_next(&mut self, r: Ref, next: Option<Ref>) {
+        if let Some(s) = self.slots.get_mut(r as usize) {
+            s.reply_next = next;
+        }
+    }
+}
+
+impl VecStore {
+    /// Gives the unconfirmed entry `r` the reply tuple of key `reply` (a
+    /// NAT binding; `None`: none).
+    pub fn set_reply(&mut self, r: Ref, reply: Option<[u64; 2]>) {
+        if let Some(s) = self.slots.get_mut(r as usize) {
+            s.reply = reply;
         }
     }
 }
@@ -163,6 +195,8 @@ struct HostTable {
     max: usize,
     /// Each stripe's bucket array.
     stripes: Vec<Vec<Option<Ref>>>,
+    /// Each stripe's reply chains (as long as its bucket array).
+    replies: Vec<Vec<Option<Ref>>>,
     store: VecStore,
     count: usize,
     /// Entries freed since the tracker last folded this into its stats.
@@ -199,8 +233,21 @@ impl Shell for HostTable {
         if s >= self.layout.stripes() {
             return None;
         }
-        let mut stripe = stripe_of(&mut self.stripes, &mut self.store, s);
+        let mut stripe = stripe_of(&mut self.stripes, &mut self.replies, &mut self.store, s);
         Some(f(&mut stripe))
+    }
+
+    fn stripe_of(&self, r: Ref) -> Option<u32> {
+        let e = self.store.entry(r)?;
+        Some(self.layout.locate(e.orig().flow_hash(&self.key)).0)
+    }
+
+    fn held_ref(held: &Ref) -> Ref {
+        *held
+    }
+
+    fn nat_reply(&self, r: Ref) -> Option<[u64; 2]> {
+        self.store.reply_key(r)
     }
 
     fn hold(_: &VecStore, r: Ref) -> Ref {
@@ -232,6 +279,42 @@ impl Shell for HostTable {
     }
 }
 
+/// The table's answers to the NAT tuple choice.
+struct Taken<'a> {
+    table: &'a HostTable,
+    now: Millis,
+}
+
+impl crate::nat::unique::Clash for Taken<'_> {
+    fn taken(&self, reply: &Tuple) -> bool {
+        let t = self.table;
+        let keys = reply.keys();
+        let (s, pos) = t.layout.locate(keys.flow_hash(&t.key));
+        let chain = |heads: Option<&Vec<Option<Ref>>>| {
+            heads.and_then(|h| h.get(bucket_in(h.len(), pos)).copied().flatten())
+        };
+        let live = |e: &Entry| !e.expired(self.now) && !e.status.has(Status::DYING);
+        let mut cur = chain(t.stripes.get(usize_from(s)));
+        while let Some(r) = cur {
+            if let Some(e) = t.store.entry(r).filter(|e| live(e)) {
+                if e.direction_of(reply, t.store.reply_key(r)).is_some() {
+                    return true;
+                }
+            }
+            cur = t.store.next(r);
+        }
+        let mut cur = chain(t.replies.get(usize_from(s)));
+        while let Some(r) = cur {
+            let k = t.store.reply_key(r);
+            if k == Some(keys.key) || (k.is_some() && k == keys.inv) {
+                return true;
+            }
+            cur = t.store.reply_next(r);
+        }
+        false
+    }
+}
+
 /// A single-threaded connection tracker over [`VecStore`].
 pub struct Tracker {
     table: HostTable,
@@ -244,6 +327,7 @@ pub struct Tracker {
 /// borrow of the tracker's fields stays split.
 fn stripe_of<'a>(
     stripes: &'a mut [Vec<Option<Ref>>],
+    replies: &'a mut [Vec<Option<Ref>>],
     store: &'a mut VecStore,
     stripe: u32,
 ) -> Stripe<'a, VecStore> {
@@ -251,7 +335,11 @@ fn stripe_of<'a>(
         Some(v) => v.as_mut_slice(),
         None => &mut [],
     };
-    Stripe::new(slice, store)
+    let rslice = match replies.get_mut(usize_from(stripe)) {
+        Some(v) => v.as_mut_slice(),
+        None => &mut [],
+    };
+    Stripe::with_replies(slice, rslice, store)
 }
 
 impl Tracker {
@@ -260,19 +348,22 @@ impl Tracker {
     /// and settings `cfg`.
     pub fn new(buckets: u32, max: usize, key: HashKey, cfg: Config) -> Tracker {
         let layout = Layout::with_buckets(buckets);
-        let v = (0..layout.stripes())
-            .map(|s| {
-                let mut b = Vec::new();
-                b.resize(layout.range(s).len(), None);
-                b
-            })
-            .collect();
+        let arrays = || -> Vec<Vec<Option<Ref>>> {
+            (0..layout.stripes())
+                .map(|s| {
+                    let mut b = Vec::new();
+                    b.resize(layout.range(s).len(), None);
+                    b
+                })
+                .collect()
+        };
         Tracker {
             table: HostTable {
                 layout,
                 key,
                 max,
-                stripes: v,
+                stripes: arrays(),
+                replies: arrays(),
                 store: VecStore::default(),
                 count: 0,
                 deleted: 0,
@@ -411,7 +502,7 @@ impl Tracker {
         let mut removed = Vec::new();
         loop {
             let s = self.cursor.stripe();
-            let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, s);
+            let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.replies, &mut self.table.store, s);
             let p = expiry::sweep(
                 &mut stripe,
                 &mut self.cursor,
@@ -432,7 +523,7 @@ impl Tracker {
             }
         }
         for r in removed {
-            self.table.free(r);
+            driver::release(&mut self.table, r);
         }
         self.fold_deletes();
         total
@@ -462,10 +553,15 @@ impl Tracker {
         let key = self.table.key;
         let mut new = Vec::new();
         new.resize(len.max(1), None);
-        let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, s);
+        let mut new_replies = new.clone();
+        let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.replies, &mut self.table.store, s);
         stripe.rehash_into(&mut new, |e| layout.pos_of(&key, e));
+        stripe.rehash_replies_into(&mut new_replies, |k| layout.locate(Tuple::from_key(*k).flow_hash(&key)).1);
         if let Some(old) = self.table.stripes.get_mut(usize_from(s)) {
             *old = new;
+        }
+        if let Some(old) = self.table.replies.get_mut(usize_from(s)) {
+            *old = new_replies;
         }
     }
 
@@ -478,7 +574,7 @@ impl Tracker {
         }
         let layout = self.table.layout;
         let key = self.table.key;
-        let stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, at.stripe);
+        let stripe = stripe_of(&mut self.table.stripes, &mut self.table.replies, &mut self.table.store, at.stripe);
         let mut out = Vec::new();
         let (_, next) = stripe.walk_from(at.pos, 0, now, |e| layout.pos_of(&key, e), |_, e| {
             out.push(*e);
@@ -499,9 +595,9 @@ impl Tracker {
         use crate::netlink::dump;
         let layout = self.table.layout;
         let key = self.table.key;
-        let (stripes, store) = (&mut self.table.stripes, &mut self.table.store);
+        let (stripes, replies, store) = (&mut self.table.stripes, &mut self.table.replies, &mut self.table.store);
         dump::round(w, cursor, layout.stripes(), |c, w| {
-            let st = stripe_of(stripes, store, c.at.stripe);
+            let st = stripe_of(stripes, replies, store, c.at.stripe);
             Some(dump::list_bucket(&st, c, now, |e| layout.pos_of(&key, e), |_, e| send(w, e)))
         })
     }
@@ -509,20 +605,58 @@ impl Tracker {
     /// The live entry for `t` and the direction `t` matches.
     pub fn lookup(&self, t: &Tuple, now: Millis) -> Option<(Entry, Dir)> {
         let (s, pos) = self.table.layout.locate(t.flow_hash(&self.table.key));
+        let store = &self.table.store;
+        let live = |e: &Entry| !e.expired(now) && !e.status.has(Status::DYING);
+        // Walk the chains directly (a read-only stripe view needs `&mut`).
         let heads = self.table.stripes.get(usize_from(s))?;
-        // Walk the chain directly (a read-only stripe view needs `&mut`).
         let mut cur = heads.get(bucket_in(heads.len(), pos)).copied().flatten();
         while let Some(r) = cur {
-            if let Some(e) = self.table.store.entry(r) {
-                if !e.expired(now) && !e.status.has(Status::DYING) {
-                    if let Some(d) = e.direction_of(t) {
-                        return Some((*e, d));
-                    }
+            if let Some(e) = store.entry(r).filter(|e| live(e)) {
+                if let Some(d) = e.direction_of(t, store.reply_key(r)) {
+                    return Some((*e, d));
                 }
             }
-            cur = self.table.store.next(r);
+            cur = store.next(r);
+        }
+        let replies = self.table.replies.get(usize_from(s))?;
+        let mut cur = replies.get(bucket_in(replies.len(), pos)).copied().flatten();
+        while let Some(r) = cur {
+            if store.reply_key(r) == Some(t.key()) {
+                let e = store.entry(r).filter(|e| live(e) && e.status.has(Status::CONFIRMED))?;
+                return Some((*e, Dir::Reply));
+            }
+            cur = store.reply_next(r);
         }
         None
+    }
+
+    /// `nf_nat_setup_info` on the unconfirmed entry `a` carries: binds
+    /// its end `manip` to a tuple in `range` unique in the table (the NAT
+    /// hooks' target step; `random` gives the port search's random bits).
+    pub fn nat_setup(
+        &mut self,
+        a: &Attached,
+        manip: crate::nat::Manip,
+        range: &crate::nat::range::Range,
+        now: Millis,
+        random: &mut dyn FnMut() -> u16,
+    ) -> Result<(), crate::nat::bind::BindError> {
+        let mut reply = self.table.store.reply_key(a.entry);
+        let Some(mut e) = self.table.store.entry(a.entry).copied() else {
+            return Ok(());
+        };
+        crate::nat::bind::setup(&mut e, &mut reply, manip, range, &Taken { table: &self.table, now }, random)?;
+        if let Some(slot) = self.table.store.entry_mut(a.entry) {
+            *slot = e;
+        }
+        self.table.store.set_reply(a.entry, reply);
+        Ok(())
+    }
+
+    /// The reply tuple of the entry `r` (NAT's, if it changed it).
+    pub fn reply_of(&self, r: Ref) -> Option<Tuple> {
+        let e = self.table.store.entry(r)?;
+        Some(e.tuple_nat(Dir::Reply, self.table.store.reply_key(r)))
     }
 
     /// The entry `r`, if live (confirmed or not; expired ones included).
@@ -572,7 +706,7 @@ impl Tracker {
         let mut best = (0usize, 0usize);
         for s in 0..self.table.layout.stripes() {
             let start: usize = self.table.stripes.iter().take(usize_from(s)).map(Vec::len).sum();
-            let stripe = stripe_of(&mut self.table.stripes, &mut self.table.store, s);
+            let stripe = stripe_of(&mut self.table.stripes, &mut self.table.replies, &mut self.table.store, s);
             let (b, n) = stripe.longest_chain();
             if n > best.1 {
                 best = (start.saturating_add(b), n);
@@ -587,7 +721,7 @@ impl Tracker {
         let mut buf = [0u8; crate::procfmt::MAX_LINE_LEN];
         let mut out = Vec::new();
         for (_, e) in self.entries(now) {
-            if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1, None) {
+            if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1, None, None) {
                 let line = buf.get(..n).unwrap_or_default();
                 out.push(String::from_utf8_lossy(line).into_owned());
             }

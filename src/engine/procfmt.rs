@@ -133,7 +133,8 @@ fn write_counters(w: &mut Cursor<'_>, c: Option<&Counters>) -> fmt::Result {
 
 /// Writes the `/proc/net/ip_conntrack` line of `e` at time `now` with
 /// reference count `use_count` and the counters of each direction, if the
-/// entry has them, into `buf`, newline included. Returns the line's
+/// entry has them, into `buf`, newline included; `nat_reply` is the key
+/// of the reply tuple NAT gave the entry, if any (2.6 showed it). Returns the line's
 /// length, or [`TooSmall`] when it does not fit ([`MAX_LINE_LEN`] bytes
 /// always suffice).
 pub fn format_entry(
@@ -142,6 +143,7 @@ pub fn format_entry(
     now: Millis,
     use_count: u32,
     counters: Option<&[Counters; 2]>,
+    nat_reply: Option<[u64; 2]>,
 ) -> Result<usize, TooSmall> {
     let [orig, reply] = match counters {
         Some([o, r]) => [Some(o), Some(r)],
@@ -158,7 +160,7 @@ pub fn format_entry(
         if !e.status.has(Status::SEEN_REPLY) {
             w.write_str("[UNREPLIED] ")?;
         }
-        write_tuple(w, &e.tuple(Dir::Reply))?;
+        write_tuple(w, &e.tuple_nat(Dir::Reply, nat_reply))?;
         write_counters(w, reply)?;
         if e.status.has(Status::ASSURED) {
             w.write_str("[ASSURED] ")?;
@@ -347,7 +349,7 @@ mod tests {
 
     fn line_with(e: &Entry, now: Millis, use_count: u32, c: Option<&[Counters; 2]>) -> std::string::String {
         let mut buf = [0u8; MAX_LINE_LEN];
-        let n = format_entry(&mut buf, e, now, use_count, c).unwrap();
+        let n = format_entry(&mut buf, e, now, use_count, c, None).unwrap();
         str::from_utf8(&buf[..n]).unwrap().into()
     }
 
@@ -492,12 +494,12 @@ mod tests {
         let full = line_of(&e, 500, 2);
         for n in 0..full.len() {
             let mut buf = std::vec![0xaau8; n + 4];
-            assert_eq!(format_entry(&mut buf[..n], &e, 500, 2, None), Err(TooSmall), "{n}");
+            assert_eq!(format_entry(&mut buf[..n], &e, 500, 2, None, None), Err(TooSmall), "{n}");
             // Nothing beyond the given slice is touched.
             assert_eq!(&buf[n..], &[0xaa; 4]);
         }
         let mut buf = std::vec![0u8; full.len()];
-        assert_eq!(format_entry(&mut buf, &e, 500, 2, None), Ok(full.len()));
+        assert_eq!(format_entry(&mut buf, &e, 500, 2, None, None), Ok(full.len()));
     }
 
     #[test]

@@ -6,6 +6,16 @@
 //! bucket belongs to exactly one stripe, so everything reachable from a
 //! stripe's buckets is protected by that stripe's lock alone.
 //!
+//! NAT breaks the symmetry: a NATed entry's reply tuple is not the inverse
+//! of its original one, and hashes elsewhere. Such an entry also has a
+//! reply node ([`Store::reply_key`]), linked into a second set of chains,
+//! the stripe's reply chains, at its reply tuple's position (in the stripe
+//! that position belongs to, usually another one than the entry's). A
+//! lookup that finds no entry in the main chain looks there; a hit names an
+//! entry whose data is guarded by its own stripe's lock, which the caller
+//! takes next (never both at once: [`crate::driver`]). Entries without
+//! NAT have no reply node and cost nothing more.
+//!
 //! Memory is the caller's: entries live in a [`Store`] (a `Vec` on the host,
 //! slab objects in the kernel) and are named by a copyable reference.
 //!
@@ -39,6 +49,23 @@ pub trait Store {
     #[inline]
     fn entry_and_next(&self, r: Self::Ref) -> Option<(&Entry, Option<Self::Ref>)> {
         Some((self.entry(r)?, self.next(r)))
+    }
+
+    /// The [`Tuple::key`] of `r`'s reply tuple when NAT changed it (`r`
+    /// has a reply node), else `None`. Readable from any stripe: it never
+    /// changes once the node is linked.
+    fn reply_key(&self, r: Self::Ref) -> Option<[u64; 2]> {
+        let _ = r;
+        None
+    }
+    /// The next reply node in `r`'s reply chain.
+    fn reply_next(&self, r: Self::Ref) -> Option<Self::Ref> {
+        let _ = r;
+        None
+    }
+    /// Sets the next reply node in `r`'s reply chain.
+    fn set_reply_next(&mut self, r: Self::Ref, next: Option<Self::Ref>) {
+        let _ = (r, next);
     }
 }
 
@@ -281,14 +308,36 @@ pub struct Victim<R> {
 pub struct Stripe<'a, S: Store> {
     /// Chain heads of this stripe's buckets.
     pub buckets: &'a mut [Option<S::Ref>],
+    /// Heads of the reply chains, as many as `buckets` (or none: a table
+    /// without NAT): reply node `b` holds NATed entries whose reply tuple
+    /// has a position in bucket `b`.
+    pub replies: &'a mut [Option<S::Ref>],
     /// Where the entries live.
     pub store: &'a mut S,
 }
 
 impl<'a, S: Store> Stripe<'a, S> {
-    /// A view over a stripe's buckets and its store.
+    /// A view over a stripe's buckets and its store, without reply chains.
     pub fn new(buckets: &'a mut [Option<S::Ref>], store: &'a mut S) -> Self {
-        Stripe { buckets, store }
+        Stripe {
+            buckets,
+            replies: &mut [],
+            store,
+        }
+    }
+
+    /// A view over a stripe's buckets, its reply chains (as many) and its
+    /// store.
+    pub fn with_replies(
+        buckets: &'a mut [Option<S::Ref>],
+        replies: &'a mut [Option<S::Ref>],
+        store: &'a mut S,
+    ) -> Self {
+        Stripe {
+            buckets,
+            replies,
+            store,
+        }
     }
 
     /// The chain head of `bucket`.
@@ -344,7 +393,10 @@ impl<'a, S: Store> Stripe<'a, S> {
             let [a, b] = e.key();
             let dir = if b == key[1] && a == key[0] {
                 Some(Dir::Original)
-            } else if inv.is_some_and(|[ia, ib]| b == ib && a == ia) {
+            } else if inv.is_some_and(|[ia, ib]| b == ib && a == ia)
+                && !e.status.has_any(Status::NAT_MASK)
+            {
+                // The inverse is the reply tuple only without NAT.
                 Some(Dir::Reply)
             } else {
                 None
@@ -364,6 +416,72 @@ impl<'a, S: Store> Stripe<'a, S> {
     #[inline]
     pub fn bucket(&self, pos: u32) -> usize {
         bucket_in(self.buckets.len(), pos)
+    }
+
+    /// The NATed entry whose reply tuple has the key `key`, from reply
+    /// chain `bucket`. Its entry may live in another stripe: nothing of it
+    /// but its reply node is read, and whether it is live is for the
+    /// caller to see under the entry's own lock.
+    #[inline]
+    pub fn find_reply(&self, bucket: usize, key: &[u64; 2]) -> Option<S::Ref> {
+        let mut cur = self.replies.get(bucket).copied().flatten();
+        while let Some(r) = cur {
+            if self.store.reply_key(r).as_ref() == Some(key) {
+                return Some(r);
+            }
+            cur = self.store.reply_next(r);
+        }
+        None
+    }
+
+    /// Whether a tuple with keys `keys` is in use in `bucket`, in either
+    /// direction (`nf_conntrack_tuple_taken`): a live entry of the main
+    /// chain, or any reply node (live or not: until it is unlinked it
+    /// holds its tuple).
+    pub fn taken(&self, bucket: usize, keys: &Keys, now: Millis) -> bool {
+        if self.find_keys(bucket, keys, now).is_some() {
+            return true;
+        }
+        if self.replies.is_empty() {
+            return false;
+        }
+        self.find_reply(bucket, &keys.key).is_some()
+            || keys.inv.is_some_and(|inv| self.find_reply(bucket, &inv).is_some())
+    }
+
+    /// Links `r`'s reply node at the head of reply chain `bucket`; false
+    /// (nothing linked) when out of range.
+    pub fn link_reply(&mut self, bucket: usize, r: S::Ref) -> bool {
+        let Some(slot) = self.replies.get_mut(bucket) else {
+            return false;
+        };
+        self.store.set_reply_next(r, *slot);
+        *slot = Some(r);
+        true
+    }
+
+    /// Unlinks `r`'s reply node from reply chain `bucket`; false when it is
+    /// not there.
+    pub fn unlink_reply(&mut self, bucket: usize, r: S::Ref) -> bool {
+        let Some(slot) = self.replies.get_mut(bucket) else {
+            return false;
+        };
+        let mut prev: Option<S::Ref> = None;
+        let mut cur = *slot;
+        while let Some(c) = cur {
+            let next = self.store.reply_next(c);
+            if c == r {
+                match prev {
+                    None => *slot = next,
+                    Some(p) => self.store.set_reply_next(p, next),
+                }
+                self.store.set_reply_next(r, None);
+                return true;
+            }
+            prev = Some(c);
+            cur = next;
+        }
+        false
     }
 
     /// Visits the live entries at positions from `from` on in the bucket
@@ -466,6 +584,34 @@ impl<'a, S: Store> Stripe<'a, S> {
                 let nb = self.store.entry(r).map_or(0, |e| bucket_in(n, pos_of(e)));
                 if let Some(slot) = new.get_mut(nb) {
                     self.store.set_next(r, *slot);
+                    *slot = Some(r);
+                }
+            }
+        }
+    }
+
+    /// [`Stripe::rehash_into`] for the reply chains: moves every reply node
+    /// into `new` (as long as the new bucket array), by the position of its
+    /// reply tuple (`pos_of_key`), leaving this stripe's reply chains empty.
+    pub fn rehash_replies_into(
+        &mut self,
+        new: &mut [Option<S::Ref>],
+        pos_of_key: impl Fn(&[u64; 2]) -> u32,
+    ) {
+        let n = new.len();
+        if n == 0 {
+            return;
+        }
+        for b in 0..self.replies.len() {
+            let mut cur = self.replies.get_mut(b).and_then(Option::take);
+            while let Some(r) = cur {
+                cur = self.store.reply_next(r);
+                let nb = self
+                    .store
+                    .reply_key(r)
+                    .map_or(0, |k| bucket_in(n, pos_of_key(&k)));
+                if let Some(slot) = new.get_mut(nb) {
+                    self.store.set_reply_next(r, *slot);
                     *slot = Some(r);
                 }
             }

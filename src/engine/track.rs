@@ -179,6 +179,13 @@ pub enum Decision<R> {
     },
     /// The packet is INVALID (already counted); it carries no entry.
     Invalid(Invalid),
+    /// The packet's tuple is the reply tuple of the NATed entry `entry`,
+    /// whose data is guarded by its own stripe's lock: take a reference,
+    /// let go of this lock, and call [`process_home`] under that one.
+    Elsewhere {
+        /// The entry.
+        entry: R,
+    },
 }
 
 /// Tracks one packet under the stripe lock. `bucket` is the lookup's
@@ -195,6 +202,56 @@ pub fn process<S: Store>(
     // Nothing is counted for a packet of a known flow: 6.12 counts lookups
     // neither (`searched` and `found` stay 0, see crate::stats).
     let found = stripe.find_keys(bucket, &lookup.keys, now);
+    if found.is_none() && !stripe.replies.is_empty() {
+        // The reply direction of a NATed entry, whose data has its own
+        // stripe's lock: the caller goes there ([`process_home`]).
+        if let Some(r) = stripe.find_reply(bucket, &lookup.keys.key) {
+            return Decision::Elsewhere { entry: r };
+        }
+    }
+    decide(stripe, bucket, found, pkt, lookup, now, cfg, stats)
+}
+
+/// [`process`] for a packet in the reply direction of the NATed entry `r`
+/// that [`Decision::Elsewhere`] named, under the lock of `r`'s own stripe
+/// (the caller holds a reference to `r`). `pos_of` gives an entry's
+/// position in its stripe. An entry that left the table meanwhile is no
+/// entry.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub fn process_home<S: Store>(
+    stripe: &mut Stripe<'_, S>,
+    r: S::Ref,
+    pos_of: impl Fn(&Entry) -> u32,
+    pkt: &Packet,
+    lookup: &Lookup,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut impl Count,
+) -> Decision<S::Ref> {
+    let home = stripe
+        .store
+        .entry(r)
+        .filter(|e| e.status.has(Status::CONFIRMED) && !e.status.has(Status::DYING) && !e.expired(now))
+        .map(|e| stripe.bucket(pos_of(e)));
+    let found = home.map(|b| (b, (r, Dir::Reply)));
+    let bucket = found.map_or(0, |(b, _)| b);
+    decide(stripe, bucket, found.map(|(_, f)| f), pkt, lookup, now, cfg, stats)
+}
+
+/// What a packet does with the entry found for it (or none).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn decide<S: Store>(
+    stripe: &mut Stripe<'_, S>,
+    bucket: usize,
+    found: Option<(S::Ref, Dir)>,
+    pkt: &Packet,
+    lookup: &Lookup,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut impl Count,
+) -> Decision<S::Ref> {
     let decision = match (lookup.kind, found) {
         (Kind::IcmpError { outer_dst }, Some((r, dir))) => related(stripe, r, dir, outer_dst),
         (Kind::IcmpError { .. }, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),
@@ -219,8 +276,9 @@ fn related<S: Store>(
     dir: Dir,
     outer_dst: u32,
 ) -> Decision<S::Ref> {
+    let nat_reply = stripe.store.reply_key(r);
     match stripe.store.entry(r) {
-        Some(e) if e.tuple(dir).dst == outer_dst => Decision::Related {
+        Some(e) if e.tuple_nat(dir, nat_reply).dst == outer_dst => Decision::Related {
             entry: r,
             ctinfo: CtInfo::related(dir),
         },
@@ -433,15 +491,26 @@ pub fn confirm<S: Store>(
     }
     let orig = e.orig();
     let proto = orig.proto;
+    let nat_reply = stripe.store.reply_key(new);
     // A racing CPU may have inserted the same flow, in either direction.
     // Expired entries do not count: they are never found again and the
     // sweep removes them.
     let mut chain = 0usize;
     if let Some((existing, _)) = stripe.find_counting(bucket, &orig, now, &mut chain) {
-        if clash_resolvable(proto) {
+        // The loser's packet may take the winner's entry only if both
+        // translate it alike (6.12's `nf_ct_resolve_clash`).
+        if clash_resolvable(proto) && stripe.store.reply_key(existing) == nat_reply {
             stats.inc(Counter::ClashResolve);
             return Confirm::Merged { existing };
         }
+        stats.inc(Counter::InsertFailed);
+        stats.inc(Counter::Drop);
+        return Confirm::Failed;
+    }
+    // The tuple is some NATed entry's reply: another connection.
+    let keys = orig.keys();
+    let in_replies = |k: &[u64; 2]| stripe.find_reply(bucket, k).is_some();
+    if !stripe.replies.is_empty() && (in_replies(&keys.key) || keys.inv.is_some_and(|k| in_replies(&k))) {
         stats.inc(Counter::InsertFailed);
         stats.inc(Counter::Drop);
         return Confirm::Failed;
@@ -463,6 +532,29 @@ pub fn confirm<S: Store>(
     }
     stats.inc(Counter::Insert);
     Confirm::Inserted
+}
+
+/// Links the reply node of the NATed, unconfirmed entry `new` into reply
+/// chain `bucket` of `stripe`, the stripe and bucket of its reply tuple of
+/// keys `reply`, unless that tuple is in use: the first half of confirming
+/// a NATed entry, before [`confirm`] in its own stripe (6.12 checks both
+/// tuples under both locks; here the reply is claimed first, under its own
+/// lock, so two entries can never claim one reply tuple). False: the tuple
+/// is taken (counted); drop the packet.
+pub fn claim_reply<S: Store>(
+    stripe: &mut Stripe<'_, S>,
+    bucket: usize,
+    new: S::Ref,
+    reply: &Keys,
+    now: Millis,
+    stats: &mut impl Count,
+) -> bool {
+    if stripe.taken(bucket, reply, now) || !stripe.link_reply(bucket, new) {
+        stats.inc(Counter::InsertFailed);
+        stats.inc(Counter::Drop);
+        return false;
+    }
+    true
 }
 
 /// Whether a clash on confirmation can be resolved by attaching the packet

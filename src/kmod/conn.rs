@@ -3,7 +3,7 @@
 //! The entry object: one tracked connection in slab memory, the references
 //! that keep it alive, and how packets carry it (`skb->_nfct`).
 //!
-//! # Layout (120 bytes, 128 with the cache's hardware cache alignment)
+//! # Layout (128 bytes)
 //!
 //! ```text
 //!   0  struct nf_conntrack   refcount; skb->_nfct points here (first field)
@@ -14,7 +14,14 @@
 //!                            (and, through it, the namespace's table)
 //!  16  next                  chain link  } `linked`: only under the lock
 //!  24  Entry (96 bytes)      engine data }   of stripe `stripe`
+//! 120  nat                   the reply node, for NATed entries only
 //! ```
+//!
+//! A NATed entry's reply tuple is not the inverse of its original one: it
+//! lives out of line in a [`NatExt`], allocated when NAT binds the entry
+//! (before confirmation), with the link of the reply chain it joins at
+//! confirmation (under that chain's stripe lock, `crate::table`). Entries
+//! without NAT stay at 128 bytes and never touch it.
 //!
 //! An entry created while `ip_conntrack_acct` is 1 comes from a second
 //! cache, `ip_conntrack_acct`, whose objects carry each direction's
@@ -226,6 +233,20 @@ impl Note {
     }
 }
 
+/// The out-of-line NAT state of a NATed entry.
+///
+/// `reply` is written only while the entry is unconfirmed, under its
+/// stripe lock, and never after it joins the table, so it is read without
+/// a lock; `reply_next` is the reply chain link, read and written only
+/// under the lock of the stripe whose reply chain holds the node. All
+/// fields are atomics (relaxed: the locks order them).
+pub(crate) struct NatExt {
+    reply: [AtomicU64; 2],
+    reply_next: AtomicPtr<Conn>,
+    /// MASQUERADE's outgoing interface (0: none), for its flush.
+    masq_index: AtomicI32,
+}
+
 /// The chain link and the engine entry: only under the stripe lock.
 pub(crate) struct Linked {
     /// Next entry of the chain.
@@ -248,6 +269,9 @@ pub(crate) struct Conn {
     reported: AtomicU16,
     stripe: NonNull<StripeCell>,
     linked: UnsafeCell<Linked>,
+    /// The NAT state, null without NAT; set once (under the stripe lock,
+    /// unconfirmed), freed with the entry.
+    nat: AtomicPtr<NatExt>,
 }
 
 // The memory budget: a 128-byte slab object at most.
@@ -288,6 +312,7 @@ impl Conn {
                     reported: AtomicU16::new(if counted { COUNTED } else { 0 }),
                     stripe: NonNull::from(stripe),
                     linked: UnsafeCell::new(Linked { next: None, entry }),
+                    nat: AtomicPtr::new(ptr::null_mut()),
                 },
             );
             if counted {
@@ -433,6 +458,74 @@ impl Conn {
             }
         }
         Note::new(event, counted != 0)
+    }
+
+    /// The NAT state, if NAT bound the entry.
+    fn nat(&self) -> Option<&NatExt> {
+        let p = self.nat.load(Ordering::Acquire);
+        // SAFETY: a non-null `nat` is a `NatExt` from `KBox::into_raw`
+        // (`set_nat_reply`), freed only with the entry.
+        unsafe { p.as_ref() }
+    }
+
+    /// The key of the reply tuple NAT gave the entry, if any: fixed once
+    /// the entry is confirmed, so read without a lock.
+    #[inline]
+    pub(crate) fn nat_reply(&self) -> Option<[u64; 2]> {
+        let n = self.nat()?;
+        Some([n.reply[0].load(Ordering::Relaxed), n.reply[1].load(Ordering::Relaxed)])
+    }
+
+    /// Gives the unconfirmed entry the NAT reply tuple of key `reply`, and
+    /// `masq_index` if MASQUERADE bound it. Call under the entry's stripe
+    /// lock, before it is confirmed. `ENOMEM` when the NAT state cannot be
+    /// allocated.
+    pub(crate) fn set_nat_reply(&self, reply: [u64; 2], masq_index: i32) -> Result {
+        let n = match self.nat() {
+            Some(n) => n,
+            None => {
+                let ext = KBox::new(
+                    NatExt {
+                        reply: [AtomicU64::new(0), AtomicU64::new(0)],
+                        reply_next: AtomicPtr::new(ptr::null_mut()),
+                        masq_index: AtomicI32::new(0),
+                    },
+                    GFP_ATOMIC,
+                )?;
+                let p = KBox::into_raw(ext);
+                // Under the stripe lock: nobody else sets it.
+                self.nat.store(p, Ordering::Release);
+                // SAFETY: just allocated, freed only with the entry.
+                unsafe { &*p }
+            }
+        };
+        n.reply[0].store(reply[0], Ordering::Relaxed);
+        n.reply[1].store(reply[1], Ordering::Relaxed);
+        if masq_index != 0 {
+            n.masq_index.store(masq_index, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// MASQUERADE's outgoing interface index, 0 if none.
+    pub(crate) fn masq_index(&self) -> i32 {
+        self.nat().map_or(0, |n| n.masq_index.load(Ordering::Relaxed))
+    }
+
+    /// The next node of the reply chain holding this entry's reply node.
+    /// Only under that chain's stripe lock.
+    pub(crate) fn reply_next(&self) -> Option<ConnPtr> {
+        let p = self.nat()?.reply_next.load(Ordering::Relaxed);
+        NonNull::new(p).map(ConnPtr)
+    }
+
+    /// Sets [`Conn::reply_next`]; a no-op without NAT state. Only under
+    /// that chain's stripe lock.
+    pub(crate) fn set_reply_next(&self, next: Option<ConnPtr>) {
+        if let Some(n) = self.nat() {
+            let p = next.map_or(ptr::null_mut(), |c| c.0.as_ptr());
+            n.reply_next.store(p, Ordering::Relaxed);
+        }
     }
 
     /// The current reference count (the `use=` of `/proc`).
@@ -636,6 +729,13 @@ pub(crate) unsafe fn destroy(ct: *mut ffi::nf_conntrack) {
     let table = NonNull::from(unsafe { (*p).table() });
     // SAFETY: as above.
     let counted = unsafe { (*p).counted };
+    // SAFETY: as above; a non-null `nat` came from `KBox::into_raw` and is
+    // unlinked from any reply chain (before the table's reference went).
+    let nat = unsafe { (*p).nat.load(Ordering::Acquire) };
+    if !nat.is_null() {
+        // SAFETY: see above; nothing else refers to it any more.
+        drop(unsafe { KBox::from_raw(nat) });
+    }
     let cache = if counted { &COUNTED_CACHE } else { &CACHE }.load(Ordering::Acquire);
     // SAFETY: the object came from `cache`, which lives while entries do
     // (`Cache` invariant); `Conn` needs no drop glue (plain data).

@@ -166,6 +166,7 @@ fn meta(table: &Table, e: &Entry, c: &Conn, now: crate::Millis) -> Meta {
         timeout: u32::try_from(secs).unwrap_or(u32::MAX),
         counters: c.read_counters(),
         portid: 0,
+        nat_reply: c.nat_reply(),
     }
 }
 
@@ -268,7 +269,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 }
             }
             Ok(Delete::Flush(filter)) => {
-                table.remove_where(|e| filter.as_ref().map_or(true, |f| f.matches(e)), true);
+                table.remove_where(|e, c| filter.as_ref().map_or(true, |f| f.matches_nat(e, c.nat_reply())), true);
                 0
             }
         },
@@ -428,11 +429,11 @@ fn dump_table(
             let mut written: [Option<(ConnPtr, [Counters; 2])>; ZERO_BATCH] = [None; ZERO_BATCH];
             let mut n = 0usize;
             let listed = dump::list_bucket(st, c, now, |e| table.pos_of(e), |r, e| {
-                if filter.is_some_and(|f| !f.matches(e)) {
-                    return true;
-                }
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 let conn = unsafe { r.as_conn() };
+                if filter.is_some_and(|f| !f.matches_nat(e, conn.nat_reply())) {
+                    return true;
+                }
                 let m = meta(table, e, conn, now);
                 if wire::put_entry(w, portid, seq, flags, e, &m).is_err() {
                     return false;

@@ -4,9 +4,15 @@
 //! turns one into a C hook function, and their registration in every
 //! network namespace.
 
+use crate::conn::Conn;
+use crate::ctinfo::CtInfo;
 use crate::ffi;
 use crate::ktable::Table;
-use crate::skb::SkbMut;
+use crate::nat::icmp_error;
+use crate::nat::rewrite::manip_packet_partial;
+use crate::nat::Manip;
+use crate::skb::{Skb, SkbMut};
+use crate::tuple::Tuple;
 use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::ffi::c_uint;
@@ -61,6 +67,11 @@ impl Verdict {
     pub(crate) fn raw(self) -> c_uint {
         self.0
     }
+
+    /// A verdict another hook function returned, passed on as it is.
+    pub(crate) fn from_raw(v: c_uint) -> Self {
+        Self(v)
+    }
 }
 
 /// The packet a hook runs on, valid for the duration of one hook call.
@@ -87,6 +98,129 @@ impl<'a> Packet<'a> {
         unsafe { SkbMut::from_raw(self.skb) }
     }
 
+    /// The entry the packet carries and its classification. The packet's
+    /// reference keeps the entry alive for the hook call: nothing a hook
+    /// or the lookups it runs do changes `_nfct` meanwhile (only the
+    /// tracking hooks attach entries, and they have run).
+    pub(crate) fn entry(&self) -> Option<(&'a Conn, CtInfo)> {
+        // SAFETY: the hook's packet, valid for the call (type invariant),
+        // whose `_nfct` stays as it is (see above).
+        let skb: Skb<'a> = unsafe { Skb::from_raw(self.skb) }?;
+        let (c, ctinfo) = crate::conn::from_skb(&skb)?;
+        Some((c, ctinfo))
+    }
+
+    /// The IPv4 protocol number of the packet.
+    pub(crate) fn ip_protocol(&self) -> Option<u8> {
+        self.first_bytes::<20>().map(|b| b[9])
+    }
+
+    /// The ICMP type of an ICMP packet (the byte after the IP header).
+    pub(crate) fn icmp_type(&self) -> Option<u8> {
+        let b = self.first_bytes::<64>()?;
+        let ihl = usize::from(b[0] & 0x0f).saturating_mul(4);
+        b.get(ihl).copied()
+    }
+
+    /// The first `N` bytes of the packet (from the IP header), if it has
+    /// that many (copied).
+    fn first_bytes<const N: usize>(&self) -> Option<[u8; N]> {
+        // SAFETY: the hook's packet, valid for the call (type invariant).
+        let skb = unsafe { Skb::from_raw(self.skb) }?;
+        let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); N];
+        let (head, _) = skb.head(&mut buf)?;
+        let mut out = [0u8; N];
+        crate::nat::rewrite::copy(&mut out, head);
+        // An ICMP type beyond a short packet reads as 0: callers check
+        // lengths where it matters (the engine does).
+        (head.len() >= N.min(20)).then_some(out)
+    }
+
+    /// Runs the namespace's NAT lookup `i` of this hook on the packet: its
+    /// verdict, `None` past the last one.
+    pub(crate) fn run_nat_lookup(&mut self, i: c_uint) -> Option<c_uint> {
+        let mut v: c_uint = 0;
+        // SAFETY: the hook's state and packet, valid for the call; under
+        // the RCU read lock netfilter holds around hooks.
+        unsafe { ffi::ipct_nat_run_lookup(self.state, self.skb, i, &mut v) }.then_some(v)
+    }
+
+    /// Rewrites the end `manip` of the packet to `target`'s address and
+    /// port (`nf_nat_manip_pkt`). Which addresses changed; `None` when
+    /// the packet cannot be rewritten (then it is dropped, as 6.12 does).
+    pub(crate) fn rewrite(&mut self, manip: Manip, target: &Tuple) -> Option<Changed> {
+        // SAFETY: the hook's packet, valid for the call.
+        let len = unsafe { Skb::from_raw(self.skb) }?.len();
+        // The IP header and the largest layer-4 header a rewrite touches
+        // (TCP's 20 bytes; options are never changed).
+        let ihl = usize::from(self.first_bytes::<20>()?[0] & 0x0f).saturating_mul(4);
+        let want = len.min(ihl.saturating_add(20));
+        // SAFETY: the hook's packet.
+        let partial = unsafe { ffi::ipct_skb_csum_partial(self.skb) };
+        let changed = self.with_writable(want, |buf| {
+            let (src, dst) = (buf.get(12..16)?.to_vec_array()?, buf.get(16..20)?.to_vec_array()?);
+            manip_packet_partial(buf, len, manip, target, partial).ok()?;
+            Some(Changed {
+                src: buf.get(12..16)?.to_vec_array()? != src,
+                dst: buf.get(16..20)?.to_vec_array()? != dst,
+            })
+        })??;
+        // SAFETY: the hook's packet, whose checksums were just changed.
+        unsafe { ffi::ipct_skb_csum_changed(self.skb) };
+        Some(changed)
+    }
+
+    /// Translates the ICMP error the packet is (`nf_nat_icmp_reply_translation`
+    /// after its decision): false when it cannot be.
+    pub(crate) fn translate_icmp(&mut self, manip: Manip, other: &Tuple) -> bool {
+        // SAFETY: the hook's packet, valid for the call.
+        let Some(len) = (unsafe { Skb::from_raw(self.skb) }).map(|s| s.len()) else {
+            return false;
+        };
+        let ok = self.with_writable(len, |buf| icmp_error::translate(buf, manip, other).is_ok()) == Some(true);
+        if ok {
+            // SAFETY: the hook's packet, whose checksums were just changed.
+            unsafe { ffi::ipct_skb_csum_changed(self.skb) };
+        }
+        ok
+    }
+
+    /// Runs `f` on the first `len` bytes of the packet, made writable and
+    /// linear (`skb_ensure_writable`); `None` when they cannot be.
+    fn with_writable<R>(&mut self, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        let n = c_uint::try_from(len).ok()?;
+        // SAFETY: the hook's packet, owned by the hook for the call.
+        let p = unsafe { ffi::ipct_skb_writable(self.skb, n) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `skb_ensure_writable` made `len` bytes from `p` (the
+        // packet's data) linear and private to this packet; nothing else
+        // touches them during the call, and the slice does not outlive it.
+        Some(f(unsafe { core::slice::from_raw_parts_mut(p, len) }))
+    }
+
+    /// Drops the packet's cached route: destination NAT changed where it
+    /// goes (`nf_nat_ipv4_pre_routing`).
+    pub(crate) fn drop_route(&mut self) {
+        // SAFETY: the hook's packet.
+        unsafe { ffi::ipct_skb_dst_drop(self.skb) };
+    }
+
+    /// Routes a locally generated packet again after destination NAT
+    /// (`nf_nat_ipv4_local_fn`).
+    pub(crate) fn reroute(&mut self) -> Result {
+        // SAFETY: the hook's state and packet, valid for the call.
+        to_result(unsafe { ffi::ipct_nat_reroute(self.state, self.skb) })
+    }
+
+    /// Forgets the socket early demux attached for the packet's old source
+    /// (`nf_nat_ipv4_local_in`).
+    pub(crate) fn orphan_demuxed(&mut self) {
+        // SAFETY: the hook's packet.
+        unsafe { ffi::ipct_nat_local_in_orphan(self.skb) };
+    }
+
     /// The table of the namespace the packet is in, if it has one.
     pub(crate) fn table(&self) -> Option<&'a Table> {
         // SAFETY: the hook runs in `self.net()`, a live namespace (type
@@ -94,6 +228,25 @@ impl<'a> Packet<'a> {
         // unregistered there (pernet order) and the hook calls in flight
         // have returned (`Table::shutdown` starts with `synchronize_net`).
         unsafe { Table::for_net(self.state.net) }
+    }
+}
+
+/// Which addresses a NAT rewrite changed.
+pub(crate) struct Changed {
+    /// The source address.
+    pub(crate) src: bool,
+    /// The destination address.
+    pub(crate) dst: bool,
+}
+
+/// Four bytes as an array (an address read from a header).
+trait ToArray {
+    fn to_vec_array(&self) -> Option<[u8; 4]>;
+}
+
+impl ToArray for [u8] {
+    fn to_vec_array(&self) -> Option<[u8; 4]> {
+        self.try_into().ok()
     }
 }
 

@@ -1,40 +1,369 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! PLACEHOLDER of the NAT core (its table, lookup registry, hooks and
-//! packet rewriting): only the interface the nat table, the NAT targets
-//! and the nft chain type call, so that they build before the core is
-//! merged. It registers nothing and binds nothing; the real core replaces
-//! this file.
+//! The NAT core: 6.12's `nf_nat_core.c`/`nf_nat_proto.c` for IPv4 on
+//! top of this module's table, over the engine's decisions
+//! ([`crate::nat::bind`], [`crate::nat::unique`], [`crate::nat::rewrite`],
+//! [`crate::nat::icmp_error`]).
+//!
+//! * **Lookups.** What decides a new connection's NAT (the iptables `nat`
+//!   table's chains, nft chains of type `nat`) registers with
+//!   [`register_lookup`], per namespace and hook; the first one registers
+//!   the four NAT hooks in that namespace and the last one gone removes
+//!   them (nat_helpers.c), so a router without NAT rules pays nothing.
+//! * **Hooks** (PRE_ROUTING and LOCAL_OUT at -100, POST_ROUTING and
+//!   LOCAL_IN at 100): a new or related connection not yet bound for the
+//!   hook's end runs the lookups until one binds it (a target calls
+//!   [`setup`]), else gets a null binding; then the packet is rewritten as
+//!   its entry's bindings say. ICMP errors about a connection are
+//!   translated, quote included.
+//! * **Bindings** are made on a copy of the unconfirmed entry without any
+//!   lock (the tuple choice asks other stripes whether tuples are taken,
+//!   one lock at a time), then written back under the entry's lock: the
+//!   status bits and the reply tuple, which the entry's NAT state
+//!   ([`crate::conn`]) holds until confirmation links its reply node.
 
+use crate::conn::{self, Conn};
+use crate::ctinfo::CtInfo;
+use crate::entry::{Entry, Status};
 use crate::ffi;
-use kernel::ffi::c_int;
+use crate::hooks::{self, HookPoint, Packet, Verdict};
+use crate::ktable::Table;
+use crate::nat::bind::{self, HookStep};
+use crate::nat::icmp_error::{self, IcmpAction, NatStatus};
+use crate::nat::range::Range;
+use crate::nat::targets::{self, MasqEvent};
+use crate::nat::unique::Clash;
+use crate::nat::{hook, Manip};
+use crate::skb::Skb;
+use crate::tuple::{proto, Dir, Tuple};
+use crate::Millis;
+use kernel::error::to_result;
+use kernel::ffi::{c_int, c_uint};
+use kernel::prelude::*;
 
-// The engine's half (src/engine/nat/), mounted here so `crate::nat::...`
-// names both halves, as the engine files expect.
-#[forbid(unsafe_code)]
-#[path = "../engine/nat/mod.rs"]
-pub mod engine;
-pub use engine::*;
+/// `NF_IP_PRI_NAT_DST`: destination NAT, before the filter.
+const PRI_NAT_DST: i32 = -100;
+/// `NF_IP_PRI_NAT_SRC`: source NAT, after the filter.
+const PRI_NAT_SRC: i32 = 100;
 
-/// Registers a lookup the NAT hooks of `net` run for new connections
-/// (placeholder: stores nothing).
+/// The four NAT hooks' descriptions and the lookup lists, set up for the
+/// module's life; torn down on drop (every lookup is gone by then: their
+/// owners are dropped first).
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `net` is a live namespace; `ops` stays valid until [`unregister_lookup`]
-/// and an RCU grace period after it.
-pub(crate) unsafe extern "C" fn register_lookup(_net: *mut ffi::net, _ops: *const ffi::nf_hook_ops) -> c_int {
-    0
+/// `ops` is handed to `ipct_nat_init` from creation until drop, at the
+/// same heap address.
+pub(crate) struct Registration {
+    ops: KBox<[ffi::nf_hook_ops; 4]>,
 }
 
-/// Undoes [`register_lookup`] (placeholder: nothing to undo).
+// SAFETY: the descriptions are only read by netfilter after creation.
+unsafe impl Send for Registration {}
+// SAFETY: no method takes `&self`.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// Sets up the lookup lists of every namespace and MASQUERADE's
+    /// interface events.
+    pub(crate) fn new() -> Result<Self> {
+        let ops = KBox::new(
+            [
+                hooks::ops::<NatPre>(),
+                hooks::ops::<NatPost>(),
+                hooks::ops::<NatOut>(),
+                hooks::ops::<NatIn>(),
+            ],
+            GFP_KERNEL,
+        )?;
+        let n = c_uint::try_from(ops.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `ops` holds `n` valid descriptions, kept at this address
+        // until `drop` (type invariant).
+        to_result(unsafe { ffi::ipct_nat_init(ops.as_ptr(), n) })?;
+        // SAFETY: `masq_event` is a function of this module, unregistered
+        // in `drop` before the module goes.
+        if let Err(e) = to_result(unsafe { ffi::ipct_nat_masq_register(Some(masq_event)) }) {
+            // SAFETY: set up just above; nothing registered a lookup yet.
+            unsafe { ffi::ipct_nat_exit() };
+            return Err(e);
+        }
+        Ok(Self { ops })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`; waits for callbacks in flight.
+        unsafe { ffi::ipct_nat_masq_unregister() };
+        // SAFETY: set up in `new`; every lookup was unregistered by its
+        // owner (dropped before this), so no namespace has the hooks.
+        unsafe { ffi::ipct_nat_exit() };
+        let _ = self.ops.len();
+    }
+}
+
+/// Registers a lookup at `ops->hooknum` of `net` (`nf_nat_ipv4_register_fn`,
+/// and nft's `ops_register` for chains of type nat).
 ///
 /// # Safety
 ///
-/// `ops` was registered in `net` with [`register_lookup`].
-pub(crate) unsafe extern "C" fn unregister_lookup(_net: *mut ffi::net, _ops: *const ffi::nf_hook_ops) {}
+/// `net` is a live namespace and `ops` a valid description that stays
+/// valid until [`unregister_lookup`]; process context.
+#[allow(dead_code, reason = "the nat table and targets call it")]
+pub(crate) unsafe extern "C" fn register_lookup(net: *mut ffi::net, ops: *const ffi::nf_hook_ops) -> c_int {
+    // SAFETY: guaranteed by the caller.
+    unsafe { ffi::ipct_nat_register_lookup(net, ops) }
+}
 
-/// `nf_nat_setup_info` (placeholder: binds nothing, lets the packet on).
-pub(crate) fn setup(_skb: *mut ffi::sk_buff, _manip: Manip, _range: &range::Range, _masq_ifindex: Option<i32>) -> u32 {
-    ffi::IPCT_NF_ACCEPT
+/// Undoes [`register_lookup`]; waits for hook calls in flight.
+///
+/// # Safety
+///
+/// `ops` was registered in `net` with [`register_lookup`]; process context.
+#[allow(dead_code, reason = "the nat table and targets call it")]
+pub(crate) unsafe extern "C" fn unregister_lookup(net: *mut ffi::net, ops: *const ffi::nf_hook_ops) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { ffi::ipct_nat_unregister_lookup(net, ops) }
+}
+
+/// An interface of `net` went down (`addr` 0) or lost its address `addr`
+/// (host order): the connections MASQUERADE mapped out of it go, as
+/// 6.12's `masq_device_event`/`masq_inet_event` decide
+/// ([`targets::masq_flush`]).
+///
+/// # Safety
+///
+/// Called by nat_helpers.c's notifiers in process context with a live
+/// namespace, while the module's tables exist (the notifiers are removed
+/// before the tables, and a namespace's interfaces go before its table).
+unsafe extern "C" fn masq_event(net: *mut ffi::net, ifindex: c_int, addr: u32) {
+    // SAFETY: see above.
+    let Some(table) = (unsafe { Table::for_net(net) }) else {
+        return;
+    };
+    if table.closing() {
+        return;
+    }
+    let event = if addr == 0 {
+        MasqEvent::DeviceDown { ifindex }
+    } else {
+        MasqEvent::AddressRemoved { ifindex, addr }
+    };
+    table.remove_where(
+        |e, c| {
+            let index = c.masq_index();
+            index != 0 && targets::masq_flush(event, index, e.tuple_nat(Dir::Reply, c.nat_reply()).dst)
+        },
+        true,
+    );
+}
+
+/// `nf_nat_setup_info` for the entry `skb` carries: binds its end `manip`
+/// to a tuple in `range`. NF_ACCEPT once bound (or when there is nothing
+/// to bind: no entry, a confirmed one); NF_DROP when the end is bound
+/// already (6.12 warns and drops) or out of memory. `masq_ifindex`:
+/// MASQUERADE's outgoing interface, whose going down flushes the entry.
+#[allow(dead_code, reason = "the nat table and targets call it")]
+pub(crate) fn setup(skb: *mut ffi::sk_buff, manip: Manip, range: &Range, masq_ifindex: Option<i32>) -> u32 {
+    // SAFETY: targets are called with their packet, valid for the call,
+    // whose `_nfct` nobody changes meanwhile.
+    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
+        return Verdict::ACCEPT.raw();
+    };
+    let Some((c, _)) = conn::from_skb(&skb) else {
+        return Verdict::ACCEPT.raw();
+    };
+    bind_conn(c, manip, range, masq_ifindex.unwrap_or(0)).raw()
+}
+
+/// Binds `c`'s end `manip` to `range` ([`setup`]).
+fn bind_conn(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Verdict {
+    if c.is_confirmed() {
+        return Verdict::ACCEPT;
+    }
+    let now = conn::now();
+    let mut reply = c.nat_reply();
+    let mut e = c.snapshot();
+    let table = c.table();
+    let mut random = || sys_random_u16();
+    if bind::setup(&mut e, &mut reply, manip, range, &Taken { table, now }, &mut random).is_err() {
+        return Verdict::DROP;
+    }
+    let bits = e.status.0 & (Status::NAT_MASK | Status::SRC_NAT_DONE | Status::DST_NAT_DONE);
+    let stored = c.with_entry_mut(|live| {
+        live.status.set(bits);
+        match reply {
+            Some(k) if reply != c.nat_reply() || masq_index != 0 => c.set_nat_reply(k, masq_index),
+            _ => Ok(()),
+        }
+    });
+    match stored {
+        Ok(()) => Verdict::ACCEPT,
+        Err(_) => Verdict::DROP,
+    }
+}
+
+/// 16 random bits.
+fn sys_random_u16() -> u16 {
+    // SAFETY: callable in any context.
+    unsafe { ffi::ipct_random_u16() }
+}
+
+/// The table's answers to the tuple choice: each question locks the
+/// stripe of the tuple asked about, alone.
+struct Taken<'t> {
+    table: &'t Table,
+    now: Millis,
+}
+
+impl Clash for Taken<'_> {
+    fn taken(&self, reply: &Tuple) -> bool {
+        self.table.tuple_taken(reply, self.now)
+    }
+}
+
+/// The NAT hook of PRE_ROUTING: destination NAT of arriving packets.
+struct NatPre;
+
+impl hooks::Hook for NatPre {
+    const POINT: HookPoint = HookPoint::PreRouting;
+    const PRIORITY: i32 = PRI_NAT_DST;
+    fn run(pkt: &mut Packet<'_>) -> Verdict {
+        nat_hook(pkt)
+    }
+}
+
+/// The NAT hook of POST_ROUTING: source NAT of leaving packets.
+struct NatPost;
+
+impl hooks::Hook for NatPost {
+    const POINT: HookPoint = HookPoint::PostRouting;
+    const PRIORITY: i32 = PRI_NAT_SRC;
+    fn run(pkt: &mut Packet<'_>) -> Verdict {
+        nat_hook(pkt)
+    }
+}
+
+/// The NAT hook of LOCAL_OUT: destination NAT of local packets.
+struct NatOut;
+
+impl hooks::Hook for NatOut {
+    const POINT: HookPoint = HookPoint::LocalOut;
+    const PRIORITY: i32 = PRI_NAT_DST;
+    fn run(pkt: &mut Packet<'_>) -> Verdict {
+        nat_hook(pkt)
+    }
+}
+
+/// The NAT hook of LOCAL_IN: source NAT of delivered packets.
+struct NatIn;
+
+impl hooks::Hook for NatIn {
+    const POINT: HookPoint = HookPoint::LocalIn;
+    const PRIORITY: i32 = PRI_NAT_SRC;
+    fn run(pkt: &mut Packet<'_>) -> Verdict {
+        nat_hook(pkt)
+    }
+}
+
+/// What every NAT hook does (`nf_nat_ipv4_fn` and the per-hook wrappers).
+fn nat_hook(pkt: &mut Packet<'_>) -> Verdict {
+    let hooknum = u32::from(pkt.hooknum());
+    let Some((c, ctinfo)) = pkt.entry() else {
+        return Verdict::ACCEPT;
+    };
+    // An ICMP error about a connection: translated, never bound.
+    if matches!(ctinfo, CtInfo::Related | CtInfo::RelatedReply) && pkt.ip_protocol() == Some(proto::ICMP) {
+        return icmp_reply(pkt, c, ctinfo, hooknum);
+    }
+    let step = c.with_entry(|e| bind::hook_step(e, ctinfo, hooknum));
+    match step {
+        HookStep::Nothing => return Verdict::ACCEPT,
+        HookStep::Lookup(manip) => {
+            let v = run_lookups(pkt, c, manip);
+            if v.raw() != Verdict::ACCEPT.raw() {
+                return v;
+            }
+        }
+        HookStep::Rewrite => {}
+    }
+    rewrite(pkt, c, ctinfo.dir(), hooknum)
+}
+
+/// Runs the lookups of the packet's hook until one binds `c`'s end
+/// `manip`, then a null binding if none did (`nf_nat_inet_fn`).
+fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Verdict {
+    let bound = || c.with_entry(|e| bind::initialized(e, manip));
+    let mut i: c_uint = 0;
+    while let Some(v) = pkt.run_nat_lookup(i) {
+        if v != Verdict::ACCEPT.raw() {
+            return Verdict::from_raw(v);
+        }
+        if bound() {
+            return Verdict::ACCEPT;
+        }
+        i = i.saturating_add(1);
+    }
+    let range = c.with_entry(|e| bind::null_range(e, c.nat_reply(), manip));
+    bind_conn(c, manip, &range, 0)
+}
+
+/// Rewrites the packet as `c`'s bindings say for direction `dir` at
+/// `hooknum` (`nf_nat_packet`), then what each hook does after a change
+/// (re-routing, dropping a stale route, forgetting an early-demuxed
+/// socket).
+fn rewrite(pkt: &mut Packet<'_>, c: &Conn, dir: Dir, hooknum: u32) -> Verdict {
+    let Some((manip, target)) = c.with_entry(|e| bind::rewrite_target(e, c.nat_reply(), dir, hooknum)) else {
+        return Verdict::ACCEPT;
+    };
+    let Some(changed) = pkt.rewrite(manip, &target) else {
+        return Verdict::DROP;
+    };
+    match hooknum {
+        hook::PRE_ROUTING if changed.dst => pkt.drop_route(),
+        hook::LOCAL_OUT if changed.dst => {
+            if pkt.reroute().is_err() {
+                return Verdict::DROP;
+            }
+        }
+        hook::LOCAL_IN if changed.src => pkt.orphan_demuxed(),
+        _ => {}
+    }
+    Verdict::ACCEPT
+}
+
+/// `nf_nat_icmp_reply_translation`: an ICMP error about `c`.
+fn icmp_reply(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo, hooknum: u32) -> Verdict {
+    let Some(manip) = Manip::for_hook(hooknum) else {
+        return Verdict::ACCEPT;
+    };
+    let dir = ctinfo.dir();
+    let (status, other) = c.with_entry(|e| {
+        let other = match dir {
+            Dir::Original => Dir::Reply,
+            Dir::Reply => Dir::Original,
+        };
+        (nat_status(e), e.tuple_nat(other, c.nat_reply()))
+    });
+    let Some(icmp_type) = pkt.icmp_type() else {
+        return Verdict::DROP;
+    };
+    match icmp_error::action(icmp_type, status, dir, manip) {
+        IcmpAction::Leave => Verdict::ACCEPT,
+        IcmpAction::Drop => Verdict::DROP,
+        IcmpAction::Translate => match pkt.translate_icmp(manip, &other) {
+            true => Verdict::ACCEPT,
+            false => Verdict::DROP,
+        },
+    }
+}
+
+/// The NAT bits of `e`'s status.
+fn nat_status(e: &Entry) -> NatStatus {
+    NatStatus {
+        src_nat: e.status.has(Status::SRC_NAT),
+        dst_nat: e.status.has(Status::DST_NAT),
+        src_done: e.status.has(Status::SRC_NAT_DONE),
+        dst_done: e.status.has(Status::DST_NAT_DONE),
+    }
 }

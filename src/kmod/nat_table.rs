@@ -4,7 +4,7 @@
 //! every network namespace, as 6.12's `iptable_nat`: created when
 //! userspace first asks for it in a namespace (an xtables template), with
 //! no hooks of its own. Its four chains are lookups of the NAT core
-//! ([`crate::nat::register_lookup`]), which runs them once per new
+//! ([`crate::knat::register_lookup`]), which runs them once per new
 //! connection, in iptable_nat's order and priorities.
 //!
 //! The table, its template and the pernet operations are C
@@ -12,7 +12,7 @@
 //! unregisters each namespace's lookups.
 
 use crate::ffi;
-use crate::nat;
+use crate::knat;
 use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_uint};
@@ -54,11 +54,11 @@ unsafe extern "C" fn attach(net: *mut ffi::net, table: *mut ffi::xt_table, slot:
     for (i, op) in ops.iter().enumerate() {
         // SAFETY: `net` is live; `op` stays at its heap address until
         // `release` (after `detach` and a grace period), or below.
-        let ret = unsafe { nat::register_lookup(net, op) };
+        let ret = unsafe { knat::register_lookup(net, op) };
         if ret != 0 {
             for op in ops.iter().take(i) {
                 // SAFETY: `op` was registered in `net` above.
-                unsafe { nat::unregister_lookup(net, op) };
+                unsafe { knat::unregister_lookup(net, op) };
             }
             // Packets may still run the lookups registered meanwhile.
             // SAFETY: process context (table instantiation), no lock held.
@@ -82,7 +82,7 @@ unsafe extern "C" fn detach(net: *mut ffi::net, slot: *mut c_void) {
     let ops = unsafe { &*slot.cast::<Lookups>() };
     for op in ops {
         // SAFETY: `op` is registered in `net` (caller).
-        unsafe { nat::unregister_lookup(net, op) };
+        unsafe { knat::unregister_lookup(net, op) };
     }
 }
 

@@ -70,7 +70,7 @@ unsafe extern "C" fn get_tuple_skb(
         return false;
     };
     let dir = ctinfo.dir();
-    let t = c.with_entry(|e| e.tuple(dir));
+    let t = c.with_entry(|e| e.tuple_nat(dir, c.nat_reply()));
     let mut v = ffi::ipct_tuple {
         src: t.src,
         dst: t.dst,

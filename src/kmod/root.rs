@@ -37,6 +37,9 @@ pub mod hash;
 #[path = "../engine/invalid.rs"]
 pub mod invalid;
 #[forbid(unsafe_code)]
+#[path = "../engine/nat/mod.rs"]
+pub mod nat;
+#[forbid(unsafe_code)]
 #[path = "../engine/netlink/mod.rs"]
 pub mod netlink;
 #[forbid(unsafe_code)]
@@ -86,9 +89,9 @@ mod ktable;
 #[path = "stats.rs"]
 mod kstats;
 mod lock;
-// The NAT core (src/kmod/nat.rs), which mounts the engine's NAT half:
-// public, as the other engine mounts, so unused engine items are not dead.
-pub mod nat;
+// The NAT core (src/kmod/nat.rs), named apart from the engine's `nat`.
+#[path = "nat.rs"]
+mod knat;
 mod nat_table;
 mod nfct_hook;
 mod nft_nat;
@@ -126,6 +129,9 @@ struct IpConntrack {
     _nat_targets: xt_target::Registration,
     _matches: xt_match::Registration,
     _hooks: hooks::Registration<4>,
+    /// The NAT hooks and lookup lists; after the hooks, before the tables
+    /// (NAT state is freed with the entries).
+    _nat: knat::Registration,
     _proc: procfs::Files,
     _sysctl: sysctl::Sysctls,
     /// Dropped after the hooks and /proc files: tears every namespace's
@@ -168,6 +174,7 @@ impl kernel::Module for IpConntrack {
         let tables = ktable::Tables::new()?;
         let sysctl = sysctl::Sysctls::new()?;
         let proc = procfs::Files::new()?;
+        let nat = knat::Registration::new()?;
         let hooks = hooks::Registration::new(packet_path::hook_ops())?;
         let matches = xt_match::register()?;
         let nat_targets = xt_target::register()?;
@@ -188,6 +195,7 @@ impl kernel::Module for IpConntrack {
             _nat_targets: nat_targets,
             _matches: matches,
             _hooks: hooks,
+            _nat: nat,
             _proc: proc,
             _sysctl: sysctl,
             _tables: tables,

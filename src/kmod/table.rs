@@ -44,9 +44,21 @@ use kernel::init::InPlaceInit;
 use kernel::prelude::*;
 use kernel::{c_str, static_lock_class};
 
-/// The chain heads of one stripe's buckets.
+/// The chain heads of one stripe's buckets, and of its reply chains (as
+/// many: NATed entries' reply nodes, [`crate::table`]).
 pub(crate) struct Chains {
     heads: KVVec<Option<ConnPtr>>,
+    replies: KVVec<Option<ConnPtr>>,
+}
+
+impl Chains {
+    /// Empty chains of `n` buckets.
+    fn new(n: usize) -> Result<Chains> {
+        Ok(Chains {
+            heads: KVVec::from_elem(None, n, GFP_KERNEL)?,
+            replies: KVVec::from_elem(None, n, GFP_KERNEL)?,
+        })
+    }
 }
 
 /// One stripe: its lock and chains, and where it belongs.
@@ -87,25 +99,30 @@ impl StripeCell {
             stripe: NonNull::from(self),
             _locked: PhantomData,
         };
-        let mut st = Stripe::new(guard.heads.as_mut_slice(), &mut store);
+        let chains = &mut *guard;
+        let mut st = Stripe::with_replies(chains.heads.as_mut_slice(), chains.replies.as_mut_slice(), &mut store);
         f(&mut st)
     }
 
-    /// Moves the stripe's entries into `new` (allocated by the caller,
-    /// outside the lock) under the lock, and hands back the old array to
-    /// be freed after it.
+    /// Moves the stripe's entries and reply nodes into `new` (allocated by
+    /// the caller, outside the lock) under the lock, and hands back the
+    /// old arrays to be freed after it.
     fn rehash(
         &self,
-        mut new: KVVec<Option<ConnPtr>>,
+        mut new: Chains,
         pos_of: impl Fn(&Entry) -> u32,
-    ) -> KVVec<Option<ConnPtr>> {
+        pos_of_key: impl Fn(&[u64; 2]) -> u32,
+    ) -> Chains {
         let mut guard = self.lock.lock();
         let mut store = Slab {
             stripe: NonNull::from(self),
             _locked: PhantomData,
         };
-        Stripe::new(guard.heads.as_mut_slice(), &mut store).rehash_into(new.as_mut_slice(), pos_of);
-        core::mem::swap(&mut guard.heads, &mut new);
+        let chains = &mut *guard;
+        let mut st = Stripe::with_replies(chains.heads.as_mut_slice(), chains.replies.as_mut_slice(), &mut store);
+        st.rehash_into(new.heads.as_mut_slice(), pos_of);
+        st.rehash_replies_into(new.replies.as_mut_slice(), pos_of_key);
+        core::mem::swap(&mut *guard, &mut new);
         new
     }
 
@@ -200,6 +217,26 @@ impl Store for Slab<'_> {
             unsafe { (*l).next = next };
         }
     }
+
+    // Reply nodes belong to entries of any stripe: only their NAT state is
+    // touched, which needs no entry lock (`NatExt`).
+
+    fn reply_key(&self, r: ConnPtr) -> Option<[u64; 2]> {
+        // SAFETY: `r` is alive: linked in this stripe's reply chains (the
+        // table's reference keeps it until its node is unlinked, under this
+        // lock) or held by the caller (an entry being confirmed).
+        unsafe { r.as_conn() }.nat_reply()
+    }
+
+    fn reply_next(&self, r: ConnPtr) -> Option<ConnPtr> {
+        // SAFETY: as in `reply_key`; the link is guarded by this lock.
+        unsafe { r.as_conn() }.reply_next()
+    }
+
+    fn set_reply_next(&mut self, r: ConnPtr, next: Option<ConnPtr>) {
+        // SAFETY: as in `reply_next`.
+        unsafe { r.as_conn() }.set_reply_next(next);
+    }
 }
 
 /// The driver's view of one namespace's table ([`Table::shell`]).
@@ -292,6 +329,21 @@ impl driver::Shell for Shell<'_> {
         store.table().closing()
     }
 
+    fn stripe_of(&self, r: ConnPtr) -> Option<u32> {
+        // SAFETY: the driver asks only about entries it holds a reference to.
+        Some(unsafe { r.as_conn() }.stripe_index())
+    }
+
+    fn held_ref(held: &Held) -> ConnPtr {
+        held.conn.ptr()
+    }
+
+    fn nat_reply(&self, r: ConnPtr) -> Option<[u64; 2]> {
+        // SAFETY: the driver asks only about entries it holds a reference
+        // to, or whose table reference it is about to put.
+        unsafe { r.as_conn() }.nat_reply()
+    }
+
     fn reserve(&mut self) -> bool {
         self.table.reserve(crate::settings::max())
     }
@@ -320,6 +372,14 @@ impl driver::Shell for Shell<'_> {
         // 6.12 delivers no cached event for a dying entry.
         held.note = held.note.without_event();
     }
+}
+
+/// Where [`Table::with_found`] found an entry.
+enum Found<R> {
+    /// In the stripe its tuple hashes to: what `f` returned.
+    Here(Option<R>),
+    /// Through a reply node: the entry, whose own stripe is next.
+    Home(ConnRef),
 }
 
 /// Most work units (buckets plus entries looked at) of one
@@ -383,9 +443,7 @@ impl Table {
         let tp = NonNull::new(uninit.as_ptr().cast_mut()).ok_or(ENOMEM)?;
         let mut stripes = KVec::with_capacity(n, GFP_KERNEL)?;
         for s in 0..layout.stripes() {
-            let chains = Chains {
-                heads: KVVec::from_elem(None, layout.range(s).len(), GFP_KERNEL)?,
-            };
+            let chains = Chains::new(layout.range(s).len())?;
             // INVARIANT: the table is written at `tp` below and outlives
             // its stripes (it owns them).
             let cell = KBox::pin_init(
@@ -457,6 +515,28 @@ impl Table {
         self.layout.pos_of(&self.key, e)
     }
 
+    /// The position of the flow of tuple key `k` in its stripe.
+    pub(crate) fn pos_of_key(&self, k: &[u64; 2]) -> u32 {
+        self.layout.locate(Tuple::from_key(*k).flow_hash(&self.key)).1
+    }
+
+    /// The table's reference to `r`, which was just unlinked from its
+    /// stripe: its reply node, if NAT gave it one, is unlinked first
+    /// (under that node's stripe lock; no lock may be held).
+    pub(crate) fn unlinked(&self, r: ConnPtr) -> ConnRef {
+        // SAFETY: the caller unlinked `r`: the table's reference, which we
+        // take over below, keeps it alive.
+        let c = unsafe { ConnRef::adopt(r) };
+        if let Some(reply) = c.nat_reply() {
+            let (s, pos) = self.layout.locate(Tuple::from_key(reply).flow_hash(&self.key));
+            self.with_stripe(s, |st| {
+                let b = st.bucket(pos);
+                st.unlink_reply(b, r)
+            });
+        }
+        c
+    }
+
     /// Resizes the table to `buckets` buckets (at least one per stripe)
     /// while packets flow: one stripe at a time, each stripe's new array
     /// allocated without a lock and filled under that stripe's lock alone.
@@ -467,15 +547,15 @@ impl Table {
         let mut ret = Ok(());
         for s in 0..self.layout.stripes() {
             let Some(cell) = self.stripe(s) else { break };
-            let new = match KVVec::from_elem(None, target.range(s).len(), GFP_KERNEL) {
+            let new = match Chains::new(target.range(s).len()) {
                 Ok(v) => v,
                 Err(e) => {
                     // The stripes done so far keep their new size.
-                    ret = Err(e.into());
+                    ret = Err(e);
                     break;
                 }
             };
-            let old = cell.rehash(new, |e| self.pos_of(e));
+            let old = cell.rehash(new, |e| self.pos_of(e), |k| self.pos_of_key(k));
             drop(old);
             sys::cond_resched();
         }
@@ -634,12 +714,68 @@ impl Table {
             (p, sys::clock_ns().saturating_sub(locked))
         });
         for r in batch.iter().flatten() {
-            // SAFETY: the sweep unlinked `r`: we own the table's reference.
-            let c = unsafe { ConnRef::adopt(*r) };
+            // The sweep unlinked `r`: the table's reference is ours.
+            let c = self.unlinked(*r);
             crate::ctnetlink::notify(&c, Event::Destroy);
             drop(c);
         }
         progress
+    }
+
+    /// Runs `f` on the live entry one of whose tuples is `t`, with its
+    /// bucket, under its stripe lock: the stripe `t` hashes to, or for a
+    /// NATed entry's reply tuple, the entry's own stripe, which is locked
+    /// after the first (never both at once) with a reference taken in
+    /// between. `None` when there is no such entry or `f` says so.
+    fn with_found<R>(
+        &self,
+        t: &Tuple,
+        now: Millis,
+        f: impl FnOnce(&mut Stripe<'_, Slab<'_>>, ConnPtr, usize) -> Option<R>,
+    ) -> Option<R> {
+        let (s, pos) = self.layout.locate(t.flow_hash(&self.key));
+        let mut f = Some(f);
+        let found = self
+            .with_stripe(s, |st| {
+                let b = st.bucket(pos);
+                if let Some((r, _)) = st.find(b, t, now) {
+                    return Some(Found::Here(f.take().and_then(|f| f(st, r, b))));
+                }
+                let r = st.find_reply(b, &t.key())?;
+                // SAFETY: `r`'s reply node is linked in this locked stripe:
+                // the table's reference keeps it alive.
+                Some(Found::Home(unsafe { st.store.new_ref(r) }))
+            })
+            .flatten()?;
+        match found {
+            Found::Here(v) => v,
+            Found::Home(c) => {
+                let f = f.take()?;
+                self.with_stripe(c.stripe_index(), |st| {
+                    let r = c.ptr();
+                    let e = st.store.entry(r)?;
+                    let live = e.status.has(Status::CONFIRMED) && !e.status.has(Status::DYING) && !e.expired(now);
+                    if !live {
+                        return None;
+                    }
+                    let b = st.bucket(self.pos_of(e));
+                    f(st, r, b)
+                })
+                .flatten()
+            }
+        }
+    }
+
+    /// Whether `t` is one of a live entry's tuples, or any NATed entry's
+    /// reply (`nf_conntrack_tuple_taken`), under its stripe's lock alone.
+    pub(crate) fn tuple_taken(&self, t: &Tuple, now: Millis) -> bool {
+        let keys = t.keys();
+        let (s, pos) = self.layout.locate(keys.flow_hash(&self.key));
+        self.with_stripe(s, |st| {
+            let b = st.bucket(pos);
+            st.taken(b, &keys, now)
+        })
+        .unwrap_or(true)
     }
 
     /// Runs `f` on the live entry one of whose tuples is `t`, under its
@@ -650,14 +786,11 @@ impl Table {
         now: Millis,
         f: impl FnOnce(&Entry, &Conn) -> R,
     ) -> Option<R> {
-        let (s, pos) = self.layout.locate(t.flow_hash(&self.key));
-        self.with_stripe(s, |st| {
-            let (r, _) = st.find(st.bucket(pos), t, now)?;
+        self.with_found(t, now, |st, r, _| {
             let e = st.store.entry(r)?;
-            // SAFETY: `r` is linked in this locked stripe: alive.
+            // SAFETY: `r` is an entry of this locked stripe: alive.
             Some(f(e, unsafe { r.as_conn() }))
         })
-        .flatten()
     }
 
     /// Runs `f` on the live entry one of whose tuples is `t`, mutably,
@@ -669,15 +802,11 @@ impl Table {
         now: Millis,
         f: impl FnOnce(&mut Entry, &Conn) -> R,
     ) -> Option<R> {
-        let (s, pos) = self.layout.locate(t.flow_hash(&self.key));
-        self.with_stripe(s, |st| {
-            let (r, _) = st.find(st.bucket(pos), t, now)?;
-            // SAFETY: `r` is linked in this locked stripe: alive.
+        self.with_found(t, now, |st, r, _| {
+            // SAFETY: `r` is an entry of this locked stripe: alive.
             let c = unsafe { r.as_conn() };
-            let e = st.store.entry_mut(r)?;
-            Some(f(e, c))
+            Some(f(st.store.entry_mut(r)?, c))
         })
-        .flatten()
     }
 
     /// Links a new entry `e` made outside the packet path (ctnetlink's
@@ -736,22 +865,17 @@ impl Table {
     /// agrees (decided under the stripe lock); its table reference is
     /// released after the lock. Whether an entry was removed.
     pub(crate) fn remove_tuple(&self, t: &Tuple, now: Millis, accept: impl FnOnce(&Conn) -> bool) -> bool {
-        let (s, pos) = self.layout.locate(t.flow_hash(&self.key));
-        let removed = self
-            .with_stripe(s, |st| {
-                let b = st.bucket(pos);
-                let (r, _) = st.find(b, t, now)?;
-                // SAFETY: `r` is linked in this locked stripe: alive.
-                if !accept(unsafe { r.as_conn() }) {
-                    return None;
-                }
-                st.remove(b, r).then_some(r)
-            })
-            .flatten();
+        let removed = self.with_found(t, now, |st, r, b| {
+            // SAFETY: `r` is an entry of this locked stripe: alive.
+            if !accept(unsafe { r.as_conn() }) {
+                return None;
+            }
+            st.remove(b, r).then_some(r)
+        });
         let Some(r) = removed else { return false };
         self.stats.inc(Counter::DeleteList);
-        // SAFETY: `r` was unlinked above: we own the reference the table held.
-        let c = unsafe { ConnRef::adopt(r) };
+        // `r` was unlinked above: the table's reference is ours.
+        let c = self.unlinked(r);
         crate::ctnetlink::notify(&c, Event::Destroy);
         drop(c);
         true
@@ -783,7 +907,7 @@ impl Table {
     /// Removes every entry from the table (they are freed once packets
     /// holding them are gone).
     pub(crate) fn flush(&self) {
-        self.remove_where(|_| true, false);
+        self.remove_where(|_, _| true, false);
     }
 
     /// Removes every linked entry for which `pred` holds, telling event
@@ -791,7 +915,7 @@ impl Table {
     /// stripe lock at a time (`pred` runs under it and must not sleep),
     /// releasing the removed entries' table references outside the lock;
     /// may sleep between stripes: process context only.
-    pub(crate) fn remove_where(&self, mut pred: impl FnMut(&Entry) -> bool, notify: bool) -> usize {
+    pub(crate) fn remove_where(&self, mut pred: impl FnMut(&Entry, &Conn) -> bool, notify: bool) -> usize {
         const BATCH: usize = 64;
         let mut total = 0usize;
         for s in 0..self.layout.stripes() {
@@ -816,7 +940,9 @@ impl Table {
                             if k.saturating_add(n) >= BATCH {
                                 break;
                             }
-                            if st.store.entry(r).is_some_and(&mut pred) {
+                            // SAFETY: `r` is linked in this locked stripe: alive.
+                            let c = unsafe { r.as_conn() };
+                            if st.store.entry(r).is_some_and(|e| pred(e, c)) {
                                 if let Some(slot) = found.get_mut(k) {
                                     *slot = Some(r);
                                 }
@@ -843,9 +969,8 @@ impl Table {
                 let mut stats = crate::stats::Stats::ZERO;
                 for r in batch.iter().take(n).flatten() {
                     stats.inc(Counter::DeleteList);
-                    // SAFETY: `r` was unlinked above: we own the reference
-                    // the table held.
-                    let c = unsafe { ConnRef::adopt(*r) };
+                    // `r` was unlinked above: the table's reference is ours.
+                    let c = self.unlinked(*r);
                     if notify {
                         crate::ctnetlink::notify(&c, Event::Destroy);
                     }

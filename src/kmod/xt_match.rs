@@ -79,7 +79,7 @@ impl Packet<'_> {
     fn entry_view(&self) -> Option<EntryView> {
         let (c, _) = conn::from_skb(&self.skb)?;
         let now = conn::now();
-        Some(c.with_entry(|e| EntryView::of(e, e.time_left(now))))
+        Some(c.with_entry(|e| EntryView::of(e, e.time_left(now), c.nat_reply())))
     }
 }
 

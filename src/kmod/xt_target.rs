@@ -13,13 +13,14 @@
 //! target does with a new connection. The engine parses and checks the
 //! rule data ([`crate::nat::options`]) and builds the range
 //! ([`crate::nat::targets`]); the NAT core binds it
-//! ([`crate::nat::setup`]).
+//! ([`crate::knat::setup`]).
 
 use crate::conn;
 use crate::ffi;
 use crate::nat::options::{self, OptionError, Target as Kind};
 use crate::nat::targets::{self, Setup};
-use crate::nat::{self, hook, Manip};
+use crate::knat;
+use crate::nat::{hook, Manip};
 use crate::skb::Skb;
 use core::ffi::c_void;
 use kernel::error::to_result;
@@ -119,8 +120,8 @@ unsafe extern "C" fn target_adapter<T: NatTarget>(
     };
     let pkt = Packet { skb, state };
     match T::KIND {
-        Kind::Snat => nat::setup(skb, Manip::Src, &opts.range, None),
-        Kind::Dnat => nat::setup(skb, Manip::Dst, &opts.range, None),
+        Kind::Snat => knat::setup(skb, Manip::Src, &opts.range, None),
+        Kind::Dnat => knat::setup(skb, Manip::Dst, &opts.range, None),
         Kind::Masquerade => masquerade(&pkt, &opts.range),
         Kind::Redirect => verdict(&pkt, targets::redirect(&opts.range, pkt.hooknum(), pkt.in_addr()), None),
         Kind::Netmap => {
@@ -306,7 +307,7 @@ impl Packet<'_> {
 /// Hands a target's decision to the NAT core.
 fn verdict(pkt: &Packet<'_>, setup: Setup, masq_ifindex: Option<i32>) -> c_uint {
     match setup {
-        Setup::Map(range, manip) => nat::setup(pkt.skb, manip, &range, masq_ifindex),
+        Setup::Map(range, manip) => knat::setup(pkt.skb, manip, &range, masq_ifindex),
         Setup::Accept => ffi::IPCT_NF_ACCEPT,
         Setup::Drop => ffi::IPCT_NF_DROP,
     }

@@ -10,7 +10,7 @@
 //! 203.0.113.1:61000 -> server; at PREROUTING the quote becomes
 //! 192.0.2.2:40000 -> server and the outer destination 192.0.2.2.
 
-use crate::nat::rewrite::{plan, NewEnd, RewriteError};
+use crate::nat::rewrite::{copy, plan, NewEnd, RewriteError};
 use crate::nat::Manip;
 use crate::tuple::{proto, Dir, Tuple};
 use crate::wire::ipv4::{self, Ipv4};
@@ -111,7 +111,7 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
     // The quote: as a packet of `other`, rewritten at the other end.
     let inner_manip = manip.other();
     let inner =
-        plan(buf, inner_off, total, inner_manip, NewEnd::of(other, inner_manip)).map_err(|e| match e {
+        plan(buf, inner_off, total, inner_manip, NewEnd::of(other, inner_manip), false).map_err(|e| match e {
             RewriteError::BadIpHeader | RewriteError::Truncated => RewriteError::BadInner,
             e => e,
         })?;
@@ -121,17 +121,17 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
         Manip::Src => other.dst,
         Manip::Dst => other.src,
     };
-    let outer = plan(buf, 0, total, manip, NewEnd { addr: outer_addr, key: None })?;
+    let outer = plan(buf, 0, total, manip, NewEnd { addr: outer_addr, key: None }, false)?;
 
     inner.apply(buf);
     if let Some(message) = buf.get_mut(hdrlen..total) {
         let at = icmp::field::CHECKSUM;
         if let Some(field) = message.get_mut(at..at.saturating_add(2)) {
-            field.copy_from_slice(&[0, 0]);
+            copy(field, &[0, 0]);
         }
         let sum = checksum(message);
         if let Some(field) = message.get_mut(at..at.saturating_add(2)) {
-            field.copy_from_slice(&sum.to_be_bytes());
+            copy(field, &sum.to_be_bytes());
         }
     }
     outer.apply(buf);

@@ -10,6 +10,8 @@
 //! - [`unique`] — `get_unique_tuple`, over a [`unique::Clash`] the table
 //!   implements;
 //! - [`jhash`] — the kernel's `jhash2`, which picks the address in a range;
+//! - [`bind`] — `nf_nat_setup_info`, null bindings and what each NAT hook
+//!   does with a packet;
 //! - [`checksum`] — incremental checksum updates (RFC 1624);
 //! - [`rewrite`] — `nf_nat_ipv4_manip_pkt` over a byte slice;
 //! - [`icmp_error`] — `nf_nat_icmp_reply_translation`;
@@ -17,6 +19,7 @@
 //!
 //! Addresses are host-order numbers as in [`crate::tuple::Tuple`].
 
+pub mod bind;
 pub mod checksum;
 pub mod icmp_error;
 pub mod jhash;

@@ -320,7 +320,7 @@ pub fn encode_range2(range: &Range) -> [u8; xt_align(RANGE2_SIZE)] {
 fn put(out: &mut [u8], fields: &[(usize, &[u8])]) {
     for &(at, bytes) in fields {
         if let Some(dst) = out.get_mut(at..at.saturating_add(bytes.len())) {
-            dst.copy_from_slice(bytes);
+            crate::nat::rewrite::copy(dst, bytes);
         }
     }
 }

@@ -101,15 +101,20 @@ impl Edits {
     /// Writes the edits (planned for this buffer, so they fit).
     pub(crate) fn apply(&self, buf: &mut [u8]) {
         for e in self.list.iter().take(self.n) {
-            // Byte by byte: `copy_from_slice` would keep a length-mismatch
-            // panic path in the module (objtool flags it).
             let src = e.bytes.get(..e.len).unwrap_or(&[]);
             if let Some(dst) = buf.get_mut(e.at..e.at.saturating_add(e.len)) {
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = *s;
-                }
+                copy(dst, src);
             }
         }
+    }
+}
+
+/// Copies `src` into `dst` byte by byte, as far as both go: unlike
+/// `copy_from_slice`, without a panic path for unequal lengths (the kernel
+/// build rejects code that could panic).
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
     }
 }
 
@@ -147,6 +152,7 @@ pub(crate) fn plan(
     pkt_end: usize,
     manip: Manip,
     new: NewEnd,
+    partial: bool,
 ) -> Result<Edits, RewriteError> {
     let ip = buf.get(ip_off..).and_then(|b| Ipv4::new_checked(b).ok()).ok_or(RewriteError::BadIpHeader)?;
     if ip.version() != 4 {
@@ -159,7 +165,8 @@ pub(crate) fn plan(
     let hdroff = ip_off.saturating_add(ip.header_len());
     let mut edits = Edits::default();
     if ip.frag_offset() == 0 {
-        plan_l4(buf, ip.protocol(), hdroff, pkt_end, manip, old_addr, new, &mut edits)?;
+        let l4 = L4Edit { protocol: ip.protocol(), hdroff, pkt_end, manip, old_addr, new, partial };
+        plan_l4(buf, &l4, &mut edits)?;
     }
     edits.push(Edit::u32(ip_off.saturating_add(addr_at), new.addr));
     let check = replace4(ip.checksum(), old_addr, new.addr);
@@ -167,18 +174,35 @@ pub(crate) fn plan(
     Ok(edits)
 }
 
-/// The layer-4 part of [`plan`]: the header at `hdroff`.
-#[allow(clippy::too_many_arguments)]
-fn plan_l4(
-    buf: &[u8],
+/// What [`plan_l4`] changes: the header at `hdroff` of a packet ending at
+/// `pkt_end`, whose end `manip` goes from `old_addr` to `new`. `partial`:
+/// the checksum is left to the device (`CHECKSUM_PARTIAL`), so its field
+/// holds only the pseudo-header sum, uncomplemented, which follows the
+/// address and not the ports (`inet_proto_csum_replace*`).
+struct L4Edit {
     protocol: u8,
     hdroff: usize,
     pkt_end: usize,
     manip: Manip,
     old_addr: u32,
     new: NewEnd,
-    edits: &mut Edits,
-) -> Result<(), RewriteError> {
+    partial: bool,
+}
+
+impl L4Edit {
+    /// The layer-4 checksum `check` after the address and port change.
+    fn checksum(&self, check: u16, old_port: u16, new_port: u16) -> u16 {
+        if self.partial {
+            !replace4(!check, self.old_addr, self.new.addr)
+        } else {
+            replace2(replace4(check, self.old_addr, self.new.addr), old_port, new_port)
+        }
+    }
+}
+
+/// The layer-4 part of [`plan`].
+fn plan_l4(buf: &[u8], l: &L4Edit, edits: &mut Edits) -> Result<(), RewriteError> {
+    let L4Edit { protocol, hdroff, pkt_end, manip, new, .. } = *l;
     let have = |n: usize| hdroff.checked_add(n).is_some_and(|end| end <= buf.len());
     let port_at = match manip {
         Manip::Src => hdroff,
@@ -197,8 +221,7 @@ fn plan_l4(
             edits.push(Edit::u16(port_at, key));
             if full {
                 let at = hdroff.saturating_add(tcp::field::CHECKSUM);
-                let c = replace2(replace4(read_u16(buf, at), old_addr, new.addr), old, key);
-                edits.push(Edit::u16(at, c));
+                edits.push(Edit::u16(at, l.checksum(read_u16(buf, at), old, key)));
             }
         }
         proto::UDP => {
@@ -209,8 +232,8 @@ fn plan_l4(
             let old = read_u16(buf, port_at);
             let at = hdroff.saturating_add(udp::field::CHECKSUM);
             let check = read_u16(buf, at);
-            if check != 0 {
-                let c = replace2(replace4(check, old_addr, new.addr), old, key);
+            if check != 0 || l.partial {
+                let c = l.checksum(check, old, key);
                 // CSUM_MANGLED_0: 0 would mean "no checksum".
                 edits.push(Edit::u16(at, if c == 0 { 0xffff } else { c }));
             }
@@ -224,7 +247,9 @@ fn plan_l4(
                 let key = new.key.ok_or(RewriteError::Mismatch)?;
                 let id_at = hdroff.saturating_add(icmp::field::IDENT);
                 let at = hdroff.saturating_add(icmp::field::CHECKSUM);
-                edits.push(Edit::u16(at, replace2(read_u16(buf, at), read_u16(buf, id_at), key)));
+                if !l.partial {
+                    edits.push(Edit::u16(at, replace2(read_u16(buf, at), read_u16(buf, id_at), key)));
+                }
                 edits.push(Edit::u16(id_at, key));
             }
         }
@@ -244,6 +269,20 @@ pub fn manip_packet(
     manip: Manip,
     target: &Tuple,
 ) -> Result<(), RewriteError> {
+    manip_packet_partial(head, frame_len, manip, target, false)
+}
+
+/// [`manip_packet`] for a packet whose layer-4 checksum is left to the
+/// device when `partial` (`CHECKSUM_PARTIAL`, as locally generated TCP
+/// and UDP crossing veth are): its checksum field then follows the
+/// pseudo-header address only.
+pub fn manip_packet_partial(
+    head: &mut [u8],
+    frame_len: usize,
+    manip: Manip,
+    target: &Tuple,
+    partial: bool,
+) -> Result<(), RewriteError> {
     let ip = Ipv4::new_checked(head).map_err(|_| RewriteError::BadIpHeader)?;
     let total = usize::from(ip.total_len());
     if total < ip.header_len() || total > frame_len {
@@ -256,7 +295,7 @@ pub fn manip_packet(
     // packet's: the kernel has trimmed them away.
     let end = total.min(head.len());
     let pkt = head.get_mut(..end).ok_or(RewriteError::BadIpHeader)?;
-    let edits = plan(pkt, 0, total, manip, NewEnd::of(target, manip))?;
+    let edits = plan(pkt, 0, total, manip, NewEnd::of(target, manip), partial)?;
     edits.apply(pkt);
     Ok(())
 }
@@ -302,6 +341,35 @@ mod tests {
         match manip {
             Manip::Src => Tuple { src: addr, l4: L4::Ports { sport: port, dport }, ..t },
             Manip::Dst => Tuple { dst: addr, l4: L4::Ports { sport, dport: port }, ..t },
+        }
+    }
+
+    /// The pseudo-header sum a device finishes (`CHECKSUM_PARTIAL`): the
+    /// ones' complement sum of addresses, protocol and length, folded,
+    /// not complemented.
+    fn pseudo_sum(pkt: &[u8]) -> u16 {
+        let ihl = usize::from(pkt[0] & 0xf) * 4;
+        let total = usize::from(u16::from_be_bytes([pkt[2], pkt[3]]));
+        let mut pseudo = std::vec::Vec::new();
+        pseudo.extend_from_slice(&pkt[12..20]);
+        pseudo.extend_from_slice(&[0, pkt[9]]);
+        pseudo.extend_from_slice(&((total - ihl) as u16).to_be_bytes());
+        !checksum(&pseudo)
+    }
+
+    #[test]
+    fn partial_checksums_follow_the_address_only() {
+        for (pkt, at) in [(&TCP_SYN[..], 20 + 16), (&UDP_DNS[..], 20 + 6)] {
+            let mut p = pkt.to_vec();
+            let before = pseudo_sum(&p);
+            p[at..at + 2].copy_from_slice(&before.to_be_bytes());
+            let target = retarget(pkt, Manip::Src, PUB, 61000);
+            manip_packet_partial(&mut p, pkt.len(), Manip::Src, &target, true).unwrap();
+            assert_eq!(checksum(&p[..20]), 0);
+            let field = u16::from_be_bytes([p[at], p[at + 1]]);
+            assert_eq!(field, pseudo_sum(&p), "the device's sum of the new header");
+            assert_ne!(field, before);
+            assert_eq!(parse(&p, p.len()).unwrap().tuple, target);
         }
     }
 

@@ -211,11 +211,7 @@ pub fn unique_key(
             let step = u32::from(off).checked_rem(range_size).unwrap_or(0);
             let k = u16::try_from(min.wrapping_add(step) & 0xffff).unwrap_or(0);
             candidate = with_key(tuple, manip, k);
-            // `match`, not `is_none_or`: the module's Rust is 1.78.
-            let free = match candidate.invert() {
-                Some(r) => !table.taken_harder(&r, attempts.wrapping_sub(i)),
-                None => true,
-            };
+            let free = !candidate.invert().is_some_and(|r| table.taken_harder(&r, attempts.wrapping_sub(i)));
             if free {
                 return candidate;
             }

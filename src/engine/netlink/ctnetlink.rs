@@ -222,6 +222,8 @@ pub struct Meta {
     /// header, and a created or changed entry's mark goes out even when 0
     /// (such requests report `IPCT_MARK`).
     pub portid: u32,
+    /// The key of the reply tuple NAT gave the entry, if any.
+    pub nat_reply: Option<[u64; 2]>,
 }
 
 /// `ctnetlink_dump_acct`: both directions' nests.
@@ -364,7 +366,7 @@ fn put_entry_inner(
     put_tuple(w, &e.tuple(Dir::Original))?;
     w.nest_end(n)?;
     let n = w.nest_start(cta::TUPLE_REPLY)?;
-    put_tuple(w, &e.tuple(Dir::Reply))?;
+    put_tuple(w, &e.tuple_nat(Dir::Reply, m.nat_reply))?;
     w.nest_end(n)?;
     w.put_be32(cta::STATUS, e.status.0)?;
     w.put_be32(cta::MARK, e.mark)?;
@@ -472,7 +474,7 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
     put_tuple(w, &e.tuple(Dir::Original))?;
     w.nest_end(n)?;
     let n = w.nest_start(cta::TUPLE_REPLY)?;
-    put_tuple(w, &e.tuple(Dir::Reply))?;
+    put_tuple(w, &e.tuple_nat(Dir::Reply, m.nat_reply))?;
     w.nest_end(n)?;
     w.put_be32(cta::ID, m.id)?;
     w.put_be32(cta::STATUS, e.status.0)?;

@@ -251,15 +251,21 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// `ctnetlink_filter_match` for an IPv4 entry.
+    /// `ctnetlink_filter_match` for an IPv4 entry without NAT.
     pub fn matches(&self, e: &Entry) -> bool {
+        self.matches_nat(e, None)
+    }
+
+    /// `ctnetlink_filter_match` for an IPv4 entry whose reply tuple NAT
+    /// made that of key `nat_reply`, if any.
+    pub fn matches_nat(&self, e: &Entry, nat_reply: Option<[u64; 2]>) -> bool {
         if self.family != AF_UNSPEC && self.family != AF_INET {
             return false;
         }
         if self.orig.flags != 0 && !self.orig.matches(&e.tuple(Dir::Original)) {
             return false;
         }
-        if self.reply.flags != 0 && !self.reply.matches(&e.tuple(Dir::Reply)) {
+        if self.reply.flags != 0 && !self.reply.matches(&e.tuple_nat(Dir::Reply, nat_reply)) {
             return false;
         }
         e.mark & self.mark.1 == self.mark.0 && e.status.0 & self.status.1 == self.status.0

@@ -1,0 +1,100 @@
+//! NATed entries in the table: found from both directions, their reply
+//! tuples kept unique, and gone with their entries (the host tracker runs
+//! the kernel's driver, so this is the module's admission path).
+
+mod common;
+
+use common::*;
+use ip_conntrack::ctinfo::CtInfo;
+use ip_conntrack::entry::Status;
+use ip_conntrack::host::{Tracked, Verdict};
+use ip_conntrack::nat::range::{flags, Range};
+use ip_conntrack::nat::Manip;
+use ip_conntrack::tuple::Dir;
+
+const LAN1: u32 = 0xc000_0202; // 192.0.2.2
+const LAN2: u32 = 0xc000_0203; // 192.0.2.3
+const PUBLIC: u32 = 0xcb00_7101; // 203.0.113.1
+const SERVER: u32 = 0xcb00_7102; // 203.0.113.2
+
+fn masquerade() -> Range {
+    Range { flags: flags::MAP_IPS, min_addr: PUBLIC, max_addr: PUBLIC, ..Range::default() }
+}
+
+/// A new packet through the router: tracked, source-NATed, confirmed.
+fn masqueraded(t: &mut ip_conntrack::host::Tracker, pkt: &[u8], now: u64) -> Verdict {
+    let Tracked::Attached(a) = t.track(pkt, now) else { panic!("not tracked") };
+    assert_eq!(a.ctinfo, CtInfo::New);
+    t.nat_setup(&a, Manip::Src, &masquerade(), now, &mut || 12345).expect("binds");
+    t.confirm(a, now)
+}
+
+#[test]
+fn masqueraded_flows_are_found_by_their_replies_and_kept_apart() {
+    for buckets in [1, 16, 1024] {
+        let mut t = tracker(buckets, 0);
+        let v1 = masqueraded(&mut t, &udp(LAN1, 40000, SERVER, 53, b"q"), 0);
+        let Verdict::Accept { entry: e1, .. } = v1 else { panic!("{v1:?}") };
+        // Two LAN hosts with the same source port: two mappings.
+        let v2 = masqueraded(&mut t, &udp(LAN2, 40000, SERVER, 53, b"q"), 0);
+        let Verdict::Accept { entry: e2, .. } = v2 else { panic!("{v2:?}") };
+        let r1 = t.reply_of(e1).unwrap();
+        let r2 = t.reply_of(e2).unwrap();
+        assert_eq!(r1, udp_tuple(SERVER, 53, PUBLIC, 40000), "the free port is kept");
+        assert_eq!((r2.src, r2.dst), (SERVER, PUBLIC));
+        assert_ne!(r1, r2, "{buckets} buckets");
+        // Replies to the public address reach each entry.
+        for (r, e) in [(r1, e1), (r2, e2)] {
+            let L4Ports { sport, dport } = ports(&r);
+            let v = t.packet(&udp(SERVER, sport, PUBLIC, dport, b"a"), 1);
+            assert_eq!(v, Verdict::Accept { entry: e, ctinfo: CtInfo::EstablishedReply });
+            assert!(t.entry(e).unwrap().status.has(Status::SEEN_REPLY));
+            assert_eq!(t.lookup(&r, 1).map(|(_, d)| d), Some(Dir::Reply));
+        }
+        // The inverse of the original tuple is not the reply any more: a
+        // packet from the server to the LAN address is another flow.
+        let v = t.packet(&udp(SERVER, 53, LAN1, 40000, b"x"), 1);
+        assert!(matches!(v, Verdict::Accept { ctinfo: CtInfo::New, entry } if entry != e1), "{v:?}");
+        // A router's own flow with a NATed reply's tuple clashes.
+        let v = t.packet(&udp(PUBLIC, 40000, SERVER, 53, b"o"), 1);
+        assert!(matches!(v, Verdict::Drop(_)), "{v:?}");
+        // Resizing keeps both directions.
+        t.resize(buckets * 3 + 1);
+        let v = t.packet(&udp(SERVER, 53, PUBLIC, 40000, b"a"), 2);
+        assert_eq!(v, Verdict::Accept { entry: e1, ctinfo: CtInfo::EstablishedReply });
+        let v = t.packet(&udp(LAN1, 40000, SERVER, 53, b"q"), 2);
+        assert_eq!(v, Verdict::Accept { entry: e1, ctinfo: CtInfo::Established });
+        // Expired and swept: the mapping is free again.
+        while !t.sweep(10_000_000, 1 << 20).pass_done {}
+        assert_eq!(t.count(), 0);
+        assert_eq!(t.lookup(&r1, 10_000_000), None);
+        let v = t.packet(&udp(PUBLIC, 40000, SERVER, 53, b"o"), 10_000_000);
+        assert!(matches!(v, Verdict::Accept { ctinfo: CtInfo::New, .. }), "{v:?}");
+    }
+}
+
+#[test]
+fn icmp_errors_about_a_masqueraded_flow_relate_through_the_reply() {
+    let mut t = tracker(64, 0);
+    let out = udp(LAN1, 40000, SERVER, 33434, b"probe");
+    let Verdict::Accept { entry, .. } = masqueraded(&mut t, &out, 0) else { panic!() };
+    // What left the router, and the server's port unreachable about it.
+    let sent = udp(PUBLIC, 40000, SERVER, 33434, b"probe");
+    let err = icmp_error(SERVER, PUBLIC, 3, 3, &sent);
+    assert_eq!(t.packet(&err, 1), Verdict::Accept { entry, ctinfo: CtInfo::RelatedReply });
+    // An error to another address about it is not related.
+    let err = icmp_error(SERVER, LAN2, 3, 3, &sent);
+    assert!(matches!(t.packet(&err, 1), Verdict::Invalid(_)));
+}
+
+struct L4Ports {
+    sport: u16,
+    dport: u16,
+}
+
+fn ports(t: &ip_conntrack::tuple::Tuple) -> L4Ports {
+    match t.l4 {
+        ip_conntrack::tuple::L4::Ports { sport, dport } => L4Ports { sport, dport },
+        _ => panic!("no ports"),
+    }
+}
