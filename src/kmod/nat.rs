@@ -109,7 +109,6 @@ impl Drop for Registration {
 ///
 /// `net` is a live namespace and `ops` a valid description that stays
 /// valid until [`unregister_lookup`]; process context.
-#[allow(dead_code, reason = "the nat table and targets call it")]
 pub(crate) unsafe extern "C" fn register_lookup(net: *mut ffi::net, ops: *const ffi::nf_hook_ops) -> c_int {
     // SAFETY: guaranteed by the caller.
     unsafe { ffi::ipct_nat_register_lookup(net, ops) }
@@ -120,7 +119,6 @@ pub(crate) unsafe extern "C" fn register_lookup(net: *mut ffi::net, ops: *const 
 /// # Safety
 ///
 /// `ops` was registered in `net` with [`register_lookup`]; process context.
-#[allow(dead_code, reason = "the nat table and targets call it")]
 pub(crate) unsafe extern "C" fn unregister_lookup(net: *mut ffi::net, ops: *const ffi::nf_hook_ops) {
     // SAFETY: guaranteed by the caller.
     unsafe { ffi::ipct_nat_unregister_lookup(net, ops) }
@@ -163,7 +161,6 @@ unsafe extern "C" fn masq_event(net: *mut ffi::net, ifindex: c_int, addr: u32) {
 /// to bind: no entry, a confirmed one); NF_DROP when the end is bound
 /// already (6.12 warns and drops) or out of memory. `masq_ifindex`:
 /// MASQUERADE's outgoing interface, whose going down flushes the entry.
-#[allow(dead_code, reason = "the nat table and targets call it")]
 pub(crate) fn setup(skb: *mut ffi::sk_buff, manip: Manip, range: &Range, masq_ifindex: Option<i32>) -> u32 {
     // SAFETY: targets are called with their packet, valid for the call,
     // whose `_nfct` nobody changes meanwhile.
