@@ -1,0 +1,215 @@
+# NAT on a home router (tests/vm/nat-lib.sh draws it): two LAN hosts
+# behind one public address, a server with no route back to the LAN, a
+# policy-DROP FORWARD firewall with -m state. MASQUERADE for TCP, UDP and
+# ping; two hosts on one source port; a 2-port SNAT range that drops the
+# third flow; a port forward; hairpin NAT; REDIRECT to a proxy reading
+# SO_ORIGINAL_DST; ICMP errors about NATed flows; a fragmented datagram;
+# MASQUERADE through iptables-nft.
+#
+# The tracker: NAT_WITH=ip_conntrack (default) or nf_conntrack (the
+# reference), or the first argument. `NAT_WITH=nf_conntrack
+# scripts/vm-tests.sh nat` or `scripts/vm-run.sh tests/vm/nat.sh nf_conntrack`.
+# vm-pending: yes
+. /usr/lib/ipct/lib.sh
+. /usr/lib/ipct/ct.sh
+. /usr/lib/ipct/nat-lib.sh
+
+[ -z "${1:-}" ] || NAT_WITH=$1
+IPT=iptables
+start_ms=$(now_ms)
+
+# rule_pkts TABLE CHAIN TAG: the router's packet counter of the rule
+# tagged TAG (-m comment), through $IPT.
+rule_pkts() {
+    on rt "$IPT" -t "$1" -L "$2" -v -x -n 2> /dev/null \
+        | awk -v t="/* $3 */" 'index($0, t) { print $1; f = 1; exit } END { exit !f }'
+}
+
+# icmp_in NS FIELD: an Icmp counter of /proc/net/snmp in NS.
+icmp_in() {
+    ns_snmp "$1" Icmp "$2"
+}
+
+# moved NS FIELD BASE: the counter went past BASE (for wait_for).
+moved() {
+    [ "$(icmp_in "$1" "$2")" -gt "$3" ]
+}
+
+# reply_port LINE: the destination port of a table line's reply tuple.
+reply_port() {
+    printf '%s\n' "$1" | sed -n 's/.*dport=[0-9]* .*src=.* dport=\([0-9]*\) .*/\1/p' | head -n 1
+}
+
+klog_mark
+step "tracker $NAT_WITH, home router topology, firewall"
+nat_tracker_up
+check "topology up" nat_topo_up
+nat_firewall
+
+# ---------------------------------------------------------------------------
+step "without NAT the server cannot answer the LAN"
+check_fails "h1's ping gets no reply (the server has no route back)" on h1 ping -c 1 -W 1 "$SRV"
+
+# ---------------------------------------------------------------------------
+step "MASQUERADE: TCP, UDP and ping; two hosts on one source port"
+check "MASQUERADE out of wan" on rt "$IPT" -t nat -A POSTROUTING -o wan \
+    -m comment --comment masq -j MASQUERADE
+peer_tcp srv 80
+peer_udp srv 5300
+
+got=$(ask_tcp h1 "$SRV" 80 40000)
+check_eq "TCP h1:40000: the server sees the router, the port kept" "$got" "$RT_WAN:40000"
+nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
+    "src=$H1 dst=$SRV sport=40000 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=40000 "
+got=$(ask_tcp h2 "$SRV" 80 40000)
+check_match "TCP h2:40000 (same source port): the server sees the router" "$got" "^$(re "$RT_WAN"):[0-9]+\$"
+p2=${got#"$RT_WAN:"}
+if [ "$p2" != 40000 ]; then pass "h2 got another port ($p2)"; else fail "h2 got h1's port 40000"; fi
+nat_ct_check "h2's entry maps to that port" \
+    "src=$H2 dst=$SRV sport=40000 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=$p2 "
+
+got=$(ask_udp h1 "$SRV" 5300 41000)
+check_eq "UDP h1:41000: the server sees the router, the port kept" "$got" "$RT_WAN:41000"
+nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
+    "src=$H1 dst=$SRV sport=41000 dport=5300 .*src=$SRV dst=$RT_WAN sport=5300 dport=41000 "
+got=$(ask_udp h2 "$SRV" 5300 41000)
+check_match "UDP h2:41000: the server sees the router" "$got" "^$(re "$RT_WAN"):[0-9]+\$"
+p2=${got#"$RT_WAN:"}
+if [ "$p2" != 41000 ]; then pass "h2 got another port ($p2)"; else fail "h2 got h1's port 41000"; fi
+
+check "h1 pings the server" on h1 ping -c 1 -W 2 "$SRV"
+nat_ct_check "the echo entry's reply tuple is src=$SRV dst=$RT_WAN" \
+    "src=$H1 dst=$SRV type=8 code=0 id=[0-9]+ .*src=$SRV dst=$RT_WAN type=0 code=0 id=[0-9]+ "
+check_eq "MASQUERADE saw the five flows" "$(rule_pkts nat POSTROUTING masq)" 5
+
+# ---------------------------------------------------------------------------
+step "SNAT to a 2-port range: two flows fit, the third is dropped"
+check "SNAT udp/5400 to $RT_WAN:40000-40001" on rt "$IPT" -t nat -I POSTROUTING 1 -o wan \
+    -p udp --dport 5400 -m comment --comment snat2 -j SNAT --to-source "$RT_WAN:40000-40001"
+peer_udp srv 5400
+failed0=$(nat_stat insert_failed)
+a=$(ask_udp h1 "$SRV" 5400 45001)
+b=$(ask_udp h1 "$SRV" 5400 45002)
+c=$(ask_udp h2 "$SRV" 5400 45003)
+check_eq "the first two flows got the range's two ports" \
+    "$(printf '%s\n' "$a" "$b" | sort | tr '\n' ' ')" "$RT_WAN:40000 $RT_WAN:40001 "
+check_eq "the third got no answer" "$c" ""
+check_eq "the SNAT rule saw three flows" "$(rule_pkts nat POSTROUTING snat2)" 3
+check_eq "the tracker dropped the third (insert_failed +1)" "$(($(nat_stat insert_failed) - failed0))" 1
+check_no_match "no entry for the third flow" "$(nat_ct)" "src=$H2 dst=$SRV sport=45003 "
+
+# ---------------------------------------------------------------------------
+step "DNAT: port 8080 of the WAN address forwarded to h1:80"
+peer_tcp h1 80 h1
+check_fails "before the rule the router refuses 8080" ask_tcp srv "$RT_WAN" 8080
+check "DNAT wan tcp/8080 to $H1:80" on rt "$IPT" -t nat -A PREROUTING -i wan -p tcp --dport 8080 \
+    -m comment --comment fwd -j DNAT --to-destination "$H1:80"
+got=$(ask_tcp srv "$RT_WAN" 8080 44000)
+check_eq "the server reaches h1's service, which sees the server" "$got" "h1 $SRV:44000"
+nat_ct_check "its entry's reply tuple is src=$H1 dst=$SRV" \
+    "src=$SRV dst=$RT_WAN sport=44000 dport=8080 .*src=$H1 dst=$SRV sport=80 dport=44000 "
+
+# ---------------------------------------------------------------------------
+step "hairpin: h2 reaches the forwarded port through the public address"
+check "DNAT from the LAN to $RT_WAN:8080" on rt "$IPT" -t nat -A PREROUTING -i lan+ -d "$RT_WAN" \
+    -p tcp --dport 8080 -m comment --comment hairpin-dnat -j DNAT --to-destination "$H1:80"
+check "MASQUERADE of the hairpinned flow" on rt "$IPT" -t nat -A POSTROUTING -o lan+ \
+    -s 192.0.2.0/24 -d "$H1" -p tcp --dport 80 -m comment --comment hairpin-snat -j MASQUERADE
+got=$(ask_tcp h2 "$RT_WAN" 8080 44100)
+check_match "h2 gets h1's service, which sees the router's LAN address" "$got" \
+    "^h1 $(re "$RT_LAN"):[0-9]+\$"
+nat_ct_check "its entry's reply tuple is src=$H1 dst=$RT_LAN" \
+    "src=$H2 dst=$RT_WAN sport=44100 dport=8080 .*src=$H1 dst=$RT_LAN sport=80 dport=[0-9]+ "
+
+# ---------------------------------------------------------------------------
+step "REDIRECT to a local proxy reading SO_ORIGINAL_DST"
+check "REDIRECT LAN tcp/81 to port 3128" on rt "$IPT" -t nat -A PREROUTING -i lan+ -p tcp --dport 81 \
+    -m comment --comment proxy -j REDIRECT --to-ports 3128
+nat_bg rt origdst 3128 1 > /tmp/origdst.out
+wait_listen rt 3128 tcp
+got=$(ask_tcp h1 "$SRV" 81 44200)
+check_eq "the proxy answered with the original destination" "$got" "$SRV:81"
+nat_ct_check "its entry's reply tuple is src=$RT_LAN dst=$H1 sport=3128" \
+    "src=$H1 dst=$SRV sport=44200 dport=81 .*src=$RT_LAN dst=$H1 sport=3128 dport=44200 "
+
+# ---------------------------------------------------------------------------
+step "ICMP errors about NATed flows reach the right host"
+u1=$(icmp_in h1 InDestUnreachs)
+u2=$(icmp_in h2 InDestUnreachs)
+got=$(ask_udp h1 "$SRV" 9 42500)
+wait_for 3 moved h1 InDestUnreachs "$u1"
+check_eq "port unreachable from the server reached h1" "$(($(icmp_in h1 InDestUnreachs) - u1))" 1
+check_eq "and not h2" "$(($(icmp_in h2 InDestUnreachs) - u2))" 0
+
+# h2 takes the source port first: h1's flow is the one remapped.
+t1=$(icmp_in h1 InTimeExcds)
+t2=$(icmp_in h2 InTimeExcds)
+check "h2 sends to $FAR (through the ISP hop) from port 42600" \
+    on h2 pkt --src "$H2" --dst "$FAR" --proto udp --sport 42600 --dport 33434
+check "h1 sends the same with TTL 2 (expires at the ISP hop)" \
+    on h1 pkt --src "$H1" --dst "$FAR" --proto udp --sport 42600 --dport 33434 --ttl 2
+wait_for 3 moved h1 InTimeExcds "$t1"
+check_eq "time exceeded from the ISP hop reached h1" "$(($(icmp_in h1 InTimeExcds) - t1))" 1
+check_eq "and not h2" "$(($(icmp_in h2 InTimeExcds) - t2))" 0
+l1=$(nat_ct_line "src=$H1 dst=$FAR sport=42600 dport=33434 ")
+l2=$(nat_ct_line "src=$H2 dst=$FAR sport=42600 dport=33434 ")
+if [ -n "$l1" ] && [ -n "$l2" ] && [ "$(reply_port "$l1")" != "$(reply_port "$l2")" ]; then
+    pass "the two flows have two mappings ($(reply_port "$l2"), $(reply_port "$l1"))"
+else
+    fail "the two flows should have two mappings"
+    ipct_show "$l1
+$l2"
+fi
+
+u1=$(icmp_in h1 InDestUnreachs)
+u2=$(icmp_in h2 InDestUnreachs)
+check "h2 sends to $FAR from port 42700" \
+    on h2 pkt --src "$H2" --dst "$FAR" --proto udp --sport 42700 --dport 33435
+check "h1 sends 1428 bytes with DF from port 42700 (the ISP link's MTU is 1280)" \
+    on h1 pkt --src "$H1" --dst "$FAR" --proto udp --sport 42700 --dport 33435 --df --payload-len 1400
+wait_for 3 moved h1 InDestUnreachs "$u1"
+check_eq "fragmentation needed from the ISP hop reached h1" "$(($(icmp_in h1 InDestUnreachs) - u1))" 1
+check_eq "and not h2" "$(($(icmp_in h2 InDestUnreachs) - u2))" 0
+
+# ---------------------------------------------------------------------------
+step "a fragmented UDP datagram through MASQUERADE arrives whole"
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "%c", 65 + i % 26 }' > /tmp/blob
+fc=$(ns_snmp h1 Ip FragCreates)
+ro=$(ns_snmp srv Ip ReasmOKs)
+printf 'whole\n' | on srv nc -u -l -p 5600 -W 1 > /tmp/blob.srv 2>&1 &
+srv_pid=$!
+wait_listen srv 5600 udp
+got=$(on h1 nc -u -W 1 -w 3 -p 42800 "$SRV" 5600 < /tmp/blob 2>&1)
+bg_wait 5 "$srv_pid"
+check "the server received the 3000 bytes as sent" cmp /tmp/blob /tmp/blob.srv
+check_eq "h1 got the server's answer" "$got" whole
+check "h1 sent fragments" [ "$(($(ns_snmp h1 Ip FragCreates) - fc))" -ge 2 ]
+check_eq "the server reassembled one datagram" "$(($(ns_snmp srv Ip ReasmOKs) - ro))" 1
+
+# ---------------------------------------------------------------------------
+step "the other front end: MASQUERADE through iptables-nft"
+check "legacy nat rules flushed" on rt iptables -t nat -F
+check_fails "without NAT h1's ping gets no reply" on h1 ping -c 1 -W 1 "$SRV"
+IPT=iptables-nft
+check "iptables-nft MASQUERADE out of wan" on rt "$IPT" -t nat -A POSTROUTING -o wan \
+    -m comment --comment masq-nft -j MASQUERADE
+got=$(ask_tcp h1 "$SRV" 80 40100)
+check_eq "TCP h1:40100: the server sees the router" "$got" "$RT_WAN:40100"
+nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
+    "src=$H1 dst=$SRV sport=40100 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=40100 "
+got=$(ask_udp h2 "$SRV" 5300 41100)
+check_eq "UDP h2:41100: the server sees the router" "$got" "$RT_WAN:41100"
+check "h2 pings the server" on h2 ping -c 1 -W 2 "$SRV"
+check_eq "the nft rule saw the three flows" "$(rule_pkts nat POSTROUTING masq-nft)" 3
+check_match "iptables-nft-save lists the rule" "$(on rt iptables-nft-save -t nat)" \
+    '^-A POSTROUTING -o wan -m comment --comment masq-nft -j MASQUERADE$'
+
+nat_stop
+if [ "$IPCT_FAILED" -gt 0 ]; then
+    echo "---- the router's table, nat rules and kernel log (failures above)"
+    nat_ct | sed 's/^/    | /'
+    on rt iptables-save -t nat | sed 's/^/    | /'
+    on rt iptables-nft-save -t nat 2> /dev/null | sed 's/^/    | /'
+    klog_new | tail -n 40 | sed 's/^/    | /'
+fi
+echo "---- guest time for the checks: $((($(now_ms) - start_ms) / 1000)) s ($NAT_WITH)"
