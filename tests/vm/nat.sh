@@ -35,6 +35,41 @@ moved() {
     [ "$(icmp_in "$1" "$2")" -gt "$3" ]
 }
 
+# icmp_snap: remember the ICMP counters of both hosts; icmp_delta NS
+# FIELD: how much one moved since.
+icmp_snap() {
+    for _f in InDestUnreachs InTimeExcds InErrors; do
+        eval "h1_$_f=\$(icmp_in h1 $_f) h2_$_f=\$(icmp_in h2 $_f)"
+    done
+}
+
+icmp_delta() {
+    eval "echo \$((\$(icmp_in $1 $2) - ${1}_$2))"
+}
+
+# send_udp NS DST DPORT SPORT BYTES [SOCAT_OPTS]: one datagram of BYTES
+# bytes from a connected UDP socket kept open 1 s for errors; prints what
+# socat reported (the error the kernel gave the socket, if any).
+send_udp() {
+    head -c "$5" /tmp/blob | on "$1" socat -t 1 -b 65536 - "UDP:$2:$3,sourceport=$4${6:+,$6}" 2>&1 > /dev/null
+}
+
+# route_mtu NS DST: the path MTU NS has learnt for DST (empty if none).
+route_mtu() {
+    ip -n "$1" route get "$2" | sed -n 's/.* mtu \([0-9]*\).*/\1/p'
+}
+
+# other_port ANSWER TAKEN: a check that a peer server's ANSWER names a
+# port of the router's other than TAKEN; sets P2 to it.
+other_port() {
+    P2=${1#"$RT_WAN:"}
+    case $P2 in
+        '' | *[!0-9]*) fail "h2's mapping: no port in '$1'" ;;
+        "$2") fail "h2's mapping took h1's port $2" ;;
+        *) pass "h2's mapping has another port ($P2)" ;;
+    esac
+}
+
 # reply_port LINE: the destination port of a table line's reply tuple.
 reply_port() {
     printf '%s\n' "$1" | sed -n 's/.*dport=[0-9]* .*src=.* dport=\([0-9]*\) .*/\1/p' | head -n 1
@@ -63,10 +98,9 @@ nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
     "src=$H1 dst=$SRV sport=40000 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=40000 "
 got=$(ask_tcp h2 "$SRV" 80 40000)
 check_match "TCP h2:40000 (same source port): the server sees the router" "$got" "^$(re "$RT_WAN"):[0-9]+\$"
-p2=${got#"$RT_WAN:"}
-if [ "$p2" != 40000 ]; then pass "h2 got another port ($p2)"; else fail "h2 got h1's port 40000"; fi
+other_port "$got" 40000
 nat_ct_check "h2's entry maps to that port" \
-    "src=$H2 dst=$SRV sport=40000 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=$p2 "
+    "src=$H2 dst=$SRV sport=40000 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=$P2 "
 
 got=$(ask_udp h1 "$SRV" 5300 41000)
 check_eq "UDP h1:41000: the server sees the router, the port kept" "$got" "$RT_WAN:41000"
@@ -74,8 +108,7 @@ nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
     "src=$H1 dst=$SRV sport=41000 dport=5300 .*src=$SRV dst=$RT_WAN sport=5300 dport=41000 "
 got=$(ask_udp h2 "$SRV" 5300 41000)
 check_match "UDP h2:41000: the server sees the router" "$got" "^$(re "$RT_WAN"):[0-9]+\$"
-p2=${got#"$RT_WAN:"}
-if [ "$p2" != 41000 ]; then pass "h2 got another port ($p2)"; else fail "h2 got h1's port 41000"; fi
+other_port "$got" 41000
 
 check "h1 pings the server" on h1 ping -c 1 -W 2 "$SRV"
 nat_ct_check "the echo entry's reply tuple is src=$SRV dst=$RT_WAN" \
@@ -133,24 +166,27 @@ nat_ct_check "its entry's reply tuple is src=$RT_LAN dst=$H1 sport=3128" \
     "src=$H1 dst=$SRV sport=44200 dport=81 .*src=$RT_LAN dst=$H1 sport=3128 dport=44200 "
 
 # ---------------------------------------------------------------------------
-step "ICMP errors about NATed flows reach the right host"
-u1=$(icmp_in h1 InDestUnreachs)
-u2=$(icmp_in h2 InDestUnreachs)
-got=$(ask_udp h1 "$SRV" 9 42500)
-wait_for 3 moved h1 InDestUnreachs "$u1"
-check_eq "port unreachable from the server reached h1" "$(($(icmp_in h1 InDestUnreachs) - u1))" 1
-check_eq "and not h2" "$(($(icmp_in h2 InDestUnreachs) - u2))" 0
+step "ICMP errors about NATed flows reach the right host and socket"
+# Each error must reach h1 (not h2, which holds the same source port where
+# it can) with its quote translated back: h1's UDP socket is found from the
+# quote (else Icmp InErrors counts it), and for fragmentation needed h1
+# learns the path MTU.
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "%c", 65 + i % 26 }' > /tmp/blob
+icmp_snap
+got=$(send_udp h1 "$SRV" 9 42500 5)
+check_match "UDP to a closed server port: h1's socket gets connection refused" "$got" 'Connection refused'
+check_eq "port unreachable reached h1" "$(icmp_delta h1 InDestUnreachs)" 1
+check_eq "its quote matched h1's socket (no Icmp InErrors)" "$(icmp_delta h1 InErrors)" 0
+check_eq "h2 got nothing" "$(icmp_delta h2 InDestUnreachs)" 0
 
-# h2 takes the source port first: h1's flow is the one remapped.
-t1=$(icmp_in h1 InTimeExcds)
-t2=$(icmp_in h2 InTimeExcds)
-check "h2 sends to $FAR (through the ISP hop) from port 42600" \
-    on h2 pkt --src "$H2" --dst "$FAR" --proto udp --sport 42600 --dport 33434
-check "h1 sends the same with TTL 2 (expires at the ISP hop)" \
-    on h1 pkt --src "$H1" --dst "$FAR" --proto udp --sport 42600 --dport 33434 --ttl 2
-wait_for 3 moved h1 InTimeExcds "$t1"
-check_eq "time exceeded from the ISP hop reached h1" "$(($(icmp_in h1 InTimeExcds) - t1))" 1
-check_eq "and not h2" "$(($(icmp_in h2 InTimeExcds) - t2))" 0
+icmp_snap
+check_eq "h2 sends to $FAR (the ISP hop forwards it) from port 42600" \
+    "$(send_udp h2 "$FAR" 33434 42600 5)" ""
+got=$(send_udp h1 "$FAR" 33434 42600 5 ip-ttl=2)
+wait_for 3 moved h1 InTimeExcds "$h1_InTimeExcds"
+check_eq "h1's datagram with TTL 2 from port 42600: time exceeded reached h1" "$(icmp_delta h1 InTimeExcds)" 1
+check_eq "its quote matched h1's socket (no Icmp InErrors)" "$(icmp_delta h1 InErrors)" 0
+check_eq "h2 got nothing" "$(icmp_delta h2 InTimeExcds)" 0
 l1=$(nat_ct_line "src=$H1 dst=$FAR sport=42600 dport=33434 ")
 l2=$(nat_ct_line "src=$H2 dst=$FAR sport=42600 dport=33434 ")
 if [ -n "$l1" ] && [ -n "$l2" ] && [ "$(reply_port "$l1")" != "$(reply_port "$l2")" ]; then
@@ -161,19 +197,31 @@ else
 $l2"
 fi
 
-u1=$(icmp_in h1 InDestUnreachs)
-u2=$(icmp_in h2 InDestUnreachs)
-check "h2 sends to $FAR from port 42700" \
-    on h2 pkt --src "$H2" --dst "$FAR" --proto udp --sport 42700 --dport 33435
-check "h1 sends 1428 bytes with DF from port 42700 (the ISP link's MTU is 1280)" \
-    on h1 pkt --src "$H1" --dst "$FAR" --proto udp --sport 42700 --dport 33435 --df --payload-len 1400
-wait_for 3 moved h1 InDestUnreachs "$u1"
-check_eq "fragmentation needed from the ISP hop reached h1" "$(($(icmp_in h1 InDestUnreachs) - u1))" 1
-check_eq "and not h2" "$(($(icmp_in h2 InDestUnreachs) - u2))" 0
+icmp_snap
+check_eq "h2 sends to $FAR from port 42700" "$(send_udp h2 "$FAR" 33435 42700 5)" ""
+got=$(send_udp h1 "$FAR" 33435 42700 1400 ip-mtu-discover=2)
+check_match "h1's 1400 bytes with DF from port 42700 (the ISP hop's MTU is 1280): h1's socket is told" \
+    "$got" 'Message too long'
+check_eq "fragmentation needed reached h1" "$(icmp_delta h1 InDestUnreachs)" 1
+check_eq "its quote matched h1's socket (no Icmp InErrors)" "$(icmp_delta h1 InErrors)" 0
+check_eq "h1 learnt the path MTU to $FAR" "$(route_mtu h1 "$FAR")" 1280
+check_eq "h2 got nothing" "$(icmp_delta h2 InDestUnreachs)" 0
+check_eq "h2 learnt no path MTU" "$(route_mtu h2 "$FAR")" ""
+
+# The router's own error about a NATed flow: its WAN MTU made small while
+# h1's flow to the server is established.
+check_eq "h1's flow from port 42900 to the server's UDP peer service" "$(ask_udp h1 "$SRV" 5300 42900)" "$RT_WAN:42900"
+check "the router's WAN MTU set to 1280" ip -n rt link set wan mtu 1280
+icmp_snap
+got=$(send_udp h1 "$SRV" 5300 42900 1400 ip-mtu-discover=2)
+check_match "h1's 1400 bytes with DF on that flow: h1's socket is told" "$got" 'Message too long'
+check_eq "fragmentation needed from the router reached h1" "$(icmp_delta h1 InDestUnreachs)" 1
+check_eq "its quote matched h1's socket (no Icmp InErrors)" "$(icmp_delta h1 InErrors)" 0
+check_eq "h1 learnt the path MTU to the server" "$(route_mtu h1 "$SRV")" 1280
+check "the router's WAN MTU back to 1500" ip -n rt link set wan mtu 1500
 
 # ---------------------------------------------------------------------------
 step "a fragmented UDP datagram through MASQUERADE arrives whole"
-awk 'BEGIN { for (i = 0; i < 3000; i++) printf "%c", 65 + i % 26 }' > /tmp/blob
 fc=$(ns_snmp h1 Ip FragCreates)
 ro=$(ns_snmp srv Ip ReasmOKs)
 printf 'whole\n' | on srv nc -u -l -p 5600 -W 1 > /tmp/blob.srv 2>&1 &
@@ -201,7 +249,7 @@ got=$(ask_udp h2 "$SRV" 5300 41100)
 check_eq "UDP h2:41100: the server sees the router" "$got" "$RT_WAN:41100"
 check "h2 pings the server" on h2 ping -c 1 -W 2 "$SRV"
 check_eq "the nft rule saw the three flows" "$(rule_pkts nat POSTROUTING masq-nft)" 3
-check_match "iptables-nft-save lists the rule" "$(on rt iptables-nft-save -t nat)" \
+check_match "iptables-nft-save lists the rule" "$(on rt iptables-nft-save -t nat 2> /dev/null)" \
     '^-A POSTROUTING -o wan -m comment --comment masq-nft -j MASQUERADE$'
 
 nat_stop
