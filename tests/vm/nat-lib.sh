@@ -77,13 +77,7 @@ nat_ct_line() {
 
 # nat_ct_check DESC ERE: some line of the router's table matches ERE.
 nat_ct_check() {
-    _t=$(nat_ct)
-    if printf '%s\n' "$_t" | grep -Eq -- "$2"; then
-        pass "$1"
-    else
-        fail "$1 (no line of $NAT_CT matches /$2/)"
-        ipct_show "$_t"
-    fi
+    check_match "$1" "$(nat_ct)" "$2"
 }
 
 # nat_stat NAME: column NAME of the router's statistics (hex per CPU row),

@@ -59,8 +59,8 @@ route_mtu() {
     ip -n "$1" route get "$2" | sed -n 's/.* mtu \([0-9]*\).*/\1/p'
 }
 
-# other_port ANSWER TAKEN: a check that a peer server's ANSWER names a
-# port of the router's other than TAKEN; sets P2 to it.
+# other_port ANSWER TAKEN: a check that a peer server's ANSWER is the
+# router's WAN address with a port other than TAKEN; sets P2 to the port.
 other_port() {
     P2=${1#"$RT_WAN:"}
     case $P2 in
@@ -68,6 +68,20 @@ other_port() {
         "$2") fail "h2's mapping took h1's port $2" ;;
         *) pass "h2's mapping has another port ($P2)" ;;
     esac
+}
+
+# two_hosts LABEL ASK DPORT SPORT: h1, then h2, from the same SPORT to the
+# server's peer service on DPORT (ASK: ask_tcp or ask_udp). h1 keeps its
+# port, h2 gets another; both entries' reply tuples go to the router.
+two_hosts() {
+    _rk="src=$SRV dst=$RT_WAN sport=$3"
+    got=$($2 h1 "$SRV" "$3" "$4")
+    check_eq "$1 h1:$4: the server sees the router, the port kept" "$got" "$RT_WAN:$4"
+    nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
+        "src=$H1 dst=$SRV sport=$4 dport=$3 .*$_rk dport=$4 "
+    got=$($2 h2 "$SRV" "$3" "$4")
+    other_port "$got" "$4"
+    nat_ct_check "$1 h2:$4: its entry maps to that port" "src=$H2 dst=$SRV sport=$4 dport=$3 .*$_rk dport=$P2 "
 }
 
 # reply_port LINE: the destination port of a table line's reply tuple.
@@ -92,23 +106,8 @@ check "MASQUERADE out of wan" on rt "$IPT" -t nat -A POSTROUTING -o wan \
 peer_tcp srv 80
 peer_udp srv 5300
 
-got=$(ask_tcp h1 "$SRV" 80 40000)
-check_eq "TCP h1:40000: the server sees the router, the port kept" "$got" "$RT_WAN:40000"
-nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
-    "src=$H1 dst=$SRV sport=40000 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=40000 "
-got=$(ask_tcp h2 "$SRV" 80 40000)
-check_match "TCP h2:40000 (same source port): the server sees the router" "$got" "^$(re "$RT_WAN"):[0-9]+\$"
-other_port "$got" 40000
-nat_ct_check "h2's entry maps to that port" \
-    "src=$H2 dst=$SRV sport=40000 dport=80 .*src=$SRV dst=$RT_WAN sport=80 dport=$P2 "
-
-got=$(ask_udp h1 "$SRV" 5300 41000)
-check_eq "UDP h1:41000: the server sees the router, the port kept" "$got" "$RT_WAN:41000"
-nat_ct_check "its entry's reply tuple is src=$SRV dst=$RT_WAN" \
-    "src=$H1 dst=$SRV sport=41000 dport=5300 .*src=$SRV dst=$RT_WAN sport=5300 dport=41000 "
-got=$(ask_udp h2 "$SRV" 5300 41000)
-check_match "UDP h2:41000: the server sees the router" "$got" "^$(re "$RT_WAN"):[0-9]+\$"
-other_port "$got" 41000
+two_hosts TCP ask_tcp 80 40000
+two_hosts UDP ask_udp 5300 41000
 
 check "h1 pings the server" on h1 ping -c 1 -W 2 "$SRV"
 nat_ct_check "the echo entry's reply tuple is src=$SRV dst=$RT_WAN" \
