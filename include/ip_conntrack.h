@@ -57,6 +57,23 @@ bool ipct_nf_ct_hook_in_use(void);
 int ipct_sockopt_register(struct nf_sockopt_ops *ops);
 void ipct_sockopt_unregister(struct nf_sockopt_ops *ops);
 
+/*
+ * What SO_ORIGINAL_DST looks up for @sk (getorigdst): its local address
+ * and port as the source, its peer's as the destination (host order), its
+ * protocol and its namespace, read under lock_sock.
+ */
+struct ipct_sock_tuple {
+	u32 src;
+	u32 dst;
+	u16 sport;
+	u16 dport;
+	u8 proto;
+	struct net *net;
+};
+void ipct_sock_tuple(struct sock *sk, struct ipct_sock_tuple *t);
+/* Copies a sockaddr_in of @addr:@port (host order) to @user: 0 or -EFAULT. */
+int ipct_put_sockaddr_in(void __user *user, u32 addr, u16 port);
+
 /* Netfilter hooks, registered in every network namespace. */
 
 /*
@@ -87,6 +104,7 @@ void ipct_sysctl_unregister(struct ctl_table_header *header);
  * `IPCT_*` constants.
  */
 const unsigned int IPCT_NF_ACCEPT = NF_ACCEPT;
+const unsigned int IPCT_SOCKADDR_IN_LEN = sizeof(struct sockaddr_in);
 const unsigned int IPCT_NF_DROP = NF_DROP;
 const u8 IPCT_NFPROTO_IPV4 = NFPROTO_IPV4;
 const u8 IPCT_PF_INET = PF_INET;

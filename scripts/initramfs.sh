@@ -72,6 +72,9 @@ TWIN=$TWIN_DIR/target/release/twin
 # Raw nfnetlink requests (tests/vm/ctnetlink.sh): what conntrack never sends.
 NLMSG_DIR=$TOP/tools/nlmsg
 NLMSG=$NLMSG_DIR/target/release/nlmsg
+# A transparent proxy's SO_ORIGINAL_DST lookup (tests/vm/nat.sh).
+ORIGDST_DIR=$TOP/tools/origdst
+ORIGDST=$ORIGDST_DIR/target/release/origdst
 
 for p in "${!PROGS[@]}" /bin/busybox; do
     [ -x "$p" ] || die "$p missing: run scripts/deps.sh"
@@ -92,6 +95,10 @@ RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --quiet --release --locked --manifest-path "$NLMSG_DIR/Cargo.toml" >&2 \
     || die "building tools/nlmsg failed"
 if ldd "$NLMSG" 2>&1 | grep -q '=>'; then die "$NLMSG is not statically linked"; fi
+RUSTFLAGS='-C target-feature=+crt-static' \
+    cargo build --quiet --release --locked --manifest-path "$ORIGDST_DIR/Cargo.toml" >&2 \
+    || die "building tools/origdst failed"
+if ldd "$ORIGDST" 2>&1 | grep -q '=>'; then die "$ORIGDST is not statically linked"; fi
 
 # Every shared library a program or xtables extension needs, with its
 # dynamic loader (ldd lists it by absolute path).
@@ -103,7 +110,7 @@ LIBS=$(libs_of "${!PROGS[@]}" "$XTABLES"/*.so)
 inputs() {
     stat -L -c '%n %s %Y' "${!PROGS[@]}" /bin/busybox $LIBS "$XTABLES"/*.so $ETC_FILES
     # By content: scripts/module.sh and cargo rewrite these on every build.
-    sha256sum "$MOD" "$WARN_MOD" "$SOCKET_MOD" "$PKT" "$TWIN" "$NLMSG" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
+    sha256sum "$MOD" "$WARN_MOD" "$SOCKET_MOD" "$PKT" "$TWIN" "$NLMSG" "$ORIGDST" "$TOP/scripts/initramfs.sh" "$TOP/scripts/lib.sh"
     find "$KDIR/modroot/lib/modules/$REL" -type f -printf '%p %s %T@\n' | sort
     echo "release $REL"
 }
@@ -152,7 +159,8 @@ done
 install -m 0755 "$PKT" "$ROOT/usr/bin/pkt"
 install -m 0755 "$TWIN" "$ROOT/usr/bin/twin"
 install -m 0755 "$NLMSG" "$ROOT/usr/bin/nlmsg"
-say "tools: ${#PROGS[@]} programs, $(printf '%s\n' $LIBS | wc -l) shared libraries, pkt, twin, nlmsg"
+install -m 0755 "$ORIGDST" "$ROOT/usr/bin/origdst"
+say "tools: ${#PROGS[@]} programs, $(printf '%s\n' $LIBS | wc -l) shared libraries, pkt, twin, nlmsg, origdst"
 
 # /etc: what the tools look up by name.
 for f in $ETC_FILES; do cp "$f" "$ROOT$f"; done

@@ -14,7 +14,11 @@ KMAKE_FLAGS=(LLVM=1 "RUSTC=$RUSTC" "HOSTRUSTC=$RUSTC" "RUST_LIB_SRC=$RUST_LIB_SR
 
 # Shell libraries under tests/vm/ that scenarios source from
 # /usr/lib/ipct/NAME.sh in the guest; every other tests/vm/*.sh is a scenario.
-VM_LIBS=(lib ct)
+VM_LIBS=(lib ct nat-lib)
+
+# Host variables scripts/vm-run.sh hands to the guest script when set
+# (scenario knobs, e.g. NAT_WITH=nf_conntrack for tests/vm/nat.sh).
+VM_GUEST_ENV=(NAT_WITH)
 
 # Kernel log lines that fail a run, as extended regular expressions.
 PROBLEMS=(

@@ -25,6 +25,9 @@
 #   - the guest ran longer than VM_TIMEOUT seconds (default 600): qemu is
 #     killed, 124.
 #
+# Variables named in VM_GUEST_ENV (scripts/lib.sh) and set here are
+# exported to the guest script (e.g. NAT_WITH=nf_conntrack).
+#
 # VM_FILES: more files (space-separated paths) copied beside the script
 # into /ipct/ (scripts/vm-tests.sh runs several scenarios in one boot so).
 #
@@ -97,7 +100,11 @@ done
 for lib in "${VM_LIBS[@]}"; do
     cp "$TOP/tests/vm/$lib.sh" "$stage/usr/lib/ipct/$lib.sh"
 done
-cmd="exec sh $(quote "/ipct/$name")"
+cmd=
+for var in "${VM_GUEST_ENV[@]}"; do
+    [ -z "${!var+set}" ] || cmd+="export $var=$(quote "${!var}"); "
+done
+cmd+="exec sh $(quote "/ipct/$name")"
 for arg in "$@"; do cmd+=" $(quote "$arg")"; done
 printf '%s\n' "$cmd" > "$stage/ipct/cmd"
 find "$stage" -type d -exec chmod 0755 {} +

@@ -493,6 +493,30 @@ fn conntrack_create_request() {
     let mut bad_state = CREATE_ATTRS.to_vec();
     bad_state[124] = 10;
     assert_eq!(parse(&request(0, 0x604, 2, &bad_state)).unwrap().create(), Err(Error::Invalid));
+    assert_eq!(c.nat, None);
+}
+
+#[test]
+fn conntrack_create_with_source_nat_as_conntrackd_sends_it() {
+    use ip_conntrack::nat::range::{flags, Range};
+    use ip_conntrack::netlink::request::NatSetup;
+    // CTA_NAT_SRC { V4_MINIP 203.0.113.1, PROTO { PORT_MIN 61000 } }
+    let mut attrs = CREATE_ATTRS.to_vec();
+    attrs.extend([24, 0, 6, 0x80, 8, 0, 1, 0, 203, 0, 113, 1, 12, 0, 3, 0x80, 6, 0, 1, 0, 0xee, 0x48, 0, 0]);
+    let c = parse(&request(0, 0x604, 2, &attrs)).unwrap().create().unwrap();
+    let want = Range {
+        flags: flags::MAP_IPS | flags::PROTO_SPECIFIED,
+        min_addr: addr(203, 0, 113, 1),
+        max_addr: addr(203, 0, 113, 1),
+        min_proto: 61000,
+        max_proto: 61000,
+        base_proto: 0,
+    };
+    assert_eq!(c.nat, Some(NatSetup { dst: None, src: Some(want) }));
+    // A truncated address: ERANGE, nla_parse's length check.
+    let mut bad = CREATE_ATTRS.to_vec();
+    bad.extend([12, 0, 13, 0x80, 6, 0, 1, 0, 203, 0, 0, 0]);
+    assert_eq!(parse(&request(0, 0x604, 2, &bad)).unwrap().create(), Err(Error::Range));
 }
 
 #[test]

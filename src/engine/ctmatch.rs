@@ -26,9 +26,9 @@ const STATE_KNOWN: u32 = STATE_INVALID | STATE_BITS_TRACKED as u32 | STATE_UNTRA
 pub mod ctstate {
     /// INVALID.
     pub const INVALID: u16 = 1 << 0;
-    /// SNAT (accepted, never matches: no NAT).
+    /// SNAT: the entry's source is translated (`IPS_SRC_NAT`).
     pub const SNAT: u16 = 1 << 6;
-    /// DNAT (accepted, never matches: no NAT).
+    /// DNAT: the entry's destination is translated (`IPS_DST_NAT`).
     pub const DNAT: u16 = 1 << 7;
     /// UNTRACKED.
     pub const UNTRACKED: u16 = 1 << 8;
@@ -123,8 +123,8 @@ impl PacketState {
         }
     }
 
-    /// The bit of `--ctstate` this state matches (SNAT and DNAT never: no
-    /// NAT).
+    /// The bit of `--ctstate` this state matches, before the entry's NAT
+    /// bits add SNAT and DNAT.
     fn ctstate_bit(self) -> u16 {
         match self {
             // At most 8: fits.
@@ -421,7 +421,7 @@ fn passes<R: Rule>(r: &R, f: u16, cond: impl FnOnce() -> bool) -> bool {
     r.match_flags() & f == 0 || cond() != (r.invert_flags() & f != 0)
 }
 
-/// `-m conntrack`: `conntrack_mt()` of Linux 6.12 for IPv4, without NAT.
+/// `-m conntrack`: `conntrack_mt()` of Linux 6.12 for IPv4.
 /// `entry` gives the packet's entry when an option needs it (the shell
 /// reads it only then).
 pub fn matches<R: Rule>(
@@ -429,7 +429,27 @@ pub fn matches<R: Rule>(
     state: PacketState,
     entry: impl FnOnce() -> Option<EntryView>,
 ) -> bool {
-    if !passes(r, flag::STATE, || r.state_mask() & state.ctstate_bit() != 0) {
+    // The entry is read once, and only when an option needs it: the
+    // SNAT/DNAT states read its NAT bits.
+    let mut entry = Some(entry);
+    let mut view: Option<Option<EntryView>> = None;
+    let mut get = || *view.get_or_insert_with(|| entry.take().and_then(|f| f()));
+    let nat_states = r.state_mask() & (ctstate::SNAT | ctstate::DNAT) != 0;
+    let statebit = |get: &mut dyn FnMut() -> Option<EntryView>| {
+        let mut bit = state.ctstate_bit();
+        if nat_states && matches!(state, PacketState::Tracked(_)) {
+            if let Some(e) = get() {
+                if e.status & crate::entry::Status::SRC_NAT != 0 {
+                    bit |= ctstate::SNAT;
+                }
+                if e.status & crate::entry::Status::DST_NAT != 0 {
+                    bit |= ctstate::DNAT;
+                }
+            }
+        }
+        bit
+    };
+    if !passes(r, flag::STATE, || r.state_mask() & statebit(&mut get) != 0) {
         return false;
     }
     let PacketState::Tracked(ctinfo) = state else {
@@ -442,7 +462,7 @@ pub fn matches<R: Rule>(
     if r.match_flags() & flag::NEED_ENTRY == 0 {
         return true;
     }
-    let Some(e) = entry() else {
+    let Some(e) = get() else {
         return false;
     };
     for opt in AddrOpt::ALL {
@@ -590,5 +610,31 @@ mod tests {
         assert!(!matches(&proto, EST, e));
         // An option that needs the entry fails without one.
         assert!(!matches(&status, EST, || None));
+    }
+
+    #[test]
+    fn snat_and_dnat_states_read_the_entry_once() {
+        let t = Tuple { src: 0xc000_0202, dst: 0xcb00_7102, proto: proto::UDP, l4: L4::Ports { sport: 1, dport: 53 } };
+        let mut e = Entry::new(t, Status(Status::SRC_NAT | Status::SRC_NAT_DONE), 0, ProtoState::Generic);
+        // The reply goes to the router's address.
+        let reply = Tuple { src: 0xcb00_7102, dst: 0xcb00_7101, proto: proto::UDP, l4: L4::Ports { sport: 53, dport: 1 } };
+        let nat = Some(reply.key());
+        let reads = core::cell::Cell::new(0);
+        let get = || {
+            reads.set(reads.get() + 1);
+            Some(EntryView::of(&e, 1000, nat))
+        };
+        let snat = R { flags: flag::STATE, state: ctstate::SNAT, ..R::default() };
+        assert!(matches(&snat, EST, get));
+        let dnat = R { flags: flag::STATE, state: ctstate::DNAT, ..R::default() };
+        assert!(!matches(&dnat, EST, get));
+        let snat_repl = R { flags: flag::STATE | flag::REPLDST, state: ctstate::SNAT, addrs: [(0, 0), (0, 0), (0, 0), (0xcb00_7101, !0)], ..R::default() };
+        assert!(matches(&snat_repl, EST, get));
+        assert_eq!(reads.get(), 3, "one read per match");
+        // Without NAT bits, no SNAT state; established still matches.
+        e.status = Status(Status::SRC_NAT_DONE);
+        let either = R { flags: flag::STATE, state: ctstate::SNAT | 2, ..R::default() };
+        assert!(!matches(&snat, EST, || Some(EntryView::of(&e, 1000, None))));
+        assert!(matches(&either, EST, || Some(EntryView::of(&e, 1000, None))));
     }
 }

@@ -316,7 +316,12 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 Err(e) => return errno(e),
             };
             let e = c.entry(now, &crate::settings::Knobs);
-            match table.insert_made(e, crate::settings::max(), now) {
+            let nat = c.nat;
+            let bind = |conn: &Conn| match nat {
+                Some(n) => crate::knat::bind_made(conn, &n).map_err(|()| Error::NoMemory),
+                None => Ok(()),
+            };
+            match table.insert_made(e, crate::settings::max(), now, bind) {
                 Ok(conn) => {
                     notify_as(&conn, Event::New, portid, |_| {});
                     0

@@ -11,7 +11,11 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
+#include <linux/in.h>
+#include <linux/uaccess.h>
+#include <net/inet_sock.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 
 #include "ip_conntrack.h"
 
@@ -114,6 +118,31 @@ int ipct_sockopt_register(struct nf_sockopt_ops *ops)
 void ipct_sockopt_unregister(struct nf_sockopt_ops *ops)
 {
 	nf_unregister_sockopt(ops);
+}
+
+void ipct_sock_tuple(struct sock *sk, struct ipct_sock_tuple *t)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	lock_sock(sk);
+	t->src = ntohl(inet->inet_rcv_saddr);
+	t->sport = ntohs(inet->inet_sport);
+	t->dst = ntohl(inet->inet_daddr);
+	t->dport = ntohs(inet->inet_dport);
+	t->proto = sk->sk_protocol;
+	release_sock(sk);
+	t->net = sock_net(sk);
+}
+
+int ipct_put_sockaddr_in(void __user *user, u32 addr, u16 port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(addr),
+	};
+
+	return copy_to_user(user, &sin, sizeof(sin)) ? -EFAULT : 0;
 }
 
 /* --- netfilter hooks in every network namespace ----------------------------- */

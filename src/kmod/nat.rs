@@ -31,6 +31,7 @@ use crate::ktable::Table;
 use crate::nat::bind::{self, HookStep};
 use crate::nat::icmp_error::{self, IcmpAction, NatStatus};
 use crate::nat::range::Range;
+use crate::netlink::request::NatSetup;
 use crate::nat::targets::{self, MasqEvent};
 use crate::nat::unique::Clash;
 use crate::nat::{hook, Manip};
@@ -171,6 +172,21 @@ pub(crate) fn setup(skb: *mut ffi::sk_buff, manip: Manip, range: &Range, masq_if
         return Verdict::ACCEPT.raw();
     };
     bind_conn(c, manip, range, masq_ifindex.unwrap_or(0)).raw()
+}
+
+/// `ctnetlink_setup_nat`: binds the entry ctnetlink creates, destination
+/// then source, each to its range or with a null binding.
+pub(crate) fn bind_made(c: &Conn, nat: &NatSetup) -> core::result::Result<(), ()> {
+    for (manip, range) in [(Manip::Dst, nat.dst), (Manip::Src, nat.src)] {
+        let range = match range {
+            Some(r) => r,
+            None => c.with_entry(|e| bind::null_range(e, c.nat_reply(), manip)),
+        };
+        if bind_conn(c, manip, &range, 0).raw() != Verdict::ACCEPT.raw() {
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 /// Binds `c`'s end `manip` to `range` ([`setup`]).

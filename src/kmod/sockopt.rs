@@ -9,21 +9,59 @@
 //! init (`nf_conntrack_proto_init`), and `nf_register_sockopt` refuses an
 //! overlapping range with `EBUSY`. Whichever module loads second fails.
 
+use crate::conn;
 use crate::ffi;
+use crate::ktable::Table;
+use crate::tuple::{proto, Tuple, L4};
 use core::ffi::c_void;
 use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
-/// Answers `SO_ORIGINAL_DST`. Nothing is tracked yet, so no socket has an
-/// entry: `ENOENT`, as nf_conntrack answers for an untracked socket.
-extern "C" fn get_original_dst(
-    _sk: *mut ffi::sock,
+/// Answers `SO_ORIGINAL_DST` as 6.12's `getorigdst`: the original
+/// destination of the entry whose tuple the socket's addresses make (a
+/// redirected connection's reply tuple); `ENOPROTOOPT` for sockets other
+/// than TCP, `EINVAL` for a buffer smaller than a `sockaddr_in`, `ENOENT`
+/// without an entry.
+///
+/// # Safety
+///
+/// Called by the sockopt core with a live socket, the user buffer and a
+/// kernel pointer to its length.
+unsafe extern "C" fn get_original_dst(
+    sk: *mut ffi::sock,
     _optval: c_int,
-    _user: *mut c_void,
-    _len: *mut c_int,
+    user: *mut c_void,
+    len: *mut c_int,
 ) -> c_int {
-    ENOENT.to_errno()
+    let mut st = ffi::ipct_sock_tuple::default();
+    // SAFETY: a live socket (caller); `st` is ours to fill.
+    unsafe { ffi::ipct_sock_tuple(sk, &mut st) };
+    if st.proto != proto::TCP {
+        return -(kernel::bindings::ENOPROTOOPT as c_int);
+    }
+    // SAFETY: `len` points to the caller's length (kernel memory).
+    let have = unsafe { len.read() };
+    let need = c_int::try_from(ffi::IPCT_SOCKADDR_IN_LEN).unwrap_or(c_int::MAX);
+    if have < need {
+        return EINVAL.to_errno();
+    }
+    let t = Tuple { src: st.src, dst: st.dst, proto: proto::TCP, l4: L4::Ports { sport: st.sport, dport: st.dport } };
+    // SAFETY: the socket's namespace lives while the socket is in use,
+    // and its table while the module is (the sockopt holds a module
+    // reference during the call).
+    let Some(table) = (unsafe { Table::for_net(st.net) }) else {
+        return ENOENT.to_errno();
+    };
+    let Some(orig) = table.lookup_with(&t, conn::now(), |e, _| e.orig()) else {
+        return ENOENT.to_errno();
+    };
+    let L4::Ports { dport, .. } = orig.l4 else {
+        return ENOENT.to_errno();
+    };
+    // SAFETY: `user` is the caller's buffer, at least `need` bytes long
+    // (checked above); the helper copies with copy_to_user.
+    unsafe { ffi::ipct_put_sockaddr_in(user, orig.dst, dport) }
 }
 
 /// The registered `SO_ORIGINAL_DST` range; unregistered on drop.

@@ -810,55 +810,39 @@ impl Table {
     }
 
     /// Links a new entry `e` made outside the packet path (ctnetlink's
-    /// create), counted against `max` like any other; `Exists` when its
-    /// flow is in the table already. The entry, with a reference for the
+    /// create), counted against `max` like any other, after `bind` (NAT)
+    /// ran on it; `Exists` when its flow, or the reply tuple NAT gave it,
+    /// is in the table already. The entry, with a reference for the
     /// caller.
     pub(crate) fn insert_made(
         &self,
         e: Entry,
         max: u32,
         now: Millis,
+        bind: impl FnOnce(&Conn) -> core::result::Result<(), crate::netlink::Error>,
     ) -> core::result::Result<ConnRef, crate::netlink::Error> {
         use crate::netlink::Error;
-        use crate::track::{confirm, Confirm};
-        let (s, pos) = self.layout.locate(e.orig().flow_hash(&self.key));
+        if self.tuple_taken(&e.orig(), now) {
+            return Err(Error::Exists);
+        }
+        let (s, _) = self.layout.locate(e.orig().flow_hash(&self.key));
         if !self.reserve(max) {
             return Err(Error::NoMemory);
         }
         // On failure `new_conn` gives the reservation back.
         let c = self.new_conn(s, e).ok_or(Error::NoMemory)?;
-        let r = c.ptr();
+        bind(&c)?;
         let mut stats = crate::stats::Stats::ZERO;
-        let linked = self
-            .with_stripe(s, |st| {
-                if self.closing() {
-                    // Teardown has begun: nothing joins the table any more.
-                    return Err(Error::NoMemory);
-                }
-                let b = st.bucket(pos);
-                if st.find(b, &e.orig(), now).is_some() {
-                    return Err(Error::Exists);
-                }
-                match confirm(st, b, r, now, &mut stats) {
-                    Confirm::Inserted => {
-                        // The table's reference, held while linked.
-                        // SAFETY: `c`, which we hold, is `r`.
-                        let _ = unsafe { st.store.new_ref(r) }.into_raw();
-                        if let Some(e) = st.store.entry(r) {
-                            let _ = c.note_change(e);
-                        }
-                        c.set_confirmed();
-                        Ok(())
-                    }
-                    Confirm::Merged { .. } => Err(Error::Exists),
-                    Confirm::Failed => Err(Error::NoMemory),
-                }
-            })
-            .unwrap_or(Err(Error::NoMemory));
+        let outcome = driver::confirm(&mut self.shell(), s, c.ptr(), now, &mut stats);
         self.stats.add(&stats);
         // On failure the only reference goes with `c`: the entry is freed
         // and uncounted.
-        linked.map(|()| c)
+        match outcome {
+            driver::Confirmed::Inserted => Ok(c),
+            // Teardown has begun: nothing joins the table any more.
+            _ if self.closing() => Err(Error::NoMemory),
+            _ => Err(Error::Exists),
+        }
     }
 
     /// Removes the live entry one of whose tuples is `t` if `accept`

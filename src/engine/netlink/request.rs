@@ -519,6 +519,54 @@ pub struct Create {
     pub tcp: Option<(crate::proto::tcp::TcpState, [u8; 2], [u8; 2])>,
     /// `CTA_MARK` (with `CTA_MARK_MASK`), applied to a zero mark.
     pub mark: Option<MarkChange>,
+    /// `CTA_NAT_DST` and `CTA_NAT_SRC` (`ctnetlink_setup_nat`): when
+    /// either is given, the destination then the source end is bound, to
+    /// its range, or with a null binding where it is absent (`None`).
+    pub nat: Option<NatSetup>,
+}
+
+/// The NAT a created entry gets: its destination and source ranges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatSetup {
+    /// `CTA_NAT_DST`.
+    pub dst: Option<crate::nat::range::Range>,
+    /// `CTA_NAT_SRC`.
+    pub src: Option<crate::nat::range::Range>,
+}
+
+/// `nat_nla_policy`: `CTA_NAT_V4_MINIP`, `_V4_MAXIP`, `_PROTO`, and the
+/// IPv6 addresses.
+const NAT_POLICY: [Policy; 6] =
+    [Policy::Any, Policy::U32, Policy::U32, Policy::Nested, Policy::MinLen(16), Policy::MinLen(16)];
+
+/// `protonat_nla_policy`: `CTA_PROTONAT_PORT_MIN`, `_PORT_MAX`.
+const PROTONAT_POLICY: [Policy; 3] = [Policy::Any, Policy::U16, Policy::U16];
+
+/// `nfnetlink_parse_nat` for IPv4: the range a `CTA_NAT_*` nest gives.
+fn nat_range(payload: &[u8]) -> Result<crate::nat::range::Range, Error> {
+    use crate::nat::range::{flags, Range};
+    let tb = parse(payload, &NAT_POLICY, Mode::Liberal)?;
+    let get = |ty: usize| tb.get(ty).copied().flatten();
+    let mut r = Range::default();
+    if let Some(a) = get(1) {
+        r.min_addr = a.be32();
+        r.flags |= flags::MAP_IPS;
+    }
+    r.max_addr = get(2).map_or(r.min_addr, |a| a.be32());
+    if let Some(p) = get(3) {
+        let pt = parse(p.payload(), &PROTONAT_POLICY, Mode::Liberal)?;
+        let pget = |ty: usize| pt.get(ty).copied().flatten();
+        if let Some(a) = pget(1) {
+            r.min_proto = a.be16();
+            r.max_proto = r.min_proto;
+            r.flags |= flags::PROTO_SPECIFIED;
+        }
+        if let Some(a) = pget(2) {
+            r.max_proto = a.be16();
+            r.flags |= flags::PROTO_SPECIFIED;
+        }
+    }
+    Ok(r)
 }
 
 /// A mark change (`ctnetlink_change_mark`): `CTA_MARK` and the bits of
@@ -645,8 +693,8 @@ impl CtRequest<'_> {
         if self.get(cta::TIMEOUT).is_none() {
             return Err(Error::Invalid);
         }
-        // No NAT, helpers, expectations or labels here.
-        let unsupported = [cta::NAT_SRC, cta::NAT_DST, cta::HELP, cta::TUPLE_MASTER, cta::LABELS];
+        // No helpers, expectations or labels here.
+        let unsupported = [cta::HELP, cta::TUPLE_MASTER, cta::LABELS];
         if unsupported.iter().any(|t| self.get(*t).is_some()) {
             return Err(Error::NotSupported);
         }
@@ -676,7 +724,10 @@ impl CtRequest<'_> {
         } else {
             None
         };
-        Ok(Create { orig, timeout, status, tcp, mark: self.mark_change() })
+        let range = |ty: u16| self.get(ty).map(|a| nat_range(a.payload())).transpose();
+        let (dst, src) = (range(cta::NAT_DST)?, range(cta::NAT_SRC)?);
+        let nat = (dst.is_some() || src.is_some()).then_some(NatSetup { dst, src });
+        Ok(Create { orig, timeout, status, tcp, mark: self.mark_change(), nat })
     }
 
     /// An update's changes (`ctnetlink_change_conntrack`).
