@@ -9,7 +9,7 @@
 # The tracker: NAT_WITH=ip_conntrack (default) or nf_conntrack (the
 # reference), or the first argument. `NAT_WITH=nf_conntrack
 # scripts/vm-tests.sh nat` or `scripts/vm-run.sh tests/vm/nat.sh nf_conntrack`.
-# vm-pending: yes
+# vm-debug: yes
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 . /usr/lib/ipct/nat-lib.sh
