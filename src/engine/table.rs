@@ -357,7 +357,7 @@ impl<'a, S: Store> Stripe<'a, S> {
     pub fn find_keys(&self, bucket: usize, keys: &Keys, now: Millis) -> Option<(S::Ref, Dir)> {
         // Inlined with a counter nobody reads: the count goes away.
         let mut searched = 0usize;
-        self.search(bucket, keys, now, &mut searched)
+        self.search(bucket, keys, now, &mut searched, true)
     }
 
     /// [`Stripe::find`], adding the number of chain entries it looked at to
@@ -369,9 +369,26 @@ impl<'a, S: Store> Stripe<'a, S> {
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
-        self.search(bucket, &t.keys(), now, searched)
+        self.search(bucket, &t.keys(), now, searched, true)
     }
 
+    /// [`Stripe::find_counting`] for a clash check of an entry without
+    /// NAT, whose reply tuple is `t`'s inverse: a NATed entry whose
+    /// original tuple is that inverse clashes too (6.12 checks both
+    /// tuples of the new entry).
+    pub fn find_clash(
+        &self,
+        bucket: usize,
+        t: &Tuple,
+        now: Millis,
+        searched: &mut usize,
+    ) -> Option<(S::Ref, Dir)> {
+        self.search(bucket, &t.keys(), now, searched, false)
+    }
+
+    /// Searches `bucket` for `keys`; `nat_aware`: a NATed entry matches
+    /// only by its original tuple (its reply is in the reply chains),
+    /// else by the inverse too.
     #[inline(always)]
     fn search(
         &self,
@@ -379,6 +396,7 @@ impl<'a, S: Store> Stripe<'a, S> {
         keys: &Keys,
         now: Millis,
         searched: &mut usize,
+        nat_aware: bool,
     ) -> Option<(S::Ref, Dir)> {
         // An entry matches in reply direction when its original tuple is
         // the inverse of `t`; compute that once, and compare tuples (as
@@ -394,7 +412,7 @@ impl<'a, S: Store> Stripe<'a, S> {
             let dir = if b == key[1] && a == key[0] {
                 Some(Dir::Original)
             } else if inv.is_some_and(|[ia, ib]| b == ib && a == ia)
-                && !e.status.has_any(Status::NAT_MASK)
+                && !(nat_aware && e.status.has_any(Status::NAT_MASK))
             {
                 // The inverse is the reply tuple only without NAT.
                 Some(Dir::Reply)
