@@ -470,36 +470,19 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// Links `r`'s reply node at the head of reply chain `bucket`; false
     /// (nothing linked) when out of range.
     pub fn link_reply(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.replies.get_mut(bucket) else {
-            return false;
-        };
-        self.store.set_reply_next(r, *slot);
-        *slot = Some(r);
-        true
+        match self.replies.get_mut(bucket) {
+            Some(slot) => link_at(slot, self.store, Chain::Reply, r),
+            None => false,
+        }
     }
 
     /// Unlinks `r`'s reply node from reply chain `bucket`; false when it is
     /// not there.
     pub fn unlink_reply(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.replies.get_mut(bucket) else {
-            return false;
-        };
-        let mut prev: Option<S::Ref> = None;
-        let mut cur = *slot;
-        while let Some(c) = cur {
-            let next = self.store.reply_next(c);
-            if c == r {
-                match prev {
-                    None => *slot = next,
-                    Some(p) => self.store.set_reply_next(p, next),
-                }
-                self.store.set_reply_next(r, None);
-                return true;
-            }
-            prev = Some(c);
-            cur = next;
+        match self.replies.get_mut(bucket) {
+            Some(slot) => unlink_at(slot, self.store, Chain::Reply, r),
+            None => false,
         }
-        false
     }
 
     /// Visits the live entries at positions from `from` on in the bucket
@@ -639,35 +622,18 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// Links `r` at the head of `bucket`. Returns false (and links nothing)
     /// when `bucket` is out of range.
     pub fn link(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.buckets.get_mut(bucket) else {
-            return false;
-        };
-        self.store.set_next(r, *slot);
-        *slot = Some(r);
-        true
+        match self.buckets.get_mut(bucket) {
+            Some(slot) => link_at(slot, self.store, Chain::Main, r),
+            None => false,
+        }
     }
 
     /// Unlinks `r` from `bucket`'s chain; false when it is not there.
     pub fn unlink(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.buckets.get_mut(bucket) else {
-            return false;
-        };
-        let mut prev: Option<S::Ref> = None;
-        let mut cur = *slot;
-        while let Some(c) = cur {
-            let next = self.store.next(c);
-            if c == r {
-                match prev {
-                    None => *slot = next,
-                    Some(p) => self.store.set_next(p, next),
-                }
-                self.store.set_next(r, None);
-                return true;
-            }
-            prev = Some(c);
-            cur = next;
+        match self.buckets.get_mut(bucket) {
+            Some(slot) => unlink_at(slot, self.store, Chain::Main, r),
+            None => false,
         }
-        false
     }
 
     /// Unlinks `r` and marks it dying, so holders of a reference see that
@@ -804,6 +770,58 @@ impl<'a, S: Store> Stripe<'a, S> {
         }
         best.map(|(v, _)| v)
     }
+}
+
+/// Which of an entry's two links a chain uses.
+#[derive(Clone, Copy)]
+enum Chain {
+    /// The main chains (every linked entry).
+    Main,
+    /// The reply chains (NATed entries' reply nodes).
+    Reply,
+}
+
+impl Chain {
+    fn next<S: Store>(self, store: &S, r: S::Ref) -> Option<S::Ref> {
+        match self {
+            Chain::Main => store.next(r),
+            Chain::Reply => store.reply_next(r),
+        }
+    }
+
+    fn set_next<S: Store>(self, store: &mut S, r: S::Ref, next: Option<S::Ref>) {
+        match self {
+            Chain::Main => store.set_next(r, next),
+            Chain::Reply => store.set_reply_next(r, next),
+        }
+    }
+}
+
+/// Links `r` at the head of the chain `slot` heads.
+fn link_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
+    chain.set_next(store, r, *slot);
+    *slot = Some(r);
+    true
+}
+
+/// Unlinks `r` from the chain `slot` heads; false when it is not there.
+fn unlink_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
+    let mut prev: Option<S::Ref> = None;
+    let mut cur = *slot;
+    while let Some(c) = cur {
+        let next = chain.next(store, c);
+        if c == r {
+            match prev {
+                None => *slot = next,
+                Some(p) => chain.set_next(store, p, next),
+            }
+            chain.set_next(store, r, None);
+            return true;
+        }
+        prev = Some(c);
+        cur = next;
+    }
+    false
 }
 
 /// Where a [`Stripe::walk`] ended.
