@@ -12,7 +12,7 @@ use crate::ctinfo::CtInfo;
 use crate::entry::{Entry, Status};
 use crate::nat::range::{flags, Range};
 use crate::nat::unique::{unique_tuple, Clash};
-use crate::nat::{hook, Manip};
+use crate::nat::Manip;
 use crate::tuple::{Dir, Tuple};
 
 /// The `*_NAT_DONE` bit of `manip`.
@@ -183,14 +183,6 @@ impl Binding {
     }
 }
 
-/// Whether destination NAT at `hooknum` changed where a packet goes, so
-/// the shell must route it again: `nf_nat_ipv4_local_fn` re-routes a
-/// locally generated packet, `nf_nat_ipv4_pre_routing` drops the cached
-/// route of a received one.
-pub fn needs_reroute(hooknum: u32, old_dst: u32, new_dst: u32) -> bool {
-    matches!(hooknum, hook::PRE_ROUTING | hook::LOCAL_OUT) && old_dst != new_dst
-}
-
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -201,6 +193,7 @@ pub fn needs_reroute(hooknum: u32, old_dst: u32, new_dst: u32) -> bool {
 )]
 mod tests {
     use super::*;
+    use crate::nat::hook;
     use crate::nat::model::ModelTable;
     use crate::proto::ProtoState;
     use crate::tuple::{proto, L4};
@@ -317,8 +310,5 @@ mod tests {
         assert_eq!(hook_step(&e, CtInfo::New, hook::FORWARD), HookStep::Nothing);
         e.status.set(Status::SRC_NAT_DONE);
         assert_eq!(hook_step(&e, CtInfo::New, hook::POST_ROUTING), HookStep::Rewrite);
-        assert!(needs_reroute(hook::LOCAL_OUT, 1, 2));
-        assert!(!needs_reroute(hook::LOCAL_OUT, 1, 1));
-        assert!(!needs_reroute(hook::POST_ROUTING, 1, 2));
     }
 }
