@@ -289,6 +289,13 @@ fn nat_hook(pkt: &mut Packet<'_>) -> Verdict {
         let Some(b) = c.confirmed_binding() else {
             return Verdict::ACCEPT;
         };
+        if masq_moved(pkt, c, ctinfo.dir(), hooknum) {
+            // `nf_nat_oif_changed`: the route moved to another device;
+            // the mapping is of no use there.
+            let orig = b.tuple(Dir::Original);
+            c.table().remove_tuple(&orig, conn::now(), |x| core::ptr::eq(x, c));
+            return Verdict::DROP;
+        }
         if related && pkt.ip_protocol() == Some(proto::ICMP) {
             return icmp_reply(pkt, &b, ctinfo, hooknum);
         }
@@ -312,6 +319,15 @@ fn nat_hook(pkt: &mut Packet<'_>) -> Verdict {
     }
     let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
     rewrite(pkt, &b, ctinfo.dir(), hooknum)
+}
+
+/// Whether a masqueraded connection's packet leaves by another device
+/// than the one MASQUERADE mapped it out of.
+fn masq_moved(pkt: &Packet<'_>, c: &Conn, dir: Dir, hooknum: u32) -> bool {
+    hooknum == hook::POST_ROUTING && dir == Dir::Original && {
+        let index = c.masq_index();
+        index != 0 && index != pkt.out_ifindex()
+    }
 }
 
 /// Runs the lookups of the packet's hook until one binds `c`'s end

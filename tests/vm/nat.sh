@@ -252,7 +252,7 @@ check_match "iptables-nft-save lists the rule" "$(on rt iptables-nft-save -t nat
     '^-A POSTROUTING -o wan -m comment --comment masq-nft -j MASQUERADE$'
 
 # ---------------------------------------------------------------------------
-step "MASQUERADE's connections go with wan's address, then with wan itself"
+step "MASQUERADE's connections go with a route to another device, wan's address, wan itself"
 # gone ERE: no line of the router's table matches ERE within 3 s (the
 # kernel's nf_nat flushes from a work item).
 gone() {
@@ -262,6 +262,11 @@ gone() {
     done
     return 1
 }
+check_eq "UDP h1:41300: masqueraded" "$(ask_udp h1 "$SRV" 5300 41300)" "$RT_WAN:41300"
+check "the route to the server moved to lan0" ip -n rt route add "$SRV/32" dev lan0
+send_udp h1 "$SRV" 5300 41300 10
+check "a packet of that flow leaving by lan0 ends its entry" gone "src=$H1 dst=$SRV sport=41300 "
+check "the route back" ip -n rt route del "$SRV/32" dev lan0
 check "h2's masqueraded UDP flow is in the table" nat_ct_line "src=$H2 dst=$SRV sport=41100 .*dst=$RT_WAN "
 check "wan's address removed" ip -n rt addr del "$RT_WAN/24" dev wan
 check "that flow's entry is gone" gone "src=$H2 dst=$SRV sport=41100 "
