@@ -190,11 +190,12 @@ peer_udp() {
 
 # ask_tcp NS DST PORT [SPORT]: connect, print what the server said.
 ask_tcp() {
-    on "$1" socat -T 5 -t 5 - "TCP:$2:$3,connect-timeout=3${4:+,sourceport=$4}" < /dev/null 2>&1
+    on "$1" socat -T 8 -t 8 - "TCP:$2:$3,connect-timeout=5${4:+,sourceport=$4}" < /dev/null 2>&1
 }
 
 # ask_udp NS DST PORT SPORT: one datagram from SPORT, print the one reply
-# (nothing after 2 s).
+# (nothing after 4 s: the peer forks a shell per datagram, slow on a
+# loaded debug kernel).
 ask_udp() {
-    echo probe | on "$1" nc -u -W 1 -w 2 -p "$4" "$2" "$3" 2>&1
+    echo probe | on "$1" nc -u -W 1 -w 4 -p "$4" "$2" "$3" 2>&1
 }
