@@ -143,6 +143,12 @@ seen() {
     printf '%s %s %s\n' "$1" "$2" "$(printf '%s' "$3" | tr '\n' ' ')" >> "$OUT/$NAT_WITH.seen.raw"
 }
 
+# ask NS DST PORT SPORT: ask_udp, waiting up to 5 s for the answer (a
+# loaded machine may take longer than ask_udp's 2 s to run the peer).
+ask() {
+    echo probe | on "$1" nc -u -W 1 -w 5 -p "$4" "$2" "$3" 2>&1
+}
+
 # lan_pkt NS / srv_pkt: crafted frames to the router (lan0, lan1, wan).
 lan_pkt() {
     pkt --netns h1 --iface eth0 --dst-mac "$(on rt cat /sys/class/net/lan0/address)" "$@"
@@ -167,19 +173,19 @@ traffic() {
 
     seen masq-tcp 40001 "$(ask_tcp h1 "$SRV" 7001 40001)"
     seen masq-tcp-h2 40001 "$(ask_tcp h2 "$SRV" 7001 40001)"
-    seen masq-udp 41003 "$(ask_udp h1 "$SRV" 7003 41003)"
-    seen masq-udp-h2 41003 "$(ask_udp h2 "$SRV" 7003 41003)"
+    seen masq-udp 41003 "$(ask h1 "$SRV" 7003 41003)"
+    seen masq-udp-h2 41003 "$(ask h2 "$SRV" 7003 41003)"
     # An echo with a fixed id (busybox ping picks its own); the server
     # answers, h1's stack drops the reply it did not ask for.
     _r=$(rx h1)
     lan_pkt --src "$H1" --dst "$SRV" --proto icmp --icmp-type 8 --icmp-id 4005 --icmp-seq 1
     wait_for 3 sh -c "[ \$(ip netns exec h1 cat /sys/class/net/eth0/statistics/rx_packets) -gt $_r ]"
     for _p in 45061 45062; do
-        seen snat-range "$_p" "$(ask_udp h1 "$SRV" 7006 $_p)"
+        seen snat-range "$_p" "$(ask h1 "$SRV" 7006 $_p)"
     done
     seen snat-range 45063 "$(ask_udp h2 "$SRV" 7006 45063)"
     seen dnat-tcp 44007 "$(ask_tcp srv "$RT_WAN" 8080 44007)"
-    seen dnat-udp 44008 "$(ask_udp srv "$RT_WAN" 5353 44008)"
+    seen dnat-udp 44008 "$(ask srv "$RT_WAN" 5353 44008)"
     # The proxy answers with the original destination: port 81 kept.
     seen redirect 81 "$(ask_tcp h1 "$SRV" 81 44009)"
     seen icmp-err 42010 "$(ask_udp h1 "$SRV" 9 42010)"
@@ -305,6 +311,9 @@ run() {
     nat_firewall
     check "$1: NAT and counting rules" rules
     traffic
+    # Context for a difference: the tracker's counters, the server's UDP.
+    echo "$1: router $(for _f in found new invalid ignore insert insert_failed drop; do printf '%s=%s ' $_f "$(nat_stat $_f)"; done)"
+    echo "$1: server Udp $(for _f in InDatagrams OutDatagrams NoPorts InErrors; do printf '%s=%s ' $_f "$(ns_snmp srv Udp $_f)"; done)"
     table_now > "$OUT/$1.table"
     states DIFF > "$OUT/$1.states"
     seen_norm > "$OUT/$1.seen"
