@@ -149,6 +149,22 @@ ask() {
     echo probe | on "$1" nc -u -W 1 -w 5 -p "$4" "$2" "$3" 2>&1
 }
 
+# idle PID: the peer server PID has no child left. socat's UDP-RECVFROM
+# fork hands each datagram to a child, and a child still running reads
+# the next datagram from the shared socket and swallows it (seen on a
+# loaded machine): the next ask waits for this.
+idle() {
+    ! grep -qs "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status
+}
+
+# ask_idle PID NS DST PORT SPORT: ask, then wait until the peer PID idles.
+ask_idle() {
+    _pid=$1
+    shift
+    ask "$@"
+    wait_for 10 idle "$_pid"
+}
+
 # lan_pkt NS / srv_pkt: crafted frames to the router (lan0, lan1, wan).
 lan_pkt() {
     pkt --netns h1 --iface eth0 --dst-mac "$(on rt cat /sys/class/net/lan0/address)" "$@"
@@ -165,27 +181,30 @@ rx() {
 traffic() {
     peer_tcp srv 7001
     peer_udp srv 7003
+    U7003=${NAT_BG##* }
     peer_udp srv 7006
+    U7006=${NAT_BG##* }
     peer_tcp h1 80 h1
     peer_udp h1 53
+    U53=${NAT_BG##* }
     nat_bg rt origdst 3128 1 > "$OUT/origdst.out"
     wait_listen rt 3128 tcp
 
     seen masq-tcp 40001 "$(ask_tcp h1 "$SRV" 7001 40001)"
     seen masq-tcp-h2 40001 "$(ask_tcp h2 "$SRV" 7001 40001)"
-    seen masq-udp 41003 "$(ask h1 "$SRV" 7003 41003)"
-    seen masq-udp-h2 41003 "$(ask h2 "$SRV" 7003 41003)"
+    seen masq-udp 41003 "$(ask_idle $U7003 h1 "$SRV" 7003 41003)"
+    seen masq-udp-h2 41003 "$(ask_idle $U7003 h2 "$SRV" 7003 41003)"
     # An echo with a fixed id (busybox ping picks its own); the server
     # answers, h1's stack drops the reply it did not ask for.
     _r=$(rx h1)
     lan_pkt --src "$H1" --dst "$SRV" --proto icmp --icmp-type 8 --icmp-id 4005 --icmp-seq 1
     wait_for 3 sh -c "[ \$(ip netns exec h1 cat /sys/class/net/eth0/statistics/rx_packets) -gt $_r ]"
     for _p in 45061 45062; do
-        seen snat-range "$_p" "$(ask h1 "$SRV" 7006 $_p)"
+        seen snat-range "$_p" "$(ask_idle $U7006 h1 "$SRV" 7006 $_p)"
     done
     seen snat-range 45063 "$(ask_udp h2 "$SRV" 7006 45063)"
     seen dnat-tcp 44007 "$(ask_tcp srv "$RT_WAN" 8080 44007)"
-    seen dnat-udp 44008 "$(ask srv "$RT_WAN" 5353 44008)"
+    seen dnat-udp 44008 "$(ask_idle $U53 srv "$RT_WAN" 5353 44008)"
     # The proxy answers with the original destination: port 81 kept.
     seen redirect 81 "$(ask_tcp h1 "$SRV" 81 44009)"
     seen icmp-err 42010 "$(ask_udp h1 "$SRV" 9 42010)"
@@ -199,6 +218,7 @@ hostile() {
     on rt iptables -t mangle -R OUTPUT 1 -j HOSTILE || return 1
     table_now > "$OUT/$NAT_WITH.before"
     _r=$(rx srv)
+    _t=$(on h1 cat /sys/class/net/eth0/statistics/tx_packets)
     _q="--src $SRV --dst $RT_WAN --proto icmp --icmp-type 3"
     {
         # Bad checksums on masq-udp's and masq-tcp's reply tuples, and
@@ -224,6 +244,10 @@ hostile() {
         echo "--proto udp --sport 44008 --dport 5353 --payload-len 24 --id 4242 --frag-slice 0:16"
         echo "--proto udp --sport 44008 --dport 5353 --payload-len 24 --id 4242 --frag-slice 16:16"
     } | srv_pkt --src "$SRV" --dst "$RT_WAN" --batch || return 1
+    # h1's peer answers the reassembled datagram; its answer is counted
+    # once it has crossed the router.
+    wait_for 10 sh -c "[ \$(ip netns exec h1 cat /sys/class/net/eth0/statistics/tx_packets) -gt $_t ]"
+    wait_for 10 idle "$U53"
     sleep 1
     table_now > "$OUT/$NAT_WITH.after"
 }
