@@ -49,6 +49,8 @@ u8 *ipct_skb_writable(struct sk_buff *skb, unsigned int len);
 bool ipct_skb_csum_partial(const struct sk_buff *skb);
 /* ip_route_me_harder for a locally generated packet NAT redirected. */
 int ipct_nat_reroute(const struct nf_hook_state *state, struct sk_buff *skb);
+/* The index of the hook's outgoing device, 0 without one. */
+int ipct_hook_out_ifindex(const struct nf_hook_state *state);
 /* Drops @skb's cached route (its destination changed at PRE_ROUTING). */
 void ipct_skb_dst_drop(struct sk_buff *skb);
 /*

@@ -326,11 +326,10 @@ pub fn confirm<S: Shell>(
         let (rs, pos) = layout.locate(keys.flow_hash(&key));
         let claimed = shell.with_stripe(rs, |st| {
             let confirmed = st.store.entry(r).is_some_and(|e| e.status.has(Status::CONFIRMED));
-            // A clone confirmed it (and its reply) already.
-            confirmed || {
-                let b = st.bucket(pos);
-                track::claim_reply(st, b, r, &keys, now, stats)
-            }
+            let b = st.bucket(pos);
+            // A clone of the packet confirmed it, or is confirming it (its
+            // reply node is ours): the step in the entry's stripe decides.
+            confirmed || st.find_reply(b, &keys.key) == Some(r) || track::claim_reply(st, b, r, &keys, now, stats)
         });
         if claimed != Some(true) {
             return Confirmed::Failed;

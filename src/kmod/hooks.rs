@@ -200,6 +200,12 @@ impl<'a> Packet<'a> {
         Some(f(unsafe { core::slice::from_raw_parts_mut(p, len) }))
     }
 
+    /// The index of the device the packet leaves by, 0 before routing.
+    pub(crate) fn out_ifindex(&self) -> i32 {
+        // SAFETY: the hook's state, valid for the call.
+        unsafe { ffi::ipct_hook_out_ifindex(self.state) }
+    }
+
     /// Drops the packet's cached route: destination NAT changed where it
     /// goes (`nf_nat_ipv4_pre_routing`).
     pub(crate) fn drop_route(&mut self) {

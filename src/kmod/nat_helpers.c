@@ -132,6 +132,11 @@ int ipct_nat_reroute(const struct nf_hook_state *state, struct sk_buff *skb)
 	return ip_route_me_harder(state->net, state->sk, skb, RTN_UNSPEC);
 }
 
+int ipct_hook_out_ifindex(const struct nf_hook_state *state)
+{
+	return state->out ? state->out->ifindex : 0;
+}
+
 void ipct_skb_dst_drop(struct sk_buff *skb)
 {
 	skb_dst_drop(skb);
