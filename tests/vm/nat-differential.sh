@@ -338,6 +338,10 @@ run() {
     # Context for a difference: the tracker's counters, the server's UDP.
     echo "$1: router $(for _f in found new invalid ignore insert insert_failed drop; do printf '%s=%s ' $_f "$(nat_stat $_f)"; done)"
     echo "$1: server Udp $(for _f in InDatagrams OutDatagrams NoPorts InErrors; do printf '%s=%s ' $_f "$(ns_snmp srv Udp $_f)"; done)"
+    # NAT rewrites headers: every end must have found its checksums right.
+    _bad=$(for _ns in h1 h2 srv; do for _g in Tcp Udp Icmp; do
+        printf '%s.%s=%s ' $_ns $_g "$(ns_snmp $_ns $_g InCsumErrors)"; done; done)
+    check_no_match "$1: no end saw a bad checksum" "$_bad" '=[1-9]'
     table_now > "$OUT/$1.table"
     states DIFF > "$OUT/$1.states"
     seen_norm > "$OUT/$1.seen"
