@@ -24,7 +24,7 @@
 # port, an ICMP error with a truncated quote, errors about an unknown flow,
 # about a flow that is not NATed and, from a third host, about a NATed one,
 # and a fragmented datagram on a port-forward mapping. Within each run the
-# NATed entries must be the same before and after them.
+# NATed entries' tuples must be the same before and after them.
 #
 # A difference is fixed or listed in nat-differential.allow (at most 5
 # entries: CLASS VIEWS REASON, VIEWS table, seen, states, hostile or after,
