@@ -4,15 +4,21 @@
 # through the primary survives the primary's failure when the backup
 # commits its external cache before it takes the route, and breaks when
 # it does not (tcp_loose=0 and a policy-DROP `-m state` firewall on both
-# routers: mid-stream packets of an unknown connection are INVALID).
+# routers: mid-stream packets of an unknown connection are INVALID). Last,
+# both routers MASQUERADE out of the WAN side and a NATed connection
+# survives the same way: the committed entry carries the primary's
+# mapping (ctnetlink's CTA_NAT_SRC, from conntrackd).
 #
 #   client eth0 192.0.2.2 ---- lan0 192.0.2.1     ra  wan0 198.51.100.1 ---- eth0 198.51.100.2 server
-#          eth1 192.0.2.2 ---- lan0 192.0.2.1     rb  wan0 198.51.100.1 ---- eth1 198.51.100.2
+#          eth1 192.0.2.2 ---- lan0 (192.0.2.1)   rb  wan0 (198.51.100.1) -- eth1 198.51.100.2
 #                          ra sync0 203.0.113.1 ---- rb sync0 203.0.113.2
 #
-# Both routers have the same addresses (the gateway address "moves"); the
-# client and server route through one at a time (their default route
-# names the interface).
+# An active/backup pair as keepalived runs it: the LAN gateway and the
+# public address are virtual addresses of the active router, moved to the
+# backup when it takes over (the failed primary keeps them on its downed
+# links). The test kernel has no bridge, so each router has its own links
+# and the client and server route through one at a time (their routes
+# name the interface); under NAT the server has no route to the LAN.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
@@ -23,6 +29,7 @@ GW_S=198.51.100.1
 # Lines sent at once at the end: many full segments, through the backup's
 # window tracking (TCPWindowTracking yes) from a committed entry.
 BURST=5000
+NAT=no
 
 # table R: router R's table as /proc/net/ip_conntrack shows it; under
 # nf_conntrack, `conntrack -L` (the same layout).
@@ -76,8 +83,6 @@ EOF
 # namespace; ip_conntrack's is global) and the stateful firewall.
 router() {
     ip -n "$1" link set lo up &&
-    ip -n "$1" addr add "$GW_C/24" dev lan0 &&
-    ip -n "$1" addr add "$GW_S/24" dev wan0 &&
     ip -n "$1" addr add "$2/24" dev sync0 &&
     for i in lan0 wan0 sync0; do ip -n "$1" link set "$i" up || return 1; done &&
     ip netns exec "$1" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' &&
@@ -108,12 +113,39 @@ topology() {
     via ra
 }
 
-# via R: the client and server route through router R (eth0: ra, eth1: rb).
+# via R: router R holds the virtual addresses and the client and server
+# route through it (eth0: ra, eth1: rb); without NAT the server's default
+# route is R, with it the server has only the public address's route.
 via() {
     _if=eth0
-    [ "$1" = ra ] || _if=eth1
+    if [ "$1" = ra ]; then
+        vips rb del 2> /dev/null
+        vips ra replace || return 1
+    else
+        _if=eth1
+        vips rb replace || return 1
+    fi
     ip -n client route replace default via "$GW_C" dev "$_if" onlink &&
-    ip -n server route replace default via "$GW_S" dev "$_if" onlink
+    ip -n server route replace "$GW_S" dev "$_if" &&
+    if [ "$NAT" = yes ]; then
+        { ip -n server route del default 2> /dev/null || true; }
+    else
+        ip -n server route replace default via "$GW_S" dev "$_if" onlink
+    fi
+}
+
+# vips R add|replace|del: router R's virtual addresses.
+vips() {
+    ip -n "$1" addr "$2" "$GW_C/24" dev lan0 && ip -n "$1" addr "$2" "$GW_S/24" dev wan0
+}
+
+# masquerade: both routers MASQUERADE TCP out of wan0 to ports
+# 20000-29999 (so the mapped port differs from the client's).
+masquerade() {
+    for r in ra rb; do
+        ip netns exec "$r" iptables -t nat -A POSTROUTING -o wan0 -p tcp \
+            -j MASQUERADE --to-ports 20000-29999 || return 1
+    done
 }
 
 # ra_links up|down: the primary's client and server links.
@@ -138,6 +170,7 @@ invalid() {
 run() {
     port=$1
     m="$BACKEND, $2, TCPWindowTracking $WT"
+    [ "$NAT" = no ] || m="$m, MASQUERADE"
     check "$m: the route through ra" restore
     rm -f "/tmp/stop.$port" "/tmp/rcv.$port"
     in_server nc -l -p "$port" < /dev/null > "/tmp/rcv.$port" 2> /dev/null &
@@ -149,18 +182,46 @@ run() {
     check "$m: the connection is ESTABLISHED [ASSURED] on ra" wait_for 10 assured_on ra "dport=$port "
     sport=$(table ra | sed -n "s/.* sport=\([0-9]*\) dport=$port .*/\1/p" | head -n 1)
     key="src=$C dst=$S sport=$sport dport=$port "
+    # The reply tuple: the inverse, or to the public address and the
+    # mapped port.
+    reply="src=$S dst=$C sport=$port dport=$sport "
+    if [ "$NAT" = yes ]; then
+        check_match "$m: ra masquerades it to $GW_S, a port in 20000-29999" "$(table ra | grep -F "$key")" \
+            "$(re "$key")src=$(re "$S") dst=$(re "$GW_S") sport=$port dport=2[0-9]{4} "
+        mport=$(table ra | sed -n "s/^.* sport=$port dport=\([0-9]*\) .*/\1/p" | head -n 1)
+        reply="src=$S dst=$GW_S sport=$port dport=$mport "
+        check_match "$m: the server's peer is $GW_S:$mport" \
+            "$(in_server ss -Htn state established "( sport = :$port )")" " $(re "$GW_S:$mport") *\$"
+    fi
     check "$m: rb's external cache has it, ESTABLISHED" wait_for 10 external_has "$key"
     check_eq "$m: rb's kernel table does not" "$(table rb | grep -cF "$key")" 0
     check "$m: lines arrive through ra" wait_for 5 received "$port" 10
     inv0=$(invalid rb)
 
     step "$m: ra fails"
-    check "$m: ra's links down" ra_links down
+    if [ "$NAT" = yes ]; then
+        # Its links going down drop its MASQUERADE entries (6.12's
+        # masquerade notifier) and its daemon would sync the deletions;
+        # a failed router sends nothing, so its sync link goes first.
+        check "$m: ra's sync link down" ip -n ra link set sync0 down
+        check "$m: ra's links down" ra_links down
+        check "$m: ra's masqueraded entry went with its WAN link" wait_for 5 gone_from ra "$key"
+    else
+        check "$m: ra's links down" ra_links down
+    fi
     if [ "$2" = commit ]; then
         check "$m: rb commits its external cache (conntrackd -c)" ctd rb -c
         committed=$(table rb | grep -F "$key")
         check_match "$m: the committed entry in rb's table ($(ct_timeout "$committed") s left)" "$committed" \
-            "^tcp +6 [0-9]+ ESTABLISHED $(re "$key")src=$S dst=$C sport=$port dport=$sport \[ASSURED\] mark=0 use=[0-9]+\$"
+            "^tcp +6 [0-9]+ ESTABLISHED $(re "$key$reply")\[ASSURED\] mark=0 use=[0-9]+\$"
+        if [ "$NAT" = yes ]; then
+            # Through ctnetlink: the status bits say source NAT done
+            # (what conntrack's filters and conntrackd's -R read).
+            check_match "$m: conntrack -L --src-nat on rb lists it" \
+                "$(ip netns exec rb conntrack -L --src-nat 2> /dev/null)" "$(re "$key$reply")"
+            check_eq "$m: conntrack -L --dst-nat on rb does not" \
+                "$(ip netns exec rb conntrack -L --dst-nat 2> /dev/null | grep -cF "$key")" 0
+        fi
         # The rest of conntrackd's primary-backup.sh for a new primary.
         check "$m: rb flushes its caches, resyncs from its table, sends in bulk (-f, -R, -B)" become_primary
         check "$m: rb's internal cache has it, from its kernel table" wait_for 5 cache_has rb -i "$key"
@@ -285,9 +346,16 @@ scenario() {
     daemons
     step "$BACKEND: the same with the default TCPWindowTracking no"
     run 7003 commit
+    step "$BACKEND: MASQUERADE on both routers, the public address moves"
+    check "$BACKEND: MASQUERADE rules" masquerade
+    NAT=yes
+    run 7004 commit
+    NAT=no
+    # Both daemons report the downed sync link of the NAT run's failure
+    # ("no dedicated links available!"), nothing else.
     for r in ra rb; do
-        check_no_match "$BACKEND: no error or warning in $r's conntrackd log" \
-            "$(cat "/tmp/ctd-$r.log")" '\[(ERROR|error|WARNING|warning)\]'
+        check_no_match "$BACKEND: no other error or warning in $r's conntrackd log" \
+            "$(grep -vF 'no dedicated links available' "/tmp/ctd-$r.log")" '\[(ERROR|error|WARNING|warning)\]'
     done
     if [ "$IPCT_FAILED" -gt 0 ]; then
         for r in ra rb; do
@@ -310,8 +378,8 @@ check "rmmod ip_conntrack" wait_for 10 rmmod ip_conntrack
 
 # The reference: the same with the kernel's nf_conntrack and its ctnetlink.
 BACKEND=nf_conntrack
-check "modprobe nf_conntrack enable_hooks=1 and nf_conntrack_netlink" sh -c \
-    "modprobe nf_conntrack enable_hooks=1 && modprobe nf_conntrack_netlink"
+check "modprobe nf_conntrack enable_hooks=1, nf_conntrack_netlink, iptable_nat, xt_MASQUERADE" sh -c \
+    "modprobe nf_conntrack enable_hooks=1 && modprobe nf_conntrack_netlink && modprobe iptable_nat && modprobe xt_MASQUERADE"
 scenario
 if [ "$IPCT_FAILED" -gt 0 ]; then
     echo "---- kernel log"
