@@ -30,6 +30,8 @@ GW_S=198.51.100.1
 # window tracking (TCPWindowTracking yes) from a committed entry.
 BURST=5000
 NAT=no
+# The NAT run's second connection's port.
+SIDE=7005
 
 # table R: router R's table as /proc/net/ip_conntrack shows it; under
 # nf_conntrack, `conntrack -L` (the same layout).
@@ -139,13 +141,45 @@ vips() {
     ip -n "$1" addr "$2" "$GW_C/24" dev lan0 && ip -n "$1" addr "$2" "$GW_S/24" dev wan0
 }
 
-# masquerade: both routers MASQUERADE TCP out of wan0 to ports
-# 20000-29999 (so the mapped port differs from the client's).
+# masquerade: both routers MASQUERADE out of wan0: the stream's port to
+# ports 20000-29999 (mapped: conntrackd sends the port too), the rest as
+# usual (the client's port kept: conntrackd sends the address alone).
 masquerade() {
     for r in ra rb; do
-        ip netns exec "$r" iptables -t nat -A POSTROUTING -o wan0 -p tcp \
-            -j MASQUERADE --to-ports 20000-29999 || return 1
+        printf '%s\n' '*nat' \
+            '-A POSTROUTING -o wan0 -p tcp --dport 7004 -j MASQUERADE --to-ports 20000-29999' \
+            '-A POSTROUTING -o wan0 -j MASQUERADE' COMMIT | ip netns exec "$r" iptables-restore || return 1
     done
+}
+
+# side_start: a second, quiet connection to port $SIDE (MASQUERADE
+# keeping the client's port) that sends "one" now and "two" once
+# /tmp/stop.$SIDE exists; sets side_key and side_reply from ra's table.
+side_start() {
+    rm -f "/tmp/stop.$SIDE" "/tmp/rcv.$SIDE"
+    in_server nc -l -p "$SIDE" < /dev/null > "/tmp/rcv.$SIDE" 2> /dev/null &
+    side_srv=$!
+    wait_listen server "$SIDE" tcp
+    in_client sh -c "echo one; while [ ! -e /tmp/stop.$SIDE ]; do sleep 0.1; done; echo two" \
+        | in_client nc -N "$S" "$SIDE" > /dev/null 2> "/tmp/cli.$SIDE" &
+    side_cli=$!
+    check "$m: a second connection (port $SIDE) is ESTABLISHED [ASSURED] on ra" \
+        wait_for 10 assured_on ra "dport=$SIDE "
+    _sp=$(table ra | sed -n "s/.* sport=\([0-9]*\) dport=$SIDE .*/\1/p" | head -n 1)
+    side_key="src=$C dst=$S sport=$_sp dport=$SIDE "
+    side_reply="src=$S dst=$GW_S sport=$SIDE dport=$_sp "
+    check_match "$m: ra masquerades it to $GW_S, the client's port kept" \
+        "$(table ra | grep -F "$side_key")" "$(re "$side_key$side_reply")"
+}
+
+# side_finish: the second connection's last line, through rb.
+side_finish() {
+    touch "/tmp/stop.$SIDE"
+    bg_wait 10 "$side_cli"
+    check_eq "$m: the second connection's sender ends cleanly" "$?$(cat "/tmp/cli.$SIDE")" 0
+    bg_wait 10 "$side_srv"
+    check_eq "$m: its receiver ends cleanly" "$?" 0
+    check_eq "$m: both its lines arrived" "$(tr '\n' ' ' < "/tmp/rcv.$SIDE")" "one two "
 }
 
 # ra_links up|down: the primary's client and server links.
@@ -193,7 +227,9 @@ run() {
         check_match "$m: the server's peer is $GW_S:$mport" \
             "$(in_server ss -Htn state established "( sport = :$port )")" " $(re "$GW_S:$mport") *\$"
     fi
+    [ "$NAT" = no ] || side_start
     check "$m: rb's external cache has it, ESTABLISHED" wait_for 10 external_has "$key"
+    [ "$NAT" = no ] || check "$m: and the second one" wait_for 10 external_has "$side_key"
     check_eq "$m: rb's kernel table does not" "$(table rb | grep -cF "$key")" 0
     check "$m: lines arrive through ra" wait_for 5 received "$port" 10
     inv0=$(invalid rb)
@@ -221,6 +257,9 @@ run() {
                 "$(ip netns exec rb conntrack -L --src-nat 2> /dev/null)" "$(re "$key$reply")"
             check_eq "$m: conntrack -L --dst-nat on rb does not" \
                 "$(ip netns exec rb conntrack -L --dst-nat 2> /dev/null | grep -cF "$key")" 0
+            check_match "$m: the second connection's committed entry, the client's port kept" \
+                "$(table rb | grep -F "$side_key")" \
+                "^tcp +6 [0-9]+ ESTABLISHED $(re "$side_key$side_reply")\[ASSURED\] mark=0 use=[0-9]+\$"
         fi
         # The rest of conntrackd's primary-backup.sh for a new primary.
         check "$m: rb flushes its caches, resyncs from its table, sends in bulk (-f, -R, -B)" become_primary
@@ -240,6 +279,7 @@ run() {
         check_eq "$m: rb dropped nothing as INVALID" "$(($(invalid rb) - inv0))" 0
         check_match "$m: rb tracked the connection to its end" "$(table rb | grep -F "$key")" \
             "^tcp +6 [0-9]+ (FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE) "
+        [ "$NAT" = no ] || side_finish
         check "$m: ra, now the backup, schedules the purge of its table (-t)" ctd ra -t
         check "$m: ra's stale entry is purged (PurgeTimeout 1 s)" wait_for 5 gone_from ra "$key"
     else
