@@ -156,16 +156,12 @@ masquerade() {
 # keeping the client's port) that sends "one" now and "two" once
 # /tmp/stop.$SIDE exists; sets side_key and side_reply from ra's table.
 side_start() {
-    rm -f "/tmp/stop.$SIDE" "/tmp/rcv.$SIDE"
-    in_server nc -l -p "$SIDE" < /dev/null > "/tmp/rcv.$SIDE" 2> /dev/null &
-    side_srv=$!
-    wait_listen server "$SIDE" tcp
-    in_client sh -c "echo one; while [ ! -e /tmp/stop.$SIDE ]; do sleep 0.1; done; echo two" \
-        | in_client nc -N "$S" "$SIDE" > /dev/null 2> "/tmp/cli.$SIDE" &
-    side_cli=$!
+    stream "$SIDE" "echo one; while [ ! -e /tmp/stop.$SIDE ]; do sleep 0.1; done; echo two"
+    side_srv=$stream_srv
+    side_cli=$stream_cli
     check "$m: a second connection (port $SIDE) is ESTABLISHED [ASSURED] on ra" \
         wait_for 10 assured_on ra "dport=$SIDE "
-    _sp=$(table ra | sed -n "s/.* sport=\([0-9]*\) dport=$SIDE .*/\1/p" | head -n 1)
+    _sp=$(client_port "$SIDE")
     side_key="src=$C dst=$S sport=$_sp dport=$SIDE "
     side_reply="src=$S dst=$GW_S sport=$SIDE dport=$_sp "
     check_match "$m: ra masquerades it to $GW_S, the client's port kept" \
@@ -180,6 +176,24 @@ side_finish() {
     bg_wait 10 "$side_srv"
     check_eq "$m: its receiver ends cleanly" "$?" 0
     check_eq "$m: both its lines arrived" "$(tr '\n' ' ' < "/tmp/rcv.$SIDE")" "one two "
+}
+
+# stream PORT SCRIPT: the server listens on PORT, writing what it gets
+# to /tmp/rcv.PORT; the client sends SCRIPT's output to it and closes
+# (FIN) at its end. Sets stream_srv and stream_cli (the two jobs).
+stream() {
+    rm -f "/tmp/stop.$1" "/tmp/rcv.$1"
+    in_server nc -l -p "$1" < /dev/null > "/tmp/rcv.$1" 2> /dev/null &
+    stream_srv=$!
+    wait_listen server "$1" tcp
+    in_client sh -c "$2" | in_client nc -N "$S" "$1" > /dev/null 2> "/tmp/cli.$1" &
+    stream_cli=$!
+}
+
+# client_port PORT: the client's port of the connection to PORT, from
+# ra's table.
+client_port() {
+    table ra | sed -n "s/.* sport=\([0-9]*\) dport=$1 .*/\1/p" | head -n 1
 }
 
 # ra_links up|down: the primary's client and server links.
@@ -206,15 +220,11 @@ run() {
     m="$BACKEND, $2, TCPWindowTracking $WT"
     [ "$NAT" = no ] || m="$m, MASQUERADE"
     check "$m: the route through ra" restore
-    rm -f "/tmp/stop.$port" "/tmp/rcv.$port"
-    in_server nc -l -p "$port" < /dev/null > "/tmp/rcv.$port" 2> /dev/null &
-    srv=$!
-    wait_listen server "$port" tcp
-    in_client sh -c "i=1; while [ ! -e /tmp/stop.$port ]; do echo line \$i; i=\$((i + 1)); sleep 0.05; done; seq $BURST | sed 's/^/burst /'; echo end" \
-        | in_client nc -N "$S" "$port" > /dev/null 2> "/tmp/cli.$port" &
-    cli=$!
+    stream "$port" "i=1; while [ ! -e /tmp/stop.$port ]; do echo line \$i; i=\$((i + 1)); sleep 0.05; done; seq $BURST | sed 's/^/burst /'; echo end"
+    srv=$stream_srv
+    cli=$stream_cli
     check "$m: the connection is ESTABLISHED [ASSURED] on ra" wait_for 10 assured_on ra "dport=$port "
-    sport=$(table ra | sed -n "s/.* sport=\([0-9]*\) dport=$port .*/\1/p" | head -n 1)
+    sport=$(client_port "$port")
     key="src=$C dst=$S sport=$sport dport=$port "
     # The reply tuple: the inverse, or to the public address and the
     # mapped port.
