@@ -52,9 +52,12 @@ fn masqueraded_flows_are_found_by_their_replies_and_kept_apart() {
             assert_eq!(t.lookup(&r, 1).map(|(_, d)| d), Some(Dir::Reply));
         }
         // The inverse of the original tuple is not the reply any more: a
-        // packet from the server to the LAN address is another flow.
+        // packet from the server to the LAN address opens another flow,
+        // whose reply tuple is e1's original one: it cannot join the
+        // table (6.12 checks both tuples).
         let v = t.packet(&udp(SERVER, 53, LAN1, 40000, b"x"), 1);
-        assert!(matches!(v, Verdict::Accept { ctinfo: CtInfo::New, entry } if entry != e1), "{v:?}");
+        assert!(matches!(v, Verdict::Drop(_)), "{v:?}");
+        assert_eq!(t.lookup(&udp_tuple(SERVER, 53, LAN1, 40000), 1), None);
         // A router's own flow with a NATed reply's tuple clashes.
         let v = t.packet(&udp(PUBLIC, 40000, SERVER, 53, b"o"), 1);
         assert!(matches!(v, Verdict::Drop(_)), "{v:?}");
@@ -85,6 +88,32 @@ fn icmp_errors_about_a_masqueraded_flow_relate_through_the_reply() {
     // An error to another address about it is not related.
     let err = icmp_error(SERVER, LAN2, 3, 3, &sent);
     assert!(matches!(t.packet(&err, 1), Verdict::Invalid(_)));
+}
+
+#[test]
+fn a_flow_whose_reply_is_a_nated_entrys_original_tuple_is_not_inserted() {
+    // A port forward: the client reaches the public address, DNATed to
+    // the LAN host. A packet of the inverse tuple (the public address
+    // answering the client itself) opens a flow whose reply tuple is the
+    // forwarded entry's original: 6.12 refuses to confirm it.
+    let mut t = tracker(64, 0);
+    let fwd = Range {
+        flags: flags::MAP_IPS | flags::PROTO_SPECIFIED,
+        min_addr: LAN1,
+        max_addr: LAN1,
+        min_proto: 80,
+        max_proto: 80,
+        base_proto: 0,
+    };
+    let Tracked::Attached(a) = t.track(&udp(SERVER, 5000, PUBLIC, 8080, b"q"), 0) else { panic!() };
+    t.nat_setup(&a, Manip::Dst, &fwd, 0, &mut || 1).unwrap();
+    let Verdict::Accept { entry, .. } = t.confirm(a, 0) else { panic!() };
+    assert_eq!(t.reply_of(entry), Some(udp_tuple(LAN1, 80, SERVER, 5000)));
+    let v = t.packet(&udp(PUBLIC, 8080, SERVER, 5000, b"x"), 1);
+    assert!(matches!(v, Verdict::Drop(_)), "{v:?}");
+    assert_eq!(t.lookup(&udp_tuple(SERVER, 5000, PUBLIC, 8080), 1).map(|(e, d)| (e.orig(), d)),
+        Some((udp_tuple(SERVER, 5000, PUBLIC, 8080), Dir::Original)));
+    assert_eq!(t.count(), 1);
 }
 
 struct L4Ports {

@@ -17,6 +17,8 @@ mod common;
 use common::*;
 use ip_conntrack::entry::{Entry, Status};
 use ip_conntrack::host::{Attached, Tracked, Tracker, Verdict};
+use ip_conntrack::nat::range::{flags, Range};
+use ip_conntrack::nat::Manip;
 use ip_conntrack::procfmt::parse_line;
 use ip_conntrack::proto::ProtoState;
 use ip_conntrack::tuple::{Dir, Tuple};
@@ -90,6 +92,10 @@ enum Op {
     Resize(u16),
     /// Give one stripe (modulo the count) a new array of this length.
     ResizeStripe(u16, u8),
+    /// A packet tracked, then NATed (source NAT to the third address when
+    /// true, else destination NAT to it; ports from a 2-port range when
+    /// `range`), held for `Release` like `Hold`.
+    HoldNat { p: Pkt, src: bool, range: bool },
 }
 
 fn idx(n: usize) -> impl Strategy<Value = usize> {
@@ -124,6 +130,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..12).prop_map(Op::SetMax),
         1 => prop_oneof![1u16..8, 8u16..300].prop_map(Op::Resize),
         1 => (any::<u16>(), 1u8..20).prop_map(|(s, n)| Op::ResizeStripe(s, n)),
+        3 => (pkt(), any::<bool>(), any::<bool>()).prop_map(|(p, src, range)| Op::HoldNat { p, src, range }),
     ]
 }
 
@@ -174,6 +181,25 @@ impl World {
                 Tracked::Attached(a) if a.unconfirmed => self.held.push(a),
                 _ => {}
             },
+            Op::HoldNat { p, src, range } => {
+                if let Tracked::Attached(a) = self.t.track(&bytes(p), self.now) {
+                    if a.unconfirmed {
+                        let manip = if *src { Manip::Src } else { Manip::Dst };
+                        let mut r = Range { flags: flags::MAP_IPS, min_addr: ADDRS[2], max_addr: ADDRS[2], ..Range::default() };
+                        if *range {
+                            r.flags |= flags::PROTO_SPECIFIED;
+                            (r.min_proto, r.max_proto) = (PORTS[0], PORTS[0] + 1);
+                        }
+                        let mut seed = self.now as u16;
+                        let mut random = || {
+                            seed = seed.wrapping_mul(31421).wrapping_add(6927);
+                            seed
+                        };
+                        assert!(self.t.nat_setup(&a, manip, &r, self.now, &mut random).is_ok());
+                        self.held.push(a);
+                    }
+                }
+            }
             Op::Release(confirm) => {
                 if !self.held.is_empty() {
                     let a = self.held.remove(0);
@@ -246,14 +272,26 @@ impl World {
                 .entry(a.entry)
                 .is_some_and(|e| !e.status.has(Status::CONFIRMED)));
         }
-        for (_, e) in &linked {
+        // Every linked NATed entry has its reply node linked, and no other
+        // node is: none outlives its entry.
+        let mut nodes = t.reply_nodes();
+        nodes.sort();
+        let mut nated: Vec<(u32, [u64; 2])> = linked
+            .iter()
+            .filter(|(_, e)| e.status.has_any(Status::NAT_MASK))
+            .map(|(r, _)| (*r, t.reply_of(*r).expect("linked").key()))
+            .collect();
+        nated.sort();
+        assert_eq!(nodes, nated, "reply nodes and NATed entries");
+        for (r, e) in &linked {
             assert!(e.status.has(Status::CONFIRMED));
+            let reply = t.reply_of(*r).expect("linked");
             if !e.expired(now) {
-                check_found(t, e, now);
+                check_found(t, e, &reply, now);
             }
             // Looking an expired entry's tuples up never yields an expired entry.
-            for dir in [Dir::Original, Dir::Reply] {
-                if let Some((found, _)) = t.lookup(&e.tuple(dir), now) {
+            for tuple in [e.orig(), reply] {
+                if let Some((found, _)) = t.lookup(&tuple, now) {
                     assert!(!found.expired(now));
                 }
             }
@@ -261,24 +299,24 @@ impl World {
         let live = t.entries(now);
         let lines = t.dump(now);
         assert_eq!(lines.len(), live.len());
-        for ((_, e), line) in live.iter().zip(&lines) {
+        for ((r, e), line) in live.iter().zip(&lines) {
             assert!(!e.expired(now));
-            check_line(e, line, now);
+            check_line(e, &t.reply_of(*r).expect("live"), line, now);
         }
     }
 }
 
-fn check_found(t: &Tracker, e: &Entry, now: u64) {
+fn check_found(t: &Tracker, e: &Entry, reply: &Tuple, now: u64) {
     let (o, d) = t
         .lookup(&e.orig(), now)
         .expect("live entry not found by its original tuple");
     assert_eq!((o, d), (*e, Dir::Original));
     let (r, d) = t
-        .lookup(&e.tuple(Dir::Reply), now)
+        .lookup(reply, now)
         .expect("live entry not found by its reply tuple");
     // A flow whose tuple is its own inverse (same address and port on both
     // ends) matches as original.
-    let want = if e.tuple(Dir::Reply) == e.orig() {
+    let want = if *reply == e.orig() {
         Dir::Original
     } else {
         Dir::Reply
@@ -286,11 +324,11 @@ fn check_found(t: &Tracker, e: &Entry, now: u64) {
     assert_eq!((r, d), (*e, want));
 }
 
-fn check_line(e: &Entry, line: &str, now: u64) {
+fn check_line(e: &Entry, reply: &Tuple, line: &str, now: u64) {
     let p = parse_line(line).unwrap_or_else(|| panic!("unparsable line {line:?}"));
     assert_eq!(p.proto, e.orig().proto);
     assert_eq!(p.orig, e.orig());
-    assert_eq!(p.reply, e.tuple(Dir::Reply));
+    assert_eq!(p.reply, *reply);
     assert_eq!(p.unreplied, !e.status.has(Status::SEEN_REPLY));
     assert_eq!(p.assured, e.status.has(Status::ASSURED));
     assert_eq!(p.seconds, e.seconds_left(now));
@@ -330,6 +368,7 @@ fn run(buckets: u32, max: usize, ops: &[Op]) {
     }
     w.t.sweep(w.now, usize::MAX);
     assert_eq!(w.t.count(), 0);
+    assert!(w.t.reply_nodes().is_empty(), "a reply node outlived its entry");
     assert!(w.t.dump(w.now).is_empty());
 }
 

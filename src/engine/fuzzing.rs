@@ -21,7 +21,6 @@ use crate::hash::HashKey;
 use crate::host::{Attached, Tracked, Tracker};
 use crate::packet::{parse, L4Info};
 use crate::procfmt::{format_entry, parse_line, MAX_LINE_LEN};
-use crate::tuple::Dir;
 use crate::wire::MAX_HEAD_LEN;
 
 mod nat;
@@ -220,9 +219,20 @@ impl World {
         self.check_count(bound);
         let linked = t.linked_entries();
         assert_eq!(t.count(), linked.len() + self.held.len());
-        for (_, e) in &linked {
-            for dir in [Dir::Original, Dir::Reply] {
-                let found = t.lookup(&e.tuple(dir), self.now);
+        // One reply node per linked NATed entry, none other.
+        let mut nodes = t.reply_nodes();
+        nodes.sort_unstable();
+        let mut nated: Vec<_> = linked
+            .iter()
+            .filter(|(_, e)| e.status.has_any(Status::NAT_MASK))
+            .map(|(r, _)| (*r, t.reply_of(*r).expect("linked").key()))
+            .collect();
+        nated.sort_unstable();
+        assert_eq!(nodes, nated, "reply nodes and NATed entries");
+        for (r, e) in &linked {
+            let reply = t.reply_of(*r).expect("linked");
+            for tuple in [e.orig(), reply] {
+                let found = t.lookup(&tuple, self.now);
                 if let Some((f, _)) = found {
                     assert!(!f.expired(self.now));
                 }
@@ -233,12 +243,40 @@ impl World {
         }
         // What `Tracker::dump` shows, formatted into one reused buffer.
         let mut buf = [0u8; MAX_LINE_LEN];
-        for (_, e) in t.entries(self.now) {
-            let n = format_entry(&mut buf, &e, self.now, 1, None, None).expect("a line fits MAX_LINE_LEN");
+        for (r, e) in t.entries(self.now) {
+            let nat = t.reply_of(r).map(|x| x.key()).filter(|_| e.status.has_any(Status::NAT_MASK));
+            let n = format_entry(&mut buf, &e, self.now, 1, None, nat).expect("a line fits MAX_LINE_LEN");
             let line = core::str::from_utf8(&buf[..n]).expect("a line is text");
             assert!(parse_line(line).is_some(), "unparsable {line:?}");
         }
     }
+}
+
+/// Binds the held entry `a` as a NAT target would: source or destination
+/// NAT (bit 0 of `sel`) to one of the addresses, with a port range from
+/// the input when bit 1 is set, `--random` with bit 2.
+fn bind(w: &mut World, a: &Attached, sel: u8, inp: &mut Input<'_>) {
+    use crate::nat::range::{flags, Range};
+    use crate::nat::Manip;
+    let manip = if sel & 1 == 0 { Manip::Src } else { Manip::Dst };
+    let addr = ADDRS[usize::from(inp.u8() & 3)];
+    let mut r = Range { flags: flags::MAP_IPS, min_addr: addr, max_addr: addr, ..Range::default() };
+    if sel & 2 != 0 {
+        let lo = PORTS[usize::from(inp.u8() & 3)];
+        r.flags |= flags::PROTO_SPECIFIED;
+        r.min_proto = lo;
+        r.max_proto = lo.saturating_add(u16::from(inp.u8() & 3));
+    }
+    if sel & 4 != 0 {
+        r.flags |= flags::PROTO_RANDOM;
+    }
+    let mut seed = u16::from(sel);
+    let mut random = || {
+        seed = seed.wrapping_mul(31421).wrapping_add(6927);
+        seed
+    };
+    // A second binding of one end is refused, never a panic.
+    let _ = w.t.nat_setup(a, manip, &r, w.now, &mut random);
 }
 
 /// Steps between two full checks of the table ([`World::check`]).
@@ -246,7 +284,8 @@ const FULL_CHECK_EVERY: usize = 32;
 
 /// Target `track`: sequences of packets (built from a few input bytes
 /// over a small address and port space, or raw), time steps, packets held
-/// unconfirmed then confirmed or dropped, sweeps, limit changes and
+/// unconfirmed (some NAT-bound, as the NAT targets do) then confirmed or
+/// dropped, sweeps, limit changes and
 /// resizes (whole, or of one stripe), fed to
 /// [`Tracker`]. Must never panic, and after every step:
 /// - the count stays within the limit (or does not grow past it after the
@@ -254,6 +293,7 @@ const FULL_CHECK_EVERY: usize = 32;
 ///
 /// and after every [`FULL_CHECK_EVERY`] steps and the last one:
 /// - the count equals linked + held entries;
+/// - one reply node per linked NATed entry, and none once all is swept;
 /// - every live entry is found from both directions, and no lookup or
 ///   dump shows an expired entry;
 /// - every dump line parses back.
@@ -278,8 +318,12 @@ pub fn track_input(data: &[u8]) {
             }
             3 => {
                 let p = packet(&mut inp);
+                let nat = inp.u8();
                 if let Tracked::Attached(a) = w.t.track(&p, w.now) {
                     if a.unconfirmed {
+                        if nat & 0x80 != 0 {
+                            bind(&mut w, &a, nat, &mut inp);
+                        }
                         w.held.push(a);
                     }
                 }
@@ -335,6 +379,7 @@ pub fn track_input(data: &[u8]) {
     while !w.t.sweep(w.now, 1000).pass_done {}
     w.t.sweep(w.now, usize::MAX);
     assert_eq!(w.t.count(), 0);
+    assert!(w.t.reply_nodes().is_empty(), "a reply node outlived its entry");
 }
 
 /// Fuzzes ctnetlink request parsing: `data` is one netlink message as a

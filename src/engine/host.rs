@@ -696,6 +696,22 @@ impl Tracker {
         out
     }
 
+    /// The entries whose reply nodes are linked in the reply chains, with
+    /// the reply key each node holds (one per linked NATed entry).
+    pub fn reply_nodes(&self) -> Vec<(Ref, [u64; 2])> {
+        let mut out = Vec::new();
+        for head in self.table.replies.iter().flatten() {
+            let mut cur = *head;
+            while let Some(r) = cur {
+                if let Some(k) = self.table.store.reply_key(r) {
+                    out.push((r, k));
+                }
+                cur = self.table.store.reply_next(r);
+            }
+        }
+        out
+    }
+
     /// Number of entries linked in the table, expired ones included.
     pub fn linked(&self) -> usize {
         self.linked_entries().len()
@@ -720,8 +736,9 @@ impl Tracker {
     pub fn dump(&self, now: Millis) -> Vec<String> {
         let mut buf = [0u8; crate::procfmt::MAX_LINE_LEN];
         let mut out = Vec::new();
-        for (_, e) in self.entries(now) {
-            if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1, None, None) {
+        for (r, e) in self.entries(now) {
+            let nat = self.table.store.reply_key(r);
+            if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1, None, nat) {
                 let line = buf.get(..n).unwrap_or_default();
                 out.push(String::from_utf8_lossy(line).into_owned());
             }

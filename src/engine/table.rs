@@ -357,7 +357,7 @@ impl<'a, S: Store> Stripe<'a, S> {
     pub fn find_keys(&self, bucket: usize, keys: &Keys, now: Millis) -> Option<(S::Ref, Dir)> {
         // Inlined with a counter nobody reads: the count goes away.
         let mut searched = 0usize;
-        self.search(bucket, keys, now, &mut searched)
+        self.search(bucket, keys, now, &mut searched, true)
     }
 
     /// [`Stripe::find`], adding the number of chain entries it looked at to
@@ -369,9 +369,26 @@ impl<'a, S: Store> Stripe<'a, S> {
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
-        self.search(bucket, &t.keys(), now, searched)
+        self.search(bucket, &t.keys(), now, searched, true)
     }
 
+    /// [`Stripe::find_counting`] for a clash check of an entry without
+    /// NAT, whose reply tuple is `t`'s inverse: a NATed entry whose
+    /// original tuple is that inverse clashes too (6.12 checks both
+    /// tuples of the new entry).
+    pub fn find_clash(
+        &self,
+        bucket: usize,
+        t: &Tuple,
+        now: Millis,
+        searched: &mut usize,
+    ) -> Option<(S::Ref, Dir)> {
+        self.search(bucket, &t.keys(), now, searched, false)
+    }
+
+    /// Searches `bucket` for `keys`; `nat_aware`: a NATed entry matches
+    /// only by its original tuple (its reply is in the reply chains),
+    /// else by the inverse too.
     #[inline(always)]
     fn search(
         &self,
@@ -379,6 +396,7 @@ impl<'a, S: Store> Stripe<'a, S> {
         keys: &Keys,
         now: Millis,
         searched: &mut usize,
+        nat_aware: bool,
     ) -> Option<(S::Ref, Dir)> {
         // An entry matches in reply direction when its original tuple is
         // the inverse of `t`; compute that once, and compare tuples (as
@@ -394,7 +412,7 @@ impl<'a, S: Store> Stripe<'a, S> {
             let dir = if b == key[1] && a == key[0] {
                 Some(Dir::Original)
             } else if inv.is_some_and(|[ia, ib]| b == ib && a == ia)
-                && !e.status.has_any(Status::NAT_MASK)
+                && !(nat_aware && e.status.has_any(Status::NAT_MASK))
             {
                 // The inverse is the reply tuple only without NAT.
                 Some(Dir::Reply)
@@ -452,36 +470,19 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// Links `r`'s reply node at the head of reply chain `bucket`; false
     /// (nothing linked) when out of range.
     pub fn link_reply(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.replies.get_mut(bucket) else {
-            return false;
-        };
-        self.store.set_reply_next(r, *slot);
-        *slot = Some(r);
-        true
+        match self.replies.get_mut(bucket) {
+            Some(slot) => link_at(slot, self.store, Chain::Reply, r),
+            None => false,
+        }
     }
 
     /// Unlinks `r`'s reply node from reply chain `bucket`; false when it is
     /// not there.
     pub fn unlink_reply(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.replies.get_mut(bucket) else {
-            return false;
-        };
-        let mut prev: Option<S::Ref> = None;
-        let mut cur = *slot;
-        while let Some(c) = cur {
-            let next = self.store.reply_next(c);
-            if c == r {
-                match prev {
-                    None => *slot = next,
-                    Some(p) => self.store.set_reply_next(p, next),
-                }
-                self.store.set_reply_next(r, None);
-                return true;
-            }
-            prev = Some(c);
-            cur = next;
+        match self.replies.get_mut(bucket) {
+            Some(slot) => unlink_at(slot, self.store, Chain::Reply, r),
+            None => false,
         }
-        false
     }
 
     /// Visits the live entries at positions from `from` on in the bucket
@@ -621,35 +622,18 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// Links `r` at the head of `bucket`. Returns false (and links nothing)
     /// when `bucket` is out of range.
     pub fn link(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.buckets.get_mut(bucket) else {
-            return false;
-        };
-        self.store.set_next(r, *slot);
-        *slot = Some(r);
-        true
+        match self.buckets.get_mut(bucket) {
+            Some(slot) => link_at(slot, self.store, Chain::Main, r),
+            None => false,
+        }
     }
 
     /// Unlinks `r` from `bucket`'s chain; false when it is not there.
     pub fn unlink(&mut self, bucket: usize, r: S::Ref) -> bool {
-        let Some(slot) = self.buckets.get_mut(bucket) else {
-            return false;
-        };
-        let mut prev: Option<S::Ref> = None;
-        let mut cur = *slot;
-        while let Some(c) = cur {
-            let next = self.store.next(c);
-            if c == r {
-                match prev {
-                    None => *slot = next,
-                    Some(p) => self.store.set_next(p, next),
-                }
-                self.store.set_next(r, None);
-                return true;
-            }
-            prev = Some(c);
-            cur = next;
+        match self.buckets.get_mut(bucket) {
+            Some(slot) => unlink_at(slot, self.store, Chain::Main, r),
+            None => false,
         }
-        false
     }
 
     /// Unlinks `r` and marks it dying, so holders of a reference see that
@@ -786,6 +770,58 @@ impl<'a, S: Store> Stripe<'a, S> {
         }
         best.map(|(v, _)| v)
     }
+}
+
+/// Which of an entry's two links a chain uses.
+#[derive(Clone, Copy)]
+enum Chain {
+    /// The main chains (every linked entry).
+    Main,
+    /// The reply chains (NATed entries' reply nodes).
+    Reply,
+}
+
+impl Chain {
+    fn next<S: Store>(self, store: &S, r: S::Ref) -> Option<S::Ref> {
+        match self {
+            Chain::Main => store.next(r),
+            Chain::Reply => store.reply_next(r),
+        }
+    }
+
+    fn set_next<S: Store>(self, store: &mut S, r: S::Ref, next: Option<S::Ref>) {
+        match self {
+            Chain::Main => store.set_next(r, next),
+            Chain::Reply => store.set_reply_next(r, next),
+        }
+    }
+}
+
+/// Links `r` at the head of the chain `slot` heads.
+fn link_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
+    chain.set_next(store, r, *slot);
+    *slot = Some(r);
+    true
+}
+
+/// Unlinks `r` from the chain `slot` heads; false when it is not there.
+fn unlink_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
+    let mut prev: Option<S::Ref> = None;
+    let mut cur = *slot;
+    while let Some(c) = cur {
+        let next = chain.next(store, c);
+        if c == r {
+            match prev {
+                None => *slot = next,
+                Some(p) => chain.set_next(store, p, next),
+            }
+            chain.set_next(store, r, None);
+            return true;
+        }
+        prev = Some(c);
+        cur = next;
+    }
+    false
 }
 
 /// Where a [`Stripe::walk`] ended.

@@ -496,7 +496,12 @@ pub fn confirm<S: Store>(
     // Expired entries do not count: they are never found again and the
     // sweep removes them.
     let mut chain = 0usize;
-    if let Some((existing, _)) = stripe.find_counting(bucket, &orig, now, &mut chain) {
+    let found = match nat_reply {
+        // The reply tuple is claimed in its own stripe already.
+        Some(_) => stripe.find_counting(bucket, &orig, now, &mut chain),
+        None => stripe.find_clash(bucket, &orig, now, &mut chain),
+    };
+    if let Some((existing, _)) = found {
         // The loser's packet may take the winner's entry only if both
         // translate it alike (6.12's `nf_ct_resolve_clash`).
         if clash_resolvable(proto) && stripe.store.reply_key(existing) == nat_reply {

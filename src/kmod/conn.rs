@@ -63,7 +63,8 @@ use crate::Millis;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
 use crate::entry::Counters;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::nat::bind::Binding;
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::types::Opaque;
@@ -235,13 +236,17 @@ impl Note {
 
 /// The out-of-line NAT state of a NATed entry.
 ///
-/// `reply` is written only while the entry is unconfirmed, under its
-/// stripe lock, and never after it joins the table, so it is read without
-/// a lock; `reply_next` is the reply chain link, read and written only
-/// under the lock of the stripe whose reply chain holds the node. All
-/// fields are atomics (relaxed: the locks order them).
+/// `reply`, `orig` and `status` (a copy of the entry's: what the NAT hooks
+/// read) are written only while the entry is unconfirmed, under its
+/// stripe lock, and never after it joins the table, so they are read
+/// without a lock (after [`Conn::is_confirmed`], whose release store
+/// orders them); `reply_next` is the reply chain link, read and written
+/// only under the lock of the stripe whose reply chain holds the node. All
+/// fields are atomics (relaxed: the locks and `confirmed` order them).
 pub(crate) struct NatExt {
     reply: [AtomicU64; 2],
+    orig: [AtomicU64; 2],
+    status: AtomicU32,
     reply_next: AtomicPtr<Conn>,
     /// MASQUERADE's outgoing interface (0: none), for its flush.
     masq_index: AtomicI32,
@@ -476,17 +481,23 @@ impl Conn {
         Some([n.reply[0].load(Ordering::Relaxed), n.reply[1].load(Ordering::Relaxed)])
     }
 
-    /// Gives the unconfirmed entry the NAT reply tuple of key `reply`, and
+    /// Records the unconfirmed entry's NAT binding `b`: kept out of line
+    /// once the reply tuple is not the original's inverse (`nat`), or
+    /// updated if it was before (a later null binding's bits); with
     /// `masq_index` if MASQUERADE bound it. Call under the entry's stripe
     /// lock, before it is confirmed. `ENOMEM` when the NAT state cannot be
     /// allocated.
-    pub(crate) fn set_nat_reply(&self, reply: [u64; 2], masq_index: i32) -> Result {
+    pub(crate) fn set_nat(&self, b: &Binding, nat: bool, masq_index: i32) -> Result {
         let n = match self.nat() {
             Some(n) => n,
+            None if !nat => return Ok(()),
             None => {
+                let zero = || [AtomicU64::new(0), AtomicU64::new(0)];
                 let ext = KBox::new(
                     NatExt {
-                        reply: [AtomicU64::new(0), AtomicU64::new(0)],
+                        reply: zero(),
+                        orig: zero(),
+                        status: AtomicU32::new(0),
                         reply_next: AtomicPtr::new(ptr::null_mut()),
                         masq_index: AtomicI32::new(0),
                     },
@@ -499,12 +510,29 @@ impl Conn {
                 unsafe { &*p }
             }
         };
-        n.reply[0].store(reply[0], Ordering::Relaxed);
-        n.reply[1].store(reply[1], Ordering::Relaxed);
+        for (a, v) in n.reply.iter().zip(b.reply) {
+            a.store(v, Ordering::Relaxed);
+        }
+        for (a, v) in n.orig.iter().zip(b.orig) {
+            a.store(v, Ordering::Relaxed);
+        }
+        n.status.store(b.status, Ordering::Relaxed);
         if masq_index != 0 {
             n.masq_index.store(masq_index, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// A confirmed entry's NAT binding, read without a lock; `None` when
+    /// NAT changes none of its packets (or it is not confirmed yet).
+    #[inline]
+    pub(crate) fn confirmed_binding(&self) -> Option<Binding> {
+        if !self.is_confirmed() {
+            return None;
+        }
+        let n = self.nat()?;
+        let load = |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
+        Some(Binding { status: n.status.load(Ordering::Relaxed), orig: load(&n.orig), reply: load(&n.reply) })
     }
 
     /// MASQUERADE's outgoing interface index, 0 if none.

@@ -24,11 +24,11 @@
 
 use crate::conn::{self, Conn};
 use crate::ctinfo::CtInfo;
-use crate::entry::{Entry, Status};
+use crate::entry::Status;
 use crate::ffi;
 use crate::hooks::{self, HookPoint, Packet, Verdict};
 use crate::ktable::Table;
-use crate::nat::bind::{self, HookStep};
+use crate::nat::bind::{self, Binding, HookStep};
 use crate::nat::icmp_error::{self, IcmpAction, NatStatus};
 use crate::nat::range::Range;
 use crate::netlink::request::NatSetup;
@@ -202,13 +202,10 @@ fn bind_conn(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Verdict 
     if bind::setup(&mut e, &mut reply, manip, range, &Taken { table, now }, &mut random).is_err() {
         return Verdict::DROP;
     }
-    let bits = e.status.0 & (Status::NAT_MASK | Status::SRC_NAT_DONE | Status::DST_NAT_DONE);
+    let b = Binding::of(&e, reply);
     let stored = c.with_entry_mut(|live| {
-        live.status.set(bits);
-        match reply {
-            Some(k) if reply != c.nat_reply() || masq_index != 0 => c.set_nat_reply(k, masq_index),
-            _ => Ok(()),
-        }
+        live.status.set(b.status);
+        c.set_nat(&b, reply.is_some(), masq_index)
     });
     match stored {
         Ok(()) => Verdict::ACCEPT,
@@ -285,9 +282,22 @@ fn nat_hook(pkt: &mut Packet<'_>) -> Verdict {
     let Some((c, ctinfo)) = pkt.entry() else {
         return Verdict::ACCEPT;
     };
+    let related = matches!(ctinfo, CtInfo::Related | CtInfo::RelatedReply);
+    if c.is_confirmed() {
+        // Bindings are made before confirmation: from here on they are
+        // fixed, read without a lock, and most entries have none.
+        let Some(b) = c.confirmed_binding() else {
+            return Verdict::ACCEPT;
+        };
+        if related && pkt.ip_protocol() == Some(proto::ICMP) {
+            return icmp_reply(pkt, &b, ctinfo, hooknum);
+        }
+        return rewrite(pkt, &b, ctinfo.dir(), hooknum);
+    }
     // An ICMP error about a connection: translated, never bound.
-    if matches!(ctinfo, CtInfo::Related | CtInfo::RelatedReply) && pkt.ip_protocol() == Some(proto::ICMP) {
-        return icmp_reply(pkt, c, ctinfo, hooknum);
+    if related && pkt.ip_protocol() == Some(proto::ICMP) {
+        let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
+        return icmp_reply(pkt, &b, ctinfo, hooknum);
     }
     let step = c.with_entry(|e| bind::hook_step(e, ctinfo, hooknum));
     match step {
@@ -300,7 +310,8 @@ fn nat_hook(pkt: &mut Packet<'_>) -> Verdict {
         }
         HookStep::Rewrite => {}
     }
-    rewrite(pkt, c, ctinfo.dir(), hooknum)
+    let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
+    rewrite(pkt, &b, ctinfo.dir(), hooknum)
 }
 
 /// Runs the lookups of the packet's hook until one binds `c`'s end
@@ -321,12 +332,12 @@ fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Verdict {
     bind_conn(c, manip, &range, 0)
 }
 
-/// Rewrites the packet as `c`'s bindings say for direction `dir` at
-/// `hooknum` (`nf_nat_packet`), then what each hook does after a change
-/// (re-routing, dropping a stale route, forgetting an early-demuxed
-/// socket).
-fn rewrite(pkt: &mut Packet<'_>, c: &Conn, dir: Dir, hooknum: u32) -> Verdict {
-    let Some((manip, target)) = c.with_entry(|e| bind::rewrite_target(e, c.nat_reply(), dir, hooknum)) else {
+/// Rewrites the packet as the entry's bindings `b` say for direction
+/// `dir` at `hooknum` (`nf_nat_packet`), then what each hook does after a
+/// change (re-routing, dropping a stale route, forgetting an
+/// early-demuxed socket).
+fn rewrite(pkt: &mut Packet<'_>, b: &Binding, dir: Dir, hooknum: u32) -> Verdict {
+    let Some((manip, target)) = b.rewrite_target(dir, hooknum) else {
         return Verdict::ACCEPT;
     };
     let Some(changed) = pkt.rewrite(manip, &target) else {
@@ -345,19 +356,18 @@ fn rewrite(pkt: &mut Packet<'_>, c: &Conn, dir: Dir, hooknum: u32) -> Verdict {
     Verdict::ACCEPT
 }
 
-/// `nf_nat_icmp_reply_translation`: an ICMP error about `c`.
-fn icmp_reply(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo, hooknum: u32) -> Verdict {
+/// `nf_nat_icmp_reply_translation`: an ICMP error about the entry whose
+/// bindings are `b`.
+fn icmp_reply(pkt: &mut Packet<'_>, b: &Binding, ctinfo: CtInfo, hooknum: u32) -> Verdict {
     let Some(manip) = Manip::for_hook(hooknum) else {
         return Verdict::ACCEPT;
     };
     let dir = ctinfo.dir();
-    let (status, other) = c.with_entry(|e| {
-        let other = match dir {
-            Dir::Original => Dir::Reply,
-            Dir::Reply => Dir::Original,
-        };
-        (nat_status(e), e.tuple_nat(other, c.nat_reply()))
+    let other = b.tuple(match dir {
+        Dir::Original => Dir::Reply,
+        Dir::Reply => Dir::Original,
     });
+    let status = nat_status(Status(b.status));
     let Some(icmp_type) = pkt.icmp_type() else {
         return Verdict::DROP;
     };
@@ -371,12 +381,12 @@ fn icmp_reply(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo, hooknum: u32) -> V
     }
 }
 
-/// The NAT bits of `e`'s status.
-fn nat_status(e: &Entry) -> NatStatus {
+/// The NAT bits of `status`.
+fn nat_status(status: Status) -> NatStatus {
     NatStatus {
-        src_nat: e.status.has(Status::SRC_NAT),
-        dst_nat: e.status.has(Status::DST_NAT),
-        src_done: e.status.has(Status::SRC_NAT_DONE),
-        dst_done: e.status.has(Status::DST_NAT_DONE),
+        src_nat: status.has(Status::SRC_NAT),
+        dst_nat: status.has(Status::DST_NAT),
+        src_done: status.has(Status::SRC_NAT_DONE),
+        dst_done: status.has(Status::DST_NAT_DONE),
     }
 }

@@ -251,6 +251,27 @@ check_eq "the nft rule saw the three flows" "$(rule_pkts nat POSTROUTING masq-nf
 check_match "iptables-nft-save lists the rule" "$(on rt iptables-nft-save -t nat 2> /dev/null)" \
     '^-A POSTROUTING -o wan -m comment --comment masq-nft -j MASQUERADE$'
 
+# ---------------------------------------------------------------------------
+step "MASQUERADE's connections go with wan's address, then with wan itself"
+# gone ERE: no line of the router's table matches ERE within 3 s (the
+# kernel's nf_nat flushes from a work item).
+gone() {
+    for _i in $(seq 30); do
+        nat_ct_line "$1" > /dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "h2's masqueraded UDP flow is in the table" nat_ct_line "src=$H2 dst=$SRV sport=41100 .*dst=$RT_WAN "
+check "wan's address removed" ip -n rt addr del "$RT_WAN/24" dev wan
+check "that flow's entry is gone" gone "src=$H2 dst=$SRV sport=41100 "
+check "wan's address back" ip -n rt addr add "$RT_WAN/24" dev wan
+check "the default route back" ip -n rt route add default via "$SRV"
+check_eq "UDP h1:41200: masqueraded again" "$(ask_udp h1 "$SRV" 5300 41200)" "$RT_WAN:41200"
+check "wan down" ip -n rt link set wan down
+check "that flow's entry is gone" gone "src=$H1 dst=$SRV sport=41200 "
+check "wan up" ip -n rt link set wan up
+
 nat_stop
 if [ "$IPCT_FAILED" -gt 0 ]; then
     echo "---- the router's table, nat rules and kernel log (failures above)"

@@ -12,7 +12,7 @@ use crate::ctinfo::CtInfo;
 use crate::entry::{Entry, Status};
 use crate::nat::range::{flags, Range};
 use crate::nat::unique::{unique_tuple, Clash};
-use crate::nat::{hook, Manip};
+use crate::nat::Manip;
 use crate::tuple::{Dir, Tuple};
 
 /// The `*_NAT_DONE` bit of `manip`.
@@ -127,30 +127,60 @@ pub fn hook_step(e: &Entry, ctinfo: CtInfo, hooknum: u32) -> HookStep {
 /// changes nothing. The target is the inverse of the other direction's
 /// tuple.
 pub fn rewrite_target(e: &Entry, nat_reply: Option<[u64; 2]>, dir: Dir, hooknum: u32) -> Option<(Manip, Tuple)> {
-    let manip = Manip::for_hook(hooknum)?;
-    // Source NAT rewrites sources in the original direction and
-    // destinations in the reply direction, and the other way round.
-    let bit = match (manip, dir) {
-        (Manip::Src, Dir::Original) | (Manip::Dst, Dir::Reply) => Status::SRC_NAT,
-        (Manip::Dst, Dir::Original) | (Manip::Src, Dir::Reply) => Status::DST_NAT,
-    };
-    if !e.status.has(bit) {
-        return None;
-    }
-    let other = match dir {
-        Dir::Original => Dir::Reply,
-        Dir::Reply => Dir::Original,
-    };
-    let target = e.tuple_nat(other, nat_reply).invert()?;
-    Some((manip, target))
+    Binding::of(e, nat_reply).rewrite_target(dir, hooknum)
 }
 
-/// Whether destination NAT at `hooknum` changed where a packet goes, so
-/// the shell must route it again: `nf_nat_ipv4_local_fn` re-routes a
-/// locally generated packet, `nf_nat_ipv4_pre_routing` drops the cached
-/// route of a received one.
-pub fn needs_reroute(hooknum: u32, old_dst: u32, new_dst: u32) -> bool {
-    matches!(hooknum, hook::PRE_ROUTING | hook::LOCAL_OUT) && old_dst != new_dst
+/// What the NAT hooks read of an entry: its NAT status bits and both
+/// tuples' keys. Fixed once the entry is confirmed, so the shell keeps a
+/// copy with a NATed entry's reply tuple and reads it without a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// The `SRC_NAT`/`DST_NAT` and `*_NAT_DONE` bits.
+    pub status: u32,
+    /// The original tuple's key.
+    pub orig: [u64; 2],
+    /// The reply tuple's key.
+    pub reply: [u64; 2],
+}
+
+impl Binding {
+    /// The binding of `e`, whose reply tuple NAT made that of key
+    /// `nat_reply` (if any).
+    pub fn of(e: &Entry, nat_reply: Option<[u64; 2]>) -> Binding {
+        Binding {
+            status: e.status.0 & (Status::NAT_MASK | Status::SRC_NAT_DONE | Status::DST_NAT_DONE),
+            orig: e.key(),
+            reply: e.tuple_nat(Dir::Reply, nat_reply).key(),
+        }
+    }
+
+    /// The tuple of direction `dir`.
+    pub fn tuple(&self, dir: Dir) -> Tuple {
+        Tuple::from_key(match dir {
+            Dir::Original => self.orig,
+            Dir::Reply => self.reply,
+        })
+    }
+
+    /// [`rewrite_target`].
+    pub fn rewrite_target(&self, dir: Dir, hooknum: u32) -> Option<(Manip, Tuple)> {
+        let manip = Manip::for_hook(hooknum)?;
+        // Source NAT rewrites sources in the original direction and
+        // destinations in the reply direction, and the other way round.
+        let bit = match (manip, dir) {
+            (Manip::Src, Dir::Original) | (Manip::Dst, Dir::Reply) => Status::SRC_NAT,
+            (Manip::Dst, Dir::Original) | (Manip::Src, Dir::Reply) => Status::DST_NAT,
+        };
+        if self.status & bit == 0 {
+            return None;
+        }
+        let other = match dir {
+            Dir::Original => Dir::Reply,
+            Dir::Reply => Dir::Original,
+        };
+        let target = self.tuple(other).invert()?;
+        Some((manip, target))
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +193,7 @@ pub fn needs_reroute(hooknum: u32, old_dst: u32, new_dst: u32) -> bool {
 )]
 mod tests {
     use super::*;
+    use crate::nat::hook;
     use crate::nat::model::ModelTable;
     use crate::proto::ProtoState;
     use crate::tuple::{proto, L4};
@@ -279,8 +310,5 @@ mod tests {
         assert_eq!(hook_step(&e, CtInfo::New, hook::FORWARD), HookStep::Nothing);
         e.status.set(Status::SRC_NAT_DONE);
         assert_eq!(hook_step(&e, CtInfo::New, hook::POST_ROUTING), HookStep::Rewrite);
-        assert!(needs_reroute(hook::LOCAL_OUT, 1, 2));
-        assert!(!needs_reroute(hook::LOCAL_OUT, 1, 1));
-        assert!(!needs_reroute(hook::POST_ROUTING, 1, 2));
     }
 }
