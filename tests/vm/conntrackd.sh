@@ -7,7 +7,8 @@
 # routers: mid-stream packets of an unknown connection are INVALID). The
 # last run has both routers MASQUERADE out of the WAN side: NATed
 # connections survive the same way, the committed entries carrying the
-# primary's mappings (ctnetlink's CTA_NAT_SRC, from conntrackd).
+# primary's mappings (ctnetlink's CTA_NAT_SRC and CTA_NAT_DST, from
+# conntrackd): masqueraded connections out, a port forward in.
 #
 #   client eth0 192.0.2.2 ---- lan0 192.0.2.1     ra  wan0 198.51.100.1 ---- eth0 198.51.100.2 server
 #          eth1 192.0.2.2 ---- lan0 (192.0.2.1)   rb  wan0 (198.51.100.1) -- eth1 198.51.100.2
@@ -32,6 +33,9 @@ BURST=5000
 NAT=no
 # The NAT run's second connection's port.
 SIDE=7004
+# Its port forward: the public address's port FWD to the client's FWD_TO.
+FWD=8005
+FWD_TO=7005
 
 # table R: router R's table as /proc/net/ip_conntrack shows it; under
 # nf_conntrack, `conntrack -L` (the same layout).
@@ -93,6 +97,7 @@ router() {
     printf '%s\n' '*filter' ':FORWARD DROP' \
         '-A FORWARD -m state --state ESTABLISHED,RELATED -j ACCEPT' \
         '-A FORWARD -i lan0 -o wan0 -p tcp --syn -m state --state NEW -j ACCEPT' \
+        '-A FORWARD -i wan0 -o lan0 -p tcp --syn -m conntrack --ctstate DNAT -j ACCEPT' \
         '-A FORWARD -m state --state INVALID -m comment --comment invalid -j DROP' COMMIT \
         | ip netns exec "$1" iptables-restore
 }
@@ -141,59 +146,64 @@ vips() {
     ip -n "$1" addr "$2" "$GW_C/24" dev lan0 && ip -n "$1" addr "$2" "$GW_S/24" dev wan0
 }
 
-# masquerade PORT: both routers MASQUERADE out of wan0: connections to
+# nat_rules PORT: both routers MASQUERADE out of wan0: connections to
 # PORT to ports 20000-29999 (mapped: conntrackd sends the port too), the
 # rest as usual (the client's port kept: conntrackd sends the address
-# alone).
-masquerade() {
+# alone); and forward the public address's port $FWD to the client's
+# $FWD_TO (destination NAT: the address and port).
+nat_rules() {
     for r in ra rb; do
         printf '%s\n' '*nat' \
+            "-A PREROUTING -i wan0 -p tcp --dport $FWD -j DNAT --to-destination $C:$FWD_TO" \
             "-A POSTROUTING -o wan0 -p tcp --dport $1 -j MASQUERADE --to-ports 20000-29999" \
             '-A POSTROUTING -o wan0 -j MASQUERADE' COMMIT | ip netns exec "$r" iptables-restore || return 1
     done
 }
 
-# side_start: a second, quiet connection to port $SIDE (MASQUERADE
-# keeping the client's port) that sends "one" now and "two" once
-# /tmp/stop.$SIDE exists; sets side_key and side_reply from ra's table.
-side_start() {
-    stream "$SIDE" "echo one; while [ ! -e /tmp/stop.$SIDE ]; do sleep 0.1; done; echo two"
-    side_srv=$stream_srv
-    side_cli=$stream_cli
-    check "$m: a second connection (port $SIDE) is ESTABLISHED [ASSURED] on ra" \
-        wait_for 10 assured_on ra "dport=$SIDE "
-    _sp=$(client_port "$SIDE")
-    side_key="src=$C dst=$S sport=$_sp dport=$SIDE "
-    side_reply="src=$S dst=$GW_S sport=$SIDE dport=$_sp "
-    check_match "$m: ra masquerades it to $GW_S, the client's port kept" \
-        "$(table ra | grep -F "$side_key")" "$(re "$side_key$side_reply")"
+# quiet_start WHAT LISTENER LPORT SENDER SRC DST DPORT REPLY: a quiet
+# connection from SENDER (address SRC) to DST port DPORT, LISTENER's
+# LPORT behind it, that sends "one" now and "two" once /tmp/stop.LPORT
+# exists; ra's entry must have the reply tuple REPLY (@ for the sender's
+# port). Sets q_key and q_reply (its tuples), q_srv and q_cli (its jobs).
+quiet_start() {
+    stream "$3" "echo one; while [ ! -e /tmp/stop.$3 ]; do sleep 0.1; done; echo two" "$2" "$4" "$6" "$7"
+    q_srv=$stream_srv
+    q_cli=$stream_cli
+    check "$m: $1 is ESTABLISHED [ASSURED] on ra" wait_for 10 assured_on ra "dport=$7 "
+    _sp=$(sport_to "$7")
+    q_key="src=$5 dst=$6 sport=$_sp dport=$7 "
+    q_reply=$(echo "$8" | sed "s/@/$_sp/")
+    check_match "$m: ra's entry for $1" "$(table ra | grep -F "$q_key")" "$(re "$q_key$q_reply")"
 }
 
-# side_finish: the second connection's last line, through rb.
-side_finish() {
-    touch "/tmp/stop.$SIDE"
-    bg_wait 10 "$side_cli"
-    check_eq "$m: the second connection's sender ends cleanly" "$?$(cat "/tmp/cli.$SIDE")" 0
-    bg_wait 10 "$side_srv"
-    check_eq "$m: its receiver ends cleanly" "$?" 0
-    check_eq "$m: both its lines arrived" "$(tr '\n' ' ' < "/tmp/rcv.$SIDE")" "one two "
+# quiet_finish WHAT LPORT SRV CLI: the quiet connection's last line,
+# through rb.
+quiet_finish() {
+    touch "/tmp/stop.$2"
+    bg_wait 10 "$4"
+    check_eq "$m: $1: the sender ends cleanly" "$?$(cat "/tmp/cli.$2")" 0
+    bg_wait 10 "$3"
+    check_eq "$m: $1: the receiver ends cleanly" "$?" 0
+    check_eq "$m: $1: both lines arrived" "$(tr '\n' ' ' < "/tmp/rcv.$2")" "one two "
 }
 
-# stream PORT SCRIPT: the server listens on PORT, writing what it gets
-# to /tmp/rcv.PORT; the client sends SCRIPT's output to it and closes
-# (FIN) at its end. Sets stream_srv and stream_cli (the two jobs).
+# stream PORT SCRIPT [LISTENER SENDER DST DPORT]: LISTENER (the server)
+# listens on PORT, writing what it gets to /tmp/rcv.PORT; SENDER (the
+# client) sends SCRIPT's output to DST port DPORT (the server, PORT) and
+# closes (FIN) at its end. Sets stream_srv and stream_cli (the jobs).
 stream() {
     rm -f "/tmp/stop.$1" "/tmp/rcv.$1"
-    in_server nc -l -p "$1" < /dev/null > "/tmp/rcv.$1" 2> /dev/null &
+    ip netns exec "${3:-server}" nc -l -p "$1" < /dev/null > "/tmp/rcv.$1" 2> /dev/null &
     stream_srv=$!
-    wait_listen server "$1" tcp
-    in_client sh -c "$2" | in_client nc -N "$S" "$1" > /dev/null 2> "/tmp/cli.$1" &
+    wait_listen "${3:-server}" "$1" tcp
+    ip netns exec "${4:-client}" sh -c "$2" \
+        | ip netns exec "${4:-client}" nc -N "${5:-$S}" "${6:-$1}" > /dev/null 2> "/tmp/cli.$1" &
     stream_cli=$!
 }
 
-# client_port PORT: the client's port of the connection to PORT, from
-# ra's table.
-client_port() {
+# sport_to PORT: the source port of the connection to PORT, from ra's
+# table.
+sport_to() {
     table ra | sed -n "s/.* sport=\([0-9]*\) dport=$1 .*/\1/p" | head -n 1
 }
 
@@ -225,7 +235,7 @@ run() {
     srv=$stream_srv
     cli=$stream_cli
     check "$m: the connection is ESTABLISHED [ASSURED] on ra" wait_for 10 assured_on ra "dport=$port "
-    sport=$(client_port "$port")
+    sport=$(sport_to "$port")
     key="src=$C dst=$S sport=$sport dport=$port "
     # The reply tuple: the inverse, or to the public address and the
     # mapped port.
@@ -238,9 +248,19 @@ run() {
         check_match "$m: the server's peer is $GW_S:$mport" \
             "$(in_server ss -Htn state established "( sport = :$port )")" " $(re "$GW_S:$mport") *\$"
     fi
-    [ "$NAT" = no ] || side_start
+    if [ "$NAT" = yes ]; then
+        quiet_start "a second connection (port $SIDE)" server "$SIDE" client "$C" "$S" "$SIDE" \
+            "src=$S dst=$GW_S sport=$SIDE dport=@ "
+        side_key=$q_key side_reply=$q_reply side_srv=$q_srv side_cli=$q_cli
+        quiet_start "a forwarded connection (port $FWD to the client's $FWD_TO)" client "$FWD_TO" server "$S" "$GW_S" "$FWD" \
+            "src=$C dst=$S sport=$FWD_TO dport=@ "
+        fwd_key=$q_key fwd_reply=$q_reply fwd_srv=$q_srv fwd_cli=$q_cli
+    fi
     check "$m: rb's external cache has it, ESTABLISHED" wait_for 10 external_has "$key"
-    [ "$NAT" = no ] || check "$m: and the second one" wait_for 10 external_has "$side_key"
+    if [ "$NAT" = yes ]; then
+        check "$m: and the second one" wait_for 10 external_has "$side_key"
+        check "$m: and the forwarded one" wait_for 10 external_has "$fwd_key"
+    fi
     check_eq "$m: rb's kernel table does not" "$(table rb | grep -cF "$key")" 0
     check "$m: lines arrive through ra" wait_for 5 received "$port" 10
     inv0=$(invalid rb)
@@ -264,13 +284,18 @@ run() {
         if [ "$NAT" = yes ]; then
             # Through ctnetlink: the status bits say source NAT done
             # (what conntrack's filters and conntrackd's -R read).
-            check_match "$m: conntrack -L --src-nat on rb lists it" \
+            check_match "$m: conntrack -L --src-nat on rb lists the stream" \
                 "$(ip netns exec rb conntrack -L --src-nat 2> /dev/null)" "$(re "$key$reply")"
-            check_eq "$m: conntrack -L --dst-nat on rb does not" \
+            check_eq "$m: conntrack -L --dst-nat on rb does not list the stream" \
                 "$(ip netns exec rb conntrack -L --dst-nat 2> /dev/null | grep -cF "$key")" 0
             check_match "$m: the second connection's committed entry, the client's port kept" \
                 "$(table rb | grep -F "$side_key")" \
                 "^tcp +6 [0-9]+ ESTABLISHED $(re "$side_key$side_reply")\[ASSURED\] mark=0 use=[0-9]+\$"
+            check_match "$m: the forwarded connection's committed entry (CTA_NAT_DST)" \
+                "$(table rb | grep -F "$fwd_key")" \
+                "^tcp +6 [0-9]+ ESTABLISHED $(re "$fwd_key$fwd_reply")\[ASSURED\] mark=0 use=[0-9]+\$"
+            check_match "$m: conntrack -L --dst-nat on rb lists the forwarded one" \
+                "$(ip netns exec rb conntrack -L --dst-nat 2> /dev/null)" "$(re "$fwd_key$fwd_reply")"
         fi
         # The rest of conntrackd's primary-backup.sh for a new primary.
         check "$m: rb flushes its caches, resyncs from its table, sends in bulk (-f, -R, -B)" become_primary
@@ -290,7 +315,10 @@ run() {
         check_eq "$m: rb dropped nothing as INVALID" "$(($(invalid rb) - inv0))" 0
         check_match "$m: rb tracked the connection to its end" "$(table rb | grep -F "$key")" \
             "^tcp +6 [0-9]+ (FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE) "
-        [ "$NAT" = no ] || side_finish
+        if [ "$NAT" = yes ]; then
+            quiet_finish "the second connection" "$SIDE" "$side_srv" "$side_cli"
+            quiet_finish "the forwarded connection" "$FWD_TO" "$fwd_srv" "$fwd_cli"
+        fi
         check "$m: ra, now the backup, schedules the purge of its table (-t)" ctd ra -t
         # (Under NAT it went with ra's WAN link already.)
         [ "$NAT" = yes ] || check "$m: ra's stale entry is purged (PurgeTimeout 1 s)" wait_for 5 gone_from ra "$key"
@@ -397,7 +425,7 @@ scenario() {
     WT=no
     daemons
     step "$BACKEND: the same with the default TCPWindowTracking no, behind MASQUERADE"
-    check "$BACKEND: MASQUERADE rules" masquerade 7003
+    check "$BACKEND: MASQUERADE and port forward rules" nat_rules 7003
     NAT=yes
     run 7003 commit
     NAT=no
