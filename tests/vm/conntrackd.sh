@@ -4,15 +4,22 @@
 # through the primary survives the primary's failure when the backup
 # commits its external cache before it takes the route, and breaks when
 # it does not (tcp_loose=0 and a policy-DROP `-m state` firewall on both
-# routers: mid-stream packets of an unknown connection are INVALID).
+# routers: mid-stream packets of an unknown connection are INVALID). The
+# last run has both routers MASQUERADE out of the WAN side: NATed
+# connections survive the same way, the committed entries carrying the
+# primary's mappings (ctnetlink's CTA_NAT_SRC and CTA_NAT_DST, from
+# conntrackd): masqueraded connections out, a port forward in.
 #
 #   client eth0 192.0.2.2 ---- lan0 192.0.2.1     ra  wan0 198.51.100.1 ---- eth0 198.51.100.2 server
-#          eth1 192.0.2.2 ---- lan0 192.0.2.1     rb  wan0 198.51.100.1 ---- eth1 198.51.100.2
+#          eth1 192.0.2.2 ---- lan0 (192.0.2.1)   rb  wan0 (198.51.100.1) -- eth1 198.51.100.2
 #                          ra sync0 203.0.113.1 ---- rb sync0 203.0.113.2
 #
-# Both routers have the same addresses (the gateway address "moves"); the
-# client and server route through one at a time (their default route
-# names the interface).
+# An active/backup pair as keepalived runs it: the LAN gateway and the
+# public address are virtual addresses of the active router, moved to the
+# backup when it takes over (the failed primary keeps them on its downed
+# links). The test kernel has no bridge, so each router has its own links
+# and the client and server route through one at a time (their routes
+# name the interface); under NAT the server has no route to the LAN.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
@@ -23,6 +30,12 @@ GW_S=198.51.100.1
 # Lines sent at once at the end: many full segments, through the backup's
 # window tracking (TCPWindowTracking yes) from a committed entry.
 BURST=5000
+NAT=no
+# The NAT run's second connection's port.
+SIDE=7004
+# Its port forward: the public address's port FWD to the client's FWD_TO.
+FWD=8005
+FWD_TO=7005
 
 # table R: router R's table as /proc/net/ip_conntrack shows it; under
 # nf_conntrack, `conntrack -L` (the same layout).
@@ -76,8 +89,6 @@ EOF
 # namespace; ip_conntrack's is global) and the stateful firewall.
 router() {
     ip -n "$1" link set lo up &&
-    ip -n "$1" addr add "$GW_C/24" dev lan0 &&
-    ip -n "$1" addr add "$GW_S/24" dev wan0 &&
     ip -n "$1" addr add "$2/24" dev sync0 &&
     for i in lan0 wan0 sync0; do ip -n "$1" link set "$i" up || return 1; done &&
     ip netns exec "$1" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' &&
@@ -86,6 +97,7 @@ router() {
     printf '%s\n' '*filter' ':FORWARD DROP' \
         '-A FORWARD -m state --state ESTABLISHED,RELATED -j ACCEPT' \
         '-A FORWARD -i lan0 -o wan0 -p tcp --syn -m state --state NEW -j ACCEPT' \
+        '-A FORWARD -i wan0 -o lan0 -p tcp --syn -m conntrack --ctstate DNAT -j ACCEPT' \
         '-A FORWARD -m state --state INVALID -m comment --comment invalid -j DROP' COMMIT \
         | ip netns exec "$1" iptables-restore
 }
@@ -108,12 +120,91 @@ topology() {
     via ra
 }
 
-# via R: the client and server route through router R (eth0: ra, eth1: rb).
+# via R: router R holds the virtual addresses and the client and server
+# route through it (eth0: ra, eth1: rb); without NAT the server's default
+# route is R, with it the server has only the public address's route.
 via() {
     _if=eth0
-    [ "$1" = ra ] || _if=eth1
+    if [ "$1" = ra ]; then
+        vips rb del 2> /dev/null
+        vips ra replace || return 1
+    else
+        _if=eth1
+        vips rb replace || return 1
+    fi
     ip -n client route replace default via "$GW_C" dev "$_if" onlink &&
-    ip -n server route replace default via "$GW_S" dev "$_if" onlink
+    ip -n server route replace "$GW_S" dev "$_if" &&
+    if [ "$NAT" = yes ]; then
+        { ip -n server route del default 2> /dev/null || true; }
+    else
+        ip -n server route replace default via "$GW_S" dev "$_if" onlink
+    fi
+}
+
+# vips R add|replace|del: router R's virtual addresses.
+vips() {
+    ip -n "$1" addr "$2" "$GW_C/24" dev lan0 && ip -n "$1" addr "$2" "$GW_S/24" dev wan0
+}
+
+# nat_rules PORT: both routers MASQUERADE out of wan0: connections to
+# PORT to ports 20000-29999 (mapped: conntrackd sends the port too), the
+# rest as usual (the client's port kept: conntrackd sends the address
+# alone); and forward the public address's port $FWD to the client's
+# $FWD_TO (destination NAT: the address and port).
+nat_rules() {
+    for r in ra rb; do
+        printf '%s\n' '*nat' \
+            "-A PREROUTING -i wan0 -p tcp --dport $FWD -j DNAT --to-destination $C:$FWD_TO" \
+            "-A POSTROUTING -o wan0 -p tcp --dport $1 -j MASQUERADE --to-ports 20000-29999" \
+            '-A POSTROUTING -o wan0 -j MASQUERADE' COMMIT | ip netns exec "$r" iptables-restore || return 1
+    done
+}
+
+# quiet_start WHAT LISTENER LPORT SENDER SRC DST DPORT REPLY: a quiet
+# connection from SENDER (address SRC) to DST port DPORT, LISTENER's
+# LPORT behind it, that sends "one" now and "two" once /tmp/stop.LPORT
+# exists; ra's entry must have the reply tuple REPLY (@ for the sender's
+# port). Sets q_key and q_reply (its tuples), q_srv and q_cli (its jobs).
+quiet_start() {
+    stream "$3" "echo one; while [ ! -e /tmp/stop.$3 ]; do sleep 0.1; done; echo two" "$2" "$4" "$6" "$7"
+    q_srv=$stream_srv
+    q_cli=$stream_cli
+    check "$m: $1 is ESTABLISHED [ASSURED] on ra" wait_for 10 assured_on ra "dport=$7 "
+    _sp=$(sport_to "$7")
+    q_key="src=$5 dst=$6 sport=$_sp dport=$7 "
+    q_reply=$(echo "$8" | sed "s/@/$_sp/")
+    check_match "$m: ra's entry for $1" "$(table ra | grep -F "$q_key")" "$(re "$q_key$q_reply")"
+}
+
+# quiet_finish WHAT LPORT SRV CLI: the quiet connection's last line,
+# through rb.
+quiet_finish() {
+    touch "/tmp/stop.$2"
+    bg_wait 10 "$4"
+    check_eq "$m: $1: the sender ends cleanly" "$?$(cat "/tmp/cli.$2")" 0
+    bg_wait 10 "$3"
+    check_eq "$m: $1: the receiver ends cleanly" "$?" 0
+    check_eq "$m: $1: both lines arrived" "$(tr '\n' ' ' < "/tmp/rcv.$2")" "one two "
+}
+
+# stream PORT SCRIPT [LISTENER SENDER DST DPORT]: LISTENER (the server)
+# listens on PORT, writing what it gets to /tmp/rcv.PORT; SENDER (the
+# client) sends SCRIPT's output to DST port DPORT (the server, PORT) and
+# closes (FIN) at its end. Sets stream_srv and stream_cli (the jobs).
+stream() {
+    rm -f "/tmp/stop.$1" "/tmp/rcv.$1"
+    ip netns exec "${3:-server}" nc -l -p "$1" < /dev/null > "/tmp/rcv.$1" 2> /dev/null &
+    stream_srv=$!
+    wait_listen "${3:-server}" "$1" tcp
+    ip netns exec "${4:-client}" sh -c "$2" \
+        | ip netns exec "${4:-client}" nc -N "${5:-$S}" "${6:-$1}" > /dev/null 2> "/tmp/cli.$1" &
+    stream_cli=$!
+}
+
+# sport_to PORT: the source port of the connection to PORT, from ra's
+# table.
+sport_to() {
+    table ra | sed -n "s/.* sport=\([0-9]*\) dport=$1 .*/\1/p" | head -n 1
 }
 
 # ra_links up|down: the primary's client and server links.
@@ -138,29 +229,74 @@ invalid() {
 run() {
     port=$1
     m="$BACKEND, $2, TCPWindowTracking $WT"
+    [ "$NAT" = no ] || m="$m, MASQUERADE"
     check "$m: the route through ra" restore
-    rm -f "/tmp/stop.$port" "/tmp/rcv.$port"
-    in_server nc -l -p "$port" < /dev/null > "/tmp/rcv.$port" 2> /dev/null &
-    srv=$!
-    wait_listen server "$port" tcp
-    in_client sh -c "i=1; while [ ! -e /tmp/stop.$port ]; do echo line \$i; i=\$((i + 1)); sleep 0.05; done; seq $BURST | sed 's/^/burst /'; echo end" \
-        | in_client nc -N "$S" "$port" > /dev/null 2> "/tmp/cli.$port" &
-    cli=$!
+    stream "$port" "i=1; while [ ! -e /tmp/stop.$port ]; do echo line \$i; i=\$((i + 1)); sleep 0.05; done; seq $BURST | sed 's/^/burst /'; echo end"
+    srv=$stream_srv
+    cli=$stream_cli
     check "$m: the connection is ESTABLISHED [ASSURED] on ra" wait_for 10 assured_on ra "dport=$port "
-    sport=$(table ra | sed -n "s/.* sport=\([0-9]*\) dport=$port .*/\1/p" | head -n 1)
+    sport=$(sport_to "$port")
     key="src=$C dst=$S sport=$sport dport=$port "
+    # The reply tuple: the inverse, or to the public address and the
+    # mapped port.
+    reply="src=$S dst=$C sport=$port dport=$sport "
+    if [ "$NAT" = yes ]; then
+        check_match "$m: ra masquerades it to $GW_S, a port in 20000-29999" "$(table ra | grep -F "$key")" \
+            "$(re "$key")src=$(re "$S") dst=$(re "$GW_S") sport=$port dport=2[0-9]{4} "
+        mport=$(table ra | sed -n "s/^.* sport=$port dport=\([0-9]*\) .*/\1/p" | head -n 1)
+        reply="src=$S dst=$GW_S sport=$port dport=$mport "
+        check_match "$m: the server's peer is $GW_S:$mport" \
+            "$(in_server ss -Htn state established "( sport = :$port )")" " $(re "$GW_S:$mport") *\$"
+    fi
+    if [ "$NAT" = yes ]; then
+        quiet_start "a second connection (port $SIDE)" server "$SIDE" client "$C" "$S" "$SIDE" \
+            "src=$S dst=$GW_S sport=$SIDE dport=@ "
+        side_key=$q_key side_reply=$q_reply side_srv=$q_srv side_cli=$q_cli
+        quiet_start "a forwarded connection (port $FWD to the client's $FWD_TO)" client "$FWD_TO" server "$S" "$GW_S" "$FWD" \
+            "src=$C dst=$S sport=$FWD_TO dport=@ "
+        fwd_key=$q_key fwd_reply=$q_reply fwd_srv=$q_srv fwd_cli=$q_cli
+    fi
     check "$m: rb's external cache has it, ESTABLISHED" wait_for 10 external_has "$key"
+    if [ "$NAT" = yes ]; then
+        check "$m: and the second one" wait_for 10 external_has "$side_key"
+        check "$m: and the forwarded one" wait_for 10 external_has "$fwd_key"
+    fi
     check_eq "$m: rb's kernel table does not" "$(table rb | grep -cF "$key")" 0
     check "$m: lines arrive through ra" wait_for 5 received "$port" 10
     inv0=$(invalid rb)
 
     step "$m: ra fails"
-    check "$m: ra's links down" ra_links down
+    if [ "$NAT" = yes ]; then
+        # Its links going down drop its MASQUERADE entries (6.12's
+        # masquerade notifier) and its daemon would sync the deletions;
+        # a failed router sends nothing, so its sync link goes first.
+        check "$m: ra's sync link down" ip -n ra link set sync0 down
+        check "$m: ra's links down" ra_links down
+        check "$m: ra's masqueraded entry went with its WAN link" wait_for 5 gone_from ra "$key"
+    else
+        check "$m: ra's links down" ra_links down
+    fi
     if [ "$2" = commit ]; then
         check "$m: rb commits its external cache (conntrackd -c)" ctd rb -c
         committed=$(table rb | grep -F "$key")
         check_match "$m: the committed entry in rb's table ($(ct_timeout "$committed") s left)" "$committed" \
-            "^tcp +6 [0-9]+ ESTABLISHED $(re "$key")src=$S dst=$C sport=$port dport=$sport \[ASSURED\] mark=0 use=[0-9]+\$"
+            "^tcp +6 [0-9]+ ESTABLISHED $(re "$key$reply")\[ASSURED\] mark=0 use=[0-9]+\$"
+        if [ "$NAT" = yes ]; then
+            # Through ctnetlink: the status bits say source NAT done
+            # (what conntrack's filters and conntrackd's -R read).
+            check_match "$m: conntrack -L --src-nat on rb lists the stream" \
+                "$(ip netns exec rb conntrack -L --src-nat 2> /dev/null)" "$(re "$key$reply")"
+            check_eq "$m: conntrack -L --dst-nat on rb does not list the stream" \
+                "$(ip netns exec rb conntrack -L --dst-nat 2> /dev/null | grep -cF "$key")" 0
+            check_match "$m: the second connection's committed entry, the client's port kept" \
+                "$(table rb | grep -F "$side_key")" \
+                "^tcp +6 [0-9]+ ESTABLISHED $(re "$side_key$side_reply")\[ASSURED\] mark=0 use=[0-9]+\$"
+            check_match "$m: the forwarded connection's committed entry (CTA_NAT_DST)" \
+                "$(table rb | grep -F "$fwd_key")" \
+                "^tcp +6 [0-9]+ ESTABLISHED $(re "$fwd_key$fwd_reply")\[ASSURED\] mark=0 use=[0-9]+\$"
+            check_match "$m: conntrack -L --dst-nat on rb lists the forwarded one" \
+                "$(ip netns exec rb conntrack -L --dst-nat 2> /dev/null)" "$(re "$fwd_key$fwd_reply")"
+        fi
         # The rest of conntrackd's primary-backup.sh for a new primary.
         check "$m: rb flushes its caches, resyncs from its table, sends in bulk (-f, -R, -B)" become_primary
         check "$m: rb's internal cache has it, from its kernel table" wait_for 5 cache_has rb -i "$key"
@@ -179,8 +315,13 @@ run() {
         check_eq "$m: rb dropped nothing as INVALID" "$(($(invalid rb) - inv0))" 0
         check_match "$m: rb tracked the connection to its end" "$(table rb | grep -F "$key")" \
             "^tcp +6 [0-9]+ (FIN_WAIT|CLOSE_WAIT|LAST_ACK|TIME_WAIT|CLOSE) "
+        if [ "$NAT" = yes ]; then
+            quiet_finish "the second connection" "$SIDE" "$side_srv" "$side_cli"
+            quiet_finish "the forwarded connection" "$FWD_TO" "$fwd_srv" "$fwd_cli"
+        fi
         check "$m: ra, now the backup, schedules the purge of its table (-t)" ctd ra -t
-        check "$m: ra's stale entry is purged (PurgeTimeout 1 s)" wait_for 5 gone_from ra "$key"
+        # (Under NAT it went with ra's WAN link already.)
+        [ "$NAT" = yes ] || check "$m: ra's stale entry is purged (PurgeTimeout 1 s)" wait_for 5 gone_from ra "$key"
     else
         # The client's retransmission timer backs off during the outage.
         check "$m: rb drops the client's packets as INVALID" wait_for 15 invalid_above rb "$inv0"
@@ -283,11 +424,16 @@ scenario() {
     run 7002 commit
     WT=no
     daemons
-    step "$BACKEND: the same with the default TCPWindowTracking no"
+    step "$BACKEND: the same with the default TCPWindowTracking no, behind MASQUERADE"
+    check "$BACKEND: MASQUERADE and port forward rules" nat_rules 7003
+    NAT=yes
     run 7003 commit
+    NAT=no
+    # Both daemons report the downed sync link of the NAT run's failure
+    # ("no dedicated links available!"), nothing else.
     for r in ra rb; do
-        check_no_match "$BACKEND: no error or warning in $r's conntrackd log" \
-            "$(cat "/tmp/ctd-$r.log")" '\[(ERROR|error|WARNING|warning)\]'
+        check_no_match "$BACKEND: no other error or warning in $r's conntrackd log" \
+            "$(grep -vF 'no dedicated links available' "/tmp/ctd-$r.log")" '\[(ERROR|error|WARNING|warning)\]'
     done
     if [ "$IPCT_FAILED" -gt 0 ]; then
         for r in ra rb; do
@@ -310,8 +456,8 @@ check "rmmod ip_conntrack" wait_for 10 rmmod ip_conntrack
 
 # The reference: the same with the kernel's nf_conntrack and its ctnetlink.
 BACKEND=nf_conntrack
-check "modprobe nf_conntrack enable_hooks=1 and nf_conntrack_netlink" sh -c \
-    "modprobe nf_conntrack enable_hooks=1 && modprobe nf_conntrack_netlink"
+check "modprobe nf_conntrack enable_hooks=1, nf_conntrack_netlink, iptable_nat, xt_MASQUERADE" sh -c \
+    "modprobe nf_conntrack enable_hooks=1 && modprobe nf_conntrack_netlink && modprobe iptable_nat && modprobe xt_MASQUERADE"
 scenario
 if [ "$IPCT_FAILED" -gt 0 ]; then
     echo "---- kernel log"
