@@ -51,6 +51,8 @@ def nice_max(v):
 
 def bars(path, title, unit, groups, series, scale=1.0):
     """groups: [label]; series: [(config, [(median, lo, hi) or None per group])]."""
+    if not any(x for _, ser in series for x in ser):
+        return  # nothing measured (a run with only some phases)
     W, H, L, R, T, B = 900, 360, 70, 20, 50, 74
     pw, ph = W - L - R, H - T - B
     vals = [x[2] if x else 0 for _, s in series for x in s]
