@@ -68,10 +68,13 @@ full)
 esac
 CONFIGS="none nf ip nfnat ipnat"
 [ "$PHASES" != nat ] || DUMP_ROUNDS=0
-if [ "$MODE" = profile ] && [ "$PROFILE_OP" = nat ]; then
-    # Established packets under MASQUERADE.
-    CONFIGS="none nfnat ipnat"
-    PROFILE_OP=send
+if [ "$MODE" = profile ]; then
+    CONFIGS="none nf ip"
+    if [ "$PROFILE_OP" = nat ]; then
+        # Established packets under MASQUERADE.
+        CONFIGS="none nfnat ipnat"
+        PROFILE_OP=send
+    fi
 fi
 FLOW_COUNTS="1 100 10000 100000"
 HASHSIZE=16384          # buckets of both trackers (a multiple of nf's 512)
