@@ -2,7 +2,7 @@
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
 #   sh guest.sh quick|full [all|forward|ctnl|nat]
-#   sh guest.sh profile [PACKETS [FLOWS [flush|list]]]
+#   sh guest.sh profile [PACKETS [FLOWS [flush|list|nat]]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
 # 50000) over FLOWS established flows (default 1) between two `sync` calls,
