@@ -3,7 +3,8 @@
 
     scripts/bench-plot.py RESULTS.csv OUTDIR
 
-Writes OUTDIR/forwarding.svg (packets per second by flow count and vCPUs),
+Writes OUTDIR/forwarding.svg (packets per second by flow count and vCPUs;
+the MASQUERADE configurations nfnat and ipnat too when the CSV has them),
 OUTDIR/extra-cost.svg (extra ns per packet of each tracker),
 OUTDIR/new-connections.svg, OUTDIR/memory.svg, OUTDIR/dump.svg, OUTDIR/gc.svg.
 Bars are medians; a thin line spans the rounds' minimum to maximum.
@@ -13,8 +14,9 @@ import os
 import sys
 from collections import defaultdict
 
-COLORS = {"none": "#8c8c8c", "nf": "#d9822b", "ip": "#2b6cd9"}
-NAMES = {"none": "no tracker", "nf": "nf_conntrack", "ip": "ip_conntrack"}
+COLORS = {"none": "#8c8c8c", "nf": "#d9822b", "ip": "#2b6cd9", "nfnat": "#f2b77e", "ipnat": "#86aef0"}
+NAMES = {"none": "no tracker", "nf": "nf_conntrack", "ip": "ip_conntrack",
+         "nfnat": "nf_conntrack+nf_nat", "ipnat": "ip_conntrack NAT"}
 
 
 def esc(s):
@@ -49,6 +51,8 @@ def nice_max(v):
 
 def bars(path, title, unit, groups, series, scale=1.0):
     """groups: [label]; series: [(config, [(median, lo, hi) or None per group])]."""
+    if not any(x for _, ser in series for x in ser):
+        return  # nothing measured (a run with only some phases)
     W, H, L, R, T, B = 900, 360, 70, 20, 50, 74
     pw, ph = W - L - R, H - T - B
     vals = [x[2] if x else 0 for _, s in series for x in s]
@@ -112,20 +116,23 @@ def main():
     flows = sorted({k[2] for k in d if k[1] == "fwd_pps"})
     keys = [(f, v) for v in vcpus for f in flows]
     labels = [f"{f:,} flows\n{v} vCPU" for f, v in keys]
+    # The configurations the run measured (MASQUERADE ones only if it had them).
+    confs = [c for c in ("none", "nf", "ip", "nfnat", "ipnat") if any(k[0] == c for k in d)]
+    trackers = [c for c in confs if c != "none"]
 
     bars(os.path.join(outdir, "forwarding.svg"),
          "Forwarded packets per second, established flows (median of rounds)", "kpps",
-         labels, [(c, [point(d, c, "fwd_pps", f, v) for f, v in keys]) for c in ("none", "nf", "ip")],
+         labels, [(c, [point(d, c, "fwd_pps", f, v) for f, v in keys]) for c in confs],
          scale=1e-3)
     bars(os.path.join(outdir, "extra-cost.svg"),
          "Extra CPU time per forwarded packet vs no tracker", "ns per packet",
-         labels, [(c, [point(d, c, "extra_ns_per_packet", f, v) for f, v in keys]) for c in ("nf", "ip")])
+         labels, [(c, [point(d, c, "extra_ns_per_packet", f, v) for f, v in keys]) for c in trackers])
     v = max(vcpus) if vcpus else 2
     bars(os.path.join(outdir, "new-connections.svg"),
          f"New connections per second ({v} vCPUs)", "k flows/s",
          ["until 100k entries", "table full\n(early drop)"],
          [(c, [point(d, c, "new_conn_rate", 100000, v), point(d, c, "new_conn_full_rate", 100000, v)])
-          for c in ("none", "nf", "ip")], scale=1e-3)
+          for c in confs], scale=1e-3)
     bars(os.path.join(outdir, "memory.svg"),
          f"Memory per entry at 100k entries ({v} vCPUs)", "bytes",
          ["slab growth\n/ entries", "free memory used\n/ entries", "slab object\nsize"],

@@ -14,6 +14,10 @@ own packets, so each is busy all the time; under -icount the vCPUs share
 one instruction-driven clock, so the factor is 1); and
 listener_extra_ns_per_packet, the same for one `conntrack -E` listener
 (fwd_listen_pps against fwd_nolisten_pps).
+
+Configurations nfnat and ipnat are nf and ip with MASQUERADE on the
+router's way out (tests/bench/guest.sh); their extra cost is also against
+no tracker, and the summary has a table of its own for them.
 """
 import argparse
 import csv
@@ -149,18 +153,35 @@ def main():
     def verdict(ok):
         return "" if ok is None else (" ✓" if ok else " ✗")
 
-    lines.append("| forwarding, established flows | vCPUs | flows | none (kpps) | nf_conntrack (kpps) | ip_conntrack (kpps) | extra ns/pkt nf | extra ns/pkt ip | ip/nf extra (target ≤ 0.8) |")
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for vc in vcpu_list:
-        for fl in flow_list:
-            n, f_, i = (get(c, "fwd_pps", fl, vc) for c in ("none", "nf", "ip"))
-            en, ei = extra.get(("nf", fl, vc)), extra.get(("ip", fl, vc))
-            r = ratio(ei, en) if en and en > 0 else None
-            ok = None if r is None else r <= TARGET_EXTRA
-            lines.append(
-                f"| | {vc} | {fl:,} | {fmt(n and n / 1000)} | {fmt(f_ and f_ / 1000)} | {fmt(i and i / 1000)} "
-                f"| {fmt(en)} | {fmt(ei)} | {fmt(r)}{verdict(ok)} |")
-    lines.append("")
+    def forwarding(title, nfc, ipc):
+        if not any(k[0] in (nfc, ipc) and k[1] == "fwd_pps" for k in med):
+            return
+        lines.append(f"| {title} | vCPUs | flows | none (kpps) | nf_conntrack (kpps) | ip_conntrack (kpps) "
+                     "| extra ns/pkt nf | extra ns/pkt ip | ip/nf extra (target ≤ 0.8) |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for vc in vcpu_list:
+            for fl in flow_list:
+                n, f_, i = (get(c, "fwd_pps", fl, vc) for c in ("none", nfc, ipc))
+                en, ei = extra.get((nfc, fl, vc)), extra.get((ipc, fl, vc))
+                r = ratio(ei, en) if en and en > 0 else None
+                ok = None if r is None else r <= TARGET_EXTRA
+                lines.append(
+                    f"| | {vc} | {fl:,} | {fmt(n and n / 1000)} | {fmt(f_ and f_ / 1000)} | {fmt(i and i / 1000)} "
+                    f"| {fmt(en)} | {fmt(ei)} | {fmt(r)}{verdict(ok)} |")
+        lines.append("")
+
+    forwarding("forwarding, established flows", "nf", "ip")
+    forwarding("forwarding with MASQUERADE", "nfnat", "ipnat")
+    # What MASQUERADE adds to each tracker's per-packet cost.
+    if any(k[0] == "ipnat" for k in extra):
+        lines.append("| MASQUERADE's own share | vCPUs | flows | nf_nat adds (ns/pkt) | ip_conntrack's NAT adds (ns/pkt) |")
+        lines.append("| --- | --- | --- | --- | --- |")
+        for vc in vcpu_list:
+            for fl in flow_list:
+                d = [None if extra.get((n, fl, vc)) is None or extra.get((b, fl, vc)) is None
+                     else extra[(n, fl, vc)] - extra[(b, fl, vc)] for b, n in (("nf", "nfnat"), ("ip", "ipnat"))]
+                lines.append(f"| | {vc} | {fl:,} | {fmt(d[0])} | {fmt(d[1])} |")
+        lines.append("")
 
     vc = max(vcpu_list)
     rows = []
@@ -186,6 +207,15 @@ def main():
         get("nf", "new_conn_rate", flows, vc), get("ip", "new_conn_rate", flows, vc), TARGET_NEW, False)
     add("new connections into the full table (early drop)", "flows/s",
         get("nf", "new_conn_full_rate", flows, vc), get("ip", "new_conn_full_rate", flows, vc), TARGET_NEW, False)
+    if get("ipnat", "new_conn_rate", flows, vc) is not None:
+        add("MASQUERADE: new connections until 100k entries (nf_conntrack + nf_nat)", "flows/s",
+            get("nfnat", "new_conn_rate", flows, vc), get("ipnat", "new_conn_rate", flows, vc), TARGET_NEW, False)
+        add("MASQUERADE: new connections into the full table (early drop)", "flows/s",
+            get("nfnat", "new_conn_full_rate", flows, vc), get("ipnat", "new_conn_full_rate", flows, vc),
+            TARGET_NEW, False)
+        add("MASQUERADE: slab memory per NATed entry at 100k", "bytes",
+            get("nfnat", "slab_bytes_per_entry", flows, vc), get("ipnat", "slab_bytes_per_entry", flows, vc),
+            None, True)
     add("slab memory per entry at 100k", "bytes",
         get("nf", "slab_bytes_per_entry", flows, vc), get("ip", "slab_bytes_per_entry", flows, vc),
         None, True, TARGET_BYTES)

@@ -17,6 +17,11 @@
 # everything). Its results are named
 # <date>-icount.* and its plots go to bench/icount/. Nothing here is a
 # test: no timing is asserted.
+#
+# BENCH_PHASES=nat runs only the forwarding and new-connection phases (all
+# five configurations: none, nf, ip and both with MASQUERADE; no dump, GC
+# or ctnetlink); its results are <date>[-icount]-nat.*, its plots go to
+# the nat/ folder beside the others.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +37,12 @@ if [ -n "${BENCH_ICOUNT:-}" ]; then
     date+=-icount
     plots=$TOP/bench/icount
 fi
+phases=${BENCH_PHASES:-all}
+case $phases in
+    all) ;;
+    nat) date+=-nat; plots+=/nat ;;
+    *) die "BENCH_PHASES must be all or nat, got '$phases'" ;;
+esac
 results=$TOP/bench/results
 raw=$BUILD/bench
 mkdir -p "$results" "$raw"
@@ -42,17 +53,20 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 qemus() { pgrep -c -x qemu-system-x86 || true; }
 load_start="$(loadavg) ($(qemus) qemu running)"
 
-say "host engine benchmarks ($mode)"
-"$TOP/scripts/bench-host.sh" "${host_flag[@]}"
-host_csv=$results/host-$(date -u +%Y-%m-%d).csv
+host=()
+if [ "$phases" = all ]; then
+    say "host engine benchmarks ($mode)"
+    "$TOP/scripts/bench-host.sh" "${host_flag[@]}"
+    host=(--host "$results/host-$(date -u +%Y-%m-%d).csv")
+fi
 
 export VM_MEM=1024 VM_TIMEOUT=3600
 [ -z "${BENCH_ICOUNT:-}" ] || export VM_ICOUNT=$BENCH_ICOUNT
 status=0
 guests=()
 if [ -z "${BENCH_ICOUNT:-}" ]; then
-    say "guest, 2 vCPUs: no tracker, nf_conntrack, ip_conntrack ($mode)"
-    VM_SMP=2 "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" "$mode" all \
+    say "guest, 2 vCPUs: no tracker, nf_conntrack, ip_conntrack, both with MASQUERADE ($mode, $phases)"
+    VM_SMP=2 "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" "$mode" "$phases" \
         | tee "$raw/guest-2.out" || status=$?
     load_mid="$(loadavg) ($(qemus) qemu running)"
     say "guest, 1 vCPU: forwarding ($mode)"
@@ -61,8 +75,8 @@ if [ -z "${BENCH_ICOUNT:-}" ]; then
     guests=(--guest "2:$raw/guest-2.out" --guest "1:$raw/guest-1.out")
 else
     # One timeline for all vCPUs under -icount: one boot with one vCPU.
-    say "guest, 1 vCPU, -icount shift=$BENCH_ICOUNT: no tracker, nf_conntrack, ip_conntrack ($mode)"
-    VM_SMP=1 "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" "$mode" all \
+    say "guest, 1 vCPU, -icount shift=$BENCH_ICOUNT: no tracker, nf_conntrack, ip_conntrack, both with MASQUERADE ($mode, $phases)"
+    VM_SMP=1 "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" "$mode" "$phases" \
         | tee "$raw/guest-1.out" || status=$?
     load_mid=-
     guests=(--guest "1:$raw/guest-1.out")
@@ -88,7 +102,7 @@ kdir=$("$TOP/scripts/kernel.sh" --dir normal)
 
 summary=$results/$date-summary.md
 python3 "$TOP/scripts/bench-report.py" --csv "$results/$date.csv" --summary "$summary" \
-    --host "$host_csv" ${BENCH_ICOUNT:+--icount} "${guests[@]}"
+    "${host[@]}" ${BENCH_ICOUNT:+--icount} "${guests[@]}"
 python3 "$TOP/scripts/bench-plot.py" "$results/$date.csv" "$plots"
 sed 's/^/    /' "$env_file"
 say "results: bench/results/$date.csv, $date.env, $date-summary.md; plots: ${plots#"$TOP"/}/*.svg ($((SECONDS - started)) s)"

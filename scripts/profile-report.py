@@ -20,7 +20,8 @@ import shutil
 import subprocess
 import sys
 
-NAMES = {"none": "no tracker", "nf": "nf_conntrack", "ip": "ip_conntrack"}
+NAMES = {"none": "no tracker", "nf": "nf_conntrack", "ip": "ip_conntrack",
+         "nfnat": "nf_conntrack + nf_nat (MASQUERADE)", "ipnat": "ip_conntrack (MASQUERADE)"}
 TEXT_TYPES = set("tTwW")
 
 
@@ -234,7 +235,7 @@ def main():
     # ip_conntrack's hottest blocks, for reading the disassembly of
     # functions that inlined most of the path.
     for r in runs:
-        if r["conf"] != "ip":
+        if r["conf"] not in ("ip", "ipnat"):
             continue
         blocks = []
         for pc, n in r["win"]["tbs"].items():

@@ -26,6 +26,8 @@ flows=${2:-1}
 # PROFILE_OP=flush or list: the window holds `conntrack -F` or `-L` of
 # FLOWS entries instead (nf_conntrack with nf_conntrack_netlink); "per
 # packet" is then per entry.
+# PROFILE_OP=nat: the same sends with MASQUERADE on the router (no tracker,
+# nf_conntrack + nf_nat, ip_conntrack's NAT).
 op=${PROFILE_OP:-send}
 [[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
     || die "usage: $0 [PACKETS [FLOWS]] (numbers)"
@@ -75,7 +77,11 @@ VM_NO_BUILD=1 VM_SMP=1 VM_MEM=1024 VM_ICOUNT=0 VM_APPEND=nokaslr VM_TIMEOUT=${VM
 
 say "folding counts by function"
 kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-${flows}-flows.md
-[ "$op" = send ] || kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-$op-${flows}-entries.md
+case $op in
+    send) ;;
+    nat) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-nat-${flows}-flows.md ;;
+    *) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-$op-${flows}-entries.md ;;
+esac
 {
     echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)"
     echo

@@ -1,8 +1,8 @@
 # In-guest benchmarks: no tracker, nf_conntrack and ip_conntrack back to
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
-#   sh guest.sh quick|full [all|forward|ctnl]
-#   sh guest.sh profile [PACKETS [FLOWS [flush|list]]]
+#   sh guest.sh quick|full [all|forward|ctnl|nat]
+#   sh guest.sh profile [PACKETS [FLOWS [flush|list|nat]]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
 # 50000) over FLOWS established flows (default 1) between two `sync` calls,
@@ -13,6 +13,12 @@
 #   BENCH CONFIG METRIC FLOWS ROUND VALUE UNIT
 # (scripts/bench-report.py adds the vCPU count, medians and spreads).
 # Nothing here asserts a timing; the few checks only catch a broken setup.
+#
+# Configurations: none (no tracker), nf (nf_conntrack), ip (ip_conntrack),
+# and with MASQUERADE on the router's server side: nfnat (nf_conntrack +
+# nf_nat, iptable_nat, xt_MASQUERADE) and ipnat (ip_conntrack's own nat
+# table and target). Phases all, forward and nat measure the five; nat
+# runs only the forwarding and new-connection phases, without the dump.
 #
 # Traffic: pktgen in the client namespace (one thread per CPU, clone_skb 0)
 # sends 60-byte UDP packets past the client's own hooks to the router's
@@ -29,7 +35,8 @@ case $MODE in
 profile)
     PACKETS=${2:-50000}
     PROFILE_FLOWS=${3:-1}
-    PROFILE_OP=${4:-send}   # flush / list: profile `conntrack -F` / `-L` instead
+    PROFILE_OP=${4:-send}   # flush / list: profile `conntrack -F` / `-L` instead;
+                            # nat: sends under MASQUERADE
     _op_flag=F
     [ "$PROFILE_OP" != list ] || _op_flag=L
     PHASES=profile
@@ -55,11 +62,20 @@ full)
     CTNL_ROUNDS=2
     ;;
 *)
-    echo "usage: guest.sh quick|full [all|forward|ctnl] | profile [PACKETS [FLOWS]]" >&2
+    echo "usage: guest.sh quick|full [all|forward|ctnl|nat] | profile [PACKETS [FLOWS]]" >&2
     exit 2
     ;;
 esac
-CONFIGS="none nf ip"
+CONFIGS="none nf ip nfnat ipnat"
+[ "$PHASES" != nat ] || DUMP_ROUNDS=0
+if [ "$MODE" = profile ]; then
+    CONFIGS="none nf ip"
+    if [ "$PROFILE_OP" = nat ]; then
+        # Established packets under MASQUERADE.
+        CONFIGS="none nfnat ipnat"
+        PROFILE_OP=send
+    fi
+fi
 FLOW_COUNTS="1 100 10000 100000"
 HASHSIZE=16384          # buckets of both trackers (a multiple of nf's 512)
 MAX=131072              # their maximum while filling (both)
@@ -85,11 +101,20 @@ ns() {
 
 # ---- trackers -------------------------------------------------------------
 
-# load CONF MAX UDP_TIMEOUT: load tracker CONF (none, nf, ip) with
-# HASHSIZE buckets, the given maximum and unreplied-UDP timeout.
+# load CONF MAX UDP_TIMEOUT: load tracker CONF (none, nf, ip, nfnat,
+# ipnat) with HASHSIZE buckets, the given maximum and unreplied-UDP
+# timeout; the nat ones with MASQUERADE out of the server side.
 load() {
     case $1 in
     none) ;;
+    nfnat)
+        load nf "$2" "$3" &&
+        modprobe nf_nat && modprobe iptable_nat && modprobe xt_MASQUERADE &&
+        masquerade
+        ;;
+    ipnat)
+        load ip "$2" "$3" && masquerade
+        ;;
     nf)
         modprobe nf_conntrack enable_hooks=1 hashsize=$HASHSIZE &&
         echo "$2" > $NF/nf_conntrack_max &&
@@ -103,8 +128,29 @@ load() {
     esac
 }
 
+masquerade() {
+    iptables -t nat -A POSTROUTING -o "$ROUTER_SERVER_IF" -j MASQUERADE
+}
+
+# rmmod_retry MODULE: rmmod, retried for up to 10 s while the module is
+# busy (seen once for nf_nat right after 100k MASQUERADEd entries).
+rmmod_retry() {
+    _i=0
+    until rmmod "$1" 2> /dev/null; do
+        [ "$_i" -lt 100 ] || { rmmod "$1"; return; }
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+}
+
 unload() {
     case $1 in
+    nfnat)
+        iptables -t nat -F && rmmod xt_MASQUERADE iptable_nat && rmmod_retry nf_nat && unload nf
+        ;;
+    ipnat)
+        iptables -t nat -F && unload ip
+        ;;
     nf)
         { ! mod_loaded nf_conntrack_netlink || rmmod nf_conntrack_netlink; } &&
         modprobe -r nf_conntrack
@@ -114,8 +160,17 @@ unload() {
     ! mod_loaded nf_conntrack && ! mod_loaded ip_conntrack
 }
 
-set_max() {
+# tracker CONF: the tracker under CONF (nf, ip or none).
+tracker() {
     case $1 in
+    nf | nfnat) echo nf ;;
+    ip | ipnat) echo ip ;;
+    *) echo none ;;
+    esac
+}
+
+set_max() {
+    case $(tracker "$1") in
     nf) echo "$2" > $NF/nf_conntrack_max ;;
     ip) echo "$2" > $IPNF/ip_conntrack_max ;;
     esac
@@ -125,7 +180,7 @@ set_max() {
 # shell's read: dash reads a byte at a time, and a sysctl file returns
 # nothing after a partial first read.
 entries() {
-    case $1 in
+    case $(tracker "$1") in
     nf) cat $NF/nf_conntrack_count ;;
     ip) cat $IPNF/ip_conntrack_count ;;
     *) echo 0 ;;
@@ -133,7 +188,7 @@ entries() {
 }
 
 table_file() {
-    case $1 in
+    case $(tracker "$1") in
     nf) echo /proc/net/nf_conntrack ;;
     ip) echo /proc/net/ip_conntrack ;;
     esac
@@ -143,7 +198,7 @@ table_file() {
 # the CPU rows (both files have drop in column 11, early_drop in 12).
 stat_sum() {
     _f=/proc/net/stat/nf_conntrack
-    [ "$1" = ip ] && _f=/proc/net/stat/ip_conntrack
+    [ "$(tracker "$1")" = ip ] && _f=/proc/net/stat/ip_conntrack
     _s=0
     for _v in $(tail -n +2 "$_f" | awk -v c="$2" '{ print $c }'); do
         _s=$((_s + 0x$_v))
@@ -314,7 +369,8 @@ phase_new() {
                     emit "$_conf slab_bytes_per_entry $FULL $_r $((($(meminfo Slab) - _slab0) * 1024 / _n)) B"
                     emit "$_conf mem_bytes_per_entry $FULL $_r $(((_free0 - $(meminfo MemFree)) * 1024 / _n)) B"
                 fi
-                if [ "$_r" -le "$DUMP_ROUNDS" ]; then
+                # The dump's cost does not depend on NAT (not timed again).
+                if [ "$_r" -le "$DUMP_ROUNDS" ] && [ "$_conf" = "$(tracker "$_conf")" ]; then
                     # Capped: nf_conntrack's dump restarts its walk from
                     # the first bucket at every read, so it is quadratic.
                     _t0=$(ns)
@@ -537,6 +593,13 @@ ROUTER_MAC=$(router_mac "$ROUTER_CLIENT_IF")
 start=$(ns)
 if [ "$PHASES" = profile ]; then
     if phase_profile; then pass "profile phase"; fi
+    topo_down
+    exit
+fi
+if [ "$PHASES" = nat ]; then
+    if phase_forward; then pass "forwarding phase (MASQUERADE)"; fi
+    if phase_new; then pass "new-connection phase (MASQUERADE)"; fi
+    echo "guest: measured in $((($(ns) - start) / 1000000000)) s"
     topo_down
     exit
 fi

@@ -63,22 +63,24 @@ impl fmt::Display for RewriteError {
     }
 }
 
-/// A write of up to 4 bytes at an offset.
+/// A write of a big-endian 16- or 32-bit field at an offset (kept small:
+/// a plan is built and copied once per rewritten packet).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Edit {
     at: usize,
-    len: usize,
+    /// The new bytes: `wide` all four, else the first two.
     bytes: [u8; 4],
+    wide: bool,
 }
 
 impl Edit {
     fn u16(at: usize, v: u16) -> Edit {
         let [a, b] = v.to_be_bytes();
-        Edit { at, len: 2, bytes: [a, b, 0, 0] }
+        Edit { at, bytes: [a, b, 0, 0], wide: false }
     }
 
     fn u32(at: usize, v: u32) -> Edit {
-        Edit { at, len: 4, bytes: v.to_be_bytes() }
+        Edit { at, bytes: v.to_be_bytes(), wide: true }
     }
 }
 
@@ -98,12 +100,19 @@ impl Edits {
         }
     }
 
-    /// Writes the edits (planned for this buffer, so they fit).
+    /// Writes the edits (planned for this buffer, so they fit): one
+    /// store each rather than a byte loop.
     pub(crate) fn apply(&self, buf: &mut [u8]) {
         for e in self.list.iter().take(self.n) {
-            let src = e.bytes.get(..e.len).unwrap_or(&[]);
-            if let Some(dst) = buf.get_mut(e.at..e.at.saturating_add(e.len)) {
-                copy(dst, src);
+            let Some(dst) = buf.get_mut(e.at..) else {
+                continue;
+            };
+            if e.wide {
+                if let Some(d) = dst.first_chunk_mut::<4>() {
+                    *d = e.bytes;
+                }
+            } else if let (Some(d), Some(b)) = (dst.first_chunk_mut::<2>(), e.bytes.first_chunk::<2>()) {
+                *d = *b;
             }
         }
     }
@@ -155,6 +164,20 @@ pub(crate) fn plan(
     partial: bool,
 ) -> Result<Edits, RewriteError> {
     let ip = buf.get(ip_off..).and_then(|b| Ipv4::new_checked(b).ok()).ok_or(RewriteError::BadIpHeader)?;
+    plan_ip(buf, &ip, ip_off, pkt_end, manip, new, partial)
+}
+
+/// [`plan`] with the header at `ip_off` already checked as `ip` (a view of
+/// the same bytes, whose buffer may run past `buf`'s end).
+fn plan_ip(
+    buf: &[u8],
+    ip: &Ipv4<'_>,
+    ip_off: usize,
+    pkt_end: usize,
+    manip: Manip,
+    new: NewEnd,
+    partial: bool,
+) -> Result<Edits, RewriteError> {
     if ip.version() != 4 {
         return Err(RewriteError::BadIpHeader);
     }
@@ -294,9 +317,11 @@ pub fn manip_packet_partial(
     // Bytes past the total length (link-layer padding) are not the
     // packet's: the kernel has trimmed them away.
     let end = total.min(head.len());
-    let pkt = head.get_mut(..end).ok_or(RewriteError::BadIpHeader)?;
-    let edits = plan(pkt, 0, total, manip, NewEnd::of(target, manip), partial)?;
-    edits.apply(pkt);
+    let pkt = head.get(..end).ok_or(RewriteError::BadIpHeader)?;
+    // The header lies within `end` (total >= header length), so `ip`
+    // views the same header bytes as `pkt` holds.
+    let edits = plan_ip(pkt, &ip, 0, total, manip, NewEnd::of(target, manip), partial)?;
+    edits.apply(head.get_mut(..end).ok_or(RewriteError::BadIpHeader)?);
     Ok(())
 }
 
