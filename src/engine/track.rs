@@ -286,7 +286,9 @@ fn related<S: Store>(
     }
 }
 
-/// A packet on an entry found in the table.
+/// A packet on an entry found in the table. Inlined into both callers:
+/// in [`process`] it is every known flow's packet, the fast path.
+#[inline(always)]
 fn existing<S: Store>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,
