@@ -157,48 +157,69 @@ pub fn track<S: Shell>(
                 Decision::Elsewhere { entry } => Step::Home(S::hold(st.store, entry)),
             }
         });
-        // The reply direction of a NATed entry: on to its own stripe, with
-        // a reference taken while its reply node kept it in the table.
-        let step = match step {
-            Some(Step::Home(h)) => home(shell, h, pkt, lookup, now, cfg, stats),
-            other => other,
-        };
         match step {
             None => return Tracked::Invalid(Invalid::BadL4Header),
-            Some(Step::Attach(mut h, ctinfo, killed)) => {
-                if let Some(k) = killed {
-                    if let Some(reply) = shell.nat_reply(k) {
-                        unlink_reply(shell, k, &reply);
-                    }
-                    shell.release_killed(k, &mut h);
-                }
-                return Tracked::Attach(h, ctinfo);
-            }
+            Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
             Some(Step::Again(old)) => release(shell, old),
-            Some(Step::Home(_)) => return Tracked::Invalid(Invalid::BadL4Header),
             Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-            Some(Step::New) => {
-                let e = match track::open(pkt, now, cfg, stats) {
-                    Ok(e) => e,
-                    Err(why) => return Tracked::Invalid(why),
-                };
-                if !admit(shell, s, pos, now, stats) {
-                    track::table_full(stats);
-                    return Tracked::Drop(DropReason::TableFull);
-                }
-                return match shell.alloc(s, e) {
-                    Some(h) => Tracked::Attach(h, CtInfo::New),
-                    None => {
-                        stats.inc(crate::stats::Counter::Drop);
-                        Tracked::Drop(DropReason::NoMemory)
-                    }
-                };
-            }
+            Some(Step::New) => return open_new(shell, pkt, s, pos, now, cfg, stats),
+            // The reply direction of a NATed entry: on to its own stripe,
+            // with a reference taken while its reply node kept it in the
+            // table.
+            Some(Step::Home(h)) => match home(shell, h, pkt, lookup, now, cfg, stats) {
+                Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
+                Some(Step::Again(old)) => release(shell, old),
+                Some(Step::Invalid(why)) => return Tracked::Invalid(why),
+                Some(Step::New) => return open_new(shell, pkt, s, pos, now, cfg, stats),
+                None | Some(Step::Home(_)) => return Tracked::Invalid(Invalid::BadL4Header),
+            },
         }
     }
     // Reopened twice: the protocol looped; refuse rather than spin.
     track::count_invalid(stats, Invalid::TcpBadTransition);
     Tracked::Invalid(Invalid::TcpBadTransition)
+}
+
+/// Hands the packet its reference `h`; first puts the table's reference
+/// to the entry the packet killed, if any.
+#[inline(always)]
+fn attach<S: Shell>(shell: &mut S, mut h: S::Held, ctinfo: CtInfo, killed: Option<S::Ref>) -> Tracked<S::Held> {
+    if let Some(k) = killed {
+        if let Some(reply) = shell.nat_reply(k) {
+            unlink_reply(shell, k, &reply);
+        }
+        shell.release_killed(k, &mut h);
+    }
+    Tracked::Attach(h, ctinfo)
+}
+
+/// A packet of no known flow: opens an entry for position `pos` of stripe
+/// `s`, if the table has room.
+#[inline(never)]
+fn open_new<S: Shell>(
+    shell: &mut S,
+    pkt: &Packet,
+    s: u32,
+    pos: u32,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut impl Count,
+) -> Tracked<S::Held> {
+    let e = match track::open(pkt, now, cfg, stats) {
+        Ok(e) => e,
+        Err(why) => return Tracked::Invalid(why),
+    };
+    if !admit(shell, s, pos, now, stats) {
+        track::table_full(stats);
+        return Tracked::Drop(DropReason::TableFull);
+    }
+    match shell.alloc(s, e) {
+        Some(h) => Tracked::Attach(h, CtInfo::New),
+        None => {
+            stats.inc(crate::stats::Counter::Drop);
+            Tracked::Drop(DropReason::NoMemory)
+        }
+    }
 }
 
 /// What happened under the stripe lock.
