@@ -151,19 +151,18 @@ impl<'a> Packet<'a> {
     pub(crate) fn rewrite(&mut self, manip: Manip, target: &Tuple) -> Option<Changed> {
         // SAFETY: the hook's packet, valid for the call.
         let len = unsafe { Skb::from_raw(self.skb) }?.len();
-        // The IP header and the largest layer-4 header a rewrite touches
-        // (TCP's 20 bytes; options are never changed).
-        let ihl = usize::from(self.first_bytes::<20>()?[0] & 0x0f).saturating_mul(4);
-        let want = len.min(ihl.saturating_add(20));
+        // The largest IP header and layer-4 header a rewrite touches (TCP's
+        // 20 bytes; options are never changed): no need to read the header
+        // length first.
+        let want = len.min(60 + 20);
         // SAFETY: the hook's packet.
         let partial = unsafe { ffi::ipct_skb_csum_partial(self.skb) };
         let changed = self.with_writable(want, |buf| {
-            let (src, dst) = (buf.get(12..16)?.to_vec_array()?, buf.get(16..20)?.to_vec_array()?);
+            let addrs = |b: &[u8]| -> Option<[u8; 8]> { b.get(12..20)?.try_into().ok() };
+            let before = addrs(buf)?;
             manip_packet_partial(buf, len, manip, target, partial).ok()?;
-            Some(Changed {
-                src: buf.get(12..16)?.to_vec_array()? != src,
-                dst: buf.get(16..20)?.to_vec_array()? != dst,
-            })
+            let after = addrs(buf)?;
+            Some(Changed { src: before.get(..4) != after.get(..4), dst: before.get(4..) != after.get(4..) })
         })??;
         // SAFETY: the hook's packet, whose checksums were just changed.
         unsafe { ffi::ipct_skb_csum_changed(self.skb) };
@@ -243,17 +242,6 @@ pub(crate) struct Changed {
     pub(crate) src: bool,
     /// The destination address.
     pub(crate) dst: bool,
-}
-
-/// Four bytes as an array (an address read from a header).
-trait ToArray {
-    fn to_vec_array(&self) -> Option<[u8; 4]>;
-}
-
-impl ToArray for [u8] {
-    fn to_vec_array(&self) -> Option<[u8; 4]> {
-        self.try_into().ok()
-    }
 }
 
 /// A netfilter hook function written in safe Rust.
