@@ -97,6 +97,10 @@ impl Shell for Racy {
         self.store.reply_key(r)
     }
 
+    fn src_nat_orig(&self, _: Ref) -> Option<[u64; 2]> {
+        None
+    }
+
     fn linked(_: &VecStore, _: Ref) {}
 
     fn closing(_: &VecStore) -> bool {

@@ -116,6 +116,27 @@ fn a_flow_whose_reply_is_a_nated_entrys_original_tuple_is_not_inserted() {
     assert_eq!(t.count(), 1);
 }
 
+#[test]
+fn the_same_source_keeps_its_mapping() {
+    // h2 takes PUBLIC:40000 towards one server; h1:40000 then gets
+    // another port there, and keeps that mapping towards a second server
+    // even though 40000 would be free there (6.12's find_appropriate_src).
+    let other = SERVER + 1;
+    let mut t = tracker(64, 0);
+    let Verdict::Accept { .. } = masqueraded(&mut t, &udp(LAN2, 40000, SERVER, 53, b"q"), 0) else { panic!() };
+    let Verdict::Accept { entry: a, .. } = masqueraded(&mut t, &udp(LAN1, 40000, SERVER, 53, b"q"), 0) else { panic!() };
+    let mapped = ports(&t.reply_of(a).unwrap()).dport;
+    assert_ne!(mapped, 40000);
+    let Verdict::Accept { entry: b, .. } = masqueraded(&mut t, &udp(LAN1, 40000, other, 53, b"q"), 0) else { panic!() };
+    assert_eq!(t.reply_of(b), Some(udp_tuple(other, 53, PUBLIC, mapped)));
+    assert_eq!(t.source_nodes(), 3, "one node per source-NATed entry");
+    // Once that mapping is gone, a new flow keeps its own port again.
+    while !t.sweep(10_000_000, 1 << 20).pass_done {}
+    assert_eq!(t.source_nodes(), 0, "source chains emptied");
+    let Verdict::Accept { entry: c, .. } = masqueraded(&mut t, &udp(LAN1, 40000, other, 53, b"q"), 10_000_000) else { panic!() };
+    assert_eq!(t.reply_of(c), Some(udp_tuple(other, 53, PUBLIC, 40000)));
+}
+
 struct L4Ports {
     sport: u16,
     dport: u16,

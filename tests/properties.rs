@@ -283,6 +283,8 @@ impl World {
             .collect();
         nated.sort();
         assert_eq!(nodes, nated, "reply nodes and NATed entries");
+        let snated = linked.iter().filter(|(_, e)| e.status.has(Status::SRC_NAT)).count();
+        assert_eq!(t.source_nodes(), snated, "source nodes and source-NATed entries");
         for (r, e) in &linked {
             assert!(e.status.has(Status::CONFIRMED));
             let reply = t.reply_of(*r).expect("linked");
@@ -369,6 +371,7 @@ fn run(buckets: u32, max: usize, ops: &[Op]) {
     w.t.sweep(w.now, usize::MAX);
     assert_eq!(w.t.count(), 0);
     assert!(w.t.reply_nodes().is_empty(), "a reply node outlived its entry");
+    assert_eq!(w.t.source_nodes(), 0, "a source node outlived its entry");
     assert!(w.t.dump(w.now).is_empty());
 }
 

@@ -80,6 +80,10 @@ pub trait Shell {
     /// ([`Store::reply_key`]), read without a lock: it is set before the
     /// entry is confirmed and never changes after.
     fn nat_reply(&self, r: Self::Ref) -> Option<[u64; 2]>;
+    /// The key of `r`'s original tuple when source NAT changed it (the
+    /// entry is in the source chains once confirmed), read without a lock
+    /// like [`Shell::nat_reply`].
+    fn src_nat_orig(&self, r: Self::Ref) -> Option<[u64; 2]>;
     /// Like `release`, for an entry the packet holding `held` killed (an
     /// RST answering a SYN): Linux reports it destroyed as it was before
     /// that packet's reply was seen, and its cached update goes unsent.
@@ -185,9 +189,7 @@ pub fn track<S: Shell>(
 #[inline(always)]
 fn attach<S: Shell>(shell: &mut S, mut h: S::Held, ctinfo: CtInfo, killed: Option<S::Ref>) -> Tracked<S::Held> {
     if let Some(k) = killed {
-        if let Some(reply) = shell.nat_reply(k) {
-            unlink_reply(shell, k, &reply);
-        }
+        unlink_nat(shell, k);
         shell.release_killed(k, &mut h);
     }
     Tracked::Attach(h, ctinfo)
@@ -278,10 +280,35 @@ fn home<S: Shell>(
 /// its stripe, once its reply node (if NAT gave it one) is unlinked too,
 /// under that node's stripe lock. No lock may be held by the caller.
 pub fn release<S: Shell>(shell: &mut S, r: S::Ref) {
+    unlink_nat(shell, r);
+    shell.release(r);
+}
+
+/// Unlinks the reply node and source-chain node of `r`, if NAT gave it
+/// any (no lock held).
+fn unlink_nat<S: Shell>(shell: &mut S, r: S::Ref) {
     if let Some(reply) = shell.nat_reply(r) {
         unlink_reply(shell, r, &reply);
     }
-    shell.release(r);
+    if let Some(orig) = shell.src_nat_orig(r) {
+        with_source(shell, &orig, |st, b| st.unlink_src(b, r));
+    }
+}
+
+/// Runs `f` under the lock of the stripe whose source chains index the
+/// original tuple of key `orig`, with its bucket there.
+fn with_source<S: Shell>(
+    shell: &mut S,
+    orig: &[u64; 2],
+    f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, S::Store<'l>>, usize) -> bool,
+) {
+    let key = shell.key();
+    let hash = crate::table::source_tuple(&crate::tuple::Tuple::from_key(*orig)).flow_hash(&key);
+    let (s, pos) = shell.layout().locate(hash);
+    shell.with_stripe(s, |st| {
+        let b = st.bucket(pos);
+        f(st, b)
+    });
 }
 
 /// Unlinks `r`'s reply node (of key `reply`) from its reply chain.
@@ -356,11 +383,29 @@ pub fn confirm<S: Shell>(
             return Confirmed::Failed;
         }
     }
+    // Indexed by its source before it is found by its tuples, so that
+    // whoever unlinks it finds it there (6.12 indexes at binding time);
+    // once only, whichever clone of the packet gets here.
+    let src = shell.src_nat_orig(r);
+    if let Some(orig) = src {
+        let confirmed = shell.with_stripe(s, |st| st.store.entry(r).is_some_and(|e| e.status.has(Status::CONFIRMED)));
+        if confirmed == Some(false) {
+            with_source(shell, &orig, |st, b| {
+                st.unlink_src(b, r);
+                st.link_src(b, r)
+            });
+        }
+    }
     let outcome = shell
         .with_stripe(s, |st| confirm_home::<S>(st, layout, &key, s, r, now, stats))
         .unwrap_or(Confirmed::Failed);
-    if let (Some(reply), Confirmed::Merged(_) | Confirmed::Failed) = (nat_reply, &outcome) {
-        unlink_reply(shell, r, &reply);
+    if let Confirmed::Merged(_) | Confirmed::Failed = outcome {
+        if let Some(reply) = nat_reply {
+            unlink_reply(shell, r, &reply);
+        }
+        if let Some(orig) = src {
+            with_source(shell, &orig, |st, b| st.unlink_src(b, r));
+        }
     }
     outcome
 }

@@ -41,6 +41,8 @@ struct Slot {
     /// reply chain link.
     reply: Option<[u64; 2]>,
     reply_next: Option<Ref>,
+    /// The source chain link.
+    src_next: Option<Ref>,
 }
 
 /// Entries in a `Vec`, with a free list of slots.
@@ -58,6 +60,7 @@ impl VecStore {
             next: None,
             reply: None,
             reply_next: None,
+            src_next: None,
         };
         if let Some(r) = self.free.pop() {
             if let Some(s) = self.slots.get_mut(r as usize) {
@@ -78,6 +81,7 @@ impl VecStore {
                 s.next = None;
                 s.reply = None;
                 s.reply_next = None;
+                s.src_next = None;
                 self.free.push(r);
                 true
             }
@@ -125,6 +129,22 @@ impl Store for VecStore {
     fn set_reply_next(&mut self, r: Ref, next: Option<Ref>) {
         if let Some(s) = self.slots.get_mut(r as usize) {
             s.reply_next = next;
+        }
+    }
+
+    fn nat_orig(&self, r: Ref) -> Option<[u64; 2]> {
+        let s = self.slots.get(r as usize)?;
+        s.reply?;
+        s.entry.as_ref().map(Entry::key)
+    }
+
+    fn src_next(&self, r: Ref) -> Option<Ref> {
+        self.slots.get(r as usize).and_then(|s| s.src_next)
+    }
+
+    fn set_src_next(&mut self, r: Ref, next: Option<Ref>) {
+        if let Some(s) = self.slots.get_mut(r as usize) {
+            s.src_next = next;
         }
     }
 }
@@ -197,6 +217,8 @@ struct HostTable {
     stripes: Vec<Vec<Option<Ref>>>,
     /// Each stripe's reply chains (as long as its bucket array).
     replies: Vec<Vec<Option<Ref>>>,
+    /// Each stripe's source chains (as long as its bucket array).
+    sources: Vec<Vec<Option<Ref>>>,
     store: VecStore,
     count: usize,
     /// Entries freed since the tracker last folded this into its stats.
@@ -234,6 +256,11 @@ impl Shell for HostTable {
             return None;
         }
         let mut stripe = stripe_of(&mut self.stripes, &mut self.replies, &mut self.store, s);
+        let sources = match self.sources.get_mut(usize_from(s)) {
+            Some(v) => v.as_mut_slice(),
+            None => &mut [],
+        };
+        stripe = stripe.with_sources(sources);
         Some(f(&mut stripe))
     }
 
@@ -248,6 +275,11 @@ impl Shell for HostTable {
 
     fn nat_reply(&self, r: Ref) -> Option<[u64; 2]> {
         self.store.reply_key(r)
+    }
+
+    fn src_nat_orig(&self, r: Ref) -> Option<[u64; 2]> {
+        let e = self.store.entry(r)?;
+        self.store.nat_orig(r).filter(|_| e.status.has(Status::SRC_NAT))
     }
 
     fn hold(_: &VecStore, r: Ref) -> Ref {
@@ -313,6 +345,25 @@ impl crate::nat::unique::Clash for Taken<'_> {
         }
         false
     }
+
+    fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
+        let t = self.table;
+        let want = crate::table::source_tuple(orig);
+        let (s, pos) = t.layout.locate(want.flow_hash(&t.key));
+        let Some(heads) = t.sources.get(usize_from(s)) else { return };
+        let mut cur = heads.get(bucket_in(heads.len(), pos)).copied().flatten();
+        while let Some(r) = cur {
+            let o = t.store.nat_orig(r).map(|k| crate::table::source_tuple(&Tuple::from_key(k)));
+            if o == Some(want) {
+                if let Some(reply) = t.store.reply_key(r) {
+                    if visit(&Tuple::from_key(reply)) {
+                        return;
+                    }
+                }
+            }
+            cur = t.store.src_next(r);
+        }
+    }
 }
 
 /// A single-threaded connection tracker over [`VecStore`].
@@ -364,6 +415,7 @@ impl Tracker {
                 max,
                 stripes: arrays(),
                 replies: arrays(),
+                sources: arrays(),
                 store: VecStore::default(),
                 count: 0,
                 deleted: 0,
@@ -554,14 +606,24 @@ impl Tracker {
         let mut new = Vec::new();
         new.resize(len.max(1), None);
         let mut new_replies = new.clone();
+        let mut new_sources = new.clone();
         let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.replies, &mut self.table.store, s);
         stripe.rehash_into(&mut new, |e| layout.pos_of(&key, e));
         stripe.rehash_replies_into(&mut new_replies, |k| layout.locate(Tuple::from_key(*k).flow_hash(&key)).1);
+        let sources = match self.table.sources.get_mut(usize_from(s)) {
+            Some(v) => v.as_mut_slice(),
+            None => &mut [],
+        };
+        let mut stripe = stripe.with_sources(sources);
+        stripe.rehash_sources_into(&mut new_sources, |k| layout.locate(Tuple::from_key(*k).flow_hash(&key)).1);
         if let Some(old) = self.table.stripes.get_mut(usize_from(s)) {
             *old = new;
         }
         if let Some(old) = self.table.replies.get_mut(usize_from(s)) {
             *old = new_replies;
+        }
+        if let Some(old) = self.table.sources.get_mut(usize_from(s)) {
+            *old = new_sources;
         }
     }
 
@@ -710,6 +772,19 @@ impl Tracker {
             }
         }
         out
+    }
+
+    /// Nodes in the source chains (one per linked source-NATed entry).
+    pub fn source_nodes(&self) -> usize {
+        let mut n = 0usize;
+        for head in self.table.sources.iter().flatten() {
+            let mut cur = *head;
+            while let Some(r) = cur {
+                n = n.saturating_add(1);
+                cur = self.table.store.src_next(r);
+            }
+        }
+        n
     }
 
     /// Number of entries linked in the table, expired ones included.

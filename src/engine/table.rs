@@ -67,6 +67,35 @@ pub trait Store {
     fn set_reply_next(&mut self, r: Self::Ref, next: Option<Self::Ref>) {
         let _ = (r, next);
     }
+
+    /// The key of a NATed entry's original tuple, readable from any
+    /// stripe (fixed once NAT bound it); `None` without NAT.
+    fn nat_orig(&self, r: Self::Ref) -> Option<[u64; 2]> {
+        let _ = r;
+        None
+    }
+    /// The next node in `r`'s source chain (source-NATed entries by their
+    /// original source: 6.12's `nf_nat_bysource`).
+    fn src_next(&self, r: Self::Ref) -> Option<Self::Ref> {
+        let _ = r;
+        None
+    }
+    /// Sets the next node in `r`'s source chain.
+    fn set_src_next(&mut self, r: Self::Ref, next: Option<Self::Ref>) {
+        let _ = (r, next);
+    }
+}
+
+/// The tuple a source-NATed entry is indexed by in the source chains: its
+/// original source (protocol, address, port or ICMP id), hashed like a
+/// flow ([`Layout::locate`]).
+pub fn source_tuple(orig: &Tuple) -> Tuple {
+    let l4 = match orig.l4 {
+        crate::tuple::L4::Ports { sport, .. } => crate::tuple::L4::Ports { sport, dport: 0 },
+        crate::tuple::L4::Icmp { id, .. } => crate::tuple::L4::Icmp { ty: 0, code: 0, id },
+        crate::tuple::L4::None => crate::tuple::L4::None,
+    };
+    Tuple { src: orig.src, dst: 0, proto: orig.proto, l4 }
 }
 
 /// The most stripes (locks) a table may have, as Linux's
@@ -312,6 +341,10 @@ pub struct Stripe<'a, S: Store> {
     /// without NAT): reply node `b` holds NATed entries whose reply tuple
     /// has a position in bucket `b`.
     pub replies: &'a mut [Option<S::Ref>],
+    /// Heads of the source chains, as many as `buckets` (or none): node
+    /// `b` holds source-NATed entries whose original source
+    /// ([`source_tuple`]) has a position in bucket `b`.
+    pub sources: &'a mut [Option<S::Ref>],
     /// Where the entries live.
     pub store: &'a mut S,
 }
@@ -322,6 +355,7 @@ impl<'a, S: Store> Stripe<'a, S> {
         Stripe {
             buckets,
             replies: &mut [],
+            sources: &mut [],
             store,
         }
     }
@@ -336,7 +370,51 @@ impl<'a, S: Store> Stripe<'a, S> {
         Stripe {
             buckets,
             replies,
+            sources: &mut [],
             store,
+        }
+    }
+
+    /// The same view with the stripe's source chains (as many as its
+    /// buckets).
+    pub fn with_sources(self, sources: &'a mut [Option<S::Ref>]) -> Self {
+        Stripe { sources, ..self }
+    }
+
+    /// Links `r` at the head of source chain `bucket`; false when out of
+    /// range.
+    pub fn link_src(&mut self, bucket: usize, r: S::Ref) -> bool {
+        match self.sources.get_mut(bucket) {
+            Some(slot) => link_at(slot, self.store, Chain::Source, r),
+            None => false,
+        }
+    }
+
+    /// Unlinks `r` from source chain `bucket`; false when it is not there.
+    pub fn unlink_src(&mut self, bucket: usize, r: S::Ref) -> bool {
+        match self.sources.get_mut(bucket) {
+            Some(slot) => unlink_at(slot, self.store, Chain::Source, r),
+            None => false,
+        }
+    }
+
+    /// Calls `visit` with the reply tuple of each entry of source chain
+    /// `bucket` whose original source is `orig`'s (protocol, address, port
+    /// or id), until it returns true (`find_appropriate_src`). The
+    /// entries may live in other stripes: only their NAT state is read.
+    pub fn same_source(&self, bucket: usize, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
+        let want = source_tuple(orig);
+        let mut cur = self.sources.get(bucket).copied().flatten();
+        while let Some(r) = cur {
+            let o = self.store.nat_orig(r).map(|k| source_tuple(&Tuple::from_key(k)));
+            if o == Some(want) {
+                if let Some(reply) = self.store.reply_key(r) {
+                    if visit(&Tuple::from_key(reply)) {
+                        return;
+                    }
+                }
+            }
+            cur = self.store.src_next(r);
         }
     }
 
@@ -599,20 +677,40 @@ impl<'a, S: Store> Stripe<'a, S> {
         new: &mut [Option<S::Ref>],
         pos_of_key: impl Fn(&[u64; 2]) -> u32,
     ) {
+        self.rehash_chain_into(Chain::Reply, new, pos_of_key);
+    }
+
+    /// [`Stripe::rehash_into`] for the source chains, by the position of
+    /// each node's [`source_tuple`] (`pos_of_key` of its key).
+    pub fn rehash_sources_into(
+        &mut self,
+        new: &mut [Option<S::Ref>],
+        pos_of_key: impl Fn(&[u64; 2]) -> u32,
+    ) {
+        self.rehash_chain_into(Chain::Source, new, pos_of_key);
+    }
+
+    /// Moves the reply or source chains into `new`.
+    fn rehash_chain_into(&mut self, chain: Chain, new: &mut [Option<S::Ref>], pos_of_key: impl Fn(&[u64; 2]) -> u32) {
         let n = new.len();
         if n == 0 {
             return;
         }
-        for b in 0..self.replies.len() {
-            let mut cur = self.replies.get_mut(b).and_then(Option::take);
+        let heads = match chain {
+            Chain::Source => &mut *self.sources,
+            _ => &mut *self.replies,
+        };
+        for b in 0..heads.len() {
+            let mut cur = heads.get_mut(b).and_then(Option::take);
             while let Some(r) = cur {
-                cur = self.store.reply_next(r);
-                let nb = self
-                    .store
-                    .reply_key(r)
-                    .map_or(0, |k| bucket_in(n, pos_of_key(&k)));
+                cur = chain.next(self.store, r);
+                let key = match chain {
+                    Chain::Source => self.store.nat_orig(r).map(|k| source_tuple(&Tuple::from_key(k)).key()),
+                    _ => self.store.reply_key(r),
+                };
+                let nb = key.map_or(0, |k| bucket_in(n, pos_of_key(&k)));
                 if let Some(slot) = new.get_mut(nb) {
-                    self.store.set_reply_next(r, *slot);
+                    chain.set_next(self.store, r, *slot);
                     *slot = Some(r);
                 }
             }
@@ -779,6 +877,8 @@ enum Chain {
     Main,
     /// The reply chains (NATed entries' reply nodes).
     Reply,
+    /// The source chains (source-NATed entries by original source).
+    Source,
 }
 
 impl Chain {
@@ -786,6 +886,7 @@ impl Chain {
         match self {
             Chain::Main => store.next(r),
             Chain::Reply => store.reply_next(r),
+            Chain::Source => store.src_next(r),
         }
     }
 
@@ -793,6 +894,7 @@ impl Chain {
         match self {
             Chain::Main => store.set_next(r, next),
             Chain::Reply => store.set_reply_next(r, next),
+            Chain::Source => store.set_src_next(r, next),
         }
     }
 }

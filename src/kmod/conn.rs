@@ -248,6 +248,9 @@ pub(crate) struct NatExt {
     orig: [AtomicU64; 2],
     status: AtomicU32,
     reply_next: AtomicPtr<Conn>,
+    /// The source chain link, under the lock of the stripe whose source
+    /// chain holds the entry.
+    src_next: AtomicPtr<Conn>,
     /// MASQUERADE's outgoing interface (0: none), for its flush.
     masq_index: AtomicI32,
 }
@@ -499,6 +502,7 @@ impl Conn {
                         orig: zero(),
                         status: AtomicU32::new(0),
                         reply_next: AtomicPtr::new(ptr::null_mut()),
+                        src_next: AtomicPtr::new(ptr::null_mut()),
                         masq_index: AtomicI32::new(0),
                     },
                     GFP_ATOMIC,
@@ -533,6 +537,37 @@ impl Conn {
         let n = self.nat()?;
         let load = |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
         Some(Binding { status: n.status.load(Ordering::Relaxed), orig: load(&n.orig), reply: load(&n.reply) })
+    }
+
+    /// The key of the original tuple when source NAT changed it, read
+    /// without a lock (fixed before confirmation).
+    pub(crate) fn src_nat_orig(&self) -> Option<[u64; 2]> {
+        let n = self.nat()?;
+        if n.status.load(Ordering::Relaxed) & crate::entry::Status::SRC_NAT == 0 {
+            return None;
+        }
+        Some([n.orig[0].load(Ordering::Relaxed), n.orig[1].load(Ordering::Relaxed)])
+    }
+
+    /// The original tuple's key of a NATed entry, read without a lock.
+    pub(crate) fn nat_orig(&self) -> Option<[u64; 2]> {
+        let n = self.nat()?;
+        Some([n.orig[0].load(Ordering::Relaxed), n.orig[1].load(Ordering::Relaxed)])
+    }
+
+    /// The next node of the source chain holding this entry. Only under
+    /// that chain's stripe lock.
+    pub(crate) fn src_next(&self) -> Option<ConnPtr> {
+        let p = self.nat()?.src_next.load(Ordering::Relaxed);
+        NonNull::new(p).map(ConnPtr)
+    }
+
+    /// Sets [`Conn::src_next`]; a no-op without NAT state.
+    pub(crate) fn set_src_next(&self, next: Option<ConnPtr>) {
+        if let Some(n) = self.nat() {
+            let p = next.map_or(ptr::null_mut(), |c| c.0.as_ptr());
+            n.src_next.store(p, Ordering::Relaxed);
+        }
     }
 
     /// MASQUERADE's outgoing interface index, 0 if none.

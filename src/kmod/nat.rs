@@ -230,6 +230,10 @@ impl Clash for Taken<'_> {
     fn taken(&self, reply: &Tuple) -> bool {
         self.table.tuple_taken(reply, self.now)
     }
+
+    fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
+        self.table.same_source(orig, visit);
+    }
 }
 
 /// The NAT hook of PRE_ROUTING: destination NAT of arriving packets.

@@ -49,6 +49,7 @@ use kernel::{c_str, static_lock_class};
 pub(crate) struct Chains {
     heads: KVVec<Option<ConnPtr>>,
     replies: KVVec<Option<ConnPtr>>,
+    sources: KVVec<Option<ConnPtr>>,
 }
 
 impl Chains {
@@ -57,6 +58,7 @@ impl Chains {
         Ok(Chains {
             heads: KVVec::from_elem(None, n, GFP_KERNEL)?,
             replies: KVVec::from_elem(None, n, GFP_KERNEL)?,
+            sources: KVVec::from_elem(None, n, GFP_KERNEL)?,
         })
     }
 }
@@ -100,7 +102,8 @@ impl StripeCell {
             _locked: PhantomData,
         };
         let chains = &mut *guard;
-        let mut st = Stripe::with_replies(chains.heads.as_mut_slice(), chains.replies.as_mut_slice(), &mut store);
+        let mut st = Stripe::with_replies(chains.heads.as_mut_slice(), chains.replies.as_mut_slice(), &mut store)
+            .with_sources(chains.sources.as_mut_slice());
         f(&mut st)
     }
 
@@ -119,9 +122,11 @@ impl StripeCell {
             _locked: PhantomData,
         };
         let chains = &mut *guard;
-        let mut st = Stripe::with_replies(chains.heads.as_mut_slice(), chains.replies.as_mut_slice(), &mut store);
+        let mut st = Stripe::with_replies(chains.heads.as_mut_slice(), chains.replies.as_mut_slice(), &mut store)
+            .with_sources(chains.sources.as_mut_slice());
         st.rehash_into(new.heads.as_mut_slice(), pos_of);
-        st.rehash_replies_into(new.replies.as_mut_slice(), pos_of_key);
+        st.rehash_replies_into(new.replies.as_mut_slice(), &pos_of_key);
+        st.rehash_sources_into(new.sources.as_mut_slice(), &pos_of_key);
         core::mem::swap(&mut *guard, &mut new);
         new
     }
@@ -237,6 +242,22 @@ impl Store for Slab<'_> {
         // SAFETY: as in `reply_next`.
         unsafe { r.as_conn() }.set_reply_next(next);
     }
+
+    fn nat_orig(&self, r: ConnPtr) -> Option<[u64; 2]> {
+        // SAFETY: as in `reply_key`: linked in this stripe's source chains
+        // (unlinked before the table's reference goes) or held.
+        unsafe { r.as_conn() }.nat_orig()
+    }
+
+    fn src_next(&self, r: ConnPtr) -> Option<ConnPtr> {
+        // SAFETY: as in `nat_orig`; the link is guarded by this lock.
+        unsafe { r.as_conn() }.src_next()
+    }
+
+    fn set_src_next(&mut self, r: ConnPtr, next: Option<ConnPtr>) {
+        // SAFETY: as in `src_next`.
+        unsafe { r.as_conn() }.set_src_next(next);
+    }
 }
 
 /// The driver's view of one namespace's table ([`Table::shell`]).
@@ -342,6 +363,11 @@ impl driver::Shell for Shell<'_> {
         // SAFETY: the driver asks only about entries it holds a reference
         // to, or whose table reference it is about to put.
         unsafe { r.as_conn() }.nat_reply()
+    }
+
+    fn src_nat_orig(&self, r: ConnPtr) -> Option<[u64; 2]> {
+        // SAFETY: as in `nat_reply`.
+        unsafe { r.as_conn() }.src_nat_orig()
     }
 
     fn reserve(&mut self) -> bool {
@@ -532,6 +558,14 @@ impl Table {
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
                 st.unlink_reply(b, r)
+            });
+        }
+        if let Some(orig) = c.src_nat_orig() {
+            let hash = crate::table::source_tuple(&Tuple::from_key(orig)).flow_hash(&self.key);
+            let (s, pos) = self.layout.locate(hash);
+            self.with_stripe(s, |st| {
+                let b = st.bucket(pos);
+                st.unlink_src(b, r)
             });
         }
         c
@@ -764,6 +798,17 @@ impl Table {
                 .flatten()
             }
         }
+    }
+
+    /// `find_appropriate_src`'s walk: calls `visit` with the reply tuple
+    /// of each source-NATed entry from `orig`'s source, under the lock of
+    /// the stripe whose source chain holds them, until it returns true.
+    pub(crate) fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
+        let (s, pos) = self.layout.locate(crate::table::source_tuple(orig).flow_hash(&self.key));
+        self.with_stripe(s, |st| {
+            let b = st.bucket(pos);
+            st.same_source(b, orig, visit)
+        });
     }
 
     /// Whether `t` is one of a live entry's tuples, or any NATed entry's

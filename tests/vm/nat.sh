@@ -108,11 +108,15 @@ peer_udp srv 5300
 
 two_hosts TCP ask_tcp 80 40000
 two_hosts UDP ask_udp 5300 41000
+# The same source keeps its mapping towards another service, although
+# its own port is free there (nf_nat's bysource table).
+peer_udp srv 5301
+check_eq "UDP h2:41000 to another service keeps its mapping ($P2)" "$(ask_udp h2 "$SRV" 5301 41000)" "$RT_WAN:$P2"
 
 check "h1 pings the server" on h1 ping -c 1 -W 2 "$SRV"
 nat_ct_check "the echo entry's reply tuple is src=$SRV dst=$RT_WAN" \
     "src=$H1 dst=$SRV type=8 code=0 id=[0-9]+ .*src=$SRV dst=$RT_WAN type=0 code=0 id=[0-9]+ "
-check_eq "MASQUERADE saw the five flows" "$(rule_pkts nat POSTROUTING masq)" 5
+check_eq "MASQUERADE saw the six flows" "$(rule_pkts nat POSTROUTING masq)" 6
 
 # ---------------------------------------------------------------------------
 step "SNAT to a 2-port range: two flows fit, the third is dropped"
