@@ -291,7 +291,7 @@ fn unlink_nat<S: Shell>(shell: &mut S, r: S::Ref) {
         unlink_reply(shell, r, &reply);
     }
     if let Some(orig) = shell.src_nat_orig(r) {
-        with_source(shell, &orig, |st, b| st.unlink_src(b, r));
+        with_source(shell, &orig, |st, b| st.store.src_mark(r, false) && st.unlink_src(b, r));
     }
 }
 
@@ -385,16 +385,11 @@ pub fn confirm<S: Shell>(
     }
     // Indexed by its source before it is found by its tuples, so that
     // whoever unlinks it finds it there (6.12 indexes at binding time);
-    // once only, whichever clone of the packet gets here.
+    // once only, whichever clone of the packet gets here, never after a
+    // release.
     let src = shell.src_nat_orig(r);
     if let Some(orig) = src {
-        let confirmed = shell.with_stripe(s, |st| st.store.entry(r).is_some_and(|e| e.status.has(Status::CONFIRMED)));
-        if confirmed == Some(false) {
-            with_source(shell, &orig, |st, b| {
-                st.unlink_src(b, r);
-                st.link_src(b, r)
-            });
-        }
+        with_source(shell, &orig, |st, b| st.store.src_mark(r, true) && st.link_src(b, r));
     }
     let outcome = shell
         .with_stripe(s, |st| confirm_home::<S>(st, layout, &key, s, r, now, stats))
@@ -404,7 +399,7 @@ pub fn confirm<S: Shell>(
             unlink_reply(shell, r, &reply);
         }
         if let Some(orig) = src {
-            with_source(shell, &orig, |st, b| st.unlink_src(b, r));
+            with_source(shell, &orig, |st, b| st.store.src_mark(r, false) && st.unlink_src(b, r));
         }
     }
     outcome

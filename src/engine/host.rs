@@ -43,6 +43,9 @@ struct Slot {
     reply_next: Option<Ref>,
     /// The source chain link.
     src_next: Option<Ref>,
+    /// The source node's state ([`Store::src_mark`]): 0 never linked, 1
+    /// linked, 2 released.
+    src_state: core::cell::Cell<u8>,
 }
 
 /// Entries in a `Vec`, with a free list of slots.
@@ -61,6 +64,7 @@ impl VecStore {
             reply: None,
             reply_next: None,
             src_next: None,
+            src_state: core::cell::Cell::new(0),
         };
         if let Some(r) = self.free.pop() {
             if let Some(s) = self.slots.get_mut(r as usize) {
@@ -145,6 +149,21 @@ impl Store for VecStore {
     fn set_src_next(&mut self, r: Ref, next: Option<Ref>) {
         if let Some(s) = self.slots.get_mut(r as usize) {
             s.src_next = next;
+        }
+    }
+
+    fn src_mark(&self, r: Ref, link: bool) -> bool {
+        let Some(s) = self.slots.get(r as usize) else { return false };
+        let old = s.src_state.get();
+        if link {
+            if old != 0 {
+                return false;
+            }
+            s.src_state.set(1);
+            true
+        } else {
+            s.src_state.set(2);
+            old == 1
         }
     }
 }

@@ -84,6 +84,15 @@ pub trait Store {
     fn set_src_next(&mut self, r: Self::Ref, next: Option<Self::Ref>) {
         let _ = (r, next);
     }
+    /// The once-only state of `r`'s source node, changed atomically (any
+    /// CPU, any lock): `link` true claims the right to link it (false if
+    /// it is linked already or was released), false releases it for good
+    /// (true if it was linked: the caller unlinks it). A late clone of the
+    /// packet can then never link a node its entry's release missed.
+    fn src_mark(&self, r: Self::Ref, link: bool) -> bool {
+        let _ = (r, link);
+        false
+    }
 }
 
 /// The tuple a source-NATed entry is indexed by in the source chains: its

@@ -63,7 +63,7 @@ use crate::Millis;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
 use crate::entry::Counters;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::nat::bind::Binding;
 use kernel::c_str;
 use kernel::prelude::*;
@@ -251,6 +251,9 @@ pub(crate) struct NatExt {
     /// The source chain link, under the lock of the stripe whose source
     /// chain holds the entry.
     src_next: AtomicPtr<Conn>,
+    /// The source node's state (`Store::src_mark`): 0 never linked, 1
+    /// linked, 2 released.
+    src_state: AtomicU8,
     /// MASQUERADE's outgoing interface (0: none), for its flush.
     masq_index: AtomicI32,
 }
@@ -503,6 +506,7 @@ impl Conn {
                         status: AtomicU32::new(0),
                         reply_next: AtomicPtr::new(ptr::null_mut()),
                         src_next: AtomicPtr::new(ptr::null_mut()),
+                        src_state: AtomicU8::new(0),
                         masq_index: AtomicI32::new(0),
                     },
                     GFP_ATOMIC,
@@ -567,6 +571,18 @@ impl Conn {
         if let Some(n) = self.nat() {
             let p = next.map_or(ptr::null_mut(), |c| c.0.as_ptr());
             n.src_next.store(p, Ordering::Relaxed);
+        }
+    }
+
+    /// `Store::src_mark` on this entry's NAT state: claims the right to
+    /// link its source node (`link`), or releases it for good, saying
+    /// whether it was linked.
+    pub(crate) fn src_mark(&self, link: bool) -> bool {
+        let Some(n) = self.nat() else { return false };
+        if link {
+            n.src_state.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        } else {
+            n.src_state.swap(2, Ordering::AcqRel) == 1
         }
     }
 

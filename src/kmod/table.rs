@@ -258,6 +258,12 @@ impl Store for Slab<'_> {
         // SAFETY: as in `src_next`.
         unsafe { r.as_conn() }.set_src_next(next);
     }
+
+    fn src_mark(&self, r: ConnPtr, link: bool) -> bool {
+        // SAFETY: the driver marks only entries it holds a reference to or
+        // whose table reference it is about to put.
+        unsafe { r.as_conn() }.src_mark(link)
+    }
 }
 
 /// The driver's view of one namespace's table ([`Table::shell`]).
@@ -565,7 +571,7 @@ impl Table {
             let (s, pos) = self.layout.locate(hash);
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
-                st.unlink_src(b, r)
+                st.store.src_mark(r, false) && st.unlink_src(b, r)
             });
         }
         c
