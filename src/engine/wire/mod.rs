@@ -1,4 +1,5 @@
-//! Checked zero-copy views over the IPv4, TCP, UDP and ICMP headers, and
+//! Checked zero-copy views over the IPv4, IPv6 (its extension-header chain
+//! and fragment header), TCP, UDP, ICMP and ICMPv6 headers, and
 //! [`parse_packet`], which turns the first bytes of a packet into the
 //! [`Packet`] summary the tracker works on.
 //!
@@ -22,7 +23,11 @@
 //! enough; with that much, the result never depends on the bytes after it.
 
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6_exthdr;
+pub mod ipv6_frag;
 pub mod tcp;
 pub mod udp;
 
