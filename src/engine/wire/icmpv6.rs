@@ -239,7 +239,8 @@ fn redirect_quote(code: u8, msg: &[u8]) -> Quote<'_> {
     if opt_type != ND_OPT_REDIRECT_HDR {
         return Quote::None;
     }
-    let start = REDIRECT_LEN.wrapping_add(ND_OPT_REDIRECT_HDR_LEN);
+    // A cut option quotes nothing; the quote walk then refuses it.
+    let start = REDIRECT_LEN.wrapping_add(ND_OPT_REDIRECT_HDR_LEN).min(msg.len());
     Quote::Packet(msg.get(start..).unwrap_or_default())
 }
 

@@ -265,13 +265,15 @@ impl Iterator for Chain<'_> {
 /// Walks the chain of the IPv6 packet at the start of `buf`, whose real
 /// length is `packet_len` (`buf` may be a prefix of it): the fixed header's
 /// next header starts it at offset 40. Offsets are from the start of `buf`.
+/// The fixed header must be in `buf` (else [`ExtError::NeedBytes`]).
 pub fn walk(buf: &[u8], packet_len: usize) -> Result<Walk, ExtError> {
     if packet_len < super::ipv6::HEADER_LEN {
         return Err(ExtError::CutShort);
     }
-    let first = buf.get(super::ipv6::field::NEXT_HEADER).copied();
-    let first = first.ok_or(ExtError::NeedBytes(super::ipv6::HEADER_LEN))?;
-    Chain::new(buf, packet_len, super::ipv6::HEADER_LEN, first).finish()
+    // The whole fixed header, not only its next-header byte.
+    let ip = super::ipv6::Ipv6::new_checked(buf)
+        .map_err(|_| ExtError::NeedBytes(super::ipv6::HEADER_LEN))?;
+    Chain::new(buf, packet_len, super::ipv6::HEADER_LEN, ip.next_header()).finish()
 }
 
 #[cfg(test)]
@@ -461,8 +463,10 @@ mod tests {
         }
         let p = packet(HOP, &opts(ROUTING, 8));
         assert_eq!(walk_all(&p), Err(ExtError::CutShort));
-        // Fewer than 40 bytes of packet.
+        // Fewer than 40 bytes of packet, or of buffer.
         assert_eq!(walk(&[0x60; 40], 39), Err(ExtError::CutShort));
+        let p = packet(TCP, &[0; 20]);
+        assert_eq!(walk(&p[..39], p.len()), Err(ExtError::NeedBytes(40)));
     }
 
     #[test]
@@ -528,8 +532,8 @@ mod tests {
         for n in 0..=p.len() {
             let got = walk(&p[..n], p.len());
             let want = match n {
-                0..=6 => Err(ExtError::NeedBytes(40)),
-                7..=41 => Err(ExtError::NeedBytes(42)),
+                0..=39 => Err(ExtError::NeedBytes(40)),
+                40..=41 => Err(ExtError::NeedBytes(42)),
                 42..=49 => Err(ExtError::NeedBytes(50)),
                 50..=1079 => Err(ExtError::NeedBytes(1080)),
                 _ => Ok(full),
