@@ -12,7 +12,7 @@
 //! Extension headers follow the fixed header; [`super::ipv6_exthdr`]
 //! walks them to the transport header.
 
-use super::{read_u16, read_u32, read_u8, Malformed};
+use super::{complement, read_u16, read_u32, read_u8, sum_words, Malformed};
 
 /// Byte offsets of the header fields.
 pub mod field {
@@ -120,24 +120,6 @@ fn read_addr(buf: &[u8], at: usize) -> Addr {
     buf.get(at..).and_then(|b| b.first_chunk::<16>()).copied().unwrap_or([0; 16])
 }
 
-/// Adds `data` as big-endian 16-bit words (odd length: a zero pad byte) to
-/// a one's-complement running sum kept folded below 2^17.
-fn add_words(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        let word = c.first_chunk::<2>().map_or(0, |w| u16::from_be_bytes(*w));
-        sum = fold(sum.wrapping_add(u32::from(word)));
-    }
-    if let Some(&last) = chunks.remainder().first() {
-        sum = fold(sum.wrapping_add(u32::from(last) << 8));
-    }
-    sum
-}
-
-fn fold(sum: u32) -> u32 {
-    (sum & 0xffff).wrapping_add(sum >> 16)
-}
-
 /// The Internet checksum of `data` (a TCP, UDP or ICMPv6 message, its
 /// checksum field included) with the IPv6 pseudo-header of RFC 8200 8.1
 /// (source, destination, upper-layer length as u32, next header): 0 when
@@ -146,15 +128,11 @@ fn fold(sum: u32) -> u32 {
 /// (the length saturates).
 pub fn upper_layer_checksum(src: &Addr, dst: &Addr, next_header: u8, data: &[u8]) -> u16 {
     let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-    let mut sum = add_words(0, src);
-    sum = add_words(sum, dst);
-    sum = add_words(sum, &len.to_be_bytes());
-    sum = add_words(sum, &[0, 0, 0, next_header]);
-    sum = add_words(sum, data);
-    while sum > 0xffff {
-        sum = fold(sum);
-    }
-    !u16::try_from(sum).unwrap_or(u16::MAX)
+    let mut sum = sum_words(0, src);
+    sum = sum_words(sum, dst);
+    sum = sum_words(sum, &len.to_be_bytes());
+    sum = sum_words(sum, &[0, 0, 0, next_header]);
+    complement(sum_words(sum, data))
 }
 
 #[cfg(test)]
