@@ -304,7 +304,10 @@ mod tests {
         assert_eq!(w.fragment, Some(FragInfo { offset: 0, more: false, ident: 9 }));
         let hdrs: Vec<_> = Chain::new(&p, p.len(), 40, p[6]).map(|h| h.unwrap()).collect();
         let kinds: Vec<_> = hdrs.iter().map(|h| (h.kind, h.len, h.next)).collect();
-        assert_eq!(kinds, [(0, 8, 60), (60, 16, 43), (43, 8, 51), (51, 16, 44), (44, 8, 60), (60, 24, 17)]);
+        assert_eq!(
+            kinds,
+            [(0, 8, 60), (60, 16, 43), (43, 8, 51), (51, 16, 44), (44, 8, 60), (60, 24, 17)]
+        );
         // Options Linux accepts: PadN up to 7 bytes, a skippable
         // experimental option beyond.
         assert_eq!(&p[40..48], &[60, 0, 1, 4, 0, 0, 0, 0]);
@@ -322,7 +325,8 @@ mod tests {
             // Walk the TLVs: padding runs of at most 7, at most 8 others.
             let (mut at, mut pad, mut others) = (0, 0, 0);
             while at < n {
-                let (t, len) = if o[at] == 0 { (0, 1) } else { (o[at], usize::from(o[at + 1]) + 2) };
+                let (t, len) =
+                    if o[at] == 0 { (0, 1) } else { (o[at], usize::from(o[at + 1]) + 2) };
                 if t <= 1 {
                     pad += len;
                     assert!(pad <= 7, "{n}: padding run {pad}");
@@ -358,7 +362,10 @@ mod tests {
         let (proto, off, _) = transport(&p);
         assert_eq!((proto, off), (58, 48));
         let m = Icmpv6::new_checked(&p[off..]).unwrap();
-        assert_eq!((m.msg_type(), m.ident(), m.seq_number(), m.data()), (128, 0x4242, 7, &[1u8, 2, 3][..]));
+        assert_eq!(
+            (m.msg_type(), m.ident(), m.seq_number(), m.data()),
+            (128, 0x4242, 7, &[1u8, 2, 3][..])
+        );
         assert!(m.checksum_valid(&CLIENT, &SERVER));
         s.bad_csum = true;
         let p = packet(&s);
@@ -373,7 +380,8 @@ mod tests {
         inner.dport = 40000;
         inner.payload = vec![0; 2000];
         let mut s = spec(PROTO_ICMPV6, vec![]);
-        s.icmp = Icmp { icmp_type: 1, code: 4, id: 0, seq: 0, quote: Some(Box::new(inner.clone())) };
+        s.icmp =
+            Icmp { icmp_type: 1, code: 4, id: 0, seq: 0, quote: Some(Box::new(inner.clone())) };
         let p = packet(&s);
         assert_eq!(p.len(), 1280, "the quote fills the minimum MTU");
         let (_, off, _) = transport(&p);
@@ -407,13 +415,23 @@ mod tests {
         let first = frag(0, 16);
         let w = walk(&first, first.len()).unwrap();
         let info = FragInfo { offset: 0, more: true, ident: 0xdead_beef };
-        assert_eq!(w, Walk { end: End::Transport { proto: 17, offset: 56 }, fragment: Some(info), headers: 2 });
+        assert_eq!(
+            w,
+            Walk {
+                end: End::Transport { proto: 17, offset: 56 },
+                fragment: Some(info),
+                headers: 2
+            }
+        );
         assert_eq!(&first[56..], &l4[..16]);
         // Later: the walk stops at the fragment header.
         let later = frag(16, 100);
         let w = walk(&later, later.len()).unwrap();
         let info = FragInfo { offset: 2, more: false, ident: 0xdead_beef };
-        assert_eq!(w, Walk { end: End::LaterFragment { offset: 48 }, fragment: Some(info), headers: 2 });
+        assert_eq!(
+            w,
+            Walk { end: End::LaterFragment { offset: 48 }, fragment: Some(info), headers: 2 }
+        );
         assert_eq!(&later[56..], &l4[16..]);
         // Overlapping: bytes 8..24 again, MF since it does not end the datagram.
         let overlap = frag(8, 16);
@@ -472,7 +490,10 @@ mod tests {
         assert_eq!((p[4], p[5], p[6]), (0, 4, 44));
         assert_eq!(walk(&p, 44), Err(ExtError::CutShort));
         // A fragment header cut to 5 bytes by its own len.
-        let p = packet(&s(vec![Ext { len: Some(5), ..ext(ExtKind::Frag { offset: 0, more: false, id: 1 }) }]));
+        let p = packet(&s(vec![Ext {
+            len: Some(5),
+            ..ext(ExtKind::Frag { offset: 0, more: false, id: 1 })
+        }]));
         assert_eq!(&p[40..45], &[6, 0, 0, 0, 0]);
         assert_eq!(walk(&p[..45], 45), Err(ExtError::CutShort));
     }
