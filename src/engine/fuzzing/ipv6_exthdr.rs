@@ -8,7 +8,8 @@
 //!   `packet_len / 8` headers, each at least 8 bytes, inside the packet);
 //! - it agrees with a line-by-line model of 6.12's `ipv6_get_l4proto`
 //!   (`ipv6_skip_exthdr`): the kernel finds protocol P at offset O inside
-//!   the packet exactly when the walk does;
+//!   the packet exactly when the walk does, and P past the packet's end
+//!   exactly when the walk says `TransportBeyondPacket { proto: P }`;
 //! - given a prefix, it asks for more bytes ([`ExtError::NeedBytes`]) with
 //!   a growing, bounded count, and fed that many it ends with the answer
 //!   the whole packet gives (the kernel shell's protocol);
@@ -103,9 +104,25 @@ fn kernel_l4proto(skb: &[u8]) -> Option<(u8, usize)> {
 }
 
 fn check_against_kernel(skb: &[u8], ours: Result<crate::wire::ipv6_exthdr::Walk, ExtError>) {
-    let kernel = kernel_l4proto(skb).filter(|&(_, off)| off <= skb.len());
-    let ours = ours.ok().and_then(|w| w.l4());
-    assert_eq!(ours, kernel, "the walk and 6.12's ipv6_get_l4proto disagree");
+    match kernel_l4proto(skb) {
+        Some((proto, off)) if off <= skb.len() => {
+            assert_eq!(ours.map(|w| w.l4()), Ok(Some((proto, off))), "6.12 finds {proto} at {off}");
+        }
+        Some((proto, off)) => {
+            assert_eq!(
+                ours,
+                Err(ExtError::TransportBeyondPacket { proto }),
+                "6.12 finds {proto} at {off}"
+            );
+        }
+        None => {
+            assert!(
+                ours.map_or(true, |w| w.l4().is_none()),
+                "6.12 finds nothing, the walk {ours:?}"
+            );
+            assert!(!matches!(ours, Err(ExtError::TransportBeyondPacket { .. })));
+        }
+    }
 }
 
 /// Feeds the walk growing prefixes as the kernel shell would.

@@ -296,11 +296,18 @@ pub struct Quoted<'a> {
 /// payload length, which describes the original packet.
 pub fn parse_quoted(quote: &[u8]) -> Result<Quoted<'_>, QuoteError> {
     let ip = Ipv6::new_checked(quote).map_err(|_| QuoteError::Truncated)?;
-    let walk = Chain::new(quote, quote.len(), ipv6::HEADER_LEN, ip.next_header())
-        .finish()
-        .map_err(QuoteError::Chain)?;
-    let (proto, offset) = walk.l4().ok_or(QuoteError::LaterFragment)?;
-    let l4 = quote.get(offset..).unwrap_or_default();
+    let (proto, l4) =
+        match Chain::new(quote, quote.len(), ipv6::HEADER_LEN, ip.next_header()).finish() {
+            Ok(walk) => {
+                let (proto, offset) = walk.l4().ok_or(QuoteError::LaterFragment)?;
+                (proto, quote.get(offset..).unwrap_or_default())
+            }
+            // 6.12 reads nothing of a header-less protocol: its tuple is whole.
+            Err(ExtError::TransportBeyondPacket { proto }) if quoted_l4_len(proto) == 0 => {
+                (proto, quote.get(quote.len()..).unwrap_or_default())
+            }
+            Err(e) => return Err(QuoteError::Chain(e)),
+        };
     if l4.len() < quoted_l4_len(proto) {
         return Err(QuoteError::ShortTransport);
     }
@@ -458,6 +465,12 @@ mod tests {
         // Too few port bytes; a chain cut short by the quote's end.
         assert_eq!(parse_quoted(&q[..q.len() - 1]), Err(QuoteError::ShortTransport));
         assert_eq!(parse_quoted(&q[..45]), Err(QuoteError::Chain(ExtError::BadLength)));
+        let beyond = |proto| Err(QuoteError::Chain(ExtError::TransportBeyondPacket { proto }));
+        assert_eq!(parse_quoted(&q[..53]), beyond(6));
+        // A header-less protocol past the quote's end: its tuple is whole.
+        let mut g = q.clone();
+        g[48] = 47; // the destination options header names GRE
+        assert_eq!(parse_quoted(&g[..53]).map(|p| (p.proto, p.l4.len())), Ok((47, 0)));
         assert_eq!(parse_quoted(&q[..41]), Err(QuoteError::Chain(ExtError::CutShort)));
         assert_eq!(parse_quoted(&q[..39]), Err(QuoteError::Truncated));
         // A protocol without ports needs no transport bytes.

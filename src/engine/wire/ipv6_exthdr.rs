@@ -19,12 +19,17 @@
 //! transport header in this packet); no-next-header (59) ends it without a
 //! protocol, which nf_conntrack counts as INVALID.
 //!
-//! Stricter than 6.12 in one point: every header must end inside the
-//! packet. 6.12 only reads each header's first bytes, so a last header
-//! whose length runs past the packet's end still yields a (bogus)
-//! transport offset beyond it; every protocol with a header then fails to
-//! read it, and only a header-less protocol would be tracked. Here that
-//! chain is [`ExtError::BadLength`].
+//! Every header must end inside the packet. 6.12 only reads each header's
+//! first bytes, so a header whose length runs past the packet's end and
+//! names a transport protocol yields a transport offset beyond the end:
+//! every protocol with a header then fails to read it (INVALID), but a
+//! header-less (generic) protocol is tracked by its addresses. The walk
+//! says so with [`ExtError::TransportBeyondPacket`], naming that protocol,
+//! so the tracker can do the same; an overlong header that names another
+//! extension header is [`ExtError::BadLength`] (6.12's next read fails).
+//! Seen on 6.12: a TCP header read as hop-by-hop options (a destination
+//! options header naming next header 0) gives protocol 48 beyond the
+//! packet, and nf_conntrack tracks the packet as generic.
 //!
 //! Termination: every header is at least 8 bytes long and must start
 //! inside the packet, so a chain visits at most `packet_len / 8` headers,
@@ -73,8 +78,16 @@ pub enum ExtError {
     /// A header's fixed part (2 bytes; the fragment header's 8) lies
     /// beyond the end of the packet.
     CutShort,
-    /// A header's length field makes it end beyond the packet.
+    /// A header's length field makes it end beyond the packet, and it
+    /// names another extension header.
     BadLength,
+    /// A header's length field makes it end beyond the packet, and it
+    /// names this (transport) protocol: 6.12 reports the protocol at an
+    /// offset past the end (INVALID unless the protocol has no header).
+    TransportBeyondPacket {
+        /// The protocol the overlong header names.
+        proto: u8,
+    },
     /// Next header 59: 6.12 finds no protocol and counts INVALID.
     NoNextHeader,
     /// The next bytes to read lie inside the packet but beyond the buffer
@@ -202,14 +215,17 @@ impl<'a> Chain<'a> {
         }
         let offset = self.offset;
         let (len, next) = if kind == nexthdr::FRAGMENT {
-            let frag = Frag::new_checked(self.bytes(offset, ipv6_frag::HEADER_LEN)?)
-                .map_err(|_| ExtError::CutShort)?;
-            let info = frag.info();
-            self.fragment = Some(info);
-            if !info.is_first() {
+            // As 6.12: the next header and offset field (4 bytes) first.
+            let h = self.bytes(offset, 4)?;
+            let next = read_u8(h, ipv6_frag::field::NEXT_HEADER);
+            if super::read_u16(h, ipv6_frag::field::FRAG_OFF) >> 3 != 0 {
+                // A later fragment: no transport header; its id too.
+                let frag = Frag::new_checked(self.bytes(offset, ipv6_frag::HEADER_LEN)?)
+                    .map_err(|_| ExtError::CutShort)?;
+                self.fragment = Some(frag.info());
                 self.state = State::StoppedAtFragment(offset);
             }
-            (ipv6_frag::HEADER_LEN, frag.next_header())
+            (ipv6_frag::HEADER_LEN, next)
         } else {
             let h = self.bytes(offset, 2)?;
             let field = usize::from(read_u8(h, 1));
@@ -223,7 +239,16 @@ impl<'a> Chain<'a> {
         };
         let end = offset.checked_add(len).ok_or(ExtError::BadLength)?;
         if end > self.packet_len {
-            return Err(ExtError::BadLength);
+            return Err(if is_ext_header(next) {
+                ExtError::BadLength
+            } else {
+                ExtError::TransportBeyondPacket { proto: next }
+            });
+        }
+        if kind == nexthdr::FRAGMENT && self.state == State::Walking {
+            let frag = Frag::new_checked(self.bytes(offset, ipv6_frag::HEADER_LEN)?)
+                .map_err(|_| ExtError::CutShort)?;
+            self.fragment = Some(frag.info());
         }
         self.headers = self.headers.saturating_add(1);
         if self.state == State::Walking {
@@ -457,9 +482,19 @@ mod tests {
         assert_eq!(walk_all(&packet(HOP, &[])), Err(ExtError::CutShort));
         assert_eq!(walk_all(&packet(DEST, &[UDP])), Err(ExtError::CutShort));
         assert_eq!(walk_all(&packet(AUTH, &[UDP])), Err(ExtError::CutShort));
+        // A fragment header: 6.12 reads its first 4 bytes; with those, a
+        // first fragment's header is just too long (naming UDP), a later
+        // fragment's still cut short (its id is missing).
         let f = frag(UDP, 0, false, 1);
+        let later = frag(UDP, 1, false, 1);
         for n in 0..8 {
-            assert_eq!(walk_all(&packet(FRAGMENT, &f[..n])), Err(ExtError::CutShort), "{n} bytes");
+            let want = if n < 4 {
+                ExtError::CutShort
+            } else {
+                ExtError::TransportBeyondPacket { proto: UDP }
+            };
+            assert_eq!(walk_all(&packet(FRAGMENT, &f[..n])), Err(want), "{n} bytes");
+            assert_eq!(walk_all(&packet(FRAGMENT, &later[..n])), Err(ExtError::CutShort));
         }
         let p = packet(HOP, &opts(ROUTING, 8));
         assert_eq!(walk_all(&p), Err(ExtError::CutShort));
@@ -471,19 +506,32 @@ mod tests {
 
     #[test]
     fn bad_length() {
-        // Hop-by-hop claiming 16 bytes with 8 in the packet.
+        // Hop-by-hop claiming 16 bytes with 8 in the packet, naming TCP:
+        // 6.12 would find TCP past the end.
         let mut h = opts(TCP, 16);
         h.truncate(8);
-        assert_eq!(walk_all(&packet(HOP, &h)), Err(ExtError::BadLength));
+        let beyond = |proto| Err(ExtError::TransportBeyondPacket { proto });
+        assert_eq!(walk_all(&packet(HOP, &h)), beyond(TCP));
+        // Naming another extension header (no next header included).
+        for next in [HOP, ROUTING, FRAGMENT, AUTH, NONE, DEST] {
+            let mut h = opts(next, 16);
+            h.truncate(8);
+            assert_eq!(walk_all(&packet(HOP, &h)), Err(ExtError::BadLength), "next {next}");
+        }
         // AH claiming 12 with 8; then exactly 12: fine, no data.
         let mut a = auth(UDP, 12);
         assert_eq!(walk_all(&packet(AUTH, &a)), Ok(transport(UDP, 52, None, 1)));
         a.truncate(8);
-        assert_eq!(walk_all(&packet(AUTH, &a)), Err(ExtError::BadLength));
+        assert_eq!(walk_all(&packet(AUTH, &a)), beyond(UDP));
         // A header longer than the payload length says, bytes present.
-        let mut p = packet(DEST, &opts(TCP, 24));
+        let mut p = packet(DEST, &opts(ESP, 24));
         p[5] = 16;
-        assert_eq!(walk(&p, 56), Err(ExtError::BadLength));
+        assert_eq!(walk(&p, 56), beyond(ESP));
+        // The transport header read as options (seen on 6.12: tracked as
+        // generic protocol 0x30 = 48).
+        let mut rest = opts(HOP, 8);
+        rest.extend([0x30, 0x39, 0, 22, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0xff, 0xff, 0, 0, 0, 0]);
+        assert_eq!(walk_all(&packet(DEST, &rest)), beyond(48));
     }
 
     #[test]
@@ -528,14 +576,15 @@ mod tests {
         rest.extend([0; 8]);
         let p = packet(HOP, &rest);
         let full = walk_all(&p).unwrap();
-        // The bytes actually read: 2 at 40, 2 at 48, 8 at 1072.
+        // The bytes actually read: 2 at 40, 2 at 48, 4 then 8 at 1072.
         for n in 0..=p.len() {
             let got = walk(&p[..n], p.len());
             let want = match n {
                 0..=39 => Err(ExtError::NeedBytes(40)),
                 40..=41 => Err(ExtError::NeedBytes(42)),
                 42..=49 => Err(ExtError::NeedBytes(50)),
-                50..=1079 => Err(ExtError::NeedBytes(1080)),
+                50..=1075 => Err(ExtError::NeedBytes(1076)),
+                1076..=1079 => Err(ExtError::NeedBytes(1080)),
                 _ => Ok(full),
             };
             assert_eq!(got, want, "prefix of {n}");
