@@ -104,7 +104,13 @@ pub fn targets(b: &Binding) -> [Target; 4] {
 /// [`rewrite::manip_packet_partial`]'s result with `target`'s end, by the
 /// straight path when the packet allows. Whether the address changed; on
 /// an error nothing is written.
-pub fn rewrite(head: &mut [u8], frame_len: usize, manip: Manip, target: Target, partial: bool) -> Result<bool, RewriteError> {
+pub fn rewrite(
+    head: &mut [u8],
+    frame_len: usize,
+    manip: Manip,
+    target: Target,
+    partial: bool,
+) -> Result<bool, RewriteError> {
     if let Some(changed) = straight(head, frame_len, manip, target, partial) {
         return Ok(changed);
     }
@@ -300,7 +306,16 @@ mod tests {
     /// A TCP or UDP packet from a template with its fields replaced, its
     /// checksums right or not.
     #[allow(clippy::too_many_arguments)]
-    fn packet(tcp: bool, src: u32, dst: u32, sport: u16, dport: u16, payload: &[u8], fix_l4: bool, extra: usize) -> std::vec::Vec<u8> {
+    fn packet(
+        tcp: bool,
+        src: u32,
+        dst: u32,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        fix_l4: bool,
+        extra: usize,
+    ) -> std::vec::Vec<u8> {
         let mut p = if tcp { TCP_SYN[..40].to_vec() } else { UDP_DNS[..28].to_vec() };
         p[0] = 0x45;
         p.extend_from_slice(payload);
