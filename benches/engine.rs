@@ -8,7 +8,8 @@
 //! - new flow: `track` + `confirm` of flows not in the table;
 //! - parse: `packet::parse` of a TCP segment, for the full per-packet cost;
 //! - nat: `nat::rewrite::manip_packet` of a TCP segment (address, port and
-//!   both checksums), the per-packet cost NAT adds; and the tuple choice
+//!   both checksums) and the same through `nat::fast::rewrite` (a bound
+//!   connection's per-packet path), the per-packet cost NAT adds; and the tuple choice
 //!   of a new masqueraded connection whose port is taken;
 //! - memory per entry.
 //!
@@ -351,6 +352,22 @@ fn bench_nat_rewrite(packets: u64) -> Row {
     Row { name: "nat rewrite tcp segment".into(), entries: 0, buckets: 0, packets, secs: start.elapsed().as_secs_f64() }
 }
 
+/// [`bench_nat_rewrite`] through the per-packet path of a bound
+/// connection (`nat::fast::rewrite`, its straight path).
+fn bench_nat_fast(packets: u64) -> Row {
+    use ip_conntrack::nat::{fast, Manip};
+    let mut b = tcp_segment();
+    let t = parse(&b, b.len()).expect("bench packet parses").tuple;
+    let targets = [Tuple { src: 0xcb00_7101, l4: L4::Ports { sport: 61000, dport: 443 }, ..t }, t]
+        .map(|t| fast::Target::of(&t, Manip::Src));
+    let start = Instant::now();
+    for i in 0..packets {
+        let target = targets[(i & 1) as usize];
+        black_box(fast::rewrite(black_box(&mut b), 140, Manip::Src, target, false)).ok();
+    }
+    Row { name: "nat rewrite tcp, straight path".into(), entries: 0, buckets: 0, packets, secs: start.elapsed().as_secs_f64() }
+}
+
 /// Reply tuples of `n` masqueraded flows, for the tuple choice.
 struct Replies(std::collections::HashSet<Tuple>);
 
@@ -449,6 +466,7 @@ fn main() {
     }
     if want("nat") {
         rows.push(bench_nat_rewrite(per));
+        rows.push(bench_nat_fast(per));
         rows.push(bench_nat_choice(10_000, per.min(500_000)));
     }
     for &n in &sizes {

@@ -12,6 +12,7 @@
 #ifndef IPCT_NAT_H
 #define IPCT_NAT_H
 
+#include <linux/netdevice.h>
 #include <linux/netfilter.h>
 #include <linux/skbuff.h>
 #include <linux/types.h>
@@ -45,12 +46,15 @@ bool ipct_nat_run_lookup(const struct nf_hook_state *state,
  * the NAT hooks) writable and linear: a pointer to them, or NULL.
  */
 u8 *ipct_skb_writable(struct sk_buff *skb, unsigned int len);
-/* Whether @skb's checksum is left to the device (CHECKSUM_PARTIAL). */
-bool ipct_skb_csum_partial(const struct sk_buff *skb);
+/*
+ * ipct_skb_writable() for a NAT rewrite of @skb's headers, with whether its
+ * checksum is left to the device (CHECKSUM_PARTIAL) in @partial; a
+ * received sum over its data (CHECKSUM_COMPLETE) is dropped at once, as
+ * ipct_skb_csum_changed() does (the caller rewrites or drops the packet).
+ */
+u8 *ipct_nat_writable(struct sk_buff *skb, unsigned int len, bool *partial);
 /* ip_route_me_harder for a locally generated packet NAT redirected. */
 int ipct_nat_reroute(const struct nf_hook_state *state, struct sk_buff *skb);
-/* The index of the hook's outgoing device, 0 without one. */
-int ipct_hook_out_ifindex(const struct nf_hook_state *state);
 /* Drops @skb's cached route (its destination changed at PRE_ROUTING). */
 void ipct_skb_dst_drop(struct sk_buff *skb);
 /*
@@ -73,5 +77,11 @@ int ipct_nat_masq_register(ipct_masq_cb cb);
 void ipct_nat_masq_unregister(void);
 /* 16 random bits (the port search). */
 u16 ipct_random_u16(void);
+
+#ifdef __BINDGEN__
+/* Where a device's index is (an int, checked in nat_helpers.c), so that
+ * the NAT hook reads the outgoing one without a call. */
+const unsigned long IPCT_NETDEV_IFINDEX_OFFSET = offsetof(struct net_device, ifindex);
+#endif
 
 #endif /* IPCT_NAT_H */

@@ -65,6 +65,9 @@ use core::ptr::{self, NonNull};
 use crate::entry::Counters;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::nat::bind::Binding;
+use crate::nat::fast::{self, Target};
+use crate::nat::Manip;
+use crate::tuple::Dir;
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::types::Opaque;
@@ -256,6 +259,24 @@ pub(crate) struct NatExt {
     src_state: AtomicU8,
     /// MASQUERADE's outgoing interface (0: none), for its flush.
     masq_index: AtomicI32,
+    /// What each end of each direction's packets becomes
+    /// ([`fast::targets`], by [`fast::slot`]): written with `reply`.
+    targets: [AtomicU64; 4],
+}
+
+impl NatExt {
+    /// What end `manip` of a packet of direction `dir` becomes
+    /// ([`Target::NONE`]: nothing to rewrite).
+    #[inline]
+    pub(crate) fn target(&self, manip: Manip, dir: Dir) -> Target {
+        self.targets.get(fast::slot(manip, dir)).map_or(Target::NONE, |t| Target::from_raw(t.load(Ordering::Relaxed)))
+    }
+
+    /// MASQUERADE's outgoing interface index, 0 if none.
+    #[inline]
+    pub(crate) fn masq_index(&self) -> i32 {
+        self.masq_index.load(Ordering::Relaxed)
+    }
 }
 
 /// The chain link and the engine entry: only under the stripe lock.
@@ -508,6 +529,7 @@ impl Conn {
                         src_next: AtomicPtr::new(ptr::null_mut()),
                         src_state: AtomicU8::new(0),
                         masq_index: AtomicI32::new(0),
+                        targets: [const { AtomicU64::new(0) }; 4],
                     },
                     GFP_ATOMIC,
                 )?;
@@ -525,6 +547,9 @@ impl Conn {
             a.store(v, Ordering::Relaxed);
         }
         n.status.store(b.status, Ordering::Relaxed);
+        for (a, t) in n.targets.iter().zip(fast::targets(b)) {
+            a.store(t.raw(), Ordering::Relaxed);
+        }
         if masq_index != 0 {
             n.masq_index.store(masq_index, Ordering::Relaxed);
         }
@@ -541,6 +566,14 @@ impl Conn {
         let n = self.nat()?;
         let load = |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
         Some(Binding { status: n.status.load(Ordering::Relaxed), orig: load(&n.orig), reply: load(&n.reply) })
+    }
+
+    /// The NAT state, if NAT bound the entry: its bindings are fixed once
+    /// the entry is confirmed ([`Conn::is_confirmed`]), and read without
+    /// a lock from then on.
+    #[inline]
+    pub(crate) fn nat_state(&self) -> Option<&NatExt> {
+        self.nat()
     }
 
     /// The key of the original tuple when source NAT changed it, read

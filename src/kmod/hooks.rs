@@ -9,7 +9,7 @@ use crate::ctinfo::CtInfo;
 use crate::ffi;
 use crate::ktable::Table;
 use crate::nat::icmp_error;
-use crate::nat::rewrite::manip_packet_partial;
+use crate::nat::fast::{self, Target};
 use crate::nat::Manip;
 use crate::skb::{Skb, SkbMut};
 use crate::tuple::Tuple;
@@ -145,28 +145,30 @@ impl<'a> Packet<'a> {
         unsafe { ffi::ipct_nat_run_lookup(self.state, self.skb, i, &mut v) }.then_some(v)
     }
 
-    /// Rewrites the end `manip` of the packet to `target`'s address and
-    /// port (`nf_nat_manip_pkt`). Which addresses changed; `None` when
-    /// the packet cannot be rewritten (then it is dropped, as 6.12 does).
-    pub(crate) fn rewrite(&mut self, manip: Manip, target: &Tuple) -> Option<Changed> {
+    /// Rewrites the end `manip` of the packet as `target` says
+    /// (`nf_nat_manip_pkt`). Whether the address changed; `None` when the
+    /// packet cannot be rewritten (then it is dropped, as 6.12 does).
+    #[inline]
+    pub(crate) fn rewrite(&mut self, manip: Manip, target: Target) -> Option<bool> {
         // SAFETY: the hook's packet, valid for the call.
         let len = unsafe { Skb::from_raw(self.skb) }?.len();
         // The largest IP header and layer-4 header a rewrite touches (TCP's
         // 20 bytes; options are never changed): no need to read the header
         // length first.
-        let want = len.min(60 + 20);
-        // SAFETY: the hook's packet.
-        let partial = unsafe { ffi::ipct_skb_csum_partial(self.skb) };
-        let changed = self.with_writable(want, |buf| {
-            let addrs = |b: &[u8]| -> Option<[u8; 8]> { b.get(12..20)?.try_into().ok() };
-            let before = addrs(buf)?;
-            manip_packet_partial(buf, len, manip, target, partial).ok()?;
-            let after = addrs(buf)?;
-            Some(Changed { src: before.get(..4) != after.get(..4), dst: before.get(4..) != after.get(4..) })
-        })??;
-        // SAFETY: the hook's packet, whose checksums were just changed.
-        unsafe { ffi::ipct_skb_csum_changed(self.skb) };
-        Some(changed)
+        let n = len.min(60 + 20);
+        let want = c_uint::try_from(n).ok()?;
+        let mut partial = false;
+        // SAFETY: the hook's packet, owned by the hook for the call;
+        // `partial` is valid for the write.
+        let p = unsafe { ffi::ipct_nat_writable(self.skb, want, &mut partial) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `skb_ensure_writable` made `want` bytes from `p` (the
+        // packet's data) linear and private to this packet; nothing else
+        // touches them during the call, and the slice does not outlive it.
+        let buf = unsafe { core::slice::from_raw_parts_mut(p, n) };
+        fast::rewrite(buf, len, manip, target, partial).ok()
     }
 
     /// Translates the ICMP error the packet is (`nf_nat_icmp_reply_translation`
@@ -200,9 +202,17 @@ impl<'a> Packet<'a> {
     }
 
     /// The index of the device the packet leaves by, 0 before routing.
+    #[inline]
     pub(crate) fn out_ifindex(&self) -> i32 {
-        // SAFETY: the hook's state, valid for the call.
-        unsafe { ffi::ipct_hook_out_ifindex(self.state) }
+        let dev = self.state.out;
+        if dev.is_null() {
+            return 0;
+        }
+        // SAFETY: a non-null `out` is the device the packet leaves by,
+        // valid for the hook call (type invariant: a valid hook state),
+        // whose `ifindex` is an `int` at this offset (nat_helpers.c checks
+        // its size); a device's index does not change while it is up.
+        unsafe { dev.cast::<u8>().add(ffi::IPCT_NETDEV_IFINDEX_OFFSET).cast::<i32>().read() }
     }
 
     /// Drops the packet's cached route: destination NAT changed where it
@@ -234,14 +244,6 @@ impl<'a> Packet<'a> {
         // have returned (`Table::shutdown` starts with `synchronize_net`).
         unsafe { Table::for_net(self.state.net) }
     }
-}
-
-/// Which addresses a NAT rewrite changed.
-pub(crate) struct Changed {
-    /// The source address.
-    pub(crate) src: bool,
-    /// The destination address.
-    pub(crate) dst: bool,
 }
 
 /// A netfilter hook function written in safe Rust.

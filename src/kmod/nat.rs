@@ -29,6 +29,7 @@ use crate::ffi;
 use crate::hooks::{self, HookPoint, Packet, Verdict};
 use crate::ktable::Table;
 use crate::nat::bind::{self, Binding, HookStep};
+use crate::nat::fast::Target;
 use crate::nat::icmp_error::{self, IcmpAction, NatStatus};
 use crate::nat::range::Range;
 use crate::netlink::request::NatSetup;
@@ -281,30 +282,68 @@ impl hooks::Hook for NatIn {
 }
 
 /// What every NAT hook does (`nf_nat_ipv4_fn` and the per-hook wrappers).
+#[inline(always)]
 fn nat_hook(pkt: &mut Packet<'_>) -> Verdict {
-    let hooknum = u32::from(pkt.hooknum());
     let Some((c, ctinfo)) = pkt.entry() else {
         return Verdict::ACCEPT;
     };
-    let related = matches!(ctinfo, CtInfo::Related | CtInfo::RelatedReply);
     if c.is_confirmed() {
         // Bindings are made before confirmation: from here on they are
-        // fixed, read without a lock, and most entries have none.
-        let Some(b) = c.confirmed_binding() else {
+        // fixed and read without a lock, each hook's rewrite decoded;
+        // most entries have none.
+        let Some(n) = c.nat_state() else {
             return Verdict::ACCEPT;
         };
-        if masq_moved(pkt, c, ctinfo.dir(), hooknum) {
-            // `nf_nat_oif_changed`: the route moved to another device;
-            // the mapping is of no use there.
-            let orig = b.tuple(Dir::Original);
-            c.table().remove_tuple(&orig, conn::now(), |x| core::ptr::eq(x, c));
-            return Verdict::DROP;
+        let related = matches!(ctinfo, CtInfo::Related | CtInfo::RelatedReply);
+        let hooknum = u32::from(pkt.hooknum());
+        if related {
+            return confirmed_related(pkt, c, ctinfo, hooknum);
         }
-        if related && pkt.ip_protocol() == Some(proto::ICMP) {
-            return icmp_reply(pkt, &b, ctinfo, hooknum);
+        let Some(manip) = Manip::for_hook(hooknum) else {
+            return Verdict::ACCEPT;
+        };
+        let dir = ctinfo.dir();
+        let target = n.target(manip, dir);
+        if hooknum == hook::POST_ROUTING && dir == Dir::Original {
+            let index = n.masq_index();
+            if index != 0 && index != pkt.out_ifindex() {
+                return masq_moved(c);
+            }
         }
-        return rewrite(pkt, &b, ctinfo.dir(), hooknum);
+        if !target.is_some() {
+            return Verdict::ACCEPT;
+        }
+        return rewrite(pkt, manip, target, hooknum);
     }
+    unconfirmed(pkt, c, ctinfo)
+}
+
+/// [`nat_hook`] for a related packet of a confirmed NATed entry: an ICMP
+/// error about it is translated; other related packets are their own
+/// entries' business.
+#[inline(never)]
+fn confirmed_related(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo, hooknum: u32) -> Verdict {
+    let Some(b) = c.confirmed_binding() else {
+        return Verdict::ACCEPT;
+    };
+    if masq_moved_at(pkt, c, ctinfo.dir(), hooknum) {
+        return drop_moved(c, &b);
+    }
+    if pkt.ip_protocol() == Some(proto::ICMP) {
+        return icmp_reply(pkt, &b, ctinfo, hooknum);
+    }
+    match b.rewrite_target(ctinfo.dir(), hooknum) {
+        Some((manip, t)) => rewrite(pkt, manip, Target::of(&t, manip), hooknum),
+        None => Verdict::ACCEPT,
+    }
+}
+
+/// [`nat_hook`] for an entry not yet confirmed: binds it at this hook's
+/// end if it is new and unbound here, then rewrites.
+#[inline(never)]
+fn unconfirmed(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo) -> Verdict {
+    let hooknum = u32::from(pkt.hooknum());
+    let related = matches!(ctinfo, CtInfo::Related | CtInfo::RelatedReply);
     // An ICMP error about a connection: translated, never bound.
     if related && pkt.ip_protocol() == Some(proto::ICMP) {
         let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
@@ -322,16 +361,37 @@ fn nat_hook(pkt: &mut Packet<'_>) -> Verdict {
         HookStep::Rewrite => {}
     }
     let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
-    rewrite(pkt, &b, ctinfo.dir(), hooknum)
+    match b.rewrite_target(ctinfo.dir(), hooknum) {
+        Some((manip, t)) => rewrite(pkt, manip, Target::of(&t, manip), hooknum),
+        None => Verdict::ACCEPT,
+    }
 }
 
-/// Whether a masqueraded connection's packet leaves by another device
-/// than the one MASQUERADE mapped it out of.
-fn masq_moved(pkt: &Packet<'_>, c: &Conn, dir: Dir, hooknum: u32) -> bool {
+/// `nf_nat_oif_changed`: a masqueraded connection's packet leaves by
+/// another device than the one MASQUERADE mapped it out of; the mapping
+/// is of no use there, the entry goes and the packet is dropped.
+#[inline(never)]
+fn masq_moved(c: &Conn) -> Verdict {
+    match c.confirmed_binding() {
+        Some(b) => drop_moved(c, &b),
+        None => Verdict::DROP,
+    }
+}
+
+/// Whether [`masq_moved`] applies to a packet of direction `dir` at
+/// `hooknum` and its device moved.
+fn masq_moved_at(pkt: &Packet<'_>, c: &Conn, dir: Dir, hooknum: u32) -> bool {
     hooknum == hook::POST_ROUTING && dir == Dir::Original && {
         let index = c.masq_index();
         index != 0 && index != pkt.out_ifindex()
     }
+}
+
+/// Removes the entry whose MASQUERADE device moved; the packet is dropped.
+fn drop_moved(c: &Conn, b: &Binding) -> Verdict {
+    let orig = b.tuple(Dir::Original);
+    c.table().remove_tuple(&orig, conn::now(), |x| core::ptr::eq(x, c));
+    Verdict::DROP
 }
 
 /// Runs the lookups of the packet's hook until one binds `c`'s end
@@ -352,25 +412,31 @@ fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Verdict {
     bind_conn(c, manip, &range, 0)
 }
 
-/// Rewrites the packet as the entry's bindings `b` say for direction
-/// `dir` at `hooknum` (`nf_nat_packet`), then what each hook does after a
-/// change (re-routing, dropping a stale route, forgetting an
-/// early-demuxed socket).
-fn rewrite(pkt: &mut Packet<'_>, b: &Binding, dir: Dir, hooknum: u32) -> Verdict {
-    let Some((manip, target)) = b.rewrite_target(dir, hooknum) else {
-        return Verdict::ACCEPT;
-    };
-    let Some(changed) = pkt.rewrite(manip, &target) else {
+/// Rewrites end `manip` of the packet as `target` says (`nf_nat_packet`),
+/// then what each hook does after a change (re-routing, dropping a stale
+/// route, forgetting an early-demuxed socket).
+#[inline(always)]
+fn rewrite(pkt: &mut Packet<'_>, manip: Manip, target: Target, hooknum: u32) -> Verdict {
+    let Some(changed) = pkt.rewrite(manip, target) else {
         return Verdict::DROP;
     };
+    if changed {
+        return after_change(pkt, hooknum);
+    }
+    Verdict::ACCEPT
+}
+
+/// What hook `hooknum` does once NAT changed the address its end rewrites.
+#[inline(always)]
+fn after_change(pkt: &mut Packet<'_>, hooknum: u32) -> Verdict {
     match hooknum {
-        hook::PRE_ROUTING if changed.dst => pkt.drop_route(),
-        hook::LOCAL_OUT if changed.dst => {
+        hook::PRE_ROUTING => pkt.drop_route(),
+        hook::LOCAL_OUT => {
             if pkt.reroute().is_err() {
                 return Verdict::DROP;
             }
         }
-        hook::LOCAL_IN if changed.src => pkt.orphan_demuxed(),
+        hook::LOCAL_IN => pkt.orphan_demuxed(),
         _ => {}
     }
     Verdict::ACCEPT

@@ -15,6 +15,9 @@
 #include <net/inet_sock.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+
+/* IPCT_NETDEV_IFINDEX_OFFSET's field (include/ipct_nat.h). */
+static_assert(sizeof(((struct net_device *)0)->ifindex) == sizeof(int));
 #include <net/sock.h>
 #include <net/tcp.h>
 #include <net/route.h>
@@ -122,19 +125,20 @@ u8 *ipct_skb_writable(struct sk_buff *skb, unsigned int len)
 	return skb->data;
 }
 
-bool ipct_skb_csum_partial(const struct sk_buff *skb)
+u8 *ipct_nat_writable(struct sk_buff *skb, unsigned int len, bool *partial)
 {
-	return skb->ip_summed == CHECKSUM_PARTIAL;
+	if (skb_ensure_writable(skb, len))
+		return NULL;
+	*partial = skb->ip_summed == CHECKSUM_PARTIAL;
+	/* The headers are rewritten in place, or the packet dropped. */
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+	return skb->data;
 }
 
 int ipct_nat_reroute(const struct nf_hook_state *state, struct sk_buff *skb)
 {
 	return ip_route_me_harder(state->net, state->sk, skb, RTN_UNSPEC);
-}
-
-int ipct_hook_out_ifindex(const struct nf_hook_state *state)
-{
-	return state->out ? state->out->ifindex : 0;
 }
 
 void ipct_skb_dst_drop(struct sk_buff *skb)

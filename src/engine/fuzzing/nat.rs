@@ -25,7 +25,8 @@ use super::Input;
 use crate::nat::icmp_error::translate;
 use crate::nat::options::{encode_compat, parse as parse_options, Target};
 use crate::nat::range::{flags, manip_key, with_addr, with_key, Range};
-use crate::nat::rewrite::manip_packet;
+use crate::nat::fast::{rewrite as fast_rewrite, Target as FastTarget};
+use crate::nat::rewrite::{manip_packet, manip_packet_partial};
 use crate::nat::unique::{unique_tuple, Clash};
 use crate::nat::Manip;
 use crate::packet::parse;
@@ -133,6 +134,17 @@ fn rewrite(inp: &mut Input) {
             Tuple { src: addr, dst: addr, proto: protocol, l4 }
         }
     };
+    // The per-packet path of a bound connection writes the same bytes,
+    // straight path or not, with or without checksum offload.
+    let fast_target = FastTarget::of(&target, manip);
+    for partial in [false, true] {
+        let mut general = before.clone();
+        let g = manip_packet_partial(&mut general, frame, manip, &target, partial);
+        let mut fast = before.clone();
+        let f = fast_rewrite(&mut fast, frame, manip, fast_target, partial);
+        assert_eq!(f.map(|_| ()), g, "the per-packet rewrite decides otherwise");
+        assert_eq!(fast, general, "the per-packet rewrite writes other bytes");
+    }
     match manip_packet(&mut p, frame, manip, &target) {
         Err(_) => assert_eq!(p, before, "a refused rewrite wrote bytes"),
         Ok(()) => {

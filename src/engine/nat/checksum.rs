@@ -8,18 +8,21 @@
 /// Folds a sum of at most eight 16-bit words (below 2^19) to 16 bits,
 /// the end-around carries added back: two folds are enough (the first
 /// leaves at most 0x10006, the second at most 0xffff).
+#[inline(always)]
 fn fold(sum: u32) -> u16 {
     let once = (sum & 0xffff).wrapping_add(sum >> 16);
     u16::try_from((once & 0xffff).wrapping_add(once >> 16)).unwrap_or(u16::MAX)
 }
 
 /// The checksum `check` after the 16-bit field `old` became `new`.
+#[inline(always)]
 pub fn replace2(check: u16, old: u16, new: u16) -> u16 {
     !fold(u32::from(!check).wrapping_add(u32::from(!old)).wrapping_add(u32::from(new)))
 }
 
 /// The checksum `check` after the 32-bit field `old` became `new` (an
 /// address, in the header or in the pseudo-header).
+#[inline(always)]
 pub fn replace4(check: u16, old: u32, new: u32) -> u16 {
     let old = !old;
     let sum = u32::from(!check)

@@ -14,6 +14,8 @@
 //!   does with a packet;
 //! - [`checksum`] — incremental checksum updates (RFC 1624);
 //! - [`rewrite`] — `nf_nat_ipv4_manip_pkt` over a byte slice;
+//! - [`fast`] — a bound connection's per-packet rewrite: its targets
+//!   decoded at binding time, a straight path for TCP and UDP;
 //! - [`icmp_error`] — `nf_nat_icmp_reply_translation`;
 //! - `model` (with `std`) — a table model for host tests.
 //!
@@ -21,6 +23,7 @@
 
 pub mod bind;
 pub mod checksum;
+pub mod fast;
 pub mod icmp_error;
 pub mod jhash;
 #[cfg(feature = "std")]

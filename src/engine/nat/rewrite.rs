@@ -306,23 +306,41 @@ pub fn manip_packet_partial(
     target: &Tuple,
     partial: bool,
 ) -> Result<(), RewriteError> {
+    manip_end(head, frame_len, manip, target.proto, NewEnd::of(target, manip), partial).map(|_| ())
+}
+
+/// [`manip_packet_partial`] for a target given as the protocol and the
+/// end `new` it makes: the general path of [`crate::nat::fast::rewrite`].
+/// Whether the address changed.
+pub(crate) fn manip_end(
+    head: &mut [u8],
+    frame_len: usize,
+    manip: Manip,
+    protocol: u8,
+    new: NewEnd,
+    partial: bool,
+) -> Result<bool, RewriteError> {
     let ip = Ipv4::new_checked(head).map_err(|_| RewriteError::BadIpHeader)?;
     let total = usize::from(ip.total_len());
     if total < ip.header_len() || total > frame_len {
         return Err(RewriteError::BadIpHeader);
     }
-    if ip.protocol() != target.proto {
+    if ip.protocol() != protocol {
         return Err(RewriteError::Mismatch);
     }
+    let old_addr = match manip {
+        Manip::Src => ip.src(),
+        Manip::Dst => ip.dst(),
+    };
     // Bytes past the total length (link-layer padding) are not the
     // packet's: the kernel has trimmed them away.
     let end = total.min(head.len());
     let pkt = head.get(..end).ok_or(RewriteError::BadIpHeader)?;
     // The header lies within `end` (total >= header length), so `ip`
     // views the same header bytes as `pkt` holds.
-    let edits = plan_ip(pkt, &ip, 0, total, manip, NewEnd::of(target, manip), partial)?;
+    let edits = plan_ip(pkt, &ip, 0, total, manip, new, partial)?;
     edits.apply(head.get_mut(..end).ok_or(RewriteError::BadIpHeader)?);
-    Ok(())
+    Ok(old_addr != new.addr)
 }
 
 #[cfg(test)]
