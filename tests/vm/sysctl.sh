@@ -29,6 +29,21 @@ ip_conntrack_udp_timeout 30 1 2147483647
 ip_conntrack_udp_timeout_stream 120 1 2147483647
 ip_conntrack_icmp_timeout 30 1 2147483647
 ip_conntrack_generic_timeout 600 1 2147483647
+ip_conntrack_sctp_timeout_closed 10 1 2147483647
+ip_conntrack_sctp_timeout_cookie_wait 3 1 2147483647
+ip_conntrack_sctp_timeout_cookie_echoed 3 1 2147483647
+ip_conntrack_sctp_timeout_established 210 1 2147483647
+ip_conntrack_sctp_timeout_shutdown_sent 3 1 2147483647
+ip_conntrack_sctp_timeout_shutdown_recd 3 1 2147483647
+ip_conntrack_sctp_timeout_shutdown_ack_sent 3 1 2147483647
+ip_conntrack_sctp_timeout_heartbeat_sent 30 1 2147483647
+ip_conntrack_dccp_timeout_request 240 1 2147483647
+ip_conntrack_dccp_timeout_respond 480 1 2147483647
+ip_conntrack_dccp_timeout_partopen 480 1 2147483647
+ip_conntrack_dccp_timeout_open 43200 1 2147483647
+ip_conntrack_dccp_timeout_closereq 64 1 2147483647
+ip_conntrack_dccp_timeout_closing 64 1 2147483647
+ip_conntrack_dccp_timeout_timewait 240 1 2147483647
 ip_conntrack_acct 0 0 1
 "
 MAX_CAP=134217728
