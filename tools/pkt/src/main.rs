@@ -4,6 +4,8 @@
 mod build;
 mod cli;
 mod csum;
+mod dccp;
+mod sctp;
 mod send;
 
 use std::io::BufRead;
