@@ -509,14 +509,16 @@ traffic() {
 
     # dccp-conn: Request, Response, the Ack of the Response (PARTOPEN,
     # ASSURED), client Data in PARTOPEN (INVALID), DataAcks (OPEN; one
-    # covering the header only), a Sync (ignored), CloseReq, Close, Reset.
+    # whose checksum covers its first 8 bytes only: CsCov 3, counted from
+    # the header's start as 6.12 does), a Sync (ignored), CloseReq, Close,
+    # Reset.
     class 40
     dccp_c $k --dccp-type request --dccp-seq 100
     dccp_s $k --dccp-type response --dccp-seq 900 --dccp-ack 100
     dccp_c $k --dccp-type ack --dccp-seq 101 --dccp-ack 900
     dccp_c $k --dccp-type data --dccp-seq 102 --payload early
     dccp_s $k --dccp-type dataack --dccp-seq 901 --dccp-ack 101 --payload hi
-    dccp_c $k --dccp-type dataack --dccp-seq 103 --dccp-ack 901 --cscov 1 --payload ok
+    dccp_c $k --dccp-type dataack --dccp-seq 103 --dccp-ack 901 --cscov 3 --payload ok
     dccp_c $k --dccp-type sync --dccp-seq 104 --dccp-ack 901
     dccp_s $k --dccp-type closereq --dccp-seq 902 --dccp-ack 104
     dccp_c $k --dccp-type close --dccp-seq 105 --dccp-ack 902
