@@ -32,31 +32,6 @@ fn tuple(p: u8, src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
 
 // ---------------------------------------------------------------- SCTP
 
-/// An SCTP packet with tag `vtag` and chunks `(type, flags, body)`.
-fn sctp(src: u32, sport: u16, dst: u32, dport: u16, vtag: u32, chunks: &[(u8, u8, &[u8])]) -> Vec<u8> {
-    let mut l4 = Vec::new();
-    l4.extend_from_slice(&sport.to_be_bytes());
-    l4.extend_from_slice(&dport.to_be_bytes());
-    l4.extend_from_slice(&vtag.to_be_bytes());
-    l4.extend_from_slice(&[0; 4]);
-    for (ty, flags, body) in chunks {
-        l4.extend_from_slice(&[*ty, *flags]);
-        l4.extend_from_slice(&((4 + body.len()) as u16).to_be_bytes());
-        l4.extend_from_slice(body);
-        while l4.len() % 4 != 0 {
-            l4.push(0);
-        }
-    }
-    ipv4(src, dst, proto::SCTP, &l4)
-}
-
-/// The fixed part of an INIT or INIT ACK with initiate tag `tag`.
-fn init_body(tag: u32) -> Vec<u8> {
-    let mut b = tag.to_be_bytes().to_vec();
-    b.extend_from_slice(&[0, 1, 0, 0, 0, 10, 0, 10, 0, 0, 0, 1]);
-    b
-}
-
 const CT: u32 = 0xc1c1_c1c1; // the client's tag
 const ST: u32 = 0x5e5e_5e5e; // the server's tag
 
@@ -139,31 +114,6 @@ fn sctp_retransmitted_init_does_not_refresh() {
 
 // ---------------------------------------------------------------- DCCP
 
-/// A DCCP packet of type `ty` with X set (48-bit numbers), sequence
-/// `seq`, and for types with an acknowledgement subheader, `ack`.
-fn dccp(src: u32, sport: u16, dst: u32, dport: u16, ty: u8, seq: u64, ack: u64) -> Vec<u8> {
-    let mut l4 = Vec::new();
-    l4.extend_from_slice(&sport.to_be_bytes());
-    l4.extend_from_slice(&dport.to_be_bytes());
-    l4.extend_from_slice(&[0, 0, 0, 0, ty << 1 | 1, 0]);
-    l4.extend_from_slice(&((seq >> 32) as u16).to_be_bytes());
-    l4.extend_from_slice(&(seq as u32).to_be_bytes());
-    match ty {
-        2 => {}
-        0 => l4.extend_from_slice(&42u32.to_be_bytes()),
-        _ => {
-            l4.extend_from_slice(&[0, 0]);
-            l4.extend_from_slice(&((ack >> 32) as u16).to_be_bytes());
-            l4.extend_from_slice(&(ack as u32).to_be_bytes());
-            if ty == 1 || ty == 7 {
-                l4.extend_from_slice(&[0, 0, 0, 42]);
-            }
-        }
-    }
-    l4[4] = (l4.len() / 4) as u8;
-    ipv4(src, dst, proto::DCCP, &l4)
-}
-
 fn dccp_state(t: &ip_conntrack::host::Tracker, tup: &Tuple, now: u64) -> Option<DccpState> {
     match t.lookup(tup, now)?.0.proto {
         ProtoState::Dccp(d) => Some(d.state()),
@@ -225,18 +175,6 @@ fn dccp_handshake_ack_assures_and_reset_answer_kills() {
 }
 
 // ---------------------------------------------------------------- UDP-Lite
-
-/// A UDP-Lite datagram with coverage field `cscov` and a non-zero
-/// checksum field (the host does not verify it).
-fn udplite(src: u32, sport: u16, dst: u32, dport: u16, cscov: u16, payload: &[u8]) -> Vec<u8> {
-    let mut l4 = Vec::new();
-    l4.extend_from_slice(&sport.to_be_bytes());
-    l4.extend_from_slice(&dport.to_be_bytes());
-    l4.extend_from_slice(&cscov.to_be_bytes());
-    l4.extend_from_slice(&0x1234u16.to_be_bytes());
-    l4.extend_from_slice(payload);
-    ipv4(src, dst, proto::UDPLITE, &l4)
-}
 
 #[test]
 fn udplite_ports_timeouts_and_coverage() {
