@@ -147,9 +147,9 @@ fn pkt() -> BoxedStrategy<Pkt> {
         1 => (host(), host(), prop_oneof![Just(47u8), Just(50u8)]).prop_map(|(src, dst, proto)| Pkt::Generic { src, dst, proto }),
         1 => (host(), host(), host(), host(), idx(CSCOVS.len()))
             .prop_map(|(src, dst, sport, dport, cscov)| Pkt::UdpLite { src, dst, sport, dport, cscov }),
-        2 => (host(), host(), host(), host(), idx(VTAGS.len()), idx(CHUNKS.len()), idx(VTAGS.len()))
+        1 => (host(), host(), host(), host(), idx(VTAGS.len()), idx(CHUNKS.len()), idx(VTAGS.len()))
             .prop_map(|(src, dst, sport, dport, vtag, chunk, tag)| Pkt::Sctp { src, dst, sport, dport, vtag, chunk, tag }),
-        2 => (host(), host(), host(), host(), 0u8..10, 0u8..3, 0u8..3)
+        1 => (host(), host(), host(), host(), 0u8..10, 0u8..3, 0u8..3)
             .prop_map(|(src, dst, sport, dport, ty, seq, ack)| Pkt::Dccp { src, dst, sport, dport, ty, seq, ack }),
         1 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(Pkt::Garbage),
     ]
