@@ -7,24 +7,12 @@ mod common;
 use common::*;
 use ip_conntrack::ctinfo::CtInfo;
 use ip_conntrack::entry::Status;
-use ip_conntrack::host::Verdict;
 use ip_conntrack::invalid::Invalid;
 use ip_conntrack::procfmt::parse_line;
 use ip_conntrack::proto::dccp::DccpState;
 use ip_conntrack::proto::sctp::SctpState;
 use ip_conntrack::proto::ProtoState;
 use ip_conntrack::tuple::{proto, Tuple, L4};
-
-fn ct(v: Verdict) -> CtInfo {
-    v.ctinfo().unwrap_or_else(|| panic!("not tracked: {v:?}"))
-}
-
-fn invalid(v: Verdict) -> Invalid {
-    match v {
-        Verdict::Invalid(why) => why,
-        other => panic!("not invalid: {other:?}"),
-    }
-}
 
 fn tuple(p: u8, src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
     Tuple { src, dst, proto: p, l4: L4::Ports { sport, dport } }

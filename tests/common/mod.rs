@@ -5,7 +5,9 @@
 
 use ip_conntrack::config::Config;
 use ip_conntrack::hash::HashKey;
-use ip_conntrack::host::Tracker;
+use ip_conntrack::ctinfo::CtInfo;
+use ip_conntrack::host::{Tracker, Verdict};
+use ip_conntrack::invalid::Invalid;
 use ip_conntrack::tuple::{proto, Tuple, L4};
 
 /// `a.b.c.d` as the engine's address number.
@@ -217,6 +219,19 @@ pub fn udplite(src: u32, sport: u16, dst: u32, dport: u16, cscov: u16, payload: 
     l4.extend_from_slice(&0x1234u16.to_be_bytes());
     l4.extend_from_slice(payload);
     ipv4(src, dst, proto::UDPLITE, &l4)
+}
+
+/// The classification of a tracked packet (panics otherwise).
+pub fn ct(v: Verdict) -> CtInfo {
+    v.ctinfo().unwrap_or_else(|| panic!("not tracked: {v:?}"))
+}
+
+/// Why a packet was INVALID (panics otherwise).
+pub fn invalid(v: Verdict) -> Invalid {
+    match v {
+        Verdict::Invalid(why) => why,
+        other => panic!("not invalid: {other:?}"),
+    }
 }
 
 /// A UDP tuple.

@@ -232,33 +232,23 @@ fn plan_l4(buf: &[u8], l: &L4Edit, edits: &mut Edits) -> Result<(), RewriteError
         Manip::Dst => hdroff.saturating_add(2),
     };
     match protocol {
-        proto::TCP => {
+        proto::TCP | proto::DCCP => {
             let key = new.key.ok_or(RewriteError::Mismatch)?;
             // Only a full header has the checksum (6.12: "TCP connection
-            // tracking guarantees" the first 8 bytes).
-            let full = hdroff.checked_add(tcp::HEADER_LEN).is_some_and(|end| pkt_end >= end);
-            if !have(if full { tcp::HEADER_LEN } else { 8 }) {
+            // tracking guarantees" the first 8 bytes; DCCP's the same).
+            let (hlen, check_at) = if protocol == proto::TCP {
+                (tcp::HEADER_LEN, tcp::field::CHECKSUM)
+            } else {
+                (dccp::HEADER_LEN, dccp::field::CHECKSUM)
+            };
+            let full = hdroff.checked_add(hlen).is_some_and(|end| pkt_end >= end);
+            if !have(if full { hlen } else { 8 }) {
                 return Err(RewriteError::Truncated);
             }
             let old = read_u16(buf, port_at);
             edits.push(Edit::u16(port_at, key));
             if full {
-                let at = hdroff.saturating_add(tcp::field::CHECKSUM);
-                edits.push(Edit::u16(at, l.checksum(read_u16(buf, at), old, key)));
-            }
-        }
-        proto::DCCP => {
-            // As TCP: 8 bytes guaranteed, the checksum in the 12 of a
-            // whole generic header (6.12's `dccp_manip_pkt`).
-            let key = new.key.ok_or(RewriteError::Mismatch)?;
-            let full = hdroff.checked_add(dccp::HEADER_LEN).is_some_and(|end| pkt_end >= end);
-            if !have(if full { dccp::HEADER_LEN } else { 8 }) {
-                return Err(RewriteError::Truncated);
-            }
-            let old = read_u16(buf, port_at);
-            edits.push(Edit::u16(port_at, key));
-            if full {
-                let at = hdroff.saturating_add(dccp::field::CHECKSUM);
+                let at = hdroff.saturating_add(check_at);
                 edits.push(Edit::u16(at, l.checksum(read_u16(buf, at), old, key)));
             }
         }
