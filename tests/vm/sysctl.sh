@@ -29,13 +29,14 @@ ip_conntrack_udp_timeout 30 1 2147483647
 ip_conntrack_udp_timeout_stream 120 1 2147483647
 ip_conntrack_icmp_timeout 30 1 2147483647
 ip_conntrack_generic_timeout 600 1 2147483647
-ip_conntrack_sctp_timeout_established 210 1 2147483647
-ip_conntrack_dccp_timeout_open 43200 1 2147483647
 ip_conntrack_acct 0 0 1
 "
-# The other SCTP and DCCP timeouts: the same range and handler as the two
-# above (one table of timeouts), so only their default and one write each.
+# The SCTP and DCCP timeouts: entries of the same table of timeouts as
+# the ones above (same range, same handler), so their defaults and one
+# write each of SCTP and DCCP are checked, not every range again.
 SAME_RANGE="
+ip_conntrack_sctp_timeout_established 210
+ip_conntrack_dccp_timeout_open 43200
 ip_conntrack_sctp_timeout_closed 10
 ip_conntrack_sctp_timeout_cookie_wait 3
 ip_conntrack_sctp_timeout_cookie_echoed 3
@@ -116,14 +117,18 @@ EOF
 while read -r name def; do
     [ -n "$name" ] || continue
     check_eq "$name = $def" "$(cat "$NF/$name" 2>&1)" "$def"
+done <<EOF
+$SAME_RANGE
+EOF
+for name in ip_conntrack_sctp_timeout_established ip_conntrack_dccp_timeout_open; do
+    def=$(cat "$NF/$name")
     if write "$NF/$name" 1 && [ "$(cat "$NF/$name")" = 1 ] && write "$NF/$name" "$def"; then
         pass "$name takes 1 and its default back"
     else
         fail "$name takes 1 and its default back (reads '$(cat "$NF/$name")')"
     fi
-done <<EOF
-$SAME_RANGE
-EOF
+    refuses "$NF/$name" 0 "0 (below the range)"
+done
 check_match "sysctl(8) reads a knob" "$(sysctl net.ipv4.netfilter.ip_conntrack_udp_timeout 2>&1)" \
     '^net\.ipv4\.netfilter\.ip_conntrack_udp_timeout = 30$'
 count=$(ls "$NF" | grep -c '^ip_conntrack_')
