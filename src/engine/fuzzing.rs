@@ -23,18 +23,21 @@ use crate::packet::{parse, L4Info};
 use crate::procfmt::{format_entry, parse_line, MAX_LINE_LEN};
 use crate::wire::MAX_HEAD_LEN;
 
+mod ipv6_exthdr;
 mod nat;
+pub use ipv6_exthdr::ipv6_exthdr_input;
 pub use nat::nat_input;
 
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a finding.
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets by name, as in `fuzz/fuzz_targets/NAME.rs`.
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("parse", parse_input),
     ("track", track_input),
     ("ctnetlink", ctnetlink_input),
     ("nat", nat_input),
+    ("ipv6_exthdr", ipv6_exthdr_input),
 ];
 
 /// Runs target `name` on `data`; false when there is no such target.

@@ -1,4 +1,5 @@
-//! Checked zero-copy views over the IPv4, TCP, UDP and ICMP headers, and
+//! Checked zero-copy views over the IPv4, IPv6 (its extension-header chain
+//! and fragment header), TCP, UDP, ICMP and ICMPv6 headers, and
 //! [`parse_packet`], which turns the first bytes of a packet into the
 //! [`Packet`] summary the tracker works on.
 //!
@@ -23,7 +24,11 @@
 
 pub mod dccp;
 pub mod icmp;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6_exthdr;
+pub mod ipv6_frag;
 pub mod sctp;
 pub mod tcp;
 pub mod udp;
@@ -80,19 +85,33 @@ pub(crate) fn words_to_bytes(words: u8) -> usize {
 /// The Internet checksum (RFC 1071) of `data`: 0 when `data` includes a
 /// correct checksum field.
 pub fn checksum(data: &[u8]) -> u16 {
+    complement(sum_words(0, data))
+}
+
+/// Adds `data` as big-endian 16-bit words (an odd last byte padded with
+/// zero) to a one's-complement running sum, folded as it goes so it never
+/// overflows: pieces of a message (a pseudo-header, then the message) can
+/// be summed one after the other.
+pub(crate) fn sum_words(mut sum: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(2);
-    let mut sum: u32 = 0;
     for c in &mut chunks {
         let word = c.first_chunk::<2>().map_or(0, |w| u16::from_be_bytes(*w));
-        sum = sum.wrapping_add(u32::from(word));
-        // Fold as we go so the sum never overflows.
-        sum = (sum & 0xffff).wrapping_add(sum >> 16);
+        sum = fold(sum.wrapping_add(u32::from(word)));
     }
     if let Some(&last) = chunks.remainder().first() {
-        sum = sum.wrapping_add(u32::from(last) << 8);
+        sum = fold(sum.wrapping_add(u32::from(last) << 8));
     }
+    sum
+}
+
+fn fold(sum: u32) -> u32 {
+    (sum & 0xffff).wrapping_add(sum >> 16)
+}
+
+/// The checksum of a [`sum_words`] sum: folded to 16 bits, complemented.
+pub(crate) fn complement(mut sum: u32) -> u16 {
     while sum > 0xffff {
-        sum = (sum & 0xffff).wrapping_add(sum >> 16);
+        sum = fold(sum);
     }
     !u16::try_from(sum).unwrap_or(u16::MAX)
 }

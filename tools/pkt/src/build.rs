@@ -1,11 +1,13 @@
 //! Packet construction: a `Spec` says what to put in each field, `packet()`
-//! turns it into the bytes of one IPv4 packet (header included).
+//! turns it into the bytes of one IPv4 packet (header included), or of an
+//! IPv6 packet when the spec has IPv6 addresses (`build6`).
 //!
 //! Checksums are computed over the packet as built, before any override
 //! that breaks it on purpose (`bad_*`) and before truncation, so a truncated
 //! packet carries the checksum of its full version, like a real packet cut
 //! short on the way.
 
+use crate::build6::{self, Ip6};
 use crate::csum;
 
 /// IP protocol numbers the builder knows how to fill in.
@@ -81,6 +83,9 @@ pub struct Spec {
     /// header included, checksums as for the whole), as the fragment at
     /// START: offset START / 8, MF set unless the slice reaches the end.
     pub frag_slice: Option<(usize, usize)>,
+    /// IPv6 instead of IPv4 (`src`, `dst`, `id`, `df`, `ihl`,
+    /// `total_length`, `ip_options` and `bad_ip_csum` are then unused).
+    pub ip6: Option<Ip6>,
 }
 
 #[derive(Clone, Debug)]
@@ -156,6 +161,7 @@ impl Default for Spec {
             payload: Vec::new(),
             truncate: None,
             frag_slice: None,
+            ip6: None,
         }
     }
 }
@@ -185,12 +191,13 @@ impl Default for Icmp {
 
 /// Builds one packet as `spec` describes it.
 pub fn packet(spec: &Spec) -> Vec<u8> {
-    let l4 = match spec.proto {
-        PROTO_TCP => tcp(spec),
-        PROTO_UDP => udp(spec),
-        PROTO_ICMP => icmp(spec),
-        PROTO_UDPLITE => udplite(spec),
-        PROTO_SCTP => {
+    let l4 = match (spec.proto, &spec.ip6) {
+        (PROTO_TCP, _) => tcp(spec),
+        (PROTO_UDP, _) => udp(spec),
+        (PROTO_ICMP, None) => icmp(spec),
+        (build6::PROTO_ICMPV6, Some(v6)) => build6::icmpv6(spec, v6),
+        (PROTO_UDPLITE, _) => udplite(spec),
+        (PROTO_SCTP, _) => {
             let mut chunks = spec.sctp.chunks.clone();
             if !spec.payload.is_empty() {
                 // A payload rides in one more DATA chunk.
@@ -200,12 +207,33 @@ pub fn packet(spec: &Spec) -> Vec<u8> {
             }
             crate::sctp::packet(spec.sport, spec.dport, spec.sctp.vtag, &chunks, spec.bad_csum)
         }
-        PROTO_DCCP => {
-            crate::dccp::packet(&spec.dccp, spec.src, spec.dst, spec.sport, spec.dport, &spec.payload, spec.bad_csum)
+        (PROTO_DCCP, _) => {
+            let len = crate::dccp::len(&spec.dccp, spec.payload.len());
+            let pseudo = pseudo(spec, PROTO_DCCP, len);
+            crate::dccp::packet(&spec.dccp, pseudo, spec.sport, spec.dport, &spec.payload, spec.bad_csum)
         }
         _ => spec.payload.clone(),
     };
-    let mut pkt = match spec.frag_slice {
+    let mut pkt = match (&spec.ip6, spec.frag_slice) {
+        (Some(v6), _) => build6::packet(spec, v6, &l4),
+        (None, frag_slice) => ipv4_packet(spec, &l4, frag_slice),
+    };
+    if let Some(n) = spec.truncate {
+        pkt.truncate(n);
+    }
+    pkt
+}
+
+/// The pseudo-header sum of the spec's family.
+fn pseudo(spec: &Spec, proto: u8, len: usize) -> u32 {
+    match &spec.ip6 {
+        Some(v6) => build6::pseudo(v6, proto, len),
+        None => csum::pseudo(spec.src, spec.dst, proto, clamp_u16(len)),
+    }
+}
+
+fn ipv4_packet(spec: &Spec, l4: &[u8], frag_slice: Option<(usize, usize)>) -> Vec<u8> {
+    match frag_slice {
         Some((start, len)) => {
             let end = start.saturating_add(len).min(l4.len());
             let part = l4.get(start..end).unwrap_or_default();
@@ -220,14 +248,10 @@ pub fn packet(spec: &Spec) -> Vec<u8> {
         }
         None => {
             let mut p = ipv4_header(spec, l4.len());
-            p.extend_from_slice(&l4);
+            p.extend_from_slice(l4);
             p
         }
-    };
-    if let Some(n) = spec.truncate {
-        pkt.truncate(n);
     }
-    pkt
 }
 
 fn ipv4_header(spec: &Spec, l4_len: usize) -> Vec<u8> {
@@ -296,8 +320,7 @@ fn tcp(spec: &Spec) -> Vec<u8> {
     s.extend_from_slice(&options);
     s.extend_from_slice(&spec.payload);
 
-    let pseudo = csum::pseudo(spec.src, spec.dst, PROTO_TCP, clamp_u16(s.len()));
-    let mut sum = csum::finish(csum::add(pseudo, &s));
+    let mut sum = csum::finish(csum::add(pseudo(spec, PROTO_TCP, s.len()), &s));
     if spec.bad_csum {
         sum = csum::broken(sum);
     }
@@ -320,7 +343,7 @@ fn udp(spec: &Spec) -> Vec<u8> {
     d.extend_from_slice(&spec.payload);
 
     let covered = usize::from(len).min(d.len());
-    let pseudo = csum::pseudo(spec.src, spec.dst, PROTO_UDP, len);
+    let pseudo = pseudo(spec, PROTO_UDP, usize::from(len));
     let mut sum = match csum::finish(csum::add(pseudo, &d[..covered])) {
         0 => 0xffff, // 0 means "no checksum": send its one's-complement twin
         sum => sum,
@@ -344,7 +367,7 @@ fn udplite(spec: &Spec) -> Vec<u8> {
     d.extend_from_slice(&spec.payload);
     let covered = if cov == 0 { d.len() } else { usize::from(cov).min(d.len()) };
     let proto = spec.udp.csum_proto.unwrap_or(PROTO_UDPLITE);
-    let pseudo = csum::pseudo(spec.src, spec.dst, proto, clamp_u16(d.len()));
+    let pseudo = pseudo(spec, proto, d.len());
     let mut sum = match csum::finish(csum::add(pseudo, &d[..covered])) {
         0 => 0xffff,
         sum => sum,
@@ -388,12 +411,21 @@ fn clamp_u16(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
 }
 
-/// Prepends an Ethernet II header (EtherType IPv4) for an AF_PACKET send.
+/// The EtherType of an IP packet: IPv6 when its version nibble says 6.
+pub fn ethertype(ip: &[u8]) -> u16 {
+    match ip.first() {
+        Some(b) if b >> 4 == 6 => 0x86dd,
+        _ => 0x0800,
+    }
+}
+
+/// Prepends an Ethernet II header (EtherType from the IP version) for an
+/// AF_PACKET send.
 pub fn ethernet(dst_mac: [u8; 6], src_mac: [u8; 6], ip: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(14 + ip.len());
     f.extend_from_slice(&dst_mac);
     f.extend_from_slice(&src_mac);
-    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&ethertype(ip).to_be_bytes());
     f.extend_from_slice(ip);
     f
 }

@@ -1,12 +1,15 @@
 //! Command line: turns `--flag value` pairs into a `build::Spec` and a way
 //! to deliver it.
 
+use std::net::IpAddr;
+
 use crate::build::{self, Spec, PROTO_DCCP, PROTO_ICMP, PROTO_SCTP, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE, TCP_FLAGS};
+use crate::build6::{self, Ext, ExtKind, Ip6};
 
 pub const USAGE: &str = "\
 usage: pkt --src ADDR --dst ADDR [options]
 
-Builds IPv4 packets and sends them through a raw IP socket (default) or,
+Builds IPv4 or IPv6 packets (the family of the addresses) and sends them through a raw IP socket (default) or,
 with --iface, as Ethernet frames on that interface (AF_PACKET), or prints
 them with --dump.
 
@@ -39,6 +42,22 @@ IPv4:
   --ip-options HEX    raw option bytes (zero-padded to a multiple of 4)
   --bad-ip-csum       break the header checksum (survives only with --iface)
   --truncate N        send only the first N bytes of the packet
+
+IPv6 (--src and --dst IPv6 addresses; --tos is the traffic class, --ttl the
+hop limit, --proto icmp means ICMPv6; --mf, --frag-offset, --frag-slice and
+--id (32 bits) add a fragment header after the --ext chain):
+  --flow-label N      flow label (20 bits)
+  --payload-length N  payload length field override
+  --next-header N     the fixed header's next-header field override
+  --ext SPEC          an extension header, in order (repeatable): KIND with
+                      comma-separated KEY=VALUE overrides. Kinds: hop, dest,
+                      rt (type=N segleft=N), ah, frag (off=N m=0|1 id=N),
+                      raw (type=N hex=BYTES: exactly those bytes). Keys for
+                      all: len=N (bytes built; default 8, ah 16),
+                      hdrlen=N (length field), next=N (next-header field).
+                      e.g. --ext hop --ext dest,len=16 --ext rt,segleft=0
+                      --ext dest,next=60 (names a header that is not there)
+  --inner-ext SPEC    the same for the packet an ICMPv6 error quotes
 
 TCP / UDP:
   --sport N (12345)  --dport N (80)
@@ -74,12 +93,13 @@ DCCP (--proto dccp; ports as above):
   --cscov N           the CsCov field (0: the checksum covers everything)
   --dccp-doff N       data offset field override (32-bit words)
 
-ICMP:
-  --icmp-type N (8)  --icmp-code N (0)  --icmp-id N (1)  --icmp-seq N (1)
-  Error types (3, 4, 5, 11, 12) quote an inner packet instead of a payload:
+ICMP / ICMPv6:
+  --icmp-type N (8; ICMPv6 128)  --icmp-code N (0)  --icmp-id N (1)  --icmp-seq N (1)
+  Error types (3, 4, 5, 11, 12; ICMPv6 0-127) quote an inner packet instead
+  of a payload (ICMPv6: the whole inner packet, at most 1232 bytes):
   --inner-proto P (tcp)  --inner-src ADDR (outer dst)  --inner-dst ADDR (outer src)
   --inner-sport N  --inner-dport N  --inner-seq N  --inner-flags LETTERS
-  --inner-icmp-type N (8)  --inner-icmp-code N  --inner-icmp-id N  --inner-icmp-seq N
+  --inner-icmp-type N (8; ICMPv6 128)  --inner-icmp-code N  --inner-icmp-id N  --inner-icmp-seq N
   --inner-truncate N  bytes of the inner packet quoted (default: IP header + 8)
 
 payload:
@@ -143,6 +163,10 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
     let (mut icmp_id, mut icmp_seq) = (None, None);
     let mut init_tag = 1u32;
     let mut chunks: Vec<String> = Vec::new();
+    let (mut icmp_type, mut inner_icmp_type) = (None, None);
+    let mut id: u32 = 0;
+    let mut v6 = Ip6::default();
+    let mut inner_ext = Vec::new();
 
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
@@ -171,7 +195,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--proto" => spec.proto = proto(&value()?)?,
             "--tos" => spec.tos = num(flag, &value()?)?,
             "--ttl" => spec.ttl = num(flag, &value()?)?,
-            "--id" => spec.id = num(flag, &value()?)?,
+            "--id" => id = num(flag, &value()?)?,
             "--df" => spec.df = true,
             "--mf" => spec.mf = true,
             "--frag-offset" => spec.frag_offset = bounded(flag, &value()?, 0x1fff)?,
@@ -181,6 +205,11 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--ip-options" => spec.ip_options = hex(&value()?)?,
             "--bad-ip-csum" => spec.bad_ip_csum = true,
             "--truncate" => spec.truncate = Some(num(flag, &value()?)?),
+            "--flow-label" => v6.flow_label = bounded(flag, &value()?, 0xfffff)?,
+            "--payload-length" => v6.payload_length = Some(num(flag, &value()?)?),
+            "--next-header" => v6.next_header = Some(num(flag, &value()?)?),
+            "--ext" => v6.ext.push(ext(&value()?)?),
+            "--inner-ext" => inner_ext.push(ext(&value()?)?),
 
             "--sport" => spec.sport = num(flag, &value()?)?,
             "--dport" => spec.dport = num(flag, &value()?)?,
@@ -207,7 +236,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--cscov" => spec.dccp.cscov = bounded(flag, &value()?, 15)?,
             "--dccp-doff" => spec.dccp.doff = Some(num(flag, &value()?)?),
 
-            "--icmp-type" => spec.icmp.icmp_type = num(flag, &value()?)?,
+            "--icmp-type" => icmp_type = Some(num(flag, &value()?)?),
             "--icmp-code" => spec.icmp.code = num(flag, &value()?)?,
             "--icmp-id" => icmp_id = Some(num(flag, &value()?)?),
             "--icmp-seq" => icmp_seq = Some(num(flag, &value()?)?),
@@ -218,7 +247,7 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--inner-dport" => inner.dport = num(flag, &value()?)?,
             "--inner-seq" => inner.tcp.seq = num(flag, &value()?)?,
             "--inner-flags" => inner.tcp.flags = tcp_flags(&value()?)?,
-            "--inner-icmp-type" => inner.icmp.icmp_type = num(flag, &value()?)?,
+            "--inner-icmp-type" => inner_icmp_type = Some(num(flag, &value()?)?),
             "--inner-icmp-code" => inner.icmp.code = num(flag, &value()?)?,
             "--inner-icmp-id" => inner.icmp.id = num(flag, &value()?)?,
             "--inner-icmp-seq" => inner.icmp.seq = num(flag, &value()?)?,
@@ -236,20 +265,79 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
     for c in &chunks {
         spec.sctp.chunks.push(crate::sctp::parse_chunk(c, init_tag)?);
     }
-    spec.src = src.ok_or("--src is required")?;
-    spec.dst = dst.ok_or("--dst is required")?;
-    let is_error = build::icmp_is_error(spec.icmp.icmp_type);
+    let src = src.ok_or("--src is required")?;
+    let dst = dst.ok_or("--dst is required")?;
+    let is_v6 = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            (spec.src, spec.dst) = (s.octets(), d.octets());
+            false
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            (v6.src, v6.dst) = (s.octets(), d.octets());
+            true
+        }
+        _ => return Err("--src and --dst must be of the same family".into()),
+    };
+    let (icmp_proto, echo) = if is_v6 { (build6::PROTO_ICMPV6, 128) } else { (PROTO_ICMP, 8) };
+    spec.icmp.icmp_type = icmp_type.unwrap_or(echo);
+    inner.icmp.icmp_type = inner_icmp_type.unwrap_or(echo);
+    // In IPv6, "icmp" (protocol 1) means ICMPv6.
+    for s in [&mut spec, &mut inner] {
+        if is_v6 && s.proto == PROTO_ICMP {
+            s.proto = build6::PROTO_ICMPV6;
+        }
+    }
+    let is_error = if is_v6 {
+        build6::icmpv6_is_error(spec.icmp.icmp_type)
+    } else {
+        build::icmp_is_error(spec.icmp.icmp_type)
+    };
     // Echo-style messages default to id 1, seq 1; errors to an unused word of 0.
     let unset = if is_error { 0 } else { 1 };
     spec.icmp.id = icmp_id.unwrap_or(unset);
     spec.icmp.seq = icmp_seq.unwrap_or(unset);
-    if spec.proto == PROTO_ICMP && is_error {
-        inner.src = inner_src.unwrap_or(spec.dst);
-        inner.dst = inner_dst.unwrap_or(spec.src);
-        if inner.truncate.is_none() {
-            inner.truncate = Some(build::default_quote_len(&inner));
+    if is_v6 {
+        v6.frag_id = id;
+    } else {
+        spec.id = u16::try_from(id).map_err(|_| format!("--id: {id} is more than 65535"))?;
+        if !v6.ext.is_empty() || !inner_ext.is_empty() {
+            return Err("--ext and --inner-ext need IPv6 addresses".into());
+        }
+    }
+    if spec.proto == icmp_proto && is_error {
+        let family = |a: Option<IpAddr>| match a {
+            Some(a) if a.is_ipv6() != is_v6 => Err("inner addresses must be of the outer family"),
+            a => Ok(a),
+        };
+        match (family(inner_src)?, family(inner_dst)?) {
+            (s, d) if is_v6 => {
+                let as6 = |a: Option<IpAddr>, or: [u8; 16]| match a {
+                    Some(IpAddr::V6(a)) => a.octets(),
+                    _ => or,
+                };
+                inner.ip6 = Some(Ip6 {
+                    src: as6(s, v6.dst),
+                    dst: as6(d, v6.src),
+                    ext: inner_ext,
+                    ..Ip6::default()
+                });
+            }
+            (s, d) => {
+                let as4 = |a: Option<IpAddr>, or: [u8; 4]| match a {
+                    Some(IpAddr::V4(a)) => a.octets(),
+                    _ => or,
+                };
+                inner.src = as4(s, spec.dst);
+                inner.dst = as4(d, spec.src);
+                if inner.truncate.is_none() {
+                    inner.truncate = Some(build::default_quote_len(&inner));
+                }
+            }
         }
         spec.icmp.quote = Some(Box::new(inner));
+    }
+    if is_v6 {
+        spec.ip6 = Some(v6);
     }
     let delivery = match (dump, iface) {
         (true, _) => Delivery::Dump,
@@ -286,10 +374,54 @@ fn slice(s: &str) -> Result<(usize, usize), String> {
     Ok((start, num("--frag-slice", b)?))
 }
 
-fn addr(s: &str) -> Result<[u8; 4], String> {
-    s.parse::<std::net::Ipv4Addr>()
-        .map(|a| a.octets())
-        .map_err(|_| format!("not an IPv4 address: {s:?}"))
+fn addr(s: &str) -> Result<IpAddr, String> {
+    s.parse::<IpAddr>().map_err(|_| format!("not an IP address: {s:?}"))
+}
+
+/// An `--ext` header: `KIND[,KEY=VALUE]...` (see USAGE).
+fn ext(s: &str) -> Result<Ext, String> {
+    let mut parts = s.split(',');
+    let kind = parts.next().unwrap_or_default();
+    let mut keys = Vec::new();
+    for p in parts {
+        let (k, v) = p.split_once('=').ok_or(format!("--ext {s:?}: want KEY=VALUE, got {p:?}"))?;
+        keys.push((k, v));
+    }
+    let get = |key: &str| keys.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let n = |key: &str, default: u64, max: u64| -> Result<u64, String> {
+        match get(key) {
+            Some(v) => bounded(&format!("--ext {kind},{key}"), v, max),
+            None => Ok(default),
+        }
+    };
+    let kind = match kind {
+        "hop" => ExtKind::Hop,
+        "dest" => ExtKind::Dest,
+        "rt" => ExtKind::Routing {
+            routing_type: n("type", 0, 255)? as u8,
+            segments_left: n("segleft", 0, 255)? as u8,
+        },
+        "ah" => ExtKind::Auth,
+        "frag" => ExtKind::Frag {
+            offset: n("off", 0, 0x1fff)? as u16,
+            more: n("m", 0, 1)? == 1,
+            id: n("id", 0, u64::from(u32::MAX))? as u32,
+        },
+        "raw" => ExtKind::Raw {
+            ty: n("type", 0, 255)? as u8,
+            bytes: hex(get("hex").ok_or(format!("--ext {s:?}: raw needs hex=BYTES"))?)?,
+        },
+        _ => return Err(format!("--ext {s:?}: unknown kind {kind:?} (hop, dest, rt, ah, frag, raw)")),
+    };
+    let known = ["len", "hdrlen", "next", "type", "segleft", "off", "m", "id", "hex"];
+    if let Some((k, _)) = keys.iter().find(|(k, _)| !known.contains(k)) {
+        return Err(format!("--ext {s:?}: unknown key {k:?}"));
+    }
+    let mut e = Ext::new(kind);
+    e.len = get("len").map(|v| bounded("--ext len", v, 0xffff)).transpose()?;
+    e.hdrlen = get("hdrlen").map(|v| bounded("--ext hdrlen", v, 255)).transpose()?;
+    e.next = get("next").map(|v| bounded("--ext next", v, 255)).transpose()?;
+    Ok(e)
 }
 
 fn proto(s: &str) -> Result<u8, String> {
@@ -300,6 +432,7 @@ fn proto(s: &str) -> Result<u8, String> {
         "sctp" => Ok(PROTO_SCTP),
         "dccp" => Ok(PROTO_DCCP),
         "udplite" => Ok(PROTO_UDPLITE),
+        "icmpv6" | "icmp6" | "ipv6-icmp" => Ok(build6::PROTO_ICMPV6),
         _ => num("--proto", s),
     }
 }
@@ -408,6 +541,58 @@ mod tests {
         assert_eq!(a.spec.dst, [203, 0, 113, 9]); // the line's value wins
         assert_eq!(a.spec.src, [192, 0, 2, 2]);
         assert!(parse(&v("--src 1.2.3.4 --dst 1.2.3.4 --batch")).is_err());
+    }
+
+    #[test]
+    fn ipv6_addresses_choose_the_family() {
+        let a = args("--src 2001:db8::2 --dst 2001:db8:1::2 --proto icmp --id 0x10000 --flow-label 5 --dump");
+        let v6 = a.spec.ip6.as_ref().expect("ipv6");
+        assert_eq!(v6.src[..4], [0x20, 0x01, 0x0d, 0xb8]);
+        assert_eq!(v6.dst[15], 2);
+        assert_eq!((v6.frag_id, v6.flow_label), (0x10000, 5));
+        assert_eq!(a.spec.proto, 58);
+        assert_eq!((a.spec.icmp.icmp_type, a.spec.icmp.id, a.spec.icmp.seq), (128, 1, 1));
+        assert!(a.spec.icmp.quote.is_none());
+        assert!(args("--src 192.0.2.1 --dst 192.0.2.2").spec.ip6.is_none());
+        assert_eq!(args("--src ::1 --dst ::1 --proto ipv6-icmp").spec.proto, 58);
+    }
+
+    #[test]
+    fn ipv6_extension_headers() {
+        let a = args(
+            "--src ::1 --dst ::2 --ext hop --ext dest,len=16,next=59 --ext rt,type=4,segleft=1 \
+             --ext ah,hdrlen=9 --ext frag,off=3,m=1,id=7 --ext raw,type=60,hex=3b00010400000000",
+        );
+        let e = &a.spec.ip6.as_ref().unwrap().ext;
+        assert_eq!(e.len(), 6);
+        assert_eq!(e[0], Ext::new(ExtKind::Hop));
+        assert_eq!((e[1].kind.clone(), e[1].len, e[1].next), (ExtKind::Dest, Some(16), Some(59)));
+        assert_eq!(e[2].kind, ExtKind::Routing { routing_type: 4, segments_left: 1 });
+        assert_eq!((e[3].kind.clone(), e[3].hdrlen), (ExtKind::Auth, Some(9)));
+        assert_eq!(e[4].kind, ExtKind::Frag { offset: 3, more: true, id: 7 });
+        assert_eq!(e[5].kind, ExtKind::Raw { ty: 60, bytes: vec![59, 0, 1, 4, 0, 0, 0, 0] });
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        for bad in ["--ext bogus", "--ext hop,len", "--ext hop,color=1", "--ext raw,type=1",
+                    "--ext frag,m=2", "--ext hop,hdrlen=256", "--ext rt,type=300"] {
+            assert!(parse(&v(&format!("--src ::1 --dst ::2 {bad}"))).is_err(), "{bad}");
+        }
+        assert!(parse(&v("--src 192.0.2.1 --dst 192.0.2.2 --ext hop")).is_err());
+    }
+
+    #[test]
+    fn ipv6_error_quotes_in_its_family() {
+        let a = args("--src 2001:db8::1 --dst 2001:db8::2 --proto icmp --icmp-type 1 --icmp-code 4 \
+                      --inner-proto udp --inner-dport 53 --inner-ext dest");
+        let q = a.spec.icmp.quote.as_ref().expect("quote");
+        let inner = q.ip6.as_ref().expect("an IPv6 quote");
+        assert_eq!((inner.src[15], inner.dst[15]), (2, 1));
+        assert_eq!(inner.ext, vec![Ext::new(ExtKind::Dest)]);
+        assert_eq!((q.proto, q.dport, q.truncate), (17, 53, None));
+        assert_eq!((a.spec.icmp.id, a.spec.icmp.seq), (0, 0));
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert!(parse(&v("--src ::1 --dst 192.0.2.1")).is_err());
+        assert!(parse(&v("--src ::1 --dst ::2 --proto icmp --icmp-type 1 --inner-src 192.0.2.1")).is_err());
+        assert!(parse(&v("--src 192.0.2.1 --dst 192.0.2.2 --id 65536")).is_err());
     }
 
     #[test]

@@ -47,8 +47,21 @@ pub fn parse_type(s: &str) -> Result<u8, String> {
     }
 }
 
-/// The DCCP packet from `src` to `dst` with `payload`.
-pub fn packet(d: &Dccp, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8], bad_csum: bool) -> Vec<u8> {
+/// The length of the DCCP packet `d` with `payload_len` payload bytes.
+pub fn len(d: &Dccp, payload_len: usize) -> usize {
+    let generic = if d.x { 16 } else { 12 };
+    let sub = match d.ty {
+        2 => 0,
+        0 => 4,
+        1 | 7 => if d.x { 12 } else { 8 },
+        _ => if d.x { 8 } else { 4 },
+    };
+    generic + sub + payload_len
+}
+
+/// The DCCP packet with `payload`; `pseudo` is the pseudo-header sum of
+/// the packet's family (protocol 33, [`len`] bytes).
+pub fn packet(d: &Dccp, pseudo: u32, sport: u16, dport: u16, payload: &[u8], bad_csum: bool) -> Vec<u8> {
     let mut p = Vec::with_capacity(28 + payload.len());
     p.extend_from_slice(&sport.to_be_bytes());
     p.extend_from_slice(&dport.to_be_bytes());
@@ -86,7 +99,6 @@ pub fn packet(d: &Dccp, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payl
         0 => p.len(),
         c => (usize::from(c) - 1).saturating_mul(4).min(p.len()),
     };
-    let pseudo = csum::pseudo(src, dst, 33, u16::try_from(p.len()).unwrap_or(u16::MAX));
     let mut sum = csum::finish(csum::add(pseudo, &p[..covered]));
     if bad_csum {
         sum = csum::broken(sum);
@@ -102,15 +114,22 @@ mod tests {
     #[test]
     fn request_layout_and_checksum() {
         let d = Dccp { seq: 0x1_0000_0002, ..Dccp::default() };
-        let p = packet(&d, [192, 0, 2, 1], [198, 51, 100, 2], 40000, 5001, b"", false);
-        assert_eq!(p.len(), 20);
+        let pseudo = csum::pseudo([192, 0, 2, 1], [198, 51, 100, 2], 33, 20);
+        let p = packet(&d, pseudo, 40000, 5001, b"", false);
+        assert_eq!((p.len(), len(&d, 0)), (20, 20));
         assert_eq!(p[4], 5);
         assert_eq!(p[8], 1); // Request, X
         assert_eq!(&p[10..16], &[0, 1, 0, 0, 0, 2]);
-        let pseudo = csum::pseudo([192, 0, 2, 1], [198, 51, 100, 2], 33, 20);
         assert_eq!(csum::finish(csum::add(pseudo, &p)), 0);
-        let ack = packet(&Dccp { ty: 3, ack: 7, ..Dccp::default() }, [0; 4], [0; 4], 1, 2, b"", false);
-        assert_eq!((ack.len(), ack[4], ack[23]), (24, 6, 7));
+        let a = Dccp { ty: 3, ack: 7, ..Dccp::default() };
+        let ack = packet(&a, 0, 1, 2, b"", false);
+        assert_eq!((ack.len(), ack[4], ack[23], len(&a, 0)), (24, 6, 7, 24));
+        for ty in 0..10 {
+            for x in [true, false] {
+                let d = Dccp { ty, x, ..Dccp::default() };
+                assert_eq!(packet(&d, 0, 1, 2, b"abc", false).len(), len(&d, 3), "{ty} {x}");
+            }
+        }
         assert_eq!(parse_type("closereq"), Ok(5));
         assert!(parse_type("x").is_err());
     }

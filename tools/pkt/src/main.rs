@@ -1,7 +1,8 @@
-//! pkt: crafts IPv4 packets field by field and sends them, for tests that
+//! pkt: crafts IPv4 and IPv6 packets field by field and sends them, for tests that
 //! need packets no ordinary tool will produce.
 
 mod build;
+mod build6;
 mod cli;
 mod csum;
 mod dccp;
@@ -70,7 +71,10 @@ fn run(args: &Args, route: &mut Route) -> Result<(), Failure> {
             dump(&pkt);
             return Ok(());
         }
-        Delivery::Raw => send::raw(args.spec.dst, &pkt, args.count),
+        Delivery::Raw => match &args.spec.ip6 {
+            Some(v6) => send::raw6(v6.dst, &pkt, args.count),
+            None => send::raw(args.spec.dst, &pkt, args.count),
+        },
         Delivery::Packet { iface, dst_mac } => {
             route.socket(iface).and_then(|s| s.send(*dst_mac, &pkt, args.count))
         }

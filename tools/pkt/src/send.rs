@@ -97,6 +97,17 @@ pub fn stay_on_this_cpu() -> io::Result<()> {
     Ok(())
 }
 
+/// Sends an IPv6 packet through an IPPROTO_RAW socket (which implies
+/// IPV6_HDRINCL) towards `dst`.
+pub fn raw6(dst: [u8; 16], pkt: &[u8], count: u32) -> io::Result<()> {
+    let fd = socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
+    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+    let mut sin6: libc::sockaddr_in6 = unsafe { zeroed() };
+    sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sin6.sin6_addr.s6_addr = dst;
+    send_all(&fd, pkt, &sin6, count)
+}
+
 /// Sends an IP packet through an IPPROTO_RAW socket towards `dst`.
 pub fn raw(dst: [u8; 4], pkt: &[u8], count: u32) -> io::Result<()> {
     let fd = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
@@ -139,7 +150,7 @@ impl PacketSocket {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        sll.sll_protocol = build::ethertype(pkt).to_be();
         sll.sll_ifindex = self.ifindex;
         sll.sll_halen = 6;
         sll.sll_addr[..6].copy_from_slice(&dst_mac);
