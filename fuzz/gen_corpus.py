@@ -72,6 +72,47 @@ PACKETS["UDP_WITH_IP_OPTIONS"] = ip(A, DNS, 17, udp(A, DNS, 53000, 53, bytes([0x
                                     ident=0xABCE, flags=0, options=bytes([0x94, 4, 0, 0]))
 
 
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def sctp(sport, dport, vtag, chunks):
+    """An SCTP packet; chunks are (type, flags, body); CRC32c little-endian."""
+    p = struct.pack("!HHII", sport, dport, vtag, 0)
+    for ty, fl, body in chunks:
+        c = struct.pack("!BBH", ty, fl, 4 + len(body)) + body
+        p += c + bytes(-len(c) % 4)
+    return p[:8] + struct.pack("<I", crc32c(p)) + p[12:]
+
+
+def dccp(src, dst, sport, dport, ty, seq, sub):
+    """A DCCP packet with X set, 48-bit sequence `seq`, subheader `sub`."""
+    h = struct.pack("!HHBBHBBHI", sport, dport, (16 + len(sub)) // 4, 0, 0, ty << 1 | 1, 0,
+                    seq >> 32, seq & 0xFFFFFFFF) + sub
+    c = csum(pseudo(src, dst, 33, h) + h)
+    return h[:6] + struct.pack("!H", c) + h[8:]
+
+
+def udplite(src, dst, sport, dport, cscov, payload):
+    """UDP-Lite; the checksum as 6.12's conntrack verifies it (protocol 17
+    in the pseudo-header), over the whole datagram when cscov is 0."""
+    h = struct.pack("!HHHH", sport, dport, cscov, 0) + payload
+    cov = h if cscov == 0 else h[:cscov]
+    c = csum(pseudo(src, dst, 17, h) + cov) or 0xFFFF
+    return h[:6] + struct.pack("!H", c) + h[8:]
+
+
+PACKETS["SCTP_INIT"] = ip(A, B, 132, sctp(5000, 36412, 0, [(1, 0, struct.pack("!IIHHI", 0xC1C1C1C1, 65536, 10, 10, 1))]),
+                          ident=5)
+PACKETS["DCCP_REQUEST"] = ip(A, B, 33, dccp(A, B, 40000, 5001, 0, 100, struct.pack("!I", 42)), ident=6)
+PACKETS["UDPLITE_PARTIAL"] = ip(A, B, 136, udplite(A, B, 7000, 7001, 8, b"partial"), ident=7)
+
+
 def rust(name, data):
     print("    pub(crate) const %s: [u8; %d] = [" % (name, len(data)))
     for i in range(0, len(data), 15):

@@ -61,6 +61,19 @@ const void *ipct_skb_head(const struct sk_buff *skb, void *buf,
  */
 bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 			  unsigned int l4off, u8 proto);
+/*
+ * The same over the first @len bytes of layer 4 (nf_checksum_partial:
+ * UDP-Lite and DCCP checksum coverage; UDP-Lite passes IPPROTO_UDP, as
+ * 6.12's udplite_error does).
+ */
+bool ipct_skb_l4_csum_partial_bad(struct sk_buff *skb, unsigned int hook,
+				  unsigned int l4off, unsigned int len, u8 proto);
+/*
+ * Whether the SCTP CRC32c of @skb (common header at @l4off from the network
+ * header) is wrong, checked as 6.12's sctp_error: only for CHECKSUM_NONE
+ * packets, which are marked CHECKSUM_UNNECESSARY once found right.
+ */
+bool ipct_skb_sctp_csum_bad(struct sk_buff *skb, unsigned int l4off);
 
 /*
  * A slab cache of entries (conn.rs): objects of @size bytes, extended

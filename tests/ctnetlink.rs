@@ -102,6 +102,40 @@ fn tcp_entry_has_protoinfo_in_6_12_layout() {
 }
 
 #[test]
+fn sctp_and_dccp_entries_have_protoinfo_in_6_12_layout() {
+    let mut t = tracker(64, 100);
+    t.packet(&sctp(CLIENT, 5000, SERVER, 36412, 0, &[(1, 0, &init_body(0xc1c1_c1c1))]), 0);
+    t.packet(&sctp(SERVER, 36412, CLIENT, 5000, 0xc1c1_c1c1, &[(2, 0, &init_body(0x5e5e_5e5e))]), 1);
+    let tup = Tuple { src: CLIENT, dst: SERVER, proto: proto::SCTP, l4: L4::Ports { sport: 5000, dport: 36412 } };
+    let e = entry_of(&t, &tup, 2);
+    let mut want = headers(196);
+    want.extend(tuple_nest(1, CLIENT, SERVER, 132, &ports(5000, 36412)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 132, &ports(36412, 5000)));
+    want.extend(info(0x0a)); // SEEN_REPLY | CONFIRMED
+    // CTA_PROTOINFO { CTA_PROTOINFO_SCTP { STATE, VTAG_ORIGINAL, VTAG_REPLY } }
+    want.extend([32, 0, 4, 0x80, 28, 0, 3, 0x80]);
+    want.extend([5, 0, 1, 0, 2, 0, 0, 0]); // COOKIE_WAIT
+    want.extend([8, 0, 2, 0, 0x5e, 0x5e, 0x5e, 0x5e, 8, 0, 3, 0, 0xc1, 0xc1, 0xc1, 0xc1]);
+    assert_eq!(encode(&e), want);
+
+    t.packet(&dccp(CLIENT, 40000, SERVER, 5001, 0, 100, 0), 3);
+    t.packet(&dccp(SERVER, 5001, CLIENT, 40000, 1, 0x0001_0000_0384, 100), 4);
+    let tup = Tuple { src: CLIENT, dst: SERVER, proto: proto::DCCP, l4: L4::Ports { sport: 40000, dport: 5001 } };
+    let e = entry_of(&t, &tup, 5);
+    let mut want = headers(200);
+    want.extend(tuple_nest(1, CLIENT, SERVER, 33, &ports(40000, 5001)));
+    want.extend(tuple_nest(2, SERVER, CLIENT, 33, &ports(5001, 40000)));
+    want.extend(info(0x0a));
+    // CTA_PROTOINFO { CTA_PROTOINFO_DCCP { STATE, ROLE, HANDSHAKE_SEQ } },
+    // no pad attribute on x86-64.
+    want.extend([36, 0, 4, 0x80, 32, 0, 2, 0x80]);
+    want.extend([5, 0, 1, 0, 2, 0, 0, 0]); // RESPOND
+    want.extend([5, 0, 2, 0, 0, 0, 0, 0]); // the original side is the client
+    want.extend([12, 0, 3, 0, 0, 0, 0, 1, 0, 0, 3, 0x84]);
+    assert_eq!(encode(&e), want);
+}
+
+#[test]
 fn udp_icmp_and_generic_entries() {
     let mut t = tracker(64, 100);
     t.packet(&udp(CLIENT, 5353, SERVER, 53, b"q"), 0);

@@ -69,8 +69,38 @@ enum Pkt {
         dst: usize,
         proto: u8,
     },
+    UdpLite {
+        src: usize,
+        dst: usize,
+        sport: usize,
+        dport: usize,
+        cscov: usize,
+    },
+    Sctp {
+        src: usize,
+        dst: usize,
+        sport: usize,
+        dport: usize,
+        vtag: usize,
+        chunk: usize,
+        tag: usize,
+    },
+    Dccp {
+        src: usize,
+        dst: usize,
+        sport: usize,
+        dport: usize,
+        ty: u8,
+        seq: u8,
+        ack: u8,
+    },
     Garbage(Vec<u8>),
 }
+
+/// SCTP tags (0 and two others, so tags match often) and chunk types.
+const VTAGS: [u32; 3] = [0, 0x0101_0101, 0x0202_0202];
+const CHUNKS: [u8; 12] = [1, 2, 10, 11, 0, 3, 4, 5, 6, 7, 8, 14];
+const CSCOVS: [u16; 4] = [0, 8, 12, 7];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -108,15 +138,22 @@ fn host() -> impl Strategy<Value = usize> {
     prop_oneof![4 => Just(0usize), 4 => Just(1usize), 1 => Just(2usize)]
 }
 
-fn pkt() -> impl Strategy<Value = Pkt> {
+fn pkt() -> BoxedStrategy<Pkt> {
     prop_oneof![
         4 => (host(), host(), host(), host()).prop_map(|(src, dst, sport, dport)| Pkt::Udp { src, dst, sport, dport }),
         4 => (host(), host(), host(), host(), idx(TCP_FLAGS.len()), idx(SEQS.len()), idx(SEQS.len()), 0u8..3)
             .prop_map(|(src, dst, sport, dport, flags, seq, ack, len)| Pkt::Tcp { src, dst, sport, dport, flags, seq, ack, len }),
         3 => (host(), host(), idx(ICMP_TYPES.len()), 0u8..2).prop_map(|(src, dst, ty, id)| Pkt::Icmp { src, dst, ty, id }),
         1 => (host(), host(), prop_oneof![Just(47u8), Just(50u8)]).prop_map(|(src, dst, proto)| Pkt::Generic { src, dst, proto }),
+        1 => (host(), host(), host(), host(), idx(CSCOVS.len()))
+            .prop_map(|(src, dst, sport, dport, cscov)| Pkt::UdpLite { src, dst, sport, dport, cscov }),
+        1 => (host(), host(), host(), host(), idx(VTAGS.len()), idx(CHUNKS.len()), idx(VTAGS.len()))
+            .prop_map(|(src, dst, sport, dport, vtag, chunk, tag)| Pkt::Sctp { src, dst, sport, dport, vtag, chunk, tag }),
+        1 => (host(), host(), host(), host(), 0u8..10, 0u8..3, 0u8..3)
+            .prop_map(|(src, dst, sport, dport, ty, seq, ack)| Pkt::Dccp { src, dst, sport, dport, ty, seq, ack }),
         1 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(Pkt::Garbage),
     ]
+    .boxed()
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -160,6 +197,17 @@ fn bytes(p: &Pkt) -> Vec<u8> {
             icmp_query(ADDRS[src], ADDRS[dst], ICMP_TYPES[ty], u16::from(id), 1)
         }
         Pkt::Generic { src, dst, proto } => other(ADDRS[src], ADDRS[dst], proto),
+        Pkt::UdpLite { src, dst, sport, dport, cscov } => {
+            udplite(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], CSCOVS[cscov], b"data")
+        }
+        Pkt::Sctp { src, dst, sport, dport, vtag, chunk, tag } => {
+            let ty = CHUNKS[chunk];
+            let body = if matches!(ty, 1 | 2) { init_body(VTAGS[tag]) } else { Vec::new() };
+            sctp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], VTAGS[vtag], &[(ty, (tag & 1) as u8, &body)])
+        }
+        Pkt::Dccp { src, dst, sport, dport, ty, seq, ack } => {
+            dccp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], ty, u64::from(seq), u64::from(ack))
+        }
         Pkt::Garbage(ref b) => b.clone(),
     }
 }
@@ -336,6 +384,8 @@ fn check_line(e: &Entry, reply: &Tuple, line: &str, now: u64) {
     assert_eq!(p.seconds, e.seconds_left(now));
     match e.proto {
         ProtoState::Tcp(tcp) => assert_eq!(p.state, Some(tcp.state().name())),
+        ProtoState::Sctp(s) => assert_eq!(p.state, Some(s.state().name())),
+        ProtoState::Dccp(d) => assert_eq!(p.state, Some(d.state().name())),
         _ => assert_eq!(p.state, None),
     }
 }

@@ -15,17 +15,6 @@ use ip_conntrack::proto::tcp::TcpState;
 use ip_conntrack::proto::ProtoState;
 use ip_conntrack::tuple::{proto, Dir, Tuple, L4};
 
-fn ct(v: Verdict) -> CtInfo {
-    v.ctinfo().unwrap_or_else(|| panic!("not tracked: {v:?}"))
-}
-
-fn invalid(v: Verdict) -> Invalid {
-    match v {
-        Verdict::Invalid(why) => why,
-        other => panic!("not invalid: {other:?}"),
-    }
-}
-
 fn tcp_state(t: &ip_conntrack::host::Tracker, tuple: &Tuple, now: u64) -> Option<TcpState> {
     match t.lookup(tuple, now)?.0.proto {
         ProtoState::Tcp(tcp) => Some(tcp.state()),

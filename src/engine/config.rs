@@ -41,10 +41,40 @@ pub enum Timeout {
     Icmp,
     /// Other protocols.
     Generic,
+    /// SCTP CLOSED (and a new entry's NONE).
+    SctpClosed,
+    /// SCTP COOKIE_WAIT.
+    SctpCookieWait,
+    /// SCTP COOKIE_ECHOED.
+    SctpCookieEchoed,
+    /// SCTP ESTABLISHED.
+    SctpEstablished,
+    /// SCTP SHUTDOWN_SENT.
+    SctpShutdownSent,
+    /// SCTP SHUTDOWN_RECD.
+    SctpShutdownRecd,
+    /// SCTP SHUTDOWN_ACK_SENT.
+    SctpShutdownAckSent,
+    /// SCTP HEARTBEAT_SENT.
+    SctpHeartbeatSent,
+    /// DCCP REQUEST (and a new entry's NONE).
+    DccpRequest,
+    /// DCCP RESPOND.
+    DccpRespond,
+    /// DCCP PARTOPEN.
+    DccpPartOpen,
+    /// DCCP OPEN.
+    DccpOpen,
+    /// DCCP CLOSEREQ.
+    DccpCloseReq,
+    /// DCCP CLOSING.
+    DccpClosing,
+    /// DCCP TIMEWAIT.
+    DccpTimeWait,
 }
 
 /// Number of timeouts.
-pub const TIMEOUT_COUNT: usize = 14;
+pub const TIMEOUT_COUNT: usize = 29;
 
 impl Timeout {
     /// Its row in [`TIMEOUTS`] (and index in [`Timeouts`]).
@@ -93,6 +123,24 @@ pub const TIMEOUTS: [TimeoutSpec; TIMEOUT_COUNT] = [
     spec(Timeout::UdpStream, "ip_conntrack_udp_timeout_stream", 120),
     spec(Timeout::Icmp, "ip_conntrack_icmp_timeout", 30),
     spec(Timeout::Generic, "ip_conntrack_generic_timeout", 600),
+    // 2.6's ip_conntrack_proto_sctp names; 6.12's defaults. (UDP-Lite
+    // has none of its own: 6.12 gives it UDP's.)
+    spec(Timeout::SctpClosed, "ip_conntrack_sctp_timeout_closed", 10),
+    spec(Timeout::SctpCookieWait, "ip_conntrack_sctp_timeout_cookie_wait", 3),
+    spec(Timeout::SctpCookieEchoed, "ip_conntrack_sctp_timeout_cookie_echoed", 3),
+    spec(Timeout::SctpEstablished, "ip_conntrack_sctp_timeout_established", 210),
+    spec(Timeout::SctpShutdownSent, "ip_conntrack_sctp_timeout_shutdown_sent", 3),
+    spec(Timeout::SctpShutdownRecd, "ip_conntrack_sctp_timeout_shutdown_recd", 3),
+    spec(Timeout::SctpShutdownAckSent, "ip_conntrack_sctp_timeout_shutdown_ack_sent", 3),
+    spec(Timeout::SctpHeartbeatSent, "ip_conntrack_sctp_timeout_heartbeat_sent", 30),
+    // DCCP after the same pattern (6.12's nf_conntrack_dccp_timeout_*).
+    spec(Timeout::DccpRequest, "ip_conntrack_dccp_timeout_request", 240),
+    spec(Timeout::DccpRespond, "ip_conntrack_dccp_timeout_respond", 480),
+    spec(Timeout::DccpPartOpen, "ip_conntrack_dccp_timeout_partopen", 480),
+    spec(Timeout::DccpOpen, "ip_conntrack_dccp_timeout_open", 43_200),
+    spec(Timeout::DccpCloseReq, "ip_conntrack_dccp_timeout_closereq", 64),
+    spec(Timeout::DccpClosing, "ip_conntrack_dccp_timeout_closing", 64),
+    spec(Timeout::DccpTimeWait, "ip_conntrack_dccp_timeout_timewait", 240),
 ];
 
 /// Timeouts in seconds, as the sysctls show them.
@@ -227,6 +275,7 @@ mod tests {
         }
         assert_eq!(Config::DEFAULT.timeout_secs(Timeout::TcpEstablished), 432_000);
         assert_eq!(Config::DEFAULT.timeout(Timeout::Udp), 30_000);
-        assert_eq!(shortest_timeout(&Config::DEFAULT), 10_000);
+        // SCTP's handshake and shutdown states: 3 s.
+        assert_eq!(shortest_timeout(&Config::DEFAULT), 3_000);
     }
 }

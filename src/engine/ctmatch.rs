@@ -560,6 +560,19 @@ mod tests {
     const REPLY: PacketState = PacketState::Tracked(CtInfo::EstablishedReply);
 
     #[test]
+    fn ports_of_sctp_dccp_udplite_entries_match() {
+        for p in [proto::SCTP, proto::DCCP, proto::UDPLITE] {
+            let t = Tuple { src: 0xc000_0202, dst: 0xc633_6402, proto: p, l4: L4::Ports { sport: 5000, dport: 36412 } };
+            let e = Entry::new(t, Status(Status::SEEN_REPLY), 0, ProtoState::Generic);
+            let v = || Some(EntryView::of(&e, 1000, None));
+            let hit = R { flags: flag::ORIGSRC_PORT, ports: [(5000, 5000), (0, 0), (0, 0), (0, 0)], ..R::default() };
+            let miss = R { flags: flag::ORIGSRC_PORT, ports: [(5001, 6000), (0, 0), (0, 0), (0, 0)], ..R::default() };
+            let repl = R { flags: flag::REPLDST_PORT, ports: [(0, 0), (0, 0), (0, 0), (5000, 5000)], ..R::default() };
+            assert!(matches(&hit, EST, v) && !matches(&miss, EST, v) && matches(&repl, EST, v), "{p}");
+        }
+    }
+
+    #[test]
     fn state_match_follows_the_mask() {
         assert!(state_matches(2 | 4, EST));
         assert!(!state_matches(8, EST));

@@ -191,10 +191,87 @@ fn packet(inp: &mut Input) -> Vec<u8> {
                 let n = usize::from(inp.u8() & 0x7f);
                 inp.bytes(n)
             } else {
-                ipv4(src, dst, [47u8, 50, 132][usize::from(sel >> 4) % 3], &[0, 0, 8, 0])
+                match (sel >> 4) & 7 {
+                    0 | 1 => ipv4(src, dst, [47u8, 50][usize::from(sel >> 4) & 1], &[0, 0, 8, 0]),
+                    2 | 3 | 7 => ipv4(src, dst, 132, &sctp(inp, sport, dport)),
+                    4 | 5 => ipv4(src, dst, 33, &dccp(inp, sport, dport)),
+                    _ => ipv4(src, dst, 136, &udplite(inp, sport, dport)),
+                }
             }
         }
     }
+}
+
+/// An SCTP packet: a tag from a small set (so that tags match), one to
+/// three chunks of the types the tracker tells apart, INIT and INIT ACK
+/// with their fixed part.
+fn sctp(inp: &mut Input, sport: u16, dport: u16) -> Vec<u8> {
+    const TYPES: [u8; 14] = [1, 2, 10, 11, 0, 3, 4, 5, 6, 7, 8, 14, 9, 200];
+    let tags = [0u32, 0x0101_0101, 0x0202_0202, 0x0303_0303];
+    let mut l4 = Vec::with_capacity(64);
+    l4.extend_from_slice(&sport.to_be_bytes());
+    l4.extend_from_slice(&dport.to_be_bytes());
+    l4.extend_from_slice(&tags[usize::from(inp.u8() & 3)].to_be_bytes());
+    l4.extend_from_slice(&[0; 4]);
+    let n = 1 + inp.u8() % 3;
+    for _ in 0..n {
+        let ty = TYPES[usize::from(inp.u8()) % TYPES.len()];
+        let flags = inp.u8() & 1;
+        let body: Vec<u8> = if matches!(ty, 1 | 2) {
+            let mut b = tags[usize::from(inp.u8() & 3)].to_be_bytes().to_vec();
+            b.extend_from_slice(&[0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1]);
+            b
+        } else {
+            vec![0x61; usize::from(inp.u8() & 7)]
+        };
+        l4.extend_from_slice(&[ty, flags]);
+        l4.extend_from_slice(&((4 + body.len()) as u16).to_be_bytes());
+        l4.extend_from_slice(&body);
+        l4.resize(l4.len().next_multiple_of(4), 0);
+    }
+    l4
+}
+
+/// A DCCP packet: any type, X mostly set, sequence and acknowledgement
+/// numbers from a small set, coverage field from the input.
+fn dccp(inp: &mut Input, sport: u16, dport: u16) -> Vec<u8> {
+    let b = inp.u8();
+    let ty = b % 11;
+    let x = b & 0x80 == 0 || matches!(ty, 2..=4);
+    let seq = u64::from(inp.u8() & 3);
+    let ack = u64::from(inp.u8() & 3);
+    let mut l4 = Vec::with_capacity(28);
+    l4.extend_from_slice(&sport.to_be_bytes());
+    l4.extend_from_slice(&dport.to_be_bytes());
+    l4.extend_from_slice(&[0, inp.u8() & 0x0f, 0, 0, ty << 1 | u8::from(x), 0]);
+    if x {
+        l4.extend_from_slice(&[0, 0, 0, 0, 0, seq as u8]);
+    } else {
+        l4.extend_from_slice(&[0, seq as u8]);
+    }
+    match ty {
+        2 => {}
+        0 => l4.extend_from_slice(&[0, 0, 0, 1]),
+        _ => {
+            l4.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, ack as u8]);
+            if matches!(ty, 1 | 7) {
+                l4.extend_from_slice(&[0, 0, 0, 1]);
+            }
+        }
+    }
+    l4[4] = (l4.len() / 4) as u8;
+    l4
+}
+
+/// A UDP-Lite datagram with a coverage field from a small set.
+fn udplite(inp: &mut Input, sport: u16, dport: u16) -> Vec<u8> {
+    let cscov = [0u16, 8, 12, 7, 40][usize::from(inp.u8() % 5)];
+    let mut l4 = Vec::with_capacity(12);
+    l4.extend_from_slice(&sport.to_be_bytes());
+    l4.extend_from_slice(&dport.to_be_bytes());
+    l4.extend_from_slice(&cscov.to_be_bytes());
+    l4.extend_from_slice(&[0x12, inp.u8() & 1, 1, 2, 3, 4]);
+    l4
 }
 
 struct World {

@@ -30,6 +30,27 @@ pub enum Invalid {
     IcmpErrorInError,
     /// The quoted header of an ICMP error is truncated or malformed.
     IcmpErrorBadInner,
+    /// UDP-Lite checksum coverage below the header or beyond the datagram.
+    UdpLiteBadCoverage,
+    /// UDP-Lite without a checksum (it is mandatory).
+    UdpLiteNoChecksum,
+    /// SCTP chunks Linux's `do_basic_checks` refuses (none, a zero length,
+    /// a chunk that must come first or alone and does not).
+    SctpBadChunks,
+    /// An SCTP chunk that cannot open an entry, or an out-of-the-blue
+    /// packet with ABORT, SHUTDOWN COMPLETE or COOKIE ACK.
+    SctpNotNew,
+    /// An SCTP verification tag that does not match the association.
+    SctpBadVtag,
+    /// The SCTP transition table says this chunk is invalid in this state.
+    SctpBadTransition,
+    /// DCCP checksum coverage beyond the packet.
+    DccpBadChecksumCoverage,
+    /// A reserved DCCP packet type, or one without the 48-bit sequence
+    /// numbers it needs.
+    DccpBadType,
+    /// The DCCP transition table says this packet is invalid in this state.
+    DccpBadTransition,
 }
 
 impl Invalid {
@@ -49,6 +70,15 @@ impl Invalid {
             Invalid::IcmpErrorUnknown => "icmp error for unknown flow",
             Invalid::IcmpErrorInError => "icmp error quoting an icmp error",
             Invalid::IcmpErrorBadInner => "icmp error with bad inner header",
+            Invalid::UdpLiteBadCoverage => "invalid udplite checksum coverage",
+            Invalid::UdpLiteNoChecksum => "udplite checksum missing",
+            Invalid::SctpBadChunks => "invalid sctp chunks",
+            Invalid::SctpNotNew => "sctp packet cannot open an entry",
+            Invalid::SctpBadVtag => "sctp verification tag check failed",
+            Invalid::SctpBadTransition => "invalid sctp state transition",
+            Invalid::DccpBadChecksumCoverage => "bad dccp checksum coverage",
+            Invalid::DccpBadType => "invalid dccp packet type",
+            Invalid::DccpBadTransition => "invalid dccp state transition",
         }
     }
 }

@@ -69,6 +69,67 @@ pub enum Icmp {
     Other,
 }
 
+/// The SCTP fields connection tracking uses: the verification tag and
+/// the chunks in order (Linux 6.12 walks them all; see
+/// [`crate::wire::sctp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Sctp {
+    /// Verification tag of the common header.
+    pub vtag: u32,
+    /// The initiate tag of a first chunk that is an INIT or INIT ACK with
+    /// its fixed part present.
+    pub init_tag: Option<u32>,
+    /// Chunk types, the first `count` of them.
+    types: [u8; crate::wire::sctp::MAX_CHUNKS],
+    /// Bit `i`: chunk `i` has the T flag.
+    t_flags: u32,
+    /// Number of chunks.
+    pub count: u8,
+}
+
+impl Sctp {
+    /// Appends a chunk (ignored past [`crate::wire::sctp::MAX_CHUNKS`]).
+    pub fn push(&mut self, ty: u8, t_flag: bool) {
+        let i = usize::from(self.count);
+        if let Some(slot) = self.types.get_mut(i) {
+            *slot = ty;
+            if t_flag {
+                self.t_flags |= 1u32.checked_shl(u32::from(self.count)).unwrap_or(0);
+            }
+            self.count = self.count.saturating_add(1);
+        }
+    }
+
+    /// The chunk types in order.
+    pub fn chunk_types(&self) -> &[u8] {
+        self.types.get(..usize::from(self.count)).unwrap_or_default()
+    }
+
+    /// Whether chunk `i` has the T flag.
+    pub fn t_flag(&self, i: usize) -> bool {
+        u32::try_from(i).ok().and_then(|i| self.t_flags.checked_shr(i)).is_some_and(|b| b & 1 != 0)
+    }
+
+    /// Whether some chunk has type `ty` (Linux's chunk map).
+    pub fn has(&self, ty: u8) -> bool {
+        self.chunk_types().contains(&ty)
+    }
+}
+
+/// The DCCP fields connection tracking uses (see [`crate::wire::dccp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Dccp {
+    /// Packet type (0 Request .. 9 SyncAck).
+    pub ty: u8,
+    /// Sequence number (48 bits with X set, else 24).
+    pub seq: u64,
+    /// Acknowledgement number as Linux's `dccp_ack_seq` reads it (the
+    /// 48-bit layout), for types with an acknowledgement subheader.
+    pub ack: u64,
+    /// Bytes the checksum covers.
+    pub cscov: u16,
+}
+
 /// Layer-4 details beyond the tuple.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum L4Info {
@@ -76,6 +137,15 @@ pub enum L4Info {
     Tcp(Segment),
     /// UDP: nothing beyond the ports.
     Udp,
+    /// UDP-Lite: the bytes its checksum covers (checked by the shell).
+    UdpLite {
+        /// Checksum coverage in bytes (the whole datagram for a 0 field).
+        cscov: u16,
+    },
+    /// SCTP.
+    Sctp(Sctp),
+    /// DCCP.
+    Dccp(Dccp),
     /// ICMP.
     Icmp(Icmp),
     /// Another protocol.

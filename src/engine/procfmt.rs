@@ -99,8 +99,27 @@ pub fn proto_name(protonum: u8) -> &'static str {
         proto::TCP => "tcp",
         proto::UDP => "udp",
         proto::ICMP => "icmp",
+        proto::SCTP => "sctp",
+        proto::DCCP => "dccp",
+        proto::UDPLITE => "udplite",
         _ => "unknown",
     }
+}
+
+/// The state name a line shows after the timeout (TCP, SCTP, DCCP).
+pub fn state_name(p: &ProtoState) -> Option<&'static str> {
+    match p {
+        ProtoState::Tcp(t) => Some(t.state().name()),
+        ProtoState::Sctp(s) => Some(s.state().name()),
+        ProtoState::Dccp(d) => Some(d.state().name()),
+        _ => None,
+    }
+}
+
+/// Whether lines of protocol `p` show a state.
+#[cfg(any(test, feature = "std"))]
+fn has_state(p: u8) -> bool {
+    matches!(p, proto::TCP | proto::SCTP | proto::DCCP)
 }
 
 /// An IPv4 address in dotted-quad form.
@@ -152,8 +171,8 @@ pub fn format_entry(
     write_into(buf, |w| {
         let protonum = e.orig().proto;
         write!(w, "{:<8} {} {} ", proto_name(protonum), protonum, e.seconds_left(now))?;
-        if let ProtoState::Tcp(tcp) = &e.proto {
-            write!(w, "{} ", tcp.state().name())?;
+        if let Some(state) = state_name(&e.proto) {
+            write!(w, "{state} ")?;
         }
         write_tuple(w, &e.tuple(Dir::Original))?;
         write_counters(w, orig)?;
@@ -179,7 +198,7 @@ pub struct ParsedLine<'a> {
     pub proto: u8,
     /// Seconds left.
     pub seconds: u64,
-    /// TCP state name (TCP lines only).
+    /// State name (TCP, SCTP and DCCP lines only).
     pub state: Option<&'a str>,
     /// Original-direction tuple.
     pub orig: Tuple,
@@ -212,7 +231,7 @@ pub fn parse_line(line: &str) -> Option<ParsedLine<'_>> {
     }
     let seconds = number(tok.next()?)?;
     let state =
-        if protonum == proto::TCP { Some(tok.next().filter(|s| !s.is_empty())?) } else { None };
+        if has_state(protonum) { Some(tok.next().filter(|s| !s.is_empty())?) } else { None };
     let orig = parse_tuple(&mut tok, protonum)?;
     let mut next = tok.next()?;
     let orig_counters = match parse_counters(next, &mut tok) {
@@ -313,7 +332,7 @@ fn parse_tuple<'a>(tok: &mut impl Iterator<Item = &'a str>, protonum: u8) -> Opt
     let src = addr(tok.next()?.strip_prefix("src=")?)?;
     let dst = addr(tok.next()?.strip_prefix("dst=")?)?;
     let l4 = match protonum {
-        proto::TCP | proto::UDP => {
+        p if proto::has_ports(p) => {
             L4::Ports { sport: field(tok, "sport")?, dport: field(tok, "dport")? }
         }
         proto::ICMP => {
@@ -338,6 +357,8 @@ mod tests {
     use crate::packet::{Segment, TcpFlags};
     use crate::proto::tcp::Tcp;
     use crate::proto::udp::Udp;
+    use crate::proto::dccp::{Dccp, DccpState};
+    use crate::proto::sctp::{Sctp, SctpState};
     use std::str;
 
     const A: u32 = 0xc000_0201; // 192.0.2.1
@@ -521,7 +542,7 @@ mod tests {
         /// parses back to the same fields.
         #[test]
         fn round_trip(src in proptest::num::u32::ANY, dst in proptest::num::u32::ANY,
-                      kind in 0u8..3, a in proptest::num::u16::ANY, b in proptest::num::u16::ANY,
+                      kind in 0u8..6, a in proptest::num::u16::ANY, b in proptest::num::u16::ANY,
                       code in proptest::num::u8::ANY, protonum in proptest::num::u8::ANY,
                       status in proptest::num::u32::ANY, deadline in proptest::num::u64::ANY,
                       now in proptest::num::u64::ANY, use_count in proptest::num::u32::ANY) {
@@ -530,8 +551,14 @@ mod tests {
                       ProtoState::Udp(Udp::new(0, &Config::DEFAULT).0)),
                 1 => (Tuple { src, dst, proto: proto::ICMP, l4: L4::Icmp { ty: [8, 13, 15, 17][usize::from(code % 4)], code, id: a } },
                       ProtoState::Icmp),
+                3 => (Tuple { src, dst, proto: proto::SCTP, l4: L4::Ports { sport: a, dport: b } },
+                      ProtoState::Sctp(Sctp::made(SctpState::from_number(code % 9).unwrap(), [status, 1]))),
+                4 => (Tuple { src, dst, proto: proto::DCCP, l4: L4::Ports { sport: a, dport: b } },
+                      ProtoState::Dccp(Dccp::made(DccpState::from_number(code % 8).unwrap(), code & 1, 0))),
+                5 => (Tuple { src, dst, proto: proto::UDPLITE, l4: L4::Ports { sport: a, dport: b } },
+                      ProtoState::UdpLite),
                 _ => {
-                    let p = if matches!(protonum, proto::TCP | proto::UDP | proto::ICMP) { 47 } else { protonum };
+                    let p = if proto::has_ports(protonum) || protonum == proto::ICMP { 47 } else { protonum };
                     (Tuple { src, dst, proto: p, l4: L4::None }, ProtoState::Generic)
                 }
             };
@@ -546,7 +573,7 @@ mod tests {
             proptest::prop_assert_eq!(p.name, proto_name(orig.proto));
             proptest::prop_assert_eq!(p.proto, orig.proto);
             proptest::prop_assert_eq!(p.seconds, e.seconds_left(now));
-            proptest::prop_assert_eq!(p.state, None);
+            proptest::prop_assert_eq!(p.state, state_name(&e.proto));
             proptest::prop_assert_eq!(p.orig, orig);
             proptest::prop_assert_eq!(Some(p.reply), orig.invert());
             proptest::prop_assert_eq!(p.unreplied, !e.status.has(Status::SEEN_REPLY));
@@ -555,6 +582,30 @@ mod tests {
             proptest::prop_assert_eq!(p.mark, e.mark);
             proptest::prop_assert_eq!(p.counters, counters);
         }
+    }
+
+    #[test]
+    fn sctp_dccp_udplite_lines() {
+        let t = |p| Tuple { src: A, dst: B, proto: p, l4: L4::Ports { sport: 5000, dport: 6000 } };
+        let st = Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED);
+        let e = Entry::new(t(proto::SCTP), st, 210_000, ProtoState::Sctp(Sctp::made(SctpState::Established, [1, 2])));
+        assert_eq!(
+            line_of(&e, 0, 1),
+            "sctp     132 210 ESTABLISHED src=192.0.2.1 dst=198.51.100.2 sport=5000 dport=6000 \
+             src=198.51.100.2 dst=192.0.2.1 sport=6000 dport=5000 [ASSURED] mark=0 use=1\n"
+        );
+        let e = Entry::new(t(proto::DCCP), Status(Status::CONFIRMED), 240_000, ProtoState::Dccp(Dccp::made(DccpState::Request, 0, 0)));
+        assert_eq!(
+            line_of(&e, 0, 1),
+            "dccp     33 240 REQUEST src=192.0.2.1 dst=198.51.100.2 sport=5000 dport=6000 [UNREPLIED] \
+             src=198.51.100.2 dst=192.0.2.1 sport=6000 dport=5000 mark=0 use=1\n"
+        );
+        let e = Entry::new(t(proto::UDPLITE), Status(Status::CONFIRMED), 30_000, ProtoState::UdpLite);
+        assert_eq!(
+            line_of(&e, 0, 1),
+            "udplite  136 30 src=192.0.2.1 dst=198.51.100.2 sport=5000 dport=6000 [UNREPLIED] \
+             src=198.51.100.2 dst=192.0.2.1 sport=6000 dport=5000 mark=0 use=1\n"
+        );
     }
 
     #[test]

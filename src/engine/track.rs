@@ -28,7 +28,7 @@ use crate::entry::{Entry, Status};
 use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::packet::{Icmp, L4Info, Packet};
-use crate::proto::{generic, icmp, tcp, udp, ProtoState, Update};
+use crate::proto::{dccp, generic, icmp, sctp, tcp, udp, udplite, ProtoState, Update};
 use crate::stats::{Count, Counter};
 use crate::table::{Store, Stripe};
 use crate::tuple::{proto, Dir, Keys, Tuple, L4};
@@ -97,7 +97,12 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
             tcp::check_flags(&seg)?;
             Ok(flow)
         }
-        L4Info::Icmp(Icmp::Query) | L4Info::Udp | L4Info::Other => Ok(flow),
+        L4Info::Icmp(Icmp::Query)
+        | L4Info::Udp
+        | L4Info::UdpLite { .. }
+        | L4Info::Sctp(_)
+        | L4Info::Dccp(_)
+        | L4Info::Other => Ok(flow),
         // Neither a query nor an error: nothing can ever track it.
         L4Info::Icmp(Icmp::Other) => Err(Invalid::IcmpNotNew),
         L4Info::Icmp(Icmp::Error { inner }) => {
@@ -314,11 +319,16 @@ fn existing<S: Store>(
     let update = match (&mut e.proto, pkt.l4) {
         (ProtoState::Tcp(t), L4Info::Tcp(seg)) => t.update(dir, &seg, &mut e.status, cfg),
         (ProtoState::Udp(u), _) => u.update(&mut e.status, now, cfg),
+        (ProtoState::UdpLite, _) => udplite::update(&mut e.status, cfg),
+        (ProtoState::Sctp(s), L4Info::Sctp(p)) => s.update(dir, &p, true, &mut e.status, cfg),
+        (ProtoState::Dccp(d), L4Info::Dccp(p)) => d.update(dir, &p, &mut e.status, cfg),
         (ProtoState::Icmp, _) => icmp::update(cfg),
         (ProtoState::Generic, _) => generic::update(cfg),
-        // A TCP entry with a non-TCP packet cannot happen (the protocol is
-        // part of the tuple); refuse rather than guess.
-        (ProtoState::Tcp(_), _) => Update::Invalid(Invalid::BadL4Header),
+        // An entry with another protocol's packet cannot happen (the
+        // protocol is part of the tuple); refuse rather than guess.
+        (ProtoState::Tcp(_) | ProtoState::Sctp(_) | ProtoState::Dccp(_), _) => {
+            Update::Invalid(Invalid::BadL4Header)
+        }
     };
     let accepted = matches!(
         update,
@@ -391,6 +401,20 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &impl Settings) -> Result<Entry, In
             let (u, timeout) = udp::Udp::new(now, cfg);
             (ProtoState::Udp(u), timeout)
         }
+        L4Info::UdpLite { .. } => (ProtoState::UdpLite, udplite::new(cfg)),
+        L4Info::Sctp(p) => {
+            // Linux's `sctp_new`, then the packet as on any entry.
+            let mut s = sctp::Sctp::new(&p)?;
+            let timeout = first_update(s.update(Dir::Original, &p, false, &mut status, cfg))?;
+            let timeout = timeout.unwrap_or_else(|| sctp::timeout(s.state(), cfg));
+            (ProtoState::Sctp(s), timeout)
+        }
+        L4Info::Dccp(p) => {
+            let mut d = dccp::Dccp::new(&p)?;
+            let timeout = first_update(d.update(Dir::Original, &p, &mut status, cfg))?;
+            let timeout = timeout.unwrap_or_else(|| dccp::timeout(d.state(), cfg));
+            (ProtoState::Dccp(d), timeout)
+        }
         L4Info::Icmp(Icmp::Query) => (ProtoState::Icmp, icmp::new(&pkt.tuple, cfg)?),
         L4Info::Icmp(Icmp::Other) => return Err(Invalid::IcmpNotNew),
         L4Info::Icmp(Icmp::Error { .. }) => return Err(Invalid::IcmpErrorUnknown),
@@ -403,6 +427,18 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &impl Settings) -> Result<Entry, In
     // Until confirmed, the deadline holds the timeout itself; confirm()
     // makes it absolute (Linux: the timeout runs from confirmation).
     Ok(Entry::new(pkt.tuple, status, timeout, proto))
+}
+
+/// What the first packet's update means for a new entry: its timeout,
+/// `None` to keep the state's own (passed unrefreshed), or why it cannot
+/// open one.
+fn first_update(u: Update) -> Result<Option<Millis>, Invalid> {
+    match u {
+        Update::Accept { timeout } => Ok(Some(timeout)),
+        Update::Ignore => Ok(None),
+        Update::Invalid(why) | Update::InvalidShorten { reason: why, .. } => Err(why),
+        Update::Kill | Update::Reopen => Err(Invalid::BadL4Header),
+    }
 }
 
 /// Whether a new entry may be allocated when `count` entries exist
@@ -565,10 +601,11 @@ pub fn claim_reply<S: Store>(
 }
 
 /// Whether a clash on confirmation can be resolved by attaching the packet
-/// to the winner (Linux 6.12's `allow_clash`: UDP and generic protocols;
-/// not TCP, whose state the loser's packet may contradict, nor ICMP).
+/// to the winner (Linux 6.12's `allow_clash`: UDP, UDP-Lite and generic
+/// protocols; not TCP, SCTP or DCCP, whose state the loser's packet may
+/// contradict, nor ICMP).
 pub fn clash_resolvable(proto_num: u8) -> bool {
-    !matches!(proto_num, proto::TCP | proto::ICMP)
+    !matches!(proto_num, proto::TCP | proto::ICMP | proto::SCTP | proto::DCCP)
 }
 
 #[cfg(test)]

@@ -15,6 +15,18 @@ pub mod proto {
     pub const TCP: u8 = 6;
     /// UDP.
     pub const UDP: u8 = 17;
+    /// DCCP.
+    pub const DCCP: u8 = 33;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
+    /// UDP-Lite.
+    pub const UDPLITE: u8 = 136;
+
+    /// Whether tuples of protocol `p` carry ports (as 6.12's trackers
+    /// for TCP, UDP, UDP-Lite, SCTP and DCCP).
+    pub const fn has_ports(p: u8) -> bool {
+        matches!(p, TCP | UDP | DCCP | SCTP | UDPLITE)
+    }
 }
 
 /// Direction of a packet relative to the entry that tracks it.
@@ -44,7 +56,7 @@ impl Dir {
 /// The layer-4 part of a tuple.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum L4 {
-    /// TCP or UDP ports.
+    /// Ports (TCP, UDP, UDP-Lite, SCTP, DCCP).
     Ports {
         /// Source port.
         sport: u16,

@@ -22,6 +22,8 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/udp.h>
+#include <linux/sctp.h>
+#include <net/sctp/checksum.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
@@ -120,6 +122,30 @@ bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 			return false;
 	}
 	return nf_checksum(skb, hook, dataoff, proto, NFPROTO_IPV4) != 0;
+}
+
+bool ipct_skb_l4_csum_partial_bad(struct sk_buff *skb, unsigned int hook,
+				  unsigned int l4off, unsigned int len, u8 proto)
+{
+	unsigned int dataoff = skb_network_offset(skb) + l4off;
+
+	return nf_checksum_partial(skb, hook, dataoff, len, proto,
+				   NFPROTO_IPV4) != 0;
+}
+
+bool ipct_skb_sctp_csum_bad(struct sk_buff *skb, unsigned int l4off)
+{
+	unsigned int dataoff = skb_network_offset(skb) + l4off;
+	__le32 check, *p;
+
+	if (skb->ip_summed != CHECKSUM_NONE)
+		return false;
+	p = skb_header_pointer(skb, dataoff + offsetof(struct sctphdr, checksum),
+			       sizeof(check), &check);
+	if (!p || *p != sctp_compute_cksum(skb, dataoff))
+		return true;
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+	return false;
 }
 
 /* --- slab cache of entries --------------------------------------------------- */

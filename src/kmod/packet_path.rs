@@ -87,12 +87,23 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
 const PRE_ROUTING: u8 = ffi::nf_inet_hooks_NF_INET_PRE_ROUTING as u8;
 
 /// Whether the packet's layer-4 checksum is wrong (checked as Linux does:
-/// at PRE_ROUTING, for TCP, UDP and ICMP).
+/// at PRE_ROUTING, for TCP, UDP, ICMP, UDP-Lite and DCCP over their
+/// coverage, and SCTP).
 fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
+    let ihl = head.first().map_or(0, |b| u32::from(b & 0x0f) * 4);
+    match pkt.l4 {
+        packet::L4Info::UdpLite { cscov } => {
+            return skb.l4_checksum_partial_bad(PRE_ROUTING, ihl, cscov, proto::UDP)
+        }
+        packet::L4Info::Dccp(d) => {
+            return skb.l4_checksum_partial_bad(PRE_ROUTING, ihl, d.cscov, proto::DCCP)
+        }
+        packet::L4Info::Sctp(_) => return skb.sctp_checksum_bad(ihl),
+        _ => {}
+    }
     if !matches!(pkt.tuple.proto, proto::TCP | proto::UDP | proto::ICMP) {
         return false;
     }
-    let ihl = head.first().map_or(0, |b| u32::from(b & 0x0f) * 4);
     if pkt.tuple.proto == proto::UDP {
         // A zero UDP checksum means none was sent (RFC 768): nothing to
         // verify, as 6.12's `udp_error` decides before any call.

@@ -115,6 +115,24 @@ impl<'a> Skb<'a> {
         unsafe { ffi::ipct_skb_l4_csum_bad(self.ptr.as_ptr(), u32::from(hook), l4off, proto) }
     }
 
+    /// [`Self::l4_checksum_bad`] over the first `len` bytes of layer 4
+    /// (`nf_checksum_partial`).
+    pub(crate) fn l4_checksum_partial_bad(&self, hook: u8, l4off: u32, len: u16, proto: u8) -> bool {
+        // SAFETY: as in `l4_checksum_bad`.
+        unsafe {
+            ffi::ipct_skb_l4_csum_partial_bad(self.ptr.as_ptr(), u32::from(hook), l4off, u32::from(len), proto)
+        }
+    }
+
+    /// Whether the SCTP checksum (CRC32c) of a packet whose SCTP header
+    /// starts `l4off` bytes after the network header is wrong (checked
+    /// only when the device left it unchecked, as 6.12's `sctp_error`).
+    pub(crate) fn sctp_checksum_bad(&self, l4off: u32) -> bool {
+        // SAFETY: as in `l4_checksum_bad`; the helper only reads the
+        // packet and marks its checksum checked.
+        unsafe { ffi::ipct_skb_sctp_csum_bad(self.ptr.as_ptr(), l4off) }
+    }
+
     /// [`Skb::head`] for packets whose headers are not linear: copied.
     #[cold]
     fn copy_head<'b>(&'b self, buf: &'b mut [MaybeUninit<u8>]) -> Option<(&'b [u8], usize)> {

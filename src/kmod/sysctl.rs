@@ -242,9 +242,10 @@ unsafe extern "C" fn computed_handler<C: Computed>(
 /// `net.ipv4.*`.
 const IPV4: [Spec; 1] = [knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNTRACK_MAX)];
 
-/// `net.ipv4.netfilter.*`, in 2.6's order (`ip_conntrack_acct`, which
-/// 2.6 set at build time, last).
-const NETFILTER: [Spec; 22] = [
+/// `net.ipv4.netfilter.*`, in 2.6's order (then SCTP's, as 2.6's
+/// `ip_conntrack_proto_sctp` added them, and DCCP's after the same
+/// pattern; `ip_conntrack_acct`, which 2.6 set at build time, last).
+const NETFILTER: [Spec; 37] = [
     knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNTRACK_MAX),
     computed::<Count>(c_str!("ip_conntrack_count")),
     computed::<Buckets>(c_str!("ip_conntrack_buckets")),
@@ -286,6 +287,21 @@ const NETFILTER: [Spec; 22] = [
     timeout(Timeout::UdpStream),
     timeout(Timeout::Icmp),
     timeout(Timeout::Generic),
+    timeout(Timeout::SctpClosed),
+    timeout(Timeout::SctpCookieWait),
+    timeout(Timeout::SctpCookieEchoed),
+    timeout(Timeout::SctpEstablished),
+    timeout(Timeout::SctpShutdownSent),
+    timeout(Timeout::SctpShutdownRecd),
+    timeout(Timeout::SctpShutdownAckSent),
+    timeout(Timeout::SctpHeartbeatSent),
+    timeout(Timeout::DccpRequest),
+    timeout(Timeout::DccpRespond),
+    timeout(Timeout::DccpPartOpen),
+    timeout(Timeout::DccpOpen),
+    timeout(Timeout::DccpCloseReq),
+    timeout(Timeout::DccpClosing),
+    timeout(Timeout::DccpTimeWait),
     knob(c_str!("ip_conntrack_acct"), &settings::ACCT, &BOOL),
 ];
 
@@ -349,7 +365,7 @@ impl<const N: usize> Drop for Table<N> {
 /// Every sysctl of the module, registered until drop.
 pub(crate) struct Sysctls {
     _ipv4: Table<1>,
-    _netfilter: Table<22>,
+    _netfilter: Table<{ NETFILTER.len() }>,
 }
 
 impl Sysctls {

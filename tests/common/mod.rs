@@ -5,7 +5,9 @@
 
 use ip_conntrack::config::Config;
 use ip_conntrack::hash::HashKey;
-use ip_conntrack::host::Tracker;
+use ip_conntrack::ctinfo::CtInfo;
+use ip_conntrack::host::{Tracker, Verdict};
+use ip_conntrack::invalid::Invalid;
 use ip_conntrack::tuple::{proto, Tuple, L4};
 
 /// `a.b.c.d` as the engine's address number.
@@ -155,6 +157,81 @@ pub fn icmp_error(src: u32, dst: u32, ty: u8, code: u8, original: &[u8]) -> Vec<
 /// A packet of another protocol (GRE, 47) with a small payload.
 pub fn other(src: u32, dst: u32, protocol: u8) -> Vec<u8> {
     ipv4(src, dst, protocol, &[0, 0, 0x08, 0x00, 1, 2, 3, 4])
+}
+
+/// An SCTP packet with tag `vtag` and chunks `(type, flags, body)`.
+pub fn sctp(src: u32, sport: u16, dst: u32, dport: u16, vtag: u32, chunks: &[(u8, u8, &[u8])]) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&sport.to_be_bytes());
+    l4.extend_from_slice(&dport.to_be_bytes());
+    l4.extend_from_slice(&vtag.to_be_bytes());
+    l4.extend_from_slice(&[0; 4]);
+    for (ty, flags, body) in chunks {
+        l4.extend_from_slice(&[*ty, *flags]);
+        l4.extend_from_slice(&((4 + body.len()) as u16).to_be_bytes());
+        l4.extend_from_slice(body);
+        while l4.len() % 4 != 0 {
+            l4.push(0);
+        }
+    }
+    ipv4(src, dst, proto::SCTP, &l4)
+}
+
+/// The fixed part of an INIT or INIT ACK with initiate tag `tag`.
+pub fn init_body(tag: u32) -> Vec<u8> {
+    let mut b = tag.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0, 1, 0, 0, 0, 10, 0, 10, 0, 0, 0, 1]);
+    b
+}
+
+/// A DCCP packet of type `ty` with X set (48-bit numbers), sequence
+/// `seq`, and for types with an acknowledgement subheader, `ack`.
+pub fn dccp(src: u32, sport: u16, dst: u32, dport: u16, ty: u8, seq: u64, ack: u64) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&sport.to_be_bytes());
+    l4.extend_from_slice(&dport.to_be_bytes());
+    l4.extend_from_slice(&[0, 0, 0, 0, ty << 1 | 1, 0]);
+    l4.extend_from_slice(&((seq >> 32) as u16).to_be_bytes());
+    l4.extend_from_slice(&(seq as u32).to_be_bytes());
+    match ty {
+        2 => {}
+        0 => l4.extend_from_slice(&42u32.to_be_bytes()),
+        _ => {
+            l4.extend_from_slice(&[0, 0]);
+            l4.extend_from_slice(&((ack >> 32) as u16).to_be_bytes());
+            l4.extend_from_slice(&(ack as u32).to_be_bytes());
+            if ty == 1 || ty == 7 {
+                l4.extend_from_slice(&[0, 0, 0, 42]);
+            }
+        }
+    }
+    l4[4] = (l4.len() / 4) as u8;
+    ipv4(src, dst, proto::DCCP, &l4)
+}
+
+/// A UDP-Lite datagram with coverage field `cscov` and a non-zero
+/// checksum field (the host does not verify it).
+pub fn udplite(src: u32, sport: u16, dst: u32, dport: u16, cscov: u16, payload: &[u8]) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&sport.to_be_bytes());
+    l4.extend_from_slice(&dport.to_be_bytes());
+    l4.extend_from_slice(&cscov.to_be_bytes());
+    l4.extend_from_slice(&0x1234u16.to_be_bytes());
+    l4.extend_from_slice(payload);
+    ipv4(src, dst, proto::UDPLITE, &l4)
+}
+
+/// The classification of a tracked packet (panics otherwise).
+pub fn ct(v: Verdict) -> CtInfo {
+    v.ctinfo().unwrap_or_else(|| panic!("not tracked: {v:?}"))
+}
+
+/// Why a packet was INVALID (panics otherwise).
+pub fn invalid(v: Verdict) -> Invalid {
+    match v {
+        Verdict::Invalid(why) => why,
+        other => panic!("not invalid: {other:?}"),
+    }
 }
 
 /// A UDP tuple.

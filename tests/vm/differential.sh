@@ -56,7 +56,8 @@ CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
 23:icmp-timestamp 24:udplite 25:tcp-wscale 26:tcp-reopen 27:fragments
 28:tcp-keepalive 29:tcp-retrans 30:icmp-ttl-new 31:icmp-ttl-tracked
 32:icmp-err-reverse 33:icmp-err-echo 34:tcp-bad-synack 35:tcp-syn-established
-36:tcp-fin-data"
+36:tcp-fin-data 37:sctp-assoc 38:sctp-invalid 39:sctp-abort 40:dccp-conn
+41:dccp-invalid"
 # Classes whose endpoints answer for themselves (no drop rules there).
 REAL_CLASSES=" 5 10 11 "
 
@@ -145,17 +146,6 @@ settle() {
     done
 }
 
-# udplite_hex K SPORT DPORT: a UDP-Lite header (checksum coverage 0: the
-# whole datagram) and the payload "hi" between class K's client and the
-# server, as hex. The checksum is the one nf_conntrack verifies: its
-# pseudo-header sum is symmetric, so both directions carry the same one.
-udplite_hex() {
-    _ul=$(( 0xC000 + 0x0200 + 10 + $1 + 0xC633 + 0x6402 + 17 + 10 + $2 + $3 + 0x6869 ))
-    while [ $_ul -gt 65535 ]; do _ul=$(( (_ul & 0xffff) + (_ul >> 16) )); done
-    _ul=$(( ~_ul & 0xffff ))
-    [ $_ul -ne 0 ] || _ul=65535
-    printf '%04x%04x0000%04x6869\n' "$2" "$3" "$_ul"
-}
 
 # ---- packets ---------------------------------------------------------------
 
@@ -219,6 +209,16 @@ tcp_s() {
     from_s "$_ts_k" --sport $((7000 + _ts_k)) --dport $((40000 + _ts_k)) \
         --flags "$_ts_fl" --seq "$_ts_seq" --ack "$_ts_ack" "$@"
 }
+
+# UDP-Lite, SCTP and DCCP packets of class K: ulite_c / ulite_s K ARGS,
+# sctp_c / sctp_s K ARGS, dccp_c / dccp_s K ARGS. UDP-Lite checksums use
+# protocol 17 in the pseudo-header, as 6.12's conntrack verifies them.
+ulite_c() { _k=$1; shift; from_c $_k --proto udplite --csum-proto 17 --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
+ulite_s() { _k=$1; shift; from_s $_k --proto udplite --csum-proto 17 --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
+sctp_c() { _k=$1; shift; from_c $_k --proto sctp --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
+sctp_s() { _k=$1; shift; from_s $_k --proto sctp --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
+dccp_c() { _k=$1; shift; from_c $_k --proto dccp --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
+dccp_s() { _k=$1; shift; from_s $_k --proto dccp --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
 
 # tcp_open K: handshake (client ISN 1000, server ISN 5000) and 5 bytes each
 # way, each acknowledged. Client next seq 1006, server 5006.
@@ -360,10 +360,14 @@ traffic() {
     from_c $k --proto icmp --icmp-type 13 --icmp-id 2323 --icmp-seq 1 --payload-len 12
     from_s $k --proto icmp --icmp-type 14 --icmp-id 2323 --icmp-seq 1 --payload-len 12
 
-    # udplite: a datagram each way (protocol 136).
+    # udplite: a datagram each way (protocol 136), then one covering its
+    # header only (ASSURED at once, no two-second rule), then a coverage
+    # below the header (INVALID).
     class 24
-    from_c $k --proto 136 --payload-hex "$(udplite_hex $k $CP $SP)"
-    from_s $k --proto 136 --payload-hex "$(udplite_hex $k $SP $CP)"
+    ulite_c $k --payload hi
+    ulite_s $k --payload hi
+    ulite_c $k --udp-len 8 --payload partial
+    ulite_c $k --udp-len 7 --payload short
 
     # tcp-wscale: window scaling (7) and SACK negotiated; the server
     # advertises 1000 << 7. Then client data 100000 bytes ahead (inside
@@ -469,6 +473,67 @@ traffic() {
     tcp_s $k FA 5006 1010
     tcp_c $k A 1010 5007
 
+    # sctp-assoc: the four-way handshake (DATA bundled with the COOKIE
+    # ECHO), data and its SACK, a DATA with the wrong tag (INVALID), and
+    # the three-way shutdown.
+    class 37
+    sctp_c $k --chunk init --init-tag 0xc1c1c1c1
+    sctp_s $k --vtag 0xc1c1c1c1 --chunk init-ack --init-tag 0x5e5e5e5e
+    sctp_c $k --vtag 0x5e5e5e5e --chunk cookie-echo --chunk data
+    sctp_s $k --vtag 0xc1c1c1c1 --chunk cookie-ack
+    sctp_c $k --vtag 0x5e5e5e5e --chunk data
+    sctp_s $k --vtag 0xc1c1c1c1 --chunk sack
+    sctp_c $k --vtag 0xc1c1c1c1 --chunk data
+    sctp_c $k --vtag 0x5e5e5e5e --chunk shutdown
+    sctp_s $k --vtag 0xc1c1c1c1 --chunk shutdown-ack
+    sctp_c $k --vtag 0x5e5e5e5e --chunk shutdown-complete
+
+    # sctp-invalid: out-of-the-blue DATA and ABORT, an INIT with a tag, an
+    # INIT bundled with DATA (all INVALID, no entry); then a HEARTBEAT
+    # opens an entry (a secondary path) and its ACK establishes it.
+    class 38
+    sctp_c $k --vtag 5 --chunk data
+    sctp_c $k --vtag 5 --chunk abort
+    sctp_c $k --vtag 5 --chunk init
+    sctp_c $k --chunk init --chunk data
+    sctp_c $k --vtag 9 --chunk heartbeat
+    sctp_s $k --vtag 8 --chunk heartbeat-ack
+
+    # sctp-abort: INIT, INIT ACK, then the server's ABORT: without the T
+    # bit but with the client's tag (INVALID), then with the T bit.
+    class 39
+    sctp_c $k --chunk init --init-tag 0xa1
+    sctp_s $k --vtag 0xa1 --chunk init-ack --init-tag 0xb2
+    sctp_s $k --vtag 0xb2 --chunk abort
+    sctp_s $k --vtag 0xb2 --chunk abort:t
+
+    # dccp-conn: Request, Response, the Ack of the Response (PARTOPEN,
+    # ASSURED), client Data in PARTOPEN (INVALID), DataAcks (OPEN; one
+    # whose checksum covers its first 8 bytes only: CsCov 3, counted from
+    # the header's start as 6.12 does), a Sync (ignored), CloseReq, Close,
+    # Reset.
+    class 40
+    dccp_c $k --dccp-type request --dccp-seq 100
+    dccp_s $k --dccp-type response --dccp-seq 900 --dccp-ack 100
+    dccp_c $k --dccp-type ack --dccp-seq 101 --dccp-ack 900
+    dccp_c $k --dccp-type data --dccp-seq 102 --payload early
+    dccp_s $k --dccp-type dataack --dccp-seq 901 --dccp-ack 101 --payload hi
+    dccp_c $k --dccp-type dataack --dccp-seq 103 --dccp-ack 901 --cscov 3 --payload ok
+    dccp_c $k --dccp-type sync --dccp-seq 104 --dccp-ack 901
+    dccp_s $k --dccp-type closereq --dccp-seq 902 --dccp-ack 104
+    dccp_c $k --dccp-type close --dccp-seq 105 --dccp-ack 902
+    dccp_s $k --dccp-type reset --dccp-seq 903 --dccp-ack 105
+
+    # dccp-invalid: an Ack with no connection, a Request without 48-bit
+    # numbers, one whose coverage exceeds it (all INVALID); then a Request
+    # answered only by a Reset (the entry goes at once).
+    class 41
+    dccp_c $k --dccp-type ack --dccp-seq 1 --dccp-ack 1
+    dccp_c $k --dccp-type request --dccp-short
+    dccp_c $k --dccp-type request --dccp-seq 10 --cscov 15
+    dccp_c $k --dccp-type request --dccp-seq 10
+    dccp_s $k --dccp-type reset --dccp-seq 77 --dccp-ack 10
+
     class 8
     sleep_until $((stream_t0 + 3000))
     from_c $k --proto udp --sport $CP --dport $SP --payload q2
@@ -540,7 +605,12 @@ counting_rules() {
 # test (defaults as short as 10 s would expire entries before the reading).
 timeouts() {
     for t in tcp_timeout_syn_sent tcp_timeout_close tcp_timeout_last_ack tcp_timeout_close_wait \
-        tcp_timeout_time_wait udp_timeout udp_timeout_stream icmp_timeout generic_timeout; do
+        tcp_timeout_time_wait udp_timeout udp_timeout_stream icmp_timeout generic_timeout \
+        sctp_timeout_closed sctp_timeout_cookie_wait sctp_timeout_cookie_echoed \
+        sctp_timeout_established sctp_timeout_shutdown_sent sctp_timeout_shutdown_recd \
+        sctp_timeout_shutdown_ack_sent sctp_timeout_heartbeat_sent dccp_timeout_request \
+        dccp_timeout_respond dccp_timeout_partopen dccp_timeout_open dccp_timeout_closereq \
+        dccp_timeout_closing dccp_timeout_timewait; do
         echo 1800 > "$1/$2$t" || return 1
     done
 }

@@ -31,6 +31,26 @@ ip_conntrack_icmp_timeout 30 1 2147483647
 ip_conntrack_generic_timeout 600 1 2147483647
 ip_conntrack_acct 0 0 1
 "
+# The SCTP and DCCP timeouts: entries of the same table of timeouts as
+# the ones above (same range, same handler), so their defaults and one
+# write each of SCTP and DCCP are checked, not every range again.
+SAME_RANGE="
+ip_conntrack_sctp_timeout_established 210
+ip_conntrack_dccp_timeout_open 43200
+ip_conntrack_sctp_timeout_closed 10
+ip_conntrack_sctp_timeout_cookie_wait 3
+ip_conntrack_sctp_timeout_cookie_echoed 3
+ip_conntrack_sctp_timeout_shutdown_sent 3
+ip_conntrack_sctp_timeout_shutdown_recd 3
+ip_conntrack_sctp_timeout_shutdown_ack_sent 3
+ip_conntrack_sctp_timeout_heartbeat_sent 30
+ip_conntrack_dccp_timeout_request 240
+ip_conntrack_dccp_timeout_respond 480
+ip_conntrack_dccp_timeout_partopen 480
+ip_conntrack_dccp_timeout_closereq 64
+ip_conntrack_dccp_timeout_closing 64
+ip_conntrack_dccp_timeout_timewait 240
+"
 MAX_CAP=134217728
 
 # A string of $1 copies of character $2.
@@ -94,15 +114,30 @@ while read -r name def min max; do
 done <<EOF
 $WRITABLE
 EOF
+while read -r name def; do
+    [ -n "$name" ] || continue
+    check_eq "$name = $def" "$(cat "$NF/$name" 2>&1)" "$def"
+done <<EOF
+$SAME_RANGE
+EOF
+for name in ip_conntrack_sctp_timeout_established ip_conntrack_dccp_timeout_open; do
+    def=$(cat "$NF/$name")
+    if write "$NF/$name" 1 && [ "$(cat "$NF/$name")" = 1 ] && write "$NF/$name" "$def"; then
+        pass "$name takes 1 and its default back"
+    else
+        fail "$name takes 1 and its default back (reads '$(cat "$NF/$name")')"
+    fi
+    refuses "$NF/$name" 0 "0 (below the range)"
+done
 check_match "sysctl(8) reads a knob" "$(sysctl net.ipv4.netfilter.ip_conntrack_udp_timeout 2>&1)" \
     '^net\.ipv4\.netfilter\.ip_conntrack_udp_timeout = 30$'
 count=$(ls "$NF" | grep -c '^ip_conntrack_')
-check_eq "22 knobs under net.ipv4.netfilter" "$count" 22
+check_eq "37 knobs under net.ipv4.netfilter" "$count" 37
 missing=
 for f in "$NF"/ip_conntrack_*; do
     name=$(basename "$f")
     [ "$(stat -c %a "$f")" = 644 ] && [ "$name" != ip_conntrack_max ] || continue
-    printf '%s\n' "$WRITABLE" | grep -q "^$name " || missing="$missing $name"
+    printf '%s\n' "$WRITABLE" "$SAME_RANGE" | grep -q "^$name " || missing="$missing $name"
 done
 check_eq "every writable knob but ip_conntrack_max is in the list checked here" "$missing" ""
 

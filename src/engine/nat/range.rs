@@ -83,12 +83,20 @@ impl Range {
     }
 }
 
+/// The protocols whose ports NAT maps, as a pattern.
+macro_rules! PORTS_MAPPED {
+    () => {
+        proto::TCP | proto::UDP | proto::UDPLITE | proto::DCCP
+    };
+}
+
 /// The port or id `manip` rewrites: the source or destination port of
-/// TCP and UDP, the id of an ICMP query (the same in both directions);
-/// `None` for other protocols.
+/// TCP, UDP, UDP-Lite and DCCP, the id of an ICMP query (the same in both
+/// directions); `None` for other protocols (SCTP's ports stay: its
+/// checksum covers the whole packet).
 pub fn manip_key(t: &Tuple, manip: Manip) -> Option<u16> {
     match (t.proto, t.l4) {
-        (proto::TCP | proto::UDP, L4::Ports { sport, dport }) => Some(match manip {
+        (PORTS_MAPPED!(), L4::Ports { sport, dport }) => Some(match manip {
             Manip::Src => sport,
             Manip::Dst => dport,
         }),
@@ -101,8 +109,8 @@ pub fn manip_key(t: &Tuple, manip: Manip) -> Option<u16> {
 /// unchanged for other protocols.
 pub fn with_key(t: &Tuple, manip: Manip, key: u16) -> Tuple {
     let l4 = match (t.proto, t.l4, manip) {
-        (proto::TCP | proto::UDP, L4::Ports { dport, .. }, Manip::Src) => L4::Ports { sport: key, dport },
-        (proto::TCP | proto::UDP, L4::Ports { sport, .. }, Manip::Dst) => L4::Ports { sport, dport: key },
+        (PORTS_MAPPED!(), L4::Ports { dport, .. }, Manip::Src) => L4::Ports { sport: key, dport },
+        (PORTS_MAPPED!(), L4::Ports { sport, .. }, Manip::Dst) => L4::Ports { sport, dport: key },
         (proto::ICMP, L4::Icmp { ty, code, .. }, _) => L4::Icmp { ty, code, id: key },
         (_, l4, _) => l4,
     };

@@ -27,7 +27,7 @@ use crate::nat::range::manip_key;
 use crate::nat::Manip;
 use crate::tuple::{icmp_inverse_type, proto, Tuple};
 use crate::wire::ipv4::{self, Ipv4};
-use crate::wire::{icmp, read_u16, read_u8, tcp, udp};
+use crate::wire::{dccp, icmp, read_u16, read_u8, tcp, udp};
 
 /// Why a packet could not be rewritten.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,22 +232,27 @@ fn plan_l4(buf: &[u8], l: &L4Edit, edits: &mut Edits) -> Result<(), RewriteError
         Manip::Dst => hdroff.saturating_add(2),
     };
     match protocol {
-        proto::TCP => {
+        proto::TCP | proto::DCCP => {
             let key = new.key.ok_or(RewriteError::Mismatch)?;
             // Only a full header has the checksum (6.12: "TCP connection
-            // tracking guarantees" the first 8 bytes).
-            let full = hdroff.checked_add(tcp::HEADER_LEN).is_some_and(|end| pkt_end >= end);
-            if !have(if full { tcp::HEADER_LEN } else { 8 }) {
+            // tracking guarantees" the first 8 bytes; DCCP's the same).
+            let (hlen, check_at) = if protocol == proto::TCP {
+                (tcp::HEADER_LEN, tcp::field::CHECKSUM)
+            } else {
+                (dccp::HEADER_LEN, dccp::field::CHECKSUM)
+            };
+            let full = hdroff.checked_add(hlen).is_some_and(|end| pkt_end >= end);
+            if !have(if full { hlen } else { 8 }) {
                 return Err(RewriteError::Truncated);
             }
             let old = read_u16(buf, port_at);
             edits.push(Edit::u16(port_at, key));
             if full {
-                let at = hdroff.saturating_add(tcp::field::CHECKSUM);
+                let at = hdroff.saturating_add(check_at);
                 edits.push(Edit::u16(at, l.checksum(read_u16(buf, at), old, key)));
             }
         }
-        proto::UDP => {
+        proto::UDP | proto::UDPLITE => {
             let key = new.key.ok_or(RewriteError::Mismatch)?;
             if !have(udp::HEADER_LEN) {
                 return Err(RewriteError::Truncated);
@@ -255,7 +260,8 @@ fn plan_l4(buf: &[u8], l: &L4Edit, edits: &mut Edits) -> Result<(), RewriteError
             let old = read_u16(buf, port_at);
             let at = hdroff.saturating_add(udp::field::CHECKSUM);
             let check = read_u16(buf, at);
-            if check != 0 || l.partial {
+            // UDP-Lite always has a checksum.
+            if check != 0 || l.partial || protocol == proto::UDPLITE {
                 let c = l.checksum(check, old, key);
                 // CSUM_MANGLED_0: 0 would mean "no checksum".
                 edits.push(Edit::u16(at, if c == 0 { 0xffff } else { c }));
@@ -412,6 +418,44 @@ mod tests {
             let field = u16::from_be_bytes([p[at], p[at + 1]]);
             assert_eq!(field, pseudo_sum(&p), "the device's sum of the new header");
             assert_ne!(field, before);
+            assert_eq!(parse(&p, p.len()).unwrap().tuple, target);
+        }
+    }
+
+    #[test]
+    fn udplite_and_dccp_ports_and_checksums() {
+        // UDP-Lite, full coverage, and a DCCP Request (checksums over the
+        // pseudo-header and everything).
+        let with_sum = |proto: u8, mut l4: std::vec::Vec<u8>, at: usize| {
+            let mut p = std::vec![0x45, 0, 0, (20 + l4.len()) as u8, 0, 0, 0x40, 0, 64, proto, 0, 0];
+            p.extend_from_slice(&0xc000_0201u32.to_be_bytes());
+            p.extend_from_slice(&0xc633_6402u32.to_be_bytes());
+            let ip_sum = checksum(&p);
+            p[10..12].copy_from_slice(&ip_sum.to_be_bytes());
+            let sum = {
+                let mut ps = p[12..20].to_vec();
+                ps.extend_from_slice(&[0, proto]);
+                ps.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+                ps.extend_from_slice(&l4);
+                checksum(&ps)
+            };
+            l4[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+            p.truncate(20);
+            p.extend_from_slice(&l4);
+            p
+        };
+        let ulite = with_sum(proto::UDPLITE, [&[0x9c, 0x40, 0, 53, 0, 0, 0, 0][..], b"hi"].concat(), 6);
+        let dccp_req = with_sum(
+            proto::DCCP,
+            std::vec![0x9c, 0x40, 0x13, 0x89, 5, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 42],
+            6,
+        );
+        for pkt in [ulite, dccp_req] {
+            assert!(l4_sum_ok(&pkt));
+            let mut p = pkt.clone();
+            let target = retarget(&pkt, Manip::Src, PUB, 61000);
+            whole(&mut p, Manip::Src, &target).unwrap();
+            assert!(l4_sum_ok(&p));
             assert_eq!(parse(&p, p.len()).unwrap().tuple, target);
         }
     }

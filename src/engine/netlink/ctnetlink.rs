@@ -12,7 +12,9 @@
 //! CTA_TUPLE_REPLY { same }
 //! CTA_STATUS, CTA_MARK, CTA_ID, CTA_USE, CTA_TIMEOUT,
 //! CTA_PROTOINFO { CTA_PROTOINFO_TCP { STATE, WSCALE_ORIGINAL,
-//!                 WSCALE_REPLY, FLAGS_ORIGINAL, FLAGS_REPLY } }   (TCP only)
+//!                 WSCALE_REPLY, FLAGS_ORIGINAL, FLAGS_REPLY } }   (TCP)
+//!               { CTA_PROTOINFO_SCTP { STATE, VTAG_ORIGINAL, VTAG_REPLY } }
+//!               { CTA_PROTOINFO_DCCP { STATE, ROLE, HANDSHAKE_SEQ } }
 //! CTA_COUNTERS_ORIG { PACKETS, BYTES }, CTA_COUNTERS_REPLY { same }
 //!                                              (entries with counters)
 //! ```
@@ -22,9 +24,9 @@
 //!
 //! Events (`ctnetlink_conntrack_event`) to the multicast groups carry the
 //! tuples, `CTA_ID`, `CTA_STATUS`, then: for a new entry or an update,
-//! `CTA_TIMEOUT` and, when the TCP state is news, the full
+//! `CTA_TIMEOUT` and, when the TCP, SCTP or DCCP state is news, the full
 //! `CTA_PROTOINFO`; for a destroyed entry `CTA_TIMEOUT` only if not zero,
-//! the counters and the TCP state alone. Last the mark: left out when 0,
+//! the counters and the state alone. Last the mark: left out when 0,
 //! unless a ctnetlink request created or changed the entry (6.12's
 //! `IPCT_MARK`); such events carry the request's port in their header.
 
@@ -167,6 +169,24 @@ pub mod cta {
     pub const TCP_FLAGS_ORIGINAL: u16 = 4;
     /// `CTA_PROTOINFO_TCP_FLAGS_REPLY`.
     pub const TCP_FLAGS_REPLY: u16 = 5;
+
+    /// `CTA_PROTOINFO_DCCP`.
+    pub const PROTOINFO_DCCP: u16 = 2;
+    /// `CTA_PROTOINFO_DCCP_STATE` (u8).
+    pub const DCCP_STATE: u16 = 1;
+    /// `CTA_PROTOINFO_DCCP_ROLE` (u8, of the original direction).
+    pub const DCCP_ROLE: u16 = 2;
+    /// `CTA_PROTOINFO_DCCP_HANDSHAKE_SEQ` (be64).
+    pub const DCCP_HANDSHAKE_SEQ: u16 = 3;
+
+    /// `CTA_PROTOINFO_SCTP`.
+    pub const PROTOINFO_SCTP: u16 = 3;
+    /// `CTA_PROTOINFO_SCTP_STATE` (u8).
+    pub const SCTP_STATE: u16 = 1;
+    /// `CTA_PROTOINFO_SCTP_VTAG_ORIGINAL` (be32).
+    pub const SCTP_VTAG_ORIGINAL: u16 = 2;
+    /// `CTA_PROTOINFO_SCTP_VTAG_REPLY` (be32).
+    pub const SCTP_VTAG_REPLY: u16 = 3;
 
     /// `CTA_FILTER_ORIG_FLAGS`.
     pub const FILTER_ORIG_FLAGS: u16 = 1;
@@ -324,6 +344,45 @@ fn put_tcp(w: &mut Writer<'_>, tcp: &crate::proto::tcp::Tcp, destroy: bool) -> R
     w.nest_end(info)
 }
 
+/// `sctp_to_nlattr`; a destroy event carries the state alone.
+fn put_sctp(w: &mut Writer<'_>, s: &crate::proto::sctp::Sctp, destroy: bool) -> Result<(), TooSmall> {
+    let info = w.nest_start(cta::PROTOINFO)?;
+    let n = w.nest_start(cta::PROTOINFO_SCTP)?;
+    w.put_u8(cta::SCTP_STATE, s.state() as u8)?;
+    if !destroy {
+        let [o, r] = s.vtags();
+        w.put_be32(cta::SCTP_VTAG_ORIGINAL, o)?;
+        w.put_be32(cta::SCTP_VTAG_REPLY, r)?;
+    }
+    w.nest_end(n)?;
+    w.nest_end(info)
+}
+
+/// `dccp_to_nlattr`; a destroy event carries the state alone. (x86-64
+/// needs no `CTA_PROTOINFO_DCCP_PAD` before the be64.)
+fn put_dccp(w: &mut Writer<'_>, d: &crate::proto::dccp::Dccp, destroy: bool) -> Result<(), TooSmall> {
+    let info = w.nest_start(cta::PROTOINFO)?;
+    let n = w.nest_start(cta::PROTOINFO_DCCP)?;
+    w.put_u8(cta::DCCP_STATE, d.state() as u8)?;
+    if !destroy {
+        w.put_u8(cta::DCCP_ROLE, d.orig_role())?;
+        w.put(cta::DCCP_HANDSHAKE_SEQ, &d.handshake_seq().to_be_bytes())?;
+    }
+    w.nest_end(n)?;
+    w.nest_end(info)
+}
+
+/// `ctnetlink_dump_protoinfo`: the protocol's nest, for the protocols
+/// that have one.
+fn put_protoinfo(w: &mut Writer<'_>, p: &ProtoState, destroy: bool) -> Result<(), TooSmall> {
+    match p {
+        ProtoState::Tcp(t) => put_tcp(w, t, destroy),
+        ProtoState::Sctp(s) => put_sctp(w, s, destroy),
+        ProtoState::Dccp(d) => put_dccp(w, d, destroy),
+        _ => Ok(()),
+    }
+}
+
 /// Appends the message of entry `e` (`ctnetlink_fill_info` with
 /// `IPCTNL_MSG_CT_NEW`, IPv4): to `portid` answering `seq`, with `flags`
 /// (`NLM_F_MULTI` is added for an answer to a socket, as 6.12 does). On
@@ -373,9 +432,7 @@ fn put_entry_inner(
     w.put_be32(cta::ID, m.id)?;
     w.put_be32(cta::USE, m.uses)?;
     w.put_be32(cta::TIMEOUT, m.timeout)?;
-    if let ProtoState::Tcp(tcp) = &e.proto {
-        put_tcp(w, tcp, false)?;
-    }
+    put_protoinfo(w, &e.proto, false)?;
     if let Some(c) = &m.counters {
         put_counters(w, c)?;
     }
@@ -426,6 +483,8 @@ pub fn change_summary(e: &Entry) -> u16 {
     let bits = e.status.0 & (Status::SEEN_REPLY | Status::ASSURED);
     let state = match &e.proto {
         ProtoState::Tcp(t) => tcp_state_number(t.state()),
+        ProtoState::Sctp(s) => s.state() as u8,
+        ProtoState::Dccp(d) => d.state() as u8,
         _ => 0,
     };
     u16::from(state) << 8 | u16::try_from(bits).unwrap_or(0)
@@ -478,10 +537,6 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
     w.nest_end(n)?;
     w.put_be32(cta::ID, m.id)?;
     w.put_be32(cta::STATUS, e.status.0)?;
-    let tcp = match &e.proto {
-        ProtoState::Tcp(t) => Some(t),
-        _ => None,
-    };
     match ev {
         Event::Destroy => {
             if m.timeout != 0 {
@@ -490,17 +545,15 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
             if let Some(c) = &m.counters {
                 put_counters(w, c)?;
             }
-            if let Some(t) = tcp {
-                put_tcp(w, t, true)?;
-            }
+            put_protoinfo(w, &e.proto, true)?;
         }
         Event::New | Event::Update { .. } => {
             w.put_be32(cta::TIMEOUT, m.timeout)?;
             // A new TCP entry's state is news too (6.12 caches
             // IPCT_PROTOINFO with IPCT_NEW for the first packet).
             let proto = matches!(ev, Event::New | Event::Update { protoinfo: true });
-            if let (true, Some(t)) = (proto, tcp) {
-                put_tcp(w, t, false)?;
+            if proto {
+                put_protoinfo(w, &e.proto, false)?;
             }
         }
     }
@@ -586,5 +639,5 @@ pub fn put_stats_cpu(
 
 /// Whether `p` is a protocol whose tuples carry ports here.
 pub fn has_ports(p: u8) -> bool {
-    p == proto::TCP || p == proto::UDP
+    proto::has_ports(p)
 }

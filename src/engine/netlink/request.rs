@@ -325,10 +325,9 @@ fn parse_proto(p: &Attr<'_>, flags: u32, t: &mut TupleFilter) -> Result<(), Erro
         tb.get(usize::from(ty)).copied().flatten().map(Some).ok_or(Error::Invalid)
     }
     match t.proto {
-        // Ports of the protocols tracked with ports here. (6.12 also
-        // tracks DCCP, SCTP and UDP-Lite by port; this tracker handles
-        // them as generic protocols, so their tuples are addresses only.)
-        6 | 17 => {
+        // Ports of the protocols tracked with ports (TCP, UDP, UDP-Lite,
+        // SCTP, DCCP).
+        n if proto::has_ports(n) => {
             let pb = parse(p.payload(), &PORT_POLICY, Mode::Liberal)?;
             if let Some(a) = need(&pb, flags, cta::PROTO_SRC_PORT, flag::SRC_PORT)? {
                 t.sport = a.be16();
@@ -497,6 +496,35 @@ const TCP_POLICY: [Policy; 6] = [
     Policy::MinLen(2),
 ];
 
+/// `sctp_nla_policy`: state (at most HEARTBEAT_SENT), both tags.
+const SCTP_POLICY: [Policy; 4] = [Policy::Any, Policy::U8, Policy::U32, Policy::U32];
+
+/// `dccp_nla_policy`: state, role, handshake sequence (u64), pad.
+const DCCP_POLICY: [Policy; 5] = [Policy::Any, Policy::U8, Policy::U8, Policy::MinLen(8), Policy::Any];
+
+/// The SCTP or DCCP state a request sets (`nlattr_to_sctp`,
+/// `nlattr_to_dccp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherInfo {
+    /// SCTP state and the tags of both directions.
+    Sctp(crate::proto::sctp::SctpState, [u32; 2]),
+    /// DCCP state, the original direction's role, and the handshake
+    /// sequence if given.
+    Dccp(crate::proto::dccp::DccpState, u8, Option<u64>),
+}
+
+impl OtherInfo {
+    /// Sets the state of `p` when it is of the same protocol.
+    fn apply(self, p: &mut crate::proto::ProtoState) {
+        use crate::proto::ProtoState;
+        match (self, p) {
+            (OtherInfo::Sctp(st, tags), ProtoState::Sctp(s)) => s.set(st, tags),
+            (OtherInfo::Dccp(st, role, seq), ProtoState::Dccp(d)) => d.set(st, role, seq),
+            _ => {}
+        }
+    }
+}
+
 /// Status bits user space may not change (`IPS_EXPECTED`,
 /// `IPS_CONFIRMED`, `IPS_DYING`): `EBUSY`.
 const UNCHANGEABLE: u32 = (1 << 0) | CONFIRMED | (1 << 9);
@@ -517,6 +545,8 @@ pub struct Create {
     pub status: u32,
     /// TCP: the state, each side's flags and window scale.
     pub tcp: Option<(crate::proto::tcp::TcpState, [u8; 2], [u8; 2])>,
+    /// SCTP or DCCP state, when the request gives its nest.
+    pub other: Option<OtherInfo>,
     /// `CTA_MARK` (with `CTA_MARK_MASK`), applied to a zero mark.
     pub mark: Option<MarkChange>,
     /// `CTA_NAT_DST` and `CTA_NAT_SRC` (`ctnetlink_setup_nat`): when
@@ -597,6 +627,8 @@ pub struct Change {
     pub status: Option<u32>,
     /// TCP: what `CTA_PROTOINFO_TCP` asks.
     pub tcp: Option<TcpChange>,
+    /// SCTP or DCCP: what their nest asks.
+    pub other: Option<OtherInfo>,
     /// `CTA_MARK` (with `CTA_MARK_MASK`).
     pub mark: Option<MarkChange>,
 }
@@ -640,6 +672,9 @@ impl Change {
             };
             tcp.change(state, flags, wscale);
         }
+        if let Some(o) = self.other {
+            o.apply(&mut e.proto);
+        }
         if let Some(m) = self.mark {
             e.mark = m.apply(e.mark);
         }
@@ -652,16 +687,25 @@ impl Create {
     /// timeout until it joins the table (the engine's rule).
     pub fn entry(&self, now: crate::Millis, cfg: &impl crate::config::Settings) -> Entry {
         use crate::entry::Status;
+        use crate::proto::dccp::{Dccp, DccpState};
+        use crate::proto::sctp::{Sctp, SctpState};
         use crate::proto::{tcp::Tcp, udp::Udp, ProtoState};
         let proto = match (self.orig.proto, self.tcp) {
             (proto::TCP, Some((state, flags, wscale))) => {
                 ProtoState::Tcp(Tcp::made(state, flags, wscale, self.status & Status::SEEN_REPLY != 0))
             }
             (proto::UDP, _) => ProtoState::Udp(Udp::new(now, cfg).0),
+            (proto::UDPLITE, _) => ProtoState::UdpLite,
+            // Without their nest, 6.12 leaves the state zeroed (NONE).
+            (proto::SCTP, _) => ProtoState::Sctp(Sctp::made(SctpState::None, [0, 0])),
+            (proto::DCCP, _) => ProtoState::Dccp(Dccp::made(DccpState::None, 0, 0)),
             (proto::ICMP, _) => ProtoState::Icmp,
             _ => ProtoState::Generic,
         };
         let mut e = Entry::new(self.orig, Status(self.status), u64::from(self.timeout).saturating_mul(1000), proto);
+        if let Some(o) = self.other {
+            o.apply(&mut e.proto);
+        }
         if let Some(m) = self.mark {
             e.mark = m.apply(0);
         }
@@ -727,7 +771,8 @@ impl CtRequest<'_> {
         let range = |ty: u16| self.get(ty).map(|a| nat_range(a.payload())).transpose();
         let (dst, src) = (range(cta::NAT_DST)?, range(cta::NAT_SRC)?);
         let nat = (dst.is_some() || src.is_some()).then_some(NatSetup { dst, src });
-        Ok(Create { orig, timeout, status, tcp, mark: self.mark_change(), nat })
+        let other = self.other_info(orig.proto)?;
+        Ok(Create { orig, timeout, status, tcp, other, mark: self.mark_change(), nat })
     }
 
     /// An update's changes (`ctnetlink_change_conntrack`).
@@ -766,10 +811,17 @@ impl CtRequest<'_> {
                 }
             }
         };
+        // The entry's protocol decides which nest counts; either may be
+        // given, and each is checked as 6.12 checks it for its protocol.
+        let other = match self.other_info(proto::SCTP)? {
+            Some(o) => Some(o),
+            None => self.other_info(proto::DCCP)?,
+        };
         Ok(Change {
             timeout: self.get(cta::TIMEOUT).map(|a| a.be32()),
             status: self.get(cta::STATUS).map(|a| a.be32()),
             tcp,
+            other,
             mark: self.mark_change(),
         })
     }
@@ -780,6 +832,42 @@ impl CtRequest<'_> {
         let value = self.get(cta::MARK)?.be32();
         let keep = self.get(cta::MARK_MASK).map_or(0, |a| !a.be32());
         Some(MarkChange { value, keep })
+    }
+
+    /// The SCTP or DCCP nest of `CTA_PROTOINFO` for protocol `p`, checked
+    /// as `nlattr_to_sctp` / `nlattr_to_dccp` do: `None` without it.
+    fn other_info(&self, p: u8) -> Result<Option<OtherInfo>, Error> {
+        use crate::proto::dccp::DccpState;
+        use crate::proto::sctp::SctpState;
+        let Some(pi) = self.get(cta::PROTOINFO) else { return Ok(None) };
+        let tb = parse(pi.payload(), &PROTOINFO_POLICY, Mode::Liberal)?;
+        let nest = match p {
+            proto::SCTP => cta::PROTOINFO_SCTP,
+            proto::DCCP => cta::PROTOINFO_DCCP,
+            _ => return Ok(None),
+        };
+        let Some(n) = tb.get(usize::from(nest)).copied().flatten() else { return Ok(None) };
+        if p == proto::SCTP {
+            let t = parse(n.payload(), &SCTP_POLICY, Mode::Liberal)?;
+            let get = |ty: u16| t.get(usize::from(ty)).copied().flatten().ok_or(Error::Invalid);
+            let state = SctpState::from_number(get(cta::SCTP_STATE)?.u8()).ok_or(Error::Invalid)?;
+            let tags = [get(cta::SCTP_VTAG_ORIGINAL)?.be32(), get(cta::SCTP_VTAG_REPLY)?.be32()];
+            return Ok(Some(OtherInfo::Sctp(state, tags)));
+        }
+        let t = parse(n.payload(), &DCCP_POLICY, Mode::Liberal)?;
+        let get = |ty: u16| t.get(usize::from(ty)).copied().flatten();
+        let (Some(state), Some(role)) = (get(cta::DCCP_STATE), get(cta::DCCP_ROLE)) else {
+            return Err(Error::Invalid);
+        };
+        let state = DccpState::from_number(state.u8()).ok_or(Error::Invalid)?;
+        if role.u8() > 1 {
+            return Err(Error::Invalid);
+        }
+        let seq = get(cta::DCCP_HANDSHAKE_SEQ).map(|a| match a.payload().first_chunk::<8>() {
+            Some(b) => u64::from_be_bytes(*b),
+            None => 0,
+        });
+        Ok(Some(OtherInfo::Dccp(state, role.u8(), seq)))
     }
 
     /// `nlattr_to_tcp` on a new entry (state NONE, no flags before).

@@ -1,11 +1,14 @@
 //! Per-protocol state machines. Each protocol decides whether a packet may
 //! open an entry and how a packet moves an existing entry along.
 
+pub mod dccp;
 pub mod generic;
 pub mod icmp;
+pub mod sctp;
 pub mod tcp;
 pub mod tcp_window;
 pub mod udp;
+pub mod udplite;
 
 use crate::Millis;
 
@@ -16,6 +19,12 @@ pub enum ProtoState {
     Tcp(tcp::Tcp),
     /// UDP.
     Udp(udp::Udp),
+    /// UDP-Lite.
+    UdpLite,
+    /// SCTP: association state and verification tags.
+    Sctp(sctp::Sctp),
+    /// DCCP: connection state and roles.
+    Dccp(dccp::Dccp),
     /// ICMP query.
     Icmp,
     /// Any other protocol.

@@ -22,12 +22,14 @@
 //! [`MAX_HEAD_LEN`] bytes (or the whole packet when shorter) are always
 //! enough; with that much, the result never depends on the bytes after it.
 
+pub mod dccp;
 pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6_exthdr;
 pub mod ipv6_frag;
+pub mod sctp;
 pub mod tcp;
 pub mod udp;
 
@@ -37,6 +39,7 @@ use crate::tuple::{icmp_inverse_type, proto, Tuple, L4};
 
 use self::icmp::Icmp;
 use self::ipv4::Ipv4;
+use self::sctp::Sctp;
 use self::tcp::Tcp;
 use self::udp::Udp;
 
@@ -155,6 +158,9 @@ pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
         proto::TCP => parse_tcp(ip.payload(), l4_len)?,
         proto::UDP => parse_udp(ip.payload(), l4_len)?,
         proto::ICMP => parse_icmp(ip.payload())?,
+        proto::UDPLITE => parse_udplite(ip.payload(), l4_len)?,
+        proto::SCTP => parse_sctp(ip.payload(), l4_len, ip.header_len())?,
+        proto::DCCP => parse_dccp(ip.payload(), l4_len)?,
         _ => (L4::None, L4Info::Other),
     };
     let tuple = Tuple { src: ip.src(), dst: ip.dst(), proto: ip.protocol(), l4 };
@@ -193,6 +199,41 @@ fn parse_udp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
     Ok((L4::Ports { sport: udp.src_port(), dport: udp.dst_port() }, L4Info::Udp))
 }
 
+/// UDP-Lite, as Linux's `udplite_error`: the coverage field (0: the
+/// whole datagram) covers at least the header and at most the IP payload,
+/// and the checksum is mandatory.
+fn parse_udplite(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
+    let udp = Udp::new_checked(seg.get(..l4_len.min(seg.len())).unwrap_or_default())
+        .map_err(|_| Invalid::BadL4Header)?;
+    let cscov = match usize::from(udp.length()) {
+        0 => l4_len,
+        n if n < udp::HEADER_LEN || n > l4_len => return Err(Invalid::UdpLiteBadCoverage),
+        n => n,
+    };
+    if udp.checksum() == 0 {
+        return Err(Invalid::UdpLiteNoChecksum);
+    }
+    let cscov = u16::try_from(cscov).unwrap_or(u16::MAX);
+    Ok((L4::Ports { sport: udp.src_port(), dport: udp.dst_port() }, L4Info::UdpLite { cscov }))
+}
+
+/// SCTP: the common header and the chunk walk. Only chunks within the
+/// first [`MAX_HEAD_LEN`] bytes of the packet are seen (Linux walks them
+/// all), so that a head of that size decides like the whole packet.
+fn parse_sctp(seg: &[u8], l4_len: usize, ihl: usize) -> Result<(L4, L4Info), Invalid> {
+    let sctp = Sctp::new_checked(seg.get(..l4_len.min(seg.len())).unwrap_or_default())
+        .map_err(|_| Invalid::BadL4Header)?;
+    let window = l4_len.min(MAX_HEAD_LEN.saturating_sub(ihl));
+    let info = sctp::summarize(&sctp, window)?;
+    Ok((L4::Ports { sport: sctp.src_port(), dport: sctp.dst_port() }, L4Info::Sctp(info)))
+}
+
+/// DCCP: the generic header and the subheader of its type.
+fn parse_dccp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
+    let (d, info) = dccp::summarize(seg, l4_len)?;
+    Ok((L4::Ports { sport: d.src_port(), dport: d.dst_port() }, L4Info::Dccp(info)))
+}
+
 /// ICMP: queries and their answers carry type, code and id in the tuple;
 /// errors carry id 0 and the quoted packet's tuple; other types are left
 /// to the ICMP rules, which refuse them.
@@ -214,7 +255,7 @@ fn parse_icmp(seg: &[u8]) -> Result<(L4, L4Info), Invalid> {
 /// bytes; a shorter quote is still enough to find the flow.
 pub fn quoted_l4_len(protocol: u8) -> usize {
     match protocol {
-        proto::TCP | proto::UDP => 4,
+        p if proto::has_ports(p) => 4,
         proto::ICMP => icmp::HEADER_LEN,
         _ => 0,
     }
@@ -238,8 +279,8 @@ fn parse_quoted(quote: &[u8]) -> Result<Tuple, Invalid> {
         return Err(Invalid::IcmpErrorBadInner);
     }
     let l4 = match ip.protocol() {
-        proto::TCP | proto::UDP => {
-            // Both headers start with the two ports.
+        p if proto::has_ports(p) => {
+            // Their headers all start with the two ports.
             L4::Ports { sport: read_u16(l4, 0), dport: read_u16(l4, 2) }
         }
         proto::ICMP => {

@@ -14,6 +14,9 @@ use crate::csum;
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+pub const PROTO_DCCP: u8 = 33;
+pub const PROTO_SCTP: u8 = 132;
+pub const PROTO_UDPLITE: u8 = 136;
 
 /// TCP flag bits, in header order (byte 13).
 pub const TCP_FLAGS: [(char, u8); 8] = [
@@ -69,6 +72,8 @@ pub struct Spec {
     pub tcp: Tcp,
     pub udp: Udp,
     pub icmp: Icmp,
+    pub sctp: Sctp,
+    pub dccp: crate::dccp::Dccp,
     /// Bytes after the transport header (or after the IP header for other
     /// protocols; ignored by ICMP errors, whose body is the quote).
     pub payload: Vec<u8>,
@@ -102,8 +107,19 @@ pub struct Tcp {
 
 #[derive(Clone, Debug, Default)]
 pub struct Udp {
-    /// Length field; `None` means the real length.
+    /// Length field; `None` means the real length (UDP-Lite: 0, the
+    /// checksum covers everything).
     pub len: Option<u16>,
+    /// UDP-Lite: the protocol number in the checksum's pseudo-header
+    /// (`None`: 136, as RFC 3828; 6.12's conntrack verifies with 17).
+    pub csum_proto: Option<u8>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Sctp {
+    /// Verification tag of the common header.
+    pub vtag: u32,
+    pub chunks: Vec<crate::sctp::Chunk>,
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +156,8 @@ impl Default for Spec {
             tcp: Tcp::default(),
             udp: Udp::default(),
             icmp: Icmp::default(),
+            sctp: Sctp::default(),
+            dccp: crate::dccp::Dccp::default(),
             payload: Vec::new(),
             truncate: None,
             frag_slice: None,
@@ -178,6 +196,22 @@ pub fn packet(spec: &Spec) -> Vec<u8> {
         (PROTO_UDP, _) => udp(spec),
         (PROTO_ICMP, None) => icmp(spec),
         (build6::PROTO_ICMPV6, Some(v6)) => build6::icmpv6(spec, v6),
+        (PROTO_UDPLITE, _) => udplite(spec),
+        (PROTO_SCTP, _) => {
+            let mut chunks = spec.sctp.chunks.clone();
+            if !spec.payload.is_empty() {
+                // A payload rides in one more DATA chunk.
+                let mut body = vec![0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+                body.extend_from_slice(&spec.payload);
+                chunks.push(crate::sctp::Chunk { ty: 0, flags: 3, body });
+            }
+            crate::sctp::packet(spec.sport, spec.dport, spec.sctp.vtag, &chunks, spec.bad_csum)
+        }
+        (PROTO_DCCP, _) => {
+            let len = crate::dccp::len(&spec.dccp, spec.payload.len());
+            let pseudo = pseudo(spec, PROTO_DCCP, len);
+            crate::dccp::packet(&spec.dccp, pseudo, spec.sport, spec.dport, &spec.payload, spec.bad_csum)
+        }
         _ => spec.payload.clone(),
     };
     let mut pkt = match (&spec.ip6, spec.frag_slice) {
@@ -312,6 +346,30 @@ fn udp(spec: &Spec) -> Vec<u8> {
     let pseudo = pseudo(spec, PROTO_UDP, usize::from(len));
     let mut sum = match csum::finish(csum::add(pseudo, &d[..covered])) {
         0 => 0xffff, // 0 means "no checksum": send its one's-complement twin
+        sum => sum,
+    };
+    if spec.bad_csum {
+        sum = csum::broken(sum);
+    }
+    d[6..8].copy_from_slice(&sum.to_be_bytes());
+    d
+}
+
+/// UDP-Lite (RFC 3828): the length field is the checksum coverage (0:
+/// all), the pseudo-header carries the datagram's whole length.
+fn udplite(spec: &Spec) -> Vec<u8> {
+    let cov = spec.udp.len.unwrap_or(0);
+    let mut d = Vec::with_capacity(UDP_HDR_LEN + spec.payload.len());
+    d.extend_from_slice(&spec.sport.to_be_bytes());
+    d.extend_from_slice(&spec.dport.to_be_bytes());
+    d.extend_from_slice(&cov.to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    d.extend_from_slice(&spec.payload);
+    let covered = if cov == 0 { d.len() } else { usize::from(cov).min(d.len()) };
+    let proto = spec.udp.csum_proto.unwrap_or(PROTO_UDPLITE);
+    let pseudo = pseudo(spec, proto, d.len());
+    let mut sum = match csum::finish(csum::add(pseudo, &d[..covered])) {
+        0 => 0xffff,
         sum => sum,
     };
     if spec.bad_csum {

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::build::{self, Spec, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_FLAGS};
+use crate::build::{self, Spec, PROTO_DCCP, PROTO_ICMP, PROTO_SCTP, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE, TCP_FLAGS};
 use crate::build6::{self, Ext, ExtKind, Ip6};
 
 pub const USAGE: &str = "\
@@ -29,7 +29,8 @@ delivery:
 
 IPv4:
   --src ADDR, --dst ADDR   addresses (both required)
-  --proto P           tcp, udp, icmp or a number (default tcp)
+  --proto P           tcp, udp, icmp, sctp, dccp, udplite or a number
+                      (default tcp)
   --tos N  --ttl N (64)  --id N (0: the raw socket picks one)
   --df  --mf          set Don't Fragment / More Fragments
   --frag-offset N     fragment offset in 8-byte units
@@ -67,6 +68,30 @@ TCP / UDP:
   --mss N  --wscale N  --sackperm    TCP options
   --tcp-options HEX   raw TCP option bytes, after the named ones
   --udp-len N         UDP length field override
+
+UDP-Lite (--proto udplite; ports as above):
+  --udp-len N         the checksum coverage field (default 0: everything)
+  --csum-proto N      protocol number in the checksum's pseudo-header
+                      (default 136; Linux's conntrack verifies with 17)
+
+SCTP (--proto sctp; ports as above):
+  --vtag N            verification tag (default 0)
+  --init-tag N        initiate tag of INIT / INIT ACK chunks (default 1)
+  --chunk T[:F][:HEX] a chunk (repeatable, in order): T one of data, init,
+                      init-ack, sack, heartbeat, heartbeat-ack, abort,
+                      shutdown, shutdown-ack, error, cookie-echo, cookie-ack,
+                      shutdown-complete or a number; F flags (a number, or t
+                      for the T bit); HEX the body (default: the usual fixed
+                      part). A payload goes in one more DATA chunk.
+  --bad-csum breaks the CRC32c.
+
+DCCP (--proto dccp; ports as above):
+  --dccp-type T       request, response, data, ack, dataack, closereq, close,
+                      reset, sync, syncack or a number (default request)
+  --dccp-seq N (1)  --dccp-ack N (0)
+  --dccp-short        24-bit sequence numbers (X clear)
+  --cscov N           the CsCov field (0: the checksum covers everything)
+  --dccp-doff N       data offset field override (32-bit words)
 
 ICMP / ICMPv6:
   --icmp-type N (8; ICMPv6 128)  --icmp-code N (0)  --icmp-id N (1)  --icmp-seq N (1)
@@ -136,6 +161,8 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
     let mut count = 1;
     let mut verbose = false;
     let (mut icmp_id, mut icmp_seq) = (None, None);
+    let mut init_tag = 1u32;
+    let mut chunks: Vec<String> = Vec::new();
     let (mut icmp_type, mut inner_icmp_type) = (None, None);
     let mut id: u32 = 0;
     let mut v6 = Ip6::default();
@@ -197,6 +224,17 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
             "--sackperm" => spec.tcp.sackperm = true,
             "--tcp-options" => spec.tcp.options = hex(&value()?)?,
             "--udp-len" => spec.udp.len = Some(num(flag, &value()?)?),
+            "--csum-proto" => spec.udp.csum_proto = Some(num(flag, &value()?)?),
+
+            "--vtag" => spec.sctp.vtag = num(flag, &value()?)?,
+            "--init-tag" => init_tag = num(flag, &value()?)?,
+            "--chunk" => chunks.push(value()?),
+            "--dccp-type" => spec.dccp.ty = crate::dccp::parse_type(&value()?)?,
+            "--dccp-seq" => spec.dccp.seq = num(flag, &value()?)?,
+            "--dccp-ack" => spec.dccp.ack = num(flag, &value()?)?,
+            "--dccp-short" => spec.dccp.x = false,
+            "--cscov" => spec.dccp.cscov = bounded(flag, &value()?, 15)?,
+            "--dccp-doff" => spec.dccp.doff = Some(num(flag, &value()?)?),
 
             "--icmp-type" => icmp_type = Some(num(flag, &value()?)?),
             "--icmp-code" => spec.icmp.code = num(flag, &value()?)?,
@@ -223,6 +261,10 @@ pub fn parse(argv: &[String]) -> Result<Option<Args>, String> {
         }
     }
 
+    // Chunks are read once --init-tag is known, wherever it was given.
+    for c in &chunks {
+        spec.sctp.chunks.push(crate::sctp::parse_chunk(c, init_tag)?);
+    }
     let src = src.ok_or("--src is required")?;
     let dst = dst.ok_or("--dst is required")?;
     let is_v6 = match (src, dst) {
@@ -387,6 +429,9 @@ fn proto(s: &str) -> Result<u8, String> {
         "tcp" => Ok(PROTO_TCP),
         "udp" => Ok(PROTO_UDP),
         "icmp" => Ok(PROTO_ICMP),
+        "sctp" => Ok(PROTO_SCTP),
+        "dccp" => Ok(PROTO_DCCP),
+        "udplite" => Ok(PROTO_UDPLITE),
         "icmpv6" | "icmp6" | "ipv6-icmp" => Ok(build6::PROTO_ICMPV6),
         _ => num("--proto", s),
     }

@@ -5,6 +5,8 @@ mod build;
 mod build6;
 mod cli;
 mod csum;
+mod dccp;
+mod sctp;
 mod send;
 
 use std::io::BufRead;
