@@ -28,6 +28,9 @@ flows=${2:-1}
 # packet" is then per entry.
 # PROFILE_OP=nat: the same sends with MASQUERADE on the router (no tracker,
 # nf_conntrack + nf_nat, ip_conntrack's NAT).
+# PROFILE_OP=natnew: PACKETS new flows under MASQUERADE ("per packet" is per
+# new connection); natfull: the same into a table full of FLOWS mapped
+# flows whose ports the new ones reuse (early drop and port search).
 op=${PROFILE_OP:-send}
 [[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
     || die "usage: $0 [PACKETS [FLOWS]] (numbers)"
@@ -80,6 +83,8 @@ kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-${flows}-flows.md
 case $op in
     send) ;;
     nat) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-nat-${flows}-flows.md ;;
+    natnew) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-natnew-${packets}-flows.md ;;
+    natfull) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-natfull-${packets}-into-${flows}.md ;;
     *) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-$op-${flows}-entries.md ;;
 esac
 {

@@ -2,7 +2,7 @@
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
 #   sh guest.sh quick|full [all|forward|ctnl|nat]
-#   sh guest.sh profile [PACKETS [FLOWS [flush|list|nat]]]
+#   sh guest.sh profile [PACKETS [FLOWS [flush|list|nat|natnew|natfull]]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
 # 50000) over FLOWS established flows (default 1) between two `sync` calls,
@@ -36,7 +36,11 @@ profile)
     PACKETS=${2:-50000}
     PROFILE_FLOWS=${3:-1}
     PROFILE_OP=${4:-send}   # flush / list: profile `conntrack -F` / `-L` instead;
-                            # nat: sends under MASQUERADE
+                            # nat: sends under MASQUERADE; natnew: PACKETS
+                            # new flows under MASQUERADE; natfull: the same
+                            # into a table full of FLOWS mapped flows whose
+                            # ports the new ones reuse (early drop and port
+                            # search, as phase_new's full-table send)
     _op_flag=F
     [ "$PROFILE_OP" != list ] || _op_flag=L
     PHASES=profile
@@ -70,11 +74,14 @@ CONFIGS="none nf ip nfnat ipnat"
 [ "$PHASES" != nat ] || DUMP_ROUNDS=0
 if [ "$MODE" = profile ]; then
     CONFIGS="none nf ip"
-    if [ "$PROFILE_OP" = nat ]; then
+    case $PROFILE_OP in
+    nat)
         # Established packets under MASQUERADE.
         CONFIGS="none nfnat ipnat"
         PROFILE_OP=send
-    fi
+        ;;
+    natnew|natfull) CONFIGS="none nfnat ipnat" ;;
+    esac
 fi
 FLOW_COUNTS="1 100 10000 100000"
 HASHSIZE=16384          # buckets of both trackers (a multiple of nf's 512)
@@ -549,6 +556,27 @@ phase_profile() {
         load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
         _warm=$PROFILE_FLOWS
         [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
+        if [ "$PROFILE_OP" = natnew ] || [ "$PROFILE_OP" = natfull ]; then
+            # The window holds PACKETS new flows; for natfull after FLOWS
+            # from another host fill the table to its maximum.
+            _host=100
+            if [ "$PROFILE_OP" = natfull ] && [ "$_conf" != none ]; then
+                send "$PROFILE_FLOWS" "$PROFILE_FLOWS" 100 || { fail "fill $_conf"; return 1; }
+                set_max "$_conf" "$(entries "$_conf")"
+                _host=120
+            fi
+            echo "    $_conf: $(entries "$_conf") entries; $PACKETS new flows in the window"
+            MARK=sync
+            send_once $PACKETS $PACKETS $_host
+            _rc=$?
+            MARK=
+            [ "$_rc" -eq 0 ] || { fail "profiled send $_conf"; return 1; }
+            echo "PROFILE window $_conf $SENT $FWD"
+            awk '{ print "PROFILE module", $1, $2, $6 }' /proc/modules
+            awk '$4 ~ /^\[/ { print "PROFILE ksym", $1, $2, $3, $4 }' /proc/kallsyms
+            unload "$_conf" || { fail "unload $_conf"; return 1; }
+            continue
+        fi
         if [ "$PROFILE_OP" != send ]; then
             # The window holds `conntrack -F` (flush) or `conntrack -L`
             # (list) of PROFILE_FLOWS entries ("packets" are then entries;
