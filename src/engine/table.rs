@@ -547,11 +547,23 @@ impl<'a, S: Store> Stripe<'a, S> {
         if self.find_keys(bucket, keys, now).is_some() {
             return true;
         }
-        if self.replies.is_empty() {
-            return false;
+        self.reply_holder(bucket, keys).is_some()
+    }
+
+    /// The first reply node of reply chain `bucket` whose key is either of
+    /// `keys`: one walk for both (the port search asks [`Stripe::taken`]
+    /// for every candidate).
+    pub fn reply_holder(&self, bucket: usize, keys: &Keys) -> Option<S::Ref> {
+        let mut cur = self.replies.get(bucket).copied().flatten();
+        while let Some(r) = cur {
+            if let Some(k) = self.store.reply_key(r) {
+                if k == keys.key || keys.inv == Some(k) {
+                    return Some(r);
+                }
+            }
+            cur = self.store.reply_next(r);
         }
-        self.find_reply(bucket, &keys.key).is_some()
-            || keys.inv.is_some_and(|inv| self.find_reply(bucket, &inv).is_some())
+        None
     }
 
     /// Links `r`'s reply node at the head of reply chain `bucket`; false
@@ -1053,6 +1065,97 @@ mod tests {
                 s.1 = next;
             }
         }
+    }
+
+    /// A store whose entries may have reply nodes: (entry, next, reply
+    /// key, next reply node).
+    struct Nodes(Vec<(Entry, Option<usize>, Option<[u64; 2]>, Option<usize>)>);
+
+    impl Store for Nodes {
+        type Ref = usize;
+        fn entry(&self, r: usize) -> Option<&Entry> {
+            self.0.get(r).map(|s| &s.0)
+        }
+        fn entry_mut(&mut self, r: usize) -> Option<&mut Entry> {
+            self.0.get_mut(r).map(|s| &mut s.0)
+        }
+        fn next(&self, r: usize) -> Option<usize> {
+            self.0.get(r).and_then(|s| s.1)
+        }
+        fn set_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.0.get_mut(r) {
+                s.1 = next;
+            }
+        }
+        fn reply_key(&self, r: usize) -> Option<[u64; 2]> {
+            self.0.get(r).and_then(|s| s.2)
+        }
+        fn reply_next(&self, r: usize) -> Option<usize> {
+            self.0.get(r).and_then(|s| s.3)
+        }
+        fn set_reply_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.0.get_mut(r) {
+                s.3 = next;
+            }
+        }
+    }
+
+    fn udp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
+        Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } }
+    }
+
+    #[test]
+    fn taken_finds_reply_nodes_by_either_key() {
+        // Entry 0 was source-NATed: its reply comes back to 9:4000.
+        let reply = udp(2, 53, 9, 4000);
+        let other = udp(2, 53, 9, 4001);
+        let c = Status::CONFIRMED | Status::SRC_NAT;
+        let mut store = Nodes(vec![
+            (Entry::new(udp(1, 1000, 2, 53), Status(c), 100, ProtoState::Generic), None, Some(other.key()), None),
+            (Entry::new(udp(1, 1001, 2, 53), Status(c), 100, ProtoState::Generic), None, Some(reply.key()), None),
+        ]);
+        let (mut buckets, mut replies) = ([None; 4], [None; 4]);
+        let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store);
+        assert!(st.link_reply(2, 1));
+        assert!(st.link_reply(2, 0));
+        assert!(st.taken(2, &reply.keys(), 10));
+        assert!(st.taken(2, &reply.invert().unwrap().keys(), 10), "the inverse key too");
+        assert_eq!(st.reply_holder(2, &reply.keys()), Some(1));
+        assert_eq!(st.reply_holder(2, &other.invert().unwrap().keys()), Some(0));
+        assert!(!st.taken(2, &udp(2, 53, 9, 4002).keys(), 10));
+        assert!(!st.taken(1, &reply.keys(), 10), "another bucket");
+    }
+
+    #[test]
+    fn claiming_a_reply_is_refused_when_taken_and_idempotent_for_its_owner() {
+        let reply = udp(2, 53, 9, 4000);
+        let n = |port| {
+            let e = Entry::new(udp(1, port, 2, 53), Status(Status::SRC_NAT), 100, ProtoState::Generic);
+            (e, None, Some(reply.key()), None)
+        };
+        let mut store = Nodes(vec![n(1000), n(1001)]);
+        let (mut buckets, mut replies) = ([None; 4], [None; 4]);
+        let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store);
+        let mut stats = crate::stats::Stats::ZERO;
+        let keys = reply.keys();
+        assert!(crate::track::claim_reply(&mut st, 3, 0, &keys, 10, &mut stats));
+        // A clone of the packet confirming the same entry: still its own.
+        assert!(crate::track::claim_reply(&mut st, 3, 0, &keys, 10, &mut stats));
+        assert_eq!(st.reply_holder(3, &keys), Some(0));
+        // Another entry wanting the same reply tuple is refused, unlinked.
+        assert!(!crate::track::claim_reply(&mut st, 3, 1, &keys, 10, &mut stats));
+        assert_eq!(stats.insert_failed, 1);
+        assert!(!st.unlink_reply(3, 1));
+        // Nor when a live entry's own tuples are the reply (main chain).
+        let (mut buckets, mut replies) = ([None; 4], [None; 4]);
+        let mut store = Nodes(vec![
+            (Entry::new(reply.invert().unwrap(), Status(Status::CONFIRMED), 100, ProtoState::Generic), None, None, None),
+            n(1001),
+        ]);
+        let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store);
+        assert!(st.link(3, 0));
+        assert!(!crate::track::claim_reply(&mut st, 3, 1, &keys, 10, &mut stats));
+        assert!(!st.unlink_reply(3, 1));
     }
 
     fn entry(port: u16, deadline: Millis, status: u32) -> Entry {
