@@ -84,6 +84,19 @@ pub trait Store {
     fn set_src_next(&mut self, r: Self::Ref, next: Option<Self::Ref>) {
         let _ = (r, next);
     }
+    /// The node before `r` in its source chain (`None` at the head), so
+    /// that an unlink needs no walk: source chains hold every connection
+    /// from one source port together, and early drop evicts the oldest,
+    /// the last. A store that keeps no such link answers `None` always
+    /// and its unlinks walk the chain.
+    fn src_prev(&self, r: Self::Ref) -> Option<Self::Ref> {
+        let _ = r;
+        None
+    }
+    /// Sets the node before `r` in its source chain.
+    fn set_src_prev(&mut self, r: Self::Ref, prev: Option<Self::Ref>) {
+        let _ = (r, prev);
+    }
     /// The once-only state of `r`'s source node, changed atomically (any
     /// CPU, any lock): `link` true claims the right to link it (false if
     /// it is linked already or was released), false releases it for good
@@ -731,8 +744,7 @@ impl<'a, S: Store> Stripe<'a, S> {
                 };
                 let nb = key.map_or(0, |k| bucket_in(n, pos_of_key(&k)));
                 if let Some(slot) = new.get_mut(nb) {
-                    chain.set_next(self.store, r, *slot);
-                    *slot = Some(r);
+                    link_at(slot, self.store, chain, r);
                 }
             }
         }
@@ -918,17 +930,44 @@ impl Chain {
             Chain::Source => store.set_src_next(r, next),
         }
     }
+
+    /// The node before `r`, where the chain records it (source chains).
+    fn prev<S: Store>(self, store: &S, r: S::Ref) -> Option<S::Ref> {
+        match self {
+            Chain::Source => store.src_prev(r),
+            Chain::Main | Chain::Reply => None,
+        }
+    }
+
+    fn set_prev<S: Store>(self, store: &mut S, r: S::Ref, prev: Option<S::Ref>) {
+        if let Chain::Source = self {
+            store.set_src_prev(r, prev);
+        }
+    }
 }
 
 /// Links `r` at the head of the chain `slot` heads.
 fn link_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
     chain.set_next(store, r, *slot);
+    chain.set_prev(store, r, None);
+    if let Some(head) = *slot {
+        chain.set_prev(store, head, Some(r));
+    }
     *slot = Some(r);
     true
 }
 
 /// Unlinks `r` from the chain `slot` heads; false when it is not there.
+/// Without a walk where the chain records the node before `r`.
 fn unlink_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
+    if let Some(p) = chain.prev(store, r) {
+        if chain.next(store, p) == Some(r) {
+            let next = chain.next(store, r);
+            chain.set_next(store, p, next);
+            unlinked(store, chain, r, next, Some(p));
+            return true;
+        }
+    }
     let mut prev: Option<S::Ref> = None;
     let mut cur = *slot;
     while let Some(c) = cur {
@@ -938,13 +977,22 @@ fn unlink_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r
                 None => *slot = next,
                 Some(p) => chain.set_next(store, p, next),
             }
-            chain.set_next(store, r, None);
+            unlinked(store, chain, r, next, prev);
             return true;
         }
         prev = Some(c);
         cur = next;
     }
     false
+}
+
+/// Clears the links of `r`, just unlinked from between `prev` and `next`.
+fn unlinked<S: Store>(store: &mut S, chain: Chain, r: S::Ref, next: Option<S::Ref>, prev: Option<S::Ref>) {
+    if let Some(n) = next {
+        chain.set_prev(store, n, prev);
+    }
+    chain.set_next(store, r, None);
+    chain.set_prev(store, r, None);
 }
 
 /// Where a [`Stripe::walk`] ended.
@@ -1069,7 +1117,8 @@ mod tests {
 
     /// A store whose entries may have reply nodes: (entry, next, reply
     /// key, next reply node).
-    struct Nodes(Vec<(Entry, Option<usize>, Option<[u64; 2]>, Option<usize>)>);
+    type Node = (Entry, Option<usize>, Option<[u64; 2]>, Option<usize>);
+    struct Nodes(Vec<Node>);
 
     impl Store for Nodes {
         type Ref = usize;
@@ -1156,6 +1205,112 @@ mod tests {
         assert!(st.link(3, 0));
         assert!(!crate::track::claim_reply(&mut st, 3, 1, &keys, 10, &mut stats));
         assert!(!st.unlink_reply(3, 1));
+    }
+
+    /// Source-NATed entries with source chain links: (entry, next, src
+    /// next, src prev); `prev` false keeps no back links. Counts the
+    /// forward steps taken.
+    type SrcNode = (Entry, Option<usize>, Option<usize>, Option<usize>);
+    struct Srcs {
+        v: Vec<SrcNode>,
+        prev: bool,
+        steps: core::cell::Cell<usize>,
+    }
+
+    impl Store for Srcs {
+        type Ref = usize;
+        fn entry(&self, r: usize) -> Option<&Entry> {
+            self.v.get(r).map(|s| &s.0)
+        }
+        fn entry_mut(&mut self, r: usize) -> Option<&mut Entry> {
+            self.v.get_mut(r).map(|s| &mut s.0)
+        }
+        fn next(&self, r: usize) -> Option<usize> {
+            self.v.get(r).and_then(|s| s.1)
+        }
+        fn set_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.v.get_mut(r) {
+                s.1 = next;
+            }
+        }
+        fn nat_orig(&self, r: usize) -> Option<[u64; 2]> {
+            self.v.get(r).map(|s| s.0.key())
+        }
+        fn src_next(&self, r: usize) -> Option<usize> {
+            self.steps.set(self.steps.get() + 1);
+            self.v.get(r).and_then(|s| s.2)
+        }
+        fn set_src_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.v.get_mut(r) {
+                s.2 = next;
+            }
+        }
+        fn src_prev(&self, r: usize) -> Option<usize> {
+            self.v.get(r).and_then(|s| s.3).filter(|_| self.prev)
+        }
+        fn set_src_prev(&mut self, r: usize, prev: Option<usize>) {
+            if let Some(s) = self.v.get_mut(r) {
+                s.3 = prev;
+            }
+        }
+    }
+
+    fn source_chain(st: &Stripe<'_, Srcs>, bucket: usize) -> Vec<usize> {
+        let mut got = Vec::new();
+        let mut cur = st.sources.get(bucket).copied().flatten();
+        while let Some(r) = cur {
+            got.push(r);
+            cur = st.store.src_next(r);
+        }
+        got
+    }
+
+    #[test]
+    fn source_nodes_unlink_without_a_walk() {
+        for prev in [true, false] {
+            let mut store = Srcs {
+                v: (0..6u16).map(|i| (entry(i, 100, Status::CONFIRMED | Status::SRC_NAT), None, None, None)).collect(),
+                prev,
+                steps: core::cell::Cell::new(0),
+            };
+            let (mut buckets, mut replies, mut sources) = ([None; 4], [None; 4], [None; 4]);
+            let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store).with_sources(&mut sources);
+            for r in 0..6 {
+                assert!(st.link_src(1, r));
+            }
+            assert_eq!(source_chain(&st, 1), [5, 4, 3, 2, 1, 0]);
+            // The oldest (what early drop evicts), one in the middle, the
+            // newest, and one that is not there.
+            for (r, left) in [(0, &[5, 4, 3, 2, 1][..]), (3, &[5, 4, 2, 1]), (5, &[4, 2, 1])] {
+                st.store.steps.set(0);
+                assert!(st.unlink_src(1, r));
+                let steps = st.store.steps.get();
+                assert_eq!(source_chain(&st, 1), left);
+                if prev {
+                    assert!(steps <= 2, "unlinking {r} took {steps} steps");
+                }
+            }
+            assert!(!st.unlink_src(1, 3));
+            assert!(!st.unlink_src(2, 4));
+            assert_eq!(source_chain(&st, 1), [4, 2, 1]);
+            // Moved to a larger array, the links stay right.
+            let mut bigger = [None; 8];
+            st.rehash_sources_into(&mut bigger, |k| (k[1] & 7) as u32);
+            let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store).with_sources(&mut bigger);
+            let mut all: Vec<usize> = (0..8).flat_map(|b| source_chain(&st, b)).collect();
+            all.sort();
+            assert_eq!(all, [1, 2, 4]);
+            for r in [1, 4, 2] {
+                let b = (0..8).find(|&b| source_chain(&st, b).contains(&r)).unwrap();
+                st.store.steps.set(0);
+                assert!(st.unlink_src(b, r));
+                if prev {
+                    assert!(st.store.steps.get() <= 2);
+                }
+                assert!(!source_chain(&st, b).contains(&r));
+            }
+            assert!((0..8).all(|b| source_chain(&st, b).is_empty()));
+        }
     }
 
     fn entry(port: u16, deadline: Millis, status: u32) -> Entry {
