@@ -88,7 +88,11 @@ case $op in
     *) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-$op-${flows}-entries.md ;;
 esac
 {
-    echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)"
+    case $op in
+    natnew) echo "# Profile of new connections under MASQUERADE: $packets new flows" ;;
+    natfull) echo "# Profile of new connections under MASQUERADE into a full table: $packets new flows after $flows" ;;
+    *) echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)" ;;
+    esac
     echo
     echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$kdir"), scripts/profile.sh $packets $flows${PROFILE_OP:+ (PROFILE_OP=$op)}"
     echo
