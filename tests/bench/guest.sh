@@ -556,28 +556,7 @@ phase_profile() {
         load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
         _warm=$PROFILE_FLOWS
         [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
-        if [ "$PROFILE_OP" = natnew ] || [ "$PROFILE_OP" = natfull ]; then
-            # The window holds PACKETS new flows; for natfull after FLOWS
-            # from another host fill the table to its maximum.
-            _host=100
-            if [ "$PROFILE_OP" = natfull ] && [ "$_conf" != none ]; then
-                send "$PROFILE_FLOWS" "$PROFILE_FLOWS" 100 || { fail "fill $_conf"; return 1; }
-                set_max "$_conf" "$(entries "$_conf")"
-                _host=120
-            fi
-            echo "    $_conf: $(entries "$_conf") entries; $PACKETS new flows in the window"
-            MARK=sync
-            send_once $PACKETS $PACKETS $_host
-            _rc=$?
-            MARK=
-            [ "$_rc" -eq 0 ] || { fail "profiled send $_conf"; return 1; }
-            echo "PROFILE window $_conf $SENT $FWD"
-            awk '{ print "PROFILE module", $1, $2, $6 }' /proc/modules
-            awk '$4 ~ /^\[/ { print "PROFILE ksym", $1, $2, $3, $4 }' /proc/kallsyms
-            unload "$_conf" || { fail "unload $_conf"; return 1; }
-            continue
-        fi
-        if [ "$PROFILE_OP" != send ]; then
+        if [ "$PROFILE_OP" = flush ] || [ "$PROFILE_OP" = list ]; then
             # The window holds `conntrack -F` (flush) or `conntrack -L`
             # (list) of PROFILE_FLOWS entries ("packets" are then entries;
             # no table without a tracker).
@@ -596,10 +575,24 @@ phase_profile() {
             unload "$_conf" || { fail "unload $_conf"; return 1; }
             continue
         fi
-        send "$_warm" "$PROFILE_FLOWS" 100 || { fail "warm-up $_conf"; return 1; }
-        echo "    $_conf: $(entries "$_conf") entries; sending $PACKETS packets in the window"
+        _flows=$PROFILE_FLOWS
+        _host=100
+        case $PROFILE_OP in
+        natnew|natfull)
+            # PACKETS new flows, no warm-up; natfull first fills the table
+            # to its maximum with FLOWS flows from another host.
+            _flows=$PACKETS
+            if [ "$PROFILE_OP" = natfull ] && [ "$_conf" != none ]; then
+                send "$PROFILE_FLOWS" "$PROFILE_FLOWS" 100 || { fail "fill $_conf"; return 1; }
+                set_max "$_conf" "$(entries "$_conf")"
+                _host=120
+            fi
+            ;;
+        *) send "$_warm" "$PROFILE_FLOWS" 100 || { fail "warm-up $_conf"; return 1; } ;;
+        esac
+        echo "    $_conf: $(entries "$_conf") entries; sending $PACKETS packets over $_flows flows in the window"
         MARK=sync
-        send_once $PACKETS "$PROFILE_FLOWS" 100
+        send_once $PACKETS "$_flows" $_host
         _rc=$?
         MARK=
         [ "$_rc" -eq 0 ] || { fail "profiled send $_conf"; return 1; }
