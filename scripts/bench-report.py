@@ -26,7 +26,7 @@ import sys
 from collections import OrderedDict
 
 TARGET_EXTRA = 0.8      # ip extra cost per packet <= 0.8 x nf's
-TARGET_NEW = 1.2        # ip new-connection rate >= 1.2 x nf's
+TARGET_NEW = 2          # ip new-connection rate >= 2 x nf's (issue 12, README)
 TARGET_BYTES = 160      # bytes per entry
 
 

@@ -28,6 +28,9 @@ flows=${2:-1}
 # packet" is then per entry.
 # PROFILE_OP=nat: the same sends with MASQUERADE on the router (no tracker,
 # nf_conntrack + nf_nat, ip_conntrack's NAT).
+# PROFILE_OP=natnew: PACKETS new flows under MASQUERADE ("per packet" is per
+# new connection); natfull: the same into a table full of FLOWS mapped
+# flows whose ports the new ones reuse (early drop and port search).
 op=${PROFILE_OP:-send}
 [[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
     || die "usage: $0 [PACKETS [FLOWS]] (numbers)"
@@ -80,10 +83,16 @@ kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-${flows}-flows.md
 case $op in
     send) ;;
     nat) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-nat-${flows}-flows.md ;;
+    natnew) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-natnew-${packets}-flows.md ;;
+    natfull) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-natfull-${packets}-into-${flows}.md ;;
     *) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-$op-${flows}-entries.md ;;
 esac
 {
-    echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)"
+    case $op in
+    natnew) echo "# Profile of new connections under MASQUERADE: $packets new flows" ;;
+    natfull) echo "# Profile of new connections under MASQUERADE into a full table: $packets new flows after $flows" ;;
+    *) echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)" ;;
+    esac
     echo
     echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$TOP" diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes in src/)'), kernel $(basename "$kdir"), scripts/profile.sh $packets $flows${PROFILE_OP:+ (PROFILE_OP=$op)}"
     echo

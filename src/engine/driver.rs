@@ -377,7 +377,7 @@ pub fn confirm<S: Shell>(
             let b = st.bucket(pos);
             // A clone of the packet confirmed it, or is confirming it (its
             // reply node is ours): the step in the entry's stripe decides.
-            confirmed || st.find_reply(b, &keys.key) == Some(r) || track::claim_reply(st, b, r, &keys, now, stats)
+            confirmed || track::claim_reply(st, b, r, &keys, now, stats)
         });
         if claimed != Some(true) {
             return Confirmed::Failed;

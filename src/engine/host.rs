@@ -41,8 +41,9 @@ struct Slot {
     /// reply chain link.
     reply: Option<[u64; 2]>,
     reply_next: Option<Ref>,
-    /// The source chain link.
+    /// The source chain links.
     src_next: Option<Ref>,
+    src_prev: Option<Ref>,
     /// The source node's state ([`Store::src_mark`]): 0 never linked, 1
     /// linked, 2 released.
     src_state: core::cell::Cell<u8>,
@@ -64,6 +65,7 @@ impl VecStore {
             reply: None,
             reply_next: None,
             src_next: None,
+            src_prev: None,
             src_state: core::cell::Cell::new(0),
         };
         if let Some(r) = self.free.pop() {
@@ -86,6 +88,7 @@ impl VecStore {
                 s.reply = None;
                 s.reply_next = None;
                 s.src_next = None;
+                s.src_prev = None;
                 self.free.push(r);
                 true
             }
@@ -149,6 +152,16 @@ impl Store for VecStore {
     fn set_src_next(&mut self, r: Ref, next: Option<Ref>) {
         if let Some(s) = self.slots.get_mut(r as usize) {
             s.src_next = next;
+        }
+    }
+
+    fn src_prev(&self, r: Ref) -> Option<Ref> {
+        self.slots.get(r as usize).and_then(|s| s.src_prev)
+    }
+
+    fn set_src_prev(&mut self, r: Ref, prev: Option<Ref>) {
+        if let Some(s) = self.slots.get_mut(r as usize) {
+            s.src_prev = prev;
         }
     }
 

@@ -84,6 +84,19 @@ pub trait Store {
     fn set_src_next(&mut self, r: Self::Ref, next: Option<Self::Ref>) {
         let _ = (r, next);
     }
+    /// The node before `r` in its source chain (`None` at the head), so
+    /// that an unlink needs no walk: source chains hold every connection
+    /// from one source port together, and early drop evicts the oldest,
+    /// the last. A store that keeps no such link answers `None` always
+    /// and its unlinks walk the chain.
+    fn src_prev(&self, r: Self::Ref) -> Option<Self::Ref> {
+        let _ = r;
+        None
+    }
+    /// Sets the node before `r` in its source chain.
+    fn set_src_prev(&mut self, r: Self::Ref, prev: Option<Self::Ref>) {
+        let _ = (r, prev);
+    }
     /// The once-only state of `r`'s source node, changed atomically (any
     /// CPU, any lock): `link` true claims the right to link it (false if
     /// it is linked already or was released), false releases it for good
@@ -547,11 +560,23 @@ impl<'a, S: Store> Stripe<'a, S> {
         if self.find_keys(bucket, keys, now).is_some() {
             return true;
         }
-        if self.replies.is_empty() {
-            return false;
+        self.reply_holder(bucket, keys).is_some()
+    }
+
+    /// The first reply node of reply chain `bucket` whose key is either of
+    /// `keys`: one walk for both (the port search asks [`Stripe::taken`]
+    /// for every candidate).
+    pub fn reply_holder(&self, bucket: usize, keys: &Keys) -> Option<S::Ref> {
+        let mut cur = self.replies.get(bucket).copied().flatten();
+        while let Some(r) = cur {
+            if let Some(k) = self.store.reply_key(r) {
+                if k == keys.key || keys.inv == Some(k) {
+                    return Some(r);
+                }
+            }
+            cur = self.store.reply_next(r);
         }
-        self.find_reply(bucket, &keys.key).is_some()
-            || keys.inv.is_some_and(|inv| self.find_reply(bucket, &inv).is_some())
+        None
     }
 
     /// Links `r`'s reply node at the head of reply chain `bucket`; false
@@ -719,8 +744,7 @@ impl<'a, S: Store> Stripe<'a, S> {
                 };
                 let nb = key.map_or(0, |k| bucket_in(n, pos_of_key(&k)));
                 if let Some(slot) = new.get_mut(nb) {
-                    chain.set_next(self.store, r, *slot);
-                    *slot = Some(r);
+                    link_at(slot, self.store, chain, r);
                 }
             }
         }
@@ -906,17 +930,44 @@ impl Chain {
             Chain::Source => store.set_src_next(r, next),
         }
     }
+
+    /// The node before `r`, where the chain records it (source chains).
+    fn prev<S: Store>(self, store: &S, r: S::Ref) -> Option<S::Ref> {
+        match self {
+            Chain::Source => store.src_prev(r),
+            Chain::Main | Chain::Reply => None,
+        }
+    }
+
+    fn set_prev<S: Store>(self, store: &mut S, r: S::Ref, prev: Option<S::Ref>) {
+        if let Chain::Source = self {
+            store.set_src_prev(r, prev);
+        }
+    }
 }
 
 /// Links `r` at the head of the chain `slot` heads.
 fn link_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
     chain.set_next(store, r, *slot);
+    chain.set_prev(store, r, None);
+    if let Some(head) = *slot {
+        chain.set_prev(store, head, Some(r));
+    }
     *slot = Some(r);
     true
 }
 
 /// Unlinks `r` from the chain `slot` heads; false when it is not there.
+/// Without a walk where the chain records the node before `r`.
 fn unlink_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r: S::Ref) -> bool {
+    if let Some(p) = chain.prev(store, r) {
+        if chain.next(store, p) == Some(r) {
+            let next = chain.next(store, r);
+            chain.set_next(store, p, next);
+            unlinked(store, chain, r, next, Some(p));
+            return true;
+        }
+    }
     let mut prev: Option<S::Ref> = None;
     let mut cur = *slot;
     while let Some(c) = cur {
@@ -926,13 +977,22 @@ fn unlink_at<S: Store>(slot: &mut Option<S::Ref>, store: &mut S, chain: Chain, r
                 None => *slot = next,
                 Some(p) => chain.set_next(store, p, next),
             }
-            chain.set_next(store, r, None);
+            unlinked(store, chain, r, next, prev);
             return true;
         }
         prev = Some(c);
         cur = next;
     }
     false
+}
+
+/// Clears the links of `r`, just unlinked from between `prev` and `next`.
+fn unlinked<S: Store>(store: &mut S, chain: Chain, r: S::Ref, next: Option<S::Ref>, prev: Option<S::Ref>) {
+    if let Some(n) = next {
+        chain.set_prev(store, n, prev);
+    }
+    chain.set_next(store, r, None);
+    chain.set_prev(store, r, None);
 }
 
 /// Where a [`Stripe::walk`] ended.
@@ -1052,6 +1112,204 @@ mod tests {
             if let Some(s) = self.0.get_mut(r) {
                 s.1 = next;
             }
+        }
+    }
+
+    /// A store whose entries may have reply nodes: (entry, next, reply
+    /// key, next reply node).
+    type Node = (Entry, Option<usize>, Option<[u64; 2]>, Option<usize>);
+    struct Nodes(Vec<Node>);
+
+    impl Store for Nodes {
+        type Ref = usize;
+        fn entry(&self, r: usize) -> Option<&Entry> {
+            self.0.get(r).map(|s| &s.0)
+        }
+        fn entry_mut(&mut self, r: usize) -> Option<&mut Entry> {
+            self.0.get_mut(r).map(|s| &mut s.0)
+        }
+        fn next(&self, r: usize) -> Option<usize> {
+            self.0.get(r).and_then(|s| s.1)
+        }
+        fn set_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.0.get_mut(r) {
+                s.1 = next;
+            }
+        }
+        fn reply_key(&self, r: usize) -> Option<[u64; 2]> {
+            self.0.get(r).and_then(|s| s.2)
+        }
+        fn reply_next(&self, r: usize) -> Option<usize> {
+            self.0.get(r).and_then(|s| s.3)
+        }
+        fn set_reply_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.0.get_mut(r) {
+                s.3 = next;
+            }
+        }
+    }
+
+    fn udp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
+        Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } }
+    }
+
+    #[test]
+    fn taken_finds_reply_nodes_by_either_key() {
+        // Entry 0 was source-NATed: its reply comes back to 9:4000.
+        let reply = udp(2, 53, 9, 4000);
+        let other = udp(2, 53, 9, 4001);
+        let c = Status::CONFIRMED | Status::SRC_NAT;
+        let mut store = Nodes(vec![
+            (Entry::new(udp(1, 1000, 2, 53), Status(c), 100, ProtoState::Generic), None, Some(other.key()), None),
+            (Entry::new(udp(1, 1001, 2, 53), Status(c), 100, ProtoState::Generic), None, Some(reply.key()), None),
+        ]);
+        let (mut buckets, mut replies) = ([None; 4], [None; 4]);
+        let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store);
+        assert!(st.link_reply(2, 1));
+        assert!(st.link_reply(2, 0));
+        assert!(st.taken(2, &reply.keys(), 10));
+        assert!(st.taken(2, &reply.invert().unwrap().keys(), 10), "the inverse key too");
+        assert_eq!(st.reply_holder(2, &reply.keys()), Some(1));
+        assert_eq!(st.reply_holder(2, &other.invert().unwrap().keys()), Some(0));
+        assert!(!st.taken(2, &udp(2, 53, 9, 4002).keys(), 10));
+        assert!(!st.taken(1, &reply.keys(), 10), "another bucket");
+    }
+
+    #[test]
+    fn claiming_a_reply_is_refused_when_taken_and_idempotent_for_its_owner() {
+        let reply = udp(2, 53, 9, 4000);
+        let n = |port| {
+            let e = Entry::new(udp(1, port, 2, 53), Status(Status::SRC_NAT), 100, ProtoState::Generic);
+            (e, None, Some(reply.key()), None)
+        };
+        let mut store = Nodes(vec![n(1000), n(1001)]);
+        let (mut buckets, mut replies) = ([None; 4], [None; 4]);
+        let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store);
+        let mut stats = crate::stats::Stats::ZERO;
+        let keys = reply.keys();
+        assert!(crate::track::claim_reply(&mut st, 3, 0, &keys, 10, &mut stats));
+        // A clone of the packet confirming the same entry: still its own.
+        assert!(crate::track::claim_reply(&mut st, 3, 0, &keys, 10, &mut stats));
+        assert_eq!(st.reply_holder(3, &keys), Some(0));
+        // Another entry wanting the same reply tuple is refused, unlinked.
+        assert!(!crate::track::claim_reply(&mut st, 3, 1, &keys, 10, &mut stats));
+        assert_eq!(stats.insert_failed, 1);
+        assert!(!st.unlink_reply(3, 1));
+        // Nor when a live entry's own tuples are the reply (main chain).
+        let (mut buckets, mut replies) = ([None; 4], [None; 4]);
+        let mut store = Nodes(vec![
+            (Entry::new(reply.invert().unwrap(), Status(Status::CONFIRMED), 100, ProtoState::Generic), None, None, None),
+            n(1001),
+        ]);
+        let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store);
+        assert!(st.link(3, 0));
+        assert!(!crate::track::claim_reply(&mut st, 3, 1, &keys, 10, &mut stats));
+        assert!(!st.unlink_reply(3, 1));
+    }
+
+    /// Source-NATed entries with source chain links: (entry, next, src
+    /// next, src prev); `prev` false keeps no back links. Counts the
+    /// forward steps taken.
+    type SrcNode = (Entry, Option<usize>, Option<usize>, Option<usize>);
+    struct Srcs {
+        v: Vec<SrcNode>,
+        prev: bool,
+        steps: core::cell::Cell<usize>,
+    }
+
+    impl Store for Srcs {
+        type Ref = usize;
+        fn entry(&self, r: usize) -> Option<&Entry> {
+            self.v.get(r).map(|s| &s.0)
+        }
+        fn entry_mut(&mut self, r: usize) -> Option<&mut Entry> {
+            self.v.get_mut(r).map(|s| &mut s.0)
+        }
+        fn next(&self, r: usize) -> Option<usize> {
+            self.v.get(r).and_then(|s| s.1)
+        }
+        fn set_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.v.get_mut(r) {
+                s.1 = next;
+            }
+        }
+        fn nat_orig(&self, r: usize) -> Option<[u64; 2]> {
+            self.v.get(r).map(|s| s.0.key())
+        }
+        fn src_next(&self, r: usize) -> Option<usize> {
+            self.steps.set(self.steps.get() + 1);
+            self.v.get(r).and_then(|s| s.2)
+        }
+        fn set_src_next(&mut self, r: usize, next: Option<usize>) {
+            if let Some(s) = self.v.get_mut(r) {
+                s.2 = next;
+            }
+        }
+        fn src_prev(&self, r: usize) -> Option<usize> {
+            self.v.get(r).and_then(|s| s.3).filter(|_| self.prev)
+        }
+        fn set_src_prev(&mut self, r: usize, prev: Option<usize>) {
+            if let Some(s) = self.v.get_mut(r) {
+                s.3 = prev;
+            }
+        }
+    }
+
+    fn source_chain(st: &Stripe<'_, Srcs>, bucket: usize) -> Vec<usize> {
+        let mut got = Vec::new();
+        let mut cur = st.sources.get(bucket).copied().flatten();
+        while let Some(r) = cur {
+            got.push(r);
+            cur = st.store.src_next(r);
+        }
+        got
+    }
+
+    #[test]
+    fn source_nodes_unlink_without_a_walk() {
+        for prev in [true, false] {
+            let mut store = Srcs {
+                v: (0..6u16).map(|i| (entry(i, 100, Status::CONFIRMED | Status::SRC_NAT), None, None, None)).collect(),
+                prev,
+                steps: core::cell::Cell::new(0),
+            };
+            let (mut buckets, mut replies, mut sources) = ([None; 4], [None; 4], [None; 4]);
+            let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store).with_sources(&mut sources);
+            for r in 0..6 {
+                assert!(st.link_src(1, r));
+            }
+            assert_eq!(source_chain(&st, 1), [5, 4, 3, 2, 1, 0]);
+            // The oldest (what early drop evicts), one in the middle, the
+            // newest, and one that is not there.
+            for (r, left) in [(0, &[5, 4, 3, 2, 1][..]), (3, &[5, 4, 2, 1]), (5, &[4, 2, 1])] {
+                st.store.steps.set(0);
+                assert!(st.unlink_src(1, r));
+                let steps = st.store.steps.get();
+                assert_eq!(source_chain(&st, 1), left);
+                if prev {
+                    assert!(steps <= 2, "unlinking {r} took {steps} steps");
+                }
+            }
+            assert!(!st.unlink_src(1, 3));
+            assert!(!st.unlink_src(2, 4));
+            assert_eq!(source_chain(&st, 1), [4, 2, 1]);
+            // Moved to a larger array, the links stay right.
+            let mut bigger = [None; 8];
+            st.rehash_sources_into(&mut bigger, |k| (k[1] & 7) as u32);
+            let mut st = Stripe::with_replies(&mut buckets, &mut replies, &mut store).with_sources(&mut bigger);
+            let mut all: Vec<usize> = (0..8).flat_map(|b| source_chain(&st, b)).collect();
+            all.sort();
+            assert_eq!(all, [1, 2, 4]);
+            for r in [1, 4, 2] {
+                let b = (0..8).find(|&b| source_chain(&st, b).contains(&r)).unwrap();
+                st.store.steps.set(0);
+                assert!(st.unlink_src(b, r));
+                if prev {
+                    assert!(st.store.steps.get() <= 2);
+                }
+                assert!(!source_chain(&st, b).contains(&r));
+            }
+            assert!((0..8).all(|b| source_chain(&st, b).is_empty()));
         }
     }
 

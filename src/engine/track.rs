@@ -582,8 +582,9 @@ pub fn confirm<S: Store>(
 /// keys `reply`, unless that tuple is in use: the first half of confirming
 /// a NATed entry, before [`confirm`] in its own stripe (6.12 checks both
 /// tuples under both locks; here the reply is claimed first, under its own
-/// lock, so two entries can never claim one reply tuple). False: the tuple
-/// is taken (counted); drop the packet.
+/// lock, so two entries can never claim one reply tuple). True also when
+/// `new`'s node is there already (a clone of the packet claimed it).
+/// False: the tuple is taken (counted); drop the packet.
 pub fn claim_reply<S: Store>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,
@@ -592,7 +593,13 @@ pub fn claim_reply<S: Store>(
     now: Millis,
     stats: &mut impl Count,
 ) -> bool {
-    if stripe.taken(bucket, reply, now) || !stripe.link_reply(bucket, new) {
+    // One walk of the reply chain finds both a clone's claim and another
+    // entry's ([`Stripe::taken`] in two steps).
+    let holder = stripe.reply_holder(bucket, reply);
+    if holder == Some(new) {
+        return true;
+    }
+    if holder.is_some() || stripe.find_keys(bucket, reply, now).is_some() || !stripe.link_reply(bucket, new) {
         stats.inc(Counter::InsertFailed);
         stats.inc(Counter::Drop);
         return false;

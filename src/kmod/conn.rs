@@ -63,7 +63,7 @@ use crate::Millis;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
 use crate::entry::Counters;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::nat::bind::Binding;
 use crate::nat::fast::{self, Target};
 use crate::nat::Manip;
@@ -249,11 +249,13 @@ impl Note {
 pub(crate) struct NatExt {
     reply: [AtomicU64; 2],
     orig: [AtomicU64; 2],
-    status: AtomicU32,
+    /// The NAT bits of the entry's status (all below bit 16).
+    status: AtomicU16,
     reply_next: AtomicPtr<Conn>,
-    /// The source chain link, under the lock of the stripe whose source
+    /// The source chain links, under the lock of the stripe whose source
     /// chain holds the entry.
     src_next: AtomicPtr<Conn>,
+    src_prev: AtomicPtr<Conn>,
     /// The source node's state (`Store::src_mark`): 0 never linked, 1
     /// linked, 2 released.
     src_state: AtomicU8,
@@ -278,6 +280,13 @@ impl NatExt {
         self.masq_index.load(Ordering::Relaxed)
     }
 }
+
+// One 96-byte allocation per NATed entry (kmalloc-96).
+const _: () = assert!(core::mem::size_of::<NatExt>() <= 96);
+const NAT_BITS: u32 = crate::entry::Status::NAT_MASK
+    | crate::entry::Status::SRC_NAT_DONE
+    | crate::entry::Status::DST_NAT_DONE;
+const _: () = assert!(NAT_BITS <= 0xffff);
 
 /// The chain link and the engine entry: only under the stripe lock.
 pub(crate) struct Linked {
@@ -524,9 +533,10 @@ impl Conn {
                     NatExt {
                         reply: zero(),
                         orig: zero(),
-                        status: AtomicU32::new(0),
+                        status: AtomicU16::new(0),
                         reply_next: AtomicPtr::new(ptr::null_mut()),
                         src_next: AtomicPtr::new(ptr::null_mut()),
+                        src_prev: AtomicPtr::new(ptr::null_mut()),
                         src_state: AtomicU8::new(0),
                         masq_index: AtomicI32::new(0),
                         targets: [const { AtomicU64::new(0) }; 4],
@@ -546,7 +556,7 @@ impl Conn {
         for (a, v) in n.orig.iter().zip(b.orig) {
             a.store(v, Ordering::Relaxed);
         }
-        n.status.store(b.status, Ordering::Relaxed);
+        n.status.store(u16::try_from(b.status & NAT_BITS).unwrap_or(0), Ordering::Relaxed);
         for (a, t) in n.targets.iter().zip(fast::targets(b)) {
             a.store(t.raw(), Ordering::Relaxed);
         }
@@ -565,7 +575,8 @@ impl Conn {
         }
         let n = self.nat()?;
         let load = |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
-        Some(Binding { status: n.status.load(Ordering::Relaxed), orig: load(&n.orig), reply: load(&n.reply) })
+        let status = u32::from(n.status.load(Ordering::Relaxed));
+        Some(Binding { status, orig: load(&n.orig), reply: load(&n.reply) })
     }
 
     /// The NAT state, if NAT bound the entry: its bindings are fixed once
@@ -580,7 +591,7 @@ impl Conn {
     /// without a lock (fixed before confirmation).
     pub(crate) fn src_nat_orig(&self) -> Option<[u64; 2]> {
         let n = self.nat()?;
-        if n.status.load(Ordering::Relaxed) & crate::entry::Status::SRC_NAT == 0 {
+        if u32::from(n.status.load(Ordering::Relaxed)) & crate::entry::Status::SRC_NAT == 0 {
             return None;
         }
         Some([n.orig[0].load(Ordering::Relaxed), n.orig[1].load(Ordering::Relaxed)])
@@ -604,6 +615,21 @@ impl Conn {
         if let Some(n) = self.nat() {
             let p = next.map_or(ptr::null_mut(), |c| c.0.as_ptr());
             n.src_next.store(p, Ordering::Relaxed);
+        }
+    }
+
+    /// The node before this entry in its source chain. Only under that
+    /// chain's stripe lock.
+    pub(crate) fn src_prev(&self) -> Option<ConnPtr> {
+        let p = self.nat()?.src_prev.load(Ordering::Relaxed);
+        NonNull::new(p).map(ConnPtr)
+    }
+
+    /// Sets [`Conn::src_prev`]; a no-op without NAT state.
+    pub(crate) fn set_src_prev(&self, prev: Option<ConnPtr>) {
+        if let Some(n) = self.nat() {
+            let p = prev.map_or(ptr::null_mut(), |c| c.0.as_ptr());
+            n.src_prev.store(p, Ordering::Relaxed);
         }
     }
 

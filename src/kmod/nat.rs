@@ -192,8 +192,17 @@ pub(crate) fn bind_made(c: &Conn, nat: &NatSetup) -> core::result::Result<(), ()
 
 /// Binds `c`'s end `manip` to `range` ([`setup`]).
 fn bind_conn(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Verdict {
+    match bind_binding(c, manip, range, masq_index) {
+        Ok(_) => Verdict::ACCEPT,
+        Err(v) => v,
+    }
+}
+
+/// [`bind_conn`], with the bindings the entry has then (`None` when it
+/// was confirmed meanwhile and left alone).
+fn bind_binding(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Result<Option<Binding>, Verdict> {
     if c.is_confirmed() {
-        return Verdict::ACCEPT;
+        return Ok(None);
     }
     let now = conn::now();
     let mut reply = c.nat_reply();
@@ -201,7 +210,7 @@ fn bind_conn(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Verdict 
     let table = c.table();
     let mut random = || sys_random_u16();
     if bind::setup(&mut e, &mut reply, manip, range, &Taken { table, now }, &mut random).is_err() {
-        return Verdict::DROP;
+        return Err(Verdict::DROP);
     }
     let b = Binding::of(&e, reply);
     let stored = c.with_entry_mut(|live| {
@@ -209,8 +218,8 @@ fn bind_conn(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Verdict 
         c.set_nat(&b, reply.is_some(), masq_index)
     });
     match stored {
-        Ok(()) => Verdict::ACCEPT,
-        Err(_) => Verdict::DROP,
+        Ok(()) => Ok(Some(b)),
+        Err(_) => Err(Verdict::DROP),
     }
 }
 
@@ -332,10 +341,7 @@ fn confirmed_related(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo, hooknum: u3
     if pkt.ip_protocol() == Some(proto::ICMP) {
         return icmp_reply(pkt, &b, ctinfo, hooknum);
     }
-    match b.rewrite_target(ctinfo.dir(), hooknum) {
-        Some((manip, t)) => rewrite(pkt, manip, Target::of(&t, manip), hooknum),
-        None => Verdict::ACCEPT,
-    }
+    rewrite_bound(pkt, &b, ctinfo.dir(), hooknum)
 }
 
 /// [`nat_hook`] for an entry not yet confirmed: binds it at this hook's
@@ -349,22 +355,22 @@ fn unconfirmed(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo) -> Verdict {
         let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
         return icmp_reply(pkt, &b, ctinfo, hooknum);
     }
-    let step = c.with_entry(|e| bind::hook_step(e, ctinfo, hooknum));
-    match step {
+    // One lock for the step and, when that is all, the bindings.
+    let (step, bound) = c.with_entry(|e| {
+        let step = bind::hook_step(e, ctinfo, hooknum);
+        let b = (step == HookStep::Rewrite).then(|| Binding::of(e, c.nat_reply()));
+        (step, b)
+    });
+    let found = match step {
         HookStep::Nothing => return Verdict::ACCEPT,
-        HookStep::Lookup(manip) => {
-            let v = run_lookups(pkt, c, manip);
-            if v.raw() != Verdict::ACCEPT.raw() {
-                return v;
-            }
-        }
-        HookStep::Rewrite => {}
-    }
-    let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
-    match b.rewrite_target(ctinfo.dir(), hooknum) {
-        Some((manip, t)) => rewrite(pkt, manip, Target::of(&t, manip), hooknum),
-        None => Verdict::ACCEPT,
-    }
+        HookStep::Lookup(manip) => match run_lookups(pkt, c, manip) {
+            Ok(b) => b,
+            Err(v) => return v,
+        },
+        HookStep::Rewrite => bound,
+    };
+    let b = found.unwrap_or_else(|| c.with_entry(|e| Binding::of(e, c.nat_reply())));
+    rewrite_bound(pkt, &b, ctinfo.dir(), hooknum)
 }
 
 /// `nf_nat_oif_changed`: a masqueraded connection's packet leaves by
@@ -395,21 +401,42 @@ fn drop_moved(c: &Conn, b: &Binding) -> Verdict {
 }
 
 /// Runs the lookups of the packet's hook until one binds `c`'s end
-/// `manip`, then a null binding if none did (`nf_nat_inet_fn`).
-fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Verdict {
-    let bound = || c.with_entry(|e| bind::initialized(e, manip));
+/// `manip`, then a null binding if none did (`nf_nat_inet_fn`). The
+/// entry's bindings then, when known without another lock; the verdict
+/// when the packet goes no further.
+fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Result<Option<Binding>, Verdict> {
+    // After each lookup one lock tells whether it bound the end and, if
+    // not, the null binding's range (lookups that bind nothing change
+    // nothing it depends on).
+    let state = || {
+        c.with_entry(|e| match bind::initialized(e, manip) {
+            true => Ok(Binding::of(e, c.nat_reply())),
+            false => Err(bind::null_range(e, c.nat_reply(), manip)),
+        })
+    };
+    let mut null = None;
     let mut i: c_uint = 0;
     while let Some(v) = pkt.run_nat_lookup(i) {
         if v != Verdict::ACCEPT.raw() {
-            return Verdict::from_raw(v);
+            return Err(Verdict::from_raw(v));
         }
-        if bound() {
-            return Verdict::ACCEPT;
+        match state() {
+            Ok(b) => return Ok(Some(b)),
+            Err(range) => null = Some(range),
         }
         i = i.saturating_add(1);
     }
-    let range = c.with_entry(|e| bind::null_range(e, c.nat_reply(), manip));
-    bind_conn(c, manip, &range, 0)
+    let range = null.unwrap_or_else(|| c.with_entry(|e| bind::null_range(e, c.nat_reply(), manip)));
+    bind_binding(c, manip, &range, 0)
+}
+
+/// Rewrites the packet of direction `dir` at `hooknum` as binding `b`
+/// says (the path of entries whose targets are not precomputed yet).
+fn rewrite_bound(pkt: &mut Packet<'_>, b: &Binding, dir: Dir, hooknum: u32) -> Verdict {
+    match b.rewrite_target(dir, hooknum) {
+        Some((manip, t)) => rewrite(pkt, manip, Target::of(&t, manip), hooknum),
+        None => Verdict::ACCEPT,
+    }
 }
 
 /// Rewrites end `manip` of the packet as `target` says (`nf_nat_packet`),

@@ -259,6 +259,18 @@ impl Store for Slab<'_> {
         unsafe { r.as_conn() }.set_src_next(next);
     }
 
+    fn src_prev(&self, r: ConnPtr) -> Option<ConnPtr> {
+        // SAFETY: as in `src_next`. What it returns is linked in the same
+        // chain (the engine keeps both links of every node it links and
+        // unlinks), so alive like `r`.
+        unsafe { r.as_conn() }.src_prev()
+    }
+
+    fn set_src_prev(&mut self, r: ConnPtr, prev: Option<ConnPtr>) {
+        // SAFETY: as in `src_next`.
+        unsafe { r.as_conn() }.set_src_prev(prev);
+    }
+
     fn src_mark(&self, r: ConnPtr, link: bool) -> bool {
         // SAFETY: the driver marks only entries it holds a reference to or
         // whose table reference it is about to put.

@@ -2,7 +2,7 @@
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
 #   sh guest.sh quick|full [all|forward|ctnl|nat]
-#   sh guest.sh profile [PACKETS [FLOWS [flush|list|nat]]]
+#   sh guest.sh profile [PACKETS [FLOWS [flush|list|nat|natnew|natfull]]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
 # 50000) over FLOWS established flows (default 1) between two `sync` calls,
@@ -36,7 +36,11 @@ profile)
     PACKETS=${2:-50000}
     PROFILE_FLOWS=${3:-1}
     PROFILE_OP=${4:-send}   # flush / list: profile `conntrack -F` / `-L` instead;
-                            # nat: sends under MASQUERADE
+                            # nat: sends under MASQUERADE; natnew: PACKETS
+                            # new flows under MASQUERADE; natfull: the same
+                            # into a table full of FLOWS mapped flows whose
+                            # ports the new ones reuse (early drop and port
+                            # search, as phase_new's full-table send)
     _op_flag=F
     [ "$PROFILE_OP" != list ] || _op_flag=L
     PHASES=profile
@@ -70,11 +74,14 @@ CONFIGS="none nf ip nfnat ipnat"
 [ "$PHASES" != nat ] || DUMP_ROUNDS=0
 if [ "$MODE" = profile ]; then
     CONFIGS="none nf ip"
-    if [ "$PROFILE_OP" = nat ]; then
+    case $PROFILE_OP in
+    nat)
         # Established packets under MASQUERADE.
         CONFIGS="none nfnat ipnat"
         PROFILE_OP=send
-    fi
+        ;;
+    natnew|natfull) CONFIGS="none nfnat ipnat" ;;
+    esac
 fi
 FLOW_COUNTS="1 100 10000 100000"
 HASHSIZE=16384          # buckets of both trackers (a multiple of nf's 512)
@@ -549,7 +556,7 @@ phase_profile() {
         load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
         _warm=$PROFILE_FLOWS
         [ "$_warm" -ge "$THREADS" ] || _warm=$THREADS
-        if [ "$PROFILE_OP" != send ]; then
+        if [ "$PROFILE_OP" = flush ] || [ "$PROFILE_OP" = list ]; then
             # The window holds `conntrack -F` (flush) or `conntrack -L`
             # (list) of PROFILE_FLOWS entries ("packets" are then entries;
             # no table without a tracker).
@@ -568,10 +575,24 @@ phase_profile() {
             unload "$_conf" || { fail "unload $_conf"; return 1; }
             continue
         fi
-        send "$_warm" "$PROFILE_FLOWS" 100 || { fail "warm-up $_conf"; return 1; }
-        echo "    $_conf: $(entries "$_conf") entries; sending $PACKETS packets in the window"
+        _flows=$PROFILE_FLOWS
+        _host=100
+        case $PROFILE_OP in
+        natnew|natfull)
+            # PACKETS new flows, no warm-up; natfull first fills the table
+            # to its maximum with FLOWS flows from another host.
+            _flows=$PACKETS
+            if [ "$PROFILE_OP" = natfull ] && [ "$_conf" != none ]; then
+                send "$PROFILE_FLOWS" "$PROFILE_FLOWS" 100 || { fail "fill $_conf"; return 1; }
+                set_max "$_conf" "$(entries "$_conf")"
+                _host=120
+            fi
+            ;;
+        *) send "$_warm" "$PROFILE_FLOWS" 100 || { fail "warm-up $_conf"; return 1; } ;;
+        esac
+        echo "    $_conf: $(entries "$_conf") entries; sending $PACKETS packets over $_flows flows in the window"
         MARK=sync
-        send_once $PACKETS "$PROFILE_FLOWS" 100
+        send_once $PACKETS "$_flows" $_host
         _rc=$?
         MARK=
         [ "$_rc" -eq 0 ] || { fail "profiled send $_conf"; return 1; }
