@@ -173,6 +173,20 @@ ct_check_gone() {
     fi
 }
 
+# ---- event listeners (conntrack -E) -----------------------------------------
+
+# ct_listening N: N or more netfilter netlink sockets (protocol 12) have
+# joined multicast groups: that many listeners get events from now on.
+ct_listening() {
+    awk -v n="$1" '$2 == 12 && $4 != "00000000" { c++ } END { exit !(c >= n) }' /proc/net/netlink
+}
+
+# ct_drained: no such socket has unread bytes (every listener has read
+# every event sent so far).
+ct_drained() {
+    awk '$2 == 12 && $4 != "00000000" && $5 != 0 { f = 1 } END { exit f }' /proc/net/netlink
+}
+
 # ---- whole dumps ----------------------------------------------------------
 
 # A whole /proc/net/ip_conntrack line, as src/engine/procfmt.rs writes it.
