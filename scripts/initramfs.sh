@@ -185,8 +185,13 @@ say "modules: $(find "$MODDIR" -name '*.ko' | wc -l) installed, depmod done; ip_
 # Guest helper: leak scan on demand (kmemleak exists on the debug kernel).
 cat > "$ROOT/usr/lib/ipct/kmemleak-scan" <<'EOF'
 #!/bin/sh
-# Usage: kmemleak-scan [AGE]. Waits AGE seconds (default 6: kmemleak
-# reports only objects older than 5 s), scans twice, prints what it found.
+# Usage: kmemleak-scan [AGE]. Scans twice, the second scan starting AGE
+# seconds (default 6) after the first began, and prints what it found.
+# kmemleak reports an object that no scan reached, whose contents did not
+# change since the previous scan (the first one here notes them), and
+# that was older than 5 s when the scan began. On the debug kernel the
+# first scan itself takes most of those seconds: waiting before it, as
+# this once did, only added them.
 # The kernel (booted with kmemleak.verbose=1) logs each leak as
 # "unreferenced object", which makes scripts/vm-run.sh fail the run.
 f=/sys/kernel/debug/kmemleak
@@ -194,8 +199,10 @@ if [ ! -e "$f" ]; then
     echo "kmemleak-scan: kmemleak not in this kernel, skipped"
     exit 0
 fi
-sleep "${1:-6}"
-echo scan > "$f" && echo scan > "$f" || { echo "kmemleak-scan: scan failed"; exit 1; }
+start=$(cut -d' ' -f1 /proc/uptime)
+echo scan > "$f" || { echo "kmemleak-scan: scan failed"; exit 1; }
+sleep "$(awk -v s="$start" -v age="${1:-6}" '{ r = s + age - $1; printf "%.2f\n", (r > 0 ? r : 0) }' /proc/uptime)"
+echo scan > "$f" || { echo "kmemleak-scan: scan failed"; exit 1; }
 report=$(cat "$f")
 if [ -n "$report" ]; then
     printf '%s\n' "$report"

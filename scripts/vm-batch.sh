@@ -12,7 +12,22 @@ uptime_s() {
     cut -d' ' -f1 /proc/uptime
 }
 
-# Leftovers of a scenario that failed halfway; quiet when there are none.
+# unload M: module M after every module that uses it (its holders).
+unload() {
+    local h
+    for h in /sys/module/"$1"/holders/*; do
+        [ ! -e "$h" ] || unload "${h##*/}"
+    done
+    rmmod "$1" 2>/dev/null
+}
+
+# Modules that hold state between scenarios: ours, the test modules, the
+# kernel's conntrack and NAT (with every match, target and chain type
+# that uses them).
+STATEFUL="ip_conntrack pktgen nf_socket_ipv4 ipct_warn nf_nat nf_conntrack"
+
+# Leftovers of a scenario (one that failed halfway, or one that leaves
+# the kernel's NAT or nf_conntrack loaded); quiet when there are none.
 reset_guest() {
     # Links first: a namespace goes away in the background, and the veth
     # ends it takes with it would still be there for the next scenario.
@@ -20,23 +35,23 @@ reset_guest() {
         ip link del "$l" 2>/dev/null
     done
     ip -all netns delete 2>/dev/null
-    for ipt in iptables-legacy iptables-nft; do
-        for t in filter mangle raw; do
-            "$ipt" -t "$t" -F 2>/dev/null
-            "$ipt" -t "$t" -X 2>/dev/null
+    # Only the tables that exist: naming another (nat) would load it.
+    for t in $(cat /proc/net/ip_tables_names 2>/dev/null); do
+        iptables-legacy -t "$t" -F 2>/dev/null
+        iptables-legacy -t "$t" -X 2>/dev/null
+        for c in $(iptables-legacy -t "$t" -S 2>/dev/null | awk '$1 == "-P" { print $2 }'); do
+            iptables-legacy -t "$t" -P "$c" ACCEPT 2>/dev/null
         done
     done
     nft flush ruleset 2>/dev/null
-    for m in ip_conntrack pktgen nf_socket_ipv4 ipct_warn; do
-        if grep -q "^$m " /proc/modules; then
-            rmmod "$m" 2>/dev/null || echo "ipct-batch: could not unload $m"
-        fi
+    for m in $STATEFUL; do
+        [ ! -d "/sys/module/$m" ] || unload "$m"
     done
-    if grep -q "^nf_conntrack " /proc/modules; then
-        for m in nf_conntrack_netlink xt_state xt_conntrack nf_conntrack; do
-            modprobe -r "$m" 2>/dev/null
-        done
-    fi
+    for m in $STATEFUL; do
+        [ ! -d "/sys/module/$m" ] || echo "ipct-batch: could not unload $m"
+    done
+    # Files a scenario left (each starts with an empty /tmp).
+    rm -rf /tmp/* 2>/dev/null
     return 0
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run every guest scenario (tests/vm/*.sh but lib.sh), each in its own
-# guest boot through scripts/vm-run.sh; a line per scenario, then a
-# summary line "N passed, N failed". Exit status 1 if any failed.
+# Run every guest scenario (tests/vm/*.sh but the libraries) in the guest
+# through scripts/vm-run.sh; a line per scenario, then a summary line
+# "N passed, N failed". Exit status 1 if any failed.
 #
 #   scripts/vm-tests.sh [--debug] [PATTERN]
 #
@@ -15,14 +15,14 @@
 # scenario's output goes to build/logs/vm-tests-<variant>-<name>.out and
 # is shown when it fails (VM_TESTS_VERBOSE=1 shows it always).
 #
-# On the debug kernel, whose boot takes half a minute under TCG, the
-# scenarios share one boot (scripts/vm-batch.sh runs them in turn and
-# clears what each leaves behind): each still gets its own PASS/FAIL, its
-# own output file, and the kernel log lines between its start and end
-# markers are checked for reports as a run of its own would be. Scenarios
-# with a line "# vm-boot: own" (or all, with VM_BATCH=0) boot alone;
-# VM_BATCH=1 shares boots on the normal kernel too. VM_TESTS_DIR takes
-# the scenarios from another directory (the runner's self-test).
+# The scenarios share one boot (a boot takes half a minute on the debug
+# kernel under TCG, a few seconds on the normal one; scripts/vm-batch.sh
+# runs them in turn and clears what each leaves behind): each still gets
+# its own PASS/FAIL, its own output file, and the kernel log lines between
+# its start and end markers are checked for reports as a run of its own
+# would be. Scenarios with a line "# vm-boot: own" (or all, with
+# VM_BATCH=0) boot alone. VM_TESTS_DIR takes the scenarios from another
+# directory (the runner's self-test).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -83,7 +83,7 @@ report() {
 batch=()
 alone=()
 for f in "${scenarios[@]}"; do
-    if [ "${VM_BATCH:-$([ "$variant" = debug ] && echo 1 || echo 0)}" = 1 ] &&
+    if [ "${VM_BATCH:-1}" = 1 ] &&
         ! head -n 15 "$f" | grep -q '^# vm-boot: own'; then
         batch+=("$f")
     else

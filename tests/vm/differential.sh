@@ -677,13 +677,12 @@ states() {
 }
 REAL_TCP=5
 
-# The event listener. listening: a netfilter netlink socket (protocol 12)
-# has joined multicast groups; drained: none of those has unread bytes.
+# The event listener (ct_listening, ct_drained: ct.sh).
 listening() {
-    awk '$2 == 12 && $4 != "00000000" { f = 1 } END { exit !f }' /proc/net/netlink
+    ct_listening 1
 }
 drained() {
-    awk '$2 == 12 && $4 != "00000000" && $5 != 0 { f = 1 } END { exit f }' /proc/net/netlink
+    ct_drained
 }
 # listen_start TRACKER: `conntrack -E` into $OUT/TRACKER.ev.raw, back once
 # it has joined the event groups (nf_conntrack gives only entries made

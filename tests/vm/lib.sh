@@ -39,9 +39,11 @@ fail() {
     echo "FAIL: $*"
 }
 
-# A section heading in the output.
+# A section heading in the output; also in the kernel log, whose
+# timestamps then show how long each step took.
 step() {
     echo "---- $*"
+    echo "ipct-step: $*" 2>/dev/null > /dev/kmsg
 }
 
 ipct_summary() {
