@@ -15,13 +15,14 @@
 # scenario's output goes to build/logs/vm-tests-<variant>-<name>.out and
 # is shown when it fails (VM_TESTS_VERBOSE=1 shows it always).
 #
-# The scenarios share one boot (a boot takes half a minute on the debug
-# kernel under TCG, a few seconds on the normal one; scripts/vm-batch.sh
+# On the debug kernel the scenarios share one boot (a boot takes half a
+# minute there under TCG, a few seconds on the normal one; scripts/vm-batch.sh
 # runs them in turn and clears what each leaves behind): each still gets
 # its own PASS/FAIL, its own output file, and the kernel log lines between
 # its start and end markers are checked for reports as a run of its own
 # would be. Scenarios with a line "# vm-boot: own" (or all, with
-# VM_BATCH=0) boot alone. VM_TESTS_DIR takes the scenarios from another
+# VM_BATCH=0) boot alone; VM_BATCH=1 shares boots on the normal kernel
+# too. VM_TESTS_DIR takes the scenarios from another
 # directory (the runner's self-test).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -79,11 +80,15 @@ report() {
     fi
 }
 
-# Which scenarios share a boot.
+# Which scenarios share a boot: on the debug kernel, whose boot is long;
+# on the normal one each boots alone (a boot costs about 3 s there, and a
+# scenario that leaves the guest in a bad state cannot spoil the next).
+batch_default=0
+[ "$variant" = normal ] || batch_default=1
 batch=()
 alone=()
 for f in "${scenarios[@]}"; do
-    if [ "${VM_BATCH:-1}" = 1 ] &&
+    if [ "${VM_BATCH:-$batch_default}" = 1 ] &&
         ! head -n 15 "$f" | grep -q '^# vm-boot: own'; then
         batch+=("$f")
     else
