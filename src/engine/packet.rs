@@ -71,7 +71,10 @@ pub enum Icmp {
 
 /// The SCTP fields connection tracking uses: the verification tag and
 /// the chunks in order (Linux 6.12 walks them all; see
-/// [`crate::wire::sctp`]).
+/// [`crate::wire::sctp`]). Kept small, as every packet's summary is
+/// moved along the per-packet path: chunk types as 4-bit codes of the
+/// types the state machine tells apart ([`CHUNK_CODES`]), any other type
+/// as [`OTHER_CHUNK`], the first [`SCTP_CHUNKS_KEPT`] chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Sctp {
     /// Verification tag of the common header.
@@ -79,30 +82,70 @@ pub struct Sctp {
     /// The initiate tag of a first chunk that is an INIT or INIT ACK with
     /// its fixed part present.
     pub init_tag: Option<u32>,
-    /// Chunk types, the first `count` of them.
-    types: [u8; crate::wire::sctp::MAX_CHUNKS],
+    /// Chunk `i`'s code in nibble `i % 2` of byte `i / 2` (low first).
+    codes: [u8; SCTP_CHUNKS_KEPT / 2],
     /// Bit `i`: chunk `i` has the T flag.
-    t_flags: u32,
-    /// Number of chunks.
+    t_flags: u16,
+    /// Number of chunks walked (the first [`SCTP_CHUNKS_KEPT`] are kept).
     pub count: u8,
 }
 
+/// How many chunks of a packet the summary keeps: more than a handshake
+/// or shutdown bundles; chunks past them (at most
+/// [`crate::wire::sctp::MAX_CHUNKS`] fit the bytes the tracker reads)
+/// are checked but do not move the state.
+pub const SCTP_CHUNKS_KEPT: usize = 16;
+
+/// The chunk types with a code: code `i + 1` is `CHUNK_CODES[i]`, code 0
+/// any other type.
+const CHUNK_CODES: [u8; 12] = {
+    use crate::wire::sctp::chunk;
+    [
+        chunk::DATA,
+        chunk::INIT,
+        chunk::INIT_ACK,
+        chunk::ABORT,
+        chunk::SHUTDOWN,
+        chunk::SHUTDOWN_ACK,
+        chunk::ERROR,
+        chunk::COOKIE_ECHO,
+        chunk::COOKIE_ACK,
+        chunk::SHUTDOWN_COMPLETE,
+        chunk::HEARTBEAT,
+        chunk::HEARTBEAT_ACK,
+    ]
+};
+
+/// What [`Sctp::chunk_types`] gives for a type without a code (a
+/// reserved type number, which no rule names).
+pub const OTHER_CHUNK: u8 = 0xff;
+
 impl Sctp {
-    /// Appends a chunk (ignored past [`crate::wire::sctp::MAX_CHUNKS`]).
+    /// Appends a chunk (counted, but not kept, past [`SCTP_CHUNKS_KEPT`]).
     pub fn push(&mut self, ty: u8, t_flag: bool) {
         let i = usize::from(self.count);
-        if let Some(slot) = self.types.get_mut(i) {
-            *slot = ty;
+        let code = CHUNK_CODES.iter().position(|&t| t == ty).map_or(0, |p| p.saturating_add(1));
+        if let (Some(byte), Ok(code)) = (self.codes.get_mut(i / 2), u8::try_from(code)) {
+            *byte |= if i % 2 == 0 { code } else { code << 4 };
             if t_flag {
-                self.t_flags |= 1u32.checked_shl(u32::from(self.count)).unwrap_or(0);
+                self.t_flags |= 1u16.checked_shl(u32::from(self.count)).unwrap_or(0);
             }
-            self.count = self.count.saturating_add(1);
         }
+        self.count = self.count.saturating_add(1);
     }
 
-    /// The chunk types in order.
-    pub fn chunk_types(&self) -> &[u8] {
-        self.types.get(..usize::from(self.count)).unwrap_or_default()
+    /// The kept chunks' types in order ([`OTHER_CHUNK`] for a type
+    /// without a code).
+    pub fn chunk_types(&self) -> impl Iterator<Item = u8> + '_ {
+        let kept = usize::from(self.count).min(SCTP_CHUNKS_KEPT);
+        (0..kept).map(|i| {
+            let byte = self.codes.get(i / 2).copied().unwrap_or(0);
+            let code = if i % 2 == 0 { byte & 0x0f } else { byte >> 4 };
+            usize::from(code)
+                .checked_sub(1)
+                .and_then(|c| CHUNK_CODES.get(c).copied())
+                .unwrap_or(OTHER_CHUNK)
+        })
     }
 
     /// Whether chunk `i` has the T flag.
@@ -110,24 +153,54 @@ impl Sctp {
         u32::try_from(i).ok().and_then(|i| self.t_flags.checked_shr(i)).is_some_and(|b| b & 1 != 0)
     }
 
-    /// Whether some chunk has type `ty` (Linux's chunk map).
+    /// Whether some kept chunk has type `ty` (Linux's chunk map).
     pub fn has(&self, ty: u8) -> bool {
-        self.chunk_types().contains(&ty)
+        self.chunk_types().any(|t| t == ty)
     }
 }
 
-/// The DCCP fields connection tracking uses (see [`crate::wire::dccp`]).
+/// The DCCP fields connection tracking uses (see [`crate::wire::dccp`]);
+/// the 48-bit numbers as 16-bit words, so that the summary keeps the
+/// 4-byte alignment of the other protocols' and stays small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Dccp {
     /// Packet type (0 Request .. 9 SyncAck).
     pub ty: u8,
-    /// Sequence number (48 bits with X set, else 24).
-    pub seq: u64,
-    /// Acknowledgement number as Linux's `dccp_ack_seq` reads it (the
-    /// 48-bit layout), for types with an acknowledgement subheader.
-    pub ack: u64,
     /// Bytes the checksum covers.
     pub cscov: u16,
+    seq: [u16; 3],
+    ack: [u16; 3],
+}
+
+impl Dccp {
+    /// The fields of a packet of type `ty`: sequence number `seq` (48 bits
+    /// with X set, else 24), acknowledgement `ack` as Linux's
+    /// `dccp_ack_seq` reads it (the 48-bit layout; 0 for types without an
+    /// acknowledgement subheader), checksum coverage `cscov`.
+    pub fn new(ty: u8, seq: u64, ack: u64, cscov: u16) -> Dccp {
+        Dccp { ty, cscov, seq: words48(seq), ack: words48(ack) }
+    }
+
+    /// Sequence number.
+    pub fn seq(&self) -> u64 {
+        from_words48(self.seq)
+    }
+
+    /// Acknowledgement number.
+    pub fn ack(&self) -> u64 {
+        from_words48(self.ack)
+    }
+}
+
+/// The low 48 bits of `v` as three 16-bit words, most significant first.
+fn words48(v: u64) -> [u16; 3] {
+    let w = |shift: u32| u16::try_from((v >> shift) & 0xffff).unwrap_or(0);
+    [w(32), w(16), w(0)]
+}
+
+fn from_words48(w: [u16; 3]) -> u64 {
+    let [a, b, c] = w;
+    u64::from(a) << 32 | u64::from(b) << 16 | u64::from(c)
 }
 
 /// Layer-4 details beyond the tuple.
@@ -169,4 +242,52 @@ pub struct Packet {
 /// [`Invalid::Fragment`].
 pub fn parse(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     crate::wire::parse_packet(head, frame_len)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::cast_possible_truncation)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sctp_chunks_keep_type_order_and_t_flags() {
+        let mut s = Sctp::default();
+        // Every coded type, then two without a code, then more than are kept.
+        let mut types: [u8; 20] = [0; 20];
+        for (i, t) in types.iter_mut().enumerate() {
+            *t = match i {
+                0..=11 => CHUNK_CODES[i],
+                12 => 0x40,
+                13 => OTHER_CHUNK,
+                _ => CHUNK_CODES[i % 12],
+            };
+        }
+        for (i, &t) in types.iter().enumerate() {
+            s.push(t, i % 3 == 0);
+        }
+        assert_eq!(s.count, 20);
+        let kept: [u8; SCTP_CHUNKS_KEPT] = core::array::from_fn(|i| match types[i] {
+            0x40 => OTHER_CHUNK,
+            t => t,
+        });
+        assert!(s.chunk_types().eq(kept));
+        for i in 0..SCTP_CHUNKS_KEPT {
+            assert_eq!(s.t_flag(i), i % 3 == 0, "chunk {i}");
+        }
+        assert!(!s.t_flag(SCTP_CHUNKS_KEPT));
+        assert!(s.has(CHUNK_CODES[11]) && !s.has(0x40));
+    }
+
+    #[test]
+    fn dccp_numbers_keep_48_bits() {
+        let d = Dccp::new(3, 0xffff_ffff_ffff, 0x1234_5678_9abc, 20);
+        assert_eq!((d.ty, d.seq(), d.ack(), d.cscov), (3, 0xffff_ffff_ffff, 0x1234_5678_9abc, 20));
+        assert_eq!(Dccp::new(0, 1 << 48 | 5, 0, 0).seq(), 5);
+    }
+
+    #[test]
+    fn a_packet_summary_stays_small() {
+        // Moved along the per-packet path: as small as before SCTP and DCCP.
+        assert!(core::mem::size_of::<Packet>() <= 48);
+    }
 }

@@ -275,7 +275,7 @@ impl Dccp {
                     // The answer to a Request we ignored: resynchronise
                     // with this side as the server.
                     self.orig_is_server = dir == Dir::Original;
-                    self.handshake_seq = pkt.seq;
+                    self.handshake_seq = pkt.seq();
                     DccpState::Respond
                 } else {
                     self.last_dir = dir;
@@ -290,9 +290,9 @@ impl Dccp {
                 // Reincarnation in the reverse direction.
                 self.orig_is_server = dir == Dir::Reply;
             }
-            DccpState::Respond if old == DccpState::Request => self.handshake_seq = pkt.seq,
+            DccpState::Respond if old == DccpState::Request => self.handshake_seq = pkt.seq(),
             DccpState::PartOpen
-                if old == DccpState::Respond && pkt.ty == ty::ACK && pkt.ack == self.handshake_seq =>
+                if old == DccpState::Respond && pkt.ty == ty::ACK && pkt.ack() == self.handshake_seq =>
             {
                 status.set(Status::ASSURED);
             }
@@ -317,7 +317,7 @@ mod tests {
     use crate::config::Config;
 
     fn p(t: u8, seq: u64, ack: u64) -> Packet {
-        Packet { ty: t, seq, ack, cscov: 0 }
+        Packet::new(t, seq, ack, 0)
     }
 
     #[test]

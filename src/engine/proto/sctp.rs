@@ -213,7 +213,7 @@ impl Sctp {
             heartbeat_vtag_failed: false,
             last_dir: Dir::Original,
         };
-        for &ty in pkt.chunk_types() {
+        for ty in pkt.chunk_types() {
             match next_state(Dir::Original, SctpState::None, ty) {
                 None | Some(SctpState::None) => return Err(Invalid::SctpNotNew),
                 Some(_) => {}
@@ -305,7 +305,7 @@ impl Sctp {
         let mut new_state = SctpState::None;
         let mut ignore = false;
         let has_data = pkt.has(chunk::DATA);
-        for (i, &ty) in pkt.chunk_types().iter().enumerate() {
+        for (i, ty) in pkt.chunk_types().enumerate() {
             match self.chunk_tags(dir, pkt, i, ty, has_data, &mut ignore) {
                 Tags::Ok => {}
                 Tags::Skip => continue,

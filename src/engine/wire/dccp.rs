@@ -187,12 +187,8 @@ pub fn summarize(seg: &[u8], l4_len: usize) -> Result<(Dccp<'_>, DccpInfo), Inva
     if d.header_len().saturating_add(subheader_len(t)) > d.buf.len() {
         return Err(Invalid::BadL4Header);
     }
-    let info = DccpInfo {
-        ty: t,
-        seq: d.seq(),
-        ack: if matches!(t, ty::DATA | ty::REQUEST) { 0 } else { d.ack() },
-        cscov: u16::try_from(cscov).unwrap_or(u16::MAX),
-    };
+    let ack = if matches!(t, ty::DATA | ty::REQUEST) { 0 } else { d.ack() };
+    let info = DccpInfo::new(t, d.seq(), ack, u16::try_from(cscov).unwrap_or(u16::MAX));
     Ok((d, info))
 }
 
@@ -211,7 +207,7 @@ mod tests {
     fn golden_request() {
         let (d, info) = summarize(&REQUEST, REQUEST.len()).unwrap();
         assert_eq!((d.src_port(), d.dst_port(), d.x()), (40000, 5001, true));
-        assert_eq!(info, DccpInfo { ty: ty::REQUEST, seq: 0x1234_5678, ack: 0, cscov: 20 });
+        assert_eq!(info, DccpInfo::new(ty::REQUEST, 0x1234_5678, 0, 20));
     }
 
     #[test]
@@ -236,7 +232,7 @@ mod tests {
         data[4] = 3;
         data[8] = ty::DATA << 1;
         data[9..12].copy_from_slice(&[0xab, 0xcd, 0xef]);
-        assert_eq!(check(&data).unwrap().seq, 0xab_cdef);
+        assert_eq!(check(&data).unwrap().seq(), 0xab_cdef);
         // Subheader cut short.
         assert_eq!(check(&REQUEST[..19]), Err(Invalid::BadL4Header));
         assert_eq!(summarize(&REQUEST, 19).map(|(_, i)| i), Err(Invalid::BadL4Header));
