@@ -91,28 +91,33 @@ const PRE_ROUTING: u8 = ffi::nf_inet_hooks_NF_INET_PRE_ROUTING as u8;
 /// coverage, and SCTP).
 fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
     let ihl = head.first().map_or(0, |b| u32::from(b & 0x0f) * 4);
-    match pkt.l4 {
-        packet::L4Info::UdpLite { cscov } => {
-            return skb.l4_checksum_partial_bad(PRE_ROUTING, ihl, cscov, proto::UDP)
+    match pkt.tuple.proto {
+        proto::TCP | proto::ICMP => {}
+        proto::UDP => {
+            // A zero UDP checksum means none was sent (RFC 768): nothing to
+            // verify, as 6.12's `udp_error` decides before any call.
+            let at = usize::try_from(ihl).unwrap_or(usize::MAX).saturating_add(6);
+            if head.get(at..at.saturating_add(2)) == Some(&[0, 0][..]) {
+                return false;
+            }
         }
-        packet::L4Info::Dccp(d) => {
-            return skb.l4_checksum_partial_bad(PRE_ROUTING, ihl, d.cscov, proto::DCCP)
-        }
-        packet::L4Info::Sctp(_) => return skb.sctp_checksum_bad(ihl),
-        _ => {}
-    }
-    if !matches!(pkt.tuple.proto, proto::TCP | proto::UDP | proto::ICMP) {
-        return false;
-    }
-    if pkt.tuple.proto == proto::UDP {
-        // A zero UDP checksum means none was sent (RFC 768): nothing to
-        // verify, as 6.12's `udp_error` decides before any call.
-        let at = usize::try_from(ihl).unwrap_or(usize::MAX).saturating_add(6);
-        if head.get(at..at.saturating_add(2)) == Some(&[0, 0][..]) {
-            return false;
-        }
+        _ => return partial_checksum_bad(skb, ihl, pkt),
     }
     skb.l4_checksum_bad(PRE_ROUTING, ihl, pkt.tuple.proto)
+}
+
+/// [`checksum_bad`] for the protocols whose checksum covers part of the
+/// packet (UDP-Lite, DCCP) or is a CRC (SCTP); false for the others.
+/// Out of line: the common packet does not carry its code.
+#[inline(never)]
+#[cold]
+fn partial_checksum_bad(skb: &SkbMut<'_>, ihl: u32, pkt: &packet::Packet) -> bool {
+    match pkt.l4 {
+        packet::L4Info::UdpLite { cscov } => skb.l4_checksum_partial_bad(PRE_ROUTING, ihl, cscov, proto::UDP),
+        packet::L4Info::Dccp(d) => skb.l4_checksum_partial_bad(PRE_ROUTING, ihl, d.cscov, proto::DCCP),
+        packet::L4Info::Sctp(_) => skb.sctp_checksum_bad(ihl),
+        _ => false,
+    }
 }
 
 /// An INVALID packet: counted (unless the engine counted it already),

@@ -345,7 +345,7 @@ impl driver::Shell for Shell<'_> {
         self.table.with_stripe(s, f)
     }
 
-    #[inline]
+    #[inline(always)]
     fn hold(store: &Slab<'_>, r: ConnPtr) -> Held {
         // SAFETY: the driver passes entries found in, or just inserted
         // into, this stripe under the lock we hold (`Shell`'s contract),

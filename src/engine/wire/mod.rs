@@ -202,6 +202,8 @@ fn parse_udp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
 /// UDP-Lite, as Linux's `udplite_error`: the coverage field (0: the
 /// whole datagram) covers at least the header and at most the IP payload,
 /// and the checksum is mandatory.
+#[inline(never)]
+#[cold]
 fn parse_udplite(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
     let udp = Udp::new_checked(seg.get(..l4_len.min(seg.len())).unwrap_or_default())
         .map_err(|_| Invalid::BadL4Header)?;
@@ -220,6 +222,8 @@ fn parse_udplite(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
 /// SCTP: the common header and the chunk walk. Only chunks within the
 /// first [`MAX_HEAD_LEN`] bytes of the packet are seen (Linux walks them
 /// all), so that a head of that size decides like the whole packet.
+#[inline(never)]
+#[cold]
 fn parse_sctp(seg: &[u8], l4_len: usize, ihl: usize) -> Result<(L4, L4Info), Invalid> {
     let sctp = Sctp::new_checked(seg.get(..l4_len.min(seg.len())).unwrap_or_default())
         .map_err(|_| Invalid::BadL4Header)?;
@@ -229,6 +233,8 @@ fn parse_sctp(seg: &[u8], l4_len: usize, ihl: usize) -> Result<(L4, L4Info), Inv
 }
 
 /// DCCP: the generic header and the subheader of its type.
+#[inline(never)]
+#[cold]
 fn parse_dccp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
     let (d, info) = dccp::summarize(seg, l4_len)?;
     Ok((L4::Ports { sport: d.src_port(), dport: d.dst_port() }, L4Info::Dccp(info)))
