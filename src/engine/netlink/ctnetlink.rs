@@ -481,13 +481,23 @@ impl Event {
 pub fn change_summary(e: &Entry) -> u16 {
     use crate::entry::Status;
     let bits = e.status.0 & (Status::SEEN_REPLY | Status::ASSURED);
+    // Computed for every packet: the states of SCTP and DCCP out of line.
     let state = match &e.proto {
         ProtoState::Tcp(t) => tcp_state_number(t.state()),
-        ProtoState::Sctp(s) => s.state() as u8,
-        ProtoState::Dccp(d) => d.state() as u8,
+        p @ (ProtoState::Sctp(_) | ProtoState::Dccp(_)) => other_state_number(p),
         _ => 0,
     };
     u16::from(state) << 8 | u16::try_from(bits).unwrap_or(0)
+}
+
+/// [`change_summary`]'s state number of an SCTP or DCCP entry.
+#[inline(never)]
+fn other_state_number(p: &ProtoState) -> u8 {
+    match p {
+        ProtoState::Sctp(s) => s.state() as u8,
+        ProtoState::Dccp(d) => d.state() as u8,
+        _ => 0,
+    }
 }
 
 /// The update event going from summary `old` to `new`, if any.

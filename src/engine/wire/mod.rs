@@ -158,10 +158,7 @@ pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
         proto::TCP => parse_tcp(ip.payload(), l4_len)?,
         proto::UDP => parse_udp(ip.payload(), l4_len)?,
         proto::ICMP => parse_icmp(ip.payload())?,
-        proto::UDPLITE => parse_udplite(ip.payload(), l4_len)?,
-        proto::SCTP => parse_sctp(ip.payload(), l4_len, ip.header_len())?,
-        proto::DCCP => parse_dccp(ip.payload(), l4_len)?,
-        _ => (L4::None, L4Info::Other),
+        other => parse_other(other, &ip, l4_len)?,
     };
     let tuple = Tuple { src: ip.src(), dst: ip.dst(), proto: ip.protocol(), l4 };
     Ok(Packet { tuple, l4: info, ip_len })
@@ -199,11 +196,22 @@ fn parse_udp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
     Ok((L4::Ports { sport: udp.src_port(), dport: udp.dst_port() }, L4Info::Udp))
 }
 
+/// The layer 4 of the protocols after TCP, UDP and ICMP: out of line, so
+/// that the common packet's parse stays short.
+#[inline(never)]
+#[cold]
+fn parse_other(protocol: u8, ip: &Ipv4<'_>, l4_len: usize) -> Result<(L4, L4Info), Invalid> {
+    match protocol {
+        proto::UDPLITE => parse_udplite(ip.payload(), l4_len),
+        proto::SCTP => parse_sctp(ip.payload(), l4_len, ip.header_len()),
+        proto::DCCP => parse_dccp(ip.payload(), l4_len),
+        _ => Ok((L4::None, L4Info::Other)),
+    }
+}
+
 /// UDP-Lite, as Linux's `udplite_error`: the coverage field (0: the
 /// whole datagram) covers at least the header and at most the IP payload,
 /// and the checksum is mandatory.
-#[inline(never)]
-#[cold]
 fn parse_udplite(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
     let udp = Udp::new_checked(seg.get(..l4_len.min(seg.len())).unwrap_or_default())
         .map_err(|_| Invalid::BadL4Header)?;
@@ -222,8 +230,6 @@ fn parse_udplite(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
 /// SCTP: the common header and the chunk walk. Only chunks within the
 /// first [`MAX_HEAD_LEN`] bytes of the packet are seen (Linux walks them
 /// all), so that a head of that size decides like the whole packet.
-#[inline(never)]
-#[cold]
 fn parse_sctp(seg: &[u8], l4_len: usize, ihl: usize) -> Result<(L4, L4Info), Invalid> {
     let sctp = Sctp::new_checked(seg.get(..l4_len.min(seg.len())).unwrap_or_default())
         .map_err(|_| Invalid::BadL4Header)?;
@@ -233,8 +239,6 @@ fn parse_sctp(seg: &[u8], l4_len: usize, ihl: usize) -> Result<(L4, L4Info), Inv
 }
 
 /// DCCP: the generic header and the subheader of its type.
-#[inline(never)]
-#[cold]
 fn parse_dccp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
     let (d, info) = dccp::summarize(seg, l4_len)?;
     Ok((L4::Ports { sport: d.src_port(), dport: d.dst_port() }, L4Info::Dccp(info)))
