@@ -74,8 +74,8 @@ fn tcp_packet(
     };
     Packet {
         tuple: Tuple {
-            src,
-            dst,
+            src: ip_conntrack::tuple::Addr::V4(src),
+            dst: ip_conntrack::tuple::Addr::V4(dst),
             proto: proto::TCP,
             l4: L4::Ports { sport, dport },
         },
@@ -87,8 +87,8 @@ fn tcp_packet(
 fn udp_packet(src: u32, sport: u16, dst: u32, dport: u16) -> Packet {
     Packet {
         tuple: Tuple {
-            src,
-            dst,
+            src: ip_conntrack::tuple::Addr::V4(src),
+            dst: ip_conntrack::tuple::Addr::V4(dst),
             proto: proto::UDP,
             l4: L4::Ports { sport, dport },
         },
@@ -343,7 +343,7 @@ fn bench_nat_rewrite(packets: u64) -> Row {
     let mut b = tcp_segment();
     let t = parse(&b, b.len()).expect("bench packet parses").tuple;
     // Alternate between two mappings so every call changes the bytes.
-    let targets = [Tuple { src: 0xcb00_7101, l4: L4::Ports { sport: 61000, dport: 443 }, ..t }, t];
+    let targets = [Tuple { src: ip_conntrack::tuple::Addr::V4(0xcb00_7101), l4: L4::Ports { sport: 61000, dport: 443 }, ..t }, t];
     let start = Instant::now();
     for i in 0..packets {
         let target = &targets[(i & 1) as usize];
@@ -358,7 +358,7 @@ fn bench_nat_fast(packets: u64) -> Row {
     use ip_conntrack::nat::{fast, Manip};
     let mut b = tcp_segment();
     let t = parse(&b, b.len()).expect("bench packet parses").tuple;
-    let targets = [Tuple { src: 0xcb00_7101, l4: L4::Ports { sport: 61000, dport: 443 }, ..t }, t]
+    let targets = [Tuple { src: ip_conntrack::tuple::Addr::V4(0xcb00_7101), l4: L4::Ports { sport: 61000, dport: 443 }, ..t }, t]
         .map(|t| fast::Target::of(&t, Manip::Src));
     let start = Instant::now();
     for i in 0..packets {
@@ -386,8 +386,8 @@ fn bench_nat_choice(n: u32, total: u64) -> Row {
     // n flows already mapped to PUBLIC:1024.. towards SERVER:443.
     let taken: std::collections::HashSet<Tuple> = (0..n)
         .map(|i| Tuple {
-            src: SERVER,
-            dst: PUBLIC,
+            src: ip_conntrack::tuple::Addr::V4(SERVER),
+            dst: ip_conntrack::tuple::Addr::V4(PUBLIC),
             proto: proto::TCP,
             l4: L4::Ports { sport: 443, dport: 1024 + (i % 64512) as u16 },
         })
@@ -399,8 +399,8 @@ fn bench_nat_choice(n: u32, total: u64) -> Row {
     for i in 0..total {
         // A new client whose own port (1024 + i) is usually taken.
         let orig = Tuple {
-            src: CLIENT_NET | (i as u32 & 0xffff),
-            dst: SERVER,
+            src: ip_conntrack::tuple::Addr::V4(CLIENT_NET | (i as u32 & 0xffff)),
+            dst: ip_conntrack::tuple::Addr::V4(SERVER),
             proto: proto::TCP,
             l4: L4::Ports { sport: 1024 + (i % 64512) as u16, dport: 443 },
         };

@@ -106,7 +106,7 @@ fn sctp_and_dccp_entries_have_protoinfo_in_6_12_layout() {
     let mut t = tracker(64, 100);
     t.packet(&sctp(CLIENT, 5000, SERVER, 36412, 0, &[(1, 0, &init_body(0xc1c1_c1c1))]), 0);
     t.packet(&sctp(SERVER, 36412, CLIENT, 5000, 0xc1c1_c1c1, &[(2, 0, &init_body(0x5e5e_5e5e))]), 1);
-    let tup = Tuple { src: CLIENT, dst: SERVER, proto: proto::SCTP, l4: L4::Ports { sport: 5000, dport: 36412 } };
+    let tup = Tuple { src: ip_conntrack::tuple::Addr::V4(CLIENT), dst: ip_conntrack::tuple::Addr::V4(SERVER), proto: proto::SCTP, l4: L4::Ports { sport: 5000, dport: 36412 } };
     let e = entry_of(&t, &tup, 2);
     let mut want = headers(196);
     want.extend(tuple_nest(1, CLIENT, SERVER, 132, &ports(5000, 36412)));
@@ -120,7 +120,7 @@ fn sctp_and_dccp_entries_have_protoinfo_in_6_12_layout() {
 
     t.packet(&dccp(CLIENT, 40000, SERVER, 5001, 0, 100, 0), 3);
     t.packet(&dccp(SERVER, 5001, CLIENT, 40000, 1, 0x0001_0000_0384, 100), 4);
-    let tup = Tuple { src: CLIENT, dst: SERVER, proto: proto::DCCP, l4: L4::Ports { sport: 40000, dport: 5001 } };
+    let tup = Tuple { src: ip_conntrack::tuple::Addr::V4(CLIENT), dst: ip_conntrack::tuple::Addr::V4(SERVER), proto: proto::DCCP, l4: L4::Ports { sport: 40000, dport: 5001 } };
     let e = entry_of(&t, &tup, 5);
     let mut want = headers(200);
     want.extend(tuple_nest(1, CLIENT, SERVER, 33, &ports(40000, 5001)));
@@ -147,7 +147,7 @@ fn udp_icmp_and_generic_entries() {
     assert_eq!(encode(&e), want);
 
     t.packet(&icmp_query(CLIENT, SERVER, 8, 0x0102, 1), 0);
-    let it = Tuple { src: CLIENT, dst: SERVER, proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 0x0102 } };
+    let it = Tuple { src: ip_conntrack::tuple::Addr::V4(CLIENT), dst: ip_conntrack::tuple::Addr::V4(SERVER), proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 0x0102 } };
     let e = entry_of(&t, &it, 1);
     // ICMP: ID (be16), TYPE, CODE; the reply tuple has the reply type.
     let icmp = |ty: u8| vec![6, 0, 4, 0, 1, 2, 0, 0, 5, 0, 5, 0, ty, 0, 0, 0, 5, 0, 6, 0, 0, 0, 0, 0];
@@ -158,7 +158,7 @@ fn udp_icmp_and_generic_entries() {
     assert_eq!(encode(&e), want);
 
     t.packet(&other(CLIENT, SERVER, 47), 0);
-    let gt = Tuple { src: CLIENT, dst: SERVER, proto: 47, l4: L4::None };
+    let gt = Tuple { src: ip_conntrack::tuple::Addr::V4(CLIENT), dst: ip_conntrack::tuple::Addr::V4(SERVER), proto: 47, l4: L4::None };
     let e = entry_of(&t, &gt, 1);
     let mut want = headers(20 + 36 + 36 + 40);
     want.extend(tuple_nest(1, CLIENT, SERVER, 47, &[]));
@@ -234,7 +234,7 @@ fn parse(bytes: &[u8]) -> Result<CtRequest<'_>, Error> {
 fn conntrack_get_request_names_its_tuple() {
     let b = request(msg::CT_GET, 0x4, 2, &GET_ATTRS);
     let r = parse(&b).unwrap();
-    let want = Tuple { src: addr(1, 2, 3, 4), dst: addr(5, 6, 7, 8), proto: 6, l4: L4::Ports { sport: 1, dport: 2 } };
+    let want = Tuple { src: ip_conntrack::tuple::Addr::V4(addr(1, 2, 3, 4)), dst: ip_conntrack::tuple::Addr::V4(addr(5, 6, 7, 8)), proto: 6, l4: L4::Ports { sport: 1, dport: 2 } };
     assert_eq!(r.get_one(), Ok(Some(want)));
     assert_eq!(r.delete(), Ok(Delete::One(Some(want), None)));
     // IPv6 family: parsed (its addresses are missing: EINVAL).
@@ -504,7 +504,7 @@ fn conntrack_create_request() {
     use ip_conntrack::proto::tcp::TcpState;
     let b = request(msg::CT_NEW, 0x604, 2, &CREATE_ATTRS);
     let r = parse(&b).unwrap();
-    let t = Tuple { src: addr(1, 1, 1, 1), dst: addr(2, 2, 2, 2), proto: 6, l4: L4::Ports { sport: 1, dport: 2 } };
+    let t = Tuple { src: ip_conntrack::tuple::Addr::V4(addr(1, 1, 1, 1)), dst: ip_conntrack::tuple::Addr::V4(addr(2, 2, 2, 2)), proto: 6, l4: L4::Ports { sport: 1, dport: 2 } };
     assert_eq!(r.new_lookup(), Ok(Some(t)));
     let c = r.create().unwrap();
     assert_eq!((c.orig, c.timeout, c.status), (t, 100, 0));

@@ -121,8 +121,8 @@ impl Shell for Racy {
         true
     }
 
-    fn alloc(&mut self, _: u32, e: Entry) -> Option<Ref> {
-        Some(self.store.alloc(e))
+    fn alloc(&mut self, _: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Ref> {
+        Some(self.store.alloc6(e, addrs6))
     }
 
     fn release(&mut self, r: Ref) {

@@ -62,8 +62,8 @@ fn build(f: &Flow) -> Vec<u8> {
 fn retarget(t: &Tuple, manip: Manip, addr: u32, key: u16) -> Tuple {
     let mut n = *t;
     match manip {
-        Manip::Src => n.src = addr,
-        Manip::Dst => n.dst = addr,
+        Manip::Src => n.src = ip_conntrack::tuple::Addr::V4(addr),
+        Manip::Dst => n.dst = ip_conntrack::tuple::Addr::V4(addr),
     }
     n.l4 = match (t.l4, manip) {
         (L4::Ports { dport, .. }, Manip::Src) => L4::Ports { sport: key, dport },
@@ -192,7 +192,7 @@ proptest! {
         manip_packet(&mut sent, n, Manip::Src, &mapped).unwrap();
         // The server's error about what it received, to the public address.
         let quote = if quote_all { &sent[..] } else { &sent[..28] };
-        let mut err = icmp_raw(orig.dst, public, ty, 0, [0; 4], quote);
+        let mut err = icmp_raw(orig.dst.v4_or_zero(), public, ty, 0, [0; 4], quote);
         let len = err.len();
         // PREROUTING undoes the source NAT: the other direction's tuple
         // (the original one) is what the quote must show.
@@ -227,7 +227,7 @@ proptest! {
         manip_packet(&mut sent, n, Manip::Dst, &forwarded).unwrap();
         // The LAN host's error about it, back to the client.
         let quote = if quote_all { &sent[..] } else { &sent[..28] };
-        let mut err = icmp_raw(lan, orig.src, 3, 3, [0; 4], quote);
+        let mut err = icmp_raw(lan, orig.src.v4_or_zero(), 3, 3, [0; 4], quote);
         // POSTROUTING (source manip) in the reply direction.
         translate(&mut err, Manip::Src, &orig).unwrap();
         let got = parse(&err, err.len()).unwrap();
@@ -300,7 +300,7 @@ proptest! {
         for &d in &dsts[1..] {
             let o = udp_tuple(CLIENT, sport, d, 53);
             let m = unique_tuple(&o, &range, Manip::Src, &table, &mut r);
-            if !table.replies.contains(&retarget(&o, Manip::Src, m0.src, manip_key(&m0, Manip::Src).unwrap()).invert().unwrap()) {
+            if !table.replies.contains(&retarget(&o, Manip::Src, m0.src.v4_or_zero(), manip_key(&m0, Manip::Src).unwrap()).invert().unwrap()) {
                 prop_assert_eq!((m.src, manip_key(&m, Manip::Src)), (m0.src, manip_key(&m0, Manip::Src)));
             }
             table.add(&o, &m);

@@ -41,7 +41,7 @@ fn masqueraded_flows_are_found_by_their_replies_and_kept_apart() {
         let r1 = t.reply_of(e1).unwrap();
         let r2 = t.reply_of(e2).unwrap();
         assert_eq!(r1, udp_tuple(SERVER, 53, PUBLIC, 40000), "the free port is kept");
-        assert_eq!((r2.src, r2.dst), (SERVER, PUBLIC));
+        assert_eq!((r2.src, r2.dst), (SERVER.into(), PUBLIC.into()));
         assert_ne!(r1, r2, "{buckets} buckets");
         // Replies to the public address reach each entry.
         for (r, e) in [(r1, e1), (r2, e2)] {

@@ -662,8 +662,8 @@ fn simple_packet(p: &Simple) -> (Tuple, Vec<u8>) {
         ),
         Simple::Icmp { src, dst, ty, id } => (
             Tuple {
-                src: ADDRS[src],
-                dst: ADDRS[dst],
+                src: ip_conntrack::tuple::Addr::V4(ADDRS[src]),
+                dst: ip_conntrack::tuple::Addr::V4(ADDRS[dst]),
                 proto: proto::ICMP,
                 l4: L4::Icmp {
                     ty: MODEL_ICMP[ty],
@@ -675,8 +675,8 @@ fn simple_packet(p: &Simple) -> (Tuple, Vec<u8>) {
         ),
         Simple::Generic { src, dst } => (
             Tuple {
-                src: ADDRS[src],
-                dst: ADDRS[dst],
+                src: ip_conntrack::tuple::Addr::V4(ADDRS[src]),
+                dst: ip_conntrack::tuple::Addr::V4(ADDRS[dst]),
                 proto: 47,
                 l4: L4::None,
             },

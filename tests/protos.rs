@@ -15,7 +15,7 @@ use ip_conntrack::proto::ProtoState;
 use ip_conntrack::tuple::{proto, Tuple, L4};
 
 fn tuple(p: u8, src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-    Tuple { src, dst, proto: p, l4: L4::Ports { sport, dport } }
+    Tuple { src: ip_conntrack::tuple::Addr::V4(src), dst: ip_conntrack::tuple::Addr::V4(dst), proto: p, l4: L4::Ports { sport, dport } }
 }
 
 // ---------------------------------------------------------------- SCTP

@@ -131,8 +131,8 @@ fn udp_bad_length_is_invalid() {
 
 fn echo_tuple(src: u32, dst: u32, ty: u8, id: u16) -> Tuple {
     Tuple {
-        src,
-        dst,
+        src: ip_conntrack::tuple::Addr::V4(src),
+        dst: ip_conntrack::tuple::Addr::V4(dst),
         proto: proto::ICMP,
         l4: L4::Icmp { ty, code: 0, id },
     }
@@ -322,8 +322,8 @@ fn generic_protocol_tracked_by_addresses() {
     );
     assert_eq!(ct(t.packet(&gre, 2)), CtInfo::Established);
     let tuple = Tuple {
-        src: CLIENT,
-        dst: SERVER,
+        src: ip_conntrack::tuple::Addr::V4(CLIENT),
+        dst: ip_conntrack::tuple::Addr::V4(SERVER),
         proto: 47,
         l4: L4::None,
     };

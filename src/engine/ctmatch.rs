@@ -334,8 +334,8 @@ impl TupleView {
             L4::None => (0, 0),
         };
         TupleView {
-            src: t.src,
-            dst: t.dst,
+            src: t.src.v4_or_zero(),
+            dst: t.dst.v4_or_zero(),
             src_all,
             dst_all,
         }
@@ -547,8 +547,8 @@ mod tests {
 
     fn view() -> EntryView {
         let t = Tuple {
-            src: 0xc000_0202,
-            dst: 0xc633_6402,
+            src: crate::tuple::Addr::V4(0xc000_0202),
+            dst: crate::tuple::Addr::V4(0xc633_6402),
             proto: proto::TCP,
             l4: L4::Ports { sport: 40000, dport: 80 },
         };
@@ -562,7 +562,7 @@ mod tests {
     #[test]
     fn ports_of_sctp_dccp_udplite_entries_match() {
         for p in [proto::SCTP, proto::DCCP, proto::UDPLITE] {
-            let t = Tuple { src: 0xc000_0202, dst: 0xc633_6402, proto: p, l4: L4::Ports { sport: 5000, dport: 36412 } };
+            let t = Tuple { src: crate::tuple::Addr::V4(0xc000_0202), dst: crate::tuple::Addr::V4(0xc633_6402), proto: p, l4: L4::Ports { sport: 5000, dport: 36412 } };
             let e = Entry::new(t, Status(Status::SEEN_REPLY), 0, ProtoState::Generic);
             let v = || Some(EntryView::of(&e, 1000, None));
             let hit = R { flags: flag::ORIGSRC_PORT, ports: [(5000, 5000), (0, 0), (0, 0), (0, 0)], ..R::default() };
@@ -627,10 +627,10 @@ mod tests {
 
     #[test]
     fn snat_and_dnat_states_read_the_entry_once() {
-        let t = Tuple { src: 0xc000_0202, dst: 0xcb00_7102, proto: proto::UDP, l4: L4::Ports { sport: 1, dport: 53 } };
+        let t = Tuple { src: crate::tuple::Addr::V4(0xc000_0202), dst: crate::tuple::Addr::V4(0xcb00_7102), proto: proto::UDP, l4: L4::Ports { sport: 1, dport: 53 } };
         let mut e = Entry::new(t, Status(Status::SRC_NAT | Status::SRC_NAT_DONE), 0, ProtoState::Generic);
         // The reply goes to the router's address.
-        let reply = Tuple { src: 0xcb00_7102, dst: 0xcb00_7101, proto: proto::UDP, l4: L4::Ports { sport: 53, dport: 1 } };
+        let reply = Tuple { src: crate::tuple::Addr::V4(0xcb00_7102), dst: crate::tuple::Addr::V4(0xcb00_7101), proto: proto::UDP, l4: L4::Ports { sport: 53, dport: 1 } };
         let nat = Some(reply.key());
         let reads = core::cell::Cell::new(0);
         let get = || {

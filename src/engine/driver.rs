@@ -67,8 +67,9 @@ pub trait Shell {
     /// Counts one more entry if the limit allows it, as one atomic step.
     fn reserve(&mut self) -> bool;
     /// Allocates `e` for stripe `s`, using a reservation; `None` when out
-    /// of memory (the reservation is given back).
-    fn alloc(&mut self, s: u32, e: Entry) -> Option<Self::Held>;
+    /// of memory (the reservation is given back). `addrs6`: an IPv6
+    /// entry's address words ([`crate::table::Store::addrs6`]).
+    fn alloc(&mut self, s: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Self::Held>;
     /// Puts the table's reference to `r`, which the engine unlinked (no
     /// lock held).
     fn release(&mut self, r: Self::Ref);
@@ -215,7 +216,7 @@ fn open_new<S: Shell>(
         track::table_full(stats);
         return Tracked::Drop(DropReason::TableFull);
     }
-    match shell.alloc(s, e) {
+    match shell.alloc(s, e, pkt.tuple.addrs6()) {
         Some(h) => Tracked::Attach(h, CtInfo::New),
         None => {
             stats.inc(crate::stats::Counter::Drop);

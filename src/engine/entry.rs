@@ -134,6 +134,21 @@ impl Entry {
         }
     }
 
+    /// [`Entry::tuple_nat`] with the entry's IPv6 address words
+    /// ([`crate::table::Store::addrs6`]; `None` for IPv4).
+    pub fn tuple_nat6(&self, dir: Dir, nat_reply: Option<[u64; 2]>, addrs6: Option<[u64; 4]>) -> Tuple {
+        match addrs6 {
+            None => self.tuple_nat(dir, nat_reply),
+            Some(a) => {
+                let orig = Tuple::from_keys(self.key, Some(a));
+                match dir {
+                    Dir::Original => orig,
+                    Dir::Reply => orig.invert().unwrap_or(orig),
+                }
+            }
+        }
+    }
+
     /// Which direction `t` is for this entry, if it belongs to it (the
     /// entry's reply tuple being that of key `nat_reply` under NAT).
     pub fn direction_of(&self, t: &Tuple, nat_reply: Option<[u64; 2]>) -> Option<Dir> {

@@ -479,7 +479,7 @@ pub fn ctnetlink_input(data: &[u8]) {
     let _ = r.id();
     let probe = |t: crate::tuple::Tuple| Entry::new(t, Status(Status::CONFIRMED), 1000, ProtoState::Generic);
     if let Ok(Some(f)) = r.dump_filter() {
-        let e = probe(crate::tuple::Tuple { src: 1, dst: 2, proto: 17, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
+        let e = probe(crate::tuple::Tuple { src: crate::tuple::Addr::V4(1), dst: crate::tuple::Addr::V4(2), proto: 17, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
         let _ = f.matches(&e);
     }
     let _ = r.delete();
@@ -501,7 +501,7 @@ pub fn ctnetlink_input(data: &[u8]) {
     }
     let _ = r.new_lookup();
     if let Ok(ch) = r.change() {
-        let mut e = probe(crate::tuple::Tuple { src: 1, dst: 2, proto: 6, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
+        let mut e = probe(crate::tuple::Tuple { src: crate::tuple::Addr::V4(1), dst: crate::tuple::Addr::V4(2), proto: 6, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
         let _ = ch.apply(&mut e, 5000);
     }
     if let Ok(c) = r.create() {
@@ -510,6 +510,6 @@ pub fn ctnetlink_input(data: &[u8]) {
         assert_eq!(e.mark, c.mark.map_or(0, |m| m.value));
     }
     if let Ok(Delete::Flush(Some(f))) = r.delete() {
-        let _ = f.matches(&probe(crate::tuple::Tuple { src: 5, dst: 6, proto: 1, l4: crate::tuple::L4::Icmp { ty: 8, code: 0, id: 9 } }));
+        let _ = f.matches(&probe(crate::tuple::Tuple { src: crate::tuple::Addr::V4(5), dst: crate::tuple::Addr::V4(6), proto: 1, l4: crate::tuple::L4::Icmp { ty: 8, code: 0, id: 9 } }));
     }
 }

@@ -74,6 +74,19 @@ pub fn siphash_words(key: &HashKey, w0: u64, w1: u64) -> u64 {
     s.finish()
 }
 
+/// SipHash-1-3 of `words`, equal to [`siphash`] of their little-endian
+/// bytes (IPv6 flows hash five words).
+pub fn siphash_slice(key: &HashKey, words: &[u64]) -> u64 {
+    let mut s = State::new(key);
+    for &w in words {
+        s.compress(w);
+    }
+    // Length in bytes, low byte only, in the top byte of the last word.
+    let len = (words.len().wrapping_mul(8) & 0xff) as u64;
+    s.compress(len << 56);
+    s.finish()
+}
+
 /// SipHash-1-3 of `data` under `key`.
 pub fn siphash(key: &HashKey, data: &[u8]) -> u64 {
     let mut s = State::new(key);
@@ -123,6 +136,13 @@ mod tests {
             bytes[..8].copy_from_slice(&w0.to_le_bytes());
             bytes[8..].copy_from_slice(&w1.to_le_bytes());
             assert_eq!(siphash_words(&key, w0, w1), siphash(&key, &bytes));
+            assert_eq!(siphash_slice(&key, &[w0, w1, w1, w0, 7]), {
+                let mut b = bytes.to_vec();
+                b.extend_from_slice(&bytes[8..]);
+                b.extend_from_slice(&bytes[..8]);
+                b.extend_from_slice(&7u64.to_le_bytes());
+                siphash(&key, &b)
+            });
         }
     }
 }

@@ -47,6 +47,8 @@ struct Slot {
     /// The source node's state ([`Store::src_mark`]): 0 never linked, 1
     /// linked, 2 released.
     src_state: core::cell::Cell<u8>,
+    /// An IPv6 entry's address words ([`Store::addrs6`]).
+    addrs6: Option<[u64; 4]>,
 }
 
 /// Entries in a `Vec`, with a free list of slots.
@@ -59,7 +61,13 @@ pub struct VecStore {
 impl VecStore {
     /// Stores `e` and returns its reference.
     pub fn alloc(&mut self, e: Entry) -> Ref {
+        self.alloc6(e, None)
+    }
+
+    /// Stores `e`, an IPv6 entry when `addrs6` holds its address words.
+    pub fn alloc6(&mut self, e: Entry, addrs6: Option<[u64; 4]>) -> Ref {
         let slot = Slot {
+            addrs6,
             entry: Some(e),
             next: None,
             reply: None,
@@ -123,6 +131,10 @@ impl Store for VecStore {
         if let Some(s) = self.slots.get_mut(r as usize) {
             s.next = next;
         }
+    }
+
+    fn addrs6(&self, r: Ref) -> Option<[u64; 4]> {
+        self.slots.get(r as usize).and_then(|s| s.addrs6)
     }
 
     fn reply_key(&self, r: Ref) -> Option<[u64; 2]> {
@@ -334,8 +346,8 @@ impl Shell for HostTable {
         }
     }
 
-    fn alloc(&mut self, _: u32, e: Entry) -> Option<Ref> {
-        Some(self.store.alloc(e))
+    fn alloc(&mut self, _: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Ref> {
+        Some(self.store.alloc6(e, addrs6))
     }
 
     fn release(&mut self, r: Ref) {

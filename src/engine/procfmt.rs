@@ -134,7 +134,7 @@ impl fmt::Display for Addr {
 
 /// One tuple with its trailing space.
 fn write_tuple(w: &mut Cursor<'_>, t: &Tuple) -> fmt::Result {
-    write!(w, "src={} dst={} ", Addr(t.src), Addr(t.dst))?;
+    write!(w, "src={} dst={} ", Addr(t.src.v4_or_zero()), Addr(t.dst.v4_or_zero()))?;
     match t.l4 {
         L4::Ports { sport, dport } => write!(w, "sport={sport} dport={dport} "),
         L4::Icmp { ty, code, id } => write!(w, "type={ty} code={code} id={id} "),
@@ -340,7 +340,7 @@ fn parse_tuple<'a>(tok: &mut impl Iterator<Item = &'a str>, protonum: u8) -> Opt
         }
         _ => L4::None,
     };
-    Some(Tuple { src, dst, proto: protonum, l4 })
+    Some(Tuple { src: src.into(), dst: dst.into(), proto: protonum, l4 })
 }
 
 #[cfg(test)]
@@ -386,8 +386,8 @@ mod tests {
         let mut status = Status::default();
         tcp.update(Dir::Original, &syn, &mut status, &cfg);
         Entry::new(Tuple {
-                src: A,
-                dst: B,
+                src: crate::tuple::Addr::V4(A),
+                dst: crate::tuple::Addr::V4(B),
                 proto: proto::TCP,
                 l4: L4::Ports { sport: 32775, dport: 22 },
             }, status, 117_999, ProtoState::Tcp(tcp))
@@ -421,8 +421,8 @@ mod tests {
     fn udp_assured() {
         let (udp, _) = Udp::new(0, &Config::DEFAULT);
         let e = Entry::new(Tuple {
-                src: A,
-                dst: B,
+                src: crate::tuple::Addr::V4(A),
+                dst: crate::tuple::Addr::V4(B),
                 proto: proto::UDP,
                 l4: L4::Ports { sport: 53000, dport: 53 },
             }, Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED), 180_000, ProtoState::Udp(udp));
@@ -436,8 +436,8 @@ mod tests {
     #[test]
     fn icmp_echo() {
         let e = Entry::new(Tuple {
-                src: A,
-                dst: B,
+                src: crate::tuple::Addr::V4(A),
+                dst: crate::tuple::Addr::V4(B),
                 proto: proto::ICMP,
                 l4: L4::Icmp { ty: 8, code: 0, id: 4660 },
             }, Status(Status::SEEN_REPLY | Status::CONFIRMED), 30_000, ProtoState::Icmp);
@@ -462,7 +462,7 @@ mod tests {
              packets=0 bytes=0 mark=4294967295 use=2\n"
         );
         let (udp, _) = Udp::new(0, &Config::DEFAULT);
-        let mut u = Entry::new(Tuple { src: A, dst: B, proto: proto::UDP, l4: L4::Ports { sport: 53000, dport: 53 } },
+        let mut u = Entry::new(Tuple { src: crate::tuple::Addr::V4(A), dst: crate::tuple::Addr::V4(B), proto: proto::UDP, l4: L4::Ports { sport: 53000, dport: 53 } },
             Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED), 180_000, ProtoState::Udp(udp));
         u.mark = 7;
         let c = [Counters { packets: 1, bytes: 84 }, Counters { packets: 2, bytes: 168 }];
@@ -478,7 +478,7 @@ mod tests {
 
     #[test]
     fn generic_is_unknown_and_expired_is_zero() {
-        let e = Entry::new(Tuple { src: A, dst: B, proto: 47, l4: L4::None }, Status(Status::CONFIRMED), 1000, ProtoState::Generic);
+        let e = Entry::new(Tuple { src: crate::tuple::Addr::V4(A), dst: crate::tuple::Addr::V4(B), proto: 47, l4: L4::None }, Status(Status::CONFIRMED), 1000, ProtoState::Generic);
         assert_eq!(
             line_of(&e, 5000, 3),
             "unknown  47 0 src=192.0.2.1 dst=198.51.100.2 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 mark=0 use=3\n"
@@ -488,8 +488,8 @@ mod tests {
     #[test]
     fn widest_line_fits() {
         let mut e = Entry::new(Tuple {
-                src: u32::MAX,
-                dst: u32::MAX,
+                src: crate::tuple::Addr::V4(u32::MAX),
+                dst: crate::tuple::Addr::V4(u32::MAX),
                 proto: proto::ICMP,
                 l4: L4::Icmp { ty: 13, code: 255, id: 65535 },
             }, Status(Status::ASSURED), u64::MAX, ProtoState::Icmp);
@@ -499,8 +499,8 @@ mod tests {
         assert!(line.len() < MAX_LINE_LEN, "{}", line.len());
         let mut tcp = syn_sent();
         tcp.set_orig(Tuple {
-            src: u32::MAX,
-            dst: u32::MAX,
+            src: crate::tuple::Addr::V4(u32::MAX),
+            dst: crate::tuple::Addr::V4(u32::MAX),
             l4: L4::Ports { sport: 65535, dport: 65535 },
             ..tcp.orig()
         });
@@ -547,19 +547,19 @@ mod tests {
                       status in proptest::num::u32::ANY, deadline in proptest::num::u64::ANY,
                       now in proptest::num::u64::ANY, use_count in proptest::num::u32::ANY) {
             let (orig, state) = match kind {
-                0 => (Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport: a, dport: b } },
+                0 => (Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::UDP, l4: L4::Ports { sport: a, dport: b } },
                       ProtoState::Udp(Udp::new(0, &Config::DEFAULT).0)),
-                1 => (Tuple { src, dst, proto: proto::ICMP, l4: L4::Icmp { ty: [8, 13, 15, 17][usize::from(code % 4)], code, id: a } },
+                1 => (Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::ICMP, l4: L4::Icmp { ty: [8, 13, 15, 17][usize::from(code % 4)], code, id: a } },
                       ProtoState::Icmp),
-                3 => (Tuple { src, dst, proto: proto::SCTP, l4: L4::Ports { sport: a, dport: b } },
+                3 => (Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::SCTP, l4: L4::Ports { sport: a, dport: b } },
                       ProtoState::Sctp(Sctp::made(SctpState::from_number(code % 9).unwrap(), [status, 1]))),
-                4 => (Tuple { src, dst, proto: proto::DCCP, l4: L4::Ports { sport: a, dport: b } },
+                4 => (Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::DCCP, l4: L4::Ports { sport: a, dport: b } },
                       ProtoState::Dccp(Dccp::made(DccpState::from_number(code % 8).unwrap(), code & 1, 0))),
-                5 => (Tuple { src, dst, proto: proto::UDPLITE, l4: L4::Ports { sport: a, dport: b } },
+                5 => (Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::UDPLITE, l4: L4::Ports { sport: a, dport: b } },
                       ProtoState::UdpLite),
                 _ => {
                     let p = if proto::has_ports(protonum) || protonum == proto::ICMP { 47 } else { protonum };
-                    (Tuple { src, dst, proto: p, l4: L4::None }, ProtoState::Generic)
+                    (Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: p, l4: L4::None }, ProtoState::Generic)
                 }
             };
             let mut e = Entry::new(orig, Status(status), deadline, state);
@@ -586,7 +586,7 @@ mod tests {
 
     #[test]
     fn sctp_dccp_udplite_lines() {
-        let t = |p| Tuple { src: A, dst: B, proto: p, l4: L4::Ports { sport: 5000, dport: 6000 } };
+        let t = |p| Tuple { src: crate::tuple::Addr::V4(A), dst: crate::tuple::Addr::V4(B), proto: p, l4: L4::Ports { sport: 5000, dport: 6000 } };
         let st = Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED);
         let e = Entry::new(t(proto::SCTP), st, 210_000, ProtoState::Sctp(Sctp::made(SctpState::Established, [1, 2])));
         assert_eq!(
@@ -631,7 +631,7 @@ mod tests {
 
         let p = parse_line("unknown  47 0 src=1.2.3.4 dst=5.6.7.8 src=5.6.7.8 dst=1.2.3.4 mark=0 use=0\n")
             .unwrap();
-        assert_eq!(p.orig, Tuple { src: 0x0102_0304, dst: 0x0506_0708, proto: 47, l4: L4::None });
+        assert_eq!(p.orig, Tuple { src: crate::tuple::Addr::V4(0x0102_0304), dst: crate::tuple::Addr::V4(0x0506_0708), proto: 47, l4: L4::None });
     }
 
     #[test]

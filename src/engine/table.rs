@@ -26,7 +26,7 @@
 use core::ops::Range;
 
 use crate::entry::{Entry, Status};
-use crate::tuple::{Dir, Keys, Tuple};
+use crate::tuple::{Dir, Keys, Tuple, KEY_V6};
 use crate::Millis;
 
 /// Where entries live. One `Store` view serves one stripe; the kernel
@@ -66,6 +66,20 @@ pub trait Store {
     /// Sets the next reply node in `r`'s reply chain.
     fn set_reply_next(&mut self, r: Self::Ref, next: Option<Self::Ref>) {
         let _ = (r, next);
+    }
+
+    /// The four IPv6 address words of `r`'s original tuple
+    /// ([`Tuple::addrs6`]); `None` for IPv4 entries. Fixed for the
+    /// entry's life.
+    fn addrs6(&self, r: Self::Ref) -> Option<[u64; 4]> {
+        let _ = r;
+        None
+    }
+
+    /// The original tuple of `r`, whatever its family.
+    fn orig(&self, r: Self::Ref) -> Option<Tuple> {
+        let e = self.entry(r)?;
+        Some(Tuple::from_keys(e.key(), self.addrs6(r)))
     }
 
     /// The key of a NATed entry's original tuple, readable from any
@@ -117,7 +131,8 @@ pub fn source_tuple(orig: &Tuple) -> Tuple {
         crate::tuple::L4::Icmp { id, .. } => crate::tuple::L4::Icmp { ty: 0, code: 0, id },
         crate::tuple::L4::None => crate::tuple::L4::None,
     };
-    Tuple { src: orig.src, dst: 0, proto: orig.proto, l4 }
+    let dst = if orig.is_v6() { crate::tuple::Addr::V6([0; 4]) } else { crate::tuple::Addr::V4(0) };
+    Tuple { src: orig.src, dst, proto: orig.proto, l4 }
 }
 
 /// The most stripes (locks) a table may have, as Linux's
@@ -501,7 +516,7 @@ impl<'a, S: Store> Stripe<'a, S> {
         // An entry matches in reply direction when its original tuple is
         // the inverse of `t`; compute that once, and compare tuples (as
         // words) before touching the rest of each entry.
-        let Keys { key, inv } = *keys;
+        let Keys { key, inv, .. } = *keys;
         let mut cur = self.head(bucket);
         while let Some(r) = cur {
             *searched = searched.saturating_add(1);
@@ -520,13 +535,21 @@ impl<'a, S: Store> Stripe<'a, S> {
                 None
             };
             if let Some(dir) = dir {
-                if live(e, now) {
+                if live(e, now) && (b & KEY_V6 == 0 || self.same_addrs6(r, keys, dir)) {
                     return Some((r, dir));
                 }
             }
             cur = next;
         }
         None
+    }
+
+    /// An IPv6 entry that matched on its two in-entry words: whether its
+    /// address words are the lookup's too.
+    #[inline(never)]
+    fn same_addrs6(&self, r: S::Ref, keys: &Keys, dir: Dir) -> bool {
+        let have = self.store.addrs6(r);
+        have.is_some() && have == keys.addrs6_for(dir)
     }
 
     /// The bucket of position `pos` ([`Layout::locate`]) in this stripe's
@@ -1150,7 +1173,7 @@ mod tests {
     }
 
     fn udp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-        Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } }
+        Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::UDP, l4: L4::Ports { sport, dport } }
     }
 
     #[test]
@@ -1315,8 +1338,8 @@ mod tests {
 
     fn entry(port: u16, deadline: Millis, status: u32) -> Entry {
         Entry::new(Tuple {
-                src: 1,
-                dst: 2,
+                src: crate::tuple::Addr::V4(1),
+                dst: crate::tuple::Addr::V4(2),
                 proto: proto::UDP,
                 l4: L4::Ports {
                     sport: port,

@@ -31,7 +31,7 @@ use crate::packet::{Icmp, L4Info, Packet};
 use crate::proto::{dccp, generic, icmp, sctp, tcp, udp, udplite, ProtoState, Update};
 use crate::stats::{Count, Counter};
 use crate::table::{Store, Stripe};
-use crate::tuple::{proto, Dir, Keys, Tuple, L4};
+use crate::tuple::{proto, Addr, Dir, Keys, Tuple, L4};
 use crate::Millis;
 
 /// The line the kernel logs (rate-limited) when a packet is dropped
@@ -67,7 +67,7 @@ pub enum Kind {
     /// relate a third host to the flow).
     IcmpError {
         /// The error's own destination address.
-        outer_dst: u32,
+        outer_dst: Addr,
     },
 }
 
@@ -279,11 +279,12 @@ fn related<S: Store>(
     stripe: &Stripe<'_, S>,
     r: S::Ref,
     dir: Dir,
-    outer_dst: u32,
+    outer_dst: Addr,
 ) -> Decision<S::Ref> {
     let nat_reply = stripe.store.reply_key(r);
+    let addrs6 = stripe.store.addrs6(r);
     match stripe.store.entry(r) {
-        Some(e) if e.tuple_nat(dir, nat_reply).dst == outer_dst => Decision::Related {
+        Some(e) if e.tuple_nat6(dir, nat_reply, addrs6).dst == outer_dst => Decision::Related {
             entry: r,
             ctinfo: CtInfo::related(dir),
         },
@@ -634,8 +635,8 @@ mod tests {
         };
         let pkt = Packet {
             tuple: Tuple {
-                src: 1,
-                dst: 2,
+                src: crate::tuple::Addr::V4(1),
+                dst: crate::tuple::Addr::V4(2),
                 proto: proto::TCP,
                 l4: L4::Ports { sport: 3, dport: 4 },
             },

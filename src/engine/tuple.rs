@@ -5,12 +5,14 @@
 //! symmetric (a tuple and its inverse hash alike), so both directions of a
 //! flow live in one bucket and an entry is linked into the table once.
 
-use crate::hash::{siphash_words, HashKey};
+use crate::hash::{siphash_slice, siphash_words, HashKey};
 
 /// IP protocol numbers the engine knows by name.
 pub mod proto {
     /// ICMP.
     pub const ICMP: u8 = 1;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
     /// TCP.
     pub const TCP: u8 = 6;
     /// UDP.
@@ -76,13 +78,79 @@ pub enum L4 {
     None,
 }
 
+/// An address of either family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Addr {
+    /// IPv4, as the number `a.b.c.d` = `a << 24 | ... | d`.
+    V4(u32),
+    /// IPv6, as four big-endian words in address order.
+    V6([u32; 4]),
+}
+
+impl Addr {
+    /// The IPv6 address of 16 bytes in network order.
+    pub fn v6_from_bytes(b: &[u8; 16]) -> Addr {
+        let w = |i: usize| {
+            b.get(i..).and_then(|x| x.first_chunk::<4>()).map_or(0, |x| u32::from_be_bytes(*x))
+        };
+        Addr::V6([w(0), w(4), w(8), w(12)])
+    }
+
+    /// The address as 16 bytes (IPv4 in the first 4, as `nf_inet_addr`).
+    pub fn to_bytes(self) -> [u8; 16] {
+        let words = match self {
+            Addr::V4(a) => [a, 0, 0, 0],
+            Addr::V6(w) => w,
+        };
+        let mut out = [0u8; 16];
+        for (chunk, w) in out.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+
+    /// The IPv4 address, if this is one.
+    #[inline]
+    pub fn v4(self) -> Option<u32> {
+        match self {
+            Addr::V4(a) => Some(a),
+            Addr::V6(_) => None,
+        }
+    }
+
+    /// The IPv4 address, 0 for IPv6: for code that only ever sees IPv4
+    /// tuples (NAT, `/proc/net/ip_conntrack`).
+    #[inline]
+    pub fn v4_or_zero(self) -> u32 {
+        self.v4().unwrap_or(0)
+    }
+
+    /// Whether this is an IPv6 address.
+    #[inline]
+    pub fn is_v6(self) -> bool {
+        matches!(self, Addr::V6(_))
+    }
+}
+
+impl From<u32> for Addr {
+    fn from(a: u32) -> Addr {
+        Addr::V4(a)
+    }
+}
+
+impl PartialEq<u32> for Addr {
+    fn eq(&self, other: &u32) -> bool {
+        *self == Addr::V4(*other)
+    }
+}
+
 /// One direction of a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Tuple {
-    /// Source address, as the number `a.b.c.d` = `a << 24 | ... | d`.
-    pub src: u32,
-    /// Destination address.
-    pub dst: u32,
+    /// Source address.
+    pub src: Addr,
+    /// Destination address (of the same family).
+    pub dst: Addr,
     /// IP protocol number.
     pub proto: u8,
     /// Ports, ICMP query fields or nothing.
@@ -118,16 +186,35 @@ impl Tuple {
     pub fn invert(&self) -> Option<Tuple> {
         let l4 = match self.l4 {
             L4::Ports { sport, dport } => L4::Ports { sport: dport, dport: sport },
-            L4::Icmp { ty, code, id } => L4::Icmp { ty: icmp_inverse_type(ty)?, code, id },
+            L4::Icmp { ty, code, id } => {
+                let inv = if self.proto == proto::ICMPV6 {
+                    crate::wire::icmpv6::inverse_type(ty)
+                } else {
+                    icmp_inverse_type(ty)
+                };
+                L4::Icmp { ty: inv?, code, id }
+            }
             L4::None => L4::None,
         };
         Some(Tuple { src: self.dst, dst: self.src, proto: self.proto, l4 })
     }
 
-    /// The tuple as two machine words, equal exactly when the tuples are:
-    /// lookups compare these instead of the fields one by one.
+    /// The IPv4 addresses (source, destination), if the tuple is IPv4.
     #[inline]
-    pub fn key(&self) -> [u64; 2] {
+    pub fn v4(&self) -> Option<(u32, u32)> {
+        Some((self.src.v4()?, self.dst.v4()?))
+    }
+
+    /// Whether the tuple is IPv6.
+    #[inline]
+    pub fn is_v6(&self) -> bool {
+        self.src.is_v6()
+    }
+
+    /// The layer-4 word of the key: protocol, kind, ports or ICMP fields,
+    /// and [`KEY_V6`] for IPv6.
+    #[inline]
+    fn l4_word(&self) -> u64 {
         let l4 = match self.l4 {
             L4::Ports { sport, dport } => 1u64 << 32 | u64::from(sport) << 16 | u64::from(dport),
             L4::Icmp { ty, code, id } => {
@@ -135,17 +222,50 @@ impl Tuple {
             }
             L4::None => 0,
         };
-        [
-            u64::from(self.src) << 32 | u64::from(self.dst),
-            l4 | u64::from(self.proto) << 40,
-        ]
+        let fam = if self.is_v6() { KEY_V6 } else { 0 };
+        l4 | u64::from(self.proto) << 40 | fam
     }
 
-    /// The tuple of a [`Tuple::key`] (every key made by `key` decodes to
-    /// its tuple).
+    /// The tuple as two machine words, equal exactly when the tuples are
+    /// (for IPv6, together with [`Tuple::addrs6`]): lookups compare these
+    /// instead of the fields one by one. IPv4: the addresses and the
+    /// layer-4 word; IPv6: a fold of the addresses and the layer-4 word.
+    #[inline]
+    pub fn key(&self) -> [u64; 2] {
+        let first = match (self.src, self.dst) {
+            (Addr::V4(s), Addr::V4(d)) => u64::from(s) << 32 | u64::from(d),
+            _ => fold6(&self.addrs6().unwrap_or_default()),
+        };
+        [first, self.l4_word()]
+    }
+
+    /// The four address words of an IPv6 tuple (source high, source low,
+    /// destination high, destination low), `None` for IPv4.
+    #[inline]
+    pub fn addrs6(&self) -> Option<[u64; 4]> {
+        let w = |a: Addr| match a {
+            Addr::V6([a, b, c, d]) => [u64::from(a) << 32 | u64::from(b), u64::from(c) << 32 | u64::from(d)],
+            Addr::V4(x) => [u64::from(x), 0],
+        };
+        if !self.is_v6() {
+            return None;
+        }
+        let ([s0, s1], [d0, d1]) = (w(self.src), w(self.dst));
+        Some([s0, s1, d0, d1])
+    }
+
+    /// The tuple of a [`Tuple::key`] (every IPv4 key made by `key` decodes
+    /// to its tuple); an IPv6 key needs its address words
+    /// ([`Tuple::from_keys`]) and decodes here with zero addresses.
     #[inline]
     pub fn from_key(key: [u64; 2]) -> Tuple {
-        let [addrs, l4] = key;
+        Tuple::from_keys(key, None)
+    }
+
+    /// The tuple of a key and, for IPv6, its four address words.
+    #[inline]
+    pub fn from_keys(key: [u64; 2], addrs: Option<[u64; 4]>) -> Tuple {
+        let [addrs4, l4] = key;
         let byte = |at: u32| u8::try_from(l4.checked_shr(at).unwrap_or(0) & 0xff).unwrap_or(0);
         let half = |at: u32| u16::try_from(l4.checked_shr(at).unwrap_or(0) & 0xffff).unwrap_or(0);
         let l4v = match byte(32) {
@@ -153,12 +273,18 @@ impl Tuple {
             2 => L4::Icmp { ty: byte(24), code: byte(16), id: half(0) },
             _ => L4::None,
         };
-        Tuple {
-            src: u32::try_from(addrs >> 32).unwrap_or(0),
-            dst: u32::try_from(addrs & 0xffff_ffff).unwrap_or(0),
-            proto: byte(40),
-            l4: l4v,
-        }
+        let lo = |w: u64| u32::try_from(w & 0xffff_ffff).unwrap_or(0);
+        let hi = |w: u64| u32::try_from(w >> 32).unwrap_or(0);
+        let (src, dst) = if l4 & KEY_V6 != 0 {
+            let [s0, s1, d0, d1] = addrs.unwrap_or_default();
+            (
+                Addr::V6([hi(s0), lo(s0), hi(s1), lo(s1)]),
+                Addr::V6([hi(d0), lo(d0), hi(d1), lo(d1)]),
+            )
+        } else {
+            (Addr::V4(hi(addrs4)), Addr::V4(lo(addrs4)))
+        };
+        Tuple { src, dst, proto: byte(40), l4: l4v }
     }
 
     /// The key of [`Tuple::invert`], or `None` when there is no inverse;
@@ -167,13 +293,17 @@ impl Tuple {
     #[inline]
     pub fn inverse_key(&self, key: [u64; 2]) -> Option<[u64; 2]> {
         let [addrs, l4] = key;
+        let addrs = match self.addrs6() {
+            None => addrs.rotate_left(32),
+            Some(a) => fold6(&swap6(&a)),
+        };
         match self.l4 {
             L4::Ports { .. } => {
                 // Swap the ports: rotate the low 32 bits by 16.
                 let ports = u64::from(u32::try_from(l4 & 0xffff_ffff).unwrap_or(0).rotate_left(16));
-                Some([addrs.rotate_left(32), l4 & !0xffff_ffff | ports])
+                Some([addrs, l4 & !0xffff_ffff | ports])
             }
-            L4::None => Some([addrs.rotate_left(32), l4]),
+            L4::None => Some([addrs, l4]),
             L4::Icmp { .. } => self.invert().map(|i| i.key()),
         }
     }
@@ -186,6 +316,7 @@ impl Tuple {
         Keys {
             key,
             inv: self.inverse_key(key),
+            addrs6: self.addrs6(),
         }
     }
 
@@ -196,6 +327,25 @@ impl Tuple {
     }
 }
 
+/// Bit of a key's layer-4 word that marks an IPv6 tuple: no IPv4 key
+/// equals an IPv6 one on the two in-entry words.
+pub const KEY_V6: u64 = 1 << 48;
+
+/// The in-entry word of IPv6 address words: a fold of all four.
+#[inline]
+pub fn fold6(a: &[u64; 4]) -> u64 {
+    let [s0, s1, d0, d1] = *a;
+    s0 ^ s1.rotate_left(17) ^ d0.rotate_left(31) ^ d1.rotate_left(47)
+}
+
+/// IPv6 address words of the inverse tuple (source and destination
+/// swapped).
+#[inline]
+pub fn swap6(a: &[u64; 4]) -> [u64; 4] {
+    let [s0, s1, d0, d1] = *a;
+    [d0, d1, s0, s1]
+}
+
 /// A tuple's [`Tuple::key`] and its inverse's, computed once per lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keys {
@@ -203,18 +353,56 @@ pub struct Keys {
     pub key: [u64; 2],
     /// The inverse tuple's key, if there is an inverse.
     pub inv: Option<[u64; 2]>,
+    /// The tuple's IPv6 address words ([`Tuple::addrs6`]; the inverse's
+    /// are [`swap6`] of them); `None` for IPv4.
+    pub addrs6: Option<[u64; 4]>,
 }
 
 impl Keys {
     /// Keyed hash of the flow, the same for both directions: SipHash-1-3
-    /// of the smaller of the two keys.
+    /// of the smaller of the two keys (IPv4: the two words; IPv6: the
+    /// layer-4 word and the four address words).
     #[inline(always)]
     pub fn flow_hash(&self, key: &HashKey) -> u64 {
-        let [w0, w1] = match self.inv {
-            Some(inv) if inv < self.key => inv,
-            _ => self.key,
+        match self.addrs6 {
+            None => {
+                let [w0, w1] = match self.inv {
+                    Some(inv) if inv < self.key => inv,
+                    _ => self.key,
+                };
+                siphash_words(key, w0, w1)
+            }
+            Some(a) => self.flow_hash6(key, &a),
+        }
+    }
+
+    #[inline(never)]
+    fn flow_hash6(&self, key: &HashKey, a: &[u64; 4]) -> u64 {
+        let [s0, s1, d0, d1] = *a;
+        let fwd = [self.key[1], s0, s1, d0, d1];
+        let pick = match self.inv {
+            Some([_, l4]) => {
+                let inv = [l4, d0, d1, s0, s1];
+                if inv < fwd {
+                    inv
+                } else {
+                    fwd
+                }
+            }
+            None => fwd,
         };
-        siphash_words(key, w0, w1)
+        siphash_slice(key, &pick)
+    }
+
+    /// The IPv6 address words a direction's entry holds when it matches
+    /// these keys in that direction.
+    #[inline]
+    pub fn addrs6_for(&self, dir: Dir) -> Option<[u64; 4]> {
+        let a = self.addrs6?;
+        Some(match dir {
+            Dir::Original => a,
+            Dir::Reply => swap6(&a),
+        })
     }
 }
 
@@ -223,7 +411,7 @@ mod tests {
     use super::*;
 
     fn tcp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-        Tuple { src, dst, proto: proto::TCP, l4: L4::Ports { sport, dport } }
+        Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::TCP, l4: L4::Ports { sport, dport } }
     }
 
     #[test]
@@ -235,12 +423,12 @@ mod tests {
     #[test]
     fn icmp_query_types_pair_up() {
         for (req, rep) in ICMP_QUERY_PAIRS {
-            let t = Tuple { src: 1, dst: 2, proto: proto::ICMP, l4: L4::Icmp { ty: req, code: 0, id: 7 } };
+            let t = Tuple { src: crate::tuple::Addr::V4(1), dst: crate::tuple::Addr::V4(2), proto: proto::ICMP, l4: L4::Icmp { ty: req, code: 0, id: 7 } };
             let inv = t.invert();
             assert_eq!(inv.map(|i| i.l4), Some(L4::Icmp { ty: rep, code: 0, id: 7 }));
             assert_eq!(inv.and_then(|i| i.invert()), Some(t));
         }
-        let err = Tuple { src: 1, dst: 2, proto: proto::ICMP, l4: L4::Icmp { ty: 3, code: 1, id: 0 } };
+        let err = Tuple { src: crate::tuple::Addr::V4(1), dst: crate::tuple::Addr::V4(2), proto: proto::ICMP, l4: L4::Icmp { ty: 3, code: 1, id: 0 } };
         assert_eq!(err.invert(), None);
     }
 
@@ -279,5 +467,95 @@ mod tests {
         assert_eq!(t.flow_hash(&k1), inv.flow_hash(&k1));
         assert_ne!(t.flow_hash(&k1), t.flow_hash(&k2));
         assert_ne!(t.flow_hash(&k1), tcp(0xc000_0202, 40001, 0xc633_6402, 80).flow_hash(&k1));
+    }
+
+    fn v6(last: u32) -> Addr {
+        Addr::V6([0x2001_0db8, 0, 0, last])
+    }
+
+    fn tcp6(src: Addr, sport: u16, dst: Addr, dport: u16) -> Tuple {
+        Tuple { src, dst, proto: proto::TCP, l4: L4::Ports { sport, dport } }
+    }
+
+    #[test]
+    fn v6_keys_are_equal_exactly_when_tuples_are() {
+        let a = tcp6(v6(1), 40000, v6(2), 80);
+        let icmp6 = |ty, id| Tuple { src: v6(1), dst: v6(2), proto: proto::ICMPV6, l4: L4::Icmp { ty, code: 0, id } };
+        let all = [
+            a,
+            a.invert().unwrap_or(a),
+            tcp6(v6(1), 40000, v6(3), 80),
+            tcp6(Addr::V6([0x2001_0db8, 1, 0, 1]), 40000, v6(2), 80),
+            Tuple { proto: proto::UDP, ..a },
+            icmp6(128, 7),
+            icmp6(129, 7),
+            icmp6(139, 7),
+            Tuple { src: v6(1), dst: v6(2), proto: 47, l4: L4::None },
+            // The IPv4 tuple with the same low words.
+            tcp(1, 40000, 2, 80),
+        ];
+        for x in &all {
+            for y in &all {
+                let same = x.key() == y.key() && x.addrs6() == y.addrs6();
+                assert_eq!(same, x == y, "{x:?} {y:?}");
+            }
+            assert_eq!(x.inverse_key(x.key()), x.invert().map(|i| i.key()), "{x:?}");
+            assert_eq!(Tuple::from_keys(x.key(), x.addrs6()), *x);
+        }
+        // IPv4 and IPv6 keys never meet on the in-entry words.
+        assert_ne!(tcp(1, 40000, 2, 80).key()[1], a.key()[1]);
+        // ICMPv6 inverts by its own types; an ICMPv6 error has no inverse.
+        assert_eq!(icmp6(128, 7).invert().map(|t| t.l4), Some(L4::Icmp { ty: 129, code: 0, id: 7 }));
+        assert_eq!(icmp6(1, 0).invert(), None);
+        assert_eq!(icmp6(8, 0).invert(), None);
+    }
+
+    #[test]
+    fn v6_hash_is_symmetric() {
+        let k = HashKey::new(5, 6);
+        let t = tcp6(v6(1), 40000, v6(2), 80);
+        let inv = t.invert().unwrap_or(t);
+        assert_eq!(t.flow_hash(&k), inv.flow_hash(&k));
+        assert_ne!(t.flow_hash(&k), tcp6(v6(1), 40000, v6(3), 80).flow_hash(&k));
+        let e = Tuple { src: v6(1), dst: v6(2), proto: proto::ICMPV6, l4: L4::Icmp { ty: 128, code: 0, id: 9 } };
+        assert_eq!(e.flow_hash(&k), e.invert().unwrap_or(e).flow_hash(&k));
+        assert_eq!(t.keys().addrs6_for(Dir::Reply), inv.addrs6());
+    }
+
+    #[test]
+    fn addr_bytes_round_trip() {
+        let b: [u8; 16] = core::array::from_fn(|i| u8::try_from(i).unwrap_or(0));
+        assert_eq!(Addr::v6_from_bytes(&b).to_bytes(), b);
+        assert_eq!(Addr::V4(0xc000_0201).to_bytes()[..4], [192, 0, 2, 1]);
+    }
+
+    proptest::proptest! {
+        /// Over both families: a key (with its address words) names its
+        /// tuple, the inverse key is the inverse's key, the hash is
+        /// symmetric.
+        #[test]
+        fn keys_round_trip_both_families(v6f in proptest::bool::ANY,
+                                         s in proptest::array::uniform4(proptest::num::u32::ANY),
+                                         d in proptest::array::uniform4(proptest::num::u32::ANY),
+                                         p in proptest::num::u8::ANY,
+                                         sp in proptest::num::u16::ANY, dp in proptest::num::u16::ANY,
+                                         ty in proptest::num::u8::ANY) {
+            let (src, dst) = if v6f { (Addr::V6(s), Addr::V6(d)) } else { (Addr::V4(s[0]), Addr::V4(d[0])) };
+            let l4 = if proto::has_ports(p) {
+                L4::Ports { sport: sp, dport: dp }
+            } else if p == proto::ICMP || p == proto::ICMPV6 {
+                L4::Icmp { ty, code: 0, id: sp }
+            } else {
+                L4::None
+            };
+            let t = Tuple { src, dst, proto: p, l4 };
+            proptest::prop_assert_eq!(Tuple::from_keys(t.key(), t.addrs6()), t);
+            proptest::prop_assert_eq!(t.inverse_key(t.key()), t.invert().map(|i| i.key()));
+            if let Some(i) = t.invert() {
+                let k = HashKey::new(u64::from(s[1]), u64::from(d[2]));
+                proptest::prop_assert_eq!(t.flow_hash(&k), i.flow_hash(&k));
+                proptest::prop_assert_eq!(t.keys().addrs6_for(Dir::Reply), i.addrs6());
+            }
+        }
     }
 }

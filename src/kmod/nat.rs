@@ -152,7 +152,7 @@ unsafe extern "C" fn masq_event(net: *mut ffi::net, ifindex: c_int, addr: u32) {
     table.remove_where(
         |e, c| {
             let index = c.masq_index();
-            index != 0 && targets::masq_flush(event, index, e.tuple_nat(Dir::Reply, c.nat_reply()).dst)
+            index != 0 && targets::masq_flush(event, index, e.tuple_nat(Dir::Reply, c.nat_reply()).dst.v4_or_zero())
         },
         true,
     );

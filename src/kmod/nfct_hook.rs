@@ -72,8 +72,8 @@ unsafe extern "C" fn get_tuple_skb(
     let dir = ctinfo.dir();
     let t = c.with_entry(|e| e.tuple_nat(dir, c.nat_reply()));
     let mut v = ffi::ipct_tuple {
-        src: t.src,
-        dst: t.dst,
+        src: t.src.v4_or_zero(),
+        dst: t.dst.v4_or_zero(),
         proto: t.proto,
         dir: match dir {
             Dir::Original => 0,

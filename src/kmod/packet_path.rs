@@ -134,7 +134,7 @@ fn invalid(
     }
     if let Some(p) = pkt {
         if settings::logs_invalid(p.tuple.proto) {
-            klog::invalid(p.tuple.proto, p.tuple.src, p.tuple.dst, why.name());
+            klog::invalid(p.tuple.proto, p.tuple.src.v4_or_zero(), p.tuple.dst.v4_or_zero(), why.name());
         }
     }
     Verdict::ACCEPT

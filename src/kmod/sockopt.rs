@@ -46,7 +46,7 @@ unsafe extern "C" fn get_original_dst(
     if have < need {
         return EINVAL.to_errno();
     }
-    let t = Tuple { src: st.src, dst: st.dst, proto: proto::TCP, l4: L4::Ports { sport: st.sport, dport: st.dport } };
+    let t = Tuple { src: st.src.into(), dst: st.dst.into(), proto: proto::TCP, l4: L4::Ports { sport: st.sport, dport: st.dport } };
     // SAFETY: the socket's namespace lives while the socket is in use,
     // and its table while the module is (the sockopt holds a module
     // reference during the call).
@@ -61,7 +61,7 @@ unsafe extern "C" fn get_original_dst(
     };
     // SAFETY: `user` is the caller's buffer, at least `need` bytes long
     // (checked above); the helper copies with copy_to_user.
-    unsafe { ffi::ipct_put_sockaddr_in(user, orig.dst, dport) }
+    unsafe { ffi::ipct_put_sockaddr_in(user, orig.dst.v4_or_zero(), dport) }
 }
 
 /// The registered `SO_ORIGINAL_DST` range; unregistered on drop.

@@ -392,7 +392,11 @@ impl driver::Shell for Shell<'_> {
         self.table.reserve(crate::settings::max())
     }
 
-    fn alloc(&mut self, s: u32, e: Entry) -> Option<Held> {
+    fn alloc(&mut self, s: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Held> {
+        // IPv6 objects are not built yet: the IPv6 hooks are not registered.
+        if addrs6.is_some() {
+            return None;
+        }
         let conn = self.table.new_conn(s, e)?;
         let note = Note::new(None, conn.counts());
         Some(Held { conn, note })

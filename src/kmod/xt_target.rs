@@ -299,7 +299,7 @@ impl Packet<'_> {
         // SAFETY: the packet of a target call stays valid for the call,
         // and its `_nfct` only changes in the hooks that own it.
         let entry = unsafe { Skb::from_raw(self.skb) }
-            .and_then(|skb| conn::from_skb(&skb).map(|(c, _)| c.with_entry(|e| e.orig().src)));
+            .and_then(|skb| conn::from_skb(&skb).map(|(c, _)| c.with_entry(|e| e.orig().src.v4_or_zero())));
         entry.unwrap_or_else(|| self.addrs().0)
     }
 }

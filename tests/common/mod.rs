@@ -237,8 +237,8 @@ pub fn invalid(v: Verdict) -> Invalid {
 /// A UDP tuple.
 pub fn udp_tuple(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
     Tuple {
-        src,
-        dst,
+        src: ip_conntrack::tuple::Addr::V4(src),
+        dst: ip_conntrack::tuple::Addr::V4(dst),
         proto: proto::UDP,
         l4: L4::Ports { sport, dport },
     }
@@ -247,8 +247,8 @@ pub fn udp_tuple(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
 /// A TCP tuple.
 pub fn tcp_tuple(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
     Tuple {
-        src,
-        dst,
+        src: ip_conntrack::tuple::Addr::V4(src),
+        dst: ip_conntrack::tuple::Addr::V4(dst),
         proto: proto::TCP,
         l4: L4::Ports { sport, dport },
     }

@@ -131,7 +131,7 @@ fn rewrite(inp: &mut Input) {
                 proto::ICMP => L4::Icmp { ty: 8, code: 0, id: key },
                 _ => L4::None,
             };
-            Tuple { src: addr, dst: addr, proto: protocol, l4 }
+            Tuple { src: crate::tuple::Addr::V4(addr), dst: crate::tuple::Addr::V4(addr), proto: protocol, l4 }
         }
     };
     // The per-packet path of a bound connection writes the same bytes,
@@ -178,7 +178,7 @@ fn icmp_error(inp: &mut Input) {
         proto::ICMP => L4::Icmp { ty: 8, code: 0, id: sport },
         _ => L4::None,
     };
-    let other = Tuple { src, dst, proto: protocol, l4 };
+    let other = Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: protocol, l4 };
     let mut p = inp.bytes(usize::MAX);
     let before = p.clone();
     match translate(&mut p, manip, &other) {
@@ -222,7 +222,7 @@ fn choice(inp: &mut Input) {
         proto::ICMP => L4::Icmp { ty: 8, code: 0, id: sport },
         _ => L4::None,
     };
-    let orig = Tuple { src, dst, proto: protocol, l4 };
+    let orig = Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: protocol, l4 };
     let n = usize::from(inp.u8() % 32);
     let taken: Vec<Tuple> = (0..n)
         .filter_map(|_| {
@@ -242,7 +242,7 @@ fn choice(inp: &mut Input) {
     let ordered = range.min_addr <= range.max_addr && range.min_proto <= range.max_proto;
     if range.has(flags::MAP_IPS) && ordered {
         let a = if manip == Manip::Src { got.src } else { got.dst };
-        assert!(a >= range.min_addr && a <= range.max_addr, "address outside the range");
+        assert!(a >= crate::tuple::Addr::V4(range.min_addr) && a <= crate::tuple::Addr::V4(range.max_addr), "address outside the range");
     }
     let in_range = range.has(flags::PROTO_SPECIFIED) && ordered && !range.has(flags::PROTO_OFFSET);
     if in_range && protocol != 47 && got != orig {

@@ -84,8 +84,8 @@ pub fn setup(
 pub fn null_range(e: &Entry, nat_reply: Option<[u64; 2]>, manip: Manip) -> Range {
     let reply = e.tuple_nat(Dir::Reply, nat_reply);
     let addr = match manip {
-        Manip::Src => reply.dst,
-        Manip::Dst => reply.src,
+        Manip::Src => reply.dst.v4_or_zero(),
+        Manip::Dst => reply.src.v4_or_zero(),
     };
     Range {
         flags: flags::MAP_IPS,
@@ -203,7 +203,7 @@ mod tests {
     const SERVER: u32 = 0xcb00_7102; // 203.0.113.2
 
     fn udp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-        Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } }
+        Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::UDP, l4: L4::Ports { sport, dport } }
     }
 
     fn entry(orig: Tuple) -> Entry {

@@ -251,8 +251,8 @@ mod tests {
                 let before = parse(pkt, pkt.len()).unwrap().tuple;
                 let L4::Ports { sport, dport } = before.l4 else { unreachable!() };
                 let want = match manip {
-                    Manip::Src => Tuple { src: PUB, l4: L4::Ports { sport: 61000, dport }, ..before },
-                    Manip::Dst => Tuple { dst: PUB, l4: L4::Ports { sport, dport: 61000 }, ..before },
+                    Manip::Src => Tuple { src: crate::tuple::Addr::V4(PUB), l4: L4::Ports { sport: 61000, dport }, ..before },
+                    Manip::Dst => Tuple { dst: crate::tuple::Addr::V4(PUB), l4: L4::Ports { sport, dport: 61000 }, ..before },
                 };
                 let after = parse(&p, p.len()).unwrap();
                 assert_eq!(after.tuple, want);
@@ -284,7 +284,7 @@ mod tests {
         let udp = |src, sport, dst, dport| Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } };
         let lan = 0xc000_0202;
         let server = 0xcb00_7102;
-        let mut e = Entry::new(udp(lan, 40000, server, 53), Status::default(), 30_000, ProtoState::Generic);
+        let mut e = Entry::new(udp(crate::tuple::Addr::V4(lan), 40000, crate::tuple::Addr::V4(server), 53), Status::default(), 30_000, ProtoState::Generic);
         let mut reply = None;
         let masq = Range { flags: flags::MAP_IPS, min_addr: PUB, max_addr: PUB, ..Range::default() };
         setup(&mut e, &mut reply, Manip::Src, &masq, &ModelTable::default(), &mut || 7).unwrap();

@@ -118,8 +118,8 @@ pub fn translate(buf: &mut [u8], manip: Manip, other: &Tuple) -> Result<(), Rewr
     // The outer header: as a packet towards `other`'s source (the inverse
     // of `other`); an ICMP error has no id to change.
     let outer_addr = match manip {
-        Manip::Src => other.dst,
-        Manip::Dst => other.src,
+        Manip::Src => other.dst.v4_or_zero(),
+        Manip::Dst => other.src.v4_or_zero(),
     };
     let outer = plan(buf, 0, total, manip, NewEnd { addr: outer_addr, key: None }, false)?;
 
@@ -188,7 +188,7 @@ mod tests {
     }
 
     fn udp_tuple(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-        Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } }
+        Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::UDP, l4: L4::Ports { sport, dport } }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `nf_nat_core.c`.
 
 use crate::nat::Manip;
-use crate::tuple::{proto, Tuple, L4};
+use crate::tuple::{proto, Addr, Tuple, L4};
 
 /// `NF_NAT_RANGE_*` flags (`include/uapi/linux/netfilter/nf_nat.h`).
 pub mod flags {
@@ -60,7 +60,7 @@ impl Range {
     /// `nf_nat_inet_in_range`: the tuple's source address lies in the
     /// address range.
     pub fn addr_in_range(&self, t: &Tuple) -> bool {
-        t.src >= self.min_addr && t.src <= self.max_addr
+        t.src.v4().is_some_and(|a| a >= self.min_addr && a <= self.max_addr)
     }
 
     /// `l4proto_in_range`: the part of the tuple `manip` may change (the
@@ -120,8 +120,8 @@ pub fn with_key(t: &Tuple, manip: Manip, key: u16) -> Tuple {
 /// `t` with the address `manip` rewrites set to `addr`.
 pub fn with_addr(t: &Tuple, manip: Manip, addr: u32) -> Tuple {
     match manip {
-        Manip::Src => Tuple { src: addr, ..*t },
-        Manip::Dst => Tuple { dst: addr, ..*t },
+        Manip::Src => Tuple { src: Addr::V4(addr), ..*t },
+        Manip::Dst => Tuple { dst: Addr::V4(addr), ..*t },
     }
 }
 
@@ -138,7 +138,7 @@ mod tests {
     use super::*;
 
     fn udp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-        Tuple { src, dst, proto: proto::UDP, l4: L4::Ports { sport, dport } }
+        Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::UDP, l4: L4::Ports { sport, dport } }
     }
 
     #[test]
@@ -165,10 +165,10 @@ mod tests {
         assert_eq!(manip_key(&t, Manip::Src), Some(10));
         assert_eq!(manip_key(&t, Manip::Dst), Some(20));
         assert_eq!(with_key(&t, Manip::Dst, 99), udp(1, 10, 2, 99));
-        let icmp = Tuple { src: 1, dst: 2, proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 7 } };
+        let icmp = Tuple { src: crate::tuple::Addr::V4(1), dst: crate::tuple::Addr::V4(2), proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 7 } };
         assert_eq!(manip_key(&icmp, Manip::Dst), Some(7));
         assert_eq!(manip_key(&with_key(&icmp, Manip::Src, 9), Manip::Src), Some(9));
-        let gre = Tuple { src: 1, dst: 2, proto: 47, l4: L4::None };
+        let gre = Tuple { src: crate::tuple::Addr::V4(1), dst: crate::tuple::Addr::V4(2), proto: 47, l4: L4::None };
         assert_eq!(manip_key(&gre, Manip::Src), None);
         assert_eq!(with_key(&gre, Manip::Src, 5), gre);
         assert_eq!(with_addr(&gre, Manip::Dst, 9).dst, 9);

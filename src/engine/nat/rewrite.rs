@@ -140,8 +140,8 @@ impl NewEnd {
     /// should carry afterwards).
     pub(crate) fn of(target: &Tuple, manip: Manip) -> NewEnd {
         let addr = match manip {
-            Manip::Src => target.src,
-            Manip::Dst => target.dst,
+            Manip::Src => target.src.v4_or_zero(),
+            Manip::Dst => target.dst.v4_or_zero(),
         };
         NewEnd { addr, key: manip_key(target, manip) }
     }
@@ -388,8 +388,8 @@ mod tests {
         let t = parse(pkt, pkt.len()).unwrap().tuple;
         let L4::Ports { sport, dport } = t.l4 else { unreachable!() };
         match manip {
-            Manip::Src => Tuple { src: addr, l4: L4::Ports { sport: port, dport }, ..t },
-            Manip::Dst => Tuple { dst: addr, l4: L4::Ports { sport, dport: port }, ..t },
+            Manip::Src => Tuple { src: crate::tuple::Addr::V4(addr), l4: L4::Ports { sport: port, dport }, ..t },
+            Manip::Dst => Tuple { dst: crate::tuple::Addr::V4(addr), l4: L4::Ports { sport, dport: port }, ..t },
         }
     }
 
@@ -513,8 +513,8 @@ mod tests {
         p[10..12].copy_from_slice(&c.to_be_bytes());
         p.extend_from_slice(&[0, 0, 0xff, 0xfe, 0, 1, 0, 0]);
         let target = Tuple {
-            src: 0xc000_0201,
-            dst: 0xc633_6402,
+            src: crate::tuple::Addr::V4(0xc000_0201),
+            dst: crate::tuple::Addr::V4(0xc633_6402),
             proto: proto::ICMP,
             l4: L4::Icmp { ty: 0, code: 0, id: 0 },
         };

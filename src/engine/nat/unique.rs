@@ -122,7 +122,7 @@ fn same_source_mapping(orig: &Tuple, range: &Range, table: &impl Clash) -> Optio
     let mut found = None;
     table.same_source(orig, &mut |reply: &Tuple| {
         // The source part of the inverse of that entry's reply.
-        let mut t = with_addr(orig, Manip::Src, reply.dst);
+        let mut t = with_addr(orig, Manip::Src, reply.dst.v4_or_zero());
         if let Some(key) = manip_key(reply, Manip::Dst) {
             t = with_key(&t, Manip::Src, key);
         }
@@ -149,8 +149,8 @@ pub fn best_addr(t: &Tuple, range: &Range) -> Option<u32> {
     }
     // The kernel hashes the 16-byte address union (IPv4 in the first
     // word, the rest zero) and XORs in the zone id (0 here).
-    let seed = if range.has(flags::PERSISTENT) { 0 } else { raw_be32(t.dst) };
-    let j = jhash2(&[raw_be32(t.src), 0, 0, 0], seed);
+    let seed = if range.has(flags::PERSISTENT) { 0 } else { raw_be32(t.dst.v4_or_zero()) };
+    let j = jhash2(&[raw_be32(t.src.v4_or_zero()), 0, 0, 0], seed);
     let dist = range.max_addr.wrapping_sub(range.min_addr).wrapping_add(1);
     Some(range.min_addr.wrapping_add(reciprocal_scale(j, dist)))
 }
@@ -249,7 +249,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn tcp(src: u32, sport: u16, dst: u32, dport: u16) -> Tuple {
-        Tuple { src, dst, proto: proto::TCP, l4: L4::Ports { sport, dport } }
+        Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: proto::TCP, l4: L4::Ports { sport, dport } }
     }
 
     fn masq(min: u16, max: u16) -> Range {
@@ -434,12 +434,12 @@ mod tests {
     fn icmp_ids_are_mapped() {
         let mut t = Table::default();
         let echo =
-            |src| Tuple { src, dst: SERVER, proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 77 } };
-        let a = unique_tuple(&echo(LAN1), &masq(0, 0), Manip::Src, &t, &mut counter(0));
-        assert_eq!(a, Tuple { src: PUB, ..echo(LAN1) });
-        t.add(&echo(LAN1), &a);
-        let b = unique_tuple(&echo(LAN2), &masq(0, 0), Manip::Src, &t, &mut || 40);
-        assert_eq!(b, Tuple { src: PUB, l4: L4::Icmp { ty: 8, code: 0, id: 40 }, ..echo(LAN2) });
+            |src| Tuple { src, dst: crate::tuple::Addr::V4(SERVER), proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 77 } };
+        let a = unique_tuple(&echo(crate::tuple::Addr::V4(LAN1)), &masq(0, 0), Manip::Src, &t, &mut counter(0));
+        assert_eq!(a, Tuple { src: crate::tuple::Addr::V4(PUB), ..echo(crate::tuple::Addr::V4(LAN1)) });
+        t.add(&echo(crate::tuple::Addr::V4(LAN1)), &a);
+        let b = unique_tuple(&echo(crate::tuple::Addr::V4(LAN2)), &masq(0, 0), Manip::Src, &t, &mut || 40);
+        assert_eq!(b, Tuple { src: crate::tuple::Addr::V4(PUB), l4: L4::Icmp { ty: 8, code: 0, id: 40 }, ..echo(crate::tuple::Addr::V4(LAN2)) });
     }
 
     #[test]
@@ -464,8 +464,8 @@ mod tests {
     #[test]
     fn other_protocols_keep_their_tuple() {
         let t = Table::default();
-        let gre = Tuple { src: LAN1, dst: SERVER, proto: 47, l4: L4::None };
+        let gre = Tuple { src: crate::tuple::Addr::V4(LAN1), dst: crate::tuple::Addr::V4(SERVER), proto: 47, l4: L4::None };
         let got = unique_tuple(&gre, &masq(0, 0), Manip::Src, &t, &mut counter(0));
-        assert_eq!(got, Tuple { src: PUB, ..gre });
+        assert_eq!(got, Tuple { src: crate::tuple::Addr::V4(PUB), ..gre });
     }
 }

@@ -36,7 +36,7 @@ use crate::entry::{Counters, Entry};
 use crate::hash::{siphash, HashKey};
 use crate::proto::ProtoState;
 use crate::stats::Stats;
-use crate::tuple::{proto, Dir, Tuple, L4};
+use crate::tuple::{proto, Addr, Dir, Tuple, L4};
 
 /// `NFNL_SUBSYS_CTNETLINK`.
 pub const SUBSYS_CTNETLINK: u8 = 1;
@@ -305,8 +305,16 @@ pub fn tcp_state_of(n: u8) -> Option<crate::proto::tcp::TcpState> {
 /// `ctnetlink_dump_tuples`: the IP nest and the protocol nest.
 fn put_tuple(w: &mut Writer<'_>, t: &Tuple) -> Result<(), TooSmall> {
     let ip = w.nest_start(cta::TUPLE_IP)?;
-    w.put(cta::IP_V4_SRC, &t.src.to_be_bytes())?;
-    w.put(cta::IP_V4_DST, &t.dst.to_be_bytes())?;
+    match (t.src, t.dst) {
+        (Addr::V4(s), Addr::V4(d)) => {
+            w.put(cta::IP_V4_SRC, &s.to_be_bytes())?;
+            w.put(cta::IP_V4_DST, &d.to_be_bytes())?;
+        }
+        (s, d) => {
+            w.put(cta::IP_V6_SRC, &s.to_bytes())?;
+            w.put(cta::IP_V6_DST, &d.to_bytes())?;
+        }
+    }
     w.nest_end(ip)?;
     let p = w.nest_start(cta::TUPLE_PROTO)?;
     w.put_u8(cta::PROTO_NUM, t.proto)?;

@@ -11,7 +11,7 @@ use super::ctnetlink::{cta, has_ports, AF_INET, AF_INET6, AF_UNSPEC};
 use super::message::Message;
 use super::Error;
 use crate::entry::Entry;
-use crate::tuple::{icmp_inverse_type, proto, Dir, Tuple, L4};
+use crate::tuple::{icmp_inverse_type, proto, Addr, Dir, Tuple, L4};
 
 /// Number of top-level types (`CTA_MAX + 1`).
 const N: usize = 27;
@@ -194,10 +194,10 @@ impl TupleFilter {
     pub fn matches(&self, t: &Tuple) -> bool {
         let f = self.flags;
         if self.family == AF_INET {
-            if f & flag::IP_SRC != 0 && self.src != t.src {
+            if f & flag::IP_SRC != 0 && t.src != self.src {
                 return false;
             }
-            if f & flag::IP_DST != 0 && self.dst != t.dst {
+            if f & flag::IP_DST != 0 && t.dst != self.dst {
                 return false;
             }
         }
@@ -231,7 +231,7 @@ impl TupleFilter {
         } else {
             L4::None
         };
-        Some(Tuple { src: self.src, dst: self.dst, proto: self.proto, l4 })
+        Some(Tuple { src: Addr::V4(self.src), dst: Addr::V4(self.dst), proto: self.proto, l4 })
     }
 }
 

@@ -54,8 +54,8 @@ mod tests {
 
     fn icmp(ty: u8) -> Tuple {
         Tuple {
-            src: 1,
-            dst: 2,
+            src: crate::tuple::Addr::V4(1),
+            dst: crate::tuple::Addr::V4(2),
             proto: ICMP,
             l4: L4::Icmp { ty, code: 0, id: 9 },
         }

@@ -35,7 +35,7 @@ pub mod udp;
 
 use crate::invalid::Invalid;
 use crate::packet::{Icmp as IcmpInfo, L4Info, Packet, Segment, TcpFlags};
-use crate::tuple::{icmp_inverse_type, proto, Tuple, L4};
+use crate::tuple::{icmp_inverse_type, proto, Addr, Tuple, L4};
 
 use self::icmp::Icmp;
 use self::ipv4::Ipv4;
@@ -160,7 +160,7 @@ pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
         proto::ICMP => parse_icmp(ip.payload())?,
         other => parse_other(other, &ip, l4_len)?,
     };
-    let tuple = Tuple { src: ip.src(), dst: ip.dst(), proto: ip.protocol(), l4 };
+    let tuple = Tuple { src: Addr::V4(ip.src()), dst: Addr::V4(ip.dst()), proto: ip.protocol(), l4 };
     Ok(Packet { tuple, l4: info, ip_len })
 }
 
@@ -302,7 +302,7 @@ fn parse_quoted(quote: &[u8]) -> Result<Tuple, Invalid> {
         }
         _ => L4::None,
     };
-    Ok(Tuple { src: ip.src(), dst: ip.dst(), proto: ip.protocol(), l4 })
+    Ok(Tuple { src: Addr::V4(ip.src()), dst: Addr::V4(ip.dst()), proto: ip.protocol(), l4 })
 }
 
 #[cfg(test)]
@@ -405,7 +405,7 @@ pub(crate) mod tests {
         assert_eq!(p.ip_len, 60);
         assert_eq!(
             p.tuple,
-            Tuple { src: A, dst: B, proto: proto::TCP, l4: L4::Ports { sport: 32775, dport: 22 } }
+            Tuple { src: crate::tuple::Addr::V4(A), dst: crate::tuple::Addr::V4(B), proto: proto::TCP, l4: L4::Ports { sport: 32775, dport: 22 } }
         );
         assert_eq!(
             p.l4,
@@ -443,8 +443,8 @@ pub(crate) mod tests {
         assert_eq!(
             p.tuple,
             Tuple {
-                src: A,
-                dst: DNS,
+                src: crate::tuple::Addr::V4(A),
+                dst: crate::tuple::Addr::V4(DNS),
                 proto: proto::UDP,
                 l4: L4::Ports { sport: 53000, dport: 53 }
             }
@@ -465,8 +465,8 @@ pub(crate) mod tests {
         assert_eq!(
             p.tuple,
             Tuple {
-                src: A,
-                dst: B,
+                src: crate::tuple::Addr::V4(A),
+                dst: crate::tuple::Addr::V4(B),
                 proto: proto::ICMP,
                 l4: L4::Icmp { ty: 8, code: 0, id: 0x1234 }
             }
@@ -493,11 +493,11 @@ pub(crate) mod tests {
         let p = parse(&ICMP_PORT_UNREACH).unwrap();
         assert_eq!(
             p.tuple,
-            Tuple { src: DNS, dst: A, proto: proto::ICMP, l4: L4::Icmp { ty: 3, code: 3, id: 0 } }
+            Tuple { src: crate::tuple::Addr::V4(DNS), dst: crate::tuple::Addr::V4(A), proto: proto::ICMP, l4: L4::Icmp { ty: 3, code: 3, id: 0 } }
         );
         let inner = Tuple {
-            src: A,
-            dst: DNS,
+            src: crate::tuple::Addr::V4(A),
+            dst: crate::tuple::Addr::V4(DNS),
             proto: proto::UDP,
             l4: L4::Ports { sport: 53000, dport: 53 },
         };
@@ -537,7 +537,7 @@ pub(crate) mod tests {
         let total = p.len() as u16;
         let p = with_u16(&p, 2, total);
         let L4Info::Icmp(IcmpInfo::Error { inner }) = parse(&p).unwrap().l4 else { panic!() };
-        assert_eq!(inner, Tuple { src: A, dst: B, proto: 47, l4: L4::None });
+        assert_eq!(inner, Tuple { src: crate::tuple::Addr::V4(A), dst: crate::tuple::Addr::V4(B), proto: 47, l4: L4::None });
     }
 
     #[test]
@@ -614,7 +614,7 @@ pub(crate) mod tests {
     #[test]
     fn other_protocol() {
         let p = parse(&GRE).unwrap();
-        assert_eq!(p.tuple, Tuple { src: A, dst: B, proto: 47, l4: L4::None });
+        assert_eq!(p.tuple, Tuple { src: crate::tuple::Addr::V4(A), dst: crate::tuple::Addr::V4(B), proto: 47, l4: L4::None });
         assert_eq!(p.l4, L4Info::Other);
     }
 
