@@ -71,10 +71,12 @@ pub enum Timeout {
     DccpClosing,
     /// DCCP TIMEWAIT.
     DccpTimeWait,
+    /// ICMPv6 queries (echo, node information).
+    Icmpv6,
 }
 
 /// Number of timeouts.
-pub const TIMEOUT_COUNT: usize = 29;
+pub const TIMEOUT_COUNT: usize = 30;
 
 impl Timeout {
     /// Its row in [`TIMEOUTS`] (and index in [`Timeouts`]).
@@ -141,6 +143,8 @@ pub const TIMEOUTS: [TimeoutSpec; TIMEOUT_COUNT] = [
     spec(Timeout::DccpCloseReq, "ip_conntrack_dccp_timeout_closereq", 64),
     spec(Timeout::DccpClosing, "ip_conntrack_dccp_timeout_closing", 64),
     spec(Timeout::DccpTimeWait, "ip_conntrack_dccp_timeout_timewait", 240),
+    // 6.12's nf_conntrack_icmpv6_timeout.
+    spec(Timeout::Icmpv6, "ip_conntrack_icmpv6_timeout", 30),
 ];
 
 /// Timeouts in seconds, as the sysctls show them.

@@ -116,6 +116,9 @@ pub enum Tracked<H> {
     Attach(H, CtInfo),
     /// INVALID (counted): the packet leaves without an entry.
     Invalid(Invalid),
+    /// Left untracked (ICMPv6 neighbour discovery, MLD): the packet
+    /// leaves with `IP_CT_UNTRACKED`, nothing counted.
+    Untracked,
     /// Drop the packet (counted).
     Drop(DropReason),
 }
@@ -137,10 +140,7 @@ pub fn track<S: Shell>(
     let prepared = track::prepare(pkt);
     let lookup = match &prepared {
         Ok(l) => l,
-        Err(why) => {
-            track::count_invalid(stats, *why);
-            return Tracked::Invalid(*why);
-        }
+        Err(why) => return refused(*why, stats),
     };
     // The bucket is found under the lock: a resize may change the
     // stripe's array, never the position.
@@ -183,6 +183,16 @@ pub fn track<S: Shell>(
     // Reopened twice: the protocol looped; refuse rather than spin.
     track::count_invalid(stats, Invalid::TcpBadTransition);
     Tracked::Invalid(Invalid::TcpBadTransition)
+}
+
+/// A packet [`track::prepare`] refused: INVALID (counted) or untracked.
+#[cold]
+fn refused<H>(why: Invalid, stats: &mut impl Count) -> Tracked<H> {
+    if why == Invalid::Untracked {
+        return Tracked::Untracked;
+    }
+    track::count_invalid(stats, why);
+    Tracked::Invalid(why)
 }
 
 /// Hands the packet its reference `h`; first puts the table's reference
@@ -258,7 +268,7 @@ fn home<S: Shell>(
     let layout = shell.layout();
     let key = shell.key();
     let step = shell.with_stripe(s, |st| {
-        let d = track::process_home(st, r, |e| layout.pos_of(&key, e), pkt, lookup, now, cfg, stats);
+        let d = track::process_home(st, r, |e, a| layout.pos_of(&key, e, a), pkt, lookup, now, cfg, stats);
         match d {
             // A reference taken here, under the entry's own lock, carries
             // what the packet changed (the shell's update events).
@@ -419,7 +429,8 @@ fn confirm_home<S: Shell>(
     let Some((confirmed, orig)) = st
         .store
         .entry(r)
-        .map(|e| (e.status.has(Status::CONFIRMED), e.orig()))
+        .map(|e| e.status.has(Status::CONFIRMED))
+        .zip(st.store.orig(r))
     else {
         return Confirmed::Failed;
     };

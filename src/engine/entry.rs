@@ -104,6 +104,12 @@ impl Entry {
         Tuple::from_key(self.key)
     }
 
+    /// Whether the entry is IPv6 (its address words are in the store).
+    #[inline]
+    pub fn is_v6(&self) -> bool {
+        self.key[1] & crate::tuple::KEY_V6 != 0
+    }
+
     /// [`Tuple::key`] of the original tuple.
     #[inline]
     pub fn key(&self) -> [u64; 2] {
@@ -151,10 +157,11 @@ impl Entry {
 
     /// Which direction `t` is for this entry, if it belongs to it (the
     /// entry's reply tuple being that of key `nat_reply` under NAT).
-    pub fn direction_of(&self, t: &Tuple, nat_reply: Option<[u64; 2]>) -> Option<Dir> {
-        if *t == self.orig() {
+    /// `addrs6`: an IPv6 entry's address words.
+    pub fn direction_of(&self, t: &Tuple, nat_reply: Option<[u64; 2]>, addrs6: Option<[u64; 4]>) -> Option<Dir> {
+        if *t == self.tuple_nat6(Dir::Original, nat_reply, addrs6) {
             Some(Dir::Original)
-        } else if *t == self.tuple_nat(Dir::Reply, nat_reply) {
+        } else if *t == self.tuple_nat6(Dir::Reply, nat_reply, addrs6) {
             Some(Dir::Reply)
         } else {
             None

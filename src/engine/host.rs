@@ -20,7 +20,7 @@ use crate::entry::{Entry, Status};
 use crate::expiry::{self, Cursor, Progress};
 use crate::hash::HashKey;
 use crate::invalid::Invalid;
-use crate::packet::{parse, Packet};
+use crate::packet::{parse_any, Packet};
 use crate::stats::{Counter, Stats};
 use crate::table::{bucket_in, usize_from, DumpPos, Layout, Store, Stripe};
 use crate::track;
@@ -215,6 +215,8 @@ pub enum Verdict {
     },
     /// INVALID: no entry.
     Invalid(Invalid),
+    /// Left untracked (`IP_CT_UNTRACKED`): no entry, not INVALID.
+    Untracked,
     /// Dropped by the tracker.
     Drop(DropReason),
 }
@@ -248,6 +250,8 @@ pub enum Tracked {
     Attached(Attached),
     /// INVALID.
     Invalid(Invalid),
+    /// Left untracked.
+    Untracked,
     /// Dropped at tracking time (table full).
     Drop(DropReason),
 }
@@ -309,8 +313,8 @@ impl Shell for HostTable {
     }
 
     fn stripe_of(&self, r: Ref) -> Option<u32> {
-        let e = self.store.entry(r)?;
-        Some(self.layout.locate(e.orig().flow_hash(&self.key)).0)
+        let orig = self.store.orig(r)?;
+        Some(self.layout.locate(orig.flow_hash(&self.key)).0)
     }
 
     fn held_ref(held: &Ref) -> Ref {
@@ -373,7 +377,7 @@ impl crate::nat::unique::Clash for Taken<'_> {
         let mut cur = chain(t.stripes.get(usize_from(s)));
         while let Some(r) = cur {
             if let Some(e) = t.store.entry(r).filter(|e| live(e)) {
-                if e.direction_of(reply, t.store.reply_key(r)).is_some() {
+                if e.direction_of(reply, t.store.reply_key(r), t.store.addrs6(r)).is_some() {
                     return true;
                 }
             }
@@ -509,13 +513,14 @@ impl Tracker {
         match self.track(bytes, now) {
             Tracked::Attached(a) => self.confirm(a, now),
             Tracked::Invalid(why) => Verdict::Invalid(why),
+            Tracked::Untracked => Verdict::Untracked,
             Tracked::Drop(d) => Verdict::Drop(d),
         }
     }
 
     /// Parses and tracks one packet (the PRE_ROUTING / LOCAL_OUT hook).
     pub fn track(&mut self, bytes: &[u8], now: Millis) -> Tracked {
-        match parse(bytes, bytes.len()) {
+        match parse_any(bytes, bytes.len()) {
             Ok(pkt) => self.track_packet(&pkt, now),
             Err(why) => {
                 track::count_invalid(&mut self.stats, why);
@@ -544,6 +549,7 @@ impl Tracker {
                 })
             }
             driver::Tracked::Invalid(why) => Tracked::Invalid(why),
+            driver::Tracked::Untracked => Tracked::Untracked,
             driver::Tracked::Drop(d) => Tracked::Drop(d),
         }
     }
@@ -557,10 +563,10 @@ impl Tracker {
                 ctinfo: a.ctinfo,
             };
         }
-        let Some(e) = self.table.store.entry(a.entry) else {
+        let Some(orig) = self.table.store.orig(a.entry) else {
             return Verdict::Drop(DropReason::InsertFailed);
         };
-        let (s, _) = self.table.layout.locate(e.orig().flow_hash(&self.table.key));
+        let (s, _) = self.table.layout.locate(orig.flow_hash(&self.table.key));
         let v = match driver::confirm(&mut self.table, s, a.entry, now, &mut self.stats) {
             Confirmed::Inserted | Confirmed::Already => Verdict::Accept {
                 entry: a.entry,
@@ -652,7 +658,7 @@ impl Tracker {
         let mut new_replies = new.clone();
         let mut new_sources = new.clone();
         let mut stripe = stripe_of(&mut self.table.stripes, &mut self.table.replies, &mut self.table.store, s);
-        stripe.rehash_into(&mut new, |e| layout.pos_of(&key, e));
+        stripe.rehash_into(&mut new, |e, a| layout.pos_of(&key, e, a));
         stripe.rehash_replies_into(&mut new_replies, |k| layout.locate(Tuple::from_key(*k).flow_hash(&key)).1);
         let sources = match self.table.sources.get_mut(usize_from(s)) {
             Some(v) => v.as_mut_slice(),
@@ -682,7 +688,7 @@ impl Tracker {
         let key = self.table.key;
         let stripe = stripe_of(&mut self.table.stripes, &mut self.table.replies, &mut self.table.store, at.stripe);
         let mut out = Vec::new();
-        let (_, next) = stripe.walk_from(at.pos, 0, now, |e| layout.pos_of(&key, e), |_, e| {
+        let (_, next) = stripe.walk_from(at.pos, 0, now, |e, a| layout.pos_of(&key, e, a), |_, e| {
             out.push(*e);
             true
         });
@@ -704,7 +710,7 @@ impl Tracker {
         let (stripes, replies, store) = (&mut self.table.stripes, &mut self.table.replies, &mut self.table.store);
         dump::round(w, cursor, layout.stripes(), |c, w| {
             let st = stripe_of(stripes, replies, store, c.at.stripe);
-            Some(dump::list_bucket(&st, c, now, |e| layout.pos_of(&key, e), |_, e| send(w, e)))
+            Some(dump::list_bucket(&st, c, now, |e, a| layout.pos_of(&key, e, a), |_, e| send(w, e)))
         })
     }
 
@@ -718,7 +724,7 @@ impl Tracker {
         let mut cur = heads.get(bucket_in(heads.len(), pos)).copied().flatten();
         while let Some(r) = cur {
             if let Some(e) = store.entry(r).filter(|e| live(e)) {
-                if let Some(d) = e.direction_of(t, store.reply_key(r)) {
+                if let Some(d) = e.direction_of(t, store.reply_key(r), store.addrs6(r)) {
                     return Some((*e, d));
                 }
             }
@@ -762,7 +768,12 @@ impl Tracker {
     /// The reply tuple of the entry `r` (NAT's, if it changed it).
     pub fn reply_of(&self, r: Ref) -> Option<Tuple> {
         let e = self.table.store.entry(r)?;
-        Some(e.tuple_nat(Dir::Reply, self.table.store.reply_key(r)))
+        Some(e.tuple_nat6(Dir::Reply, self.table.store.reply_key(r), self.table.store.addrs6(r)))
+    }
+
+    /// The original tuple of the entry `r`, whatever its family.
+    pub fn orig_of(&self, r: Ref) -> Option<Tuple> {
+        self.table.store.orig(r)
     }
 
     /// The entry `r`, if live (confirmed or not; expired ones included).
@@ -852,10 +863,11 @@ impl Tracker {
 
     /// The `/proc/net/ip_conntrack` lines at `now`, bucket by bucket
     /// (newline included; `use=1`: the host counts no packet references).
+    /// IPv4 entries only, as the classic file.
     pub fn dump(&self, now: Millis) -> Vec<String> {
         let mut buf = [0u8; crate::procfmt::MAX_LINE_LEN];
         let mut out = Vec::new();
-        for (r, e) in self.entries(now) {
+        for (r, e) in self.entries(now).into_iter().filter(|(_, e)| !e.is_v6()) {
             let nat = self.table.store.reply_key(r);
             if let Ok(n) = crate::procfmt::format_entry(&mut buf, &e, now, 1, None, nat) {
                 let line = buf.get(..n).unwrap_or_default();

@@ -3,8 +3,19 @@
 /// The reason a packet could not be tracked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invalid {
-    /// The IPv4 header is truncated or inconsistent.
+    /// The IP header is truncated or inconsistent.
     BadIpHeader,
+    /// An IPv6 extension-header chain that leads to no transport header
+    /// (cut short, a length beyond the packet, no next header, or longer
+    /// than the bytes the tracker reads).
+    BadExtHeader,
+    /// Not INVALID: an ICMPv6 message 6.12 leaves untracked (neighbour
+    /// discovery, MLD, multicast router discovery). Never counted; the
+    /// packet leaves with `IP_CT_UNTRACKED`.
+    Untracked,
+    /// An ICMPv6 redirect too short or with a first option of length 0,
+    /// or from a sender that is not a link-local router (hop limit 255).
+    Icmpv6BadRedirect,
     /// The layer-4 header is truncated or inconsistent.
     BadL4Header,
     /// A fragment reached the tracker (defragmentation should run first).
@@ -58,6 +69,9 @@ impl Invalid {
     pub fn name(self) -> &'static str {
         match self {
             Invalid::BadIpHeader => "bad ip header",
+            Invalid::BadExtHeader => "bad ipv6 extension header chain",
+            Invalid::Untracked => "untracked",
+            Invalid::Icmpv6BadRedirect => "invalid icmpv6 redirect",
             Invalid::BadL4Header => "bad l4 header",
             Invalid::Fragment => "fragment",
             Invalid::BadTcpFlags => "invalid tcp flag combination",

@@ -67,6 +67,10 @@ pub enum Icmp {
     },
     /// Any other ICMP type (tracked by the query rules, which refuse it).
     Other,
+    /// An ICMPv6 message 6.12 leaves untracked (neighbour discovery, MLD,
+    /// multicast router discovery): after the checksum, no entry and no
+    /// INVALID ([`Invalid::Untracked`]).
+    Untracked,
 }
 
 /// The SCTP fields connection tracking uses: the verification tag and
@@ -234,6 +238,10 @@ pub struct Packet {
     pub l4: L4Info,
     /// Total length from the IP header (bytes).
     pub ip_len: u16,
+    /// Offset of the transport header from the IP header (IPv4: the
+    /// header length; IPv6: past the extension headers), for the
+    /// checksum.
+    pub l4_off: u16,
 }
 
 /// Parses an IPv4 packet. `head` holds the first bytes of the packet (at
@@ -242,6 +250,21 @@ pub struct Packet {
 /// [`Invalid::Fragment`].
 pub fn parse(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     crate::wire::parse_packet(head, frame_len)
+}
+
+/// Parses an IPv6 packet (see [`crate::wire::parse6::parse_packet6`]):
+/// the IPv6 hooks' entry.
+pub fn parse6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
+    crate::wire::parse6::parse_packet6(head, frame_len)
+}
+
+/// Parses a packet of either family, by its version nibble (the host
+/// tracker and the fuzz targets; the kernel's hooks know the family).
+pub fn parse_any(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
+    match head.first().map(|b| b >> 4) {
+        Some(6) => parse6(head, frame_len),
+        _ => parse(head, frame_len),
+    }
 }
 
 #[cfg(test)]

@@ -237,8 +237,9 @@ impl Layout {
     }
 
     /// The position of `e`'s flow within its stripe ([`Layout::locate`]).
-    pub fn pos_of(&self, key: &crate::hash::HashKey, e: &Entry) -> u32 {
-        self.locate(e.orig().flow_hash(key)).1
+    /// `addrs6`: an IPv6 entry's address words ([`Store::addrs6`]).
+    pub fn pos_of(&self, key: &crate::hash::HashKey, e: &Entry, addrs6: Option<[u64; 4]>) -> u32 {
+        self.locate(Tuple::from_keys(e.key(), addrs6).flow_hash(key)).1
     }
 
     /// The same stripes with `buckets` buckets in all (at least one per
@@ -635,7 +636,7 @@ impl<'a, S: Store> Stripe<'a, S> {
         from: u32,
         skip: usize,
         now: Millis,
-        pos_of: impl Fn(&Entry) -> u32,
+        pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
         mut f: F,
     ) -> (Walk, Option<u32>) {
         let n = self.buckets.len();
@@ -645,7 +646,7 @@ impl<'a, S: Store> Stripe<'a, S> {
         // needs to look at positions.
         let partial = bucket_start(n, b).is_some_and(|start| from > start);
         let walk = self.walk(b, skip, now, |r, e| {
-            if partial && pos_of(e) < from {
+            if partial && pos_of(e, self.store.addrs6(r)) < from {
                 return true;
             }
             f(r, e)
@@ -665,7 +666,7 @@ impl<'a, S: Store> Stripe<'a, S> {
         from: u32,
         after: Option<SortKey>,
         now: Millis,
-        pos_of: impl Fn(&Entry) -> u32,
+        pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
         mut f: F,
     ) -> Sorted {
         let n = self.buckets.len();
@@ -678,7 +679,7 @@ impl<'a, S: Store> Stripe<'a, S> {
             while let Some(r) = cur {
                 let Some((e, next)) = self.store.entry_and_next(r) else { break };
                 if live(e, now) {
-                    let k = SortKey { pos: pos_of(e), key: e.key() };
+                    let k = SortKey { pos: pos_of(e, self.store.addrs6(r)), key: e.key() };
                     let above = after_bound(last.as_ref(), &k) && k.pos >= from;
                     let smaller = match &best {
                         None => true,
@@ -708,7 +709,7 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// by position (`pos_of`), leaving this stripe's array empty: the
     /// caller then swaps the arrays. An entry the store cannot read (never,
     /// for a linked one) goes to `new`'s first bucket, so nothing is lost.
-    pub fn rehash_into(&mut self, new: &mut [Option<S::Ref>], pos_of: impl Fn(&Entry) -> u32) {
+    pub fn rehash_into(&mut self, new: &mut [Option<S::Ref>], pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32) {
         let n = new.len();
         if n == 0 {
             return;
@@ -717,7 +718,8 @@ impl<'a, S: Store> Stripe<'a, S> {
             let mut cur = self.buckets.get_mut(b).and_then(Option::take);
             while let Some(r) = cur {
                 cur = self.store.next(r);
-                let nb = self.store.entry(r).map_or(0, |e| bucket_in(n, pos_of(e)));
+                let a = self.store.addrs6(r);
+                let nb = self.store.entry(r).map_or(0, |e| bucket_in(n, pos_of(e, a)));
                 if let Some(slot) = new.get_mut(nb) {
                     self.store.set_next(r, *slot);
                     *slot = Some(r);
@@ -1488,7 +1490,7 @@ mod tests {
     #[test]
     fn rehash_moves_every_entry_and_walks_resume_by_position() {
         // Entry i sits at position i * 2^26 (64 positions over the stripe).
-        let pos_of = |e: &Entry| {
+        let pos_of = |e: &Entry, _: Option<[u64; 4]>| {
             let Tuple { l4: L4::Ports { sport, .. }, .. } = e.orig() else { return 0 };
             u32::from(sport) << 26
         };
@@ -1496,7 +1498,7 @@ mod tests {
         let mut heads = vec![None; 5];
         let mut st = Stripe::new(&mut heads, &mut store);
         for r in 0..64 {
-            let b = st.bucket(pos_of(st.store.entry(r).unwrap()));
+            let b = st.bucket(pos_of(st.store.entry(r).unwrap(), None));
             st.link(b, r);
         }
         // List the first two buckets of five, then resize to 13 and go on.

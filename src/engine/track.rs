@@ -48,8 +48,6 @@ const SHORTEN_MIN_LEFT: Millis = 120_000;
 /// What [`process`] must look up for a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lookup {
-    /// The tuple to find in the table.
-    pub tuple: Tuple,
     /// Why.
     pub kind: Kind,
     /// The tuple's keys, for both the hash and the search.
@@ -72,9 +70,9 @@ pub enum Kind {
 }
 
 impl Lookup {
-    fn new(tuple: Tuple, kind: Kind) -> Lookup {
+    #[inline(always)]
+    fn new(tuple: &Tuple, kind: Kind) -> Lookup {
         Lookup {
-            tuple,
             kind,
             keys: tuple.keys(),
         }
@@ -91,7 +89,7 @@ impl Lookup {
 /// packet the caller counts as INVALID (see [`count_invalid`]).
 #[inline]
 pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
-    let flow = Lookup::new(pkt.tuple, Kind::Flow);
+    let flow = Lookup::new(&pkt.tuple, Kind::Flow);
     match pkt.l4 {
         L4Info::Tcp(seg) => {
             tcp::check_flags(&seg)?;
@@ -105,6 +103,7 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
         | L4Info::Other => Ok(flow),
         // Neither a query nor an error: nothing can ever track it.
         L4Info::Icmp(Icmp::Other) => Err(Invalid::IcmpNotNew),
+        L4Info::Icmp(Icmp::Untracked) => Err(Invalid::Untracked),
         L4Info::Icmp(Icmp::Error { inner }) => {
             if let L4::Icmp { ty, .. } = inner.l4 {
                 if inner.proto == proto::ICMP && icmp::is_error(ty) {
@@ -115,7 +114,7 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
             // entry is found by the inverse, the direction the error takes.
             let tuple = inner.invert().ok_or(Invalid::IcmpErrorUnknown)?;
             Ok(Lookup::new(
-                tuple,
+                &tuple,
                 Kind::IcmpError {
                     outer_dst: pkt.tuple.dst,
                 },
@@ -125,8 +124,11 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
 }
 
 /// Counts a packet [`prepare`] refused: `invalid`, plus `icmp_error` for
-/// ICMP errors.
+/// ICMP errors; nothing for an untracked one.
 pub fn count_invalid(stats: &mut impl Count, why: Invalid) {
+    if why == Invalid::Untracked {
+        return;
+    }
     stats.inc(Counter::Invalid);
     if is_icmp_error_reason(why) {
         stats.inc(Counter::IcmpError);
@@ -227,7 +229,7 @@ pub fn process<S: Store>(
 pub fn process_home<S: Store>(
     stripe: &mut Stripe<'_, S>,
     r: S::Ref,
-    pos_of: impl Fn(&Entry) -> u32,
+    pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
     pkt: &Packet,
     lookup: &Lookup,
     now: Millis,
@@ -238,7 +240,7 @@ pub fn process_home<S: Store>(
         .store
         .entry(r)
         .filter(|e| e.status.has(Status::CONFIRMED) && !e.status.has(Status::DYING) && !e.expired(now))
-        .map(|e| stripe.bucket(pos_of(e)));
+        .map(|e| stripe.bucket(pos_of(e, stripe.store.addrs6(r))));
     let found = home.map(|b| (b, (r, Dir::Reply)));
     let bucket = found.map_or(0, |(b, _)| b);
     decide(stripe, bucket, found.map(|(_, f)| f), pkt, lookup, now, cfg, stats)
@@ -323,7 +325,7 @@ fn existing<S: Store>(
         (ProtoState::UdpLite, _) => udplite::update(&mut e.status, cfg),
         (ProtoState::Sctp(s), L4Info::Sctp(p)) => s.update(dir, &p, true, &mut e.status, cfg),
         (ProtoState::Dccp(d), L4Info::Dccp(p)) => d.update(dir, &p, &mut e.status, cfg),
-        (ProtoState::Icmp, _) => icmp::update(cfg),
+        (ProtoState::Icmp, _) => icmp::update(cfg, pkt.tuple.proto),
         (ProtoState::Generic, _) => generic::update(cfg),
         // An entry with another protocol's packet cannot happen (the
         // protocol is part of the tuple); refuse rather than guess.
@@ -418,6 +420,7 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &impl Settings) -> Result<Entry, In
         }
         L4Info::Icmp(Icmp::Query) => (ProtoState::Icmp, icmp::new(&pkt.tuple, cfg)?),
         L4Info::Icmp(Icmp::Other) => return Err(Invalid::IcmpNotNew),
+        L4Info::Icmp(Icmp::Untracked) => return Err(Invalid::Untracked),
         L4Info::Icmp(Icmp::Error { .. }) => return Err(Invalid::IcmpErrorUnknown),
         L4Info::Other => (ProtoState::Generic, generic::new(cfg)),
     };
@@ -528,7 +531,9 @@ pub fn confirm<S: Store>(
         stats.inc(Counter::InsertFailed);
         return Confirm::Failed;
     }
-    let orig = e.orig();
+    let Some(orig) = stripe.store.orig(new) else {
+        return Confirm::Failed;
+    };
     let proto = orig.proto;
     let nat_reply = stripe.store.reply_key(new);
     // A racing CPU may have inserted the same flow, in either direction.
@@ -642,6 +647,7 @@ mod tests {
             },
             l4: L4Info::Tcp(syn),
             ip_len: 40,
+            l4_off: 20,
         };
         let mut e = new_entry(&pkt, 0, &cfg).unwrap();
         // Before confirmation the timeout runs from confirmation.

@@ -211,9 +211,9 @@ impl Tuple {
         self.src.is_v6()
     }
 
-    /// The layer-4 word of the key: protocol, kind, ports or ICMP fields,
-    /// and [`KEY_V6`] for IPv6.
-    #[inline]
+    /// The layer-4 word of the key without the family bit: protocol,
+    /// kind, ports or ICMP fields.
+    #[inline(always)]
     fn l4_word(&self) -> u64 {
         let l4 = match self.l4 {
             L4::Ports { sport, dport } => 1u64 << 32 | u64::from(sport) << 16 | u64::from(dport),
@@ -222,21 +222,26 @@ impl Tuple {
             }
             L4::None => 0,
         };
-        let fam = if self.is_v6() { KEY_V6 } else { 0 };
-        l4 | u64::from(self.proto) << 40 | fam
+        l4 | u64::from(self.proto) << 40
     }
 
     /// The tuple as two machine words, equal exactly when the tuples are
     /// (for IPv6, together with [`Tuple::addrs6`]): lookups compare these
     /// instead of the fields one by one. IPv4: the addresses and the
-    /// layer-4 word; IPv6: a fold of the addresses and the layer-4 word.
-    #[inline]
+    /// layer-4 word; IPv6: a fold of the addresses and the layer-4 word
+    /// with [`KEY_V6`].
+    #[inline(always)]
     pub fn key(&self) -> [u64; 2] {
-        let first = match (self.src, self.dst) {
-            (Addr::V4(s), Addr::V4(d)) => u64::from(s) << 32 | u64::from(d),
-            _ => fold6(&self.addrs6().unwrap_or_default()),
-        };
-        [first, self.l4_word()]
+        match (self.src, self.dst) {
+            (Addr::V4(s), Addr::V4(d)) => [u64::from(s) << 32 | u64::from(d), self.l4_word()],
+            _ => self.key6(),
+        }
+    }
+
+    #[inline(never)]
+    #[cold]
+    fn key6(&self) -> [u64; 2] {
+        [fold6(&self.addrs6().unwrap_or_default()), self.l4_word() | KEY_V6]
     }
 
     /// The four address words of an IPv6 tuple (source high, source low,
@@ -290,12 +295,12 @@ impl Tuple {
     /// The key of [`Tuple::invert`], or `None` when there is no inverse;
     /// for ports and other protocols, shuffled from `key` without
     /// rebuilding the tuple.
-    #[inline]
+    #[inline(always)]
     pub fn inverse_key(&self, key: [u64; 2]) -> Option<[u64; 2]> {
         let [addrs, l4] = key;
-        let addrs = match self.addrs6() {
-            None => addrs.rotate_left(32),
-            Some(a) => fold6(&swap6(&a)),
+        let addrs = match (self.src, self.dst) {
+            (Addr::V4(_), Addr::V4(_)) => addrs.rotate_left(32),
+            _ => self.inverse_fold6(),
         };
         match self.l4 {
             L4::Ports { .. } => {
@@ -308,15 +313,25 @@ impl Tuple {
         }
     }
 
+    #[inline(never)]
+    #[cold]
+    fn inverse_fold6(&self) -> u64 {
+        fold6(&swap6(&self.addrs6().unwrap_or_default()))
+    }
+
     /// The keys of this tuple and of its inverse, for a lookup that hashes
     /// and then searches.
-    #[inline]
+    #[inline(always)]
     pub fn keys(&self) -> Keys {
         let key = self.key();
+        let addrs6 = match (self.src, self.dst) {
+            (Addr::V4(_), Addr::V4(_)) => None,
+            _ => self.addrs6(),
+        };
         Keys {
             key,
             inv: self.inverse_key(key),
-            addrs6: self.addrs6(),
+            addrs6,
         }
     }
 

@@ -433,7 +433,7 @@ fn dump_table(
             // bucket that does not fit back, to send it again).
             let mut written: [Option<(ConnPtr, [Counters; 2])>; ZERO_BATCH] = [None; ZERO_BATCH];
             let mut n = 0usize;
-            let listed = dump::list_bucket(st, c, now, |e| table.pos_of(e), |r, e| {
+            let listed = dump::list_bucket(st, c, now, |e, a| table.pos_of(e, a), |r, e| {
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 let conn = unsafe { r.as_conn() };
                 if filter.is_some_and(|f| !f.matches_nat(e, conn.nat_reply())) {

@@ -75,6 +75,8 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
             Verdict::ACCEPT
         }
         Tracked::Invalid(why) => invalid(stats, why, true, Some(pkt)),
+        // Only IPv6 packets are left untracked; this hook sees IPv4.
+        Tracked::Untracked => Verdict::ACCEPT,
         Tracked::Drop(DropReason::TableFull) => {
             warn_table_full();
             Verdict::DROP

@@ -245,7 +245,7 @@ const IPV4: [Spec; 1] = [knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNT
 /// `net.ipv4.netfilter.*`, in 2.6's order (then SCTP's, as 2.6's
 /// `ip_conntrack_proto_sctp` added them, and DCCP's after the same
 /// pattern; `ip_conntrack_acct`, which 2.6 set at build time, last).
-const NETFILTER: [Spec; 37] = [
+const NETFILTER: [Spec; 38] = [
     knob(c_str!("ip_conntrack_max"), &settings::MAX, &CONNTRACK_MAX),
     computed::<Count>(c_str!("ip_conntrack_count")),
     computed::<Buckets>(c_str!("ip_conntrack_buckets")),
@@ -302,6 +302,7 @@ const NETFILTER: [Spec; 37] = [
     timeout(Timeout::DccpCloseReq),
     timeout(Timeout::DccpClosing),
     timeout(Timeout::DccpTimeWait),
+    timeout(Timeout::Icmpv6),
     knob(c_str!("ip_conntrack_acct"), &settings::ACCT, &BOOL),
 ];
 

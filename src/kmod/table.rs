@@ -113,7 +113,7 @@ impl StripeCell {
     fn rehash(
         &self,
         mut new: Chains,
-        pos_of: impl Fn(&Entry) -> u32,
+        pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
         pos_of_key: impl Fn(&[u64; 2]) -> u32,
     ) -> Chains {
         let mut guard = self.lock.lock();
@@ -559,8 +559,8 @@ impl Table {
     }
 
     /// The position of `e`'s flow in its stripe ([`Layout::locate`]).
-    pub(crate) fn pos_of(&self, e: &Entry) -> u32 {
-        self.layout.pos_of(&self.key, e)
+    pub(crate) fn pos_of(&self, e: &Entry, addrs6: Option<[u64; 4]>) -> u32 {
+        self.layout.pos_of(&self.key, e, addrs6)
     }
 
     /// The position of the flow of tuple key `k` in its stripe.
@@ -611,7 +611,7 @@ impl Table {
                     break;
                 }
             };
-            let old = cell.rehash(new, |e| self.pos_of(e), |k| self.pos_of_key(k));
+            let old = cell.rehash(new, |e, a| self.pos_of(e, a), |k| self.pos_of_key(k));
             drop(old);
             sys::cond_resched();
         }
@@ -736,7 +736,7 @@ impl Table {
         mut f: impl FnMut(&Entry, &Conn) -> bool,
     ) -> Option<(Walk, DumpPos)> {
         self.with_stripe(at.stripe, |st| {
-            let (walk, next) = st.walk_from(at.pos, skip, now, |e| self.pos_of(e), |r, e| {
+            let (walk, next) = st.walk_from(at.pos, skip, now, |e, a| self.pos_of(e, a), |r, e| {
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 f(e, unsafe { r.as_conn() })
             });
@@ -814,7 +814,7 @@ impl Table {
                     if !live {
                         return None;
                     }
-                    let b = st.bucket(self.pos_of(e));
+                    let b = st.bucket(self.pos_of(e, st.store.addrs6(r)));
                     f(st, r, b)
                 })
                 .flatten()

@@ -50,6 +50,7 @@ ip_conntrack_dccp_timeout_partopen 480
 ip_conntrack_dccp_timeout_closereq 64
 ip_conntrack_dccp_timeout_closing 64
 ip_conntrack_dccp_timeout_timewait 240
+ip_conntrack_icmpv6_timeout 30
 "
 MAX_CAP=134217728
 

@@ -74,7 +74,7 @@ pub fn list_bucket<S: Store>(
     stripe: &Stripe<'_, S>,
     cursor: &Cursor,
     now: Millis,
-    pos_of: impl Fn(&Entry) -> u32,
+    pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
     mut send: impl FnMut(S::Ref, &Entry) -> bool,
 ) -> Listed {
     if cursor.sorted {

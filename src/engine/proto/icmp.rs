@@ -10,7 +10,9 @@
 use crate::config::{Settings, Timeout};
 use crate::invalid::Invalid;
 use crate::proto::Update;
+use crate::tuple::proto::ICMPV6;
 use crate::tuple::{icmp_inverse_type, icmp_is_request, Tuple, L4};
+use crate::wire::icmpv6;
 use crate::Millis;
 
 /// ICMP error types: destination unreachable, source quench, redirect,
@@ -26,6 +28,9 @@ pub fn is_error(ty: u8) -> bool {
 /// A reply type without an entry is [`Invalid::IcmpNoQuery`]; any other
 /// non-request type [`Invalid::IcmpNotNew`].
 pub fn new(t: &Tuple, cfg: &impl Settings) -> Result<Millis, Invalid> {
+    if t.proto == ICMPV6 {
+        return new6(t, cfg);
+    }
     match t.l4 {
         L4::Icmp { ty, .. } if icmp_is_request(ty) => Ok(cfg.timeout(Timeout::Icmp)),
         L4::Icmp { ty, .. } if icmp_inverse_type(ty).is_some() => Err(Invalid::IcmpNoQuery),
@@ -33,11 +38,23 @@ pub fn new(t: &Tuple, cfg: &impl Settings) -> Result<Millis, Invalid> {
     }
 }
 
-/// A request or reply on an existing entry: refresh it.
-pub fn update(cfg: &impl Settings) -> Update {
-    Update::Accept {
-        timeout: cfg.timeout(Timeout::Icmp),
+/// [`new`] for ICMPv6 (6.12's `icmpv6_new`): echo and node information
+/// queries open entries; their replies alone are
+/// [`Invalid::IcmpNoQuery`].
+#[cold]
+fn new6(t: &Tuple, cfg: &impl Settings) -> Result<Millis, Invalid> {
+    match t.l4 {
+        L4::Icmp { ty, .. } if icmpv6::opens_entry(ty) => Ok(cfg.timeout(Timeout::Icmpv6)),
+        L4::Icmp { ty, .. } if icmpv6::inverse_type(ty).is_some() => Err(Invalid::IcmpNoQuery),
+        _ => Err(Invalid::IcmpNotNew),
     }
+}
+
+/// A request or reply of protocol `protocol` (ICMP or ICMPv6) on an
+/// existing entry: refresh it.
+pub fn update(cfg: &impl Settings, protocol: u8) -> Update {
+    let t = if protocol == ICMPV6 { Timeout::Icmpv6 } else { Timeout::Icmp };
+    Update::Accept { timeout: cfg.timeout(t) }
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6_exthdr;
 pub mod ipv6_frag;
+pub mod parse6;
 pub mod sctp;
 pub mod tcp;
 pub mod udp;
@@ -161,7 +162,9 @@ pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
         other => parse_other(other, &ip, l4_len)?,
     };
     let tuple = Tuple { src: Addr::V4(ip.src()), dst: Addr::V4(ip.dst()), proto: ip.protocol(), l4 };
-    Ok(Packet { tuple, l4: info, ip_len })
+    // At most 60: the header length is 4 bits of words.
+    let l4_off = u16::try_from(ip.header_len()).unwrap_or(u16::MAX);
+    Ok(Packet { tuple, l4: info, ip_len, l4_off })
 }
 
 /// TCP: the header (with options) must lie inside the segment, whose real
