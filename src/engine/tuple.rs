@@ -323,15 +323,31 @@ impl Tuple {
     /// and then searches.
     #[inline(always)]
     pub fn keys(&self) -> Keys {
-        let key = self.key();
-        let addrs6 = match (self.src, self.dst) {
-            (Addr::V4(_), Addr::V4(_)) => None,
-            _ => self.addrs6(),
+        // IPv4 with one look at the family; IPv6 out of line.
+        let (Addr::V4(s), Addr::V4(d)) = (self.src, self.dst) else {
+            return self.keys6();
         };
+        let addrs = u64::from(s) << 32 | u64::from(d);
+        let l4 = self.l4_word();
+        let inv = match self.l4 {
+            L4::Ports { .. } => {
+                let ports = u64::from(u32::try_from(l4 & 0xffff_ffff).unwrap_or(0).rotate_left(16));
+                Some([addrs.rotate_left(32), l4 & !0xffff_ffff | ports])
+            }
+            L4::None => Some([addrs.rotate_left(32), l4]),
+            L4::Icmp { .. } => self.invert().map(|i| i.key()),
+        };
+        Keys { key: [addrs, l4], inv, addrs6: None }
+    }
+
+    #[inline(never)]
+    #[cold]
+    fn keys6(&self) -> Keys {
+        let key = self.key6();
         Keys {
             key,
             inv: self.inverse_key(key),
-            addrs6,
+            addrs6: self.addrs6(),
         }
     }
 

@@ -10,6 +10,8 @@ use ip_conntrack::host::{Tracker, Verdict};
 use ip_conntrack::invalid::Invalid;
 use ip_conntrack::tuple::{proto, Tuple, L4};
 
+pub mod ipv6;
+
 /// `a.b.c.d` as the engine's address number.
 pub const fn addr(a: u8, b: u8, c: u8, d: u8) -> u32 {
     u32::from_be_bytes([a, b, c, d])

@@ -1,0 +1,213 @@
+//! IPv6 tracking through the host tracker, with real packet bytes: TCP,
+//! UDP, ICMPv6 queries and errors, neighbour discovery left untracked,
+//! redirects, extension headers, fragments, and the two families side by
+//! side in one table.
+
+mod common;
+
+use common::ipv6::*;
+use common::*;
+use ip_conntrack::ctinfo::CtInfo;
+use ip_conntrack::host::Verdict;
+use ip_conntrack::invalid::Invalid;
+use ip_conntrack::stats::Counter;
+use ip_conntrack::tuple::{proto, Addr, Dir, Tuple, L4};
+
+fn a6(a: &A6) -> Addr {
+    Addr::v6_from_bytes(a)
+}
+
+fn udp6_tuple(src: &A6, sport: u16, dst: &A6, dport: u16) -> Tuple {
+    Tuple { src: a6(src), dst: a6(dst), proto: proto::UDP, l4: L4::Ports { sport, dport } }
+}
+
+#[test]
+fn tcp_handshake_over_ipv6() {
+    let mut t = tracker(64, 100);
+    let syn = tcp6(&C6, 40000, &S6, 80, Seg::new(SYN, 100, 0));
+    let synack = tcp6(&S6, 80, &C6, 40000, Seg::new(SYN | ACK, 500, 101));
+    let ack = tcp6(&C6, 40000, &S6, 80, Seg::new(ACK, 101, 501));
+    assert_eq!(ct(t.packet(&syn, 0)), CtInfo::New);
+    assert_eq!(ct(t.packet(&synack, 1)), CtInfo::EstablishedReply);
+    assert_eq!(ct(t.packet(&ack, 2)), CtInfo::Established);
+    assert_eq!(t.count(), 1);
+    // A segment that fits no window state: INVALID as over IPv4.
+    let bad = tcp6(&C6, 40000, &S6, 80, Seg::new(SYN | FIN, 101, 501));
+    assert_eq!(invalid(t.packet(&bad, 3)), Invalid::BadTcpFlags);
+    // /proc/net/ip_conntrack stays IPv4 only.
+    assert!(t.dump(3).is_empty());
+}
+
+#[test]
+fn udp_and_its_icmpv6_errors_are_related() {
+    let mut t = tracker(64, 100);
+    let out = udp6(&C6, 5000, &S6, 53, b"query");
+    assert_eq!(ct(t.packet(&out, 0)), CtInfo::New);
+    let (e, d) = t.lookup(&udp6_tuple(&S6, 53, &C6, 5000), 1).expect("found by reply");
+    assert_eq!(d, Dir::Reply);
+    assert!(!e.status.has(ip_conntrack::entry::Status::SEEN_REPLY));
+    // Port unreachable from the server, and time exceeded from a router
+    // on the way: both RELATED in the reply direction.
+    let unreach = error6(&S6, &C6, 1, 4, &out);
+    assert_eq!(ct(t.packet(&unreach, 1)), CtInfo::RelatedReply);
+    let exceeded = error6(&R6, &C6, 3, 0, &out);
+    assert_eq!(ct(t.packet(&exceeded, 1)), CtInfo::RelatedReply);
+    // Packet too big with a quote cut to the ports (8 bytes of UDP here).
+    let cut = &out[..48];
+    assert_eq!(ct(t.packet(&error6(&R6, &C6, 2, 0, cut), 1)), CtInfo::RelatedReply);
+    // An error addressed to a third host about that flow: INVALID.
+    let misdirected = error6(&S6, &R6, 1, 4, &out);
+    assert_eq!(invalid(t.packet(&misdirected, 1)), Invalid::IcmpErrorUnknown);
+    // An error about an unknown flow.
+    let other = udp6(&C6, 5001, &S6, 53, b"query");
+    assert_eq!(invalid(t.packet(&error6(&S6, &C6, 1, 4, &other), 1)), Invalid::IcmpErrorUnknown);
+    // A quote too short for the ports.
+    assert_eq!(invalid(t.packet(&error6(&S6, &C6, 1, 4, &out[..42]), 1)), Invalid::IcmpErrorBadInner);
+    // The reply.
+    assert_eq!(ct(t.packet(&udp6(&S6, 53, &C6, 5000, b"answer"), 2)), CtInfo::EstablishedReply);
+    assert_eq!(t.count(), 1);
+}
+
+#[test]
+fn echo_and_node_information_open_entries() {
+    let mut t = tracker(64, 100);
+    assert_eq!(ct(t.packet(&echo6(&C6, &S6, 128, 7, 1), 0)), CtInfo::New);
+    assert_eq!(ct(t.packet(&echo6(&S6, &C6, 129, 7, 1), 1)), CtInfo::EstablishedReply);
+    assert_eq!(ct(t.packet(&echo6(&C6, &S6, 128, 7, 2), 2)), CtInfo::Established);
+    // A reply nobody asked for, and informational types that open nothing.
+    assert_eq!(invalid(t.packet(&echo6(&S6, &C6, 129, 8, 1), 3)), Invalid::IcmpNoQuery);
+    assert_eq!(invalid(t.packet(&echo6(&S6, &C6, 200, 8, 1), 3)), Invalid::IcmpNotNew);
+    // Node information query and reply.
+    assert_eq!(ct(t.packet(&echo6(&C6, &S6, 139, 9, 0), 4)), CtInfo::New);
+    assert_eq!(ct(t.packet(&echo6(&S6, &C6, 140, 9, 0), 5)), CtInfo::EstablishedReply);
+    assert_eq!(t.count(), 2);
+    // An echo request in an error's quote relates to its entry.
+    let req = echo6(&C6, &S6, 128, 7, 3);
+    assert_eq!(ct(t.packet(&error6(&R6, &C6, 3, 0, &req), 6)), CtInfo::RelatedReply);
+    // An error quoting an error: INVALID.
+    let err = error6(&S6, &C6, 1, 4, &udp6(&C6, 1, &S6, 2, b""));
+    assert_eq!(invalid(t.packet(&error6(&R6, &C6, 1, 0, &err), 6)), Invalid::IcmpErrorInError);
+    // Shorter than the ICMPv6 header.
+    let short = ip6(&C6, &S6, ICMPV6, &[128, 0, 0, 0]);
+    assert_eq!(invalid(t.packet(&short, 7)), Invalid::BadL4Header);
+    // The ICMPv6 timeout: 30 s.
+    let (e, _) = t.lookup(&Tuple { src: a6(&C6), dst: a6(&S6), proto: 58, l4: L4::Icmp { ty: 128, code: 0, id: 7 } }, 2).unwrap();
+    assert_eq!(e.seconds_left(2), 30);
+}
+
+#[test]
+fn neighbour_discovery_and_mld_are_untracked() {
+    let mut t = tracker(64, 100);
+    for ty in [130u8, 131, 132, 133, 134, 135, 136, 143, 151, 152] {
+        let p = icmp6_hl(&ll(1), &ll(2), 255, ty, 0, [0; 4], &[0; 16]);
+        assert_eq!(t.packet(&p, 0), Verdict::Untracked, "type {ty}");
+    }
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.stats().get(Counter::Invalid), 0);
+}
+
+#[test]
+fn redirects_as_6_12_checks_them() {
+    let mut t = tracker(64, 100);
+    let out = udp6(&C6, 5000, &S6, 53, b"q");
+    assert_eq!(ct(t.packet(&out, 0)), CtInfo::New);
+    let fixed = |opts: &[u8]| {
+        let mut d = vec![0u8; 32]; // target, destination
+        d[..16].copy_from_slice(&R6);
+        d[16..].copy_from_slice(&S6);
+        d.extend_from_slice(opts);
+        d
+    };
+    // Too short.
+    let p = icmp6_hl(&ll(1), &C6, 255, 137, 0, [0; 4], &[0; 8]);
+    assert_eq!(invalid(t.packet(&p, 1)), Invalid::Icmpv6BadRedirect);
+    // Not from a link-local router with hop limit 255.
+    let p = icmp6_hl(&R6, &C6, 255, 137, 0, [0; 4], &fixed(&[1, 1, 0, 0, 0, 0, 0, 0]));
+    assert_eq!(invalid(t.packet(&p, 1)), Invalid::Icmpv6BadRedirect);
+    let p = icmp6_hl(&ll(1), &C6, 64, 137, 0, [0; 4], &fixed(&[1, 1, 0, 0, 0, 0, 0, 0]));
+    assert_eq!(invalid(t.packet(&p, 1)), Invalid::Icmpv6BadRedirect);
+    // No option, or one of length 0.
+    let p = icmp6_hl(&ll(1), &C6, 255, 137, 0, [0; 4], &fixed(&[]));
+    assert_eq!(invalid(t.packet(&p, 1)), Invalid::Icmpv6BadRedirect);
+    // A redirected header quoting the flow's packet: RELATED.
+    let mut opt = vec![4, 0, 0, 0, 0, 0, 0, 0];
+    opt.extend_from_slice(&out);
+    while opt.len() % 8 != 0 {
+        opt.push(0);
+    }
+    opt[1] = (opt.len() / 8) as u8;
+    let p = icmp6_hl(&ll(1), &C6, 255, 137, 0, [0; 4], &fixed(&opt));
+    assert_eq!(ct(t.packet(&p, 1)), CtInfo::RelatedReply);
+    // Another first option (target link-layer address): not an error,
+    // and a redirect opens nothing.
+    let p = icmp6_hl(&ll(1), &C6, 255, 137, 0, [0; 4], &fixed(&[2, 1, 0, 0, 0, 0, 0, 0]));
+    assert_eq!(invalid(t.packet(&p, 1)), Invalid::IcmpNotNew);
+}
+
+#[test]
+fn extension_headers_are_walked_to_the_transport_header() {
+    let mut t = tracker(64, 100);
+    let plain = udp6(&C6, 7000, &S6, 7, b"data");
+    assert_eq!(ct(t.packet(&plain, 0)), CtInfo::New);
+    // The same flow behind hop-by-hop, destination options and a routing
+    // header, and an atomic fragment header (offset 0, no more).
+    let exts = [opts_hdr(DEST), opts_hdr(ROUTING), vec![FRAGMENT, 0, 0, 0, 0, 0, 0, 0], frag_hdr(proto::UDP, 0, false)];
+    let p = udp6_ext(&C6, 7000, &S6, 7, HOP, &exts);
+    assert_eq!(ct(t.packet(&p, 1)), CtInfo::New);
+    let back = udp6_ext(&S6, 7, &C6, 7000, DEST, &[opts_hdr(proto::UDP)]);
+    assert_eq!(ct(t.packet(&back, 2)), CtInfo::EstablishedReply);
+    assert_eq!(t.count(), 1);
+    // A later fragment has no transport header: INVALID.
+    let later = ip6(&C6, &S6, FRAGMENT, &[frag_hdr(proto::UDP, 1, false), vec![0; 8]].concat());
+    assert_eq!(invalid(t.packet(&later, 3)), Invalid::Fragment);
+    // A first fragment is tracked by its transport header (6.12).
+    let first = udp6_ext(&C6, 7001, &S6, 7, FRAGMENT, &[frag_hdr(proto::UDP, 0, true)]);
+    assert_eq!(ct(t.packet(&first, 3)), CtInfo::New);
+    // A chain cut short, and no next header.
+    let cut = ip6(&C6, &S6, HOP, &[proto::UDP]);
+    assert_eq!(invalid(t.packet(&cut, 4)), Invalid::BadExtHeader);
+    let none = ip6(&C6, &S6, 59, &[]);
+    assert_eq!(invalid(t.packet(&none, 4)), Invalid::BadExtHeader);
+    // A header running past the packet that names TCP: INVALID; one that
+    // names a protocol without a header to read: tracked by addresses.
+    let over = |next| ip6(&C6, &S6, DEST, &[next, 2, 1, 0, 0, 0, 0, 0]);
+    assert_eq!(invalid(t.packet(&over(proto::TCP), 4)), Invalid::BadL4Header);
+    assert_eq!(ct(t.packet(&over(48), 4)), CtInfo::New);
+    // A version that is not 6 in an IPv6 parse, and a header cut short.
+    assert!(matches!(t.packet(&plain[..39], 5), Verdict::Invalid(Invalid::BadIpHeader)));
+}
+
+#[test]
+fn both_families_share_one_table_without_meeting() {
+    let mut t = tracker(32, 1000);
+    // IPv4 0.0.0.1 -> 0.0.0.2 and IPv6 ::1 -> ::2: same low address words.
+    let v6 = |n| {
+        let mut a = [0u8; 16];
+        a[15] = n;
+        a
+    };
+    let u4 = udp(1, 1000, 2, 2000, b"x");
+    let u6 = udp6(&v6(1), 1000, &v6(2), 2000, b"x");
+    assert_eq!(ct(t.packet(&u4, 0)), CtInfo::New);
+    assert_eq!(ct(t.packet(&u6, 0)), CtInfo::New);
+    assert_eq!(t.count(), 2);
+    // Many flows of both families, a resize, and every one still found.
+    for i in 0..200u16 {
+        let p = udp6(&db8((i % 250) as u8), 10000 + i, &S6, 53, b"q");
+        assert_eq!(ct(t.packet(&p, 1)), CtInfo::New);
+        let p = udp(CLIENT, 10000 + i, SERVER, 53, b"q");
+        assert_eq!(ct(t.packet(&p, 1)), CtInfo::New);
+    }
+    t.resize(256);
+    for i in 0..200u16 {
+        let p = udp6(&S6, 53, &db8((i % 250) as u8), 10000 + i, b"a");
+        assert_eq!(ct(t.packet(&p, 2)), CtInfo::EstablishedReply, "v6 {i}");
+        let p = udp(SERVER, 53, CLIENT, 10000 + i, b"a");
+        assert_eq!(ct(t.packet(&p, 2)), CtInfo::EstablishedReply, "v4 {i}");
+    }
+    assert_eq!(t.count(), 402);
+    assert_eq!(t.dump(2).len(), 201, "/proc/net/ip_conntrack lists the IPv4 entries");
+    // Expiry removes both families.
+    while !t.sweep(s(1000), 1 << 20).pass_done {}
+    assert_eq!(t.count(), 0);
+}
