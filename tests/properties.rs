@@ -40,8 +40,25 @@ const TCP_FLAGS: [u8; 9] = [
 ];
 const ICMP_TYPES: [u8; 7] = [8, 0, 13, 14, 9, 3, 11];
 
+/// IPv6 hosts (`2001:db8::1..3`) and ICMPv6 types (echo, node
+/// information, a neighbour solicitation).
+const ADDRS6: [common::ipv6::A6; 3] = [common::ipv6::db8(1), common::ipv6::db8(2), common::ipv6::db8(3)];
+const ICMP6_TYPES: [u8; 5] = [128, 129, 139, 140, 135];
+
 #[derive(Clone, Debug)]
 enum Pkt {
+    Udp6 {
+        src: usize,
+        dst: usize,
+        sport: usize,
+        dport: usize,
+    },
+    Icmp6 {
+        src: usize,
+        dst: usize,
+        ty: usize,
+        id: u8,
+    },
     Udp {
         src: usize,
         dst: usize,
@@ -152,6 +169,8 @@ fn pkt() -> BoxedStrategy<Pkt> {
         1 => (host(), host(), host(), host(), 0u8..10, 0u8..3, 0u8..3)
             .prop_map(|(src, dst, sport, dport, ty, seq, ack)| Pkt::Dccp { src, dst, sport, dport, ty, seq, ack }),
         1 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(Pkt::Garbage),
+        3 => (host(), host(), host(), host()).prop_map(|(src, dst, sport, dport)| Pkt::Udp6 { src, dst, sport, dport }),
+        2 => (host(), host(), idx(ICMP6_TYPES.len()), 0u8..2).prop_map(|(src, dst, ty, id)| Pkt::Icmp6 { src, dst, ty, id }),
     ]
     .boxed()
 }
@@ -209,6 +228,12 @@ fn bytes(p: &Pkt) -> Vec<u8> {
             dccp(ADDRS[src], PORTS[sport], ADDRS[dst], PORTS[dport], ty, u64::from(seq), u64::from(ack))
         }
         Pkt::Garbage(ref b) => b.clone(),
+        Pkt::Udp6 { src, dst, sport, dport } => {
+            common::ipv6::udp6(&ADDRS6[src], PORTS[sport], &ADDRS6[dst], PORTS[dport], b"data")
+        }
+        Pkt::Icmp6 { src, dst, ty, id } => {
+            common::ipv6::echo6(&ADDRS6[src], &ADDRS6[dst], ICMP6_TYPES[ty], u16::from(id), 1)
+        }
     }
 }
 
@@ -258,6 +283,15 @@ impl World {
                         self.t.discard(a);
                     }
                 }
+            }
+            Op::Error { about, from, ty } if matches!(about, Pkt::Udp6 { .. } | Pkt::Icmp6 { .. }) => {
+                // ICMPv6 destination unreachable or time exceeded, to the
+                // quoted packet's source.
+                let original = bytes(about);
+                let to: common::ipv6::A6 = original[8..24].try_into().unwrap_or(ADDRS6[0]);
+                let b = common::ipv6::error6(&ADDRS6[*from], &to, [1u8, 3][*ty], 0, &original);
+                let v = self.t.packet(&b, self.now);
+                self.check_verdict(v);
             }
             Op::Error { about, from, ty } => {
                 let original = bytes(about);

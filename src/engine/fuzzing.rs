@@ -67,6 +67,9 @@ pub fn parse_input(data: &[u8]) {
 }
 
 fn check_parse(head: &[u8], frame_len: usize) {
+    if head.first().is_some_and(|b| b >> 4 == 6) {
+        check_parse6(head, frame_len);
+    }
     let full = parse(head, frame_len);
     let prefix = &head[..head.len().min(MAX_HEAD_LEN)];
     assert_eq!(parse(prefix, frame_len), full, "a {MAX_HEAD_LEN}-byte prefix parses differently");
@@ -81,6 +84,24 @@ fn check_parse(head: &[u8], frame_len: usize) {
         assert!(seg.payload_len as usize + ihl + 20 <= ip_len);
         assert!(!matches!(seg.wscale, Some(w) if w > 14));
     }
+}
+
+/// [`check_parse`] for IPv6: a [`MAX_HEAD_LEN6`] prefix parses like the
+/// whole packet, or is refused (headers past the prefix: the documented
+/// limit), and the summary agrees with the header.
+fn check_parse6(head: &[u8], frame_len: usize) {
+    use crate::packet::parse6;
+    use crate::wire::parse6::MAX_HEAD_LEN6;
+    let full = parse6(head, frame_len);
+    let prefix = &head[..head.len().min(MAX_HEAD_LEN6)];
+    let cut = parse6(prefix, frame_len);
+    assert!(cut == full || cut.is_err(), "a {MAX_HEAD_LEN6}-byte prefix parses differently");
+    let Ok(p) = full else { return };
+    assert!(usize::from(p.ip_len) <= frame_len.max(usize::from(u16::MAX)));
+    assert!(usize::from(p.l4_off) <= frame_len);
+    let src: [u8; 16] = head[8..24].try_into().expect("16 bytes");
+    assert_eq!(p.tuple.src, crate::tuple::Addr::v6_from_bytes(&src));
+    assert!(p.tuple.is_v6() && p.tuple.dst.is_v6());
 }
 
 const ADDRS: [u32; 4] = [0xc000_0201, 0xc633_6402, 0xcb00_7101, 0x0a00_0001];
@@ -202,6 +223,67 @@ fn packet(inp: &mut Input) -> Vec<u8> {
     }
 }
 
+/// The IPv6 form of a packet [`packet`] built: addresses
+/// `2001:db8::a.b.c.d`, ICMP as ICMPv6 (queries to echo and node
+/// information, errors to their ICMPv6 kinds quoting the IPv6 form of
+/// their quote, any other type to one of neighbour discovery's), and with
+/// `ext` a hop-by-hop and a destination options header in front. Bytes
+/// too short for an IPv4 header stay as they are.
+fn to_ipv6(p: &[u8], ext: bool) -> Vec<u8> {
+    let ihl = usize::from(p.first().map_or(0, |b| b & 0x0f)) * 4;
+    if p.len() < 20 || ihl < 20 || p.len() < ihl {
+        return p.to_vec();
+    }
+    let addr6 = |at: usize| {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        a[12..].copy_from_slice(&p[at..at + 4]);
+        a
+    };
+    let mut proto = p[9];
+    let mut l4 = p[ihl..].to_vec();
+    if proto == 1 {
+        proto = 58;
+        let ty = l4.first().copied().unwrap_or(0);
+        let ty6 = match ty {
+            8 => 128,
+            0 => 129,
+            13 => 139,
+            14 => 140,
+            3 => 1,
+            4 => 2,
+            11 => 3,
+            12 => 4,
+            5 => 137,
+            t => 130 + t % 7,
+        };
+        if let Some(b) = l4.first_mut() {
+            *b = ty6;
+        }
+        if ty6 < 128 && l4.len() > 8 {
+            let inner = to_ipv6(&l4[8..], false);
+            l4.truncate(8);
+            l4.extend_from_slice(&inner);
+        }
+    }
+    let mut rest = Vec::with_capacity(16 + l4.len());
+    let first = if ext {
+        rest.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
+        rest.extend_from_slice(&[proto, 0, 1, 4, 0, 0, 0, 0]);
+        0
+    } else {
+        proto
+    };
+    rest.extend_from_slice(&l4);
+    let mut v6 = vec![0x60, 0, 0, 0];
+    v6.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+    v6.extend_from_slice(&[first, 64]);
+    v6.extend_from_slice(&addr6(12));
+    v6.extend_from_slice(&addr6(16));
+    v6.extend_from_slice(&rest);
+    v6
+}
+
 /// An SCTP packet: a tag from a small set (so that tags match), one to
 /// three chunks of the types the tracker tells apart, INIT and INIT ACK
 /// with their fixed part.
@@ -311,7 +393,7 @@ impl World {
         assert_eq!(nodes, nated, "reply nodes and NATed entries");
         for (r, e) in &linked {
             let reply = t.reply_of(*r).expect("linked");
-            for tuple in [e.orig(), reply] {
+            for tuple in [t.orig_of(*r).expect("linked"), reply] {
                 let found = t.lookup(&tuple, self.now);
                 if let Some((f, _)) = found {
                     assert!(!f.expired(self.now));
@@ -323,7 +405,7 @@ impl World {
         }
         // What `Tracker::dump` shows, formatted into one reused buffer.
         let mut buf = [0u8; MAX_LINE_LEN];
-        for (r, e) in t.entries(self.now) {
+        for (r, e) in t.entries(self.now).into_iter().filter(|(_, e)| !e.is_v6()) {
             let nat = t.reply_of(r).map(|x| x.key()).filter(|_| e.status.has_any(Status::NAT_MASK));
             let n = format_entry(&mut buf, &e, self.now, 1, None, nat).expect("a line fits MAX_LINE_LEN");
             let line = core::str::from_utf8(&buf[..n]).expect("a line is text");
@@ -391,13 +473,17 @@ pub fn track_input(data: &[u8]) {
     while !inp.is_empty() && steps < 256 {
         steps += 1;
         let before = w.t.count();
-        match inp.u8() % 8 {
+        let op = inp.u8();
+        // The high bits of a packet step: the packet's IPv6 form, with
+        // extension headers.
+        let family = |p: Vec<u8>| if op & 0x80 != 0 { to_ipv6(&p, op & 0x40 != 0) } else { p };
+        match op % 8 {
             0..=2 => {
-                let p = packet(&mut inp);
+                let p = family(packet(&mut inp));
                 w.t.packet(&p, w.now);
             }
             3 => {
-                let p = packet(&mut inp);
+                let p = family(packet(&mut inp));
                 let nat = inp.u8();
                 if let Tracked::Attached(a) = w.t.track(&p, w.now) {
                     if a.unconfirmed {
