@@ -82,6 +82,7 @@ fn tcp_packet(
         l4: L4Info::Tcp(seg),
         ip_len: (40 + len) as u16,
         l4_off: 20,
+        quoted: None,
     }
 }
 
@@ -96,6 +97,7 @@ fn udp_packet(src: u32, sport: u16, dst: u32, dport: u16) -> Packet {
         l4: L4Info::Udp,
         ip_len: 128,
         l4_off: 20,
+        quoted: None,
     }
 }
 

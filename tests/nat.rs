@@ -201,7 +201,7 @@ proptest! {
         let got = parse(&err, err.len()).unwrap();
         prop_assert_eq!(got.tuple.dst, orig.src);
         prop_assert_eq!(got.tuple.src, orig.dst);
-        prop_assert_eq!(got.l4, L4Info::Icmp(IcmpInfo::Error { inner: orig }));
+        prop_assert_eq!((got.l4, got.quoted), (L4Info::Icmp(IcmpInfo::Error), Some(orig)));
         prop_assert!(checksums_ok(&err));
         prop_assert_eq!(checksum(&err[28..48]), 0, "inner IP checksum");
         if quote_all {
@@ -232,7 +232,7 @@ proptest! {
         translate(&mut err, Manip::Src, &orig).unwrap();
         let got = parse(&err, err.len()).unwrap();
         prop_assert_eq!((got.tuple.src, got.tuple.dst), (orig.dst, orig.src));
-        prop_assert_eq!(got.l4, L4Info::Icmp(IcmpInfo::Error { inner: orig }));
+        prop_assert_eq!((got.l4, got.quoted), (L4Info::Icmp(IcmpInfo::Error), Some(orig)));
         prop_assert!(checksums_ok(&err));
         prop_assert_eq!(checksum(&err[28..48]), 0, "inner IP checksum");
     }

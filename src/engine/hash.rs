@@ -23,6 +23,7 @@ struct State {
 }
 
 impl State {
+    #[inline(always)]
     fn round(&mut self) {
         self.v0 = self.v0.wrapping_add(self.v1);
         self.v1 = self.v1.rotate_left(13) ^ self.v0;
@@ -36,6 +37,7 @@ impl State {
         self.v2 = self.v2.rotate_left(32);
     }
 
+    #[inline(always)]
     fn compress(&mut self, m: u64) {
         self.v3 ^= m;
         self.round();
@@ -44,6 +46,7 @@ impl State {
 }
 
 impl State {
+    #[inline(always)]
     fn new(key: &HashKey) -> State {
         State {
             v0: key.k0 ^ 0x736f_6d65_7073_6575,
@@ -53,6 +56,7 @@ impl State {
         }
     }
 
+    #[inline(always)]
     fn finish(mut self) -> u64 {
         self.v2 ^= 0xff;
         self.round();
@@ -76,6 +80,7 @@ pub fn siphash_words(key: &HashKey, w0: u64, w1: u64) -> u64 {
 
 /// SipHash-1-3 of `words`, equal to [`siphash`] of their little-endian
 /// bytes (IPv6 flows hash five words).
+#[inline(never)]
 pub fn siphash_slice(key: &HashKey, words: &[u64]) -> u64 {
     let mut s = State::new(key);
     for &w in words {

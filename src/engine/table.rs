@@ -26,7 +26,7 @@
 use core::ops::Range;
 
 use crate::entry::{Entry, Status};
-use crate::tuple::{Dir, Keys, Tuple, KEY_V6};
+use crate::tuple::{Dir, Keys, Tuple};
 use crate::Millis;
 
 /// Where entries live. One `Store` view serves one stripe; the kernel
@@ -504,7 +504,9 @@ impl<'a, S: Store> Stripe<'a, S> {
 
     /// Searches `bucket` for `keys`; `nat_aware`: a NATed entry matches
     /// only by its original tuple (its reply is in the reply chains),
-    /// else by the inverse too.
+    /// else by the inverse too. An IPv4 lookup never matches an IPv6
+    /// entry on the two in-entry words ([`crate::tuple::KEY_V6`]), so only IPv6
+    /// lookups look at address words, in their own loop.
     #[inline(always)]
     fn search(
         &self,
@@ -513,6 +515,34 @@ impl<'a, S: Store> Stripe<'a, S> {
         now: Millis,
         searched: &mut usize,
         nat_aware: bool,
+    ) -> Option<(S::Ref, Dir)> {
+        if keys.addrs6.is_some() {
+            return self.search6(bucket, keys, now, searched, nat_aware);
+        }
+        self.search_loop(bucket, keys, now, searched, nat_aware, false)
+    }
+
+    #[inline(never)]
+    fn search6(
+        &self,
+        bucket: usize,
+        keys: &Keys,
+        now: Millis,
+        searched: &mut usize,
+        nat_aware: bool,
+    ) -> Option<(S::Ref, Dir)> {
+        self.search_loop(bucket, keys, now, searched, nat_aware, true)
+    }
+
+    #[inline(always)]
+    fn search_loop(
+        &self,
+        bucket: usize,
+        keys: &Keys,
+        now: Millis,
+        searched: &mut usize,
+        nat_aware: bool,
+        v6: bool,
     ) -> Option<(S::Ref, Dir)> {
         // An entry matches in reply direction when its original tuple is
         // the inverse of `t`; compute that once, and compare tuples (as
@@ -536,7 +566,7 @@ impl<'a, S: Store> Stripe<'a, S> {
                 None
             };
             if let Some(dir) = dir {
-                if live(e, now) && (b & KEY_V6 == 0 || self.same_addrs6(r, keys, dir)) {
+                if live(e, now) && (!v6 || self.same_addrs6(r, keys, dir)) {
                     return Some((r, dir));
                 }
             }
@@ -547,7 +577,7 @@ impl<'a, S: Store> Stripe<'a, S> {
 
     /// An IPv6 entry that matched on its two in-entry words: whether its
     /// address words are the lookup's too.
-    #[inline(never)]
+    #[inline]
     fn same_addrs6(&self, r: S::Ref, keys: &Keys, dir: Dir) -> bool {
         let have = self.store.addrs6(r);
         have.is_some() && have == keys.addrs6_for(dir)

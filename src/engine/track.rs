@@ -104,7 +104,10 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
         // Neither a query nor an error: nothing can ever track it.
         L4Info::Icmp(Icmp::Other) => Err(Invalid::IcmpNotNew),
         L4Info::Icmp(Icmp::Untracked) => Err(Invalid::Untracked),
-        L4Info::Icmp(Icmp::Error { inner }) => {
+        L4Info::Icmp(Icmp::Error) => {
+            let Some(inner) = pkt.quoted else {
+                return Err(Invalid::IcmpErrorBadInner);
+            };
             if let L4::Icmp { ty, .. } = inner.l4 {
                 if inner.proto == proto::ICMP && icmp::is_error(ty) {
                     return Err(Invalid::IcmpErrorInError);
@@ -421,7 +424,7 @@ fn new_entry(pkt: &Packet, now: Millis, cfg: &impl Settings) -> Result<Entry, In
         L4Info::Icmp(Icmp::Query) => (ProtoState::Icmp, icmp::new(&pkt.tuple, cfg)?),
         L4Info::Icmp(Icmp::Other) => return Err(Invalid::IcmpNotNew),
         L4Info::Icmp(Icmp::Untracked) => return Err(Invalid::Untracked),
-        L4Info::Icmp(Icmp::Error { .. }) => return Err(Invalid::IcmpErrorUnknown),
+        L4Info::Icmp(Icmp::Error) => return Err(Invalid::IcmpErrorUnknown),
         L4Info::Other => (ProtoState::Generic, generic::new(cfg)),
     };
     // Only invertible tuples get entries (an ICMP non-query has no reply).
@@ -648,6 +651,7 @@ mod tests {
             l4: L4Info::Tcp(syn),
             ip_len: 40,
             l4_off: 20,
+            quoted: None,
         };
         let mut e = new_entry(&pkt, 0, &cfg).unwrap();
         // Before confirmation the timeout runs from confirmation.

@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(p.len(), len);
         let parsed = parse(&p, p.len()).unwrap();
         assert_eq!(parsed.tuple.dst, LAN);
-        assert_eq!(parsed.l4, L4Info::Icmp(IcmpInfo::Error { inner: orig }));
+        assert_eq!((parsed.l4, parsed.quoted), (L4Info::Icmp(IcmpInfo::Error), Some(orig)));
         assert_eq!(checksum(&p[..20]), 0);
         assert_eq!(checksum(&p[20..]), 0);
         assert_eq!(checksum(&p[28..48]), 0, "inner ip checksum");

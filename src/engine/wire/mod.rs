@@ -155,16 +155,16 @@ pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     if ip.is_fragment() {
         return Err(Invalid::Fragment);
     }
+    // At most 60: the header length is 4 bits of words.
+    let l4_off = u16::try_from(ip.header_len()).unwrap_or(u16::MAX);
     let (l4, info) = match ip.protocol() {
         proto::TCP => parse_tcp(ip.payload(), l4_len)?,
         proto::UDP => parse_udp(ip.payload(), l4_len)?,
-        proto::ICMP => parse_icmp(ip.payload())?,
+        proto::ICMP => return parse_icmp(&ip, ip_len, l4_off),
         other => parse_other(other, &ip, l4_len)?,
     };
     let tuple = Tuple { src: Addr::V4(ip.src()), dst: Addr::V4(ip.dst()), proto: ip.protocol(), l4 };
-    // At most 60: the header length is 4 bits of words.
-    let l4_off = u16::try_from(ip.header_len()).unwrap_or(u16::MAX);
-    Ok(Packet { tuple, l4: info, ip_len, l4_off })
+    Ok(Packet { tuple, l4: info, ip_len, l4_off, quoted: None })
 }
 
 /// TCP: the header (with options) must lie inside the segment, whose real
@@ -250,15 +250,18 @@ fn parse_dccp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
 /// ICMP: queries and their answers carry type, code and id in the tuple;
 /// errors carry id 0 and the quoted packet's tuple; other types are left
 /// to the ICMP rules, which refuse them.
-fn parse_icmp(seg: &[u8]) -> Result<(L4, L4Info), Invalid> {
-    let icmp = Icmp::new_checked(seg).map_err(|_| Invalid::BadL4Header)?;
+fn parse_icmp(ip: &Ipv4<'_>, ip_len: u16, l4_off: u16) -> Result<Packet, Invalid> {
+    let icmp = Icmp::new_checked(ip.payload()).map_err(|_| Invalid::BadL4Header)?;
     let (ty, code) = (icmp.msg_type(), icmp.code());
-    if icmp::is_error(ty) {
-        let inner = parse_quoted(icmp.data())?;
-        return Ok((L4::Icmp { ty, code, id: 0 }, L4Info::Icmp(IcmpInfo::Error { inner })));
-    }
-    let kind = if icmp_inverse_type(ty).is_some() { IcmpInfo::Query } else { IcmpInfo::Other };
-    Ok((L4::Icmp { ty, code, id: icmp.ident() }, L4Info::Icmp(kind)))
+    let (l4, kind, quoted) = if icmp::is_error(ty) {
+        (L4::Icmp { ty, code, id: 0 }, IcmpInfo::Error, Some(parse_quoted(icmp.data())?))
+    } else if icmp_inverse_type(ty).is_some() {
+        (L4::Icmp { ty, code, id: icmp.ident() }, IcmpInfo::Query, None)
+    } else {
+        (L4::Icmp { ty, code, id: icmp.ident() }, IcmpInfo::Other, None)
+    };
+    let tuple = Tuple { src: Addr::V4(ip.src()), dst: Addr::V4(ip.dst()), proto: proto::ICMP, l4 };
+    Ok(Packet { tuple, l4: L4Info::Icmp(kind), ip_len, l4_off, quoted })
 }
 
 /// Layer-4 bytes an ICMP error must quote after the inner IP header to be
@@ -504,14 +507,14 @@ pub(crate) mod tests {
             proto: proto::UDP,
             l4: L4::Ports { sport: 53000, dport: 53 },
         };
-        assert_eq!(p.l4, L4Info::Icmp(IcmpInfo::Error { inner }));
+        assert_eq!((p.l4, p.quoted), (L4Info::Icmp(IcmpInfo::Error), Some(inner)));
     }
 
     #[test]
     fn every_icmp_error_type_parses_the_quote() {
         for ty in [3, 4, 5, 11, 12] {
             let p = parse(&with_u8(&ICMP_PORT_UNREACH, 20, ty)).unwrap();
-            assert!(matches!(p.l4, L4Info::Icmp(IcmpInfo::Error { .. })), "type {ty}");
+            assert!(matches!(p.l4, L4Info::Icmp(IcmpInfo::Error)) && p.quoted.is_some(), "type {ty}");
         }
     }
 
@@ -522,15 +525,14 @@ pub(crate) mod tests {
         p.extend_from_slice(&TCP_SYN[..28]);
         let total = p.len() as u16;
         let p = with_u16(&p, 2, total);
-        let inner = parse(&p).unwrap();
-        let L4Info::Icmp(IcmpInfo::Error { inner }) = inner.l4 else { panic!() };
+        let inner = parse(&p).unwrap().quoted.unwrap();
         assert_eq!(inner.l4, L4::Ports { sport: 32775, dport: 22 });
         assert_eq!(inner.proto, proto::TCP);
 
         let mut p = ICMP_PORT_UNREACH[..28].to_vec();
         p.extend_from_slice(&ICMP_ECHO[..28]);
         let p = with_u16(&p, 2, total);
-        let L4Info::Icmp(IcmpInfo::Error { inner }) = parse(&p).unwrap().l4 else { panic!() };
+        let inner = parse(&p).unwrap().quoted.unwrap();
         assert_eq!(inner.l4, L4::Icmp { ty: 8, code: 0, id: 0x1234 });
 
         // Unknown inner protocol: addresses only.
@@ -539,7 +541,7 @@ pub(crate) mod tests {
         p.extend_from_slice(&[0; 4]);
         let total = p.len() as u16;
         let p = with_u16(&p, 2, total);
-        let L4Info::Icmp(IcmpInfo::Error { inner }) = parse(&p).unwrap().l4 else { panic!() };
+        let inner = parse(&p).unwrap().quoted.unwrap();
         assert_eq!(inner, Tuple { src: crate::tuple::Addr::V4(A), dst: crate::tuple::Addr::V4(B), proto: 47, l4: L4::None });
     }
 
@@ -580,13 +582,13 @@ pub(crate) mod tests {
     fn icmp_error_quote_needs_what_linux_reads() {
         // TCP/UDP: the ports (4 bytes) are enough, as nf_ct_get_tuple_ports.
         let four = with_u16(&ICMP_PORT_UNREACH[..52], 2, 52);
-        let L4Info::Icmp(IcmpInfo::Error { inner }) = parse(&four).unwrap().l4 else { panic!() };
+        let inner = parse(&four).unwrap().quoted.unwrap();
         assert_eq!(inner.l4, L4::Ports { sport: 53000, dport: 53 });
         // Another protocol: the addresses alone (no layer-4 bytes).
         let mut gre = ICMP_PORT_UNREACH[..48].to_vec();
         gre[28 + 9] = 47;
         let gre = with_u16(&gre, 2, 48);
-        let L4Info::Icmp(IcmpInfo::Error { inner }) = parse(&gre).unwrap().l4 else { panic!() };
+        let inner = parse(&gre).unwrap().quoted.unwrap();
         assert_eq!((inner.proto, inner.l4), (47, L4::None));
         // ICMP: the whole 8-byte header (icmp_pkt_to_tuple).
         let mut p = ICMP_PORT_UNREACH[..28].to_vec();

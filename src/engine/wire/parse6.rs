@@ -48,10 +48,11 @@ pub fn parse_packet6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     };
     let l4_len = frame_len.saturating_sub(off);
     let seg = head.get(off..).unwrap_or_default();
+    let mut quoted = None;
     let (l4, info) = match protocol {
         proto::TCP => parse_tcp(seg, l4_len)?,
         proto::UDP => parse_udp(seg, l4_len)?,
-        proto::ICMPV6 => parse_icmpv6(&ip, seg, l4_len)?,
+        proto::ICMPV6 => parse_icmpv6(&ip, seg, l4_len, &mut quoted)?,
         proto::ICMP => parse_icmp_in6(seg)?,
         proto::UDPLITE => parse_udplite(seg, l4_len)?,
         proto::SCTP => parse_sctp(seg, l4_len, off)?,
@@ -65,6 +66,7 @@ pub fn parse_packet6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
         l4: info,
         ip_len: u16::try_from(frame_len).unwrap_or(u16::MAX),
         l4_off: u16::try_from(off).unwrap_or(u16::MAX),
+        quoted,
     })
 }
 
@@ -74,7 +76,8 @@ pub fn parse_packet6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
 /// carry the quoted packet's tuple; informational messages carry type,
 /// code and id (echo and node information queries open entries, every
 /// other type is refused when it would).
-fn parse_icmpv6(ip: &Ipv6<'_>, seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
+/// An error's quoted tuple goes to `quoted`.
+fn parse_icmpv6(ip: &Ipv6<'_>, seg: &[u8], l4_len: usize, quoted: &mut Option<Tuple>) -> Result<(L4, L4Info), Invalid> {
     let msg = seg.get(..l4_len.min(seg.len())).unwrap_or_default();
     let icmp = Icmpv6::new_checked(msg).map_err(|_| Invalid::BadL4Header)?;
     let (ty, code) = (icmp.msg_type(), icmp.code());
@@ -88,8 +91,8 @@ fn parse_icmpv6(ip: &Ipv6<'_>, seg: &[u8], l4_len: usize) -> Result<(L4, L4Info)
     };
     match quote {
         Quote::Packet(q) => {
-            let inner = quoted_tuple(q)?;
-            Ok((L4::Icmp { ty, code, id: 0 }, L4Info::Icmp(IcmpInfo::Error { inner })))
+            *quoted = Some(quoted_tuple(q)?);
+            Ok((L4::Icmp { ty, code, id: 0 }, L4Info::Icmp(IcmpInfo::Error)))
         }
         Quote::BadRedirect => Err(Invalid::Icmpv6BadRedirect),
         Quote::None => {
