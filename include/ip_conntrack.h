@@ -107,6 +107,7 @@ const unsigned int IPCT_NF_ACCEPT = NF_ACCEPT;
 const unsigned int IPCT_SOCKADDR_IN_LEN = sizeof(struct sockaddr_in);
 const unsigned int IPCT_NF_DROP = NF_DROP;
 const u8 IPCT_NFPROTO_IPV4 = NFPROTO_IPV4;
+const u8 IPCT_NFPROTO_IPV6 = NFPROTO_IPV6;
 const u8 IPCT_PF_INET = PF_INET;
 const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
 #endif

@@ -68,6 +68,12 @@ bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
  */
 bool ipct_skb_l4_csum_partial_bad(struct sk_buff *skb, unsigned int hook,
 				  unsigned int l4off, unsigned int len, u8 proto);
+/* Both for IPv6 (the pseudo-header of nf_ip6_checksum). */
+bool ipct_skb_l4_csum_bad6(struct sk_buff *skb, unsigned int hook,
+			   unsigned int l4off, u8 proto);
+bool ipct_skb_l4_csum_partial_bad6(struct sk_buff *skb, unsigned int hook,
+				   unsigned int l4off, unsigned int len,
+				   u8 proto);
 /*
  * Whether the SCTP CRC32c of @skb (common header at @l4off from the network
  * header) is wrong, checked as 6.12's sctp_error: only for CHECKSUM_NONE
@@ -89,6 +95,23 @@ struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
 unsigned int ipct_cache_object_size(struct kmem_cache *cache);
 void *ipct_cache_alloc(struct kmem_cache *cache);
 void ipct_cache_free(struct kmem_cache *cache, void *obj);
+
+/*
+ * The cache of IPv6 entries: @size bytes for Rust, then the word at
+ * offsetof(struct nf_conn, status), always (nf_defrag_ipv6 reads it of
+ * every packet carrying an entry), then the four address words (32 bytes,
+ * 8-byte aligned, at *@addrs_at), then @extra bytes (counters, at
+ * *@extra_at when @extra). Hardware-cache aligned. NULL when the status
+ * word would overlap what Rust uses.
+ */
+struct kmem_cache *ipct_cache_create6(const char *name, unsigned int size,
+				      unsigned int align, unsigned int extra,
+				      unsigned int *addrs_at,
+				      unsigned int *extra_at);
+/* An IPv6 entry with its status word zeroed (not a template, no NAT). */
+void *ipct_cache_alloc6(struct kmem_cache *cache);
+/* Sets IPS_CONFIRMED in an IPv6 entry's status word. */
+void ipct_status_confirmed6(void *obj);
 void ipct_cache_destroy(struct kmem_cache *cache);
 
 /* Clock (when HZ does not divide 1000) and logging. */
@@ -122,7 +145,7 @@ void ipct_dwork_cancel_sync(struct ipct_dwork *w);
 /*
  * One table per network namespace (table.rs), kept in net_generic. At
  * namespace setup @init builds the table and stores it in *@slot (after
- * enabling nf_defrag_ipv4 there); at exit @exit tears it down (then
+ * enabling nf_defrag_ipv4 and nf_defrag_ipv6 there); at exit @exit tears it down (then
  * defragmentation is disabled again). Register before the hooks so that the
  * table exists whenever they run.
  *

@@ -61,12 +61,9 @@ pub enum Kind {
     Flow,
     /// The inverse of the tuple an ICMP error quotes: relate the error to
     /// that flow. The flow's destination in the matching direction must be
-    /// the error's destination `outer_dst` (Linux refuses errors that would
-    /// relate a third host to the flow).
-    IcmpError {
-        /// The error's own destination address.
-        outer_dst: Addr,
-    },
+    /// the error's own destination (the packet's: Linux refuses errors
+    /// that would relate a third host to the flow).
+    IcmpError,
 }
 
 impl Lookup {
@@ -118,9 +115,7 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
             let tuple = inner.invert().ok_or(Invalid::IcmpErrorUnknown)?;
             Ok(Lookup::new(
                 &tuple,
-                Kind::IcmpError {
-                    outer_dst: pkt.tuple.dst,
-                },
+                Kind::IcmpError,
             ))
         }
     }
@@ -263,8 +258,8 @@ fn decide<S: Store>(
     stats: &mut impl Count,
 ) -> Decision<S::Ref> {
     let decision = match (lookup.kind, found) {
-        (Kind::IcmpError { outer_dst }, Some((r, dir))) => related(stripe, r, dir, outer_dst),
-        (Kind::IcmpError { .. }, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),
+        (Kind::IcmpError, Some((r, dir))) => related(stripe, r, dir, pkt.tuple.dst),
+        (Kind::IcmpError, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),
         (Kind::Flow, Some((r, dir))) => existing(stripe, bucket, r, dir, pkt, now, cfg),
         (Kind::Flow, None) => Decision::New,
     };

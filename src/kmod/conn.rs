@@ -79,6 +79,19 @@ static COUNTED_CACHE: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut(
 /// Where the counters of an entry of `COUNTED_CACHE` start (bytes from
 /// the object's start); set before that cache is published.
 static COUNTERS_AT: AtomicUsize = AtomicUsize::new(0);
+/// The caches of IPv6 entries (`ip_conntrack6`, `ip_conntrack6_acct`):
+/// the status word at `offsetof(struct nf_conn, status)`, then the
+/// address words at `ADDRS_AT6`, then (counted) the counters at
+/// `COUNTERS_AT6`.
+static CACHE6: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut());
+static COUNTED_CACHE6: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut());
+static ADDRS_AT6: AtomicUsize = AtomicUsize::new(0);
+static COUNTERS_AT6: AtomicUsize = AtomicUsize::new(0);
+
+/// [`Conn::kind`]: the entry has counters.
+const KIND_COUNTED: u8 = 1;
+/// [`Conn::kind`]: an IPv6 entry (from `CACHE6` or `COUNTED_CACHE6`).
+const KIND_V6: u8 = 2;
 
 /// One direction's counters in an entry that counts.
 #[repr(C)]
@@ -173,14 +186,59 @@ impl Cache {
             size,
             counted_size
         );
-        // INVARIANT: both caches are published, and `COUNTERS_AT` set.
-        Ok(Self { _private: () })
+        let this = Self { _private: () };
+        // Dropping `this` on failure destroys whatever was published.
+        Self::new6(size, align, extra)?;
+        // INVARIANT: the caches are published, and the offsets set.
+        Ok(this)
+    }
+
+    /// Creates and publishes the IPv6 caches.
+    fn new6(size: u32, align: u32, extra: u32) -> Result {
+        let (mut addrs, mut addrs_c, mut at) = (0u32, 0u32, 0u32);
+        // SAFETY: 'static C string names; size and align describe `Conn`;
+        // the out-parameters are valid `unsigned int`s to write.
+        let (c, counted) = unsafe {
+            (
+                ffi::ipct_cache_create6(c_str!("ip_conntrack6").as_char_ptr(), size, align, 0, &mut addrs, ptr::null_mut()),
+                ffi::ipct_cache_create6(
+                    c_str!("ip_conntrack6_acct").as_char_ptr(),
+                    size,
+                    align,
+                    extra,
+                    &mut addrs_c,
+                    &mut at,
+                ),
+            )
+        };
+        let to_usize = |v: u32| usize::try_from(v).unwrap_or(0);
+        let (addrs, addrs_c, at) = (to_usize(addrs), to_usize(addrs_c), to_usize(at));
+        let fits = |a: usize| a % 8 == 0 && a >= core::mem::size_of::<Conn>();
+        if c.is_null() || counted.is_null() || addrs != addrs_c || !fits(addrs) || !fits(at) || at < addrs + 32 {
+            // SAFETY: created just now (if at all) and not published.
+            unsafe {
+                for p in [c, counted] {
+                    if !p.is_null() {
+                        ffi::ipct_cache_destroy(p);
+                    }
+                }
+            }
+            return Err(ENOMEM);
+        }
+        ADDRS_AT6.store(addrs, Ordering::Relaxed);
+        COUNTERS_AT6.store(at, Ordering::Relaxed);
+        CACHE6.store(c, Ordering::Release);
+        COUNTED_CACHE6.store(counted, Ordering::Release);
+        // SAFETY: live caches.
+        let (objsize, counted_size) = unsafe { (ffi::ipct_cache_object_size(c), ffi::ipct_cache_object_size(counted)) };
+        pr_info!("IPv6 entry cache: {} bytes per entry, {} with counters\n", objsize, counted_size);
+        Ok(())
     }
 }
 
 impl Drop for Cache {
     fn drop(&mut self) {
-        for cache in [&CACHE, &COUNTED_CACHE] {
+        for cache in [&CACHE, &COUNTED_CACHE, &CACHE6, &COUNTED_CACHE6] {
             let c = cache.swap(ptr::null_mut(), Ordering::AcqRel);
             if !c.is_null() {
                 // SAFETY: `c` is a live cache (type invariant) and no entry
@@ -302,9 +360,11 @@ pub(crate) struct Conn {
     /// The reference count (`skb->_nfct` points here).
     general: Opaque<ffi::nf_conntrack>,
     confirmed: AtomicBool,
-    /// Came from the counted cache: has [`AtomicCounters`] at
-    /// `COUNTERS_AT` (never changes).
-    counted: bool,
+    /// [`KIND_COUNTED`]: came from a counted cache, has
+    /// [`AtomicCounters`] at `COUNTERS_AT` (`COUNTERS_AT6`);
+    /// [`KIND_V6`]: an IPv6 entry, with its address words at `ADDRS_AT6`.
+    /// Never changes.
+    kind: u8,
     /// What update events last reported (`change_summary`), written under
     /// the stripe lock; in what was padding.
     reported: AtomicU16,
@@ -331,14 +391,29 @@ impl Conn {
     /// Allocates an entry of `stripe` with one reference (the caller's),
     /// with zeroed counters when `counted`. `None` when out of memory or
     /// without a cache. Only the table calls this (it counts the entry).
-    pub(crate) fn alloc(stripe: &StripeCell, entry: Entry, counted: bool) -> Option<ConnRef> {
-        let cache = if counted { &COUNTED_CACHE } else { &CACHE }.load(Ordering::Acquire);
+    /// `addrs6`: an IPv6 entry's address words (from the IPv6 caches).
+    pub(crate) fn alloc(stripe: &StripeCell, entry: Entry, counted: bool, addrs6: Option<[u64; 4]>) -> Option<ConnRef> {
+        let v6 = addrs6.is_some();
+        let cache = match (v6, counted) {
+            (false, false) => &CACHE,
+            (false, true) => &COUNTED_CACHE,
+            (true, false) => &CACHE6,
+            (true, true) => &COUNTED_CACHE6,
+        }
+        .load(Ordering::Acquire);
         if cache.is_null() {
             return None;
         }
-        // SAFETY: `cache` is a live cache (`Cache` invariant).
-        let p = unsafe { ffi::ipct_cache_alloc(cache) }.cast::<Conn>();
+        let p = if v6 {
+            // SAFETY: `cache` is a live IPv6 cache (`Cache` invariant).
+            unsafe { ffi::ipct_cache_alloc6(cache) }
+        } else {
+            // SAFETY: `cache` is a live cache (`Cache` invariant).
+            unsafe { ffi::ipct_cache_alloc(cache) }
+        }
+        .cast::<Conn>();
         let p = NonNull::new(p)?;
+        let kind = if counted { KIND_COUNTED } else { 0 } | if v6 { KIND_V6 } else { 0 };
         // SAFETY: `p` is a fresh object of the size and alignment of
         // `Conn`, ours alone until published; one of the counted cache
         // also has room for the counters at `COUNTERS_AT` (`Cache`
@@ -349,15 +424,21 @@ impl Conn {
                 Conn {
                     general: Opaque::uninit(),
                     confirmed: AtomicBool::new(false),
-                    counted,
+                    kind,
                     reported: AtomicU16::new(if counted { COUNTED } else { 0 }),
                     stripe: NonNull::from(stripe),
                     linked: UnsafeCell::new(Linked { next: None, entry }),
                     nat: AtomicPtr::new(ptr::null_mut()),
                 },
             );
+            if let Some(a) = addrs6 {
+                // An IPv6 object has its address words there (`Cache`
+                // invariant), 8-byte aligned.
+                let at = p.as_ptr().cast::<u8>().add(ADDRS_AT6.load(Ordering::Relaxed));
+                ptr::write(at.cast::<[u64; 4]>(), a);
+            }
             if counted {
-                let at = p.as_ptr().cast::<u8>().add(COUNTERS_AT.load(Ordering::Relaxed));
+                let at = p.as_ptr().cast::<u8>().add(Self::counters_at(kind));
                 let zero = || AtomicCounters { packets: AtomicU64::new(0), bytes: AtomicU64::new(0) };
                 ptr::write(at.cast::<[AtomicCounters; 2]>(), [zero(), zero()]);
             }
@@ -367,13 +448,38 @@ impl Conn {
         Some(ConnRef(ConnPtr(p)))
     }
 
+    /// Where the counters of an entry of `kind` start.
+    fn counters_at(kind: u8) -> usize {
+        if kind & KIND_V6 != 0 { &COUNTERS_AT6 } else { &COUNTERS_AT }.load(Ordering::Relaxed)
+    }
+
+    /// An IPv6 entry's address words ([`crate::table::Store::addrs6`]).
+    #[inline]
+    pub(crate) fn addrs6(&self) -> Option<[u64; 4]> {
+        if self.kind & KIND_V6 == 0 {
+            return None;
+        }
+        let at = ADDRS_AT6.load(Ordering::Relaxed);
+        // SAFETY: an IPv6 entry is an object of an IPv6 cache with its
+        // address words written at `at` by `alloc` before it was
+        // published, never written again, 8-byte aligned (`Cache`
+        // invariant).
+        Some(unsafe { (self as *const Conn).cast::<u8>().add(at).cast::<[u64; 4]>().read() })
+    }
+
+    /// Whether this is an IPv6 entry.
+    #[inline]
+    pub(crate) fn is_v6(&self) -> bool {
+        self.kind & KIND_V6 != 0
+    }
+
     /// The counters of an entry that counts (original, reply).
     #[inline]
     fn counters(&self) -> Option<&[AtomicCounters; 2]> {
-        if !self.counted {
+        if self.kind & KIND_COUNTED == 0 {
             return None;
         }
-        let at = COUNTERS_AT.load(Ordering::Relaxed);
+        let at = Self::counters_at(self.kind);
         // SAFETY: a counted entry is an object of the counted cache, with
         // its counters initialised at `at` by `alloc` and alive as long
         // as the entry (`Cache` invariant); they are only used atomically.
@@ -407,7 +513,7 @@ impl Conn {
 
     /// Whether the entry counts packets.
     pub(crate) fn counts(&self) -> bool {
-        self.counted
+        self.kind & KIND_COUNTED != 0
     }
 
     /// Both directions' counters, if the entry counts.
@@ -459,6 +565,12 @@ impl Conn {
     /// stripe lock, when it links the entry.
     pub(crate) fn set_confirmed(&self) {
         self.confirmed.store(true, Ordering::Release);
+        if self.is_v6() {
+            // SAFETY: an IPv6 object always has the word at
+            // `offsetof(struct nf_conn, status)` (`ipct_cache_create6`).
+            unsafe { ffi::ipct_status_confirmed6(self.general.get().cast()) };
+            return;
+        }
         // SAFETY: `general` is at the start of the entry's slab object,
         // which the helper extends past `nf_conn.status` whenever it keeps
         // a shadow of that word (and otherwise leaves alone).
@@ -866,7 +978,7 @@ pub(crate) unsafe fn destroy(ct: *mut ffi::nf_conntrack) {
     // stripe and table outlive it.
     let table = NonNull::from(unsafe { (*p).table() });
     // SAFETY: as above.
-    let counted = unsafe { (*p).counted };
+    let kind = unsafe { (*p).kind };
     // SAFETY: as above; a non-null `nat` came from `KBox::into_raw` and is
     // unlinked from any reply chain (before the table's reference went).
     let nat = unsafe { (*p).nat.load(Ordering::Acquire) };
@@ -874,7 +986,13 @@ pub(crate) unsafe fn destroy(ct: *mut ffi::nf_conntrack) {
         // SAFETY: see above; nothing else refers to it any more.
         drop(unsafe { KBox::from_raw(nat) });
     }
-    let cache = if counted { &COUNTED_CACHE } else { &CACHE }.load(Ordering::Acquire);
+    let cache = match (kind & KIND_V6 != 0, kind & KIND_COUNTED != 0) {
+        (false, false) => &CACHE,
+        (false, true) => &COUNTED_CACHE,
+        (true, false) => &CACHE6,
+        (true, true) => &COUNTED_CACHE6,
+    }
+    .load(Ordering::Acquire);
     // SAFETY: the object came from `cache`, which lives while entries do
     // (`Cache` invariant); `Conn` needs no drop glue (plain data).
     unsafe { ffi::ipct_cache_free(cache, p.cast()) };
@@ -936,6 +1054,14 @@ pub(crate) fn attach(skb: &mut SkbMut<'_>, c: ConnRef, ctinfo: CtInfo) -> Option
     let addr = unsafe { p.as_conn() }.nfct() as usize;
     skb.set_nfct(addr | ctinfo as usize);
     old
+}
+
+/// Marks a packet that carries nothing as untracked (`IP_CT_UNTRACKED`,
+/// no entry, no reference).
+pub(crate) fn set_untracked(skb: &mut SkbMut<'_>) {
+    if skb.nfct() == 0 {
+        skb.set_nfct(ffi::IPCT_CT_UNTRACKED);
+    }
 }
 
 /// Detaches the packet's entry, if any: the caller gets its reference.

@@ -28,6 +28,7 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_tuple.h>
 
@@ -133,6 +134,32 @@ bool ipct_skb_l4_csum_partial_bad(struct sk_buff *skb, unsigned int hook,
 				   NFPROTO_IPV4) != 0;
 }
 
+bool ipct_skb_l4_csum_bad6(struct sk_buff *skb, unsigned int hook,
+			   unsigned int l4off, u8 proto)
+{
+	unsigned int dataoff = skb_network_offset(skb) + l4off;
+
+	if (proto == IPPROTO_UDP) {
+		__sum16 check, *p;
+
+		p = skb_header_pointer(skb, dataoff + offsetof(struct udphdr, check),
+				       sizeof(check), &check);
+		if (!p || !*p)
+			return false;
+	}
+	return nf_checksum(skb, hook, dataoff, proto, NFPROTO_IPV6) != 0;
+}
+
+bool ipct_skb_l4_csum_partial_bad6(struct sk_buff *skb, unsigned int hook,
+				   unsigned int l4off, unsigned int len,
+				   u8 proto)
+{
+	unsigned int dataoff = skb_network_offset(skb) + l4off;
+
+	return nf_checksum_partial(skb, hook, dataoff, len, proto,
+				   NFPROTO_IPV6) != 0;
+}
+
 bool ipct_skb_sctp_csum_bad(struct sk_buff *skb, unsigned int l4off)
 {
 	unsigned int dataoff = skb_network_offset(skb) + l4off;
@@ -218,6 +245,45 @@ struct kmem_cache *ipct_cache_create(const char *name, unsigned int size,
 		end += extra;
 	}
 	return kmem_cache_create(name, end, align, flags, NULL);
+}
+
+struct kmem_cache *ipct_cache_create6(const char *name, unsigned int size,
+				      unsigned int align, unsigned int extra,
+				      unsigned int *addrs_at,
+				      unsigned int *extra_at)
+{
+	size_t off = offsetof(struct nf_conn, status);
+	unsigned int end;
+
+	if (off < size) {
+		pr_err("ip_conntrack: nf_conn.status at %zu overlaps the %u-byte entry\n",
+		       off, size);
+		return NULL;
+	}
+	end = ALIGN(off + sizeof(unsigned long), __alignof__(u64));
+	*addrs_at = end;
+	end += 4 * sizeof(u64);
+	if (extra) {
+		end = ALIGN(end, __alignof__(u64));
+		*extra_at = end;
+		end += extra;
+	}
+	return kmem_cache_create(name, end, align, SLAB_HWCACHE_ALIGN, NULL);
+}
+
+void *ipct_cache_alloc6(struct kmem_cache *cache)
+{
+	void *obj = kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
+
+	if (obj)
+		*(unsigned long *)(obj + offsetof(struct nf_conn, status)) = 0;
+	return obj;
+}
+
+void ipct_status_confirmed6(void *obj)
+{
+	set_bit(IPS_CONFIRMED_BIT,
+		(unsigned long *)(obj + offsetof(struct nf_conn, status)));
 }
 
 void *ipct_cache_alloc(struct kmem_cache *cache)
@@ -360,13 +426,20 @@ static int __net_init ipct_tables_net_init(struct net *net)
 	ret = nf_defrag_ipv4_enable(net);
 	if (ret)
 		return ret;
+	ret = nf_defrag_ipv6_enable(net);
+	if (ret) {
+		nf_defrag_ipv4_disable(net);
+		return ret;
+	}
 	mutex_lock(&ipct_tables_mutex);
 	ret = ipct_table_init(net, &slot->table);
 	if (!ret)
 		list_add(&slot->list, &ipct_table_list);
 	mutex_unlock(&ipct_tables_mutex);
-	if (ret)
+	if (ret) {
+		nf_defrag_ipv6_disable(net);
 		nf_defrag_ipv4_disable(net);
+	}
 	return ret;
 }
 
@@ -381,6 +454,7 @@ static void __net_exit ipct_tables_net_exit(struct net *net)
 		ipct_table_exit(net, slot->table);
 	}
 	slot->table = NULL;
+	nf_defrag_ipv6_disable(net);
 	nf_defrag_ipv4_disable(net);
 }
 

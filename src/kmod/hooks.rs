@@ -286,6 +286,11 @@ pub(crate) fn ops<H: Hook>() -> ffi::nf_hook_ops {
     }
 }
 
+/// The C description of hook `H` for IPv6.
+pub(crate) fn ops6<H: Hook>() -> ffi::nf_hook_ops {
+    ffi::nf_hook_ops { pf: ffi::IPCT_NFPROTO_IPV6, ..ops::<H>() }
+}
+
 /// A set of hooks registered in every current and future network namespace.
 ///
 /// # Invariants

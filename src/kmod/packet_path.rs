@@ -85,6 +85,76 @@ fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) 
     }
 }
 
+/// PRE_ROUTING / LOCAL_OUT for IPv6: the same steps with the IPv6 parse.
+/// Left untracked (ICMPv6 neighbour discovery, MLD): `_nfct` =
+/// `IP_CT_UNTRACKED`, as 6.12's `nf_ct_set(skb, NULL, IP_CT_UNTRACKED)`.
+/// A packet carrying anything (an entry of either family, or untracked)
+/// is left alone, as for IPv4.
+fn track_hook6(pkt: &mut Packet<'_>) -> Verdict {
+    let Some(table) = pkt.table() else {
+        return Verdict::ACCEPT;
+    };
+    let hook = pkt.hooknum();
+    let Some(mut skb) = pkt.skb() else {
+        return Verdict::ACCEPT;
+    };
+    if skb.nfct() != 0 {
+        table.stats().inc(Counter::Ignore);
+        return Verdict::ACCEPT;
+    }
+    track6(table, &mut skb, hook, &mut table.stats().counter())
+}
+
+#[inline(never)]
+fn track6(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) -> Verdict {
+    let mut buf = [MaybeUninit::<u8>::uninit(); wire::parse6::MAX_HEAD_LEN6];
+    let Some((head, frame)) = skb.head(&mut buf) else {
+        track::count_invalid(stats, Invalid::BadIpHeader);
+        return Verdict::ACCEPT;
+    };
+    let parsed = packet::parse6(head, frame);
+    let pkt = match &parsed {
+        Ok(p) => p,
+        Err(why) => return invalid(stats, *why, false, None),
+    };
+    if hook == PRE_ROUTING && settings::checksum() && checksum_bad6(skb, pkt) {
+        return invalid(stats, Invalid::BadL4Header, false, Some(pkt));
+    }
+    match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
+        Tracked::Attach(held, ctinfo) => {
+            let c = held.notified_counting(ctinfo, skb);
+            drop(conn::attach(skb, c, ctinfo));
+            Verdict::ACCEPT
+        }
+        Tracked::Invalid(why) => invalid(stats, why, true, Some(pkt)),
+        Tracked::Untracked => {
+            conn::set_untracked(skb);
+            Verdict::ACCEPT
+        }
+        Tracked::Drop(DropReason::TableFull) => {
+            warn_table_full();
+            Verdict::DROP
+        }
+        Tracked::Drop(DropReason::NoMemory | DropReason::InsertFailed) => Verdict::DROP,
+    }
+}
+
+/// [`checksum_bad`] for IPv6 (TCP, UDP, ICMPv6; UDP-Lite and DCCP over
+/// their coverage; SCTP), the transport header at the parse's offset.
+fn checksum_bad6(skb: &SkbMut<'_>, pkt: &packet::Packet) -> bool {
+    let off = u32::from(pkt.l4_off);
+    match pkt.l4 {
+        packet::L4Info::UdpLite { cscov } => skb.l4_checksum_partial_bad6(PRE_ROUTING, off, cscov, proto::UDP),
+        packet::L4Info::Dccp(d) => skb.l4_checksum_partial_bad6(PRE_ROUTING, off, d.cscov, proto::DCCP),
+        packet::L4Info::Sctp(_) => skb.sctp_checksum_bad(off),
+        packet::L4Info::Tcp(_) | packet::L4Info::Udp => skb.l4_checksum_bad6(PRE_ROUTING, off, pkt.tuple.proto),
+        packet::L4Info::Icmp(_) if pkt.tuple.proto == proto::ICMPV6 => {
+            skb.l4_checksum_bad6(PRE_ROUTING, off, proto::ICMPV6)
+        }
+        _ => false,
+    }
+}
+
 /// `NF_INET_PRE_ROUTING`.
 const PRE_ROUTING: u8 = ffi::nf_inet_hooks_NF_INET_PRE_ROUTING as u8;
 
@@ -253,12 +323,40 @@ impl Hook for ConfirmIn {
     }
 }
 
-/// The module's hooks, in the order nf_conntrack registers its own.
-pub(crate) fn hook_ops() -> [ffi::nf_hook_ops; 4] {
+/// Tracks IPv6 packets arriving from the network.
+struct ConntrackIn6;
+
+impl Hook for ConntrackIn6 {
+    const POINT: HookPoint = HookPoint::PreRouting;
+    const PRIORITY: i32 = priority::CONNTRACK;
+    fn run(pkt: &mut Packet<'_>) -> Verdict {
+        track_hook6(pkt)
+    }
+}
+
+/// Tracks locally generated IPv6 packets.
+struct ConntrackLocal6;
+
+impl Hook for ConntrackLocal6 {
+    const POINT: HookPoint = HookPoint::LocalOut;
+    const PRIORITY: i32 = priority::CONNTRACK;
+    fn run(pkt: &mut Packet<'_>) -> Verdict {
+        track_hook6(pkt)
+    }
+}
+
+/// The module's hooks, in the order nf_conntrack registers its own; the
+/// IPv6 ones at 6.12's `ipv6_conntrack_ops` priorities (-200, as IPv4's
+/// -200; confirmation last), the confirmation the same for both families.
+pub(crate) fn hook_ops() -> [ffi::nf_hook_ops; 8] {
     [
         hooks::ops::<ConntrackIn>(),
         hooks::ops::<ConntrackLocal>(),
         hooks::ops::<ConfirmOut>(),
         hooks::ops::<ConfirmIn>(),
+        hooks::ops6::<ConntrackIn6>(),
+        hooks::ops6::<ConntrackLocal6>(),
+        hooks::ops6::<ConfirmOut>(),
+        hooks::ops6::<ConfirmIn>(),
     ]
 }

@@ -89,6 +89,10 @@ fn show_record(seq: &mut SeqFile, table: &Table, at: DumpPos) -> Option<DumpPos>
     let now = conn::now();
     let mut line = [0u8; MAX_LINE_LEN];
     let (_, next) = table.dump_step(at, 0, now, |e, c| {
+        // The classic file is IPv4 only.
+        if c.is_v6() {
+            return true;
+        }
         match format_entry(&mut line, e, now, c.use_count(), c.read_counters().as_ref(), c.nat_reply()) {
             Ok(n) => seq.write(line.get(..n).unwrap_or_default()),
             // Cannot happen: MAX_LINE_LEN bytes hold any line.

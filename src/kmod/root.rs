@@ -128,7 +128,7 @@ struct IpConntrack {
     _nat_table: nat_table::Table,
     _nat_targets: xt_target::Registration,
     _matches: xt_match::Registration,
-    _hooks: hooks::Registration<4>,
+    _hooks: hooks::Registration<8>,
     /// The NAT hooks and lookup lists; after the hooks, before the tables
     /// (NAT state is freed with the entries).
     _nat: knat::Registration,

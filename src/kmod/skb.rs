@@ -115,6 +115,20 @@ impl<'a> Skb<'a> {
         unsafe { ffi::ipct_skb_l4_csum_bad(self.ptr.as_ptr(), u32::from(hook), l4off, proto) }
     }
 
+    /// [`Self::l4_checksum_bad`] for IPv6.
+    pub(crate) fn l4_checksum_bad6(&self, hook: u8, l4off: u32, proto: u8) -> bool {
+        // SAFETY: as in `l4_checksum_bad`.
+        unsafe { ffi::ipct_skb_l4_csum_bad6(self.ptr.as_ptr(), u32::from(hook), l4off, proto) }
+    }
+
+    /// [`Self::l4_checksum_partial_bad`] for IPv6.
+    pub(crate) fn l4_checksum_partial_bad6(&self, hook: u8, l4off: u32, len: u16, proto: u8) -> bool {
+        // SAFETY: as in `l4_checksum_bad`.
+        unsafe {
+            ffi::ipct_skb_l4_csum_partial_bad6(self.ptr.as_ptr(), u32::from(hook), l4off, u32::from(len), proto)
+        }
+    }
+
     /// [`Self::l4_checksum_bad`] over the first `len` bytes of layer 4
     /// (`nf_checksum_partial`).
     pub(crate) fn l4_checksum_partial_bad(&self, hook: u8, l4off: u32, len: u16, proto: u8) -> bool {

@@ -223,6 +223,13 @@ impl Store for Slab<'_> {
         }
     }
 
+    fn addrs6(&self, r: ConnPtr) -> Option<[u64; 4]> {
+        // SAFETY: `r` is alive (linked in this stripe or held by the
+        // caller, as every reference the engine passes); its address
+        // words never change.
+        unsafe { r.as_conn() }.addrs6()
+    }
+
     // Reply nodes belong to entries of any stripe: only their NAT state is
     // touched, which needs no entry lock (`NatExt`).
 
@@ -393,11 +400,7 @@ impl driver::Shell for Shell<'_> {
     }
 
     fn alloc(&mut self, s: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Held> {
-        // IPv6 objects are not built yet: the IPv6 hooks are not registered.
-        if addrs6.is_some() {
-            return None;
-        }
-        let conn = self.table.new_conn(s, e)?;
+        let conn = self.table.new_conn(s, e, addrs6)?;
         let note = Note::new(None, conn.counts());
         Some(Held { conn, note })
     }
@@ -704,9 +707,10 @@ impl Table {
     /// caller's), counted by a reservation ([`Table::reserve`]) the caller
     /// made, with counters if `ip_conntrack_acct` is 1 now. `None` when
     /// out of memory; the reservation is given back then.
-    pub(crate) fn new_conn(&self, s: u32, e: Entry) -> Option<ConnRef> {
+    /// `addrs6`: an IPv6 entry's address words.
+    pub(crate) fn new_conn(&self, s: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<ConnRef> {
         let counted = crate::settings::acct();
-        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e, counted));
+        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e, counted, addrs6));
         if c.is_none() {
             self.unreserve();
         }
@@ -897,7 +901,7 @@ impl Table {
             return Err(Error::NoMemory);
         }
         // On failure `new_conn` gives the reservation back.
-        let c = self.new_conn(s, e).ok_or(Error::NoMemory)?;
+        let c = self.new_conn(s, e, None).ok_or(Error::NoMemory)?;
         bind(&c)?;
         let mut stats = crate::stats::Stats::ZERO;
         let outcome = driver::confirm(&mut self.shell(), s, c.ptr(), now, &mut stats);

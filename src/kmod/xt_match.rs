@@ -57,6 +57,10 @@ pub(crate) trait Match {
     /// Decides at rule insertion whether the rule data is acceptable. An
     /// error refuses the rule; log why first.
     fn check(info: &Self::Info) -> Result;
+    /// [`Match::check`] for an `ip6tables` rule.
+    fn check6(info: &Self::Info) -> Result {
+        Self::check(info)
+    }
     /// Whether the packet matches. Runs in softirq or process context
     /// under `rcu_read_lock()`: must not sleep.
     fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool;
@@ -128,6 +132,31 @@ unsafe extern "C" fn check_adapter<M: Match>(par: *const ffi::xt_mtchk_param) ->
     }
 }
 
+/// [`check_adapter`] of the IPv6 registration ([`Match::check6`]).
+///
+/// # Safety
+///
+/// As [`check_adapter`].
+unsafe extern "C" fn check_adapter6<M: Match>(par: *const ffi::xt_mtchk_param) -> c_int {
+    // SAFETY: as in `check_adapter`.
+    let matchinfo = unsafe { (*par).matchinfo };
+    // SAFETY: as in `check_adapter`.
+    let info = unsafe { &*matchinfo.cast_const().cast::<M::Info>() };
+    match M::check6(info) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// [`xt_match_of`] for `ip6tables`.
+fn xt_match6_of<M: Match>() -> Result<ffi::xt_match> {
+    Ok(ffi::xt_match {
+        family: ffi::IPCT_NFPROTO_IPV6.into(),
+        checkentry: Some(check_adapter6::<M>),
+        ..xt_match_of::<M>()?
+    })
+}
+
 /// The C description of match `M` for IPv4 (`.me` is set at registration).
 fn xt_match_of<M: Match>() -> Result<ffi::xt_match> {
     let mut name: [c_char; 29] = [0; 29];
@@ -195,13 +224,17 @@ impl Drop for Registration {
 /// 1-3. Without `conntrack`, iptables 1.8 falls back to `state` revision 0
 /// for `-m state` (how the tests exercise that path).
 pub(crate) fn register() -> Result<Registration> {
-    let mut matches = KVec::with_capacity(4, GFP_KERNEL)?;
+    let mut matches = KVec::with_capacity(8, GFP_KERNEL)?;
     matches.push(xt_match_of::<StateV0>()?, GFP_KERNEL)?;
+    matches.push(xt_match6_of::<StateV0>()?, GFP_KERNEL)?;
     // SAFETY: reads a module parameter (a plain bool, read-only at runtime).
     if unsafe { ffi::ipct_xt_param_conntrack_match() } {
         matches.push(xt_match_of::<ConntrackV1>()?, GFP_KERNEL)?;
         matches.push(xt_match_of::<ConntrackV2>()?, GFP_KERNEL)?;
         matches.push(xt_match_of::<ConntrackV3>()?, GFP_KERNEL)?;
+        matches.push(xt_match6_of::<ConntrackV1>()?, GFP_KERNEL)?;
+        matches.push(xt_match6_of::<ConntrackV2>()?, GFP_KERNEL)?;
+        matches.push(xt_match6_of::<ConntrackV3>()?, GFP_KERNEL)?;
     } else {
         pr_info!("conntrack_match=0: only the state match (revision 0) is registered\n");
     }
@@ -358,6 +391,16 @@ macro_rules! conntrack_revision {
 
             fn check(info: &Self::Info) -> Result {
                 ctmatch::check(info).map_err(refused)
+            }
+
+            fn check6(info: &Self::Info) -> Result {
+                use ctmatch::flag;
+                let addrs = flag::ORIGSRC | flag::ORIGDST | flag::REPLSRC | flag::REPLDST;
+                if info.match_flags & addrs != 0 {
+                    pr_info!("conntrack: IPv6 address options (--ctorigsrc, --ctorigdst, --ctreplsrc, --ctrepldst) are not supported\n");
+                    return Err(EINVAL);
+                }
+                Self::check(info)
             }
 
             fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {
