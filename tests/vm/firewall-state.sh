@@ -450,6 +450,9 @@ ip6_pass() {
     in_client ip -6 neigh flush all
     in_server ip -6 neigh flush all
     check "ping6 client -> server" in_client ping -6 -c 1 -W 2 "$S6"
+    # Fragments are reassembled (nf_defrag_ipv6) before tracking: the
+    # echo request is NEW, its fragmented reply ESTABLISHED.
+    check "fragmented ping6 (3000 bytes) client -> server" in_client ping -6 -c 1 -W 2 -s 3000 "$S6"
     reply=$(exchange6 tcp 8080 hello world)
     check_eq "tcp client -> server: reply" "$reply" world
     check_eq "tcp client -> server: request" "$(cat /tmp/fw6-server.8080)" hello
