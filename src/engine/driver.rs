@@ -128,11 +128,33 @@ pub enum Tracked<H> {
 /// still holding the evicted entry).
 const MORE_EVICTIONS: u32 = 2;
 
-/// Tracks a parsed packet (PRE_ROUTING / LOCAL_OUT). Inlined into each
-/// hook (the IPv4 and the IPv6 one): a shared out-of-line copy costs the
-/// IPv4 packet its call and argument passing.
+/// Tracks a parsed packet (PRE_ROUTING / LOCAL_OUT).
 #[inline(always)]
 pub fn track<S: Shell>(
+    shell: &mut S,
+    pkt: &Packet,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut impl Count,
+) -> Tracked<S::Held> {
+    track_in::<S, false>(shell, pkt, now, cfg, stats)
+}
+
+/// [`track`] for a hook of the other family (the kernel's IPv6 hooks):
+/// the same steps in a copy of their own, so that each hook's copy has
+/// one caller and is inlined there whole, as with one family.
+#[inline(always)]
+pub fn track_other<S: Shell>(
+    shell: &mut S,
+    pkt: &Packet,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut impl Count,
+) -> Tracked<S::Held> {
+    track_in::<S, true>(shell, pkt, now, cfg, stats)
+}
+
+fn track_in<S: Shell, const COPY: bool>(
     shell: &mut S,
     pkt: &Packet,
     now: Millis,

@@ -84,7 +84,7 @@ impl Lookup {
 
 /// Stateless checks and what to look up; no lock is needed. An error is a
 /// packet the caller counts as INVALID (see [`count_invalid`]).
-#[inline]
+#[inline(always)]
 pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
     let flow = Lookup::new(&pkt.tuple, Kind::Flow);
     match pkt.l4 {
@@ -195,6 +195,7 @@ pub enum Decision<R> {
 
 /// Tracks one packet under the stripe lock. `bucket` is the lookup's
 /// bucket within `stripe`; `lookup` comes from [`prepare`] for this packet.
+#[inline(always)]
 pub fn process<S: Store>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,

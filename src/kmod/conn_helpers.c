@@ -109,8 +109,9 @@ const void *ipct_skb_head(const struct sk_buff *skb, void *buf,
 	return skb_header_pointer(skb, off, n, buf);
 }
 
-bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
-			  unsigned int l4off, u8 proto)
+/* nf_checksum of family @pf, as udp_error and tcp_error call it. */
+static bool l4_csum_bad(struct sk_buff *skb, unsigned int hook,
+			unsigned int l4off, u8 proto, u8 pf)
 {
 	unsigned int dataoff = skb_network_offset(skb) + l4off;
 
@@ -122,42 +123,34 @@ bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 		if (!p || !*p)
 			return false;
 	}
-	return nf_checksum(skb, hook, dataoff, proto, NFPROTO_IPV4) != 0;
+	return nf_checksum(skb, hook, dataoff, proto, pf) != 0;
 }
 
-bool ipct_skb_l4_csum_partial_bad(struct sk_buff *skb, unsigned int hook,
-				  unsigned int l4off, unsigned int len, u8 proto)
+bool ipct_skb_l4_csum_bad(struct sk_buff *skb, unsigned int hook,
+			  unsigned int l4off, u8 proto)
 {
-	unsigned int dataoff = skb_network_offset(skb) + l4off;
-
-	return nf_checksum_partial(skb, hook, dataoff, len, proto,
-				   NFPROTO_IPV4) != 0;
+	return l4_csum_bad(skb, hook, l4off, proto, NFPROTO_IPV4);
 }
 
 bool ipct_skb_l4_csum_bad6(struct sk_buff *skb, unsigned int hook,
 			   unsigned int l4off, u8 proto)
 {
-	unsigned int dataoff = skb_network_offset(skb) + l4off;
+	return l4_csum_bad(skb, hook, l4off, proto, NFPROTO_IPV6);
+}
 
-	if (proto == IPPROTO_UDP) {
-		__sum16 check, *p;
-
-		p = skb_header_pointer(skb, dataoff + offsetof(struct udphdr, check),
-				       sizeof(check), &check);
-		if (!p || !*p)
-			return false;
-	}
-	return nf_checksum(skb, hook, dataoff, proto, NFPROTO_IPV6) != 0;
+bool ipct_skb_l4_csum_partial_bad(struct sk_buff *skb, unsigned int hook,
+				  unsigned int l4off, unsigned int len, u8 proto)
+{
+	return nf_checksum_partial(skb, hook, skb_network_offset(skb) + l4off,
+				   len, proto, NFPROTO_IPV4) != 0;
 }
 
 bool ipct_skb_l4_csum_partial_bad6(struct sk_buff *skb, unsigned int hook,
 				   unsigned int l4off, unsigned int len,
 				   u8 proto)
 {
-	unsigned int dataoff = skb_network_offset(skb) + l4off;
-
-	return nf_checksum_partial(skb, hook, dataoff, len, proto,
-				   NFPROTO_IPV6) != 0;
+	return nf_checksum_partial(skb, hook, skb_network_offset(skb) + l4off,
+				   len, proto, NFPROTO_IPV6) != 0;
 }
 
 bool ipct_skb_sctp_csum_bad(struct sk_buff *skb, unsigned int l4off)

@@ -33,10 +33,66 @@ use crate::stats::{Count, Counter};
 use crate::track::{self, TABLE_FULL_MSG};
 use crate::tuple::proto;
 use crate::wire;
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 
+/// What the tracking hook does differently for each address family (the
+/// rest of its steps are shared, instantiated once per family).
+trait Family {
+    /// IPv6: the driver's copy for the other family
+    /// ([`driver::track_other`]).
+    const V6: bool;
+    /// The buffer the packet's first bytes are copied into, when they are
+    /// not linear: as many as the family's parse reads.
+    type Buf: AsMut<[MaybeUninit<u8>]>;
+    /// An uninitialised [`Family::Buf`].
+    fn buf() -> Self::Buf;
+    /// The engine's parse.
+    fn parse(head: &[u8], frame: usize) -> Result<packet::Packet, Invalid>;
+    /// Whether the layer-4 checksum is wrong (PRE_ROUTING).
+    fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool;
+}
+
+/// IPv4.
+struct V4;
+
+impl Family for V4 {
+    const V6: bool = false;
+    type Buf = [MaybeUninit<u8>; wire::MAX_HEAD_LEN];
+    #[inline(always)]
+    fn buf() -> Self::Buf {
+        [MaybeUninit::uninit(); wire::MAX_HEAD_LEN]
+    }
+    #[inline(always)]
+    fn parse(head: &[u8], frame: usize) -> Result<packet::Packet, Invalid> {
+        packet::parse(head, frame)
+    }
+    #[inline(always)]
+    fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
+        checksum_bad(skb, head, pkt)
+    }
+}
+
+/// IPv6: the parse walks the extension headers (and reads more bytes for
+/// them); ICMPv6 neighbour discovery and MLD come back untracked.
+struct V6;
+
+impl Family for V6 {
+    const V6: bool = true;
+    type Buf = [MaybeUninit<u8>; wire::parse6::MAX_HEAD_LEN6];
+    fn buf() -> Self::Buf {
+        [MaybeUninit::uninit(); wire::parse6::MAX_HEAD_LEN6]
+    }
+    fn parse(head: &[u8], frame: usize) -> Result<packet::Packet, Invalid> {
+        packet::parse6(head, frame)
+    }
+    fn checksum_bad(skb: &SkbMut<'_>, _: &[u8], pkt: &packet::Packet) -> bool {
+        checksum_bad6(skb, pkt)
+    }
+}
+
 /// PRE_ROUTING / LOCAL_OUT.
-fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
+fn track_hook<F: Family>(pkt: &mut Packet<'_>) -> Verdict {
     let Some(table) = pkt.table() else {
         return Verdict::ACCEPT;
     };
@@ -46,87 +102,43 @@ fn track_hook(pkt: &mut Packet<'_>) -> Verdict {
     };
     if skb.nfct() != 0 {
         // Seen already (loopback), attached by the stack (ICMP errors,
-        // REJECT's RSTs), or marked untracked.
+        // REJECT's RSTs), or marked untracked; for IPv6 also an entry of
+        // either family: left alone.
         table.stats().inc(Counter::Ignore);
         return Verdict::ACCEPT;
     }
-    track(table, &mut skb, hook, &mut table.stats().counter())
+    track::<F>(table, &mut skb, hook, &mut table.stats().counter())
 }
 
-fn track(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) -> Verdict {
-    let mut buf = [MaybeUninit::<u8>::uninit(); wire::MAX_HEAD_LEN];
-    let Some((head, frame)) = skb.head(&mut buf) else {
+fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) -> Verdict {
+    let mut buf = F::buf();
+    let Some((head, frame)) = skb.head(buf.as_mut()) else {
         track::count_invalid(stats, Invalid::BadIpHeader);
         return Verdict::ACCEPT;
     };
     // Borrowed where it was parsed: a packet is not copied around.
-    let parsed = packet::parse(head, frame);
+    let parsed = F::parse(head, frame);
     let pkt = match &parsed {
         Ok(p) => p,
         Err(why) => return invalid(stats, *why, false, None),
     };
-    if hook == PRE_ROUTING && settings::checksum() && checksum_bad(skb, head, pkt) {
+    if hook == PRE_ROUTING && settings::checksum() && F::checksum_bad(skb, head, pkt) {
         return invalid(stats, Invalid::BadL4Header, false, Some(pkt));
     }
-    match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
+    let tracked = if F::V6 {
+        driver::track_other(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
+    } else {
+        driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
+    };
+    match tracked {
         Tracked::Attach(held, ctinfo) => {
             let c = held.notified_counting(ctinfo, skb);
             drop(conn::attach(skb, c, ctinfo));
             Verdict::ACCEPT
         }
         Tracked::Invalid(why) => invalid(stats, why, true, Some(pkt)),
-        // Only IPv6 packets are left untracked; this hook sees IPv4.
-        Tracked::Untracked => Verdict::ACCEPT,
-        Tracked::Drop(DropReason::TableFull) => {
-            warn_table_full();
-            Verdict::DROP
-        }
-        Tracked::Drop(DropReason::NoMemory | DropReason::InsertFailed) => Verdict::DROP,
-    }
-}
-
-/// PRE_ROUTING / LOCAL_OUT for IPv6: the same steps with the IPv6 parse.
-/// Left untracked (ICMPv6 neighbour discovery, MLD): `_nfct` =
-/// `IP_CT_UNTRACKED`, as 6.12's `nf_ct_set(skb, NULL, IP_CT_UNTRACKED)`.
-/// A packet carrying anything (an entry of either family, or untracked)
-/// is left alone, as for IPv4.
-fn track_hook6(pkt: &mut Packet<'_>) -> Verdict {
-    let Some(table) = pkt.table() else {
-        return Verdict::ACCEPT;
-    };
-    let hook = pkt.hooknum();
-    let Some(mut skb) = pkt.skb() else {
-        return Verdict::ACCEPT;
-    };
-    if skb.nfct() != 0 {
-        table.stats().inc(Counter::Ignore);
-        return Verdict::ACCEPT;
-    }
-    track6(table, &mut skb, hook, &mut table.stats().counter())
-}
-
-#[inline(never)]
-fn track6(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) -> Verdict {
-    let mut buf = [MaybeUninit::<u8>::uninit(); wire::parse6::MAX_HEAD_LEN6];
-    let Some((head, frame)) = skb.head(&mut buf) else {
-        track::count_invalid(stats, Invalid::BadIpHeader);
-        return Verdict::ACCEPT;
-    };
-    let parsed = packet::parse6(head, frame);
-    let pkt = match &parsed {
-        Ok(p) => p,
-        Err(why) => return invalid(stats, *why, false, None),
-    };
-    if hook == PRE_ROUTING && settings::checksum() && checksum_bad6(skb, pkt) {
-        return invalid(stats, Invalid::BadL4Header, false, Some(pkt));
-    }
-    match driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats) {
-        Tracked::Attach(held, ctinfo) => {
-            let c = held.notified_counting(ctinfo, skb);
-            drop(conn::attach(skb, c, ctinfo));
-            Verdict::ACCEPT
-        }
-        Tracked::Invalid(why) => invalid(stats, why, true, Some(pkt)),
+        // ICMPv6 neighbour discovery, MLD: as 6.12's
+        // `nf_ct_set(skb, NULL, IP_CT_UNTRACKED)`.
         Tracked::Untracked => {
             conn::set_untracked(skb);
             Verdict::ACCEPT
@@ -141,6 +153,7 @@ fn track6(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count)
 
 /// [`checksum_bad`] for IPv6 (TCP, UDP, ICMPv6; UDP-Lite and DCCP over
 /// their coverage; SCTP), the transport header at the parse's offset.
+#[inline(never)]
 fn checksum_bad6(skb: &SkbMut<'_>, pkt: &packet::Packet) -> bool {
     let off = u32::from(pkt.l4_off);
     match pkt.l4 {
@@ -279,25 +292,25 @@ fn confirm_hook(pkt: &mut Packet<'_>) -> Verdict {
     }
 }
 
-/// Tracks packets arriving from the network.
-struct ConntrackIn;
+/// Tracks packets of family `F` arriving from the network.
+struct ConntrackIn<F>(PhantomData<F>);
 
-impl Hook for ConntrackIn {
+impl<F: Family> Hook for ConntrackIn<F> {
     const POINT: HookPoint = HookPoint::PreRouting;
     const PRIORITY: i32 = priority::CONNTRACK;
     fn run(pkt: &mut Packet<'_>) -> Verdict {
-        track_hook(pkt)
+        track_hook::<F>(pkt)
     }
 }
 
-/// Tracks locally generated packets.
-struct ConntrackLocal;
+/// Tracks locally generated packets of family `F`.
+struct ConntrackLocal<F>(PhantomData<F>);
 
-impl Hook for ConntrackLocal {
+impl<F: Family> Hook for ConntrackLocal<F> {
     const POINT: HookPoint = HookPoint::LocalOut;
     const PRIORITY: i32 = priority::CONNTRACK;
     fn run(pkt: &mut Packet<'_>) -> Verdict {
-        track_hook(pkt)
+        track_hook::<F>(pkt)
     }
 }
 
@@ -323,39 +336,17 @@ impl Hook for ConfirmIn {
     }
 }
 
-/// Tracks IPv6 packets arriving from the network.
-struct ConntrackIn6;
-
-impl Hook for ConntrackIn6 {
-    const POINT: HookPoint = HookPoint::PreRouting;
-    const PRIORITY: i32 = priority::CONNTRACK;
-    fn run(pkt: &mut Packet<'_>) -> Verdict {
-        track_hook6(pkt)
-    }
-}
-
-/// Tracks locally generated IPv6 packets.
-struct ConntrackLocal6;
-
-impl Hook for ConntrackLocal6 {
-    const POINT: HookPoint = HookPoint::LocalOut;
-    const PRIORITY: i32 = priority::CONNTRACK;
-    fn run(pkt: &mut Packet<'_>) -> Verdict {
-        track_hook6(pkt)
-    }
-}
-
 /// The module's hooks, in the order nf_conntrack registers its own; the
 /// IPv6 ones at 6.12's `ipv6_conntrack_ops` priorities (-200, as IPv4's
 /// -200; confirmation last), the confirmation the same for both families.
 pub(crate) fn hook_ops() -> [ffi::nf_hook_ops; 8] {
     [
-        hooks::ops::<ConntrackIn>(),
-        hooks::ops::<ConntrackLocal>(),
+        hooks::ops::<ConntrackIn<V4>>(),
+        hooks::ops::<ConntrackLocal<V4>>(),
         hooks::ops::<ConfirmOut>(),
         hooks::ops::<ConfirmIn>(),
-        hooks::ops6::<ConntrackIn6>(),
-        hooks::ops6::<ConntrackLocal6>(),
+        hooks::ops6::<ConntrackIn<V6>>(),
+        hooks::ops6::<ConntrackLocal<V6>>(),
         hooks::ops6::<ConfirmOut>(),
         hooks::ops6::<ConfirmIn>(),
     ]
