@@ -141,7 +141,7 @@ done
 check_match "sysctl(8) reads a knob" "$(sysctl net.ipv4.netfilter.ip_conntrack_udp_timeout 2>&1)" \
     '^net\.ipv4\.netfilter\.ip_conntrack_udp_timeout = 30$'
 count=$(ls "$NF" | grep -c '^ip_conntrack_')
-check_eq "37 knobs under net.ipv4.netfilter" "$count" 37
+check_eq "38 knobs under net.ipv4.netfilter" "$count" 38
 missing=
 for f in "$NF"/ip_conntrack_*; do
     name=$(basename "$f")
