@@ -395,16 +395,16 @@ impl Keys {
     /// layer-4 word and the four address words).
     #[inline(always)]
     pub fn flow_hash(&self, key: &HashKey) -> u64 {
-        match self.addrs6 {
-            None => {
-                let [w0, w1] = match self.inv {
-                    Some(inv) if inv < self.key => inv,
-                    _ => self.key,
-                };
-                siphash_words(key, w0, w1)
+        if self.key[1] & KEY_V6 != 0 {
+            if let Some(a) = self.addrs6 {
+                return self.flow_hash6(key, &a);
             }
-            Some(a) => self.flow_hash6(key, &a),
         }
+        let [w0, w1] = match self.inv {
+            Some(inv) if inv < self.key => inv,
+            _ => self.key,
+        };
+        siphash_words(key, w0, w1)
     }
 
     #[inline(never)]
