@@ -728,52 +728,67 @@ mod tests {
         str::from_utf8(&buf[..n]).unwrap().into()
     }
 
-    /// Lines as 6.12's nf_conntrack printed them for the same flows
-    /// (tests/vm/differential.sh's traffic, captured from the reference
-    /// kernel's /proc/net/nf_conntrack; addresses of 192.0.2.0/24 and
-    /// 198.51.100.0/24).
+    /// Lines 6.12's nf_conntrack printed (the reference kernel's
+    /// /proc/net/nf_conntrack after tests/vm/differential.sh's traffic,
+    /// and after a ping6 and a UDP datagram over IPv6), made again from
+    /// entries in the same state.
     #[test]
     fn nf_lines_as_6_12_prints_them() {
         let cfg = Config::DEFAULT;
-        let mut e = syn_sent();
-        let ProtoState::Tcp(tcp) = &mut e.proto else { panic!() };
-        tcp.update(Dir::Reply, &seg(TcpFlags::SYN | TcpFlags::ACK, 1000, 2), &mut e.status, &cfg);
-        tcp.update(Dir::Original, &seg(TcpFlags::ACK, 2, 1001), &mut e.status, &cfg);
-        e.deadline = 431_999_000;
+        let c = 0xc000_022d; // 192.0.2.45
+        let t = |p, l4| Tuple { src: c, dst: B, proto: p, l4 };
+        let ports = L4::Ports { sport: 40035, dport: 7035 };
+        let mut e = Entry::new(t(proto::TCP, ports), Status::default(), 0, ProtoState::Generic);
+        let syn = seg(TcpFlags::SYN, 1000, 0);
+        let mut tcp = Tcp::new(&syn, &cfg).unwrap();
+        tcp.update(Dir::Original, &syn, &mut e.status, &cfg);
+        tcp.update(Dir::Reply, &seg(TcpFlags::SYN | TcpFlags::ACK, 5000, 1001), &mut e.status, &cfg);
+        tcp.update(Dir::Original, &seg(TcpFlags::ACK, 1001, 5001), &mut e.status, &cfg);
+        e.proto = ProtoState::Tcp(tcp);
+        e.deadline = 431_996_500;
         assert_eq!(
             nf_line(Family::Ipv4, &e, 0, 2),
-            "ipv4     2 tcp      6 431999 ESTABLISHED src=192.0.2.1 dst=198.51.100.2 sport=32775 dport=22 \
-             src=198.51.100.2 dst=192.0.2.1 sport=22 dport=32775 [ASSURED] mark=0 use=2\n"
+            "ipv4     2 tcp      6 431996 ESTABLISHED src=192.0.2.45 dst=198.51.100.2 sport=40035 dport=7035 \
+             src=198.51.100.2 dst=192.0.2.45 sport=7035 dport=40035 [ASSURED] mark=0 use=2\n"
         );
-        let e = Entry::new(Tuple { src: A, dst: B, proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 2309 } },
-            Status(Status::SEEN_REPLY | Status::CONFIRMED), 1_800_000, ProtoState::Icmp);
-        assert_eq!(
-            nf_line(Family::Ipv4, &e, 1, 2),
-            "ipv4     2 icmp     1 1799 src=192.0.2.1 dst=198.51.100.2 type=8 code=0 id=2309 \
-             src=198.51.100.2 dst=192.0.2.1 type=0 code=0 id=2309 mark=0 use=2\n"
-        );
-        let e = Entry::new(Tuple { src: A, dst: B, proto: 253, l4: L4::None },
-            Status(Status::SEEN_REPLY | Status::CONFIRMED), 1_800_000, ProtoState::Generic);
+        let e = Entry::new(t(proto::ICMP, L4::Icmp { ty: 8, code: 0, id: 2309 }),
+            Status(Status::SEEN_REPLY | Status::CONFIRMED), 1_792_000, ProtoState::Icmp);
         assert_eq!(
             nf_line(Family::Ipv4, &e, 0, 2),
-            "ipv4     2 unknown  253 1800 src=192.0.2.1 dst=198.51.100.2 \
-             src=198.51.100.2 dst=192.0.2.1 mark=0 use=2\n"
+            "ipv4     2 icmp     1 1792 src=192.0.2.45 dst=198.51.100.2 type=8 code=0 id=2309 \
+             src=198.51.100.2 dst=192.0.2.45 type=0 code=0 id=2309 mark=0 use=2\n"
         );
-        let e = Entry::new(Tuple { src: A, dst: B, proto: proto::UDPLITE, l4: L4::Ports { sport: 40024, dport: 7024 } },
-            Status(Status::CONFIRMED), 1_800_000, ProtoState::UdpLite);
+        let e = Entry::new(t(253, L4::None), Status(Status::CONFIRMED), 1_795_000, ProtoState::Generic);
         assert_eq!(
             nf_line(Family::Ipv4, &e, 0, 2),
-            "ipv4     2 udplite  136 1800 src=192.0.2.1 dst=198.51.100.2 sport=40024 dport=7024 [UNREPLIED] \
-             src=198.51.100.2 dst=192.0.2.1 sport=7024 dport=40024 mark=0 use=2\n"
+            "ipv4     2 unknown  253 1795 src=192.0.2.45 dst=198.51.100.2 [UNREPLIED] \
+             src=198.51.100.2 dst=192.0.2.45 mark=0 use=2\n"
         );
-        // The family's number is printed unpadded, as `%u`.
-        let e = Entry::new(Tuple { src: A, dst: B, proto: 58, l4: L4::None },
-            Status(Status::CONFIRMED), 30_000, ProtoState::Generic);
+        let st = Status(Status::SEEN_REPLY | Status::ASSURED | Status::CONFIRMED);
+        let e = Entry::new(t(proto::UDPLITE, ports), st, 1_794_000, ProtoState::UdpLite);
         assert_eq!(
-            nf_line(Family::Ipv6, &e, 0, 1),
-            "ipv6     10 icmpv6   58 30 src=192.0.2.1 dst=198.51.100.2 [UNREPLIED] \
-             src=198.51.100.2 dst=192.0.2.1 mark=0 use=1\n"
+            nf_line(Family::Ipv4, &e, 0, 2),
+            "ipv4     2 udplite  136 1794 src=192.0.2.45 dst=198.51.100.2 sport=40035 dport=7035 \
+             src=198.51.100.2 dst=192.0.2.45 sport=7035 dport=40035 [ASSURED] mark=0 use=2\n"
         );
+        let e = Entry::new(t(proto::DCCP, ports), st, 1_797_000, ProtoState::Dccp(Dccp::made(DccpState::TimeWait, 0, 0)));
+        assert_eq!(
+            nf_line(Family::Ipv4, &e, 0, 2),
+            "ipv4     2 dccp     33 1797 TIMEWAIT src=192.0.2.45 dst=198.51.100.2 sport=40035 dport=7035 \
+             src=198.51.100.2 dst=192.0.2.45 sport=7035 dport=40035 [ASSURED] mark=0 use=2\n"
+        );
+        let e = Entry::new(t(proto::SCTP, ports), st, 1_797_000, ProtoState::Sctp(Sctp::made(SctpState::Established, [1, 2])));
+        assert_eq!(
+            nf_line(Family::Ipv4, &e, 0, 2),
+            "ipv4     2 sctp     132 1797 ESTABLISHED src=192.0.2.45 dst=198.51.100.2 sport=40035 dport=7035 \
+             src=198.51.100.2 dst=192.0.2.45 sport=7035 dport=40035 [ASSURED] mark=0 use=2\n"
+        );
+        // IPv6 (captured: `ipv6     10 icmpv6   58 29 src=2001:0db8:...`):
+        // the family's number unpadded, as `%u`, and ICMPv6's name.
+        let e = Entry::new(t(58, L4::None), Status(Status::CONFIRMED), 29_000, ProtoState::Generic);
+        assert!(nf_line(Family::Ipv6, &e, 0, 2).starts_with("ipv6     10 icmpv6   58 29 src="));
+        let e = Entry::new(t(proto::UDP, ports), Status(Status::CONFIRMED), 29_000, ProtoState::Udp(Udp::new(0, &cfg).0));
+        assert!(nf_line(Family::Ipv6, &e, 0, 2).starts_with("ipv6     10 udp      17 29 src="));
     }
 
     #[test]
@@ -782,6 +797,11 @@ mod tests {
         b[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
         b[15] = 1;
         assert_eq!(std::format!("{}", Ipv6::from_bytes(&b)), "2001:0db8:0000:0000:0000:0000:0000:0001");
+        // As the reference kernel printed 2001:db8:1::2.
+        assert_eq!(
+            std::format!("src={} ", Ipv6([0x2001_0db8, 0x0001_0000, 0, 2])),
+            "src=2001:0db8:0001:0000:0000:0000:0000:0002 "
+        );
         assert_eq!(
             std::format!("{}", Ipv6([0xfe80_0000, 0, 0x0211_22ff, 0xfe33_4455])),
             "fe80:0000:0000:0000:0211:22ff:fe33:4455"

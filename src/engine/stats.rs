@@ -444,6 +444,15 @@ mod tests {
              drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n"
         );
         assert_eq!(NF_HEADER.split_whitespace().count(), 17);
+        // A row the reference kernel printed (35 entries, 4 INVALID, one
+        // ICMP error on that CPU).
+        let st = Stats { invalid: 4, icmp_error: 1, ..Stats::ZERO };
+        let n = format_nf_row(&mut buf, 0x23, &st).unwrap();
+        assert_eq!(
+            str::from_utf8(&buf[..n]).unwrap(),
+            "00000023  00000000 00000000 00000000 00000004 00000000 00000000 00000000 00000000 \
+             00000000 00000000 00000000 00000001  00000000 00000000 00000000 00000000\n"
+        );
         for short in 0..NF_ROW_LEN {
             assert_eq!(format_nf_row(&mut buf[..short], 1, &st), Err(TooSmall));
         }
