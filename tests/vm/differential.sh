@@ -41,8 +41,9 @@
 # "allowed: REASON", any other fails the run, which prints both views.
 #
 # `scripts/vm-run.sh tests/vm/differential.sh fake` adds a made-up table
-# line, a wrong packet count and a made-up event to ip_conntrack's views:
-# the run must then fail, three times.
+# line, a wrong packet count, a made-up event and a made-up
+# /proc/net/nf_conntrack line to ip_conntrack's views: the run must then
+# fail, four times.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
@@ -792,6 +793,7 @@ if [ "$FAKE" = fake ]; then
     sed -i 's/^\(udp-oneway orig: all=[0-9]* NEW=\)[0-9]*/\199/' "$OUT/ip_conntrack.states"
     echo "udp-oneway: [DESTROY] udp 17 src=192.0.2.16 dst=198.51.100.2 sport=40006 dport=7006 (made up)" \
         >> "$OUT/ip_conntrack.events"
+    sed -i '1s/ use=2$/ use=1/' "$OUT/ip_conntrack.nf.raw"
 fi
 run_down
 
@@ -923,7 +925,6 @@ else
     sed 's/^/    | /' "$OUT/nf_conntrack.table" "$OUT/nf_conntrack.states" "$OUT/nf_conntrack.events"
     echo "---- nf_conntrack's /proc/net/nf_conntrack"
     sed 's/^/    raw| /' "$OUT/nf_conntrack.raw" "$OUT/nf_conntrack.nfstat"
-    sed 's/^/    ours| /' "$OUT/ip_conntrack.nfstat"
 fi
 
 check "rmmod ip_conntrack" rmmod ip_conntrack

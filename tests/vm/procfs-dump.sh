@@ -89,6 +89,7 @@ check_eq "lines = ip_conntrack_count" "$(wc -l < /tmp/dump.0)" "$(count)"
 check_eq "every flow listed" "$(grep -c "^udp .* src=$GHOST_CLIENT dst=$GHOST_SERVER sport=[0-9]* dport=[0-9]* \[UNREPLIED\]" /tmp/dump.0)" "$c"
 check_eq "stat: entries column = count on every row" \
     "$(tail -n +2 "$STAT" | awk '{ print $1 }' | sort -u)" "$(printf '%08x' "$c")"
+start=$(date +%s)
 check "$NF_TABLE read 97 bytes at a time" sh -c "dd if=$NF_TABLE bs=97 2>/dev/null > /tmp/dump.nf"
 # The classic dump's lines, in the same order, behind 6.12's prefix, with
 # 6.12's use= (its reader's reference counted); seconds left may tick.
@@ -96,6 +97,7 @@ check_eq "$NF_TABLE: the same $c lines in 6.12's layout" \
     "$(sed -E 's/^ipv4     2 ([a-z]+ +[0-9]+ )[0-9]+ /\1T /; s/ use=2$/ use=1/' /tmp/dump.nf | cksum)" \
     "$(sed -E 's/^([a-z]+ +[0-9]+ )[0-9]+ /\1T /' /tmp/dump.0 | cksum)"
 rm -f /tmp/dump.nf
+echo "    $NF_TABLE read and compared: $(($(date +%s) - start)) s"
 check_eq "$NF_STAT: entries column = count, every row 6.12's 17 fields" \
     "$(tail -n +2 "$NF_STAT" | awk '{ print $1 }' | sort -u) $(tail -n +2 "$NF_STAT" | grep -Evc "$NF_STAT_RE")" \
     "$(printf '%08x' "$c") 0"
