@@ -114,8 +114,8 @@ fn show_record(seq: &mut SeqFile, table: &Table, at: DumpPos, layout: Layout) ->
         let (uses, counters, nat) = (c.use_count(), c.read_counters(), c.nat_reply());
         let r = match layout {
             Layout::Classic => format_entry(&mut line, e, now, uses, counters.as_ref(), nat),
-            // The reference 6.12's reader holds while printing (see above).
-            // Only IPv4 is tracked so far.
+            // `use=` with the reference 6.12's reader would hold (see
+            // above). Only IPv4 is tracked so far.
             Layout::Nf => format_nf_entry(
                 &mut line,
                 Family::Ipv4,
