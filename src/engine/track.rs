@@ -447,9 +447,10 @@ pub fn admit(count: usize, max: usize) -> bool {
     max == 0 || count < max
 }
 
-/// Makes room for a new flow hashing to `bucket` of `stripe`: unlinks an
-/// expired entry or, failing that, the non-ASSURED entry closest to expiry
-/// within [`crate::table::EVICTION_RANGE`] buckets, marks it dying and
+/// Makes room for a new flow hashing to `bucket` of `stripe`: unlinks the
+/// victim of [`Stripe::early_drop_victim`] (an expired entry, else a
+/// non-ASSURED one, of the first bucket of
+/// [`crate::table::EVICTION_RANGE`] that has either), marks it dying and
 /// returns it for the caller to release (counted as `early_drop` unless it
 /// had expired anyway). `None` means the table is full of assured entries:
 /// call [`table_full`] and drop the packet.
