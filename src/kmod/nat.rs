@@ -24,7 +24,7 @@
 
 use crate::conn::{self, Conn};
 use crate::ctinfo::CtInfo;
-use crate::entry::Status;
+use crate::entry::{Entry, Status};
 use crate::ffi;
 use crate::hooks::{self, HookPoint, Packet, Verdict};
 use crate::ktable::Table;
@@ -204,9 +204,15 @@ fn bind_binding(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Resul
     if c.is_confirmed() {
         return Ok(None);
     }
+    bind_copy(c, c.snapshot(), manip, range, masq_index)
+}
+
+/// [`bind_binding`] on `e`, a copy of the unconfirmed entry `c` taken
+/// under its lock after its last change (only the packet carrying it
+/// changes it).
+fn bind_copy(c: &Conn, mut e: Entry, manip: Manip, range: &Range, masq_index: i32) -> Result<Option<Binding>, Verdict> {
     let now = conn::now();
     let mut reply = c.nat_reply();
-    let mut e = c.snapshot();
     let table = c.table();
     let mut random = || sys_random_u16();
     if bind::setup(&mut e, &mut reply, manip, range, &Taken { table, now }, &mut random).is_err() {
@@ -408,10 +414,11 @@ fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Result<Option<Bi
     // After each lookup one lock tells whether it bound the end and, if
     // not, the null binding's range (lookups that bind nothing change
     // nothing it depends on).
+    // (With a copy of the entry for the null binding: no second lock.)
     let state = || {
         c.with_entry(|e| match bind::initialized(e, manip) {
             true => Ok(Binding::of(e, c.nat_reply())),
-            false => Err(bind::null_range(e, c.nat_reply(), manip)),
+            false => Err((bind::null_range(e, c.nat_reply(), manip), *e)),
         })
     };
     let mut null = None;
@@ -426,8 +433,11 @@ fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Result<Option<Bi
         }
         i = i.saturating_add(1);
     }
-    let range = null.unwrap_or_else(|| c.with_entry(|e| bind::null_range(e, c.nat_reply(), manip)));
-    bind_binding(c, manip, &range, 0)
+    let (range, e) = null.unwrap_or_else(|| c.with_entry(|e| (bind::null_range(e, c.nat_reply(), manip), *e)));
+    if c.is_confirmed() {
+        return Ok(None);
+    }
+    bind_copy(c, e, manip, &range, 0)
 }
 
 /// Rewrites the packet of direction `dir` at `hooknum` as binding `b`
