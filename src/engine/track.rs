@@ -551,10 +551,9 @@ pub fn confirm<S: Store>(
         stats.inc(Counter::Drop);
         return Confirm::Failed;
     }
-    // The tuple is some NATed entry's reply: another connection.
-    let keys = orig.keys();
-    let in_replies = |k: &[u64; 2]| stripe.find_reply(bucket, k).is_some();
-    if !stripe.replies.is_empty() && (in_replies(&keys.key) || keys.inv.is_some_and(|k| in_replies(&k))) {
+    // The tuple is some NATed entry's reply: another connection (one walk
+    // of the reply chain for both directions).
+    if !stripe.replies.is_empty() && stripe.reply_holder(bucket, &orig.keys()).is_some() {
         stats.inc(Counter::InsertFailed);
         stats.inc(Counter::Drop);
         return Confirm::Failed;
