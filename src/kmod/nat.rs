@@ -414,8 +414,13 @@ fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Result<Option<Bi
     // After each lookup one lock tells whether it bound the end and, if
     // not, the null binding's range (lookups that bind nothing change
     // nothing it depends on).
-    // (With a copy of the entry for the null binding: no second lock.)
+    // (With a copy of the entry for the null binding: no second lock.) A
+    // binding the lookup made is read from the NAT state without a lock,
+    // when it made one.
     let state = || {
+        if let Some(b) = c.nat_binding().filter(|b| b.initialized(manip)) {
+            return Ok(b);
+        }
         c.with_entry(|e| match bind::initialized(e, manip) {
             true => Ok(Binding::of(e, c.nat_reply())),
             false => Err((bind::null_range(e, c.nat_reply(), manip), *e)),

@@ -154,6 +154,11 @@ impl Binding {
         }
     }
 
+    /// Whether the end `manip` is bound ([`initialized`]).
+    pub fn initialized(&self, manip: Manip) -> bool {
+        self.status & done_bit(manip) != 0
+    }
+
     /// The tuple of direction `dir`.
     pub fn tuple(&self, dir: Dir) -> Tuple {
         Tuple::from_key(match dir {
