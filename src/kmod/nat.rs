@@ -361,10 +361,11 @@ fn unconfirmed(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo) -> Verdict {
         let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
         return icmp_reply(pkt, &b, ctinfo, hooknum);
     }
-    // One lock for the step and, when that is all, the bindings.
+    // One lock for the step and, when that is all, the bindings (unless
+    // the NAT state has them).
     let (step, bound) = c.with_entry(|e| {
         let step = bind::hook_step(e, ctinfo, hooknum);
-        let b = (step == HookStep::Rewrite).then(|| Binding::of(e, c.nat_reply()));
+        let b = (step == HookStep::Rewrite && c.nat_state().is_none()).then(|| Binding::of(e, c.nat_reply()));
         (step, b)
     });
     let found = match step {
@@ -375,6 +376,15 @@ fn unconfirmed(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo) -> Verdict {
         },
         HookStep::Rewrite => bound,
     };
+    // Every binding that changed a tuple left the NAT state with its
+    // targets decoded ([`Conn::set_nat`]): the rewrite reads them.
+    if let (Some(n), Some(manip)) = (c.nat_state(), Manip::for_hook(hooknum)) {
+        let target = n.target(manip, ctinfo.dir());
+        return match target.is_some() {
+            true => rewrite(pkt, manip, target, hooknum),
+            false => Verdict::ACCEPT,
+        };
+    }
     let b = found.unwrap_or_else(|| c.with_entry(|e| Binding::of(e, c.nat_reply())));
     rewrite_bound(pkt, &b, ctinfo.dir(), hooknum)
 }
