@@ -319,11 +319,13 @@ run_ipv6() {
     step "$T/$FE: ICMPv6 errors about tracked flows are RELATED"
     check "$T/$FE: UDP to a closed server port" cpkt --src "$C6" --dst "$S6" --proto udp --sport 41002 --dport 8002 --payload probe
     check "$T/$FE: the server's port unreachable is RELATED in FORWARD" wait_for 5 cnt_ge "$FE" 6 fw-rel-unreach 1
-    check "$T/$FE: 1400 bytes on the UDP flow (the server link's MTU is 1280)" \
-        cpkt --src "$C6" --dst "$S6" --proto udp --sport 41001 --dport 8001 --payload-len 1400
+    # A one-way flow (to an address nobody answers: a flow that saw a
+    # reply would become ASSURED or not depending on how fast this runs).
+    U="--src $C6 --dst $G6 --proto udp --sport 41003 --dport 8003"
+    check "$T/$FE: a datagram opens a UDP flow" cpkt $U --payload one
+    check "$T/$FE: 1400 bytes on it (the server link's MTU is 1280)" cpkt $U --payload-len 1400
     check "$T/$FE: the router's packet too big is RELATED in OUTPUT" wait_for 5 cnt_ge "$FE" 6 out-rel-ptb 1
-    check "$T/$FE: hop limit 1 on the UDP flow" \
-        cpkt --src "$C6" --dst "$S6" --proto udp --sport 41001 --dport 8001 --ttl 1 --payload ttl
+    check "$T/$FE: hop limit 1 on it" cpkt $U --ttl 1 --payload ttl
     check "$T/$FE: the router's time exceeded is RELATED in OUTPUT" wait_for 5 cnt_ge "$FE" 6 out-rel-ttl 1
 
     step "$T/$FE: a fragmented datagram is one entry"
