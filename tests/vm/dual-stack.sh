@@ -23,6 +23,10 @@
 # passes the variable to the guest). On the debug kernel only the legacy
 # front end runs (both trackers), then kmemleak.
 #
+# `scripts/vm-run.sh tests/vm/dual-stack.sh ref` runs the reference twice
+# instead (the second run in ip_conntrack's place, IPv6 included): the
+# views must then agree, which shows they do not depend on timing.
+#
 #   lan netns (client)         router netns                 server netns
 #   eth0 192.0.2.2        <->  lan0 192.0.2.1
 #        2001:db8::2/64             2001:db8::1/64
@@ -33,6 +37,15 @@
 . /usr/lib/ipct/ct.sh
 
 IPCT_IPV6=${IPCT_IPV6:-0}
+
+# The second run: ip_conntrack (its IPv6 half when IPCT_IPV6=1), or the
+# reference again.
+SECOND=ip_conntrack
+V6_2=$IPCT_IPV6
+if [ "${1:-}" = ref ]; then
+    SECOND=nf_conntrack2
+    V6_2=1
+fi
 
 OUT=/tmp/dual-stack
 mkdir -p "$OUT"
@@ -421,7 +434,7 @@ run_hostile6() {
     hostile 16 "an ICMPv6 error quoting an ICMPv6 error" --proto icmp --icmp-type 1 \
         --inner-proto icmp --inner-icmp-type 1
     sed 's/^/    /' "$OUT/$T.$FE.hostile"
-    if [ "$T" = nf_conntrack ]; then
+    if [ "$T" != ip_conntrack ]; then
         # What tools/pkt/README.md's table says 6.12 does.
         for want in "1 .*invalid=1 .* rule=1" "2 .*invalid=1 .* rule=1" "3 .*invalid=1 .* rule=1" \
             "4 .*invalid=1 .* rule=1" "5 .*invalid=0 .* rule=0 stack=1" "10 .*invalid=0 .* rule=0" \
@@ -473,9 +486,9 @@ run() {
 # compare FE VIEW: the two trackers' VIEW of front end FE agree (views
 # only one side has are noted, not compared).
 compare() {
-    _a=$OUT/nf_conntrack.$1.$2 _b=$OUT/ip_conntrack.$1.$2
+    _a=$OUT/nf_conntrack.$1.$2 _b=$OUT/$SECOND.$1.$2
     if [ ! -f "$_b" ]; then
-        echo "note: ip_conntrack has no $2 view ($1): not compared"
+        echo "note: $SECOND has no $2 view ($1): not compared"
         return
     fi
     if [ ! -f "$_a" ]; then
@@ -485,7 +498,7 @@ compare() {
     if _d=$(diff "$_a" "$_b"); then
         pass "$1: both trackers' $2 agree ($(wc -l < "$_a") lines)"
     else
-        fail "$1: the trackers' $2 differ (< nf_conntrack, > ip_conntrack)"
+        fail "$1: the trackers' $2 differ (< nf_conntrack, > $SECOND)"
         ipct_show "$_d"
     fi
 }
@@ -513,21 +526,25 @@ else
     ipct_show "$(grep -E '^(nf|xt|nft)_' /proc/modules)"
 fi
 
-step "ip_conntrack (IPv6 checks: IPCT_IPV6=$IPCT_IPV6)"
-check "modprobe ip_conntrack" modprobe ip_conntrack
+step "$SECOND (IPv6 checks: $V6_2)"
+if [ "$SECOND" = ip_conntrack ]; then
+    check "modprobe ip_conntrack" modprobe ip_conntrack
+else
+    check "modprobe nf_conntrack nf_conntrack_netlink" modprobe -a nf_conntrack nf_conntrack_netlink
+fi
 for fe in $FRONTENDS; do
-    run ip_conntrack "$fe" "$IPCT_IPV6"
-    if [ "$IPCT_IPV6" = 0 ]; then
+    run "$SECOND" "$fe" "$V6_2"
+    if [ "$V6_2" = 0 ]; then
         # Only the IPv4 half ran: compare that much.
         grep '^4 ' "$OUT/nf_conntrack.$fe.counters" > "$OUT/nf_conntrack.$fe.counters4"
-        mv "$OUT/ip_conntrack.$fe.counters" "$OUT/ip_conntrack.$fe.counters4"
-        rm -f "$OUT/ip_conntrack.$fe.proc" "$OUT/ip_conntrack.$fe.list"
+        mv "$OUT/$SECOND.$fe.counters" "$OUT/$SECOND.$fe.counters4"
+        rm -f "$OUT/$SECOND.$fe.proc" "$OUT/$SECOND.$fe.list"
     fi
 done
 
 step "comparison"
 for fe in $FRONTENDS; do
-    if [ "$IPCT_IPV6" = 0 ]; then
+    if [ "$V6_2" = 0 ]; then
         compare "$fe" counters4
     else
         compare "$fe" counters
@@ -536,7 +553,11 @@ for fe in $FRONTENDS; do
         [ "$fe" != legacy ] || compare "$fe" hostile
     fi
 done
-check "rmmod ip_conntrack" wait_for 10 rmmod ip_conntrack
+if [ "$SECOND" = ip_conntrack ]; then
+    check "rmmod ip_conntrack" wait_for 10 rmmod ip_conntrack
+else
+    check "nf_conntrack unloaded" wait_for 10 unload_nf
+fi
 [ -z "$DEBUG" ] || kmemleak_check
 if [ "$IPCT_FAILED" -gt 0 ]; then
     echo "---- kernel log since the start"
