@@ -49,6 +49,8 @@
 . /usr/lib/ipct/ct.sh
 
 IPCT_IPV6=${IPCT_IPV6:-0}
+# (`differential.sh ipv6` sets it too, for runners that pass no variables.)
+[ "${1:-}" != ipv6 ] || IPCT_IPV6=1
 
 S=$SERVER_IP
 S6=2001:db8:1::77

@@ -37,6 +37,8 @@
 . /usr/lib/ipct/ct.sh
 
 IPCT_IPV6=${IPCT_IPV6:-0}
+# (`dual-stack.sh ipv6` sets it too, for runners that pass no variables.)
+[ "${1:-}" != ipv6 ] || IPCT_IPV6=1
 
 # The second run: ip_conntrack (its IPv6 half when IPCT_IPV6=1), or the
 # reference again.
