@@ -210,32 +210,28 @@ senders_down() {
         fi
     done
 }
+# With FAM=6 the class is an IPv6 one (client 2001:db8::K, server $S6).
 cline() {
     _cl_k=$1
     shift
-    echo "--src 192.0.2.$((10 + _cl_k)) $*" >&3
+    if [ "$FAM" = 6 ]; then
+        echo "--src 2001:db8::$_cl_k --dst $S6 $*" >&3
+    else
+        echo "--src 192.0.2.$((10 + _cl_k)) $*" >&3
+    fi
 }
 sline() {
     _sl_k=$1
     shift
-    echo "--dst 192.0.2.$((10 + _sl_k)) $*" >&4
+    if [ "$FAM" = 6 ]; then
+        echo "--src $S6 --dst 2001:db8::$_sl_k $*" >&4
+    else
+        echo "--dst 192.0.2.$((10 + _sl_k)) $*" >&4
+    fi
 }
 # from_c / from_s K ARGS...: one such packet, waited for until passed on.
 from_c() { via 1 cline "$@"; }
 from_s() { via 1 sline "$@"; }
-# The same for IPv6 classes (FAM=6 while they run).
-cline6() {
-    _cl_k=$1
-    shift
-    echo "--src 2001:db8::$_cl_k --dst $S6 $*" >&3
-}
-sline6() {
-    _sl_k=$1
-    shift
-    echo "--src $S6 --dst 2001:db8::$_sl_k $*" >&4
-}
-from_c6() { via 1 cline6 "$@"; }
-from_s6() { via 1 sline6 "$@"; }
 
 # TCP segments of class K: tcp_c K FLAGS SEQ ACK [ARGS...] from the
 # client, tcp_s K FLAGS SEQ ACK [ARGS...] from the server.
@@ -262,21 +258,9 @@ sctp_s() { _k=$1; shift; from_s $_k --proto sctp --sport $((7000 + _k)) --dport 
 dccp_c() { _k=$1; shift; from_c $_k --proto dccp --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
 dccp_s() { _k=$1; shift; from_s $_k --proto dccp --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
 
-# The IPv6 classes' TCP segments, and other protocols by name.
-tcp_c6() {
-    _tc_k=$1 _tc_fl=$2 _tc_seq=$3 _tc_ack=$4
-    shift 4
-    from_c6 "$_tc_k" --sport $((40000 + _tc_k)) --dport $((7000 + _tc_k)) \
-        --flags "$_tc_fl" --seq "$_tc_seq" --ack "$_tc_ack" "$@"
-}
-tcp_s6() {
-    _ts_k=$1 _ts_fl=$2 _ts_seq=$3 _ts_ack=$4
-    shift 4
-    from_s6 "$_ts_k" --sport $((7000 + _ts_k)) --dport $((40000 + _ts_k)) \
-        --flags "$_ts_fl" --seq "$_ts_seq" --ack "$_ts_ack" "$@"
-}
-p_c6() { _k=$1 _p=$2; shift 2; from_c6 $_k --proto $_p --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
-p_s6() { _k=$1 _p=$2; shift 2; from_s6 $_k --proto $_p --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
+# p_c / p_s K PROTO ARGS...: a packet of PROTO with class K's ports.
+p_c() { _k=$1 _p=$2; shift 2; from_c $_k --proto $_p --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
+p_s() { _k=$1 _p=$2; shift 2; from_s $_k --proto $_p --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
 
 # tcp_open K: handshake (client ISN 1000, server ISN 5000) and 5 bytes each
 # way, each acknowledged. Client next seq 1006, server 5006.
@@ -616,94 +600,94 @@ traffic6() {
     FAM=6
     rebase
 
-    # v6-tcp-fin: handshake, data both ways, FIN teardown.
+    # v6-tcp-fin: handshake, client data, FIN teardown.
     k=60
-    tcp_c6 $k S 1000 0
-    tcp_s6 $k SA 5000 1001
-    tcp_c6 $k A 1001 5001
-    tcp_c6 $k PA 1001 5001 --payload hello
-    tcp_s6 $k A 5001 1006
-    tcp_c6 $k FA 1006 5001
-    tcp_s6 $k FA 5001 1007
-    tcp_c6 $k A 1007 5002
+    tcp_c $k S 1000 0
+    tcp_s $k SA 5000 1001
+    tcp_c $k A 1001 5001
+    tcp_c $k PA 1001 5001 --payload hello
+    tcp_s $k A 5001 1006
+    tcp_c $k FA 1006 5001
+    tcp_s $k FA 5001 1007
+    tcp_c $k A 1007 5002
 
     # v6-tcp-refused: a SYN answered by RST/ACK.
     k=61
-    tcp_c6 $k S 1000 0
-    tcp_s6 $k RA 0 1001
+    tcp_c $k S 1000 0
+    tcp_s $k RA 0 1001
 
     # v6-udp-twoway: a request and its answer.
     k=62
-    p_c6 $k udp --payload query
-    p_s6 $k udp --payload answer
+    p_c $k udp --payload query
+    p_s $k udp --payload answer
 
     # v6-echo: ICMPv6 echo request and reply, then a reply nobody asked
     # for (another id).
     k=63
-    from_c6 $k --proto icmp --icmp-type 128 --icmp-id 2363 --icmp-seq 1
-    from_s6 $k --proto icmp --icmp-type 129 --icmp-id 2363 --icmp-seq 1
-    from_s6 $k --proto icmp --icmp-type 129 --icmp-id 2364 --icmp-seq 1
+    from_c $k --proto icmp --icmp-type 128 --icmp-id 2363 --icmp-seq 1
+    from_s $k --proto icmp --icmp-type 129 --icmp-id 2363 --icmp-seq 1
+    from_s $k --proto icmp --icmp-type 129 --icmp-id 2364 --icmp-seq 1
 
     # v6-err-udp: a datagram, then port unreachable quoting it (RELATED).
     k=64
-    p_c6 $k udp --payload probe
-    from_s6 $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
+    p_c $k udp --payload probe
+    from_s $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
         --inner-sport $((40000 + k)) --inner-dport $((7000 + k))
 
     # v6-err-unknown: port unreachable quoting a flow never seen.
     k=65
-    from_s6 $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
+    from_s $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
         --inner-sport $((40000 + k)) --inner-dport $((7000 + k))
 
     # v6-proto-253: an unknown protocol, one packet each way.
     k=66
-    from_c6 $k --proto 253 --payload-len 8
-    from_s6 $k --proto 253 --payload-len 8
+    from_c $k --proto 253 --payload-len 8
+    from_s $k --proto 253 --payload-len 8
 
     # v6-ttl: a datagram, then one with hop limit 1 on the same flow: the
     # router's time exceeded is RELATED.
     k=67
-    p_c6 $k udp --payload one
-    via 1 cline6 $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --ttl 1 --payload ttl
+    p_c $k udp --payload one
+    via 1 cline $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --ttl 1 --payload ttl
 
     # v6-exthdr: UDP behind hop-by-hop, destination options and a routing
     # header both ways (tracked through the chain), then an error quoting
     # the client's datagram with its destination options.
     k=68
-    p_c6 $k udp --ext hop --ext dest,len=16 --ext rt,segleft=0 --payload query
-    p_s6 $k udp --ext dest --payload answer
-    from_s6 $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
+    p_c $k udp --ext hop --ext dest,len=16 --ext rt,segleft=0 --payload query
+    p_s $k udp --ext dest --payload answer
+    from_s $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
         --inner-sport $((40000 + k)) --inner-dport $((7000 + k)) --inner-ext dest
 
     # v6-fragments: a UDP datagram in two fragments, reassembled before
     # tracking (one entry) and sent on as two.
     k=69
-    cline6 $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --id 69 --payload-len 64 --frag-slice 0:24
-    via 2 cline6 $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --id 69 --payload-len 64 --frag-slice 24:48
+    cline $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --id 69 --payload-len 64 --frag-slice 0:24
+    via 2 cline $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --id 69 --payload-len 64 --frag-slice 24:48
 
     # v6-udplite: a datagram each way, then one covering its header only.
     k=70
-    p_c6 $k udplite --csum-proto 17 --payload hi
-    p_s6 $k udplite --csum-proto 17 --payload hi
-    p_c6 $k udplite --csum-proto 17 --udp-len 8 --payload partial
+    p_c $k udplite --csum-proto 17 --payload hi
+    p_s $k udplite --csum-proto 17 --payload hi
+    p_c $k udplite --csum-proto 17 --udp-len 8 --payload partial
 
     # v6-sctp: INIT, INIT ACK, COOKIE ECHO, COOKIE ACK, DATA, ABORT.
     k=71
-    p_c6 $k sctp --chunk init --init-tag 0xc1
-    p_s6 $k sctp --vtag 0xc1 --chunk init-ack --init-tag 0x5e
-    p_c6 $k sctp --vtag 0x5e --chunk cookie-echo
-    p_s6 $k sctp --vtag 0xc1 --chunk cookie-ack
-    p_c6 $k sctp --vtag 0x5e --chunk data
-    p_s6 $k sctp --vtag 0x5e --chunk abort:t
+    p_c $k sctp --chunk init --init-tag 0xc1
+    p_s $k sctp --vtag 0xc1 --chunk init-ack --init-tag 0x5e
+    p_c $k sctp --vtag 0x5e --chunk cookie-echo
+    p_s $k sctp --vtag 0xc1 --chunk cookie-ack
+    p_c $k sctp --vtag 0x5e --chunk data
+    p_s $k sctp --vtag 0x5e --chunk abort:t
 
     # v6-dccp: Request, Response, Ack, DataAck, Close, Reset.
     k=72
-    p_c6 $k dccp --dccp-type request --dccp-seq 100
-    p_s6 $k dccp --dccp-type response --dccp-seq 900 --dccp-ack 100
-    p_c6 $k dccp --dccp-type ack --dccp-seq 101 --dccp-ack 900
-    p_s6 $k dccp --dccp-type dataack --dccp-seq 901 --dccp-ack 101 --payload hi
-    p_c6 $k dccp --dccp-type close --dccp-seq 102 --dccp-ack 901
-    p_s6 $k dccp --dccp-type reset --dccp-seq 902 --dccp-ack 102
+    p_c $k dccp --dccp-type request --dccp-seq 100
+    p_s $k dccp --dccp-type response --dccp-seq 900 --dccp-ack 100
+    p_c $k dccp --dccp-type ack --dccp-seq 101 --dccp-ack 900
+    p_s $k dccp --dccp-type dataack --dccp-seq 901 --dccp-ack 101 --payload hi
+    p_c $k dccp --dccp-type close --dccp-seq 102 --dccp-ack 901
+    p_s $k dccp --dccp-type reset --dccp-seq 902 --dccp-ack 102
 
     FAM=4
     rebase
@@ -747,42 +731,25 @@ net6() {
     } | ip -batch -
 }
 
-# counting_rules6: the same chain for the IPv6 classes (ip6tables).
-counting_rules6() {
-    {
-        echo '*filter'
-        echo ':DIFF - [0:0]'
-        echo '-A INPUT -j DIFF'
-        echo '-A FORWARD -j DIFF'
-        echo '-A OUTPUT -j DIFF'
-        for k in $(class6_nums); do
-            for d in orig reply; do
-                sel="-s 2001:db8::$k"
-                [ $d = orig ] || sel="-d 2001:db8::$k"
-                echo "-A DIFF $sel -m comment --comment \"$k $d all\""
-                for st in NEW ESTABLISHED RELATED INVALID; do
-                    echo "-A DIFF $sel -m state --state $st -m comment --comment \"$k $d $st\""
-                done
-            done
-        done
-        echo 'COMMIT'
-    } | ip6tables-restore
-}
-
-# counting_rules: chain DIFF, called from INPUT, FORWARD and OUTPUT, one
-# count-only rule per class, direction and state (comment "K DIR STATE"),
-# loaded with one iptables-restore.
+# counting_rules FAMILY: chain DIFF, called from INPUT, FORWARD and
+# OUTPUT, one count-only rule per class of FAMILY (4 or 6), direction and
+# state (comment "K DIR STATE"), loaded with one iptables-restore (or
+# ip6tables-restore).
 counting_rules() {
+    _nums=$(class_nums)
+    [ "$1" = 4 ] || _nums=$(class6_nums)
     {
         echo '*filter'
         echo ':DIFF - [0:0]'
         echo '-A INPUT -j DIFF'
         echo '-A FORWARD -j DIFF'
         echo '-A OUTPUT -j DIFF'
-        for k in $(class_nums); do
+        for k in $_nums; do
+            a=192.0.2.$((10 + k))
+            [ "$1" = 4 ] || a=2001:db8::$k
             for d in orig reply; do
-                sel="-s 192.0.2.$((10 + k))"
-                [ $d = orig ] || sel="-d 192.0.2.$((10 + k))"
+                sel="-s $a"
+                [ $d = orig ] || sel="-d $a"
                 echo "-A DIFF $sel -m comment --comment \"$k $d all\""
                 for st in NEW ESTABLISHED RELATED INVALID; do
                     echo "-A DIFF $sel -m state --state $st -m comment --comment \"$k $d $st\""
@@ -790,7 +757,7 @@ counting_rules() {
             done
         done
         echo 'COMMIT'
-    } | iptables-restore
+    } | if [ "$1" = 4 ]; then iptables-restore; else ip6tables-restore; fi
 }
 
 # timeouts DIR PREFIX: every timeout the mix ends in, far longer than the
@@ -930,10 +897,10 @@ snapshot() {
 run_mix() {
     check "$1: topology up" topo_up
     check "$1: class addresses and endpoint drop rules" endpoints
-    check "$1: counting rules (-m state) loaded" counting_rules
+    check "$1: counting rules (-m state) loaded" counting_rules 4
     if [ "$RUN6" = 1 ]; then
         check "$1: IPv6 addresses and neighbours on the router" net6
-        check "$1: IPv6 counting rules (ip6tables -m state) loaded" counting_rules6
+        check "$1: IPv6 counting rules (ip6tables -m state) loaded" counting_rules 6
     fi
     MAC_C=$(router_mac "$ROUTER_CLIENT_IF")
     MAC_S=$(router_mac "$ROUTER_SERVER_IF")
