@@ -428,13 +428,16 @@ hostile_send() {
 }
 
 # hostile_counts: the tracker's invalid and icmp_error counts, the
-# FORWARD INVALID rule's and the stack's drops; hostile_delta BEFORE
-# AFTER: their changes as "invalid=N icmp_error=N rule=N stack=N".
+# FORWARD INVALID rule's and the stack's drops, the packets routed to be
+# forwarded (Ip6OutForwDatagrams counts them before FORWARD's rules);
+# hostile_delta BEFORE AFTER: their changes as
+# "invalid=N icmp_error=N rule=N stack=N fwd=N".
 hostile_counts() {
-    echo "$(stat_col invalid) $(stat_col icmp_error) $(cnt "$FE" 6 fw-invalid) $(stack_drops)"
+    echo "$(stat_col invalid) $(stat_col icmp_error) $(cnt "$FE" 6 fw-invalid) $(stack_drops) $(snmp6 Ip6OutForwDatagrams)"
 }
 hostile_delta() {
-    printf '%s %s\n' "$1" "$2" | awk '{ printf "invalid=%d icmp_error=%d rule=%d stack=%d\n", $5 - $1, $6 - $2, $7 - $3, $8 - $4 }'
+    printf '%s %s\n' "$1" "$2" |
+        awk '{ printf "invalid=%d icmp_error=%d rule=%d stack=%d fwd=%d\n", $6 - $1, $7 - $2, $8 - $3, $9 - $4, $10 - $5 }'
 }
 
 run_hostile6() {
@@ -447,7 +450,7 @@ run_hostile6() {
         hostile_send
         echo "all: $(hostile_delta "$_b" "$(hostile_counts)")" > "$_rec"
         check_eq "$T/$FE: all hostile classes at once, counted as 6.12 does" \
-            "$(cat "$_rec")" "all: invalid=5 icmp_error=5 rule=10 stack=2"
+            "$(cat "$_rec")" "all: invalid=5 icmp_error=5 rule=10 stack=2 fwd=12"
     else
         : > "$_rec"
         for k in $(hostile_classes | cut -d '|' -f 1 | uniq); do
@@ -460,8 +463,8 @@ run_hostile6() {
         # What 6.12 does, as tools/pkt/README.md's table says (and as the
         # reference shows here): asked of either tracker.
         for want in "1 .*invalid=1 .* rule=1" "2 .*invalid=1 .* rule=1" "3 .*invalid=1 .* rule=1" \
-            "4 .*invalid=1 .* rule=1" "5 .*invalid=0 .* rule=0 stack=1" "10 .*invalid=0 .* rule=0" \
-            "11 .*invalid=0 icmp_error=0 rule=0 stack=0"; do
+            "4 .*invalid=1 .* rule=1" "5 .*invalid=0 .* rule=0 stack=1" "10 .*invalid=0 .* rule=0 .* fwd=0" \
+            "11 .*invalid=0 icmp_error=0 rule=0 stack=0 fwd=0"; do
             check_match "$T/$FE: hostile ${want%% *} as 6.12 does" "$(cat "$_rec")" "^$want"
         done
     fi
