@@ -164,9 +164,6 @@ rules6() {
 -A INPUT -p ipv6-icmp -m state --state UNTRACKED -m comment --comment in-untracked -j ACCEPT
 -A INPUT -i lan0 -p ipv6-icmp -m icmp6 --icmpv6-type echo-request -m state --state NEW -m comment --comment in-ping -j ACCEPT
 -A FORWARD -m state --state RELATED -m comment --comment fw-rel-unreach
--A FORWARD -m conntrack --ctorigsrc 2001:db8::/64 -m comment --comment fw-ctorigsrc-lan
--A FORWARD -m conntrack --ctorigsrc 2001:db8:1::/64 -m comment --comment fw-ctorigsrc-srv
--A FORWARD -m conntrack --ctstate ESTABLISHED --ctproto udp --ctorigdst $S6/128 --ctorigdstport 8001 --ctdir REPLY -m comment --comment fw-ct-udp-reply
 -A FORWARD -m state --state ESTABLISHED,RELATED -m comment --comment fw-estrel -j ACCEPT
 -A FORWARD -m state --state INVALID -m comment --comment fw-invalid -j DROP
 -A FORWARD -m state --state UNTRACKED -m comment --comment fw-untracked
@@ -179,6 +176,18 @@ rules6() {
 -A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type time-exceeded -m state --state RELATED -m comment --comment out-rel-ttl
 -A OUTPUT -p ipv6-icmp -m state --state UNTRACKED -m comment --comment out-untracked
 -A OUTPUT -m state --state INVALID -m comment --comment out-invalid
+COMMIT
+EOF
+}
+
+# rules6_ct: -m conntrack on IPv6 addresses, inserted after the first
+# FORWARD rule by a second restore (a refusal then costs only these).
+rules6_ct() {
+    cat <<EOF
+*filter
+-I FORWARD 2 -m conntrack --ctstate ESTABLISHED --ctproto udp --ctorigdst $S6/128 --ctorigdstport 8001 --ctdir REPLY -m comment --comment fw-ct-udp-reply
+-I FORWARD 2 -m conntrack --ctorigsrc 2001:db8:1::/64 -m comment --comment fw-ctorigsrc-srv
+-I FORWARD 2 -m conntrack --ctorigsrc 2001:db8::/64 -m comment --comment fw-ctorigsrc-lan
 COMMIT
 EOF
 }
@@ -473,13 +482,13 @@ run_hostile6() {
 
 # ---- one run ----------------------------------------------------------------------
 
-# load_rules TOOL RULES: TOOL-FE-restore in the router takes what RULES
-# prints; a refusal fails (and shows why) and skips that family.
+# load_rules TOOL RULES [OPTION]: TOOL-FE-restore in the router takes
+# what RULES prints; a refusal fails (and shows why).
 load_rules() {
-    if _err=$($2 | in_router "$1-$FE-restore" 2>&1); then
-        pass "$T/$FE: $1-$FE-restore loaded the firewall"
+    if _err=$($2 | in_router "$1-$FE-restore" ${3:-} 2>&1); then
+        pass "$T/$FE: $1-$FE-restore loaded $2"
     else
-        fail "$T/$FE: $1-$FE-restore refused the firewall; that family's checks are skipped"
+        fail "$T/$FE: $1-$FE-restore refused $2 (checks that need it are skipped or fail)"
         ipct_show "$_err"
         return 1
     fi
@@ -498,6 +507,7 @@ run() {
     fi
     load_rules iptables rules4 || { topo6_down; return; }
     [ "$_v6" = 0 ] || load_rules ip6tables rules6 || _v6=0
+    [ "$_v6" = 0 ] || load_rules ip6tables rules6_ct --noflush
     run_ipv4
     if [ "$_v6" = 1 ]; then
         run_ipv6
