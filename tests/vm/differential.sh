@@ -18,6 +18,12 @@
 #           `conntrack -E` listener printed (started before the mix,
 #           stopped once it has read everything; one listener per run,
 #           its lines split by class address), timeouts and ids left out.
+#   /proc/net/nf_conntrack (6.12's layout, which the module serves too):
+#           its IPv4 lines byte for byte but for the seconds left, so
+#           prefix, names, padding, mark= and use= too (6.12 counts the
+#           reference its reader holds: an idle entry shows use=2 in
+#           both); /proc/net/stat/nf_conntrack: the header, the row count
+#           and layout, and `entries` = the lines of the table.
 #
 # Each traffic class has its own client address 192.0.2.(10+k), so every
 # packet (ICMP errors too) is counted under its class. Packets are crafted
@@ -43,8 +49,9 @@
 # reference only.
 #
 # `scripts/vm-run.sh tests/vm/differential.sh fake` adds a made-up table
-# line, a wrong packet count and a made-up event to ip_conntrack's views:
-# the run must then fail, three times.
+# line, a wrong packet count, a made-up event and a made-up
+# /proc/net/nf_conntrack line to ip_conntrack's views: the run must then
+# fail, four times.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
@@ -937,6 +944,7 @@ check "modprobe nf_conntrack_netlink" modprobe nf_conntrack_netlink
 check "nf_conntrack timeouts set above the test's length" timeouts /proc/sys/net/netfilter nf_conntrack_
 run_mix nf_conntrack
 snapshot nf_conntrack /proc/net/nf_conntrack
+cat /proc/net/stat/nf_conntrack > "$OUT/nf_conntrack.nfstat"
 check "xt_conntrack or xt_state served -m state" sh -c 'grep -Eq "^xt_(conntrack|state) " /proc/modules'
 run_down
 
@@ -958,12 +966,16 @@ check "modprobe ip_conntrack" modprobe ip_conntrack
 check "ip_conntrack timeouts set above the test's length" timeouts "$CT_SYSCTL" ip_conntrack_
 run_mix ip_conntrack
 snapshot ip_conntrack "$CT_TABLE"
+# 6.12's two files as the module serves them.
+cat /proc/net/nf_conntrack > "$OUT/ip_conntrack.nf.raw"
+cat /proc/net/stat/nf_conntrack > "$OUT/ip_conntrack.nfstat"
 if [ "$FAKE" = fake ]; then
     echo "tcp-fin: tcp 6 ESTABLISHED src=192.0.2.11 dst=198.51.100.2 sport=1 dport=2 (made up)" \
         >> "$OUT/ip_conntrack.table"
     sed -i 's/^\(udp-oneway orig: all=[0-9]* NEW=\)[0-9]*/\199/' "$OUT/ip_conntrack.states"
     echo "udp-oneway: [DESTROY] udp 17 src=192.0.2.16 dst=198.51.100.2 sport=40006 dport=7006 (made up)" \
         >> "$OUT/ip_conntrack.events"
+    sed -i '1s/ use=2$/ use=1/' "$OUT/ip_conntrack.nf.raw"
 fi
 run_down
 
@@ -1043,6 +1055,37 @@ compare() {
         "$OUT/nf_conntrack.events" "$OUT/ip_conntrack.events"
 }
 
+# nf_file FILE: the IPv4 lines of a /proc/net/nf_conntrack copy, the
+# seconds left replaced by T, sorted; lines of classes the allow-list
+# lets differ in the table left out.
+nf_file() {
+    _nf_skip=$(printf '%s\n' "$allow" | awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" '
+        BEGIN { n = split(classes, cl, " "); for (i = 1; i <= n; i++) { split(cl[i], kv, ":"); num[kv[2]] = kv[1] } }
+        $2 ~ /(^|,)table(,|$)/ && ($1 in num) { printf " src=192.0.2.%d |", 10 + num[$1] }')
+    grep '^ipv4 ' "$1" | sed -E 's/^(ipv4 +2 +[a-z]+ +[0-9]+ )[0-9]+ /\1T /' |
+        { if [ -n "$_nf_skip" ]; then grep -Ev "${_nf_skip%|}"; else cat; fi; } | LC_ALL=C sort
+}
+nf_file "$OUT/nf_conntrack.raw" > "$OUT/nf_conntrack.nf"
+nf_file "$OUT/ip_conntrack.nf.raw" > "$OUT/ip_conntrack.nf"
+if cmp -s "$OUT/nf_conntrack.nf" "$OUT/ip_conntrack.nf"; then
+    pass "/proc/net/nf_conntrack: ip_conntrack's $(wc -l < "$OUT/ip_conntrack.nf") lines are nf_conntrack's (but for seconds left)"
+else
+    fail "/proc/net/nf_conntrack: ip_conntrack's lines differ from nf_conntrack's"
+    diff "$OUT/nf_conntrack.nf" "$OUT/ip_conntrack.nf" | sed 's/^/    | /'
+fi
+check_eq "/proc/net/stat/nf_conntrack: the same header" \
+    "$(head -n 1 "$OUT/ip_conntrack.nfstat")" "$(head -n 1 "$OUT/nf_conntrack.nfstat")"
+check_eq "/proc/net/stat/nf_conntrack: as many rows" \
+    "$(wc -l < "$OUT/ip_conntrack.nfstat")" "$(wc -l < "$OUT/nf_conntrack.nfstat")"
+NF_STAT_RE='^[0-9a-f]{8}  ([0-9a-f]{8} ){11}[0-9a-f]{8}  ([0-9a-f]{8} ){3}[0-9a-f]{8}$'
+for t in nf_conntrack ip_conntrack; do
+    check_eq "/proc/net/stat/nf_conntrack of $t: every row is 6.12's 17 fields" \
+        "$(tail -n +2 "$OUT/$t.nfstat" | grep -Evc "$NF_STAT_RE")" 0
+done
+check_eq "/proc/net/stat/nf_conntrack of ip_conntrack: entries = its table's lines" \
+    "$(tail -n +2 "$OUT/ip_conntrack.nfstat" | awk '{ print $1 }' | sort -u)" \
+    "$(printf '%08x' "$(wc -l < "$OUT/ip_conntrack.nf.raw")")"
+
 differs=0
 compare > "$OUT/report" || fail "the comparison itself failed"
 while IFS= read -r line; do
@@ -1067,6 +1110,8 @@ if [ "$differs" -ne 0 ] || [ "$IPCT_FAILED" -gt 0 ]; then
 else
     echo "---- what was compared (nf_conntrack's views; ip_conntrack's agree but where allowed)"
     sed 's/^/    | /' "$OUT/nf_conntrack.table" "$OUT/nf_conntrack.states" "$OUT/nf_conntrack.events"
+    echo "---- nf_conntrack's /proc/net/nf_conntrack"
+    sed 's/^/    raw| /' "$OUT/nf_conntrack.raw" "$OUT/nf_conntrack.nfstat"
 fi
 
 check "rmmod ip_conntrack" rmmod ip_conntrack
