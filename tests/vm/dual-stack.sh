@@ -260,14 +260,21 @@ entries4() {
     fi
 }
 
-# check_entries DESC FAMILY KEY WANT: the number of entries with KEY.
+# check_entries DESC FAMILY KEY WANT: the number of entries with KEY
+# (the description names the view it was read from).
 check_entries() {
     _n=$(entries$2 "$3")
     if [ "$_n" = n/a ]; then
         echo "note: $T has no IPv6 table view (/proc/net/nf_conntrack, conntrack -L -f ipv6): '$1' not checked"
         return
     fi
-    check_eq "$T/$FE: $1" "$_n" "$4"
+    _view=/proc/net/nf_conntrack
+    if [ "$2" = 4 ] && [ -r "$RNET/ip_conntrack" ]; then
+        _view=/proc/net/ip_conntrack
+    elif [ "$2" = 6 ] && [ ! -r "$RNET/nf_conntrack" ]; then
+        _view="conntrack -L -f ipv6"
+    fi
+    check_eq "$T/$FE: $1 ($_view)" "$_n" "$4"
 }
 
 # ---- traffic ---------------------------------------------------------------------
