@@ -1,7 +1,8 @@
-# A dual-stack router with a stateful firewall for both families, as a
+# A dual-stack router with a stateful firewall for both families.
 # vm-pending: yes
 # vm-debug: yes
-# user would set one up: unmodified iptables/ip6tables (legacy, then nft)
+#
+# The firewall as a user would set it up: unmodified iptables/ip6tables (legacy, then nft)
 # with policy DROP on INPUT and FORWARD, `-m state --state
 # ESTABLISHED,RELATED -j ACCEPT`, `--state INVALID -j DROP` and
 # neighbour discovery let in as UNTRACKED. Each front end runs twice in
@@ -14,8 +15,9 @@
 # IPv6 (extension header chains cut short or overlong, hop-by-hop not
 # first, bad payload lengths, overlapping and lone fragments, ICMPv6
 # errors quoting nothing known or cut short) is sent and counted. Both
-# trackers' views are compared: every rule counter, the tracker's invalid
-# count per hostile class, and the table as /proc/net/nf_conntrack and
+# trackers' views are compared: every rule counter, what each hostile
+# class changed (the tracker's invalid and icmp_error counts, the INVALID
+# rule, the stack's discards, what was routed on), and the table as /proc/net/nf_conntrack and
 # `conntrack -L -f ipv6` show it wherever both sides have that view.
 #
 # IPCT_IPV6=0 (today): ip_conntrack runs the IPv4 half only. With
