@@ -2,9 +2,9 @@
 # vm-pending: yes
 # vm-debug: yes
 #
-# The firewall as a user would set it up: unmodified iptables/ip6tables (legacy, then nft)
-# with policy DROP on INPUT and FORWARD, `-m state --state
-# ESTABLISHED,RELATED -j ACCEPT`, `--state INVALID -j DROP` and
+# The firewall as a user would set it up: unmodified iptables/ip6tables
+# (legacy, then nft) with policy DROP on INPUT and FORWARD, `-m state
+# --state ESTABLISHED,RELATED -j ACCEPT`, `--state INVALID -j DROP` and
 # neighbour discovery let in as UNTRACKED. Each front end runs twice in
 # the same boot: under the kernel's nf_conntrack (the reference: same
 # rules, the hooks its matches ask for) and under ip_conntrack. Every run
