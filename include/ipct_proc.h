@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ip_conntrack: /proc/net/ip_conntrack, /proc/net/stat/ip_conntrack and
- * /proc/net/stat/ip_conntrack_ext.
+ * ip_conntrack: /proc/net/ip_conntrack, /proc/net/stat/ip_conntrack,
+ * /proc/net/stat/ip_conntrack_ext, and 6.12's /proc/net/nf_conntrack and
+ * /proc/net/stat/nf_conntrack.
  *
  * Provided by C (src/kmod/proc_helpers.c): every ipct_* function below.
  * Provided by Rust (src/kmod/procfs.rs): the seq_operations of the
@@ -21,20 +22,24 @@
  * namespace),
  * /proc/net/stat/ip_conntrack and /proc/net/stat/ip_conntrack_ext
  * (single_open files printed by @stat_show and @ext_show:
- * ipct_seq_single_net() gives their namespace) in every current and future
- * network namespace. All must stay valid until ipct_proc_unregister()
- * returns; -EBUSY if already registered.
+ * ipct_seq_single_net() gives their namespace), /proc/net/nf_conntrack
+ * (as the first, over @nf_list_ops) and /proc/net/stat/nf_conntrack
+ * (printed by @nf_stat_show) in every current and future network
+ * namespace. All must stay valid until ipct_proc_unregister() returns;
+ * -EBUSY if already registered.
  */
 int ipct_proc_register(const struct seq_operations *list_ops,
 		       int (*stat_show)(struct seq_file *m, void *v),
-		       int (*ext_show)(struct seq_file *m, void *v));
+		       int (*ext_show)(struct seq_file *m, void *v),
+		       const struct seq_operations *nf_list_ops,
+		       int (*nf_stat_show)(struct seq_file *m, void *v));
 /* Remove the files everywhere; waits for readers in flight. */
 void ipct_proc_unregister(void);
 
-/* The namespace of an open /proc/net/ip_conntrack (seq_file_net). */
+/* The namespace of an open connection list (seq_file_net). */
 struct net *ipct_seq_net(struct seq_file *m);
 /*
- * The iterator state of an open /proc/net/ip_conntrack (zeroed at open):
+ * The iterator state of an open connection list (zeroed at open):
  * where the record `show` listed last ends, and a count of records moved
  * past (ipct_seq_list_tick() adds one and returns it).
  */

@@ -18,7 +18,7 @@ VM_LIBS=(lib ct nat-lib)
 
 # Host variables scripts/vm-run.sh hands to the guest script when set
 # (scenario knobs, e.g. NAT_WITH=nf_conntrack for tests/vm/nat.sh).
-VM_GUEST_ENV=(NAT_WITH)
+VM_GUEST_ENV=(NAT_WITH IPCT_IPV6)
 
 # Kernel log lines that fail a run, as extended regular expressions.
 PROBLEMS=(

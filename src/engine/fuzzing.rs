@@ -20,7 +20,7 @@ use crate::entry::Status;
 use crate::hash::HashKey;
 use crate::host::{Attached, Tracked, Tracker};
 use crate::packet::{parse, L4Info};
-use crate::procfmt::{format_entry, parse_line, MAX_LINE_LEN};
+use crate::procfmt::{format_entry, format_nf_entry, parse_line, Family, MAX_LINE_LEN};
 use crate::wire::MAX_HEAD_LEN;
 
 mod ipv6_exthdr;
@@ -410,6 +410,13 @@ impl World {
             let n = format_entry(&mut buf, &e, self.now, 1, None, nat).expect("a line fits MAX_LINE_LEN");
             let line = core::str::from_utf8(&buf[..n]).expect("a line is text");
             assert!(parse_line(line).is_some(), "unparsable {line:?}");
+            let mut nf = [0u8; MAX_LINE_LEN];
+            let m = format_nf_entry(&mut nf, Family::Ipv4, &e, self.now, 1, None, nat, None).expect("a line fits");
+            // The classic line behind "ipv4     2 ", 6.12's protocol name
+            // in the same nine columns.
+            let name = crate::procfmt::nf_proto_name(e.orig().proto);
+            let want = std::format!("ipv4     2 {name:<8} {}", &line[9..]);
+            assert_eq!(core::str::from_utf8(&nf[..m]), Ok(want.as_str()));
         }
     }
 }

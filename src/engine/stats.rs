@@ -19,6 +19,10 @@
 //! [`Stats::chaintoolong`] as extra fields that the classic file does not
 //! show (adding columns would change the header CONNTRACK.md fixes).
 //!
+//! `/proc/net/stat/nf_conntrack` ([`NF_HEADER`], [`format_nf_row`]) shows
+//! the same counters in 6.12's layout, for the tools written against it
+//! (`search_restart` is 0: lookups here never restart).
+//!
 //! Those two, with the table's shape, have a file of their own,
 //! `/proc/net/stat/ip_conntrack_ext` ([`EXT_HEADER`], [`format_ext`]): one
 //! header line and one line of decimal values for the whole namespace
@@ -300,6 +304,30 @@ pub fn format_ext(buf: &mut [u8], x: &Ext) -> Result<usize, TooSmall> {
     })
 }
 
+/// The header line of `/proc/net/stat/nf_conntrack` (6.12's
+/// `ct_cpu_seq_show`), newline included.
+pub const NF_HEADER: &str = "entries  clashres found new invalid ignore delete chainlength insert \
+insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n";
+
+/// Length of one row of `/proc/net/stat/nf_conntrack`: 17 fields of 8
+/// digits, 18 spaces (two of them doubled), a newline.
+pub const NF_ROW_LEN: usize = 17 * 8 + 18 + 1;
+
+/// Writes one CPU's row of `/proc/net/stat/nf_conntrack` as 6.12 does:
+/// `entries`, then `clash_resolve` where 2.6 had `searched`, 0 for
+/// `new`, `ignore` and `delete`, `chaintoolong` where 2.6 had
+/// `delete_list`, and `search_restart` (0) at the end; no trailing space.
+/// Its length ([`NF_ROW_LEN`]) or [`TooSmall`].
+pub fn format_nf_row(buf: &mut [u8], entries: u32, st: &Stats) -> Result<usize, TooSmall> {
+    write_into(buf, |w| {
+        write!(w, "{entries:08x}  {:08x} {:08x} {:08x} ", st.clash_resolve, st.found, 0)?;
+        write!(w, "{:08x} {:08x} {:08x} {:08x} ", st.invalid, 0, 0, st.chaintoolong)?;
+        write!(w, "{:08x} {:08x} {:08x} ", st.insert, st.insert_failed, st.drop)?;
+        write!(w, "{:08x} {:08x}  ", st.early_drop, st.icmp_error)?;
+        writeln!(w, "{:08x} {:08x} {:08x} {:08x}", st.expect_new, st.expect_create, st.expect_delete, 0)
+    })
+}
+
 /// Writes [`HEADER`] into `buf`; its length or [`TooSmall`].
 pub fn format_header(buf: &mut [u8]) -> Result<usize, TooSmall> {
     write_into(buf, |w| w.write_str(HEADER))
@@ -389,6 +417,45 @@ mod tests {
         assert_eq!(st.expect_new, 13);
         assert_eq!(st.expect_create, 14);
         assert_eq!(st.expect_delete, 15);
+    }
+
+    /// 6.12's columns, each counter given its own value so that a
+    /// swapped column shows; the header is `ct_cpu_seq_show`'s.
+    #[test]
+    fn nf_row_is_6_12s() {
+        let mut st = Stats::ZERO;
+        for (i, c) in Counter::ALL.iter().copied().enumerate() {
+            st.add_to(c, i as u32 + 1);
+        }
+        let mut buf = [0u8; NF_ROW_LEN];
+        let n = format_nf_row(&mut buf, 0x1234, &st).unwrap();
+        // clashres=16 found=2 new=0 invalid=4 ignore=0 delete=0
+        // chainlength=17 insert=8 insert_failed=9 drop=10 early_drop=11
+        // icmp_error=12 expect_*=13,14,15 search_restart=0.
+        assert_eq!(
+            str::from_utf8(&buf[..n]).unwrap(),
+            "00001234  00000010 00000002 00000000 00000004 00000000 00000000 00000011 \
+             00000008 00000009 0000000a 0000000b 0000000c  0000000d 0000000e 0000000f 00000000\n"
+        );
+        assert_eq!(n, NF_ROW_LEN);
+        assert_eq!(
+            NF_HEADER,
+            "entries  clashres found new invalid ignore delete chainlength insert insert_failed \
+             drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n"
+        );
+        assert_eq!(NF_HEADER.split_whitespace().count(), 17);
+        // A row the reference kernel printed (35 entries, 4 INVALID, one
+        // ICMP error on that CPU).
+        let st = Stats { invalid: 4, icmp_error: 1, ..Stats::ZERO };
+        let n = format_nf_row(&mut buf, 0x23, &st).unwrap();
+        assert_eq!(
+            str::from_utf8(&buf[..n]).unwrap(),
+            "00000023  00000000 00000000 00000000 00000004 00000000 00000000 00000000 00000000 \
+             00000000 00000000 00000000 00000001  00000000 00000000 00000000 00000000\n"
+        );
+        for short in 0..NF_ROW_LEN {
+            assert_eq!(format_nf_row(&mut buf[..short], 1, &st), Err(TooSmall));
+        }
     }
 
     #[test]

@@ -911,50 +911,58 @@ impl<'a, S: Store> Stripe<'a, S> {
     }
 
     /// Picks an entry to evict to make room for a flow hashing to `bucket`:
-    /// looks at [`EVICTION_RANGE`] buckets from `bucket` on, wrapping within
-    /// the stripe. An expired entry is taken first; otherwise the non-ASSURED
+    /// looks at the buckets from `bucket` on, at most [`EVICTION_RANGE`] of
+    /// them (wrapping within the stripe), and stops at the first that has a
+    /// candidate, as 6.12's `early_drop` does. There an expired entry is
+    /// taken first (it costs nothing), otherwise the bucket's non-ASSURED
     /// entry closest to expiry. `None` when every entry there is assured.
     pub fn early_drop_victim(&self, bucket: usize, now: Millis) -> Option<Victim<S::Ref>> {
         let n = self.buckets.len();
         if n == 0 {
             return None;
         }
-        let mut best: Option<(Victim<S::Ref>, Millis)> = None;
-        for i in 0..EVICTION_RANGE.min(n) {
-            let b = bucket.wrapping_add(i).checked_rem(n).unwrap_or(0);
+        let mut b = bucket.checked_rem(n).unwrap_or(0);
+        for _ in 0..EVICTION_RANGE.min(n) {
+            let mut best: Option<(S::Ref, Millis)> = None;
             let mut cur = self.head(b);
             while let Some(r) = cur {
-                if let Some(e) = self.store.entry(r) {
-                    if !e.status.has(Status::DYING) {
-                        if e.expired(now) {
-                            return Some(Victim {
-                                entry: r,
-                                bucket: b,
-                                expired: true,
-                            });
-                        }
-                        // (A match: `Option::is_none_or` needs Rust 1.82,
-                        // the kernel's minimum is 1.78.)
-                        let better = match &best {
-                            None => true,
-                            Some((_, d)) => e.deadline < *d,
-                        };
-                        if !e.status.has(Status::ASSURED) && better {
-                            best = Some((
-                                Victim {
-                                    entry: r,
-                                    bucket: b,
-                                    expired: false,
-                                },
-                                e.deadline,
-                            ));
-                        }
+                let Some((e, next)) = self.store.entry_and_next(r) else {
+                    cur = self.store.next(r);
+                    continue;
+                };
+                if !e.status.has(Status::DYING) {
+                    if e.expired(now) {
+                        return Some(Victim {
+                            entry: r,
+                            bucket: b,
+                            expired: true,
+                        });
+                    }
+                    // (A match: `Option::is_none_or` needs Rust 1.82,
+                    // the kernel's minimum is 1.78.)
+                    let better = match &best {
+                        None => true,
+                        Some((_, d)) => e.deadline < *d,
+                    };
+                    if !e.status.has(Status::ASSURED) && better {
+                        best = Some((r, e.deadline));
                     }
                 }
-                cur = self.store.next(r);
+                cur = next;
+            }
+            if let Some((r, _)) = best {
+                return Some(Victim {
+                    entry: r,
+                    bucket: b,
+                    expired: false,
+                });
+            }
+            b = b.wrapping_add(1);
+            if b >= n {
+                b = 0;
             }
         }
-        best.map(|(v, _)| v)
+        None
     }
 }
 
@@ -1447,7 +1455,7 @@ mod tests {
     }
 
     #[test]
-    fn early_drop_prefers_expired_then_closest_non_assured_within_range() {
+    fn early_drop_stops_at_the_first_bucket_with_a_candidate() {
         let a = Status::CONFIRMED | Status::ASSURED;
         let c = Status::CONFIRMED;
         let mut store = Slots(
@@ -1457,6 +1465,8 @@ mod tests {
                 entry(2, 400, c),
                 entry(3, 50, a),
                 entry(4, 200, c),
+                entry(5, 450, c),
+                entry(6, 20, c),
             ]
             .into_iter()
             .map(|e| (e, None))
@@ -1464,13 +1474,16 @@ mod tests {
         );
         let mut buckets = [None; 10];
         let mut st = Stripe::new(&mut buckets, &mut store);
-        st.link(9, 0);
         st.link(9, 1);
         st.link(0, 2);
+        st.link(0, 0);
+        st.link(0, 5);
         st.link(3, 3);
         // Bucket 8 is outside the range starting at 9 (9, 0, .., 6).
         st.link(8, 4);
-        // Wraps within the stripe; the assured ones are kept.
+        // Bucket 9 holds only an assured entry; the search wraps to bucket
+        // 0 and takes its entry closest to expiry, though bucket 8 (out of
+        // range) has one closer still.
         assert_eq!(
             st.early_drop_victim(9, 10),
             Some(Victim {
@@ -1479,7 +1492,30 @@ mod tests {
                 expired: false
             })
         );
-        // An expired entry, even assured, goes first.
+        // An expired entry of the bucket goes first, even after a
+        // candidate (entry 5 is the head of bucket 0).
+        assert_eq!(
+            st.early_drop_victim(0, 420),
+            Some(Victim {
+                entry: 2,
+                bucket: 0,
+                expired: true
+            })
+        );
+        // A later bucket is not read for an expired entry once one has a
+        // candidate; with none before it, an expired entry goes even when
+        // assured.
+        assert_eq!(
+            st.early_drop_victim(9, 60),
+            Some(Victim {
+                entry: 2,
+                bucket: 0,
+                expired: false
+            })
+        );
+        st.unlink(0, 2);
+        st.unlink(0, 0);
+        st.unlink(0, 5);
         assert_eq!(
             st.early_drop_victim(9, 60),
             Some(Victim {
@@ -1488,6 +1524,9 @@ mod tests {
                 expired: true
             })
         );
+        // The bucket the flow hashes to comes first, though a later one
+        // has an entry closer to expiry.
+        st.link(9, 6);
         assert_eq!(
             st.early_drop_victim(8, 10),
             Some(Victim {
@@ -1497,8 +1536,8 @@ mod tests {
             })
         );
         // Only assured entries in range: none.
-        st.unlink(0, 2);
-        st.unlink(9, 0);
+        st.unlink(8, 4);
+        st.unlink(9, 6);
         assert_eq!(st.early_drop_victim(9, 10), None);
     }
 

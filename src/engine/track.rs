@@ -450,9 +450,10 @@ pub fn admit(count: usize, max: usize) -> bool {
     max == 0 || count < max
 }
 
-/// Makes room for a new flow hashing to `bucket` of `stripe`: unlinks an
-/// expired entry or, failing that, the non-ASSURED entry closest to expiry
-/// within [`crate::table::EVICTION_RANGE`] buckets, marks it dying and
+/// Makes room for a new flow hashing to `bucket` of `stripe`: unlinks the
+/// victim of [`Stripe::early_drop_victim`] (an expired entry, else a
+/// non-ASSURED one, of the first bucket of
+/// [`crate::table::EVICTION_RANGE`] that has either), marks it dying and
 /// returns it for the caller to release (counted as `early_drop` unless it
 /// had expired anyway). `None` means the table is full of assured entries:
 /// call [`table_full`] and drop the packet.
@@ -555,10 +556,9 @@ pub fn confirm<S: Store>(
         stats.inc(Counter::Drop);
         return Confirm::Failed;
     }
-    // The tuple is some NATed entry's reply: another connection.
-    let keys = orig.keys();
-    let in_replies = |k: &[u64; 2]| stripe.find_reply(bucket, k).is_some();
-    if !stripe.replies.is_empty() && (in_replies(&keys.key) || keys.inv.is_some_and(|k| in_replies(&k))) {
+    // The tuple is some NATed entry's reply: another connection (one walk
+    // of the reply chain for both directions).
+    if !stripe.replies.is_empty() && stripe.reply_holder(bucket, &orig.keys()).is_some() {
         stats.inc(Counter::InsertFailed);
         stats.inc(Counter::Drop);
         return Confirm::Failed;

@@ -301,7 +301,8 @@ impl Note {
 /// read) are written only while the entry is unconfirmed, under its
 /// stripe lock, and never after it joins the table, so they are read
 /// without a lock (after [`Conn::is_confirmed`], whose release store
-/// orders them); `reply_next` is the reply chain link, read and written
+/// orders them, or by the path of the packet that wrote them while it
+/// binds the entry); `reply_next` is the reply chain link, read and written
 /// only under the lock of the stripe whose reply chain holds the node. All
 /// fields are atomics (relaxed: the locks and `confirmed` order them).
 pub(crate) struct NatExt {
@@ -685,6 +686,14 @@ impl Conn {
         if !self.is_confirmed() {
             return None;
         }
+        self.nat_binding()
+    }
+
+    /// The binding the NAT state holds, read without a lock: as the last
+    /// [`Conn::set_nat`] left it (for an unconfirmed entry, only the path
+    /// of the packet carrying it binds it).
+    #[inline]
+    pub(crate) fn nat_binding(&self) -> Option<Binding> {
         let n = self.nat()?;
         let load = |a: &[AtomicU64; 2]| [a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed)];
         let status = u32::from(n.status.load(Ordering::Relaxed));

@@ -24,7 +24,7 @@
 
 use crate::conn::{self, Conn};
 use crate::ctinfo::CtInfo;
-use crate::entry::Status;
+use crate::entry::{Entry, Status};
 use crate::ffi;
 use crate::hooks::{self, HookPoint, Packet, Verdict};
 use crate::ktable::Table;
@@ -204,15 +204,21 @@ fn bind_binding(c: &Conn, manip: Manip, range: &Range, masq_index: i32) -> Resul
     if c.is_confirmed() {
         return Ok(None);
     }
+    bind_copy(c, &mut c.snapshot(), manip, range, masq_index)
+}
+
+/// [`bind_binding`] on `e`, a copy of the unconfirmed entry `c` taken
+/// under its lock after its last change (only the packet carrying it
+/// changes it).
+fn bind_copy(c: &Conn, e: &mut Entry, manip: Manip, range: &Range, masq_index: i32) -> Result<Option<Binding>, Verdict> {
     let now = conn::now();
     let mut reply = c.nat_reply();
-    let mut e = c.snapshot();
     let table = c.table();
     let mut random = || sys_random_u16();
-    if bind::setup(&mut e, &mut reply, manip, range, &Taken { table, now }, &mut random).is_err() {
+    if bind::setup(e, &mut reply, manip, range, &Taken { table, now }, &mut random).is_err() {
         return Err(Verdict::DROP);
     }
-    let b = Binding::of(&e, reply);
+    let b = Binding::of(e, reply);
     let stored = c.with_entry_mut(|live| {
         live.status.set(b.status);
         c.set_nat(&b, reply.is_some(), masq_index)
@@ -355,10 +361,11 @@ fn unconfirmed(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo) -> Verdict {
         let b = c.with_entry(|e| Binding::of(e, c.nat_reply()));
         return icmp_reply(pkt, &b, ctinfo, hooknum);
     }
-    // One lock for the step and, when that is all, the bindings.
+    // One lock for the step and, when that is all, the bindings (unless
+    // the NAT state has them).
     let (step, bound) = c.with_entry(|e| {
         let step = bind::hook_step(e, ctinfo, hooknum);
-        let b = (step == HookStep::Rewrite).then(|| Binding::of(e, c.nat_reply()));
+        let b = (step == HookStep::Rewrite && c.nat_state().is_none()).then(|| Binding::of(e, c.nat_reply()));
         (step, b)
     });
     let found = match step {
@@ -369,6 +376,15 @@ fn unconfirmed(pkt: &mut Packet<'_>, c: &Conn, ctinfo: CtInfo) -> Verdict {
         },
         HookStep::Rewrite => bound,
     };
+    // Every binding that changed a tuple left the NAT state with its
+    // targets decoded ([`Conn::set_nat`]): the rewrite reads them.
+    if let (Some(n), Some(manip)) = (c.nat_state(), Manip::for_hook(hooknum)) {
+        let target = n.target(manip, ctinfo.dir());
+        return match target.is_some() {
+            true => rewrite(pkt, manip, target, hooknum),
+            false => Verdict::ACCEPT,
+        };
+    }
     let b = found.unwrap_or_else(|| c.with_entry(|e| Binding::of(e, c.nat_reply())));
     rewrite_bound(pkt, &b, ctinfo.dir(), hooknum)
 }
@@ -406,12 +422,20 @@ fn drop_moved(c: &Conn, b: &Binding) -> Verdict {
 /// when the packet goes no further.
 fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Result<Option<Binding>, Verdict> {
     // After each lookup one lock tells whether it bound the end and, if
-    // not, the null binding's range (lookups that bind nothing change
-    // nothing it depends on).
-    let state = || {
+    // not, gives the null binding's range and a copy of the entry to make
+    // it on (lookups that bind nothing change nothing these depend on). A
+    // binding the lookup made is read from the NAT state, without a lock.
+    let mut copy = None;
+    let state = |copy: &mut Option<Entry>| {
+        if let Some(b) = c.nat_binding().filter(|b| b.initialized(manip)) {
+            return Ok(b);
+        }
         c.with_entry(|e| match bind::initialized(e, manip) {
             true => Ok(Binding::of(e, c.nat_reply())),
-            false => Err(bind::null_range(e, c.nat_reply(), manip)),
+            false => {
+                *copy = Some(*e);
+                Err(bind::null_range(e, c.nat_reply(), manip))
+            }
         })
     };
     let mut null = None;
@@ -420,14 +444,23 @@ fn run_lookups(pkt: &mut Packet<'_>, c: &Conn, manip: Manip) -> Result<Option<Bi
         if v != Verdict::ACCEPT.raw() {
             return Err(Verdict::from_raw(v));
         }
-        match state() {
+        match state(&mut copy) {
             Ok(b) => return Ok(Some(b)),
             Err(range) => null = Some(range),
         }
         i = i.saturating_add(1);
     }
-    let range = null.unwrap_or_else(|| c.with_entry(|e| bind::null_range(e, c.nat_reply(), manip)));
-    bind_binding(c, manip, &range, 0)
+    let range = match null {
+        Some(r) => r,
+        None => c.with_entry(|e| {
+            copy = Some(*e);
+            bind::null_range(e, c.nat_reply(), manip)
+        }),
+    };
+    match copy.as_mut() {
+        Some(e) if !c.is_confirmed() => bind_copy(c, e, manip, &range, 0),
+        _ => bind_binding(c, manip, &range, 0),
+    }
 }
 
 /// Rewrites the packet of direction `dir` at `hooknum` as binding `b`

@@ -12,9 +12,12 @@
 
 static const char ipct_proc_name[] = "ip_conntrack";
 static const char ipct_ext_name[] = "ip_conntrack_ext";
+static const char ipct_nf_name[] = "nf_conntrack";
 static const struct seq_operations *ipct_list_ops;
+static const struct seq_operations *ipct_nf_list_ops;
 static int (*ipct_stat_show)(struct seq_file *m, void *v);
 static int (*ipct_ext_show)(struct seq_file *m, void *v);
+static int (*ipct_nf_stat_show)(struct seq_file *m, void *v);
 
 /* The connection list's iterator state (procfs.rs). */
 struct ipct_list_iter {
@@ -35,8 +38,19 @@ static int __net_init ipct_proc_net_init(struct net *net)
 	if (!proc_create_net_single(ipct_ext_name, 0444, net->proc_net_stat,
 				    ipct_ext_show, NULL))
 		goto no_ext;
+	/* 6.12's names and modes (nf_conntrack_standalone_init_proc). */
+	if (!proc_create_net(ipct_nf_name, 0440, net->proc_net, ipct_nf_list_ops,
+			     sizeof(struct ipct_list_iter)))
+		goto no_nf;
+	if (!proc_create_net_single(ipct_nf_name, 0444, net->proc_net_stat,
+				    ipct_nf_stat_show, NULL))
+		goto no_nf_stat;
 	return 0;
 
+no_nf_stat:
+	remove_proc_entry(ipct_nf_name, net->proc_net);
+no_nf:
+	remove_proc_entry(ipct_ext_name, net->proc_net_stat);
 no_ext:
 	remove_proc_entry(ipct_proc_name, net->proc_net_stat);
 no_stat:
@@ -46,6 +60,8 @@ no_stat:
 
 static void __net_exit ipct_proc_net_exit(struct net *net)
 {
+	remove_proc_entry(ipct_nf_name, net->proc_net_stat);
+	remove_proc_entry(ipct_nf_name, net->proc_net);
 	remove_proc_entry(ipct_ext_name, net->proc_net_stat);
 	remove_proc_entry(ipct_proc_name, net->proc_net_stat);
 	remove_proc_entry(ipct_proc_name, net->proc_net);
@@ -58,7 +74,9 @@ static struct pernet_operations ipct_proc_net_ops = {
 
 int ipct_proc_register(const struct seq_operations *list_ops,
 		       int (*stat_show)(struct seq_file *m, void *v),
-		       int (*ext_show)(struct seq_file *m, void *v))
+		       int (*ext_show)(struct seq_file *m, void *v),
+		       const struct seq_operations *nf_list_ops,
+		       int (*nf_stat_show)(struct seq_file *m, void *v))
 {
 	int ret;
 
@@ -67,6 +85,8 @@ int ipct_proc_register(const struct seq_operations *list_ops,
 	ipct_list_ops = list_ops;
 	ipct_stat_show = stat_show;
 	ipct_ext_show = ext_show;
+	ipct_nf_list_ops = nf_list_ops;
+	ipct_nf_stat_show = nf_stat_show;
 	ret = register_pernet_subsys(&ipct_proc_net_ops);
 	if (ret)
 		ipct_list_ops = NULL;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/proc/net/ip_conntrack` (the connection list),
-//! `/proc/net/stat/ip_conntrack` (statistics) and
+//! `/proc/net/stat/ip_conntrack` (statistics),
 //! `/proc/net/stat/ip_conntrack_ext` (what the classic statistics have no
-//! column for), in every network namespace, each showing its own
-//! namespace's table.
+//! column for), and the same list and statistics in Linux 6.12's layouts
+//! as `/proc/net/nf_conntrack` and `/proc/net/stat/nf_conntrack`, in every
+//! network namespace, each showing its own namespace's table.
 //!
 //! # The connection list
 //!
@@ -31,11 +32,20 @@
 //! plus one, as a pointer value (never null, never an error pointer: a
 //! position is below 2^42).
 //!
+//! `/proc/net/nf_conntrack` is the same dump with 6.12's lines (the
+//! engine's `procfmt::format_nf_entry`). Its `use=` counts one more
+//! reference than the classic file's: 6.12 takes a reference on each
+//! entry to print it (`ct_seq_show`) and prints the count with it, where
+//! this dump reads under the bucket's lock instead; an idle entry shows
+//! `use=2` in both kernels' files.
+//!
 //! # The statistics file
 //!
 //! 2.6's header, then one row per possible CPU with that CPU's counters of
 //! the namespace's table; `entries`, the namespace's entry count, repeats
 //! on every row (the engine's `stats::format_row`).
+//! `/proc/net/stat/nf_conntrack` is 6.12's header and rows
+//! (`stats::format_nf_row`) of the same counters.
 //!
 //! # The extra statistics file
 //!
@@ -53,9 +63,12 @@ use crate::ffi;
 use crate::sys;
 use crate::kstats::possible_cpus;
 use crate::ktable::Table;
-use crate::procfmt::{format_entry, TooSmall, MAX_LINE_LEN};
+use crate::procfmt::{format_entry, format_nf_entry, Family, TooSmall, MAX_LINE_LEN};
 use crate::table::DumpPos;
-use crate::stats::{format_ext, format_row, Ext, EXT_HEADER, EXT_ROW_LEN, HEADER, ROW_LEN};
+use crate::stats::{
+    format_ext, format_nf_row, format_row, Ext, Stats, EXT_HEADER,
+    EXT_ROW_LEN, HEADER, NF_HEADER, NF_ROW_LEN, ROW_LEN,
+};
 use core::ffi::c_void;
 use core::ptr;
 use kernel::error::to_result;
@@ -81,19 +94,42 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
     unsafe { Table::for_net(net) }
 }
 
+/// The layout of a connection list's lines.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// `/proc/net/ip_conntrack`, 2.6's.
+    Classic,
+    /// `/proc/net/nf_conntrack`, 6.12's.
+    Nf,
+}
+
 /// Writes the lines of the bucket holding `at` into `seq`, formatted
 /// under its stripe's lock, and returns where the next record starts.
 /// Stops early once `seq` overflows: seq_file throws the record away and
 /// asks for it again. `None` past the last stripe.
-fn show_record(seq: &mut SeqFile, table: &Table, at: DumpPos) -> Option<DumpPos> {
+fn show_record(seq: &mut SeqFile, table: &Table, at: DumpPos, layout: Layout) -> Option<DumpPos> {
     let now = conn::now();
     let mut line = [0u8; MAX_LINE_LEN];
     let (_, next) = table.dump_step(at, 0, now, |e, c| {
-        // The classic file is IPv4 only.
-        if c.is_v6() {
-            return true;
-        }
-        match format_entry(&mut line, e, now, c.use_count(), c.read_counters().as_ref(), c.nat_reply()) {
+        let (uses, counters, nat) = (c.use_count(), c.read_counters(), c.nat_reply());
+        let r = match layout {
+            // The classic file is IPv4 only.
+            Layout::Classic if c.is_v6() => return true,
+            Layout::Classic => format_entry(&mut line, e, now, uses, counters.as_ref(), nat),
+            // `use=` with the reference 6.12's reader would hold (see
+            // above).
+            Layout::Nf => format_nf_entry(
+                &mut line,
+                if c.is_v6() { Family::Ipv6 } else { Family::Ipv4 },
+                e,
+                now,
+                uses.saturating_add(1),
+                counters.as_ref(),
+                nat,
+                c.addrs6(),
+            ),
+        };
+        match r {
             Ok(n) => seq.write(line.get(..n).unwrap_or_default()),
             // Cannot happen: MAX_LINE_LEN bytes hold any line.
             Err(TooSmall) => true,
@@ -232,13 +268,32 @@ extern "C" fn list_stop(_m: *mut ffi::seq_file, _v: *mut c_void) {}
 /// Only the seq_file core calls it, with a valid `seq_file` of
 /// `/proc/net/ip_conntrack` and a record from `list_start`/`list_next`.
 unsafe extern "C" fn list_show(m: *mut ffi::seq_file, v: *mut c_void) -> c_int {
+    // SAFETY: as required of `show_list`.
+    unsafe { show_list(m, v, Layout::Classic) }
+}
+
+/// # Safety
+///
+/// As [`list_show`], for `/proc/net/nf_conntrack` (same iterator).
+unsafe extern "C" fn nf_list_show(m: *mut ffi::seq_file, v: *mut c_void) -> c_int {
+    // SAFETY: as required of `show_list`.
+    unsafe { show_list(m, v, Layout::Nf) }
+}
+
+/// The `show` of either connection list.
+///
+/// # Safety
+///
+/// A valid `seq_file` of one of the lists and a record from
+/// `list_start`/`list_next`, from the seq_file core.
+unsafe fn show_list(m: *mut ffi::seq_file, v: *mut c_void, layout: Layout) -> c_int {
     // SAFETY: as in `list_start`.
     let table = unsafe { list_table(m) };
     // SAFETY: the seq_file core passes a valid seq_file, ours to write
     // during this call.
     let mut seq = unsafe { SeqFile::from_raw(m) };
     if let (Some(t), Some(at)) = (table, pos_of(v)) {
-        let next = show_record(&mut seq, t, at).unwrap_or(DumpPos {
+        let next = show_record(&mut seq, t, at, layout).unwrap_or(DumpPos {
             stripe: t.layout().stripes(),
             pos: 0,
         });
@@ -256,26 +311,58 @@ static LIST_OPS: ffi::seq_operations = ffi::seq_operations {
     show: Some(list_show),
 };
 
+static NF_LIST_OPS: ffi::seq_operations = ffi::seq_operations {
+    start: Some(list_start),
+    stop: Some(list_stop),
+    next: Some(list_next),
+    show: Some(nf_list_show),
+};
+
 /// # Safety
 ///
 /// Only the seq_file core calls it, with a valid `seq_file` of
 /// `/proc/net/stat/ip_conntrack`.
 unsafe extern "C" fn stat_show(m: *mut ffi::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: as required of `show_stats`.
+    unsafe { show_stats::<ROW_LEN>(m, HEADER, format_row) }
+}
+
+/// # Safety
+///
+/// Only the seq_file core calls it, with a valid `seq_file` of
+/// `/proc/net/stat/nf_conntrack`.
+unsafe extern "C" fn nf_stat_show(m: *mut ffi::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: as required of `show_stats`.
+    unsafe { show_stats::<NF_ROW_LEN>(m, NF_HEADER, format_nf_row) }
+}
+
+/// A statistics file: `header`, then one row per possible CPU made by
+/// `row_of` (rows of at most `LEN` bytes).
+///
+/// # Safety
+///
+/// A valid `seq_file` of one of the per-CPU statistics files, from the
+/// seq_file core.
+unsafe fn show_stats<const LEN: usize>(
+    m: *mut ffi::seq_file,
+    header: &str,
+    row_of: fn(&mut [u8], u32, &Stats) -> Result<usize, TooSmall>,
+) -> c_int {
     // SAFETY: `m` is a seq_file opened by proc_create_net_single (its
     // private data is the namespace, held while the file is open).
     let net = unsafe { ffi::ipct_seq_single_net(m) };
-    // SAFETY: a callback of /proc/net/stat/ip_conntrack in `net`.
+    // SAFETY: a callback of a statistics file in `net`.
     let table = unsafe { table_of(net) };
     // SAFETY: the seq_file core passes a valid seq_file, ours to write
     // during this call.
     let mut seq = unsafe { SeqFile::from_raw(m) };
-    seq.write(HEADER.as_bytes());
+    seq.write(header.as_bytes());
     let Some(table) = table else { return 0 };
-    // 2.6's `entries`: the namespace's count, on every CPU's row.
+    // `entries`: the namespace's count, on every CPU's row.
     let entries = table.count();
-    let mut row = [0u8; ROW_LEN];
+    let mut row = [0u8; LEN];
     for cpu in possible_cpus() {
-        if let Ok(n) = format_row(&mut row, entries, &table.stats().cpu(cpu)) {
+        if let Ok(n) = row_of(&mut row, entries, &table.stats().cpu(cpu)) {
             seq.write(row.get(..n).unwrap_or_default());
         }
     }
@@ -310,7 +397,7 @@ unsafe extern "C" fn ext_show(m: *mut ffi::seq_file, _v: *mut c_void) -> c_int {
     0
 }
 
-/// The three /proc files, in every network namespace; removed on drop.
+/// The five /proc files, in every network namespace; removed on drop.
 ///
 /// # Invariants
 ///
@@ -323,10 +410,16 @@ pub(crate) struct Files {
 impl Files {
     /// Creates the files in every current and future network namespace.
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: `LIST_OPS`, `stat_show` and `ext_show` are 'static, so
-        // they outlive the registration.
+        // SAFETY: the operations and show functions are 'static, so they
+        // outlive the registration.
         to_result(unsafe {
-            ffi::ipct_proc_register(&LIST_OPS, Some(stat_show), Some(ext_show))
+            ffi::ipct_proc_register(
+                &LIST_OPS,
+                Some(stat_show),
+                Some(ext_show),
+                &NF_LIST_OPS,
+                Some(nf_stat_show),
+            )
         })?;
         Ok(Self { _private: () })
     }

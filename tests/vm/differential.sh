@@ -18,6 +18,12 @@
 #           `conntrack -E` listener printed (started before the mix,
 #           stopped once it has read everything; one listener per run,
 #           its lines split by class address), timeouts and ids left out.
+#   /proc/net/nf_conntrack (6.12's layout, which the module serves too):
+#           its IPv4 lines byte for byte but for the seconds left, so
+#           prefix, names, padding, mark= and use= too (6.12 counts the
+#           reference its reader holds: an idle entry shows use=2 in
+#           both); /proc/net/stat/nf_conntrack: the header, the row count
+#           and layout, and `entries` = the lines of the table.
 #
 # Each traffic class has its own client address 192.0.2.(10+k), so every
 # packet (ICMP errors too) is counted under its class. Packets are crafted
@@ -34,13 +40,27 @@
 # joined by commas); a listed one is reported as
 # "allowed: REASON", any other fails the run, which prints both views.
 #
+# IPv6 classes (k >= 60, client 2001:db8::K, server 2001:db8:1::77;
+# the router reaches both through static neighbours whose MACs nobody
+# has, so no endpoint answers) run on nf_conntrack always, and on
+# ip_conntrack, compared like the others, when IPCT_IPV6=1 (then its
+# table includes the ipv6 lines of /proc/net/nf_conntrack and `conntrack
+# -L -f ipv6`, where they exist). With IPCT_IPV6=0 they run on the
+# reference only.
+#
 # `scripts/vm-run.sh tests/vm/differential.sh fake` adds a made-up table
-# line, a wrong packet count and a made-up event to ip_conntrack's views:
-# the run must then fail, three times.
+# line, a wrong packet count, a made-up event and a made-up
+# /proc/net/nf_conntrack line to ip_conntrack's views: the run must then
+# fail, four times.
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
+IPCT_IPV6=${IPCT_IPV6:-0}
+# (`differential.sh ipv6` sets it too, for runners that pass no variables.)
+[ "${1:-}" != ipv6 ] || IPCT_IPV6=1
+
 S=$SERVER_IP
+S6=2001:db8:1::77
 ALLOW=/ipct/differential.allow
 OUT=/tmp/differential
 FAKE=${1:-}
@@ -58,6 +78,11 @@ CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
 32:icmp-err-reverse 33:icmp-err-echo 34:tcp-bad-synack 35:tcp-syn-established
 36:tcp-fin-data 37:sctp-assoc 38:sctp-invalid 39:sctp-abort 40:dccp-conn
 41:dccp-invalid"
+# IPv6 classes: client 2001:db8::K (K read as hexadecimal digits), same
+# ports.
+CLASSES6="60:v6-tcp-fin 61:v6-tcp-refused 62:v6-udp-twoway 63:v6-echo 64:v6-err-udp
+65:v6-err-unknown 66:v6-proto-253 67:v6-ttl 68:v6-exthdr 69:v6-fragments 70:v6-udplite
+71:v6-sctp 72:v6-dccp"
 # Classes whose endpoints answer for themselves (no drop rules there).
 REAL_CLASSES=" 5 10 11 "
 
@@ -70,13 +95,24 @@ class() {
     SP=$((7000 + k))
 }
 class_nums() { printf '%s\n' $CLASSES | sed 's/:.*//'; }
+class6_nums() { printf '%s\n' $CLASSES6 | sed 's/:.*//'; }
+# The classes of both families (names and addresses: norm_lines, states).
+ALL_CLASSES="$CLASSES $CLASSES6"
 
 # ---- counters, waits -------------------------------------------------------
 
 # sent: the router's Ip OutTransmits into SENT, read by the shell alone
 # (it is polled for every packet; starting awk each time would be slow).
 OUT_COL=$(awk '$1 == "Ip:" { for (i = 2; i <= NF; i++) if ($i == "OutTransmits") print i; exit }' /proc/net/snmp)
+# FAM=6: Ip6OutTransmits of /proc/net/snmp6 instead.
+FAM=4
 sent() {
+    if [ "$FAM" = 6 ]; then
+        while read -r _sent_name SENT; do
+            [ "$_sent_name" != Ip6OutTransmits ] || return 0
+        done < /proc/net/snmp6
+        return 1
+    fi
     { read -r _sent_head; read -r _sent_vals; } < /proc/net/snmp
     set -- $_sent_vals
     shift $((OUT_COL - 1))
@@ -181,15 +217,24 @@ senders_down() {
         fi
     done
 }
+# With FAM=6 the class is an IPv6 one (client 2001:db8::K, server $S6).
 cline() {
     _cl_k=$1
     shift
-    echo "--src 192.0.2.$((10 + _cl_k)) $*" >&3
+    if [ "$FAM" = 6 ]; then
+        echo "--src 2001:db8::$_cl_k --dst $S6 $*" >&3
+    else
+        echo "--src 192.0.2.$((10 + _cl_k)) $*" >&3
+    fi
 }
 sline() {
     _sl_k=$1
     shift
-    echo "--dst 192.0.2.$((10 + _sl_k)) $*" >&4
+    if [ "$FAM" = 6 ]; then
+        echo "--src $S6 --dst 2001:db8::$_sl_k $*" >&4
+    else
+        echo "--dst 192.0.2.$((10 + _sl_k)) $*" >&4
+    fi
 }
 # from_c / from_s K ARGS...: one such packet, waited for until passed on.
 from_c() { via 1 cline "$@"; }
@@ -219,6 +264,10 @@ sctp_c() { _k=$1; shift; from_c $_k --proto sctp --sport $((40000 + _k)) --dport
 sctp_s() { _k=$1; shift; from_s $_k --proto sctp --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
 dccp_c() { _k=$1; shift; from_c $_k --proto dccp --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
 dccp_s() { _k=$1; shift; from_s $_k --proto dccp --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
+
+# p_c / p_s K PROTO ARGS...: a packet of PROTO with class K's ports.
+p_c() { _k=$1 _p=$2; shift 2; from_c $_k --proto $_p --sport $((40000 + _k)) --dport $((7000 + _k)) "$@"; }
+p_s() { _k=$1 _p=$2; shift 2; from_s $_k --proto $_p --sport $((7000 + _k)) --dport $((40000 + _k)) "$@"; }
 
 # tcp_open K: handshake (client ISN 1000, server ISN 5000) and 5 bytes each
 # way, each acknowledged. Client next seq 1006, server 5006.
@@ -553,6 +602,104 @@ traffic() {
     settle
 }
 
+# traffic6: the IPv6 classes (after the others; crafted only).
+traffic6() {
+    FAM=6
+    rebase
+
+    # v6-tcp-fin: handshake, client data, FIN teardown.
+    k=60
+    tcp_c $k S 1000 0
+    tcp_s $k SA 5000 1001
+    tcp_c $k A 1001 5001
+    tcp_c $k PA 1001 5001 --payload hello
+    tcp_s $k A 5001 1006
+    tcp_c $k FA 1006 5001
+    tcp_s $k FA 5001 1007
+    tcp_c $k A 1007 5002
+
+    # v6-tcp-refused: a SYN answered by RST/ACK.
+    k=61
+    tcp_c $k S 1000 0
+    tcp_s $k RA 0 1001
+
+    # v6-udp-twoway: a request and its answer.
+    k=62
+    p_c $k udp --payload query
+    p_s $k udp --payload answer
+
+    # v6-echo: ICMPv6 echo request and reply, then a reply nobody asked
+    # for (another id).
+    k=63
+    from_c $k --proto icmp --icmp-type 128 --icmp-id 2363 --icmp-seq 1
+    from_s $k --proto icmp --icmp-type 129 --icmp-id 2363 --icmp-seq 1
+    from_s $k --proto icmp --icmp-type 129 --icmp-id 2364 --icmp-seq 1
+
+    # v6-err-udp: a datagram, then port unreachable quoting it (RELATED).
+    k=64
+    p_c $k udp --payload probe
+    from_s $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
+        --inner-sport $((40000 + k)) --inner-dport $((7000 + k))
+
+    # v6-err-unknown: port unreachable quoting a flow never seen.
+    k=65
+    from_s $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
+        --inner-sport $((40000 + k)) --inner-dport $((7000 + k))
+
+    # v6-proto-253: an unknown protocol, one packet each way.
+    k=66
+    from_c $k --proto 253 --payload-len 8
+    from_s $k --proto 253 --payload-len 8
+
+    # v6-ttl: a datagram, then one with hop limit 1 on the same flow: the
+    # router's time exceeded is RELATED.
+    k=67
+    p_c $k udp --payload one
+    via 1 cline $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --ttl 1 --payload ttl
+
+    # v6-exthdr: UDP behind hop-by-hop, destination options and a routing
+    # header both ways (tracked through the chain), then an error quoting
+    # the client's datagram with its destination options.
+    k=68
+    p_c $k udp --ext hop --ext dest,len=16 --ext rt,segleft=0 --payload query
+    p_s $k udp --ext dest --payload answer
+    from_s $k --proto icmp --icmp-type 1 --icmp-code 4 --inner-proto udp \
+        --inner-sport $((40000 + k)) --inner-dport $((7000 + k)) --inner-ext dest
+
+    # v6-fragments: a UDP datagram in two fragments, reassembled before
+    # tracking (one entry) and sent on as two.
+    k=69
+    cline $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --id 69 --payload-len 64 --frag-slice 0:24
+    via 2 cline $k --proto udp --sport $((40000 + k)) --dport $((7000 + k)) --id 69 --payload-len 64 --frag-slice 24:48
+
+    # v6-udplite: a datagram each way, then one covering its header only.
+    k=70
+    p_c $k udplite --csum-proto 17 --payload hi
+    p_s $k udplite --csum-proto 17 --payload hi
+    p_c $k udplite --csum-proto 17 --udp-len 8 --payload partial
+
+    # v6-sctp: INIT, INIT ACK, COOKIE ECHO, COOKIE ACK, DATA, ABORT.
+    k=71
+    p_c $k sctp --chunk init --init-tag 0xc1
+    p_s $k sctp --vtag 0xc1 --chunk init-ack --init-tag 0x5e
+    p_c $k sctp --vtag 0x5e --chunk cookie-echo
+    p_s $k sctp --vtag 0xc1 --chunk cookie-ack
+    p_c $k sctp --vtag 0x5e --chunk data
+    p_s $k sctp --vtag 0x5e --chunk abort:t
+
+    # v6-dccp: Request, Response, Ack, DataAck, Close, Reset.
+    k=72
+    p_c $k dccp --dccp-type request --dccp-seq 100
+    p_s $k dccp --dccp-type response --dccp-seq 900 --dccp-ack 100
+    p_c $k dccp --dccp-type ack --dccp-seq 101 --dccp-ack 900
+    p_s $k dccp --dccp-type dataack --dccp-seq 901 --dccp-ack 101 --payload hi
+    p_c $k dccp --dccp-type close --dccp-seq 102 --dccp-ack 901
+    p_s $k dccp --dccp-type reset --dccp-seq 902 --dccp-ack 102
+
+    FAM=4
+    rebase
+}
+
 # ---- setup -----------------------------------------------------------------
 
 # endpoints: class addresses on the client, and drop rules on both
@@ -577,20 +724,39 @@ endpoints() {
     done
 }
 
-# counting_rules: chain DIFF, called from INPUT, FORWARD and OUTPUT, one
-# count-only rule per class, direction and state (comment "K DIR STATE"),
-# loaded with one iptables-restore.
+# net6: the router's IPv6 side: forwarding, an address on each link,
+# static neighbours (MACs nobody has) for the IPv6 classes' addresses.
+net6() {
+    sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+    {
+        echo "address add 2001:db8::1/64 dev $ROUTER_CLIENT_IF nodad"
+        echo "address add 2001:db8:1::1/64 dev $ROUTER_SERVER_IF nodad"
+        echo "neighbour add $S6 lladdr 02:00:00:00:00:78 dev $ROUTER_SERVER_IF nud permanent"
+        for k in $(class6_nums); do
+            echo "neighbour add 2001:db8::$k lladdr 02:00:00:00:00:77 dev $ROUTER_CLIENT_IF nud permanent"
+        done
+    } | ip -batch -
+}
+
+# counting_rules FAMILY: chain DIFF, called from INPUT, FORWARD and
+# OUTPUT, one count-only rule per class of FAMILY (4 or 6), direction and
+# state (comment "K DIR STATE"), loaded with one iptables-restore (or
+# ip6tables-restore).
 counting_rules() {
+    _nums=$(class_nums)
+    [ "$1" = 4 ] || _nums=$(class6_nums)
     {
         echo '*filter'
         echo ':DIFF - [0:0]'
         echo '-A INPUT -j DIFF'
         echo '-A FORWARD -j DIFF'
         echo '-A OUTPUT -j DIFF'
-        for k in $(class_nums); do
+        for k in $_nums; do
+            a=192.0.2.$((10 + k))
+            [ "$1" = 4 ] || a=2001:db8::$k
             for d in orig reply; do
-                sel="-s 192.0.2.$((10 + k))"
-                [ $d = orig ] || sel="-d 192.0.2.$((10 + k))"
+                sel="-s $a"
+                [ $d = orig ] || sel="-d $a"
                 echo "-A DIFF $sel -m comment --comment \"$k $d all\""
                 for st in NEW ESTABLISHED RELATED INVALID; do
                     echo "-A DIFF $sel -m state --state $st -m comment --comment \"$k $d $st\""
@@ -598,7 +764,7 @@ counting_rules() {
             done
         done
         echo 'COMMIT'
-    } | iptables-restore
+    } | if [ "$1" = 4 ]; then iptables-restore; else ip6tables-restore; fi
 }
 
 # timeouts DIR PREFIX: every timeout the mix ends in, far longer than the
@@ -613,26 +779,32 @@ timeouts() {
         dccp_timeout_closing dccp_timeout_timewait; do
         echo 1800 > "$1/$2$t" || return 1
     done
+    [ ! -e "$1/${2}icmpv6_timeout" ] || echo 1800 > "$1/${2}icmpv6_timeout"
 }
 
 # ---- views -----------------------------------------------------------------
 
 # norm_lines: table, `conntrack -L` or `conntrack -E` lines (stdin)
 # without what may differ legitimately (the event tag kept), each prefixed
-# with its class name ("other" if none), in their order. IPv6 lines
-# (nf_conntrack tracks both families) are left out.
+# with its class name ("other" if none), in their order. IPv6 addresses
+# count in either form (/proc's eight groups, conntrack's compressed).
 norm_lines() {
-    awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" '
+    awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" -v classes6="$(printf '%s\n' $CLASSES6 | tr '\n' ' ')" '
         BEGIN {
             n = split(classes, cl, " ")
             for (i = 1; i <= n; i++) {
                 split(cl[i], kv, ":")
                 ip["192.0.2." (10 + kv[1])] = kv[2]
             }
+            n = split(classes6, cl, " ")
+            for (i = 1; i <= n; i++) {
+                split(cl[i], kv, ":")
+                ip["2001:db8::" kv[1]] = kv[2]
+                ip["2001:0db8:0000:0000:0000:0000:0000:00" kv[1]] = kv[2]
+            }
         }
-        /^ipv6 / { next }
         {
-            sub(/^ *ipv4 +2 +/, "")
+            sub(/^ *ipv[46] +(2|10) +/, "")
             tag = ""
             if ($1 ~ /^\[[A-Z]+\]$/) { tag = $1 " "; sub(/^ *[^ ]+ +/, "") }
             out = tag $1 " " $2
@@ -659,7 +831,8 @@ norm_table() {
 # states: per class and direction, the packets each state rule counted.
 # Real-connection classes (nc) show counts as 0 / some.
 states() {
-    iptables -L DIFF -n -v -x | awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" \
+    { iptables -L DIFF -n -v -x; ip6tables -L DIFF -n -v -x 2> /dev/null; } |
+        awk -v classes="$(printf '%s\n' $ALL_CLASSES | tr '\n' ' ')" \
         -v real="$REAL_TCP" '
         BEGIN {
             n = split(classes, cl, " ")
@@ -711,6 +884,13 @@ snapshot() {
     cat "$2" > "$OUT/$1.raw"
     conntrack -L -f ipv4 > "$OUT/$1.list.raw" 2> "$OUT/$1.list.err" ||
         fail "$1: conntrack -L failed: $(cat "$OUT/$1.list.err")"
+    if [ "$RUN6" = 1 ]; then
+        # ip_conntrack: its IPv6 entries are in /proc/net/nf_conntrack.
+        [ "$2" = /proc/net/nf_conntrack ] || [ ! -r /proc/net/nf_conntrack ] ||
+            grep '^ipv6 ' /proc/net/nf_conntrack >> "$OUT/$1.raw"
+        conntrack -L -f ipv6 >> "$OUT/$1.list.raw" 2>> "$OUT/$1.list.err" ||
+            fail "$1: conntrack -L -f ipv6 failed: $(cat "$OUT/$1.list.err")"
+    fi
     norm_table "$OUT/$1.raw" > "$OUT/$1.table"
     norm_table "$OUT/$1.list.raw" > "$OUT/$1.list"
     # How the real connection's close passes FIN_WAIT, CLOSE_WAIT and
@@ -724,7 +904,11 @@ snapshot() {
 run_mix() {
     check "$1: topology up" topo_up
     check "$1: class addresses and endpoint drop rules" endpoints
-    check "$1: counting rules (-m state) loaded" counting_rules
+    check "$1: counting rules (-m state) loaded" counting_rules 4
+    if [ "$RUN6" = 1 ]; then
+        check "$1: IPv6 addresses and neighbours on the router" net6
+        check "$1: IPv6 counting rules (ip6tables -m state) loaded" counting_rules 6
+    fi
     MAC_C=$(router_mac "$ROUTER_CLIENT_IF")
     MAC_S=$(router_mac "$ROUTER_SERVER_IF")
     _rm_t0=$(now_ms)
@@ -734,6 +918,7 @@ run_mix() {
     listen_start "$1"
     senders_up
     traffic
+    [ "$RUN6" != 1 ] || traffic6
     senders_down "$1"
     listen_stop "$1"
     trap - PIPE
@@ -744,6 +929,8 @@ run_mix() {
 run_down() {
     iptables -F
     iptables -X
+    ip6tables -F
+    ip6tables -X
     topo_down
 }
 
@@ -751,11 +938,13 @@ run_down() {
 
 klog_mark
 step "run 1: the kernel's nf_conntrack (enable_hooks=1)"
+RUN6=1
 check "modprobe nf_conntrack enable_hooks=1" modprobe nf_conntrack enable_hooks=1
 check "modprobe nf_conntrack_netlink" modprobe nf_conntrack_netlink
 check "nf_conntrack timeouts set above the test's length" timeouts /proc/sys/net/netfilter nf_conntrack_
 run_mix nf_conntrack
 snapshot nf_conntrack /proc/net/nf_conntrack
+cat /proc/net/stat/nf_conntrack > "$OUT/nf_conntrack.nfstat"
 check "xt_conntrack or xt_state served -m state" sh -c 'grep -Eq "^xt_(conntrack|state) " /proc/modules'
 run_down
 
@@ -771,17 +960,22 @@ check_fails "nf_conntrack is gone" mod_loaded nf_conntrack
 
 # ---- the ip_conntrack run --------------------------------------------------
 
-step "run 2: ip_conntrack"
+step "run 2: ip_conntrack (IPv6 classes: IPCT_IPV6=$IPCT_IPV6)"
+RUN6=$IPCT_IPV6
 check "modprobe ip_conntrack" modprobe ip_conntrack
 check "ip_conntrack timeouts set above the test's length" timeouts "$CT_SYSCTL" ip_conntrack_
 run_mix ip_conntrack
 snapshot ip_conntrack "$CT_TABLE"
+# 6.12's two files as the module serves them.
+cat /proc/net/nf_conntrack > "$OUT/ip_conntrack.nf.raw"
+cat /proc/net/stat/nf_conntrack > "$OUT/ip_conntrack.nfstat"
 if [ "$FAKE" = fake ]; then
     echo "tcp-fin: tcp 6 ESTABLISHED src=192.0.2.11 dst=198.51.100.2 sport=1 dport=2 (made up)" \
         >> "$OUT/ip_conntrack.table"
     sed -i 's/^\(udp-oneway orig: all=[0-9]* NEW=\)[0-9]*/\199/' "$OUT/ip_conntrack.states"
     echo "udp-oneway: [DESTROY] udp 17 src=192.0.2.16 dst=198.51.100.2 sport=40006 dport=7006 (made up)" \
         >> "$OUT/ip_conntrack.events"
+    sed -i '1s/ use=2$/ use=1/' "$OUT/ip_conntrack.nf.raw"
 fi
 run_down
 
@@ -794,6 +988,9 @@ check_no_match "nothing outside the classes in nf_conntrack's table" "$(cat "$OU
 check_no_match "nothing outside the classes in ip_conntrack's table" "$(cat "$OUT/ip_conntrack.table")" '^other:'
 nf_events=$(cut -d: -f1 "$OUT/nf_conntrack.events" | sort -u | wc -l)
 check "nf_conntrack's listener saw events of most classes ($nf_events)" test "$nf_events" -ge 10
+nf_v6=$(grep -c '^v6-' "$OUT/nf_conntrack.table")
+check "nf_conntrack's table has IPv6 entries for most IPv6 classes ($nf_v6 lines)" test "$nf_v6" -ge 8
+[ "$IPCT_IPV6" = 1 ] || echo "note: the IPv6 classes ran on nf_conntrack only (IPCT_IPV6=0): not compared"
 for t in nf_conntrack ip_conntrack; do
     check_no_match "nothing outside the classes in $t's conntrack -L and events" \
         "$(cat "$OUT/$t.list" "$OUT/$t.events")" '^other:'
@@ -819,7 +1016,9 @@ check_eq "every allow-list entry names a class, a view and a reason" "$bad_allow
 # each allow-list entry that matches no difference.
 compare() {
     printf '%s\n' "$allow" > "$OUT/allow"
-    awk -v classes="$(printf '%s\n' $CLASSES | sed 's/^[0-9]*://' | tr '\n' ' ')other" '
+    _cmp=$CLASSES
+    [ "$IPCT_IPV6" != 1 ] || _cmp=$ALL_CLASSES
+    awk -v classes="$(printf '%s\n' $_cmp | sed 's/^[0-9]*://' | tr '\n' ' ')other" '
         function key(line) { sub(/[: ].*/, "", line); return line }
         FILENAME ~ /allow$/ {
             if (NF >= 3) {
@@ -856,6 +1055,37 @@ compare() {
         "$OUT/nf_conntrack.events" "$OUT/ip_conntrack.events"
 }
 
+# nf_file FILE: the IPv4 lines of a /proc/net/nf_conntrack copy, the
+# seconds left replaced by T, sorted; lines of classes the allow-list
+# lets differ in the table left out.
+nf_file() {
+    _nf_skip=$(printf '%s\n' "$allow" | awk -v classes="$(printf '%s\n' $CLASSES | tr '\n' ' ')" '
+        BEGIN { n = split(classes, cl, " "); for (i = 1; i <= n; i++) { split(cl[i], kv, ":"); num[kv[2]] = kv[1] } }
+        $2 ~ /(^|,)table(,|$)/ && ($1 in num) { printf " src=192.0.2.%d |", 10 + num[$1] }')
+    grep '^ipv4 ' "$1" | sed -E 's/^(ipv4 +2 +[a-z]+ +[0-9]+ )[0-9]+ /\1T /' |
+        { if [ -n "$_nf_skip" ]; then grep -Ev "${_nf_skip%|}"; else cat; fi; } | LC_ALL=C sort
+}
+nf_file "$OUT/nf_conntrack.raw" > "$OUT/nf_conntrack.nf"
+nf_file "$OUT/ip_conntrack.nf.raw" > "$OUT/ip_conntrack.nf"
+if cmp -s "$OUT/nf_conntrack.nf" "$OUT/ip_conntrack.nf"; then
+    pass "/proc/net/nf_conntrack: ip_conntrack's $(wc -l < "$OUT/ip_conntrack.nf") lines are nf_conntrack's (but for seconds left)"
+else
+    fail "/proc/net/nf_conntrack: ip_conntrack's lines differ from nf_conntrack's"
+    diff "$OUT/nf_conntrack.nf" "$OUT/ip_conntrack.nf" | sed 's/^/    | /'
+fi
+check_eq "/proc/net/stat/nf_conntrack: the same header" \
+    "$(head -n 1 "$OUT/ip_conntrack.nfstat")" "$(head -n 1 "$OUT/nf_conntrack.nfstat")"
+check_eq "/proc/net/stat/nf_conntrack: as many rows" \
+    "$(wc -l < "$OUT/ip_conntrack.nfstat")" "$(wc -l < "$OUT/nf_conntrack.nfstat")"
+NF_STAT_RE='^[0-9a-f]{8}  ([0-9a-f]{8} ){11}[0-9a-f]{8}  ([0-9a-f]{8} ){3}[0-9a-f]{8}$'
+for t in nf_conntrack ip_conntrack; do
+    check_eq "/proc/net/stat/nf_conntrack of $t: every row is 6.12's 17 fields" \
+        "$(tail -n +2 "$OUT/$t.nfstat" | grep -Evc "$NF_STAT_RE")" 0
+done
+check_eq "/proc/net/stat/nf_conntrack of ip_conntrack: entries = its table's lines" \
+    "$(tail -n +2 "$OUT/ip_conntrack.nfstat" | awk '{ print $1 }' | sort -u)" \
+    "$(printf '%08x' "$(wc -l < "$OUT/ip_conntrack.nf.raw")")"
+
 differs=0
 compare > "$OUT/report" || fail "the comparison itself failed"
 while IFS= read -r line; do
@@ -880,6 +1110,8 @@ if [ "$differs" -ne 0 ] || [ "$IPCT_FAILED" -gt 0 ]; then
 else
     echo "---- what was compared (nf_conntrack's views; ip_conntrack's agree but where allowed)"
     sed 's/^/    | /' "$OUT/nf_conntrack.table" "$OUT/nf_conntrack.states" "$OUT/nf_conntrack.events"
+    echo "---- nf_conntrack's /proc/net/nf_conntrack"
+    sed 's/^/    raw| /' "$OUT/nf_conntrack.raw" "$OUT/nf_conntrack.nfstat"
 fi
 
 check "rmmod ip_conntrack" rmmod ip_conntrack

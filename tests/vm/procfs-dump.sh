@@ -4,7 +4,10 @@
 # read sizes while flows are added and expire: no torn line (every line
 # matches the full format), no entry listed twice; at rest the line count
 # is ip_conntrack_count. Also: /proc/net/stat/ip_conntrack's layout, the
-# countdown, expiry, and one view per network namespace.
+# countdown, expiry, and one view per network namespace; 6.12's
+# /proc/net/nf_conntrack, served by the same dump, lists the same lines in
+# its layout, read 97 bytes at a time, and /proc/net/stat/nf_conntrack
+# has 6.12's layout.
 . /usr/lib/ipct/lib.sh
 # ct_check_dump (whole, well-formed lines; no entry twice)
 . /usr/lib/ipct/ct.sh
@@ -19,6 +22,9 @@ fi
 NF=/proc/sys/net/ipv4/netfilter
 TABLE=/proc/net/ip_conntrack
 STAT=/proc/net/stat/ip_conntrack
+NF_TABLE=/proc/net/nf_conntrack
+NF_STAT=/proc/net/stat/nf_conntrack
+NF_STAT_RE='^[0-9a-f]{8}  ([0-9a-f]{8} ){11}[0-9a-f]{8}  ([0-9a-f]{8} ){3}[0-9a-f]{8}$'
 # Addresses nobody owns: pktgen frames leave the client's eth0 past the
 # client's hooks, so only the router tracks these flows, and nobody answers.
 GHOST_CLIENT=192.0.2.77
@@ -83,6 +89,18 @@ check_eq "lines = ip_conntrack_count" "$(wc -l < /tmp/dump.0)" "$(count)"
 check_eq "every flow listed" "$(grep -c "^udp .* src=$GHOST_CLIENT dst=$GHOST_SERVER sport=[0-9]* dport=[0-9]* \[UNREPLIED\]" /tmp/dump.0)" "$c"
 check_eq "stat: entries column = count on every row" \
     "$(tail -n +2 "$STAT" | awk '{ print $1 }' | sort -u)" "$(printf '%08x' "$c")"
+start=$(date +%s)
+check "$NF_TABLE read 97 bytes at a time" sh -c "dd if=$NF_TABLE bs=97 2>/dev/null > /tmp/dump.nf"
+# The classic dump's lines, in the same order, behind 6.12's prefix, with
+# 6.12's use= (its reader's reference counted); seconds left may tick.
+check_eq "$NF_TABLE: the same $c lines in 6.12's layout" \
+    "$(sed -E 's/^ipv4     2 ([a-z]+ +[0-9]+ )[0-9]+ /\1T /; s/ use=2$/ use=1/' /tmp/dump.nf | cksum)" \
+    "$(sed -E 's/^([a-z]+ +[0-9]+ )[0-9]+ /\1T /' /tmp/dump.0 | cksum)"
+rm -f /tmp/dump.nf
+echo "    $NF_TABLE read and compared: $(($(date +%s) - start)) s"
+check_eq "$NF_STAT: entries column = count, every row 6.12's 17 fields" \
+    "$(tail -n +2 "$NF_STAT" | awk '{ print $1 }' | sort -u) $(tail -n +2 "$NF_STAT" | grep -Evc "$NF_STAT_RE")" \
+    "$(printf '%08x' "$c") 0"
 
 step "one view per network namespace"
 check_eq "the client's table has none of the router's flows" \

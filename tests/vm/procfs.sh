@@ -1,17 +1,28 @@
-# The module's two /proc files: /proc/net/ip_conntrack (the table) and
-# /proc/sys/net/ipv4/ip_conntrack_max (the sysctl), present while loaded,
-# gone after unload.
+# The module's /proc files: /proc/net/ip_conntrack (the table),
+# /proc/sys/net/ipv4/ip_conntrack_max (the sysctl) and 6.12's
+# /proc/net/nf_conntrack and /proc/net/stat/nf_conntrack, present while
+# loaded (with 6.12's modes), gone after unload.
 . /usr/lib/ipct/lib.sh
 
 TABLE=/proc/net/ip_conntrack
 MAX=/proc/sys/net/ipv4/ip_conntrack_max
+NF_TABLE=/proc/net/nf_conntrack
+NF_STAT=/proc/net/stat/nf_conntrack
 
 check_fails "no $TABLE before loading" test -e "$TABLE"
+check_fails "no $NF_TABLE before loading" test -e "$NF_TABLE"
 check "modprobe ip_conntrack" modprobe ip_conntrack
 
 step "$TABLE"
 check "$TABLE exists" test -f "$TABLE"
 check "$TABLE is readable" cat "$TABLE"
+
+step "$NF_TABLE and $NF_STAT"
+check_eq "$NF_TABLE is root's, 0440 as in 6.12" "$(stat -c '%A %u %g' "$NF_TABLE")" "-r--r----- 0 0"
+check_eq "$NF_STAT is 0444" "$(stat -c '%A' "$NF_STAT")" "-r--r--r--"
+check "$NF_TABLE is readable" cat "$NF_TABLE"
+check_eq "$NF_STAT has 6.12's header" "$(head -n 1 "$NF_STAT")" \
+    "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart"
 
 step "$MAX"
 check "$MAX exists" test -f "$MAX"
@@ -32,5 +43,7 @@ step "unload"
 check "rmmod ip_conntrack" rmmod ip_conntrack
 check_fails "$TABLE is gone" test -e "$TABLE"
 check_fails "$MAX is gone" test -e "$MAX"
+check_fails "$NF_TABLE is gone" test -e "$NF_TABLE"
+check_fails "$NF_STAT is gone" test -e "$NF_STAT"
 
 kmemleak_check

@@ -156,6 +156,11 @@ impl Binding {
         }
     }
 
+    /// Whether the end `manip` is bound ([`initialized`]).
+    pub fn initialized(&self, manip: Manip) -> bool {
+        self.status & done_bit(manip) != 0
+    }
+
     /// The tuple of direction `dir`.
     pub fn tuple(&self, dir: Dir) -> Tuple {
         Tuple::from_key(match dir {
@@ -167,21 +172,33 @@ impl Binding {
     /// [`rewrite_target`].
     pub fn rewrite_target(&self, dir: Dir, hooknum: u32) -> Option<(Manip, Tuple)> {
         let manip = Manip::for_hook(hooknum)?;
+        if !self.rewrites(manip, dir) {
+            return None;
+        }
+        Some((manip, self.target_tuple(dir)?))
+    }
+
+    /// Whether end `manip` of packets of direction `dir` is rewritten.
+    #[inline]
+    pub fn rewrites(&self, manip: Manip, dir: Dir) -> bool {
         // Source NAT rewrites sources in the original direction and
         // destinations in the reply direction, and the other way round.
         let bit = match (manip, dir) {
             (Manip::Src, Dir::Original) | (Manip::Dst, Dir::Reply) => Status::SRC_NAT,
             (Manip::Dst, Dir::Original) | (Manip::Src, Dir::Reply) => Status::DST_NAT,
         };
-        if self.status & bit == 0 {
-            return None;
-        }
+        self.status & bit != 0
+    }
+
+    /// What packets of direction `dir` become where rewritten: the
+    /// inverse of the other direction's tuple.
+    #[inline]
+    pub fn target_tuple(&self, dir: Dir) -> Option<Tuple> {
         let other = match dir {
             Dir::Original => Dir::Reply,
             Dir::Reply => Dir::Original,
         };
-        let target = self.tuple(other).invert()?;
-        Some((manip, target))
+        self.tuple(other).invert()
     }
 }
 

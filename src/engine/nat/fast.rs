@@ -7,7 +7,6 @@
 
 use crate::nat::bind::Binding;
 use crate::nat::checksum::{replace2, replace4};
-use crate::nat::hook;
 use crate::nat::rewrite::{self, NewEnd, RewriteError};
 use crate::nat::Manip;
 use crate::tuple::{proto, Dir, Tuple};
@@ -84,14 +83,16 @@ pub fn slot(manip: Manip, dir: Dir) -> usize {
 /// for every end and direction, decoded once.
 pub fn targets(b: &Binding) -> [Target; 4] {
     let mut out = [Target::NONE; 4];
-    for manip in [Manip::Src, Manip::Dst] {
-        let hooknum = match manip {
-            Manip::Src => hook::POST_ROUTING,
-            Manip::Dst => hook::PRE_ROUTING,
-        };
-        for dir in [Dir::Original, Dir::Reply] {
-            if let (Some(o), Some((m, t))) = (out.get_mut(slot(manip, dir)), b.rewrite_target(dir, hooknum)) {
-                *o = Target::of(&t, m);
+    for dir in [Dir::Original, Dir::Reply] {
+        let ends = [Manip::Src, Manip::Dst].map(|m| b.rewrites(m, dir));
+        if ends == [false, false] {
+            continue;
+        }
+        // Decoded once for both ends.
+        let Some(t) = b.target_tuple(dir) else { continue };
+        for (manip, rewritten) in [Manip::Src, Manip::Dst].into_iter().zip(ends) {
+            if let (true, Some(o)) = (rewritten, out.get_mut(slot(manip, dir))) {
+                *o = Target::of(&t, manip);
             }
         }
     }
@@ -196,6 +197,7 @@ mod tests {
     use super::*;
     use crate::entry::{Entry, Status};
     use crate::nat::bind::setup;
+    use crate::nat::hook;
     use crate::nat::model::ModelTable;
     use crate::nat::range::{flags, with_addr, with_key, Range};
     use crate::packet::parse;
@@ -294,11 +296,28 @@ mod tests {
         assert_eq!(t[slot(Manip::Dst, Dir::Reply)], target(proto::UDP, lan, 40000));
         assert_eq!(t[slot(Manip::Dst, Dir::Original)], Target::NONE);
         assert_eq!(t[slot(Manip::Src, Dir::Reply)], Target::NONE);
-        for hooknum in [hook::PRE_ROUTING, hook::LOCAL_IN, hook::LOCAL_OUT, hook::POST_ROUTING] {
-            for dir in [Dir::Original, Dir::Reply] {
-                let manip = Manip::for_hook(hooknum).unwrap();
-                let want = b.rewrite_target(dir, hooknum).map(|(m, t)| Target::new(t.proto, NewEnd::of(&t, m)));
-                assert_eq!(Some(t[slot(manip, dir)]).filter(|t| t.is_some()), want);
+        // Every NAT status and kind of tuple: what the binding's
+        // rewrite_target says, for every hook.
+        let icmp = Tuple { src: crate::tuple::Addr::V4(lan), dst: crate::tuple::Addr::V4(server), proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 9 } };
+        let gre = Tuple { src: crate::tuple::Addr::V4(lan), dst: crate::tuple::Addr::V4(server), proto: 47, l4: L4::None };
+        let err = Tuple { src: crate::tuple::Addr::V4(lan), dst: crate::tuple::Addr::V4(server), proto: proto::ICMP, l4: L4::Icmp { ty: 3, code: 0, id: 0 } };
+        let mut bindings = std::vec![b];
+        for orig in [udp(crate::tuple::Addr::V4(lan), 40000, crate::tuple::Addr::V4(server), 53), icmp, gre, err] {
+            for reply in [udp(crate::tuple::Addr::V4(server), 8080, crate::tuple::Addr::V4(PUB), 1024), icmp, gre, err] {
+                for status in 0..4u32 {
+                    let status = ((status & 1) * Status::SRC_NAT) | ((status >> 1) * Status::DST_NAT);
+                    bindings.push(Binding { status, orig: orig.key(), reply: reply.key() });
+                }
+            }
+        }
+        for b in bindings {
+            let t = targets(&b);
+            for hooknum in [hook::PRE_ROUTING, hook::LOCAL_IN, hook::LOCAL_OUT, hook::POST_ROUTING] {
+                for dir in [Dir::Original, Dir::Reply] {
+                    let manip = Manip::for_hook(hooknum).unwrap();
+                    let want = b.rewrite_target(dir, hooknum).map(|(m, t)| Target::new(t.proto, NewEnd::of(&t, m)));
+                    assert_eq!(Some(t[slot(manip, dir)]).filter(|t| t.is_some()), want, "{b:?}");
+                }
             }
         }
     }

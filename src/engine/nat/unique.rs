@@ -109,11 +109,22 @@ pub fn unique_tuple(
             {
                 return tuple;
             }
-        } else if !used(table, &tuple) {
+        } else if key_fixed(&tuple, range, manip) || !used(table, &tuple) {
             return tuple;
         }
     }
     unique_key(&tuple, range, manip, table, random)
+}
+
+/// Whether [`unique_key`] returns `t` unchanged without a try: a protocol
+/// with neither ports nor ids, or destination NAT of ports without a port
+/// range (every null binding at PRE_ROUTING and LOCAL_OUT). 6.12 still
+/// asks `nf_nat_used_tuple` first, but the answer changes nothing.
+fn key_fixed(t: &Tuple, range: &Range, manip: Manip) -> bool {
+    match manip_key(t, manip) {
+        None => true,
+        Some(_) => manip == Manip::Dst && t.proto != proto::ICMP && !range.has(flags::PROTO_SPECIFIED),
+    }
 }
 
 /// `find_appropriate_src`: the mapping of an existing connection from the
@@ -365,6 +376,23 @@ mod tests {
         let r = Range { flags: flags::MAP_IPS, min_addr: LAN1, max_addr: LAN1, ..Range::default() };
         let got = unique_tuple(&tcp(SERVER, 40000, PUB, 80), &r, Manip::Dst, &t, &mut counter(0));
         assert_eq!(got, tcp(SERVER, 40000, LAN1, 80));
+    }
+
+    #[test]
+    fn a_port_that_cannot_change_is_not_checked() {
+        let mut t = Table::default();
+        let o = tcp(SERVER, 40000, PUB, 80);
+        t.add(&tcp(SERVER, 40000, LAN2, 80), &o);
+        let null = |addr| Range { flags: flags::MAP_IPS, min_addr: addr, max_addr: addr, ..Range::default() };
+        // Taken or not, the port stays: the table is not asked.
+        assert_eq!(unique_tuple(&o, &null(PUB), Manip::Dst, &t, &mut counter(0)), o);
+        let gre = Tuple { proto: 47, l4: L4::None, ..o };
+        assert_eq!(unique_tuple(&gre, &null(PUB), Manip::Dst, &t, &mut counter(0)), gre);
+        assert_eq!(t.asked.get(), 0);
+        // An ICMP id can change: asked.
+        let ping = Tuple { proto: proto::ICMP, l4: L4::Icmp { ty: 8, code: 0, id: 7 }, ..o };
+        unique_tuple(&ping, &null(PUB), Manip::Dst, &t, &mut counter(0));
+        assert_eq!(t.asked.get(), 1);
     }
 
     #[test]
