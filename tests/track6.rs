@@ -57,12 +57,12 @@ fn udp_and_its_icmpv6_errors_are_related() {
     assert_eq!(ct(t.packet(&error6(&R6, &C6, 2, 0, cut), 1)), CtInfo::RelatedReply);
     // An error addressed to a third host about that flow: INVALID.
     let misdirected = error6(&S6, &R6, 1, 4, &out);
-    assert_eq!(invalid(t.packet(&misdirected, 1)), Invalid::IcmpErrorUnknown);
+    assert_eq!(invalid(t.packet(&misdirected, 1)), Invalid::Icmpv6ErrorUnknown);
     // An error about an unknown flow.
     let other = udp6(&C6, 5001, &S6, 53, b"query");
-    assert_eq!(invalid(t.packet(&error6(&S6, &C6, 1, 4, &other), 1)), Invalid::IcmpErrorUnknown);
+    assert_eq!(invalid(t.packet(&error6(&S6, &C6, 1, 4, &other), 1)), Invalid::Icmpv6ErrorUnknown);
     // A quote too short for the ports.
-    assert_eq!(invalid(t.packet(&error6(&S6, &C6, 1, 4, &out[..42]), 1)), Invalid::IcmpErrorBadInner);
+    assert_eq!(invalid(t.packet(&error6(&S6, &C6, 1, 4, &out[..42]), 1)), Invalid::Icmpv6ErrorBadInner);
     // The reply.
     assert_eq!(ct(t.packet(&udp6(&S6, 53, &C6, 5000, b"answer"), 2)), CtInfo::EstablishedReply);
     assert_eq!(t.count(), 1);
@@ -86,10 +86,15 @@ fn echo_and_node_information_open_entries() {
     assert_eq!(ct(t.packet(&error6(&R6, &C6, 3, 0, &req), 6)), CtInfo::RelatedReply);
     // An error quoting an error: INVALID.
     let err = error6(&S6, &C6, 1, 4, &udp6(&C6, 1, &S6, 2, b""));
-    assert_eq!(invalid(t.packet(&error6(&R6, &C6, 1, 0, &err), 6)), Invalid::IcmpErrorInError);
+    assert_eq!(invalid(t.packet(&error6(&R6, &C6, 1, 0, &err), 6)), Invalid::Icmpv6ErrorInError);
     // Shorter than the ICMPv6 header.
     let short = ip6(&C6, &S6, ICMPV6, &[128, 0, 0, 0]);
-    assert_eq!(invalid(t.packet(&short, 7)), Invalid::BadL4Header);
+    assert_eq!(invalid(t.packet(&short, 7)), Invalid::Icmpv6Short);
+    // 6.12's ICMPv6 error handler counts what it refuses as `error` only.
+    let (inv0, err0) = (t.stats().get(Counter::Invalid), t.stats().get(Counter::IcmpError));
+    assert_eq!(invalid(t.packet(&short, 7)), Invalid::Icmpv6Short);
+    assert_eq!(invalid(t.packet(&error6(&R6, &C6, 1, 0, &err), 7)), Invalid::Icmpv6ErrorInError);
+    assert_eq!((t.stats().get(Counter::Invalid), t.stats().get(Counter::IcmpError)), (inv0, err0 + 2));
     // The ICMPv6 timeout: 30 s.
     let (e, _) = t.lookup(&Tuple { src: a6(&C6), dst: a6(&S6), proto: 58, l4: L4::Icmp { ty: 128, code: 0, id: 7 } }, 2).unwrap();
     assert_eq!(e.seconds_left(2), 30);

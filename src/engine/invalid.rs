@@ -16,6 +16,17 @@ pub enum Invalid {
     /// An ICMPv6 redirect too short or with a first option of length 0,
     /// or from a sender that is not a link-local router (hop limit 255).
     Icmpv6BadRedirect,
+    /// An ICMPv6 message shorter than its 8-byte header.
+    Icmpv6Short,
+    /// An ICMPv6 message whose checksum is wrong (PRE_ROUTING).
+    Icmpv6BadChecksum,
+    /// An ICMPv6 error whose quoted packet matches no entry.
+    Icmpv6ErrorUnknown,
+    /// An ICMPv6 error whose quoted packet is cut short or malformed.
+    Icmpv6ErrorBadInner,
+    /// An ICMPv6 error quoting an ICMPv6 message 6.12 cannot invert (an
+    /// error, neighbour discovery, ...).
+    Icmpv6ErrorInError,
     /// The layer-4 header is truncated or inconsistent.
     BadL4Header,
     /// A fragment reached the tracker (defragmentation should run first).
@@ -65,6 +76,20 @@ pub enum Invalid {
 }
 
 impl Invalid {
+    /// Whether 6.12's ICMPv6 error handler (`nf_conntrack_icmpv6_error`)
+    /// refuses the packet: it then counts `error` alone, not `invalid`.
+    pub fn is_icmpv6_handler(self) -> bool {
+        matches!(
+            self,
+            Invalid::Icmpv6BadRedirect
+                | Invalid::Icmpv6Short
+                | Invalid::Icmpv6BadChecksum
+                | Invalid::Icmpv6ErrorUnknown
+                | Invalid::Icmpv6ErrorBadInner
+                | Invalid::Icmpv6ErrorInError
+        )
+    }
+
     /// A short, stable name for logs.
     pub fn name(self) -> &'static str {
         match self {
@@ -72,6 +97,11 @@ impl Invalid {
             Invalid::BadExtHeader => "bad ipv6 extension header chain",
             Invalid::Untracked => "untracked",
             Invalid::Icmpv6BadRedirect => "invalid icmpv6 redirect",
+            Invalid::Icmpv6Short => "short icmpv6 message",
+            Invalid::Icmpv6BadChecksum => "icmpv6 checksum failed",
+            Invalid::Icmpv6ErrorUnknown => "icmpv6 error for unknown flow",
+            Invalid::Icmpv6ErrorBadInner => "icmpv6 error with bad inner header",
+            Invalid::Icmpv6ErrorInError => "icmpv6 error quoting an icmpv6 error",
             Invalid::BadL4Header => "bad l4 header",
             Invalid::Fragment => "fragment",
             Invalid::BadTcpFlags => "invalid tcp flag combination",

@@ -31,7 +31,7 @@ use crate::packet::{Icmp, L4Info, Packet};
 use crate::proto::{dccp, generic, icmp, sctp, tcp, udp, udplite, ProtoState, Update};
 use crate::stats::{Count, Counter};
 use crate::table::{Store, Stripe};
-use crate::tuple::{proto, Addr, Dir, Keys, Tuple, L4};
+use crate::tuple::{proto, Dir, Keys, Tuple, L4};
 use crate::Millis;
 
 /// The line the kernel logs (rate-limited) when a packet is dropped
@@ -122,9 +122,14 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
 }
 
 /// Counts a packet [`prepare`] refused: `invalid`, plus `icmp_error` for
-/// ICMP errors; nothing for an untracked one.
+/// ICMP errors; `icmp_error` alone for what 6.12's ICMPv6 error handler
+/// refuses; nothing for an untracked one.
 pub fn count_invalid(stats: &mut impl Count, why: Invalid) {
     if why == Invalid::Untracked {
+        return;
+    }
+    if why.is_icmpv6_handler() {
+        stats.inc(Counter::IcmpError);
         return;
     }
     stats.inc(Counter::Invalid);
@@ -259,8 +264,8 @@ fn decide<S: Store>(
     stats: &mut impl Count,
 ) -> Decision<S::Ref> {
     let decision = match (lookup.kind, found) {
-        (Kind::IcmpError, Some((r, dir))) => related(stripe, r, dir, pkt.tuple.dst),
-        (Kind::IcmpError, None) => Decision::Invalid(Invalid::IcmpErrorUnknown),
+        (Kind::IcmpError, Some((r, dir))) => related(stripe, r, dir, pkt),
+        (Kind::IcmpError, None) => Decision::Invalid(error_unknown(pkt)),
         (Kind::Flow, Some((r, dir))) => existing(stripe, bucket, r, dir, pkt, now, cfg),
         (Kind::Flow, None) => Decision::New,
     };
@@ -280,8 +285,9 @@ fn related<S: Store>(
     stripe: &Stripe<'_, S>,
     r: S::Ref,
     dir: Dir,
-    outer_dst: Addr,
+    pkt: &Packet,
 ) -> Decision<S::Ref> {
+    let outer_dst = pkt.tuple.dst;
     let nat_reply = stripe.store.reply_key(r);
     let addrs6 = stripe.store.addrs6(r);
     match stripe.store.entry(r) {
@@ -289,7 +295,17 @@ fn related<S: Store>(
             entry: r,
             ctinfo: CtInfo::related(dir),
         },
-        _ => Decision::Invalid(Invalid::IcmpErrorUnknown),
+        _ => Decision::Invalid(error_unknown(pkt)),
+    }
+}
+
+/// An ICMP error about no known flow, by the error's family.
+#[cold]
+fn error_unknown(pkt: &Packet) -> Invalid {
+    if pkt.tuple.is_v6() {
+        Invalid::Icmpv6ErrorUnknown
+    } else {
+        Invalid::IcmpErrorUnknown
     }
 }
 

@@ -51,6 +51,8 @@ trait Family {
     fn parse(head: &[u8], frame: usize) -> Result<packet::Packet, Invalid>;
     /// Whether the layer-4 checksum is wrong (PRE_ROUTING).
     fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool;
+    /// Why a packet with a wrong checksum is refused.
+    fn bad_checksum(pkt: &packet::Packet) -> Invalid;
 }
 
 /// IPv4.
@@ -71,6 +73,9 @@ impl Family for V4 {
     fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
         checksum_bad(skb, head, pkt)
     }
+    fn bad_checksum(_: &packet::Packet) -> Invalid {
+        Invalid::BadL4Header
+    }
 }
 
 /// IPv6: the parse walks the extension headers (and reads more bytes for
@@ -88,6 +93,14 @@ impl Family for V6 {
     }
     fn checksum_bad(skb: &SkbMut<'_>, _: &[u8], pkt: &packet::Packet) -> bool {
         checksum_bad6(skb, pkt)
+    }
+    // In 6.12's ICMPv6 error handler (counted as `error`).
+    fn bad_checksum(pkt: &packet::Packet) -> Invalid {
+        if pkt.tuple.proto == proto::ICMPV6 {
+            Invalid::Icmpv6BadChecksum
+        } else {
+            Invalid::BadL4Header
+        }
     }
 }
 
@@ -123,7 +136,7 @@ fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut i
         Err(why) => return invalid(stats, *why, false, None),
     };
     if hook == PRE_ROUTING && settings::checksum() && F::checksum_bad(skb, head, pkt) {
-        return invalid(stats, Invalid::BadL4Header, false, Some(pkt));
+        return invalid(stats, F::bad_checksum(pkt), false, Some(pkt));
     }
     let tracked = if F::V6 {
         driver::track_other(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)

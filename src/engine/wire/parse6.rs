@@ -79,7 +79,7 @@ pub fn parse_packet6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
 /// An error's quoted tuple goes to `quoted`.
 fn parse_icmpv6(ip: &Ipv6<'_>, seg: &[u8], l4_len: usize, quoted: &mut Option<Tuple>) -> Result<(L4, L4Info), Invalid> {
     let msg = seg.get(..l4_len.min(seg.len())).unwrap_or_default();
-    let icmp = Icmpv6::new_checked(msg).map_err(|_| Invalid::BadL4Header)?;
+    let icmp = Icmpv6::new_checked(msg).map_err(|_| Invalid::Icmpv6Short)?;
     let (ty, code) = (icmp.msg_type(), icmp.code());
     if icmpv6::is_untracked(ty) {
         return Ok((L4::Icmp { ty, code, id: 0 }, L4Info::Icmp(IcmpInfo::Untracked)));
@@ -121,13 +121,13 @@ fn redirect_quote<'a>(ip: &Ipv6<'_>, icmp: &Icmpv6<'a>) -> Result<Quote<'a>, Inv
 /// travelled.
 fn quoted_tuple(q: &[u8]) -> Result<Tuple, Invalid> {
     let quoted = icmpv6::parse_quoted(q).map_err(|e| match e {
-        QuoteError::NotInvertible => Invalid::IcmpErrorInError,
-        _ => Invalid::IcmpErrorBadInner,
+        QuoteError::NotInvertible => Invalid::Icmpv6ErrorInError,
+        _ => Invalid::Icmpv6ErrorBadInner,
     })?;
     let l4 = match quoted.proto {
         p if proto::has_ports(p) => L4::Ports { sport: read_u16(quoted.l4, 0), dport: read_u16(quoted.l4, 2) },
         proto::ICMPV6 => {
-            let i = Icmpv6::new_checked(quoted.l4).map_err(|_| Invalid::IcmpErrorBadInner)?;
+            let i = Icmpv6::new_checked(quoted.l4).map_err(|_| Invalid::Icmpv6ErrorBadInner)?;
             L4::Icmp { ty: i.msg_type(), code: i.code(), id: i.ident() }
         }
         _ => L4::None,
