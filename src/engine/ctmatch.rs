@@ -12,7 +12,7 @@ use core::fmt;
 
 use crate::ctinfo::CtInfo;
 use crate::entry::Entry;
-use crate::tuple::{Dir, Tuple, L4};
+use crate::tuple::{Addr, Dir, Tuple, L4};
 use crate::Millis;
 
 pub use crate::ctinfo::{STATE_INVALID, STATE_UNTRACKED};
@@ -274,7 +274,7 @@ impl AddrOpt {
         }
     }
 
-    fn of(self, e: &EntryView) -> u32 {
+    fn of(self, e: &EntryView) -> [u32; 4] {
         match self {
             AddrOpt::OrigSrc => e.orig.src,
             AddrOpt::OrigDst => e.orig.dst,
@@ -303,8 +303,9 @@ pub trait Rule {
     fn l4proto(&self) -> u16;
     /// `--ctexpire MIN:MAX`, seconds.
     fn expires(&self) -> (u32, u32);
-    /// Address and mask of an address option.
-    fn addr(&self, opt: AddrOpt) -> (u32, u32);
+    /// Address and mask of an address option, as `nf_inet_addr` words in
+    /// host order (IPv4 in the first).
+    fn addr(&self, opt: AddrOpt) -> ([u32; 4], [u32; 4]);
     /// The accepted values of a port option, inclusive.
     fn port_range(&self, opt: PortOpt) -> (u16, u16);
 }
@@ -312,10 +313,10 @@ pub trait Rule {
 /// One direction of an entry as the match reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TupleView {
-    /// Source address.
-    pub src: u32,
+    /// Source address, as `nf_inet_addr` words (IPv4 in the first).
+    pub src: [u32; 4],
     /// Destination address.
-    pub dst: u32,
+    pub dst: [u32; 4],
     /// The kernel's `src.u.all`: source port, ICMP id, 0 otherwise.
     pub src_all: u16,
     /// The kernel's `dst.u.all`: destination port, ICMP `type << 8 |
@@ -333,9 +334,13 @@ impl TupleView {
             L4::Icmp { ty, code, id } => (id, u16::from_be_bytes([ty, code])),
             L4::None => (0, 0),
         };
+        let words = |a: Addr| match a {
+            Addr::V4(x) => [x, 0, 0, 0],
+            Addr::V6(w) => w,
+        };
         TupleView {
-            src: t.src.v4_or_zero(),
-            dst: t.dst.v4_or_zero(),
+            src: words(t.src),
+            dst: words(t.dst),
             src_all,
             dst_all,
         }
@@ -355,19 +360,24 @@ pub struct EntryView {
     pub status: u32,
     /// Whole seconds until the entry expires (`nf_ct_expires(ct) / HZ`).
     pub expires_secs: u64,
+    /// An IPv6 entry: addresses compare on all four words (IPv4: the
+    /// first, as 6.12's `conntrack_addrcmp`).
+    pub v6: bool,
 }
 
 impl EntryView {
     /// The view of `e`, which has `left` milliseconds to live and the
-    /// reply tuple of key `nat_reply` if NAT gave it one.
-    pub fn of(e: &Entry, left: Millis, nat_reply: Option<[u64; 2]>) -> EntryView {
-        let orig = e.orig();
+    /// reply tuple of key `nat_reply` if NAT gave it one; `addrs6`: an
+    /// IPv6 entry's address words.
+    pub fn of(e: &Entry, left: Millis, nat_reply: Option<[u64; 2]>, addrs6: Option<[u64; 4]>) -> EntryView {
+        let orig = e.tuple_nat6(Dir::Original, nat_reply, addrs6);
         EntryView {
             orig: TupleView::of(&orig),
-            reply: TupleView::of(&e.tuple_nat(Dir::Reply, nat_reply)),
+            reply: TupleView::of(&e.tuple_nat6(Dir::Reply, nat_reply, addrs6)),
             proto: orig.proto,
             status: e.status.0,
             expires_secs: left / 1000,
+            v6: addrs6.is_some(),
         }
     }
 }
@@ -468,7 +478,8 @@ pub fn matches<R: Rule>(
     for opt in AddrOpt::ALL {
         let ok = passes(r, opt.flag(), || {
             let (addr, mask) = r.addr(opt);
-            (opt.of(&e) ^ addr) & mask == 0
+            let words = if e.v6 { 4 } else { 1 };
+            opt.of(&e).iter().zip(addr).zip(mask).take(words).all(|((v, a), m)| (v ^ a) & m == 0)
         });
         if !ok {
             return false;
@@ -514,6 +525,7 @@ mod tests {
         proto: u16,
         expires: (u32, u32),
         addrs: [(u32, u32); 4],
+        addrs6: [Option<([u32; 4], [u32; 4])>; 4],
         ports: [(u16, u16); 4],
     }
 
@@ -537,8 +549,14 @@ mod tests {
         fn expires(&self) -> (u32, u32) {
             self.expires
         }
-        fn addr(&self, opt: AddrOpt) -> (u32, u32) {
-            self.addrs[opt as usize]
+        fn addr(&self, opt: AddrOpt) -> ([u32; 4], [u32; 4]) {
+            match self.addrs6[opt as usize] {
+                Some(a) => a,
+                None => {
+                    let (a, m) = self.addrs[opt as usize];
+                    ([a, 0, 0, 0], [m, 0, 0, 0])
+                }
+            }
         }
         fn port_range(&self, opt: PortOpt) -> (u16, u16) {
             self.ports[opt as usize]
@@ -553,7 +571,7 @@ mod tests {
             l4: L4::Ports { sport: 40000, dport: 80 },
         };
         let e = Entry::new(t, Status(Status::SEEN_REPLY | Status::ASSURED), 0, ProtoState::Generic);
-        EntryView::of(&e, 299_999, None)
+        EntryView::of(&e, 299_999, None, None)
     }
 
     const EST: PacketState = PacketState::Tracked(CtInfo::Established);
@@ -564,7 +582,7 @@ mod tests {
         for p in [proto::SCTP, proto::DCCP, proto::UDPLITE] {
             let t = Tuple { src: crate::tuple::Addr::V4(0xc000_0202), dst: crate::tuple::Addr::V4(0xc633_6402), proto: p, l4: L4::Ports { sport: 5000, dport: 36412 } };
             let e = Entry::new(t, Status(Status::SEEN_REPLY), 0, ProtoState::Generic);
-            let v = || Some(EntryView::of(&e, 1000, None));
+            let v = || Some(EntryView::of(&e, 1000, None, None));
             let hit = R { flags: flag::ORIGSRC_PORT, ports: [(5000, 5000), (0, 0), (0, 0), (0, 0)], ..R::default() };
             let miss = R { flags: flag::ORIGSRC_PORT, ports: [(5001, 6000), (0, 0), (0, 0), (0, 0)], ..R::default() };
             let repl = R { flags: flag::REPLDST_PORT, ports: [(0, 0), (0, 0), (0, 0), (5000, 5000)], ..R::default() };
@@ -635,7 +653,7 @@ mod tests {
         let reads = core::cell::Cell::new(0);
         let get = || {
             reads.set(reads.get() + 1);
-            Some(EntryView::of(&e, 1000, nat))
+            Some(EntryView::of(&e, 1000, nat, None))
         };
         let snat = R { flags: flag::STATE, state: ctstate::SNAT, ..R::default() };
         assert!(matches(&snat, EST, get));
@@ -647,7 +665,26 @@ mod tests {
         // Without NAT bits, no SNAT state; established still matches.
         e.status = Status(Status::SRC_NAT_DONE);
         let either = R { flags: flag::STATE, state: ctstate::SNAT | 2, ..R::default() };
-        assert!(!matches(&snat, EST, || Some(EntryView::of(&e, 1000, None))));
-        assert!(matches(&either, EST, || Some(EntryView::of(&e, 1000, None))));
+        assert!(!matches(&snat, EST, || Some(EntryView::of(&e, 1000, None, None))));
+        assert!(matches(&either, EST, || Some(EntryView::of(&e, 1000, None, None))));
+    }
+
+    #[test]
+    fn ipv6_addresses_compare_all_four_words() {
+        let a6 = |w3| crate::tuple::Addr::V6([0x2001_0db8, 0, 0, w3]);
+        let t = Tuple { src: a6(2), dst: crate::tuple::Addr::V6([0x2001_0db8, 1, 0, 2]), proto: proto::UDP, l4: L4::Ports { sport: 1, dport: 2 } };
+        let e = Entry::new(t, Status(Status::SEEN_REPLY), 0, ProtoState::Generic);
+        let v = || Some(EntryView::of(&e, 1000, None, t.addrs6()));
+        let p64 = [!0, !0, 0, 0];
+        let rule = |net: [u32; 4]| R { flags: flag::ORIGSRC, addrs6: [Some((net, p64)), None, None, None], ..R::default() };
+        assert!(matches(&rule([0x2001_0db8, 0, 0, 0]), EST, v));
+        assert!(!matches(&rule([0x2001_0db8, 1, 0, 0]), EST, v));
+        // The reply's source is the original destination, in 2001:db8:1::/64.
+        let repl = R { flags: flag::REPLSRC, addrs6: [None, None, Some(([0x2001_0db8, 1, 0, 0], p64)), None], ..R::default() };
+        assert!(matches(&repl, EST, v));
+        // An IPv4 entry compares the first word only.
+        let v4 = view();
+        let r4 = R { flags: flag::ORIGSRC, addrs6: [Some(([0xc000_0200, 7, 7, 7], [0xffff_ff00, !0, !0, !0])), None, None, None], ..R::default() };
+        assert!(matches(&r4, EST, || Some(v4)));
     }
 }

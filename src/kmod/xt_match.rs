@@ -83,7 +83,7 @@ impl Packet<'_> {
     fn entry_view(&self) -> Option<EntryView> {
         let (c, _) = conn::from_skb(&self.skb)?;
         let now = conn::now();
-        Some(c.with_entry(|e| EntryView::of(e, e.time_left(now), c.nat_reply())))
+        Some(c.with_entry(|e| EntryView::of(e, e.time_left(now), c.nat_reply(), c.addrs6())))
     }
 }
 
@@ -291,11 +291,12 @@ const _: () = {
     assert!(flag::STATE_ALIAS == ffi::IPCT_XT_CT_STATE_ALIAS);
 };
 
-/// An IPv4 address of rule data, host order.
-fn ipv4(addr: &ffi::nf_inet_addr) -> u32 {
-    // SAFETY: every member of the union is plain integers, so reading the
-    // first four bytes as `ip` is valid whatever userspace wrote.
-    u32::from_be(unsafe { addr.ip })
+/// An address of rule data (`nf_inet_addr`), as four host-order words
+/// (IPv4 in the first).
+fn inet_addr(addr: &ffi::nf_inet_addr) -> [u32; 4] {
+    // SAFETY: every member of the union is plain integers, so reading its
+    // sixteen bytes as `all` is valid whatever userspace wrote.
+    unsafe { addr.all }.map(u32::from_be)
 }
 
 /// The rule data every revision shares, read for the engine's [`Rule`].
@@ -319,14 +320,14 @@ macro_rules! ct_rule_common {
         fn expires(&self) -> (u32, u32) {
             (self.expires_min, self.expires_max)
         }
-        fn addr(&self, opt: AddrOpt) -> (u32, u32) {
+        fn addr(&self, opt: AddrOpt) -> ([u32; 4], [u32; 4]) {
             let (a, m) = match opt {
                 AddrOpt::OrigSrc => (&self.origsrc_addr, &self.origsrc_mask),
                 AddrOpt::OrigDst => (&self.origdst_addr, &self.origdst_mask),
                 AddrOpt::ReplSrc => (&self.replsrc_addr, &self.replsrc_mask),
                 AddrOpt::ReplDst => (&self.repldst_addr, &self.repldst_mask),
             };
-            (ipv4(a), ipv4(m))
+            (inet_addr(a), inet_addr(m))
         }
     };
 }
@@ -391,16 +392,6 @@ macro_rules! conntrack_revision {
 
             fn check(info: &Self::Info) -> Result {
                 ctmatch::check(info).map_err(refused)
-            }
-
-            fn check6(info: &Self::Info) -> Result {
-                use ctmatch::flag;
-                let addrs = flag::ORIGSRC | flag::ORIGDST | flag::REPLSRC | flag::REPLDST;
-                if info.match_flags & addrs != 0 {
-                    pr_info!("conntrack: IPv6 address options (--ctorigsrc, --ctorigdst, --ctreplsrc, --ctrepldst) are not supported\n");
-                    return Err(EINVAL);
-                }
-                Self::check(info)
             }
 
             fn matches(info: &Self::Info, pkt: &Packet<'_>) -> bool {

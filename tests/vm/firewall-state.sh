@@ -27,8 +27,8 @@
 # 2001:db8:2::/64 through the router: ping6, TCP and UDP through, ICMPv6
 # port unreachable RELATED, server -> client blocked, neighbour discovery
 # working with an INVALID drop rule and counted by --state UNTRACKED,
-# IPv6 entries absent from /proc/net/ip_conntrack, IPv6 address options
-# of -m conntrack refused.
+# IPv6 entries absent from /proc/net/ip_conntrack, -m conntrack's
+# --ctorigsrc with IPv6 prefixes.
 #
 # On the debug kernel (slow) two passes run: nft + conntrack (entry
 # options, nft_compat) and legacy + state revision 0; the rest is the same.
@@ -445,6 +445,13 @@ ip6_pass() {
         check "INPUT INVALID drop" "$IPT" -A INPUT $(st INVALID) -j DROP
         check "INPUT UNTRACKED count" "$IPT" -A INPUT $(st UNTRACKED) -m comment --comment untracked
     }
+    if [ "$MATCH" = conntrack ]; then
+        # Count-only rules in front: IPv6 prefixes of the original source.
+        check "--ctorigsrc 2001:db8:1::/64 rule" \
+            "$IPT" -I FORWARD -m conntrack --ctorigsrc 2001:db8:1::/64 -m comment --comment ct6cli
+        check "--ctorigsrc 2001:db8:2::/64 --ctdir ORIGINAL rule" \
+            "$IPT" -I FORWARD -m conntrack --ctorigsrc 2001:db8:2::/64 --ctdir ORIGINAL -m comment --comment ct6srv
+    fi
     # Neighbour discovery must go through the rules again.
     ip -6 neigh flush all
     in_client ip -6 neigh flush all
@@ -474,8 +481,11 @@ ip6_pass() {
     check_eq "no IPv6 line in /proc/net/ip_conntrack" "$(grep -c 2001:db8 /proc/net/ip_conntrack)" 0
     check "IPv6 entries counted" [ "$(cat /proc/sys/net/ipv4/netfilter/ip_conntrack_count)" -gt 0 ]
     if [ "$MATCH" = conntrack ]; then
-        refused "--ctorigsrc with an IPv6 address refused" \
-            "$IPT" -A FORWARD -m conntrack --ctorigsrc "$C6" -j ACCEPT
+        check "--ctorigsrc 2001:db8:1::/64 matched the client's flows" [ "$(pkts_of "$l" ct6cli)" -gt 0 ]
+        # The server's blocked pings were NEW from the server: its own
+        # flows, original direction.
+        check "--ctorigsrc 2001:db8:2::/64 --ctdir ORIGINAL matched the server's ping" [ "$(pkts_of "$l" ct6srv)" -gt 0 ]
+        check "and not the client's flows" [ "$(pkts_of "$l" ct6srv)" -lt "$(pkts_of "$l" ct6cli)" ]
     fi
     check "flush" "$IPT" -F
     check "policy ACCEPT" "$IPT" -P FORWARD ACCEPT
