@@ -15,7 +15,7 @@ use ip_conntrack::proto::ProtoState;
 use ip_conntrack::stats::Stats;
 use ip_conntrack::tuple::{proto, Dir, Tuple, L4};
 
-const META: Meta = Meta { id: 0x1122_3344, uses: 1, timeout: 431_999, counters: None, portid: 0, nat_reply: None };
+const META: Meta = Meta { id: 0x1122_3344, uses: 1, timeout: 431_999, counters: None, portid: 0, nat_reply: None, addrs6: None };
 
 fn encode(e: &Entry) -> Vec<u8> {
     let mut buf = [0u8; 512];
@@ -422,7 +422,7 @@ fn events_in_6_12_layout() {
     let ProtoState::Tcp(tcp) = e.proto else { panic!() };
     let fo = tcp.peer(Dir::Original).flags().0;
     let fr = tcp.peer(Dir::Reply).flags().0;
-    let m = Meta { id: 0x0102_0304, uses: 2, timeout: 120, counters: None, portid: 0, nat_reply: None };
+    let m = Meta { id: 0x0102_0304, uses: 2, timeout: 120, counters: None, portid: 0, nat_reply: None, addrs6: None };
     // NEW: NLM_F_CREATE | NLM_F_EXCL; ID before STATUS; TIMEOUT; full
     // protoinfo; no mark (zero).
     let mut want = event_headers(20 + 52 + 52 + 24 + 48, 0, 0x600);

@@ -581,7 +581,7 @@ pub fn ctnetlink_input(data: &[u8]) {
             let mut e = probe(t);
             e.mark = r.id().unwrap_or(0);
             let max = crate::entry::Counters { packets: u64::MAX, bytes: u64::MAX };
-            let m = Meta { id: 1, uses: 1, timeout: 1, counters: Some([max, max]), portid: 0, nat_reply: None };
+            let m = Meta { id: 1, uses: 1, timeout: 1, counters: Some([max, max]), portid: 0, nat_reply: None, addrs6: None };
             let mut buf = [0u8; 512];
             let mut w = Writer::new(&mut buf);
             put_entry(&mut w, 1, 1, 0, &e, &m).expect("an entry fits in 512 bytes");

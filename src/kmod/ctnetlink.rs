@@ -132,10 +132,6 @@ pub(crate) fn notify(c: &Conn, ev: Event) {
 /// packet's; see [`Meta::portid`]), reporting the entry as `adjust`
 /// changes a copy of it.
 pub(crate) fn notify_as(c: &Conn, ev: Event, portid: u32, adjust: impl FnOnce(&mut Entry)) {
-    // ctnetlink speaks AF_INET only so far: IPv6 entries make no events.
-    if c.is_v6() {
-        return;
-    }
     let table = c.table();
     let net = table.net();
     // SAFETY: `net` is the table's live namespace; only reads which
@@ -171,6 +167,7 @@ fn meta(table: &Table, e: &Entry, c: &Conn, now: crate::Millis) -> Meta {
         counters: c.read_counters(),
         portid: 0,
         nat_reply: c.nat_reply(),
+        addrs6: c.addrs6(),
     }
 }
 
@@ -440,8 +437,7 @@ fn dump_table(
             let listed = dump::list_bucket(st, c, now, |e, a| table.pos_of(e, a), |r, e| {
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 let conn = unsafe { r.as_conn() };
-                // AF_INET only so far: IPv6 entries are not listed.
-                if conn.is_v6() || filter.is_some_and(|f| !f.matches_nat(e, conn.nat_reply())) {
+                if filter.is_some_and(|f| !f.matches_nat(e, conn.nat_reply())) {
                     return true;
                 }
                 let m = meta(table, e, conn, now);

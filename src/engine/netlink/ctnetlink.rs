@@ -244,6 +244,20 @@ pub struct Meta {
     pub portid: u32,
     /// The key of the reply tuple NAT gave the entry, if any.
     pub nat_reply: Option<[u64; 2]>,
+    /// An IPv6 entry's address words (`Store::addrs6`): its messages are
+    /// `AF_INET6` with `CTA_IP_V6_*` addresses.
+    pub addrs6: Option<[u64; 4]>,
+}
+
+impl Meta {
+    /// The `nfgen_family` of the entry's messages.
+    fn family(&self) -> u8 {
+        if self.addrs6.is_some() {
+            AF_INET6
+        } else {
+            AF_INET
+        }
+    }
 }
 
 /// `ctnetlink_dump_acct`: both directions' nests.
@@ -424,16 +438,16 @@ fn put_entry_inner(
         flags: if portid != 0 { flags | F_MULTI } else { flags },
         seq,
         pid: portid,
-        family: AF_INET,
+        family: m.family(),
         version: NFNETLINK_V0,
         res_id: 0,
     };
     let at = message::begin(w, &h)?;
     let n = w.nest_start(cta::TUPLE_ORIG)?;
-    put_tuple(w, &e.tuple(Dir::Original))?;
+    put_tuple(w, &e.tuple_nat6(Dir::Original, m.nat_reply, m.addrs6))?;
     w.nest_end(n)?;
     let n = w.nest_start(cta::TUPLE_REPLY)?;
-    put_tuple(w, &e.tuple_nat(Dir::Reply, m.nat_reply))?;
+    put_tuple(w, &e.tuple_nat6(Dir::Reply, m.nat_reply, m.addrs6))?;
     w.nest_end(n)?;
     w.put_be32(cta::STATUS, e.status.0)?;
     w.put_be32(cta::MARK, e.mark)?;
@@ -542,16 +556,16 @@ fn put_event_inner(w: &mut Writer<'_>, ev: Event, e: &Entry, m: &Meta) -> Result
         flags,
         seq: 0,
         pid: m.portid,
-        family: AF_INET,
+        family: m.family(),
         version: NFNETLINK_V0,
         res_id: 0,
     };
     let at = message::begin(w, &h)?;
     let n = w.nest_start(cta::TUPLE_ORIG)?;
-    put_tuple(w, &e.tuple(Dir::Original))?;
+    put_tuple(w, &e.tuple_nat6(Dir::Original, m.nat_reply, m.addrs6))?;
     w.nest_end(n)?;
     let n = w.nest_start(cta::TUPLE_REPLY)?;
-    put_tuple(w, &e.tuple_nat(Dir::Reply, m.nat_reply))?;
+    put_tuple(w, &e.tuple_nat6(Dir::Reply, m.nat_reply, m.addrs6))?;
     w.nest_end(n)?;
     w.put_be32(cta::ID, m.id)?;
     w.put_be32(cta::STATUS, e.status.0)?;

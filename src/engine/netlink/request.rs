@@ -258,8 +258,15 @@ impl Filter {
 
     /// `ctnetlink_filter_match` for an IPv4 entry whose reply tuple NAT
     /// made that of key `nat_reply`, if any.
+    /// An IPv6 entry is matched by family; filters on its addresses are
+    /// not supported (it never matches one).
     pub fn matches_nat(&self, e: &Entry, nat_reply: Option<[u64; 2]>) -> bool {
-        if self.family != AF_UNSPEC && self.family != AF_INET {
+        let family = if e.is_v6() { AF_INET6 } else { AF_INET };
+        if self.family != AF_UNSPEC && self.family != family {
+            return false;
+        }
+        let addrs = flag::IP_SRC | flag::IP_DST;
+        if e.is_v6() && (self.orig.flags | self.reply.flags) & addrs != 0 {
             return false;
         }
         if self.orig.flags != 0 && !self.orig.matches(&e.tuple(Dir::Original)) {
