@@ -42,11 +42,10 @@
 #
 # IPv6 classes (k >= 60, client 2001:db8::K, server 2001:db8:1::77;
 # the router reaches both through static neighbours whose MACs nobody
-# has, so no endpoint answers) run on nf_conntrack always, and on
-# ip_conntrack, compared like the others, when IPCT_IPV6=1 (then its
-# table includes the ipv6 lines of /proc/net/nf_conntrack and `conntrack
-# -L -f ipv6`, where they exist). With IPCT_IPV6=0 they run on the
-# reference only.
+# has, so no endpoint answers) run on both trackers and are compared
+# like the others (the table then includes the ipv6 lines of
+# /proc/net/nf_conntrack and `conntrack -L -f ipv6`). IPCT_IPV6=0 runs
+# them on the reference only.
 #
 # `scripts/vm-run.sh tests/vm/differential.sh fake` adds a made-up table
 # line, a wrong packet count, a made-up event and a made-up
@@ -55,7 +54,7 @@
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
-IPCT_IPV6=${IPCT_IPV6:-0}
+IPCT_IPV6=${IPCT_IPV6:-1}
 # (`differential.sh ipv6` sets it too, for runners that pass no variables.)
 [ "${1:-}" != ipv6 ] || IPCT_IPV6=1
 

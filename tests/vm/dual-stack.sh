@@ -1,5 +1,4 @@
 # A dual-stack router with a stateful firewall for both families.
-# vm-pending: yes
 # vm-debug: yes
 #
 # The firewall as a user would set it up: unmodified iptables/ip6tables
@@ -20,9 +19,9 @@
 # rule, the stack's discards, what was routed on), and the table as /proc/net/nf_conntrack and
 # `conntrack -L -f ipv6` show it wherever both sides have that view.
 #
-# IPCT_IPV6=0 (today): ip_conntrack runs the IPv4 half only. With
-# IPCT_IPV6=1 its IPv6 half runs and is compared too (scripts/vm-run.sh
-# passes the variable to the guest). On the debug kernel only
+# ip_conntrack runs both halves and both are compared. IPCT_IPV6=0
+# leaves its IPv6 half out (scripts/vm-run.sh passes the variable to the
+# guest), to tell an IPv4 failure from an IPv6 one. On the debug kernel only
 # ip_conntrack's run with the legacy front end (its own checks, no
 # reference, no comparison), then kmemleak.
 #
@@ -39,7 +38,7 @@
 . /usr/lib/ipct/lib.sh
 . /usr/lib/ipct/ct.sh
 
-IPCT_IPV6=${IPCT_IPV6:-0}
+IPCT_IPV6=${IPCT_IPV6:-1}
 # (`dual-stack.sh ipv6` sets it too, for runners that pass no variables.)
 [ "${1:-}" != ipv6 ] || IPCT_IPV6=1
 
