@@ -42,6 +42,12 @@ pub enum Invalid {
     TcpOutOfWindow,
     /// An RST whose sequence number is not acceptable.
     TcpBadRst,
+    /// An ICMP message shorter than its 8-byte header.
+    IcmpShort,
+    /// An ICMP message whose checksum is wrong (PRE_ROUTING).
+    IcmpBadChecksum,
+    /// An ICMP type past the last one Linux knows (`NR_ICMP_TYPES`, 18).
+    IcmpBadType,
     /// An ICMP type that neither opens a query entry nor is an error.
     IcmpNotNew,
     /// An ICMP reply with no matching query.
@@ -76,12 +82,20 @@ pub enum Invalid {
 }
 
 impl Invalid {
-    /// Whether 6.12's ICMPv6 error handler (`nf_conntrack_icmpv6_error`)
-    /// refuses the packet: it then counts `error` alone, not `invalid`.
-    pub fn is_icmpv6_handler(self) -> bool {
+    /// Whether 6.12's ICMP or ICMPv6 error handler
+    /// (`nf_conntrack_icmpv4_error`, `nf_conntrack_icmpv6_error`) refuses
+    /// the packet: it then counts `error` (`icmp_error`) alone, not
+    /// `invalid`.
+    pub fn is_icmp_error_handler(self) -> bool {
         matches!(
             self,
-            Invalid::Icmpv6BadRedirect
+            Invalid::IcmpShort
+                | Invalid::IcmpBadChecksum
+                | Invalid::IcmpBadType
+                | Invalid::IcmpErrorUnknown
+                | Invalid::IcmpErrorInError
+                | Invalid::IcmpErrorBadInner
+                | Invalid::Icmpv6BadRedirect
                 | Invalid::Icmpv6Short
                 | Invalid::Icmpv6BadChecksum
                 | Invalid::Icmpv6ErrorUnknown
@@ -109,6 +123,9 @@ impl Invalid {
             Invalid::TcpBadTransition => "invalid tcp state transition",
             Invalid::TcpOutOfWindow => "tcp segment out of window",
             Invalid::TcpBadRst => "tcp rst out of window",
+            Invalid::IcmpShort => "short icmp message",
+            Invalid::IcmpBadChecksum => "icmp checksum failed",
+            Invalid::IcmpBadType => "invalid icmp type",
             Invalid::IcmpNotNew => "icmp type cannot open an entry",
             Invalid::IcmpNoQuery => "icmp reply without query",
             Invalid::IcmpErrorUnknown => "icmp error for unknown flow",

@@ -121,28 +121,15 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
     }
 }
 
-/// Counts a packet [`prepare`] refused: `invalid`, plus `icmp_error` for
-/// ICMP errors; `icmp_error` alone for what 6.12's ICMPv6 error handler
-/// refuses; nothing for an untracked one.
+/// Counts a packet [`prepare`] refused: `icmp_error` alone for what
+/// 6.12's ICMP and ICMPv6 error handlers refuse (as 6.12, which leaves
+/// before counting `invalid`), nothing for an untracked one, `invalid`
+/// for the rest.
 pub fn count_invalid(stats: &mut impl Count, why: Invalid) {
     if why == Invalid::Untracked {
         return;
     }
-    if why.is_icmpv6_handler() {
-        stats.inc(Counter::IcmpError);
-        return;
-    }
-    stats.inc(Counter::Invalid);
-    if is_icmp_error_reason(why) {
-        stats.inc(Counter::IcmpError);
-    }
-}
-
-fn is_icmp_error_reason(why: Invalid) -> bool {
-    matches!(
-        why,
-        Invalid::IcmpErrorUnknown | Invalid::IcmpErrorInError | Invalid::IcmpErrorBadInner
-    )
+    stats.inc(if why.is_icmp_error_handler() { Counter::IcmpError } else { Counter::Invalid });
 }
 
 /// What to do with a packet, decided under the stripe lock.

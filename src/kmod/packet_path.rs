@@ -73,8 +73,13 @@ impl Family for V4 {
     fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
         checksum_bad(skb, head, pkt)
     }
-    fn bad_checksum(_: &packet::Packet) -> Invalid {
-        Invalid::BadL4Header
+    // In 6.12's ICMP error handler (counted as `error`).
+    fn bad_checksum(pkt: &packet::Packet) -> Invalid {
+        if pkt.tuple.proto == proto::ICMP {
+            Invalid::IcmpBadChecksum
+        } else {
+            Invalid::BadL4Header
+        }
     }
 }
 

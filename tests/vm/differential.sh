@@ -1081,6 +1081,19 @@ for t in nf_conntrack ip_conntrack; do
     check_eq "/proc/net/stat/nf_conntrack of $t: every row is 6.12's 17 fields" \
         "$(tail -n +2 "$OUT/$t.nfstat" | grep -Evc "$NF_STAT_RE")" 0
 done
+# stat_sum TRACKER COLUMN: a counter of /proc/net/stat/nf_conntrack
+# summed over the CPUs (the rows are hexadecimal).
+stat_sum() {
+    tail -n +2 "$OUT/$1.nfstat" | awk -v c="$2" '{ print $c }' |
+        while read -r h; do echo $((0x$h)); done | awk '{ s += $1 } END { print s + 0 }'
+}
+# The same traffic counts the same refusals: invalid (5) and icmp_error
+# (13), which 6.12 counts instead of invalid for what its ICMP and ICMPv6
+# error handlers refuse.
+for col in 5:invalid 13:icmp_error; do
+    check_eq "/proc/net/stat/nf_conntrack: ${col#*:} summed over the CPUs as nf_conntrack's" \
+        "$(stat_sum ip_conntrack "${col%%:*}")" "$(stat_sum nf_conntrack "${col%%:*}")"
+done
 check_eq "/proc/net/stat/nf_conntrack of ip_conntrack: entries = its table's lines" \
     "$(tail -n +2 "$OUT/ip_conntrack.nfstat" | awk '{ print $1 }' | sort -u)" \
     "$(printf '%08x' "$(wc -l < "$OUT/ip_conntrack.nf.raw")")"

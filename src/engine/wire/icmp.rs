@@ -54,6 +54,9 @@ pub mod types {
     pub const ADDRESS_MASK: u8 = 17;
     /// Address mask reply.
     pub const ADDRESS_MASK_REPLY: u8 = 18;
+    /// The last type Linux knows (`NR_ICMP_TYPES`): 6.12's error handler
+    /// refuses any past it.
+    pub const LAST: u8 = ADDRESS_MASK_REPLY;
 }
 
 /// Whether `ty` is an error type, one that quotes the packet it is about

@@ -251,8 +251,11 @@ fn parse_dccp(seg: &[u8], l4_len: usize) -> Result<(L4, L4Info), Invalid> {
 /// errors carry id 0 and the quoted packet's tuple; other types are left
 /// to the ICMP rules, which refuse them.
 fn parse_icmp(ip: &Ipv4<'_>, ip_len: u16, l4_off: u16) -> Result<Packet, Invalid> {
-    let icmp = Icmp::new_checked(ip.payload()).map_err(|_| Invalid::BadL4Header)?;
+    let icmp = Icmp::new_checked(ip.payload()).map_err(|_| Invalid::IcmpShort)?;
     let (ty, code) = (icmp.msg_type(), icmp.code());
+    if ty > icmp::types::LAST {
+        return Err(Invalid::IcmpBadType);
+    }
     let (l4, kind, quoted) = if icmp::is_error(ty) {
         (L4::Icmp { ty, code, id: 0 }, IcmpInfo::Error, Some(parse_quoted(icmp.data())?))
     } else if icmp_inverse_type(ty).is_some() {
@@ -486,11 +489,16 @@ pub(crate) mod tests {
 
     #[test]
     fn icmp_other_types() {
-        // Router advertisement (9) and an unknown type (42).
-        for ty in [9, 10, 42, 255] {
+        // Router advertisement and solicitation (9, 10), timestamps'
+        // neighbours: known types that are neither queries nor errors.
+        for ty in [9, 10] {
             let p = parse(&with_u8(&ICMP_ECHO, 20, ty)).unwrap();
             assert_eq!(p.l4, L4Info::Icmp(IcmpInfo::Other), "type {ty}");
             assert_eq!(p.tuple.l4, L4::Icmp { ty, code: 0, id: 0x1234 });
+        }
+        // Past NR_ICMP_TYPES: 6.12's error handler refuses them.
+        for ty in [19, 42, 255] {
+            assert_eq!(parse(&with_u8(&ICMP_ECHO, 20, ty)), Err(Invalid::IcmpBadType), "type {ty}");
         }
     }
 
@@ -726,12 +734,12 @@ pub(crate) mod tests {
     #[test]
     fn bad_icmp_headers() {
         let short = with_u16(&ICMP_ECHO[..27], 2, 27);
-        assert_eq!(parse(&short), Err(Invalid::BadL4Header));
+        assert_eq!(parse(&short), Err(Invalid::IcmpShort));
         // The ICMP header lies in the padding only.
         let mut p = ICMP_ECHO.to_vec();
         p.truncate(20);
         p.extend_from_slice(&ICMP_ECHO[20..28]);
-        assert_eq!(parse(&with_u16(&p, 2, 24)), Err(Invalid::BadL4Header));
+        assert_eq!(parse(&with_u16(&p, 2, 24)), Err(Invalid::IcmpShort));
     }
 
     #[test]
