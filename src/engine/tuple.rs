@@ -340,6 +340,23 @@ impl Tuple {
         Keys { key: [addrs, l4], inv, addrs6: None }
     }
 
+    /// [`Tuple::keys`] of an IPv4 tuple, with no look at the family: the
+    /// IPv4 hooks' lookups (an IPv6 address reads as 0 here).
+    #[inline(always)]
+    pub fn keys4(&self) -> Keys {
+        let addrs = u64::from(self.src.v4_or_zero()) << 32 | u64::from(self.dst.v4_or_zero());
+        let l4 = self.l4_word();
+        let inv = match self.l4 {
+            L4::Ports { .. } => {
+                let ports = u64::from(u32::try_from(l4 & 0xffff_ffff).unwrap_or(0).rotate_left(16));
+                Some([addrs.rotate_left(32), l4 & !0xffff_ffff | ports])
+            }
+            L4::None => Some([addrs.rotate_left(32), l4]),
+            L4::Icmp { .. } => self.invert().map(|i| i.key()),
+        };
+        Keys { key: [addrs, l4], inv, addrs6: None }
+    }
+
     #[inline(never)]
     #[cold]
     fn keys6(&self) -> Keys {
@@ -400,6 +417,12 @@ impl Keys {
                 return self.flow_hash6(key, &a);
             }
         }
+        self.flow_hash4(key)
+    }
+
+    /// [`Keys::flow_hash`] of IPv4 keys, with no look at the family.
+    #[inline(always)]
+    pub fn flow_hash4(&self, key: &HashKey) -> u64 {
         let [w0, w1] = match self.inv {
             Some(inv) if inv < self.key => inv,
             _ => self.key,

@@ -141,7 +141,7 @@ fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut i
     let tracked = if F::V6 {
         driver::track_other(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
     } else {
-        driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
+        driver::track4(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
     };
     match tracked {
         Tracked::Attach(held, ctinfo) => {
