@@ -610,6 +610,12 @@ mod tests {
                 proptest::prop_assert_eq!(t.flow_hash(&k), i.flow_hash(&k));
                 proptest::prop_assert_eq!(t.keys().addrs6_for(Dir::Reply), i.addrs6());
             }
+            // The IPv4 hooks' keys and hash are the generic ones.
+            if !v6f {
+                let k = HashKey::new(u64::from(s[2]), u64::from(d[3]));
+                proptest::prop_assert_eq!(t.keys4(), t.keys());
+                proptest::prop_assert_eq!(t.keys4().flow_hash4(&k), t.flow_hash(&k));
+            }
         }
     }
 }
