@@ -181,19 +181,19 @@ fn track_in<S: Shell, const V4: bool>(
     stats: &mut impl Count,
 ) -> Tracked<S::Held> {
     // Borrowed where it was made: a lookup is not copied around.
-    let prepared = track::prepare_in::<V4>(pkt);
+    let prepared = track::prepare::<V4>(pkt);
     let lookup = match &prepared {
         Ok(l) => l,
         Err(why) => return refused(*why, stats),
     };
     // The bucket is found under the lock: a resize may change the
     // stripe's array, never the position.
-    let (s, pos) = shell.layout().locate(lookup.hash_in::<V4>(&shell.key()));
+    let (s, pos) = shell.layout().locate(lookup.hash::<V4>(&shell.key()));
     // A reopened connection (SYN on TIME_WAIT) is processed again, once.
     for _ in 0..2 {
         let step = shell.with_stripe(s, |st| {
             let bucket = st.bucket(pos);
-            match track::process_in::<_, V4>(st, bucket, pkt, lookup, now, cfg, stats) {
+            match track::process::<_, V4>(st, bucket, pkt, lookup, now, cfg, stats) {
                 Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
                     Step::Attach(S::hold(st.store, entry), ctinfo, None)
                 }

@@ -76,15 +76,10 @@ impl Lookup {
         }
     }
 
-    /// The flow hash of the tuple to look up.
-    #[inline]
-    pub fn hash(&self, key: &HashKey) -> u64 {
-        self.keys.flow_hash(key)
-    }
-
-    /// [`Lookup::hash`]; `V4`: of a lookup from [`prepare_in`]`::<true>`.
+    /// The flow hash of the tuple to look up; `V4`: of a lookup from
+    /// [`prepare`]`::<true>`.
     #[inline(always)]
-    pub fn hash_in<const V4: bool>(&self, key: &HashKey) -> u64 {
+    pub fn hash<const V4: bool>(&self, key: &HashKey) -> u64 {
         if V4 {
             self.keys.flow_hash4(key)
         } else {
@@ -94,18 +89,13 @@ impl Lookup {
 }
 
 /// Stateless checks and what to look up; no lock is needed. An error is a
-/// packet the caller counts as INVALID (see [`count_invalid`]).
+/// packet the caller counts as INVALID (see [`count_invalid`]). `V4`: an
+/// IPv4 packet (of [`crate::packet::parse`]), whose keys are built,
+/// hashed and searched with no look at the family ([`Lookup::hash`],
+/// [`process`]); an ICMP error quoting an IPv6 packet, which that parse
+/// never makes, is then refused.
 #[inline(always)]
-pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
-    prepare_in::<false>(pkt)
-}
-
-/// [`prepare`]; `V4`: for an IPv4 packet (of [`crate::packet::parse`]),
-/// whose keys are built, hashed and searched with no look at the family
-/// ([`Lookup::hash_in`], [`process_in`]). An ICMP error quoting an IPv6
-/// packet, which that parse never makes, is refused.
-#[inline(always)]
-pub fn prepare_in<const V4: bool>(pkt: &Packet) -> Result<Lookup, Invalid> {
+pub fn prepare<const V4: bool>(pkt: &Packet) -> Result<Lookup, Invalid> {
     let flow = Lookup::new::<V4>(&pkt.tuple, Kind::Flow);
     match pkt.l4 {
         L4Info::Tcp(seg) => {
@@ -219,23 +209,10 @@ pub enum Decision<R> {
 }
 
 /// Tracks one packet under the stripe lock. `bucket` is the lookup's
-/// bucket within `stripe`; `lookup` comes from [`prepare`] for this packet.
+/// bucket within `stripe`; `lookup` comes from [`prepare`]`::<V4>` for
+/// this packet.
 #[inline(always)]
-pub fn process<S: Store>(
-    stripe: &mut Stripe<'_, S>,
-    bucket: usize,
-    pkt: &Packet,
-    lookup: &Lookup,
-    now: Millis,
-    cfg: &impl Settings,
-    stats: &mut impl Count,
-) -> Decision<S::Ref> {
-    process_in::<S, false>(stripe, bucket, pkt, lookup, now, cfg, stats)
-}
-
-/// [`process`]; `V4`: `lookup` is of [`prepare_in`]`::<true>` (IPv4).
-#[inline(always)]
-pub fn process_in<S: Store, const V4: bool>(
+pub fn process<S: Store, const V4: bool>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,
     pkt: &Packet,

@@ -327,24 +327,20 @@ impl Tuple {
         let (Addr::V4(s), Addr::V4(d)) = (self.src, self.dst) else {
             return self.keys6();
         };
-        let addrs = u64::from(s) << 32 | u64::from(d);
-        let l4 = self.l4_word();
-        let inv = match self.l4 {
-            L4::Ports { .. } => {
-                let ports = u64::from(u32::try_from(l4 & 0xffff_ffff).unwrap_or(0).rotate_left(16));
-                Some([addrs.rotate_left(32), l4 & !0xffff_ffff | ports])
-            }
-            L4::None => Some([addrs.rotate_left(32), l4]),
-            L4::Icmp { .. } => self.invert().map(|i| i.key()),
-        };
-        Keys { key: [addrs, l4], inv, addrs6: None }
+        self.keys_of4(s, d)
     }
 
     /// [`Tuple::keys`] of an IPv4 tuple, with no look at the family: the
     /// IPv4 hooks' lookups (an IPv6 address reads as 0 here).
     #[inline(always)]
     pub fn keys4(&self) -> Keys {
-        let addrs = u64::from(self.src.v4_or_zero()) << 32 | u64::from(self.dst.v4_or_zero());
+        self.keys_of4(self.src.v4_or_zero(), self.dst.v4_or_zero())
+    }
+
+    /// The keys of this tuple with the IPv4 addresses `s` and `d`.
+    #[inline(always)]
+    fn keys_of4(&self, s: u32, d: u32) -> Keys {
+        let addrs = u64::from(s) << 32 | u64::from(d);
         let l4 = self.l4_word();
         let inv = match self.l4 {
             L4::Ports { .. } => {
