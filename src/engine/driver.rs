@@ -128,7 +128,8 @@ pub enum Tracked<H> {
 /// still holding the evicted entry).
 const MORE_EVICTIONS: u32 = 2;
 
-/// Tracks a parsed packet (PRE_ROUTING / LOCAL_OUT).
+/// Tracks a parsed packet (PRE_ROUTING / LOCAL_OUT), of either family:
+/// an IPv4 one (quote included) through [`track4`]'s steps.
 #[inline(always)]
 pub fn track<S: Shell>(
     shell: &mut S,
@@ -137,7 +138,25 @@ pub fn track<S: Shell>(
     cfg: &impl Settings,
     stats: &mut impl Count,
 ) -> Tracked<S::Held> {
-    track_in::<S, false>(shell, pkt, now, cfg, stats)
+    if pkt.tuple.is_v6() || pkt.quoted.is_some_and(|q| q.is_v6()) {
+        return track_in::<S, false>(shell, pkt, now, cfg, stats);
+    }
+    track_in::<S, true>(shell, pkt, now, cfg, stats)
+}
+
+/// [`track`] for a packet of [`crate::packet::parse`] (the kernel's IPv4
+/// hooks): its keys are built, hashed and searched with no look at the
+/// family, in a copy of the steps of its own, inlined whole into its one
+/// caller.
+#[inline(always)]
+pub fn track4<S: Shell>(
+    shell: &mut S,
+    pkt: &Packet,
+    now: Millis,
+    cfg: &impl Settings,
+    stats: &mut impl Count,
+) -> Tracked<S::Held> {
+    track_in::<S, true>(shell, pkt, now, cfg, stats)
 }
 
 /// [`track`] for a hook of the other family (the kernel's IPv6 hooks):
@@ -151,10 +170,10 @@ pub fn track_other<S: Shell>(
     cfg: &impl Settings,
     stats: &mut impl Count,
 ) -> Tracked<S::Held> {
-    track_in::<S, true>(shell, pkt, now, cfg, stats)
+    track_in::<S, false>(shell, pkt, now, cfg, stats)
 }
 
-fn track_in<S: Shell, const COPY: bool>(
+fn track_in<S: Shell, const V4: bool>(
     shell: &mut S,
     pkt: &Packet,
     now: Millis,
@@ -162,19 +181,19 @@ fn track_in<S: Shell, const COPY: bool>(
     stats: &mut impl Count,
 ) -> Tracked<S::Held> {
     // Borrowed where it was made: a lookup is not copied around.
-    let prepared = track::prepare(pkt);
+    let prepared = track::prepare::<V4>(pkt);
     let lookup = match &prepared {
         Ok(l) => l,
         Err(why) => return refused(*why, stats),
     };
     // The bucket is found under the lock: a resize may change the
     // stripe's array, never the position.
-    let (s, pos) = shell.layout().locate(lookup.hash(&shell.key()));
+    let (s, pos) = shell.layout().locate(lookup.hash::<V4>(&shell.key()));
     // A reopened connection (SYN on TIME_WAIT) is processed again, once.
     for _ in 0..2 {
         let step = shell.with_stripe(s, |st| {
             let bucket = st.bucket(pos);
-            match track::process(st, bucket, pkt, lookup, now, cfg, stats) {
+            match track::process::<_, V4>(st, bucket, pkt, lookup, now, cfg, stats) {
                 Decision::Tracked { entry, ctinfo } | Decision::Related { entry, ctinfo } => {
                     Step::Attach(S::hold(st.store, entry), ctinfo, None)
                 }

@@ -502,6 +502,17 @@ impl<'a, S: Store> Stripe<'a, S> {
         self.search(bucket, &t.keys(), now, searched, false)
     }
 
+    /// [`Stripe::find_keys`]; `V4`: the keys are IPv4 ([`Tuple::keys4`]),
+    /// searched with no look at address words.
+    #[inline(always)]
+    pub fn find_keys_in<const V4: bool>(&self, bucket: usize, keys: &Keys, now: Millis) -> Option<(S::Ref, Dir)> {
+        let mut searched = 0usize;
+        if V4 {
+            return self.search_loop(bucket, keys, now, &mut searched, true, false);
+        }
+        self.search(bucket, keys, now, &mut searched, true)
+    }
+
     /// Searches `bucket` for `keys`; `nat_aware`: a NATed entry matches
     /// only by its original tuple (its reply is in the reply chains),
     /// else by the inverse too. An IPv4 lookup never matches an IPv6

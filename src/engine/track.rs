@@ -67,26 +67,36 @@ pub enum Kind {
 }
 
 impl Lookup {
+    /// `V4`: the tuple is IPv4 ([`Tuple::keys4`]).
     #[inline(always)]
-    fn new(tuple: &Tuple, kind: Kind) -> Lookup {
+    fn new<const V4: bool>(tuple: &Tuple, kind: Kind) -> Lookup {
         Lookup {
             kind,
-            keys: tuple.keys(),
+            keys: if V4 { tuple.keys4() } else { tuple.keys() },
         }
     }
 
-    /// The flow hash of the tuple to look up.
-    #[inline]
-    pub fn hash(&self, key: &HashKey) -> u64 {
-        self.keys.flow_hash(key)
+    /// The flow hash of the tuple to look up; `V4`: of a lookup from
+    /// [`prepare`]`::<true>`.
+    #[inline(always)]
+    pub fn hash<const V4: bool>(&self, key: &HashKey) -> u64 {
+        if V4 {
+            self.keys.flow_hash4(key)
+        } else {
+            self.keys.flow_hash(key)
+        }
     }
 }
 
 /// Stateless checks and what to look up; no lock is needed. An error is a
-/// packet the caller counts as INVALID (see [`count_invalid`]).
+/// packet the caller counts as INVALID (see [`count_invalid`]). `V4`: an
+/// IPv4 packet (of [`crate::packet::parse`]), whose keys are built,
+/// hashed and searched with no look at the family ([`Lookup::hash`],
+/// [`process`]); an ICMP error quoting an IPv6 packet, which that parse
+/// never makes, is then refused.
 #[inline(always)]
-pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
-    let flow = Lookup::new(&pkt.tuple, Kind::Flow);
+pub fn prepare<const V4: bool>(pkt: &Packet) -> Result<Lookup, Invalid> {
+    let flow = Lookup::new::<V4>(&pkt.tuple, Kind::Flow);
     match pkt.l4 {
         L4Info::Tcp(seg) => {
             tcp::check_flags(&seg)?;
@@ -112,11 +122,11 @@ pub fn prepare(pkt: &Packet) -> Result<Lookup, Invalid> {
             }
             // The quoted packet went towards the error's sender; its flow's
             // entry is found by the inverse, the direction the error takes.
+            if V4 && inner.is_v6() {
+                return Err(Invalid::IcmpErrorBadInner);
+            }
             let tuple = inner.invert().ok_or(Invalid::IcmpErrorUnknown)?;
-            Ok(Lookup::new(
-                &tuple,
-                Kind::IcmpError,
-            ))
+            Ok(Lookup::new::<V4>(&tuple, Kind::IcmpError))
         }
     }
 }
@@ -186,9 +196,10 @@ pub enum Decision<R> {
 }
 
 /// Tracks one packet under the stripe lock. `bucket` is the lookup's
-/// bucket within `stripe`; `lookup` comes from [`prepare`] for this packet.
+/// bucket within `stripe`; `lookup` comes from [`prepare`]`::<V4>` for
+/// this packet.
 #[inline(always)]
-pub fn process<S: Store>(
+pub fn process<S: Store, const V4: bool>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,
     pkt: &Packet,
@@ -199,7 +210,7 @@ pub fn process<S: Store>(
 ) -> Decision<S::Ref> {
     // Nothing is counted for a packet of a known flow: 6.12 counts lookups
     // neither (`searched` and `found` stay 0, see crate::stats).
-    let found = stripe.find_keys(bucket, &lookup.keys, now);
+    let found = stripe.find_keys_in::<V4>(bucket, &lookup.keys, now);
     if found.is_none() && !stripe.replies.is_empty() {
         // The reply direction of a NATed entry, whose data has its own
         // stripe's lock: the caller goes there ([`process_home`]).

@@ -327,6 +327,19 @@ impl Tuple {
         let (Addr::V4(s), Addr::V4(d)) = (self.src, self.dst) else {
             return self.keys6();
         };
+        self.keys_of4(s, d)
+    }
+
+    /// [`Tuple::keys`] of an IPv4 tuple, with no look at the family: the
+    /// IPv4 hooks' lookups (an IPv6 address reads as 0 here).
+    #[inline(always)]
+    pub fn keys4(&self) -> Keys {
+        self.keys_of4(self.src.v4_or_zero(), self.dst.v4_or_zero())
+    }
+
+    /// The keys of this tuple with the IPv4 addresses `s` and `d`.
+    #[inline(always)]
+    fn keys_of4(&self, s: u32, d: u32) -> Keys {
         let addrs = u64::from(s) << 32 | u64::from(d);
         let l4 = self.l4_word();
         let inv = match self.l4 {
@@ -400,6 +413,12 @@ impl Keys {
                 return self.flow_hash6(key, &a);
             }
         }
+        self.flow_hash4(key)
+    }
+
+    /// [`Keys::flow_hash`] of IPv4 keys, with no look at the family.
+    #[inline(always)]
+    pub fn flow_hash4(&self, key: &HashKey) -> u64 {
         let [w0, w1] = match self.inv {
             Some(inv) if inv < self.key => inv,
             _ => self.key,
@@ -586,6 +605,12 @@ mod tests {
                 let k = HashKey::new(u64::from(s[1]), u64::from(d[2]));
                 proptest::prop_assert_eq!(t.flow_hash(&k), i.flow_hash(&k));
                 proptest::prop_assert_eq!(t.keys().addrs6_for(Dir::Reply), i.addrs6());
+            }
+            // The IPv4 hooks' keys and hash are the generic ones.
+            if !v6f {
+                let k = HashKey::new(u64::from(s[2]), u64::from(d[3]));
+                proptest::prop_assert_eq!(t.keys4(), t.keys());
+                proptest::prop_assert_eq!(t.keys4().flow_hash4(&k), t.flow_hash(&k));
             }
         }
     }

@@ -146,7 +146,7 @@ fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut i
     let tracked = if F::V6 {
         driver::track_other(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
     } else {
-        driver::track(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
+        driver::track4(&mut table.shell(), pkt, conn::now(), &settings::Knobs, stats)
     };
     match tracked {
         Tracked::Attach(held, ctinfo) => {
@@ -193,7 +193,8 @@ const PRE_ROUTING: u8 = ffi::nf_inet_hooks_NF_INET_PRE_ROUTING as u8;
 /// at PRE_ROUTING, for TCP, UDP, ICMP, UDP-Lite and DCCP over their
 /// coverage, and SCTP).
 fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
-    let ihl = head.first().map_or(0, |b| u32::from(b & 0x0f) * 4);
+    // The IPv4 parse's transport offset is the header length.
+    let ihl = u32::from(pkt.l4_off);
     match pkt.tuple.proto {
         proto::TCP | proto::ICMP => {}
         proto::UDP => {
