@@ -4,7 +4,8 @@
 # and -F really remove entries, -C is ip_conntrack_count, -S has one line
 # per CPU, the dying/unconfirmed/expectation lists are empty, IPv6
 # entries made with -I answer -L -f ipv6 (with address filters), -G, -U,
-# -D and -F -f ipv6 as nf_conntrack's do, each namespace sees its own table, and a process without
+# -D and -F -f ipv6 as nf_conntrack's do, IP6T_SO_ORIGINAL_DST answers as
+# nf_conntrack's, each namespace sees its own table, and a process without
 # CAP_NET_ADMIN is refused. Marks (-I/-U --mark, -L --mark, mark= in
 # /proc) and counters (ip_conntrack_acct: packets= bytes= in -L and
 # /proc, -L -z) work, and look as nf_conntrack's do.
@@ -446,6 +447,20 @@ v6_requests() {
     conntrack -F > /dev/null 2>&1
 }
 
+# v6_origdst: what IP6T_SO_ORIGINAL_DST answers a server on the router
+# for a TCP connection from the client over IPv6 (without NAT: the
+# router's own address and port).
+v6_origdst() {
+    ip addr add 2001:db8::1/64 dev "$ROUTER_CLIENT_IF" nodad &&
+        in_client ip addr add 2001:db8::2/64 dev "$NS_IF" nodad || return 1
+    origdst -6 5700 > /tmp/od6.out 2>&1 &
+    _od=$!
+    wait_for 5 sh -c "awk '\$2 ~ /:1644\$/ && \$4 == \"0A\"' /proc/net/tcp6 | grep -q ." || return 1
+    echo hi | in_client nc -N -w 5 2001:db8::1 5700 > /dev/null 2>&1
+    bg_wait 10 "$_od" > /dev/null
+    cat /tmp/od6.out
+}
+
 step "IPv6 entries: -I, -L -f ipv6 with address filters, -G, -U, -D, -F -f ipv6"
 v6_requests > /tmp/ours.v6
 check "-I made each entry (four IPv6, one IPv4, one again)" test "$(grep -c 'have been created' /tmp/ours.v6)" -eq 6
@@ -455,6 +470,8 @@ check_eq "-D -f ipv6 leaves only the IPv4 entry" \
     "$(sed -n '/^# conntrack -L$/,/^#/p' /tmp/ours.v6 | grep -c 'src=')" 1
 check_match "-F -f ipv6 (version 0 from conntrack 1.4.7: every family) empties the table" \
     "$(sed -n '/^# conntrack -F -f ipv6/,$p' /tmp/ours.v6)" " 0 flow entries have been shown"
+OD6=$(v6_origdst)
+check_eq "IP6T_SO_ORIGINAL_DST of an IPv6 connection to the router: its address and port" "$OD6" "[2001:db8::1]:5700"
 
 step "the wire layout (ours; nf_conntrack's below)"
 # shapes NAME ACCT: the attribute layout of a full dump, one line per
@@ -539,6 +556,7 @@ v6_requests > /tmp/ref.v6
 check_eq "the same answers to IPv6 requests (-I, -L -f ipv6 -s/-d, -G, -U, -D, -F -f ipv6)" \
     "$(cat /tmp/ours.v6)" "$(cat /tmp/ref.v6)"
 sed 's/^/    | /' /tmp/ref.v6
+check_eq "the same IP6T_SO_ORIGINAL_DST answer" "$(v6_origdst)" "$OD6"
 topo_down
 check "unload them" sh -c "rmmod nf_conntrack_netlink && rmmod nf_conntrack"
 ct_finish
