@@ -198,3 +198,17 @@ fn create_of_an_ipv6_flow_and_no_ipv6_nat() {
     nat.extend(a6(9));
     assert_eq!(parse(&request(0, 0x604, AF_INET6, &nat)).unwrap().create(), Err(Error::NotSupported));
 }
+
+#[test]
+fn the_fuzz_target_takes_ipv6_requests() {
+    let mut attrs = udp_nest(1, 1, 2, 1000, 53);
+    attrs.extend(udp_nest(2, 2, 1, 53, 1000));
+    attrs.extend([8, 0, 7, 0, 0, 0, 0, 120]);
+    for m in [msg::CT_GET, msg::CT_NEW, msg::CT_DELETE] {
+        ip_conntrack::fuzzing::ctnetlink_input(&request(m, 0x604, AF_INET6, &attrs));
+    }
+    ip_conntrack::fuzzing::ctnetlink_input(&request(msg::CT_GET, 0x4, AF_INET6, &icmpv6_nest(128)));
+    let filter = filter_attrs(3, &udp_nest(1, 1, 2, 1, 2));
+    ip_conntrack::fuzzing::ctnetlink_input(&request(msg::CT_GET, 0x300, AF_INET6, &filter));
+    ip_conntrack::fuzzing::ctnetlink_input(&request(msg::CT_DELETE, 0x4, AF_INET6, &filter));
+}
