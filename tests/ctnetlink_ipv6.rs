@@ -2,11 +2,13 @@
 //! the bytes 6.12's ctnetlink reads and sends (conntrack-tools builds
 //! these requests with libnetfilter_conntrack's attribute order).
 
+mod common;
+
+use common::ctnl::{parse, request};
 use ip_conntrack::entry::{Entry, Status};
 use ip_conntrack::netlink::attr::Writer;
 use ip_conntrack::netlink::ctnetlink::{self, cta, msg, Meta};
-use ip_conntrack::netlink::message::{self, Header, Message};
-use ip_conntrack::netlink::request::{CtRequest, Delete, Filter};
+use ip_conntrack::netlink::request::{Delete, Filter};
 use ip_conntrack::netlink::Error;
 use ip_conntrack::proto::ProtoState;
 use ip_conntrack::tuple::{Addr, Dir, Tuple, L4};
@@ -25,18 +27,7 @@ fn addr(n: u8) -> Addr {
     Addr::v6_from_bytes(&a6(n))
 }
 
-/// A request: type `m` of ctnetlink, `family`, `attrs`.
-fn request(m: u8, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
-    let mut buf = vec![0u8; 20 + attrs.len()];
-    let h = Header { kind: ctnetlink::msg_type(1, m), flags: 1 | flags, seq: 1, pid: 0, family, version: 0, res_id: 0 };
-    let n = message::build(&mut buf, &h, attrs).unwrap();
-    buf.truncate(n);
-    buf
-}
 
-fn parse(bytes: &[u8]) -> Result<CtRequest<'_>, Error> {
-    CtRequest::parse(&Message::new_checked(bytes)?)
-}
 
 /// The tuple nest `ty` of `conntrack -G -f ipv6 -p udp -s 2001:db8::1
 /// -d 2001:db8::2 --sport 1 --dport 2`, written out byte by byte.
