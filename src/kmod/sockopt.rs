@@ -22,7 +22,7 @@ use kernel::prelude::*;
 /// Answers `SO_ORIGINAL_DST` as 6.12's `getorigdst`: the original
 /// destination of the entry whose tuple the socket's addresses make (a
 /// redirected connection's reply tuple); `ENOPROTOOPT` for sockets other
-/// than TCP, `EINVAL` for a buffer smaller than a `sockaddr_in`, `ENOENT`
+/// than TCP and SCTP, `EINVAL` for a buffer smaller than a `sockaddr_in`, `ENOENT`
 /// without an entry.
 ///
 /// # Safety
@@ -38,7 +38,7 @@ unsafe extern "C" fn get_original_dst(
     let mut st = ffi::ipct_sock_tuple::default();
     // SAFETY: a live socket (caller); `st` is ours to fill.
     unsafe { ffi::ipct_sock_tuple(sk, &mut st) };
-    if st.proto != proto::TCP {
+    if st.proto != proto::TCP && st.proto != proto::SCTP {
         return -(kernel::bindings::ENOPROTOOPT as c_int);
     }
     // SAFETY: `len` points to the caller's length (kernel memory).
@@ -47,7 +47,7 @@ unsafe extern "C" fn get_original_dst(
     if have < need {
         return EINVAL.to_errno();
     }
-    let t = Tuple { src: st.src.into(), dst: st.dst.into(), proto: proto::TCP, l4: L4::Ports { sport: st.sport, dport: st.dport } };
+    let t = Tuple { src: st.src.into(), dst: st.dst.into(), proto: st.proto, l4: L4::Ports { sport: st.sport, dport: st.dport } };
     // SAFETY: the socket's namespace lives while the socket is in use,
     // and its table while the module is (the sockopt holds a module
     // reference during the call).
