@@ -18,6 +18,8 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <linux/in6.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/skbuff.h>
@@ -74,6 +76,30 @@ void ipct_sock_tuple(struct sock *sk, struct ipct_sock_tuple *t);
 /* Copies a sockaddr_in of @addr:@port (host order) to @user: 0 or -EFAULT. */
 int ipct_put_sockaddr_in(void __user *user, u32 addr, u16 port);
 
+/*
+ * What IP6T_SO_ORIGINAL_DST looks up for @sk (ipv6_getorigdst): the same
+ * for an IPv6 socket, addresses in network order, with what its answer
+ * carries besides (bound device, flow label), read under lock_sock.
+ */
+struct ipct_sock_tuple6 {
+	u8 src[16];
+	u8 dst[16];
+	u16 sport;
+	u16 dport;
+	u8 proto;
+	int bound_dev_if;
+	__be32 flow_label;
+	struct net *net;
+};
+void ipct_sock_tuple6(struct sock *sk, struct ipct_sock_tuple6 *t);
+/*
+ * Copies a sockaddr_in6 of @addr (16 bytes, network order):@port (host
+ * order) to @user, with the flow label's flowinfo bits and the scope of
+ * @bound_dev_if for a link-local address: 0 or -EFAULT.
+ */
+int ipct_put_sockaddr_in6(void __user *user, const u8 *addr, u16 port,
+			  __be32 flow_label, int bound_dev_if);
+
 /* Netfilter hooks, registered in every network namespace. */
 
 /*
@@ -110,6 +136,9 @@ const u8 IPCT_NFPROTO_IPV4 = NFPROTO_IPV4;
 const u8 IPCT_NFPROTO_IPV6 = NFPROTO_IPV6;
 const u8 IPCT_PF_INET = PF_INET;
 const int IPCT_SO_ORIGINAL_DST = SO_ORIGINAL_DST;
+const unsigned int IPCT_SOCKADDR_IN6_LEN = sizeof(struct sockaddr_in6);
+const u8 IPCT_PF_INET6 = PF_INET6;
+const int IPCT_IP6T_SO_ORIGINAL_DST = IP6T_SO_ORIGINAL_DST;
 #endif
 
 /* The iptables matches: include/ipct_xt.h (helpers in xt_helpers.c). */

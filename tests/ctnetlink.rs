@@ -4,12 +4,13 @@
 
 mod common;
 
+use common::ctnl::{parse, request};
 use common::*;
 use ip_conntrack::entry::{Counters, Entry};
 use ip_conntrack::netlink::attr::{Attrs, Writer};
 use ip_conntrack::netlink::ctnetlink::{self, cta, msg, Meta};
-use ip_conntrack::netlink::message::{self, Header, Message};
-use ip_conntrack::netlink::request::{CtRequest, Delete, Filter};
+use ip_conntrack::netlink::message::Message;
+use ip_conntrack::netlink::request::{Delete, Filter};
 use ip_conntrack::netlink::Error;
 use ip_conntrack::proto::ProtoState;
 use ip_conntrack::stats::Stats;
@@ -207,14 +208,6 @@ fn a_full_buffer_leaves_nothing_half_written() {
     assert_eq!(w.len(), 164);
 }
 
-/// A request: type `m` of ctnetlink, `family`, `attrs`.
-fn request(m: u8, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
-    let mut buf = vec![0u8; 20 + attrs.len()];
-    let h = Header { kind: ctnetlink::msg_type(1, m), flags: 1 | flags, seq: 1, pid: 0, family, version: 0, res_id: 0 };
-    let n = message::build(&mut buf, &h, attrs).unwrap();
-    buf.truncate(n);
-    buf
-}
 
 /// What conntrack 1.4.7 sends for `-G -p tcp -s 1.2.3.4 -d 5.6.7.8
 /// --sport 1 --dport 2` (captured with strace), attributes only.
@@ -226,9 +219,6 @@ const GET_ATTRS: [u8; 76] = [
     0x0a, 0x0a, 0x00, 0x00, 0x06, 0x00, 0x05, 0x00, 0x0a, 0x0a, 0x00, 0x00,
 ];
 
-fn parse(bytes: &[u8]) -> Result<CtRequest<'_>, Error> {
-    CtRequest::parse(&Message::new_checked(bytes)?)
-}
 
 #[test]
 fn conntrack_get_request_names_its_tuple() {

@@ -574,6 +574,8 @@ pub fn ctnetlink_input(data: &[u8]) {
     if let Ok(Some(f)) = r.dump_filter() {
         let e = probe(crate::tuple::Tuple { src: crate::tuple::Addr::V4(1), dst: crate::tuple::Addr::V4(2), proto: 17, l4: crate::tuple::L4::Ports { sport: 3, dport: 4 } });
         let _ = f.matches(&e);
+        let t6 = crate::tuple::Tuple { src: crate::tuple::Addr::V6([1, 2, 3, 4]), dst: crate::tuple::Addr::V6([5, 6, 7, 8]), proto: 58, l4: crate::tuple::L4::Icmp { ty: 128, code: 0, id: 9 } };
+        let _ = f.matches_nat(&probe(t6), None, t6.addrs6());
     }
     let _ = r.delete();
     if let Ok(Some(t)) = r.get_one() {
@@ -581,7 +583,7 @@ pub fn ctnetlink_input(data: &[u8]) {
             let mut e = probe(t);
             e.mark = r.id().unwrap_or(0);
             let max = crate::entry::Counters { packets: u64::MAX, bytes: u64::MAX };
-            let m = Meta { id: 1, uses: 1, timeout: 1, counters: Some([max, max]), portid: 0, nat_reply: None, addrs6: None };
+            let m = Meta { id: 1, uses: 1, timeout: 1, counters: Some([max, max]), portid: 0, nat_reply: None, addrs6: t.addrs6() };
             let mut buf = [0u8; 512];
             let mut w = Writer::new(&mut buf);
             put_entry(&mut w, 1, 1, 0, &e, &m).expect("an entry fits in 512 bytes");

@@ -270,7 +270,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 }
             }
             Ok(Delete::Flush(filter)) => {
-                table.remove_where(|e, c| filter.as_ref().map_or(true, |f| f.matches_nat(e, c.nat_reply())), true);
+                table.remove_where(|e, c| filter.as_ref().map_or(true, |f| f.matches_nat(e, c.nat_reply(), c.addrs6())), true);
                 0
             }
         },
@@ -322,7 +322,7 @@ unsafe extern "C" fn request(net: *mut ffi::net, portid: u32, msg: *const c_void
                 Some(n) => crate::knat::bind_made(conn, &n).map_err(|()| Error::NoMemory),
                 None => Ok(()),
             };
-            match table.insert_made(e, crate::settings::max(), now, bind) {
+            match table.insert_made(e, c.orig.addrs6(), crate::settings::max(), now, bind) {
                 Ok(conn) => {
                     notify_as(&conn, Event::New, portid, |_| {});
                     0
@@ -437,7 +437,7 @@ fn dump_table(
             let listed = dump::list_bucket(st, c, now, |e, a| table.pos_of(e, a), |r, e| {
                 // SAFETY: `r` is linked in this locked stripe: alive.
                 let conn = unsafe { r.as_conn() };
-                if filter.is_some_and(|f| !f.matches_nat(e, conn.nat_reply())) {
+                if filter.is_some_and(|f| !f.matches_nat(e, conn.nat_reply(), conn.addrs6())) {
                     return true;
                 }
                 let m = meta(table, e, conn, now);

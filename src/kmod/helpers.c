@@ -12,8 +12,11 @@
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
 #include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ipv6.h>
 #include <linux/uaccess.h>
 #include <net/inet_sock.h>
+#include <net/ipv6.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
@@ -143,6 +146,37 @@ int ipct_put_sockaddr_in(void __user *user, u32 addr, u16 port)
 	};
 
 	return copy_to_user(user, &sin, sizeof(sin)) ? -EFAULT : 0;
+}
+
+void ipct_sock_tuple6(struct sock *sk, struct ipct_sock_tuple6 *t)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	const struct ipv6_pinfo *inet6 = inet6_sk(sk);
+
+	lock_sock(sk);
+	memcpy(t->src, &sk->sk_v6_rcv_saddr, sizeof(t->src));
+	t->sport = ntohs(inet->inet_sport);
+	memcpy(t->dst, &sk->sk_v6_daddr, sizeof(t->dst));
+	t->dport = ntohs(inet->inet_dport);
+	t->proto = sk->sk_protocol;
+	t->bound_dev_if = sk->sk_bound_dev_if;
+	t->flow_label = inet6 ? inet6->flow_label : 0;
+	release_sock(sk);
+	t->net = sock_net(sk);
+}
+
+int ipct_put_sockaddr_in6(void __user *user, const u8 *addr, u16 port,
+			  __be32 flow_label, int bound_dev_if)
+{
+	struct sockaddr_in6 sin6 = {
+		.sin6_family = AF_INET6,
+		.sin6_port = htons(port),
+		.sin6_flowinfo = flow_label & IPV6_FLOWINFO_MASK,
+	};
+
+	memcpy(&sin6.sin6_addr, addr, sizeof(sin6.sin6_addr));
+	sin6.sin6_scope_id = ipv6_iface_scope_id(&sin6.sin6_addr, bound_dev_if);
+	return copy_to_user(user, &sin6, sizeof(sin6)) ? -EFAULT : 0;
 }
 
 /* --- netfilter hooks in every network namespace ----------------------------- */

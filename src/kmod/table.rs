@@ -883,25 +883,27 @@ impl Table {
     /// Links a new entry `e` made outside the packet path (ctnetlink's
     /// create), counted against `max` like any other, after `bind` (NAT)
     /// ran on it; `Exists` when its flow, or the reply tuple NAT gave it,
-    /// is in the table already. The entry, with a reference for the
-    /// caller.
+    /// is in the table already. `addrs6`: an IPv6 entry's address words.
+    /// The entry, with a reference for the caller.
     pub(crate) fn insert_made(
         &self,
         e: Entry,
+        addrs6: Option<[u64; 4]>,
         max: u32,
         now: Millis,
         bind: impl FnOnce(&Conn) -> core::result::Result<(), crate::netlink::Error>,
     ) -> core::result::Result<ConnRef, crate::netlink::Error> {
         use crate::netlink::Error;
-        if self.tuple_taken(&e.orig(), now) {
+        let orig = Tuple::from_keys(e.key(), addrs6);
+        if self.tuple_taken(&orig, now) {
             return Err(Error::Exists);
         }
-        let (s, _) = self.layout.locate(e.orig().flow_hash(&self.key));
+        let (s, _) = self.layout.locate(orig.flow_hash(&self.key));
         if !self.reserve(max) {
             return Err(Error::NoMemory);
         }
         // On failure `new_conn` gives the reservation back.
-        let c = self.new_conn(s, e, None).ok_or(Error::NoMemory)?;
+        let c = self.new_conn(s, e, addrs6).ok_or(Error::NoMemory)?;
         bind(&c)?;
         let mut stats = crate::stats::Stats::ZERO;
         let outcome = driver::confirm(&mut self.shell(), s, c.ptr(), now, &mut stats);

@@ -10,6 +10,7 @@ use ip_conntrack::host::{Tracker, Verdict};
 use ip_conntrack::invalid::Invalid;
 use ip_conntrack::tuple::{proto, Tuple, L4};
 
+pub mod ctnl;
 pub mod ipv6;
 
 /// `a.b.c.d` as the engine's address number.

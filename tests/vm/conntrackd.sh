@@ -8,7 +8,8 @@
 # last run has both routers MASQUERADE out of the WAN side: NATed
 # connections survive the same way, the committed entries carrying the
 # primary's mappings (ctnetlink's CTA_NAT_SRC and CTA_NAT_DST, from
-# conntrackd): masqueraded connections out, a port forward in.
+# conntrackd): masqueraded connections out, a port forward in. An IPv6
+# entry made on the primary is synced and committed on the backup too.
 #
 #   client eth0 192.0.2.2 ---- lan0 192.0.2.1     ra  wan0 198.51.100.1 ---- eth0 198.51.100.2 server
 #          eth1 192.0.2.2 ---- lan0 (192.0.2.1)   rb  wan0 (198.51.100.1) -- eth1 198.51.100.2
@@ -412,12 +413,31 @@ stop_daemons() {
     wait_for 5 sh -c '! [ -e /tmp/ctd-ra.lock ] && ! [ -e /tmp/ctd-rb.lock ]'
 }
 
+# sync6: an IPv6 TCP entry made on ra reaches rb's external cache, and
+# rb's commit creates it in rb's table through ctnetlink (IPv6 tuples in
+# CT_NEW); then gone from both.
+sync6() {
+    _k="src=2001:db8::2 dst=2001:db8:1::2 sport=7100 dport=80"
+    check "$BACKEND: -I an IPv6 TCP entry on ra" ip netns exec ra conntrack -I -p tcp -s 2001:db8::2 \
+        -d 2001:db8:1::2 --sport 7100 --dport 80 -t 120 --state ESTABLISHED -u SEEN_REPLY,ASSURED
+    check "$BACKEND: rb's external cache has it" wait_for 10 external_has "$_k"
+    check "$BACKEND: rb commits it (conntrackd -c)" ctd rb -c
+    check_match "$BACKEND: rb's table has it" "$(ip netns exec rb conntrack -L -f ipv6 2> /dev/null)" \
+        "^tcp +6 [0-9]+ ESTABLISHED $_k src=2001:db8:1::2 dst=2001:db8::2 sport=80 dport=7100 \\[ASSURED\\]"
+    ip netns exec ra conntrack -D -f ipv6 > /dev/null 2>&1
+    ip netns exec rb conntrack -D -f ipv6 > /dev/null 2>&1
+    check "$BACKEND: and leaves rb's external cache with ra's" wait_for 10 sh -c \
+        "! conntrackd -C /tmp/ctd-rb.conf -e | grep -qF '$_k'"
+}
+
 # scenario: the runs, under $BACKEND.
 scenario() {
     step "$BACKEND: routers, firewall, conntrackd"
     check "$BACKEND: topology up" topology
     WT=yes
     daemons
+    step "$BACKEND: an IPv6 flow synced and committed"
+    sync6
     step "$BACKEND: without the commit the backup drops the connection"
     run 7001 nocommit
     step "$BACKEND: with the commit the connection survives"

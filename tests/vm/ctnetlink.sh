@@ -2,8 +2,10 @@
 # ctnetlink: -L with its filters and output formats agrees with
 # /proc/net/ip_conntrack, -G finds one entry, -D (by tuple and by filter)
 # and -F really remove entries, -C is ip_conntrack_count, -S has one line
-# per CPU, the dying/unconfirmed/expectation lists are empty, IPv6 lists
-# are empty, each namespace sees its own table, and a process without
+# per CPU, the dying/unconfirmed/expectation lists are empty, IPv6
+# entries made with -I answer -L -f ipv6 (with address filters), -G, -U,
+# -D and -F -f ipv6 as nf_conntrack's do, IP6T_SO_ORIGINAL_DST answers as
+# nf_conntrack's, each namespace sees its own table, and a process without
 # CAP_NET_ADMIN is refused. Marks (-I/-U --mark, -L --mark, mark= in
 # /proc) and counters (ip_conntrack_acct: packets= bytes= in -L and
 # /proc, -L -z) work, and look as nf_conntrack's do.
@@ -396,6 +398,81 @@ check_eq "entries made with it off again have none" \
 check "the counting entry keeps its counters" ct_present "id=$PID packets=0 "
 conntrack -D -p icmp > /dev/null 2>&1
 
+# v6_requests: IPv6 entries made with -I (each kind), then listed with
+# family and address filters, got, updated, deleted (by tuple and by
+# filter) and flushed by family; prints every command and its output,
+# countdowns and use counts left out, for the comparison with
+# nf_conntrack below.
+v6_requests() {
+    conntrack -F > /dev/null 2>&1
+    _a=2001:db8::2
+    _b=2001:db8::3
+    _s=2001:db8:1::2
+    _udp="-p udp -s $_a -d $_s --sport 1000 --dport 53"
+    _echo="-p icmpv6 -s $_a -d $_s --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 77"
+    for _c in \
+        "-I $_udp -t 100" \
+        "-I -p udp -s $_b -d $_s --sport 1001 --dport 53 -t 100 -u SEEN_REPLY,ASSURED" \
+        "-I -p tcp -s $_a -d $_s --sport 1002 --dport 80 -t 100 --state ESTABLISHED" \
+        "-I $_echo -t 30" \
+        "-I -p udp -s $C -d $S --sport 1000 --dport 53 -t 100" \
+        "-I $_udp -t 100" \
+        "-L -f ipv6" \
+        "-L -f ipv6 -s $_b" \
+        "-L -f ipv6 -d $_s -p udp" \
+        "-L -f ipv6 -p udp --sport 1000" \
+        "-L -f ipv6 --reply-dst $_b" \
+        "-L -f ipv6 -p icmpv6" \
+        "-L -s $_a" \
+        "-G $_udp" \
+        "-G -p udp -r $_s -q $_a --reply-port-src 53 --reply-port-dst 1000" \
+        "-G $_echo" \
+        "-G -p udp -s $_a -d $_s --sport 9 --dport 53" \
+        "-U -f ipv6 -p tcp --dport 80 -t 60 --mark 5" \
+        "-U -f ipv6 -p tcp --sport 1002 --state TIME_WAIT" \
+        "-L -f ipv6 --mark 5" \
+        "-D -f ipv6 $_udp" \
+        "-D -f ipv6 $_udp" \
+        "-D -f ipv6 -s $_b" \
+        "-L -f ipv6" \
+        "-D -f ipv6" \
+        "-L" \
+        "-I $_udp -t 100" \
+        "-F -f ipv6" \
+        "-L"; do
+        echo "# conntrack $_c"
+        # shellcheck disable=SC2086
+        conntrack $_c 2>&1 | sed -E 's/^([a-z0-9]+ +[0-9]+) +[0-9]+ /\1 T /; s/ use=[0-9]+//; s/ +/ /g' | sort
+    done
+    conntrack -F > /dev/null 2>&1
+}
+
+# v6_origdst: what IP6T_SO_ORIGINAL_DST answers a server on the router
+# for a TCP connection from the client over IPv6 (without NAT: the
+# router's own address and port).
+v6_origdst() {
+    ip addr add 2001:db8::1/64 dev "$ROUTER_CLIENT_IF" nodad &&
+        in_client ip addr add 2001:db8::2/64 dev "$NS_IF" nodad || return 1
+    origdst -6 5700 > /tmp/od6.out 2>&1 &
+    _od=$!
+    wait_for 5 sh -c "awk '\$2 ~ /:1644\$/ && \$4 == \"0A\"' /proc/net/tcp6 | grep -q ." || return 1
+    echo hi | in_client nc -N -w 5 2001:db8::1 5700 > /dev/null 2>&1
+    bg_wait 10 "$_od" > /dev/null
+    cat /tmp/od6.out
+}
+
+step "IPv6 entries: -I, -L -f ipv6 with address filters, -G, -U, -D, -F -f ipv6"
+v6_requests > /tmp/ours.v6
+check "-I made each entry (four IPv6, one IPv4, one again)" test "$(grep -c 'have been created' /tmp/ours.v6)" -eq 6
+check_match "-G finds the UDP entry by its original tuple" "$(sed -n '/^# conntrack -G -p udp -s/,/^#/p' /tmp/ours.v6)" \
+    "udp 17 T src=2001:db8::2 dst=2001:db8:1::2 sport=1000 dport=53 \\[UNREPLIED\\]"
+check_eq "-D -f ipv6 leaves only the IPv4 entry" \
+    "$(sed -n '/^# conntrack -L$/,/^#/p' /tmp/ours.v6 | grep -c 'src=')" 1
+check_match "-F -f ipv6 (version 0 from conntrack 1.4.7: every family) empties the table" \
+    "$(sed -n '/^# conntrack -F -f ipv6/,$p' /tmp/ours.v6)" " 0 flow entries have been shown"
+OD6=$(v6_origdst)
+check_eq "IP6T_SO_ORIGINAL_DST of an IPv6 connection to the router: its address and port" "$OD6" "[2001:db8::1]:5700"
+
 step "the wire layout (ours; nf_conntrack's below)"
 # shapes NAME ACCT: the attribute layout of a full dump, one line per
 # kind of entry, and of the count and per-CPU answers (values left out),
@@ -475,6 +552,11 @@ check_eq "the same events for the same traffic" "$(cat /tmp/ours.ev)" "$(cat /tm
 sed 's/^/    | /' /tmp/ref.ev
 check_eq "the same counters and marks in -L" "$(cat /tmp/ours.acct)" "$(cat /tmp/ref.acct)"
 sed 's/^/    | /' /tmp/ref.acct
+v6_requests > /tmp/ref.v6
+check_eq "the same answers to IPv6 requests (-I, -L -f ipv6 -s/-d, -G, -U, -D, -F -f ipv6)" \
+    "$(cat /tmp/ours.v6)" "$(cat /tmp/ref.v6)"
+sed 's/^/    | /' /tmp/ref.v6
+check_eq "the same IP6T_SO_ORIGINAL_DST answer" "$(v6_origdst)" "$OD6"
 topo_down
 check "unload them" sh -c "rmmod nf_conntrack_netlink && rmmod nf_conntrack"
 ct_finish

@@ -151,6 +151,12 @@ pub mod cta {
     pub const PROTO_ICMP_TYPE: u16 = 5;
     /// `CTA_PROTO_ICMP_CODE`.
     pub const PROTO_ICMP_CODE: u16 = 6;
+    /// `CTA_PROTO_ICMPV6_ID`.
+    pub const PROTO_ICMPV6_ID: u16 = 7;
+    /// `CTA_PROTO_ICMPV6_TYPE`.
+    pub const PROTO_ICMPV6_TYPE: u16 = 8;
+    /// `CTA_PROTO_ICMPV6_CODE`.
+    pub const PROTO_ICMPV6_CODE: u16 = 9;
 
     /// `CTA_COUNTERS_PACKETS` (be64).
     pub const COUNTERS_PACKETS: u16 = 1;
@@ -336,6 +342,12 @@ fn put_tuple(w: &mut Writer<'_>, t: &Tuple) -> Result<(), TooSmall> {
         L4::Ports { sport, dport } => {
             w.put_be16(cta::PROTO_SRC_PORT, sport)?;
             w.put_be16(cta::PROTO_DST_PORT, dport)?;
+        }
+        L4::Icmp { ty, code, id } if t.proto == crate::tuple::proto::ICMPV6 => {
+            // `icmpv6_tuple_to_nlattr`: its own attribute types.
+            w.put_be16(cta::PROTO_ICMPV6_ID, id)?;
+            w.put_u8(cta::PROTO_ICMPV6_TYPE, ty)?;
+            w.put_u8(cta::PROTO_ICMPV6_CODE, code)?;
         }
         L4::Icmp { ty, code, id } => {
             w.put_be16(cta::PROTO_ICMP_ID, id)?;

@@ -163,17 +163,17 @@ pub struct CtRequest<'a> {
 }
 
 /// The fields of a tuple a request named; which ones count is in
-/// `flags`. Addresses of an IPv6 tuple are not kept: no entry has one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// `flags`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TupleFilter {
     /// `flag::*` bits of the fields to compare.
     pub flags: u32,
     /// The family the tuple was parsed for.
     pub family: u8,
-    /// Source address (IPv4).
-    pub src: u32,
-    /// Destination address (IPv4).
-    pub dst: u32,
+    /// Source address (of `family`).
+    pub src: Addr,
+    /// Destination address (of `family`).
+    pub dst: Addr,
     /// Protocol number.
     pub proto: u8,
     /// Source port.
@@ -188,12 +188,29 @@ pub struct TupleFilter {
     pub icmp_id: u16,
 }
 
+impl Default for TupleFilter {
+    fn default() -> Self {
+        TupleFilter {
+            flags: 0,
+            family: AF_UNSPEC,
+            src: Addr::V4(0),
+            dst: Addr::V4(0),
+            proto: 0,
+            sport: 0,
+            dport: 0,
+            icmp_type: 0,
+            icmp_code: 0,
+            icmp_id: 0,
+        }
+    }
+}
+
 impl TupleFilter {
-    /// `ctnetlink_filter_match_tuple` against one of an IPv4 entry's
-    /// tuples.
+    /// `ctnetlink_filter_match_tuple` against one of an entry's tuples
+    /// (addresses compared only for a filter of a family, as 6.12).
     pub fn matches(&self, t: &Tuple) -> bool {
         let f = self.flags;
-        if self.family == AF_INET {
+        if self.family == AF_INET || self.family == AF_INET6 {
             if f & flag::IP_SRC != 0 && t.src != self.src {
                 return false;
             }
@@ -210,28 +227,34 @@ impl TupleFilter {
                     && (f & flag::DST_PORT == 0 || self.dport == dport)
             }
             L4::Icmp { ty, code, id } => {
-                (f & flag::ICMP_TYPE == 0 || self.icmp_type == ty)
-                    && (f & flag::ICMP_CODE == 0 || self.icmp_code == code)
-                    && (f & flag::ICMP_ID == 0 || self.icmp_id == id)
+                let (bt, bc, bi) = if t.proto == proto::ICMPV6 {
+                    (flag::ICMPV6_TYPE, flag::ICMPV6_CODE, flag::ICMPV6_ID)
+                } else {
+                    (flag::ICMP_TYPE, flag::ICMP_CODE, flag::ICMP_ID)
+                };
+                (f & bt == 0 || self.icmp_type == ty)
+                    && (f & bc == 0 || self.icmp_code == code)
+                    && (f & bi == 0 || self.icmp_id == id)
             }
             L4::None => true,
         }
     }
 
-    /// The tuple a lookup asks for: `Some` for a complete IPv4 tuple,
-    /// `None` for a family without entries (the lookup finds nothing).
+    /// The tuple a lookup asks for: `Some` for a complete IPv4 or IPv6
+    /// tuple, `None` for a family without entries (the lookup finds
+    /// nothing).
     pub fn lookup_key(&self) -> Option<Tuple> {
-        if self.family != AF_INET {
+        if self.family != AF_INET && self.family != AF_INET6 {
             return None;
         }
         let l4 = if has_ports(self.proto) {
             L4::Ports { sport: self.sport, dport: self.dport }
-        } else if self.proto == proto::ICMP {
+        } else if self.proto == proto::ICMP || self.proto == proto::ICMPV6 {
             L4::Icmp { ty: self.icmp_type, code: self.icmp_code, id: self.icmp_id }
         } else {
             L4::None
         };
-        Some(Tuple { src: Addr::V4(self.src), dst: Addr::V4(self.dst), proto: self.proto, l4 })
+        Some(Tuple { src: self.src, dst: self.dst, proto: self.proto, l4 })
     }
 }
 
@@ -253,26 +276,21 @@ pub struct Filter {
 impl Filter {
     /// `ctnetlink_filter_match` for an IPv4 entry without NAT.
     pub fn matches(&self, e: &Entry) -> bool {
-        self.matches_nat(e, None)
+        self.matches_nat(e, None, None)
     }
 
-    /// `ctnetlink_filter_match` for an IPv4 entry whose reply tuple NAT
-    /// made that of key `nat_reply`, if any.
-    /// An IPv6 entry is matched by family; filters on its addresses are
-    /// not supported (it never matches one).
-    pub fn matches_nat(&self, e: &Entry, nat_reply: Option<[u64; 2]>) -> bool {
+    /// `ctnetlink_filter_match` for an entry whose reply tuple NAT made
+    /// that of key `nat_reply`, if any; `addrs6`: an IPv6 entry's address
+    /// words.
+    pub fn matches_nat(&self, e: &Entry, nat_reply: Option<[u64; 2]>, addrs6: Option<[u64; 4]>) -> bool {
         let family = if e.is_v6() { AF_INET6 } else { AF_INET };
         if self.family != AF_UNSPEC && self.family != family {
             return false;
         }
-        let addrs = flag::IP_SRC | flag::IP_DST;
-        if e.is_v6() && (self.orig.flags | self.reply.flags) & addrs != 0 {
+        if self.orig.flags != 0 && !self.orig.matches(&e.tuple_nat6(Dir::Original, nat_reply, addrs6)) {
             return false;
         }
-        if self.orig.flags != 0 && !self.orig.matches(&e.tuple(Dir::Original)) {
-            return false;
-        }
-        if self.reply.flags != 0 && !self.reply.matches(&e.tuple_nat(Dir::Reply, nat_reply)) {
+        if self.reply.flags != 0 && !self.reply.matches(&e.tuple_nat6(Dir::Reply, nat_reply, addrs6)) {
             return false;
         }
         e.mark & self.mark.1 == self.mark.0 && e.status.0 & self.status.1 == self.status.0
@@ -294,12 +312,20 @@ fn parse_tuple(nest: &Attr<'_>, l3num: u8, flags: u32) -> Result<TupleFilter, Er
         } else {
             (cta::IP_V6_SRC, cta::IP_V6_DST)
         };
-        let get = |ty: u16| ib.get(usize::from(ty)).copied().flatten();
+        let get = |ty: u16| {
+            let a = ib.get(usize::from(ty)).copied().flatten().ok_or(Error::Invalid)?;
+            if l3num == AF_INET {
+                return Ok(Addr::V4(a.be32()));
+            }
+            // The policy asks for at least 16 bytes.
+            let b = a.payload().first_chunk::<16>().ok_or(Error::Invalid)?;
+            Ok(Addr::v6_from_bytes(b))
+        };
         if flags & flag::IP_SRC != 0 {
-            t.src = get(s).ok_or(Error::Invalid)?.be32();
+            t.src = get(s)?;
         }
         if flags & flag::IP_DST != 0 {
-            t.dst = get(d).ok_or(Error::Invalid)?.be32();
+            t.dst = get(d)?;
         }
     }
     if flags & flag::PROTO_NUM != 0 {
@@ -359,11 +385,21 @@ fn parse_proto(p: &Attr<'_>, flags: u32, t: &mut TupleFilter) -> Result<(), Erro
                 t.icmp_id = a.be16();
             }
         }
-        58 => {
+        proto::ICMPV6 => {
             let ib = parse(p.payload(), &ICMPV6_POLICY, Mode::Liberal)?;
-            need(&ib, flags, 8, flag::ICMPV6_TYPE)?;
-            need(&ib, flags, 9, flag::ICMPV6_CODE)?;
-            need(&ib, flags, 7, flag::ICMPV6_ID)?;
+            if let Some(a) = need(&ib, flags, cta::PROTO_ICMPV6_TYPE, flag::ICMPV6_TYPE)? {
+                t.icmp_type = a.u8();
+                // Only echo and node information have a tuple (invmap).
+                if crate::wire::icmpv6::inverse_type(t.icmp_type).is_none() {
+                    return Err(Error::Invalid);
+                }
+            }
+            if let Some(a) = need(&ib, flags, cta::PROTO_ICMPV6_CODE, flag::ICMPV6_CODE)? {
+                t.icmp_code = a.u8();
+            }
+            if let Some(a) = need(&ib, flags, cta::PROTO_ICMPV6_ID, flag::ICMPV6_ID)? {
+                t.icmp_id = a.be16();
+            }
         }
         _ => {}
     }
@@ -706,7 +742,7 @@ impl Create {
             // Without their nest, 6.12 leaves the state zeroed (NONE).
             (proto::SCTP, _) => ProtoState::Sctp(Sctp::made(SctpState::None, [0, 0])),
             (proto::DCCP, _) => ProtoState::Dccp(Dccp::made(DccpState::None, 0, 0)),
-            (proto::ICMP, _) => ProtoState::Icmp,
+            (proto::ICMP | proto::ICMPV6, _) => ProtoState::Icmp,
             _ => ProtoState::Generic,
         };
         let mut e = Entry::new(self.orig, Status(self.status), u64::from(self.timeout).saturating_mul(1000), proto);
@@ -775,6 +811,10 @@ impl CtRequest<'_> {
         } else {
             None
         };
+        // No IPv6 NAT here: what 6.12 built without NAT answers.
+        if orig.is_v6() && (self.get(cta::NAT_DST).is_some() || self.get(cta::NAT_SRC).is_some()) {
+            return Err(Error::NotSupported);
+        }
         let range = |ty: u16| self.get(ty).map(|a| nat_range(a.payload())).transpose();
         let (dst, src) = (range(cta::NAT_DST)?, range(cta::NAT_SRC)?);
         let nat = (dst.is_some() || src.is_some()).then_some(NatSetup { dst, src });
