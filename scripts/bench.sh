@@ -22,6 +22,11 @@
 # five configurations: none, nf, ip and both with MASQUERADE; no dump, GC
 # or ctnetlink); its results are <date>[-icount]-nat.*, its plots go to
 # the nat/ folder beside the others.
+#
+# BENCH_PHASES=mem runs only the memory per entry, IPv4 and IPv6 (a fill
+# of 100k new flows per family under nf_conntrack and ip_conntrack, and
+# the entry caches' object sizes; one boot, no host benchmarks): results
+# <date>[-icount]-mem.*, plots in mem/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -41,7 +46,8 @@ phases=${BENCH_PHASES:-all}
 case $phases in
     all) ;;
     nat) date+=-nat; plots+=/nat ;;
-    *) die "BENCH_PHASES must be all or nat, got '$phases'" ;;
+    mem) date+=-mem; plots+=/mem ;;
+    *) die "BENCH_PHASES must be all, nat or mem, got '$phases'" ;;
 esac
 results=$TOP/bench/results
 raw=$BUILD/bench
@@ -69,10 +75,13 @@ if [ -z "${BENCH_ICOUNT:-}" ]; then
     VM_SMP=2 "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" "$mode" "$phases" \
         | tee "$raw/guest-2.out" || status=$?
     load_mid="$(loadavg) ($(qemus) qemu running)"
-    say "guest, 1 vCPU: forwarding ($mode)"
-    VM_NO_BUILD=1 VM_SMP=1 "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" "$mode" forward \
-        | tee "$raw/guest-1.out" || status=$?
-    guests=(--guest "2:$raw/guest-2.out" --guest "1:$raw/guest-1.out")
+    guests=(--guest "2:$raw/guest-2.out")
+    if [ "$phases" != mem ]; then
+        say "guest, 1 vCPU: forwarding ($mode)"
+        VM_NO_BUILD=1 VM_SMP=1 "$TOP/scripts/vm-run.sh" "$TOP/tests/bench/guest.sh" "$mode" forward \
+            | tee "$raw/guest-1.out" || status=$?
+        guests+=(--guest "1:$raw/guest-1.out")
+    fi
 else
     # One timeline for all vCPUs under -icount: one boot with one vCPU.
     say "guest, 1 vCPU, -icount shift=$BENCH_ICOUNT: no tracker, nf_conntrack, ip_conntrack, both with MASQUERADE ($mode, $phases)"

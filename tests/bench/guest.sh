@@ -1,7 +1,7 @@
 # In-guest benchmarks: no tracker, nf_conntrack and ip_conntrack back to
 # back in one boot (scripts/bench.sh runs this through scripts/vm-run.sh).
 #
-#   sh guest.sh quick|full [all|forward|ctnl|nat]
+#   sh guest.sh quick|full [all|forward|ctnl|nat|mem]
 #   sh guest.sh profile [PACKETS [FLOWS [flush|list|nat|natnew|natfull]]]
 #
 # profile (scripts/profile.sh): per configuration, PACKETS packets (default
@@ -18,7 +18,8 @@
 # and with MASQUERADE on the router's server side: nfnat (nf_conntrack +
 # nf_nat, iptable_nat, xt_MASQUERADE) and ipnat (ip_conntrack's own nat
 # table and target). Phases all, forward and nat measure the five; nat
-# runs only the forwarding and new-connection phases, without the dump.
+# runs only the forwarding and new-connection phases, without the dump;
+# mem only the memory per entry of both families (nf and ip).
 #
 # Traffic: pktgen in the client namespace (one thread per CPU, clone_skb 0)
 # sends 60-byte UDP packets past the client's own hooks to the router's
@@ -54,6 +55,7 @@ quick)
     FULL_PACKETS=50000  # new flows sent into the full table
     GC_ROUNDS=1
     CTNL_ROUNDS=1       # ctnetlink rounds (dump, flush, listener)
+    MEM_ROUNDS=1        # fills of 100k flows per tracker and family (phase_mem)
     ;;
 full)
     ROUNDS=5
@@ -64,9 +66,10 @@ full)
     FULL_PACKETS=100000
     GC_ROUNDS=2
     CTNL_ROUNDS=2
+    MEM_ROUNDS=2
     ;;
 *)
-    echo "usage: guest.sh quick|full [all|forward|ctnl|nat] | profile [PACKETS [FLOWS]]" >&2
+    echo "usage: guest.sh quick|full [all|forward|ctnl|nat|mem] | profile [PACKETS [FLOWS]]" >&2
     exit 2
     ;;
 esac
@@ -92,6 +95,13 @@ GC_TIMEOUT=20           # UDP timeout of the entries the GC phase expires
 CTNL_FLOWS=100          # established flows forwarded with and without a
                         # conntrack -E listener
 GHOST_SERVER=198.51.100.77
+# IPv6 (phase_mem): the client side's prefix (pktgen's source addresses)
+# and the server side's, where the router has a static neighbour too.
+CLIENT6_NET=2001:db8::
+ROUTER6_SERVER_IP=2001:db8:1::1
+GHOST6_SERVER=2001:db8:1::77
+FAMILY=4                # of the packets send builds (4 or 6)
+IPV6_UP=                # set once ipv6_up has run
 THREADS=$(nproc)
 NF=/proc/sys/net/netfilter
 IPNF=/proc/sys/net/ipv4/netfilter
@@ -236,7 +246,9 @@ pg_script() {
 }
 
 # send COUNT FLOWS SRC_HOST: every CPU's pktgen thread i sends COUNT/THREADS
-# packets from 192.0.2.(SRC_HOST+i), cycling through FLOWS/THREADS flows
+# packets from 192.0.2.(SRC_HOST+i) (FAMILY=6: from 2001:db8::(SRC_HOST+i)
+# to GHOST6_SERVER, 78 bytes: the same 16-byte payload over IPv6),
+# cycling through FLOWS/THREADS flows
 # (at least 1): source ports over the odd part of that number, destination
 # ports over its power-of-two part, which are coprime, so consecutive
 # packets walk through every flow. Sets SENT, FWD (router transmissions)
@@ -272,10 +284,16 @@ send_once() {
     _i=0
     while [ "$_i" -lt "$THREADS" ]; do
         _d="$NS_IF@$_i"
-        _src="192.0.2.$(($3 + _i))"
         _script="$_script$(pg_script "kpktgend_$_i" "add_device $_d")"
-        _script="$_script$(pg_script "$_d" "count $_per" "clone_skb 0" "pkt_size 60" "delay 0" \
-            "dst $GHOST_SERVER" "src_min $_src" "src_max $_src" "dst_mac $ROUTER_MAC" \
+        if [ "$FAMILY" = 6 ]; then
+            _script="$_script$(pg_script "$_d" "pkt_size 78" "dst6 $GHOST6_SERVER" \
+                "src6 $CLIENT6_NET$(($3 + _i))")"
+        else
+            _src="192.0.2.$(($3 + _i))"
+            _script="$_script$(pg_script "$_d" "pkt_size 60" "dst $GHOST_SERVER" \
+                "src_min $_src" "src_max $_src")"
+        fi
+        _script="$_script$(pg_script "$_d" "count $_per" "clone_skb 0" "delay 0" "dst_mac $ROUTER_MAC" \
             "udp_src_min 1024" "udp_src_max $((1024 + _f))" "udp_dst_min 9" "udp_dst_max $((9 + _b))")"
         _i=$((_i + 1))
     done
@@ -403,18 +421,87 @@ phase_new() {
         echo "    round $_r done"
         _r=$((_r + 1))
     done
-    # Object sizes as the slab allocator reports them (ip_conntrack's cache
-    # may be merged with another of the same size: its sysfs name is a link).
-    load nf $MAX 600
-    for _x in object_size slab_size; do
-        emit "nf slab_$_x 0 1 $(cat /sys/kernel/slab/nf_conntrack/$_x) B"
+    slab_sizes 4
+}
+
+# slab_sizes FAMILIES: the entry caches' object sizes as the slab allocator
+# reports them, for FAMILIES (4 and/or 6). nf_conntrack has one cache for
+# both; ip_conntrack's caches may be merged with another of the same size
+# (their sysfs names are then links, said on the side).
+slab_sizes() {
+    _caches=
+    case " $* " in *" 4 "*) _caches="nf:nf_conntrack:slab ip:ip_conntrack:slab" ;; esac
+    case " $* " in *" 6 "*)
+        case $_caches in *nf_conntrack*) ;; *) _caches="nf:nf_conntrack:slab" ;; esac
+        _caches="$_caches ip:ip_conntrack6:slab6 ip:ip_conntrack6_acct:slab6_acct"
+        ;;
+    esac
+    for _conf in nf ip; do
+        load $_conf $MAX 600 || { fail "load $_conf"; return 1; }
+        for _c in $_caches; do
+            [ "${_c%%:*}" = "$_conf" ] || continue
+            _name=${_c#*:}
+            _m=${_name#*:}
+            _name=${_name%:*}
+            for _x in object_size slab_size; do
+                emit "$_conf ${_m}_$_x 0 1 $(cat "/sys/kernel/slab/$_name/$_x") B"
+            done
+            [ ! -L "/sys/kernel/slab/$_name" ] ||
+                echo "    $_name is merged into $(basename "$(readlink "/sys/kernel/slab/$_name")")"
+        done
+        unload $_conf || { fail "unload $_conf"; return 1; }
     done
-    unload nf
-    load ip $MAX 600
-    for _x in object_size slab_size; do
-        emit "ip slab_$_x 0 1 $(cat /sys/kernel/slab/ip_conntrack/$_x) B"
+}
+
+# ipv6_up: the router's IPv6 side for phase_mem: forwarding, an address
+# on each side and the static neighbour GHOST6_SERVER behind the server
+# side (pktgen's IPv6 packets need no address in the client namespace).
+ipv6_up() {
+    [ -z "$IPV6_UP" ] || return 0
+    sysctl -qw net.ipv6.conf.all.forwarding=1 &&
+    ip -6 addr add "${CLIENT6_NET}1/64" dev "$ROUTER_CLIENT_IF" nodad &&
+    ip -6 addr add "$ROUTER6_SERVER_IP/64" dev "$ROUTER_SERVER_IF" nodad &&
+    ip -6 neigh add "$GHOST6_SERVER" lladdr 02:00:00:00:00:77 dev "$ROUTER_SERVER_IF" nud permanent &&
+    IPV6_UP=1
+}
+
+# Memory per entry, FAMILIES (4 and/or 6): per round, family and tracker
+# a fill of 100k new UDP flows into the empty table (its rate too), then
+# the growth of Slab: per entry (and of MemFree used); last the entry
+# caches' object sizes. IPv4's metrics are phase_new's; IPv6's carry a
+# v6_ prefix. Everything is unloaded between fills.
+phase_mem() {
+    step "memory per entry, IPv$(echo "$@" | sed 's/ / and IPv/g'): $MEM_ROUNDS rounds of 100k new flows"
+    case " $* " in *" 6 "*) ipv6_up || { fail "IPv6 on the router"; return 1; } ;; esac
+    _r=1
+    while [ "$_r" -le "$MEM_ROUNDS" ]; do
+        for FAMILY in "$@"; do
+            _p=
+            [ "$FAMILY" = 4 ] || _p=v6_
+            for _conf in nf ip; do
+                load "$_conf" $MAX 600 || { fail "load $_conf"; FAMILY=4; return 1; }
+                sleep 1
+                _slab0=$(meminfo Slab)
+                _free0=$(meminfo MemFree)
+                send $FULL $FULL 100 || { fail "fill $_conf IPv$FAMILY"; FAMILY=4; return 1; }
+                emit "$_conf ${_p}new_conn_rate $FULL $_r $(rate) flows/s"
+                emit "$_conf ${_p}fill_forwarded_pct $FULL $_r $((FWD * 100 / SENT)) %"
+                sleep 1
+                _n=$(entries "$_conf")
+                emit "$_conf ${_p}entries_after_fill $FULL $_r $_n entries"
+                # A fill that made (almost) no entries measured nothing.
+                [ "$_n" -ge $((FULL * 9 / 10)) ] ||
+                    { fail "IPv$FAMILY fill under $_conf made $_n entries"; FAMILY=4; return 1; }
+                emit "$_conf ${_p}slab_bytes_per_entry $FULL $_r $((($(meminfo Slab) - _slab0) * 1024 / _n)) B"
+                emit "$_conf ${_p}mem_bytes_per_entry $FULL $_r $(((_free0 - $(meminfo MemFree)) * 1024 / _n)) B"
+                unload "$_conf" || { fail "unload $_conf"; FAMILY=4; return 1; }
+            done
+        done
+        FAMILY=4
+        echo "    round $_r done"
+        _r=$((_r + 1))
     done
-    unload ip
+    slab_sizes "$@"
 }
 
 # GC: 100k entries with a GC_TIMEOUT s timeout, from the end of the fill
@@ -624,6 +711,12 @@ if [ "$PHASES" = nat ]; then
     topo_down
     exit
 fi
+if [ "$PHASES" = mem ]; then
+    if phase_mem 4 6; then pass "memory phase (IPv4 and IPv6)"; fi
+    echo "guest: measured in $((($(ns) - start) / 1000000000)) s"
+    topo_down
+    exit
+fi
 if [ "$PHASES" = ctnl ]; then
     if phase_ctnl; then pass "ctnetlink phase"; fi
     topo_down
@@ -632,6 +725,7 @@ fi
 if phase_forward; then pass "forwarding phase"; fi
 if [ "$PHASES" = all ]; then
     if phase_new; then pass "new-connection phase"; fi
+    if phase_mem 6; then pass "IPv6 memory phase"; fi
     if phase_gc; then pass "GC phase"; fi
     if phase_ctnl; then pass "ctnetlink phase"; fi
 fi
