@@ -6,7 +6,8 @@
 Writes OUTDIR/forwarding.svg (packets per second by flow count and vCPUs;
 the MASQUERADE configurations nfnat and ipnat too when the CSV has them),
 OUTDIR/extra-cost.svg (extra ns per packet of each tracker),
-OUTDIR/new-connections.svg, OUTDIR/memory.svg, OUTDIR/dump.svg, OUTDIR/gc.svg.
+OUTDIR/new-connections.svg, OUTDIR/memory.svg (IPv6 entries too when the CSV
+has them), OUTDIR/dump.svg, OUTDIR/gc.svg.
 Bars are medians; a thin line spans the rounds' minimum to maximum.
 """
 import csv
@@ -127,17 +128,26 @@ def main():
     bars(os.path.join(outdir, "extra-cost.svg"),
          "Extra CPU time per forwarded packet vs no tracker", "ns per packet",
          labels, [(c, [point(d, c, "extra_ns_per_packet", f, v) for f, v in keys]) for c in trackers])
-    v = max(vcpus) if vcpus else 2
+    v = max(vcpus) if vcpus else max((k[3] for k in d), default=2)
     bars(os.path.join(outdir, "new-connections.svg"),
          f"New connections per second ({v} vCPUs)", "k flows/s",
          ["until 100k entries", "table full\n(early drop)"],
          [(c, [point(d, c, "new_conn_rate", 100000, v), point(d, c, "new_conn_full_rate", 100000, v)])
           for c in confs], scale=1e-3)
+    # IPv6 groups when the run had them (nf_conntrack: one cache for both).
+    mem_groups = [("slab growth\n/ entries", "slab_bytes_per_entry", 100000, "slab_bytes_per_entry"),
+                  ("free memory used\n/ entries", "mem_bytes_per_entry", 100000, "mem_bytes_per_entry"),
+                  ("slab object\nsize", "slab_slab_size", 0, "slab_slab_size")]
+    if any(k[1].startswith("v6_") for k in d):
+        mem_groups += [("IPv6: slab growth\n/ entries", "v6_slab_bytes_per_entry", 100000,
+                        "v6_slab_bytes_per_entry"),
+                       ("IPv6: free memory\nused / entries", "v6_mem_bytes_per_entry", 100000,
+                        "v6_mem_bytes_per_entry"),
+                       ("IPv6: slab\nobject size", "slab_slab_size", 0, "slab6_slab_size")]
     bars(os.path.join(outdir, "memory.svg"),
          f"Memory per entry at 100k entries ({v} vCPUs)", "bytes",
-         ["slab growth\n/ entries", "free memory used\n/ entries", "slab object\nsize"],
-         [(c, [point(d, c, "slab_bytes_per_entry", 100000, v), point(d, c, "mem_bytes_per_entry", 100000, v),
-               point(d, c, "slab_slab_size", 0, v)]) for c in ("nf", "ip")])
+         [g[0] for g in mem_groups],
+         [(c, [point(d, c, g[1] if c == "nf" else g[3], g[2], v) for g in mem_groups]) for c in ("nf", "ip")])
     bars(os.path.join(outdir, "dump.svg"),
          f"cat of the /proc table at 100k entries ({v} vCPUs)", "seconds",
          ["dump time"], [(c, [point(d, c, "dump_ms", 100000, v)]) for c in ("nf", "ip")], scale=1e-3)
