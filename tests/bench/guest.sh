@@ -426,17 +426,14 @@ phase_new() {
 
 # slab_sizes FAMILIES: the entry caches' object sizes as the slab allocator
 # reports them, for FAMILIES (4 and/or 6). nf_conntrack has one cache for
-# both; ip_conntrack's caches may be merged with another of the same size
-# (their sysfs names are then links, said on the side).
+# both, reported with 4; ip_conntrack's caches may be merged with another
+# of the same size (their sysfs names are then links, said on the side).
 slab_sizes() {
     _caches=
     case " $* " in *" 4 "*) _caches="nf:nf_conntrack:slab ip:ip_conntrack:slab" ;; esac
-    case " $* " in *" 6 "*)
-        case $_caches in *nf_conntrack*) ;; *) _caches="nf:nf_conntrack:slab" ;; esac
-        _caches="$_caches ip:ip_conntrack6:slab6 ip:ip_conntrack6_acct:slab6_acct"
-        ;;
-    esac
+    case " $* " in *" 6 "*) _caches="$_caches ip:ip_conntrack6:slab6 ip:ip_conntrack6_acct:slab6_acct" ;; esac
     for _conf in nf ip; do
+        case $_caches in *"$_conf:"*) ;; *) continue ;; esac
         load $_conf $MAX 600 || { fail "load $_conf"; return 1; }
         for _c in $_caches; do
             [ "${_c%%:*}" = "$_conf" ] || continue
