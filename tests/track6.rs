@@ -182,6 +182,105 @@ fn extension_headers_are_walked_to_the_transport_header() {
     assert!(matches!(t.packet(&plain[..39], 5), Verdict::Invalid(Invalid::BadIpHeader)));
 }
 
+/// A TCP segment behind the extension headers `exts` (the last names TCP).
+fn tcp6_ext(src: &A6, sport: u16, dst: &A6, dport: u16, first: u8, exts: &[Vec<u8>], s: Seg) -> Vec<u8> {
+    let plain = tcp6(src, sport, dst, dport, s);
+    let mut rest = exts.concat();
+    rest.extend_from_slice(&plain[40..]);
+    ip6(src, dst, first, &rest)
+}
+
+/// The kernel reads an IPv6 packet through its skb: the linear part in
+/// place, the rest copied on demand. Parsed so, with only 320 linear
+/// bytes (or none), a packet must give what the whole slice gives.
+fn parses_alike_when_split(p: &[u8]) -> Result<ip_conntrack::packet::Packet, Invalid> {
+    use ip_conntrack::fuzzing::Split;
+    let whole = ip_conntrack::packet::parse6(p, p.len());
+    for linear in [0, 40, 320, p.len()] {
+        let split = Split { bytes: p, linear };
+        assert_eq!(ip_conntrack::packet::parse6_over(&split), whole, "{linear} linear bytes");
+    }
+    whole
+}
+
+#[test]
+fn long_extension_header_chains_are_walked_to_the_end() {
+    let mut t = tracker(64, 100);
+    // 400 bytes of destination options before UDP, the reply behind 2 KB.
+    let out = udp6_ext(&C6, 7000, &S6, 7, DEST, &[long_opts_hdr(proto::UDP, 400)]);
+    let p = parses_alike_when_split(&out).expect("parsed");
+    assert_eq!((p.l4_off, p.tuple.l4), (440, L4::Ports { sport: 7000, dport: 7 }));
+    assert_eq!(ct(t.packet(&out, 0)), CtInfo::New);
+    let back = udp6_ext(&S6, 7, &C6, 7000, DEST, &[long_opts_hdr(proto::UDP, 2048)]);
+    assert_eq!(parses_alike_when_split(&back).map(|p| p.l4_off), Ok(2088));
+    assert_eq!(ct(t.packet(&back, 1)), CtInfo::EstablishedReply);
+    assert_eq!(t.count(), 1);
+    // Every kind of header at its longest, repeated: hop-by-hop, routing
+    // and destination options of 2 KB each, then TCP 6 KB in.
+    let exts = [long_opts_hdr(DEST, 2048), long_opts_hdr(ROUTING, 2048), long_opts_hdr(proto::TCP, 2048)];
+    let syn = tcp6_ext(&C6, 40000, &S6, 80, HOP, &exts, Seg::new(SYN, 100, 0));
+    assert_eq!(parses_alike_when_split(&syn).map(|p| p.l4_off), Ok(40 + 3 * 2048));
+    assert_eq!(ct(t.packet(&syn, 2)), CtInfo::New);
+    // Many small headers: 100 destination options headers of 8 bytes.
+    let mut many: Vec<Vec<u8>> = (0..99).map(|_| opts_hdr(DEST)).collect();
+    many.push(opts_hdr(proto::TCP));
+    let syn2 = tcp6_ext(&C6, 40001, &S6, 80, DEST, &many, Seg::new(SYN, 100, 0));
+    assert_eq!(parses_alike_when_split(&syn2).map(|p| p.l4_off), Ok(840));
+    assert_eq!(ct(t.packet(&syn2, 2)), CtInfo::New);
+    assert_eq!(t.count(), 3);
+}
+
+#[test]
+fn icmpv6_errors_with_long_chains_are_related() {
+    let mut t = tracker(64, 100);
+    let out = udp6(&C6, 5000, &S6, 53, b"query");
+    assert_eq!(ct(t.packet(&out, 0)), CtInfo::New);
+    // The error behind 1 KB of destination options: its quote starts past
+    // 320 bytes.
+    let quote = icmp6_msg(&R6, &C6, 1, 4, [0; 4], &out);
+    let far = ip6(&R6, &C6, DEST, &[long_opts_hdr(ICMPV6, 1024), quote].concat());
+    let p = parses_alike_when_split(&far).expect("parsed");
+    assert!(p.quoted.is_some());
+    assert_eq!(ct(t.packet(&far, 1)), CtInfo::RelatedReply);
+    // The quoted packet's own chain is long: its UDP header 600 bytes in.
+    let long_out = udp6_ext(&C6, 5000, &S6, 53, DEST, &[long_opts_hdr(proto::UDP, 560)]);
+    let err = error6(&S6, &C6, 1, 4, &long_out);
+    parses_alike_when_split(&err).expect("parsed");
+    assert_eq!(ct(t.packet(&err, 1)), CtInfo::RelatedReply);
+    // Both at once, the quote cut to the ports.
+    let cut = &long_out[..40 + 560 + 4];
+    let both = icmp6_ext(&R6, &C6, HOP, &[long_opts_hdr(ICMPV6, 800)], 3, 0, cut);
+    parses_alike_when_split(&both).expect("parsed");
+    assert_eq!(ct(t.packet(&both, 1)), CtInfo::RelatedReply);
+    // A quote whose chain ends before the ports: INVALID.
+    let short = icmp6_ext(&R6, &C6, HOP, &[long_opts_hdr(ICMPV6, 800)], 3, 0, &long_out[..40 + 560 + 3]);
+    assert_eq!(parses_alike_when_split(&short), Err(Invalid::Icmpv6ErrorBadInner));
+    assert_eq!(invalid(t.packet(&short, 1)), Invalid::Icmpv6ErrorBadInner);
+    assert_eq!(t.count(), 1);
+}
+
+#[test]
+fn long_chains_cut_short_stay_invalid() {
+    let mut t = tracker(64, 100);
+    let full = udp6_ext(&C6, 7000, &S6, 7, DEST, &[long_opts_hdr(DEST, 1024), long_opts_hdr(proto::UDP, 2048)]);
+    // The packet ends inside the last header (naming UDP): no UDP to read.
+    let mut cut = full[..1500].to_vec();
+    cut[4..6].copy_from_slice(&(1460u16).to_be_bytes());
+    assert_eq!(parses_alike_when_split(&cut), Err(Invalid::BadL4Header));
+    assert_eq!(invalid(t.packet(&cut, 0)), Invalid::BadL4Header);
+    // ... inside a header naming another header, or before one's first bytes.
+    for n in [1000, 40 + 1024, 40 + 1024 + 1] {
+        let cut = &full[..n];
+        assert_eq!(parses_alike_when_split(cut), Err(Invalid::BadExtHeader), "{n} bytes");
+        assert_eq!(invalid(t.packet(cut, 0)), Invalid::BadExtHeader);
+    }
+    // 200 small headers and no transport header at the end.
+    let chain: Vec<Vec<u8>> = (0..200).map(|_| opts_hdr(DEST)).collect();
+    let p = ip6(&C6, &S6, DEST, &chain.concat());
+    assert_eq!(parses_alike_when_split(&p), Err(Invalid::BadExtHeader));
+    assert_eq!(t.count(), 0);
+}
+
 #[test]
 fn both_families_share_one_table_without_meeting() {
     let mut t = tracker(32, 1000);

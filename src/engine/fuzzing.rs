@@ -86,16 +86,21 @@ fn check_parse(head: &[u8], frame_len: usize) {
     }
 }
 
-/// [`check_parse`] for IPv6: a [`MAX_HEAD_LEN6`] prefix parses like the
-/// whole packet, or is refused (headers past the prefix: the documented
-/// limit), and the summary agrees with the header.
+/// [`check_parse`] for IPv6: the kernel reads the whole packet through a
+/// byte source that may hold it in two parts (an skb's linear bytes, the
+/// rest copied on demand), so a packet split anywhere parses like the
+/// slice; and the summary agrees with the header.
 fn check_parse6(head: &[u8], frame_len: usize) {
     use crate::packet::parse6;
-    use crate::wire::parse6::MAX_HEAD_LEN6;
+    use crate::wire::parse6::parse_packet6_over;
     let full = parse6(head, frame_len);
-    let prefix = &head[..head.len().min(MAX_HEAD_LEN6)];
-    let cut = parse6(prefix, frame_len);
-    assert!(cut == full || cut.is_err(), "a {MAX_HEAD_LEN6}-byte prefix parses differently");
+    if frame_len <= head.len() {
+        let whole = &head[..frame_len];
+        for linear in [0, 40, frame_len / 2, frame_len.saturating_sub(1)] {
+            let split = Split { bytes: whole, linear };
+            assert_eq!(parse_packet6_over(&split), full, "split at {linear} parses differently");
+        }
+    }
     let Ok(p) = full else { return };
     assert!(usize::from(p.ip_len) <= frame_len.max(usize::from(u16::MAX)));
     assert!(usize::from(p.l4_off) <= frame_len);
@@ -606,5 +611,29 @@ pub fn ctnetlink_input(data: &[u8]) {
     }
     if let Ok(Delete::Flush(Some(f))) = r.delete() {
         let _ = f.matches(&probe(crate::tuple::Tuple { src: crate::tuple::Addr::V4(5), dst: crate::tuple::Addr::V4(6), proto: 1, l4: crate::tuple::L4::Icmp { ty: 8, code: 0, id: 9 } }));
+    }
+}
+
+/// A packet in two parts, as a non-linear skb: the first `linear` bytes
+/// are read in place, reads reaching past them are copied.
+pub struct Split<'a> {
+    /// The whole packet.
+    pub bytes: &'a [u8],
+    /// Bytes read in place.
+    pub linear: usize,
+}
+
+impl crate::wire::source::ByteSource for Split<'_> {
+    fn packet_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn get<'b>(&'b self, at: usize, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        let whole = self.bytes.get(at..at.checked_add(buf.len())?)?;
+        if at + buf.len() <= self.linear {
+            return Some(whole);
+        }
+        buf.copy_from_slice(whole);
+        Some(buf)
     }
 }

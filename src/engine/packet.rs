@@ -254,10 +254,16 @@ pub fn parse(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     crate::wire::parse_packet(head, frame_len)
 }
 
-/// Parses an IPv6 packet (see [`crate::wire::parse6::parse_packet6`]):
-/// the IPv6 hooks' entry.
+/// Parses an IPv6 packet held in a slice (see
+/// [`crate::wire::parse6::parse_packet6`]).
 pub fn parse6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     crate::wire::parse6::parse_packet6(head, frame_len)
+}
+
+/// Parses an IPv6 packet read through a byte source (see
+/// [`crate::wire::parse6::parse_packet6_over`]): the IPv6 hooks' entry.
+pub fn parse6_over<S: crate::wire::source::ByteSource>(src: S) -> Result<Packet, Invalid> {
+    crate::wire::parse6::parse_packet6_over(src)
 }
 
 /// Parses a packet of either family, by its version nibble (the host

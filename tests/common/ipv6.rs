@@ -60,6 +60,24 @@ pub fn opts_hdr(next: u8) -> Vec<u8> {
     vec![next, 0, 1, 4, 0, 0, 0, 0]
 }
 
+/// An options header (hop-by-hop or destination) of `len` bytes (a
+/// multiple of 8, at most 2,048) naming `next`, filled with options of an
+/// unknown type a receiver skips (0x1e, RFC 4727), as many as needed.
+pub fn long_opts_hdr(next: u8, len: usize) -> Vec<u8> {
+    assert!(len.is_multiple_of(8) && (8..=2048).contains(&len));
+    let mut h = vec![next, (len / 8 - 1) as u8];
+    while h.len() < len {
+        let n = (len - h.len()).min(257);
+        if n == 1 {
+            h.push(0); // Pad1
+        } else {
+            h.extend_from_slice(&[0x1e, (n - 2) as u8]);
+            h.resize(h.len() + n - 2, 0);
+        }
+    }
+    h
+}
+
 /// A fragment header naming `next`: offset in 8-byte units, more flag.
 pub fn frag_hdr(next: u8, offset: u16, more: bool) -> Vec<u8> {
     let f = offset << 3 | u16::from(more);
@@ -125,6 +143,14 @@ pub fn icmp6_msg(src: &A6, dst: &A6, ty: u8, code: u8, rest: [u8; 4], data: &[u8
     let c = pseudo(src, dst, ICMPV6, &m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     m
+}
+
+/// An ICMPv6 message behind the extension headers `exts` (each names the
+/// next; the last must name ICMPv6).
+pub fn icmp6_ext(src: &A6, dst: &A6, first: u8, exts: &[Vec<u8>], ty: u8, code: u8, data: &[u8]) -> Vec<u8> {
+    let mut rest: Vec<u8> = exts.concat();
+    rest.extend_from_slice(&icmp6_msg(src, dst, ty, code, [0; 4], data));
+    ip6(src, dst, first, &rest)
 }
 
 /// An ICMPv6 message with hop limit `hl`.

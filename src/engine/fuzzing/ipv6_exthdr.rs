@@ -158,7 +158,8 @@ fn check_icmpv6(buf: &[u8]) {
         }
     }
     if let Ok(q) = parse_quoted(buf) {
-        assert!(q.l4.len() + HEADER_LEN <= buf.len());
-        assert!(std::ptr::eq(q.l4.as_ptr_range().end, buf.as_ptr_range().end));
+        assert!(q.l4_len + HEADER_LEN <= buf.len());
+        let n = crate::wire::icmpv6::quoted_l4_len(q.proto);
+        assert_eq!(q.l4[..n], buf[buf.len() - q.l4_len..][..n]);
     }
 }

@@ -17,6 +17,7 @@
 
 use super::ipv6::{self, Addr, Ipv6};
 use super::ipv6_exthdr::{Chain, ExtError};
+use super::source::{read_array, ByteSource, Prefix};
 use super::{read_u16, read_u32, read_u8, Malformed};
 
 /// Byte offsets of the header fields.
@@ -280,41 +281,60 @@ pub fn quoted_l4_len(proto: u8) -> usize {
     }
 }
 
-/// A quoted packet, walked to its transport header.
+/// A quoted packet, walked to its transport header: what its tuple is
+/// made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Quoted<'a> {
-    /// The quoted IPv6 header.
-    pub ip: Ipv6<'a>,
+pub struct Quoted {
+    /// The quoted source address.
+    pub src: Addr,
+    /// The quoted destination address.
+    pub dst: Addr,
     /// Its transport protocol.
     pub proto: u8,
-    /// Its transport bytes (at least [`quoted_l4_len`]).
-    pub l4: &'a [u8],
+    /// Its first transport bytes (at least [`quoted_l4_len`] of them are
+    /// the packet's; the rest, if the quote ends first, zero).
+    pub l4: [u8; HEADER_LEN],
+    /// How many transport bytes the quote holds.
+    pub l4_len: usize,
 }
 
 /// Walks the packet an error quotes (as 6.12's `nf_ct_get_tuplepr` on the
 /// inner header): the quote's length bounds the chain, not the quoted
 /// payload length, which describes the original packet.
-pub fn parse_quoted(quote: &[u8]) -> Result<Quoted<'_>, QuoteError> {
-    let ip = Ipv6::new_checked(quote).map_err(|_| QuoteError::Truncated)?;
-    let (proto, l4) =
-        match Chain::new(quote, quote.len(), ipv6::HEADER_LEN, ip.next_header()).finish() {
-            Ok(walk) => {
-                let (proto, offset) = walk.l4().ok_or(QuoteError::LaterFragment)?;
-                (proto, quote.get(offset..).unwrap_or_default())
-            }
-            // 6.12 reads nothing of a header-less protocol: its tuple is whole.
-            Err(ExtError::TransportBeyondPacket { proto }) if quoted_l4_len(proto) == 0 => {
-                (proto, quote.get(quote.len()..).unwrap_or_default())
-            }
-            Err(e) => return Err(QuoteError::Chain(e)),
-        };
-    if l4.len() < quoted_l4_len(proto) {
+pub fn parse_quoted(quote: &[u8]) -> Result<Quoted, QuoteError> {
+    parse_quoted_over(Prefix::whole(quote))
+}
+
+/// [`parse_quoted`] over a byte source (the quote is the source's whole
+/// packet): its chain is read header by header, whatever its length.
+pub fn parse_quoted_over<S: ByteSource>(quote: S) -> Result<Quoted, QuoteError> {
+    let hdr = read_array::<{ ipv6::HEADER_LEN }, S>(&quote, 0).ok_or(QuoteError::Truncated)?;
+    let ip = Ipv6::new_checked(&hdr).map_err(|_| QuoteError::Truncated)?;
+    let (src, dst, next) = (ip.src(), ip.dst(), ip.next_header());
+    let len = quote.packet_len();
+    let (proto, offset) = match Chain::over(&quote, ipv6::HEADER_LEN, next).finish() {
+        Ok(walk) => walk.l4().ok_or(QuoteError::LaterFragment)?,
+        // 6.12 reads nothing of a header-less protocol: its tuple is whole.
+        Err(ExtError::TransportBeyondPacket { proto }) if quoted_l4_len(proto) == 0 => (proto, len),
+        Err(e) => return Err(QuoteError::Chain(e)),
+    };
+    let l4_len = len.saturating_sub(offset);
+    let need = quoted_l4_len(proto);
+    if l4_len < need {
         return Err(QuoteError::ShortTransport);
     }
-    if proto == PROTOCOL && inverse_type(read_u8(l4, field::TYPE)).is_none() {
+    let mut l4 = [0u8; HEADER_LEN];
+    let (head, _) = l4.split_at_mut(need);
+    let mut buf = [0u8; HEADER_LEN];
+    let (part, _) = buf.split_at_mut(need);
+    let got = quote.get(offset, part).ok_or(QuoteError::ShortTransport)?;
+    for (d, s) in head.iter_mut().zip(got) {
+        *d = *s;
+    }
+    if proto == PROTOCOL && inverse_type(read_u8(&l4, field::TYPE)).is_none() {
         return Err(QuoteError::NotInvertible);
     }
-    Ok(Quoted { ip, proto, l4 })
+    Ok(Quoted { src, dst, proto, l4, l4_len })
 }
 
 #[cfg(test)]
@@ -451,13 +471,13 @@ mod tests {
         // UDP straight after the header, then behind two extension headers.
         let q = ip6(17, &[0x9c, 0x40, 0, 53]);
         let p = parse_quoted(&q).unwrap();
-        assert_eq!((p.proto, p.l4), (17, &q[40..]));
-        assert_eq!(p.ip.src(), SRC);
+        assert_eq!((p.proto, p.l4_len, &p.l4[..4]), (17, 4, &q[40..]));
+        assert_eq!((p.src, p.dst), (SRC, DST));
         let mut rest = std::vec![nexthdr::DEST, 0, 0, 0, 0, 0, 0, 0];
         rest.extend_from_slice(&[6, 0, 0, 0, 0, 0, 0, 0]);
         rest.extend_from_slice(&[0x9c, 0x40, 0, 22]);
         let q = ip6(nexthdr::HOP, &rest);
-        assert_eq!(parse_quoted(&q).map(|p| (p.proto, p.l4.len())), Ok((6, 4)));
+        assert_eq!(parse_quoted(&q).map(|p| (p.proto, p.l4_len)), Ok((6, 4)));
         // The quoted payload length is ignored (the original was longer).
         let mut long = q.clone();
         long[4] = 0x05;
@@ -470,7 +490,7 @@ mod tests {
         // A header-less protocol past the quote's end: its tuple is whole.
         let mut g = q.clone();
         g[48] = 47; // the destination options header names GRE
-        assert_eq!(parse_quoted(&g[..53]).map(|p| (p.proto, p.l4.len())), Ok((47, 0)));
+        assert_eq!(parse_quoted(&g[..53]).map(|p| (p.proto, p.l4_len)), Ok((47, 0)));
         assert_eq!(parse_quoted(&q[..41]), Err(QuoteError::Chain(ExtError::CutShort)));
         assert_eq!(parse_quoted(&q[..39]), Err(QuoteError::Truncated));
         // A protocol without ports needs no transport bytes.

@@ -38,6 +38,7 @@
 
 use super::ipv6_frag::{self, Frag, FragInfo};
 use super::read_u8;
+use super::source::{read_array, ByteSource, Prefix};
 
 /// Next-header values of the extension headers (and the two ends 6.12
 /// treats specially).
@@ -152,9 +153,12 @@ impl Walk {
 
 /// The chain as an iterator of headers; [`Chain::finish`] walks the rest
 /// and says where it ends. After an error or the end it yields nothing.
+/// Each header costs one read of its first 2 bytes (the fragment header's
+/// 4 or 8) from the byte source, as 6.12 reads it from the skb, so a chain
+/// of any length is walked without copying it.
 #[derive(Clone, Debug)]
-pub struct Chain<'a> {
-    buf: &'a [u8],
+pub struct Chain<S = Prefix<'static>> {
+    src: S,
     packet_len: usize,
     offset: usize,
     next: u8,
@@ -170,17 +174,26 @@ enum State {
     Failed(ExtError),
 }
 
-impl<'a> Chain<'a> {
+impl<'a> Chain<Prefix<'a>> {
     /// A chain whose first header, named `next_header`, starts at `start`
     /// in `buf`. `packet_len` is the packet's real length counted from the
     /// start of `buf` (for a whole IPv6 packet: 40 + payload length);
-    /// `buf` may be a prefix of it, and bytes past it are ignored.
-    pub fn new(buf: &'a [u8], packet_len: usize, start: usize, next_header: u8) -> Chain<'a> {
-        let buf = buf.get(..packet_len).unwrap_or(buf);
+    /// `buf` may be a prefix of it ([`ExtError::NeedBytes`] then says how
+    /// much more to give), and bytes past it are ignored.
+    pub fn new(buf: &'a [u8], packet_len: usize, start: usize, next_header: u8) -> Chain<Prefix<'a>> {
+        Chain::over(Prefix::new(buf, packet_len), start, next_header)
+    }
+}
+
+impl<S: ByteSource> Chain<S> {
+    /// A chain read from `src` (the packet, counted from its IPv6
+    /// header), its first header named `next_header` at `start`.
+    pub fn over(src: S, start: usize, next_header: u8) -> Chain<S> {
+        let packet_len = src.packet_len();
         let state =
             if start > packet_len { State::Failed(ExtError::CutShort) } else { State::Walking };
         Chain {
-            buf,
+            src,
             packet_len,
             offset: start,
             next: next_header,
@@ -190,13 +203,13 @@ impl<'a> Chain<'a> {
         }
     }
 
-    /// `n` bytes at `at`, inside the packet and the buffer.
-    fn bytes(&self, at: usize, n: usize) -> Result<&'a [u8], ExtError> {
-        let end = at.checked_add(n).ok_or(ExtError::CutShort)?;
+    /// The `N` bytes at `at`, inside the packet and the source.
+    fn bytes<const N: usize>(&self, at: usize) -> Result<[u8; N], ExtError> {
+        let end = at.checked_add(N).ok_or(ExtError::CutShort)?;
         if end > self.packet_len {
             return Err(ExtError::CutShort);
         }
-        self.buf.get(at..end).ok_or(ExtError::NeedBytes(end))
+        read_array::<N, S>(&self.src, at).ok_or(ExtError::NeedBytes(end))
     }
 
     /// The next header, `Ok(None)` at the end of the chain.
@@ -216,26 +229,26 @@ impl<'a> Chain<'a> {
         let offset = self.offset;
         let (len, next) = if kind == nexthdr::FRAGMENT {
             // As 6.12: the next header and offset field (4 bytes) first.
-            let h = self.bytes(offset, 4)?;
-            let next = read_u8(h, ipv6_frag::field::NEXT_HEADER);
-            if super::read_u16(h, ipv6_frag::field::FRAG_OFF) >> 3 != 0 {
+            let h = self.bytes::<4>(offset)?;
+            let next = read_u8(&h, ipv6_frag::field::NEXT_HEADER);
+            if super::read_u16(&h, ipv6_frag::field::FRAG_OFF) >> 3 != 0 {
                 // A later fragment: no transport header; its id too.
-                let frag = Frag::new_checked(self.bytes(offset, ipv6_frag::HEADER_LEN)?)
-                    .map_err(|_| ExtError::CutShort)?;
+                let f = self.bytes::<{ ipv6_frag::HEADER_LEN }>(offset)?;
+                let frag = Frag::new_checked(&f).map_err(|_| ExtError::CutShort)?;
                 self.fragment = Some(frag.info());
                 self.state = State::StoppedAtFragment(offset);
             }
             (ipv6_frag::HEADER_LEN, next)
         } else {
-            let h = self.bytes(offset, 2)?;
-            let field = usize::from(read_u8(h, 1));
+            let h = self.bytes::<2>(offset)?;
+            let field = usize::from(read_u8(&h, 1));
             // At most (255 + 2) * 4 = 1028 or (255 + 1) * 8 = 2048: no overflow.
             let len = if kind == nexthdr::AUTH {
                 field.wrapping_add(2).wrapping_mul(4)
             } else {
                 field.wrapping_add(1).wrapping_mul(8)
             };
-            (len, read_u8(h, 0))
+            (len, read_u8(&h, 0))
         };
         let end = offset.checked_add(len).ok_or(ExtError::BadLength)?;
         if end > self.packet_len {
@@ -246,8 +259,8 @@ impl<'a> Chain<'a> {
             });
         }
         if kind == nexthdr::FRAGMENT && self.state == State::Walking {
-            let frag = Frag::new_checked(self.bytes(offset, ipv6_frag::HEADER_LEN)?)
-                .map_err(|_| ExtError::CutShort)?;
+            let f = self.bytes::<{ ipv6_frag::HEADER_LEN }>(offset)?;
+            let frag = Frag::new_checked(&f).map_err(|_| ExtError::CutShort)?;
             self.fragment = Some(frag.info());
         }
         self.headers = self.headers.saturating_add(1);
@@ -269,7 +282,7 @@ impl<'a> Chain<'a> {
     }
 }
 
-impl Iterator for Chain<'_> {
+impl<S: ByteSource> Iterator for Chain<S> {
     type Item = Result<ExtHeader, ExtError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -292,13 +305,20 @@ impl Iterator for Chain<'_> {
 /// next header starts it at offset 40. Offsets are from the start of `buf`.
 /// The fixed header must be in `buf` (else [`ExtError::NeedBytes`]).
 pub fn walk(buf: &[u8], packet_len: usize) -> Result<Walk, ExtError> {
-    if packet_len < super::ipv6::HEADER_LEN {
+    walk_over(Prefix::new(buf, packet_len))
+}
+
+/// [`walk`] over a byte source: the whole packet, whatever its chain's
+/// length.
+pub fn walk_over<S: ByteSource>(src: S) -> Result<Walk, ExtError> {
+    if src.packet_len() < super::ipv6::HEADER_LEN {
         return Err(ExtError::CutShort);
     }
     // The whole fixed header, not only its next-header byte.
-    let ip = super::ipv6::Ipv6::new_checked(buf)
-        .map_err(|_| ExtError::NeedBytes(super::ipv6::HEADER_LEN))?;
-    Chain::new(buf, packet_len, super::ipv6::HEADER_LEN, ip.next_header()).finish()
+    let ip = read_array::<{ super::ipv6::HEADER_LEN }, S>(&src, 0)
+        .ok_or(ExtError::NeedBytes(super::ipv6::HEADER_LEN))?;
+    let next = read_u8(&ip, super::ipv6::field::NEXT_HEADER);
+    Chain::over(src, super::ipv6::HEADER_LEN, next).finish()
 }
 
 #[cfg(test)]

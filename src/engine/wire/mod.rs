@@ -31,6 +31,7 @@ pub mod ipv6_exthdr;
 pub mod ipv6_frag;
 pub mod parse6;
 pub mod sctp;
+pub mod source;
 pub mod tcp;
 pub mod udp;
 

@@ -8,32 +8,44 @@
 
 use super::icmpv6::{self, Icmpv6, Quote, QuoteError};
 use super::ipv6::{self, Ipv6};
-use super::ipv6_exthdr::{self, ExtError};
+use super::ipv6_exthdr::{Chain, ExtError};
+use super::source::{self, read_array, ByteSource, Prefix, Tail};
 use super::{parse_dccp, parse_sctp, parse_tcp, parse_udp, parse_udplite, read_u16};
 use crate::invalid::Invalid;
 use crate::packet::{Icmp as IcmpInfo, L4Info, Packet};
 use crate::tuple::{icmp_inverse_type, proto, Addr, Tuple, L4};
 
-/// The most bytes of an IPv6 packet the kernel hands [`parse_packet6`]:
-/// room for a chain of extension headers before the transport header (an
-/// ICMPv6 error's quote included). A chain that does not fit is
-/// [`Invalid::BadExtHeader`].
-pub const MAX_HEAD_LEN6: usize = 320;
+/// The most transport-header bytes [`parse_packet6_over`] reads at once,
+/// wherever the transport header lies: as many as follow a bare 40-byte
+/// IPv6 header in a 320-byte head (TCP options, SCTP's chunk window,
+/// DCCP, an ICMPv6 redirect's fixed part). An ICMPv6 error's quote is read
+/// on its own, header by header.
+pub const L4_WINDOW6: usize = 280;
 
 /// Parses an IPv6 packet whose first bytes are `head` and whose length is
-/// `frame_len`. Refusals: a bad fixed header ([`Invalid::BadIpHeader`]),
-/// an extension-header chain without a transport header
-/// ([`Invalid::BadExtHeader`]; a later fragment: [`Invalid::Fragment`]),
-/// a bad transport header ([`Invalid::BadL4Header`]) and the ICMPv6 rules
-/// ([`parse_icmpv6`]). An ICMPv6 message 6.12 leaves untracked parses to
-/// [`IcmpInfo::Untracked`].
+/// `frame_len` ([`parse_packet6_over`] over them; what lies past `head`
+/// cannot be read, so give the whole packet).
 pub fn parse_packet6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
-    let head = head.get(..frame_len).unwrap_or(head);
-    let ip = Ipv6::new_checked(head).map_err(|_| Invalid::BadIpHeader)?;
-    if ip.version() != 6 || frame_len < ipv6::HEADER_LEN {
+    parse_packet6_over(Prefix::new(head, frame_len))
+}
+
+/// Parses the IPv6 packet `src` (its length is the frame's), reading the
+/// extension headers one by one and the transport header from wherever the
+/// chain ends, as 6.12's `ipv6_skip_exthdr` and `nf_ct_get_tuple` read an
+/// skb: a chain of any length within the packet is walked. Refusals: a bad
+/// fixed header ([`Invalid::BadIpHeader`]), an extension-header chain
+/// without a transport header ([`Invalid::BadExtHeader`]; a later
+/// fragment: [`Invalid::Fragment`]), a bad transport header
+/// ([`Invalid::BadL4Header`]) and the ICMPv6 rules ([`parse_icmpv6`]). An
+/// ICMPv6 message 6.12 leaves untracked parses to [`IcmpInfo::Untracked`].
+pub fn parse_packet6_over<S: ByteSource>(src: S) -> Result<Packet, Invalid> {
+    let frame_len = src.packet_len();
+    let hdr = read_array::<{ ipv6::HEADER_LEN }, S>(&src, 0).ok_or(Invalid::BadIpHeader)?;
+    let ip = Ipv6::new_checked(&hdr).map_err(|_| Invalid::BadIpHeader)?;
+    if ip.version() != 6 {
         return Err(Invalid::BadIpHeader);
     }
-    let (protocol, off) = match ipv6_exthdr::walk(head, frame_len) {
+    let (protocol, off) = match Chain::over(&src, ipv6::HEADER_LEN, ip.next_header()).finish() {
         Ok(w) => w.l4().ok_or(Invalid::Fragment)?,
         // A header running past the packet that names a protocol: 6.12
         // reads that protocol past the end; only one without a header to
@@ -47,22 +59,24 @@ pub fn parse_packet6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
         Err(_) => return Err(Invalid::BadExtHeader),
     };
     let l4_len = frame_len.saturating_sub(off);
-    let seg = head.get(off..).unwrap_or_default();
+    let mut window = [0u8; L4_WINDOW6];
+    let seg = source::window(&src, off, &mut window);
     let mut quoted = None;
     let (l4, info) = match protocol {
         proto::TCP => parse_tcp(seg, l4_len)?,
         proto::UDP => parse_udp(seg, l4_len)?,
-        proto::ICMPV6 => parse_icmpv6(&ip, seg, l4_len, &mut quoted)?,
+        proto::ICMPV6 => parse_icmpv6(&ip, Tail::new(&src, off), seg, l4_len, &mut quoted)?,
         proto::ICMP => parse_icmp_in6(seg)?,
         proto::UDPLITE => parse_udplite(seg, l4_len)?,
-        proto::SCTP => parse_sctp(seg, l4_len, off)?,
+        // The chunk window does not shrink with the chain.
+        proto::SCTP => parse_sctp(seg, l4_len, ipv6::HEADER_LEN)?,
         proto::DCCP => parse_dccp(seg, l4_len)?,
         _ => (L4::None, L4Info::Other),
     };
-    let src = Addr::v6_from_bytes(&ip.src());
-    let dst = Addr::v6_from_bytes(&ip.dst());
+    let src_addr = Addr::v6_from_bytes(&ip.src());
+    let dst_addr = Addr::v6_from_bytes(&ip.dst());
     Ok(Packet {
-        tuple: Tuple { src, dst, proto: protocol, l4 },
+        tuple: Tuple { src: src_addr, dst: dst_addr, proto: protocol, l4 },
         l4: info,
         ip_len: u16::try_from(frame_len).unwrap_or(u16::MAX),
         l4_off: u16::try_from(off).unwrap_or(u16::MAX),
@@ -77,9 +91,16 @@ pub fn parse_packet6(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
 /// code and id (echo and node information queries open entries, every
 /// other type is refused when it would).
 /// An error's quoted tuple goes to `quoted`.
-fn parse_icmpv6(ip: &Ipv6<'_>, seg: &[u8], l4_len: usize, quoted: &mut Option<Tuple>) -> Result<(L4, L4Info), Invalid> {
-    let msg = seg.get(..l4_len.min(seg.len())).unwrap_or_default();
-    let icmp = Icmpv6::new_checked(msg).map_err(|_| Invalid::Icmpv6Short)?;
+/// `msg` is the message from its start (all of it), `seg` its first bytes.
+fn parse_icmpv6<S: ByteSource>(
+    ip: &Ipv6<'_>,
+    msg: S,
+    seg: &[u8],
+    l4_len: usize,
+    quoted: &mut Option<Tuple>,
+) -> Result<(L4, L4Info), Invalid> {
+    let head = seg.get(..l4_len.min(seg.len())).unwrap_or_default();
+    let icmp = Icmpv6::new_checked(head).map_err(|_| Invalid::Icmpv6Short)?;
     let (ty, code) = (icmp.msg_type(), icmp.code());
     if icmpv6::is_untracked(ty) {
         return Ok((L4::Icmp { ty, code, id: 0 }, L4Info::Icmp(IcmpInfo::Untracked)));
@@ -91,7 +112,10 @@ fn parse_icmpv6(ip: &Ipv6<'_>, seg: &[u8], l4_len: usize, quoted: &mut Option<Tu
     };
     match quote {
         Quote::Packet(q) => {
-            *quoted = Some(quoted_tuple(q)?);
+            // The quote runs to the message's end; read from the message,
+            // its chain can be longer than `seg`.
+            let start = head.len().saturating_sub(q.len());
+            *quoted = Some(quoted_tuple(Tail::new(msg, start))?);
             Ok((L4::Icmp { ty, code, id: 0 }, L4Info::Icmp(IcmpInfo::Error)))
         }
         Quote::BadRedirect => Err(Invalid::Icmpv6BadRedirect),
@@ -119,22 +143,22 @@ fn redirect_quote<'a>(ip: &Ipv6<'_>, icmp: &Icmpv6<'a>) -> Result<Quote<'a>, Inv
 
 /// The tuple of the packet an ICMPv6 error (or redirect) quotes, as it
 /// travelled.
-fn quoted_tuple(q: &[u8]) -> Result<Tuple, Invalid> {
-    let quoted = icmpv6::parse_quoted(q).map_err(|e| match e {
+fn quoted_tuple<S: ByteSource>(q: S) -> Result<Tuple, Invalid> {
+    let quoted = icmpv6::parse_quoted_over(q).map_err(|e| match e {
         QuoteError::NotInvertible => Invalid::Icmpv6ErrorInError,
         _ => Invalid::Icmpv6ErrorBadInner,
     })?;
     let l4 = match quoted.proto {
-        p if proto::has_ports(p) => L4::Ports { sport: read_u16(quoted.l4, 0), dport: read_u16(quoted.l4, 2) },
+        p if proto::has_ports(p) => L4::Ports { sport: read_u16(&quoted.l4, 0), dport: read_u16(&quoted.l4, 2) },
         proto::ICMPV6 => {
-            let i = Icmpv6::new_checked(quoted.l4).map_err(|_| Invalid::Icmpv6ErrorBadInner)?;
+            let i = Icmpv6::new_checked(&quoted.l4).map_err(|_| Invalid::Icmpv6ErrorBadInner)?;
             L4::Icmp { ty: i.msg_type(), code: i.code(), id: i.ident() }
         }
         _ => L4::None,
     };
     Ok(Tuple {
-        src: Addr::v6_from_bytes(&quoted.ip.src()),
-        dst: Addr::v6_from_bytes(&quoted.ip.dst()),
+        src: Addr::v6_from_bytes(&quoted.src),
+        dst: Addr::v6_from_bytes(&quoted.dst),
         proto: quoted.proto,
         l4,
     })

@@ -388,7 +388,7 @@ mod tests {
         let m = Icmpv6::new_checked(&p[off..]).unwrap();
         let Quote::Packet(q) = m.quote() else { panic!("an error quotes") };
         let quoted = parse_quoted(q).unwrap();
-        assert_eq!((quoted.proto, quoted.ip.src(), quoted.ip.dst()), (17, SERVER, CLIENT));
+        assert_eq!((quoted.proto, quoted.src, quoted.dst), (17, SERVER, CLIENT));
         assert_eq!(&quoted.l4[..4], &[0, 53, 0x9c, 0x40]);
         // A chosen quote length; a quote cut inside its chain is refused.
         inner.truncate = Some(44);
