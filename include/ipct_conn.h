@@ -53,6 +53,13 @@ bool ipct_skb_slow_gro_bit(unsigned long *offset, u8 *mask);
 const void *ipct_skb_head(const struct sk_buff *skb, void *buf,
 			  unsigned int buflen, unsigned int *len,
 			  unsigned int *frame_len);
+/*
+ * The @n bytes at @off from the network header of @skb, as
+ * skb_header_pointer() gives them: in place when linear, else copied into
+ * @buf. NULL when they run past the packet.
+ */
+const void *ipct_skb_bytes(const struct sk_buff *skb, unsigned int off,
+			   unsigned int n, void *buf);
 
 /*
  * Whether the layer-4 checksum of @skb (IPv4, layer 4 at @l4off from the

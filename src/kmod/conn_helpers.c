@@ -109,6 +109,16 @@ const void *ipct_skb_head(const struct sk_buff *skb, void *buf,
 	return skb_header_pointer(skb, off, n, buf);
 }
 
+const void *ipct_skb_bytes(const struct sk_buff *skb, unsigned int off,
+			   unsigned int n, void *buf)
+{
+	int noff = skb_network_offset(skb);
+
+	if (noff < 0 || off > INT_MAX - (unsigned int)noff || n > INT_MAX)
+		return NULL;
+	return skb_header_pointer(skb, noff + (int)off, n, buf);
+}
+
 /* nf_checksum of family @pf, as udp_error and tcp_error call it. */
 static bool l4_csum_bad(struct sk_buff *skb, unsigned int hook,
 			unsigned int l4off, u8 proto, u8 pf)

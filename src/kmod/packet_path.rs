@@ -47,8 +47,7 @@ trait Family {
     type Buf: AsMut<[MaybeUninit<u8>]>;
     /// An uninitialised [`Family::Buf`].
     fn buf() -> Self::Buf;
-    /// The engine's parse.
-    fn parse(head: &[u8], frame: usize) -> Result<packet::Packet, Invalid>;
+
     /// Whether the layer-4 checksum is wrong (PRE_ROUTING).
     fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool;
     /// Why a packet with a wrong checksum is refused.
@@ -66,10 +65,6 @@ impl Family for V4 {
         [MaybeUninit::uninit(); wire::MAX_HEAD_LEN]
     }
     #[inline(always)]
-    fn parse(head: &[u8], frame: usize) -> Result<packet::Packet, Invalid> {
-        packet::parse(head, frame)
-    }
-    #[inline(always)]
     fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool {
         checksum_bad(skb, head, pkt)
     }
@@ -83,18 +78,18 @@ impl Family for V4 {
     }
 }
 
-/// IPv6: the parse walks the extension headers (and reads more bytes for
-/// them); ICMPv6 neighbour discovery and MLD come back untracked.
+/// IPv6: the parse reads the packet through the skb, header by header
+/// (an extension-header chain of any length, as 6.12's
+/// `skb_header_pointer` reads); ICMPv6 neighbour discovery and MLD come
+/// back untracked.
 struct V6;
 
 impl Family for V6 {
     const V6: bool = true;
-    type Buf = [MaybeUninit<u8>; wire::parse6::MAX_HEAD_LEN6];
+    // The parse reads through the skb into its own small buffers.
+    type Buf = [MaybeUninit<u8>; 0];
     fn buf() -> Self::Buf {
-        [MaybeUninit::uninit(); wire::parse6::MAX_HEAD_LEN6]
-    }
-    fn parse(head: &[u8], frame: usize) -> Result<packet::Packet, Invalid> {
-        packet::parse6(head, frame)
+        []
     }
     fn checksum_bad(skb: &SkbMut<'_>, _: &[u8], pkt: &packet::Packet) -> bool {
         checksum_bad6(skb, pkt)
@@ -130,12 +125,23 @@ fn track_hook<F: Family>(pkt: &mut Packet<'_>) -> Verdict {
 
 fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut impl Count) -> Verdict {
     let mut buf = F::buf();
-    let Some((head, frame)) = skb.head(buf.as_mut()) else {
-        track::count_invalid(stats, Invalid::BadIpHeader);
-        return Verdict::ACCEPT;
+    let head: &[u8];
+    // IPv4: the first bytes, in place or copied; IPv6: read through the
+    // skb, header by header, to wherever the chain ends.
+    let parsed = if F::V6 {
+        head = &[];
+        match skb.bytes() {
+            Some(src) => packet::parse6_over(&src),
+            None => return unreadable(stats),
+        }
+    } else {
+        let Some((h, frame)) = skb.head(buf.as_mut()) else {
+            return unreadable(stats);
+        };
+        head = h;
+        packet::parse(h, frame)
     };
     // Borrowed where it was parsed: a packet is not copied around.
-    let parsed = F::parse(head, frame);
     let pkt = match &parsed {
         Ok(p) => p,
         Err(why) => return invalid(stats, *why, false, None),
@@ -167,6 +173,12 @@ fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut i
         }
         Tracked::Drop(DropReason::NoMemory | DropReason::InsertFailed) => Verdict::DROP,
     }
+}
+
+/// A packet with nothing to read from its network header on.
+fn unreadable(stats: &mut impl Count) -> Verdict {
+    track::count_invalid(stats, Invalid::BadIpHeader);
+    Verdict::ACCEPT
 }
 
 /// [`checksum_bad`] for IPv6 (TCP, UDP, ICMPv6; UDP-Lite and DCCP over

@@ -5,6 +5,7 @@
 //! conntrack state).
 
 use crate::ffi;
+use crate::wire::source::ByteSource;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -104,6 +105,42 @@ impl<'a> Skb<'a> {
         self.copy_head(buf)
     }
 
+    /// The packet from its network header on as the engine's
+    /// [`ByteSource`]: read where its bytes lie, so a parse can follow an
+    /// IPv6 extension-header chain to the packet's end. `None` when
+    /// nothing can be read.
+    pub(crate) fn bytes(&self) -> Option<SkbBytes<'_>> {
+        // SAFETY: each offset names a field of the read type.
+        let (head, data, len, data_len, nh) = unsafe {
+            (
+                self.field::<*const u8>(ffi::IPCT_SKB_HEAD_OFFSET),
+                self.field::<*const u8>(ffi::IPCT_SKB_DATA_OFFSET),
+                self.field::<u32>(ffi::IPCT_SKB_LEN_OFFSET),
+                self.field::<u32>(ffi::IPCT_SKB_DATA_LEN_OFFSET),
+                self.field::<u16>(ffi::IPCT_SKB_NETWORK_HEADER_OFFSET),
+            )
+        };
+        // skb_network_offset(): head + network_header - data.
+        let off = (head as usize)
+            .wrapping_add(usize::from(nh))
+            .wrapping_sub(data as usize);
+        let frame = usize::try_from(len).ok()?.checked_sub(off)?;
+        if frame == 0 {
+            return None;
+        }
+        let linear_end = usize::try_from(len.wrapping_sub(data_len)).ok()?;
+        let n = linear_end.saturating_sub(off).min(frame);
+        let linear = if n == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the first `len - data_len` bytes at `data` are the
+            // packet's linear part, which stays put while we borrow the
+            // packet; `off + n` lies inside it.
+            unsafe { core::slice::from_raw_parts(data.add(off), n) }
+        };
+        Some(SkbBytes { ptr: self.ptr, linear, frame, _life: PhantomData })
+    }
+
     /// Whether the layer-4 checksum of protocol `proto`, whose header
     /// starts `l4off` bytes after the network header, is wrong, as
     /// `nf_checksum` decides at hook `hook` (using and caching the
@@ -167,6 +204,59 @@ impl<'a> Skb<'a> {
         // packet, or `buf`, which it filled (and which we borrow for 'b).
         let head = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) };
         Some((head, usize::try_from(frame).ok()?))
+    }
+}
+
+/// A packet from its network header on, read through
+/// `skb_header_pointer` ([`Skb::bytes`]).
+///
+/// # Invariants
+///
+/// `ptr` points to a valid `sk_buff` for `'s`; `linear` is its linear
+/// data from the network header on (at most `frame` bytes), `frame` its
+/// length from the network header to its end.
+pub(crate) struct SkbBytes<'s> {
+    ptr: NonNull<ffi::sk_buff>,
+    linear: &'s [u8],
+    frame: usize,
+    _life: PhantomData<&'s ffi::sk_buff>,
+}
+
+impl ByteSource for SkbBytes<'_> {
+    #[inline]
+    fn packet_len(&self) -> usize {
+        self.frame
+    }
+
+    #[inline]
+    fn get<'b>(&'b self, at: usize, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        let end = at.checked_add(buf.len())?;
+        if end > self.frame {
+            return None;
+        }
+        match self.linear.get(at..end) {
+            Some(bytes) => Some(bytes),
+            None => self.copy(at, buf),
+        }
+    }
+}
+
+impl SkbBytes<'_> {
+    /// [`ByteSource::get`] for bytes past the linear part: copied.
+    #[cold]
+    fn copy<'b>(&'b self, at: usize, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        let off = u32::try_from(at).ok()?;
+        let n = u32::try_from(buf.len()).ok()?;
+        // SAFETY: `ptr` is a valid skb (type invariant); `buf` is writable
+        // for `n` bytes.
+        let p = unsafe { ffi::ipct_skb_bytes(self.ptr.as_ptr(), off, n, buf.as_mut_ptr().cast()) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: the helper returned `n` readable bytes at `p`: either
+        // the packet's linear data, which stays put while we borrow the
+        // packet, or `buf`, which it filled (and which we borrow for 'b).
+        Some(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), buf.len()) })
     }
 }
 
