@@ -318,6 +318,31 @@ fn icmp_error_with_truncated_quote_is_invalid() {
 // ---------------------------------------------------------------- generic
 
 #[test]
+fn icmpv6_over_ipv4_is_invalid() {
+    // 6.12 builds an ICMPv6 tuple for protocol 58 in IPv4, then
+    // `nf_conntrack_icmpv6_packet` refuses it (not IPv6): INVALID, counted
+    // as invalid (not as an ICMP error), no entry. Echo request, its
+    // reply, an error, a message shorter than the ICMPv6 header.
+    let mut t = tracker(64, 100);
+    let echo = [128u8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    let reply = [129u8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    let unreach = [1u8, 4, 0, 0, 0, 0, 0, 0];
+    for (i, (src, dst, msg)) in
+        [(CLIENT, SERVER, &echo[..]), (SERVER, CLIENT, &reply[..]), (SERVER, CLIENT, &unreach[..]), (CLIENT, SERVER, &echo[..4])]
+            .into_iter()
+            .enumerate()
+    {
+        let p = ipv4(src, dst, 58, msg);
+        assert_eq!(invalid(t.packet(&p, 0)), Invalid::Icmpv6OverIpv4, "packet {i}");
+    }
+    assert_eq!(t.count(), 0);
+    assert_eq!(t.stats().get(ip_conntrack::stats::Counter::Invalid), 4);
+    assert_eq!(t.stats().get(ip_conntrack::stats::Counter::IcmpError), 0);
+    // The protocol beside it is still generic.
+    assert_eq!(ct(t.packet(&ipv4(CLIENT, SERVER, 59, &echo), 1)), CtInfo::New);
+}
+
+#[test]
 fn generic_protocol_tracked_by_addresses() {
     let mut t = tracker(64, 100);
     let gre = other(CLIENT, SERVER, 47);

@@ -29,6 +29,10 @@ pub enum Invalid {
     Icmpv6ErrorInError,
     /// The layer-4 header is truncated or inconsistent.
     BadL4Header,
+    /// ICMPv6 (protocol 58) inside IPv4: 6.12 builds its tuple as ICMPv6
+    /// but `nf_conntrack_icmpv6_packet` refuses every packet not of
+    /// IPv6, so none is ever tracked.
+    Icmpv6OverIpv4,
     /// A fragment reached the tracker (defragmentation should run first).
     Fragment,
     /// The TCP flag combination is never valid (e.g. SYN+FIN, none at all).
@@ -117,6 +121,7 @@ impl Invalid {
             Invalid::Icmpv6ErrorBadInner => "icmpv6 error with bad inner header",
             Invalid::Icmpv6ErrorInError => "icmpv6 error quoting an icmpv6 error",
             Invalid::BadL4Header => "bad l4 header",
+            Invalid::Icmpv6OverIpv4 => "icmpv6 over ipv4",
             Invalid::Fragment => "fragment",
             Invalid::BadTcpFlags => "invalid tcp flag combination",
             Invalid::TcpNotNew => "tcp packet cannot open a connection",

@@ -137,7 +137,8 @@ pub fn seq_after(a: u32, b: u32) -> bool {
 /// ([`Invalid::Fragment`]: MF set or offset not 0); a bad layer-4 header
 /// ([`Invalid::BadL4Header`]); for ICMP errors, a bad quoted header
 /// ([`Invalid::IcmpErrorBadInner`]) or a quoted ICMP error
-/// ([`Invalid::IcmpErrorInError`]). A total length below `frame_len` is
+/// ([`Invalid::IcmpErrorInError`]); ICMPv6 inside IPv4
+/// ([`Invalid::Icmpv6OverIpv4`]). A total length below `frame_len` is
 /// fine: the rest is link-layer padding and ignored.
 pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     // Bytes beyond the frame are not part of the packet.
@@ -209,6 +210,9 @@ fn parse_other(protocol: u8, ip: &Ipv4<'_>, l4_len: usize) -> Result<(L4, L4Info
         proto::UDPLITE => parse_udplite(ip.payload(), l4_len),
         proto::SCTP => parse_sctp(ip.payload(), l4_len, ip.header_len()),
         proto::DCCP => parse_dccp(ip.payload(), l4_len),
+        // 6.12's `nf_conntrack_icmpv6_packet`: `pf != NFPROTO_IPV6` is
+        // INVALID, whatever the message.
+        proto::ICMPV6 => Err(Invalid::Icmpv6OverIpv4),
         _ => Ok((L4::None, L4Info::Other)),
     }
 }
