@@ -337,6 +337,66 @@ fn dump_filters_by_family_status_and_tuple() {
     assert_eq!(parse(&request(1, 0x300, 2, &bad)).unwrap().dump_filter(), Err(Error::Invalid));
 }
 
+#[test]
+fn port_filters_compare_tcp_and_udp_ports_only() {
+    // 6.12's `ctnetlink_filter_match_tuple` compares ports for TCP and
+    // UDP only: `conntrack -L --sport/--dport` (CTA_FILTER with the
+    // original tuple's ports) lists SCTP, DCCP and UDP-Lite entries
+    // whatever their ports.
+    let mut t = tracker(64, 100);
+    t.packet(&udp(CLIENT, 5353, SERVER, 53, b"q"), 0);
+    t.packet(&tcp(CLIENT, 40000, SERVER, 80, Seg::new(SYN, 1, 0)), 0);
+    t.packet(&udplite(CLIENT, 5000, SERVER, 5001, 0, b"lite"), 0);
+    t.packet(&sctp(CLIENT, 5000, SERVER, 36412, 0, &[(1, 0, &init_body(7))]), 0);
+    t.packet(&dccp(CLIENT, 40000, SERVER, 5001, 0, 100, 0), 0);
+    assert_eq!(t.count(), 5);
+    let ports_tuple = |p: u8, sport: u16, dport: u16| Tuple {
+        src: ip_conntrack::tuple::Addr::V4(CLIENT),
+        dst: ip_conntrack::tuple::Addr::V4(SERVER),
+        proto: p,
+        l4: L4::Ports { sport, dport },
+    };
+    let entries = [
+        (proto::UDP, entry_of(&t, &ports_tuple(proto::UDP, 5353, 53), 1)),
+        (proto::TCP, entry_of(&t, &ports_tuple(proto::TCP, 40000, 80), 1)),
+        (proto::UDPLITE, entry_of(&t, &ports_tuple(proto::UDPLITE, 5000, 5001), 1)),
+        (proto::SCTP, entry_of(&t, &ports_tuple(proto::SCTP, 5000, 36412), 1)),
+        (proto::DCCP, entry_of(&t, &ports_tuple(proto::DCCP, 40000, 5001), 1)),
+    ];
+    // CTA_FILTER: the original tuple's protocol number, source and
+    // destination ports (as `conntrack -L -p P --sport S --dport D`).
+    let filter = |p: u8, sport: u16, dport: u16| -> Filter {
+        let mut w = [0u8; 128];
+        let mut wr = Writer::new(&mut w);
+        let flags = (1u32 << 3) | (1 << 4) | (1 << 5);
+        let fl = wr.nest_start(cta::FILTER).unwrap();
+        wr.put(cta::FILTER_ORIG_FLAGS, &flags.to_ne_bytes()).unwrap();
+        wr.nest_end(fl).unwrap();
+        let o = wr.nest_start(cta::TUPLE_ORIG).unwrap();
+        let pr = wr.nest_start(cta::TUPLE_PROTO).unwrap();
+        wr.put_u8(cta::PROTO_NUM, p).unwrap();
+        wr.put_be16(cta::PROTO_SRC_PORT, sport).unwrap();
+        wr.put_be16(cta::PROTO_DST_PORT, dport).unwrap();
+        wr.nest_end(pr).unwrap();
+        wr.nest_end(o).unwrap();
+        let attrs = wr.bytes().to_vec();
+        parse(&request(1, 0x300, 2, &attrs)).unwrap().dump_filter().unwrap().unwrap()
+    };
+    for (p, e) in entries {
+        let ported = p == proto::TCP || p == proto::UDP;
+        let (sport, dport) = match e.tuple(Dir::Original).l4 {
+            L4::Ports { sport, dport } => (sport, dport),
+            _ => panic!("ports"),
+        };
+        assert!(filter(p, sport, dport).matches(&e), "protocol {p}: its own ports");
+        assert_eq!(filter(p, 1, 2).matches(&e), !ported, "protocol {p}: other ports");
+        assert_eq!(filter(p, sport, 2).matches(&e), !ported, "protocol {p}: other dport");
+        // Another protocol number never matches.
+        let other = if p == proto::UDP { proto::TCP } else { proto::UDP };
+        assert!(!filter(other, sport, dport).matches(&e));
+    }
+}
+
 /// Pulls the tuple nests out of an encoded entry and parses them back
 /// as a request would.
 fn tuples_back(bytes: &[u8]) -> (Tuple, Tuple) {

@@ -207,7 +207,8 @@ impl Default for TupleFilter {
 
 impl TupleFilter {
     /// `ctnetlink_filter_match_tuple` against one of an entry's tuples
-    /// (addresses compared only for a filter of a family, as 6.12).
+    /// (addresses compared only for a filter of a family, ports only for
+    /// TCP and UDP, as 6.12).
     pub fn matches(&self, t: &Tuple) -> bool {
         let f = self.flags;
         if self.family == AF_INET || self.family == AF_INET6 {
@@ -222,10 +223,13 @@ impl TupleFilter {
             return false;
         }
         match t.l4 {
-            L4::Ports { sport, dport } => {
+            // Only TCP's and UDP's ports are compared: SCTP, DCCP and
+            // UDP-Lite entries match whatever ports the filter names.
+            L4::Ports { sport, dport } if t.proto == proto::TCP || t.proto == proto::UDP => {
                 (f & flag::SRC_PORT == 0 || self.sport == sport)
                     && (f & flag::DST_PORT == 0 || self.dport == dport)
             }
+            L4::Ports { .. } => true,
             L4::Icmp { ty, code, id } => {
                 let (bt, bc, bi) = if t.proto == proto::ICMPV6 {
                     (flag::ICMPV6_TYPE, flag::ICMPV6_CODE, flag::ICMPV6_ID)
