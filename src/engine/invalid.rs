@@ -6,8 +6,7 @@ pub enum Invalid {
     /// The IP header is truncated or inconsistent.
     BadIpHeader,
     /// An IPv6 extension-header chain that leads to no transport header
-    /// (cut short, a length beyond the packet, no next header, or longer
-    /// than the bytes the tracker reads).
+    /// (cut short, a length beyond the packet, no next header).
     BadExtHeader,
     /// Not INVALID: an ICMPv6 message 6.12 leaves untracked (neighbour
     /// discovery, MLD, multicast router discovery). Never counted; the

@@ -76,12 +76,12 @@ CLASSES="1:tcp-fin 2:tcp-rst 3:tcp-halfopen 4:tcp-refused 5:tcp-real
 28:tcp-keepalive 29:tcp-retrans 30:icmp-ttl-new 31:icmp-ttl-tracked
 32:icmp-err-reverse 33:icmp-err-echo 34:tcp-bad-synack 35:tcp-syn-established
 36:tcp-fin-data 37:sctp-assoc 38:sctp-invalid 39:sctp-abort 40:dccp-conn
-41:dccp-invalid"
+41:dccp-invalid 42:icmpv6-in-ipv4"
 # IPv6 classes: client 2001:db8::K (K read as hexadecimal digits), same
 # ports.
 CLASSES6="60:v6-tcp-fin 61:v6-tcp-refused 62:v6-udp-twoway 63:v6-echo 64:v6-err-udp
 65:v6-err-unknown 66:v6-proto-253 67:v6-ttl 68:v6-exthdr 69:v6-fragments 70:v6-udplite
-71:v6-sctp 72:v6-dccp"
+71:v6-sctp 72:v6-dccp 73:v6-exthdr-long"
 # Classes whose endpoints answer for themselves (no drop rules there).
 REAL_CLASSES=" 5 10 11 "
 
@@ -582,6 +582,13 @@ traffic() {
     dccp_c $k --dccp-type request --dccp-seq 10
     dccp_s $k --dccp-type reset --dccp-seq 77 --dccp-ack 10
 
+    # icmpv6-in-ipv4: an ICMPv6 echo request and reply carried in IPv4
+    # (protocol 58): 6.12 builds an ICMPv6 tuple, then refuses both (its
+    # ICMPv6 tracker takes IPv6 only): INVALID, no entry.
+    class 42
+    from_c $k --proto 58 --payload-hex 8000000009a40001
+    from_s $k --proto 58 --payload-hex 8100000009a40001
+
     class 8
     sleep_until $((stream_t0 + 3000))
     from_c $k --proto udp --sport $CP --dport $SP --payload q2
@@ -694,6 +701,16 @@ traffic6() {
     p_s $k dccp --dccp-type dataack --dccp-seq 901 --dccp-ack 101 --payload hi
     p_c $k dccp --dccp-type close --dccp-seq 102 --dccp-ack 901
     p_s $k dccp --dccp-type reset --dccp-seq 902 --dccp-ack 102
+
+    # v6-exthdr-long: chains that end past the first 320 bytes (6.12 reads
+    # on to the transport header): a SYN behind 1 KB of destination
+    # options, the SYN/ACK behind 50 small ones, then port unreachable
+    # behind 512 bytes of options quoting the SYN behind 512 of its own.
+    k=73
+    tcp_c $k S 1000 0 --ext dest,len=1024
+    tcp_s $k SA 5000 1001 $(for _i in $(seq 50); do printf -- '--ext dest '; done)
+    from_s $k --proto icmp --icmp-type 1 --icmp-code 4 --ext dest,len=512 \
+        --inner-proto tcp --inner-sport $((40000 + k)) --inner-dport $((7000 + k)) --inner-ext dest,len=512
 
     FAM=4
     rebase

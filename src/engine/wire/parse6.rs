@@ -15,11 +15,11 @@ use crate::invalid::Invalid;
 use crate::packet::{Icmp as IcmpInfo, L4Info, Packet};
 use crate::tuple::{icmp_inverse_type, proto, Addr, Tuple, L4};
 
-/// The most transport-header bytes [`parse_packet6_over`] reads at once,
-/// wherever the transport header lies: as many as follow a bare 40-byte
-/// IPv6 header in a 320-byte head (TCP options, SCTP's chunk window,
-/// DCCP, an ICMPv6 redirect's fixed part). An ICMPv6 error's quote is read
-/// on its own, header by header.
+/// The most transport bytes [`parse_packet6_over`] reads at once from
+/// wherever the chain ends: TCP with options, SCTP's chunk window, DCCP,
+/// an ICMPv6 redirect's fixed part (what a 320-byte head held after a bare
+/// IPv6 header). An ICMPv6 error's quote is read on its own, header by
+/// header.
 pub const L4_WINDOW6: usize = 280;
 
 /// Parses an IPv6 packet whose first bytes are `head` and whose length is
