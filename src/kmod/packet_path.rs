@@ -47,7 +47,6 @@ trait Family {
     type Buf: AsMut<[MaybeUninit<u8>]>;
     /// An uninitialised [`Family::Buf`].
     fn buf() -> Self::Buf;
-
     /// Whether the layer-4 checksum is wrong (PRE_ROUTING).
     fn checksum_bad(skb: &SkbMut<'_>, head: &[u8], pkt: &packet::Packet) -> bool;
     /// Why a packet with a wrong checksum is refused.
