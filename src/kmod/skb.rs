@@ -69,12 +69,11 @@ impl<'a> Skb<'a> {
         usize::try_from(unsafe { self.field::<u32>(ffi::IPCT_SKB_LEN_OFFSET) }).unwrap_or(usize::MAX)
     }
 
-    /// The packet from its network header on: up to `buf.len()` bytes, in
-    /// place when they are linear, else copied into `buf` (as
-    /// `skb_header_pointer` does); and the length from the network header
-    /// to the end of the packet. `None` when nothing can be read.
-    #[inline]
-    pub(crate) fn head<'b>(&'b self, buf: &'b mut [MaybeUninit<u8>]) -> Option<(&'b [u8], usize)> {
+    /// Where the packet lies: its data pointer, the network header's
+    /// offset from it, the length from the network header to the end, and
+    /// the end of the linear part (from the data pointer).
+    #[inline(always)]
+    fn layout(&self) -> Option<Layout> {
         // SAFETY: each offset names a field of the read type.
         let (head, data, len, data_len, nh) = unsafe {
             (
@@ -90,17 +89,27 @@ impl<'a> Skb<'a> {
             .wrapping_add(usize::from(nh))
             .wrapping_sub(data as usize);
         let frame = usize::try_from(len).ok()?.checked_sub(off)?;
-        let n = frame.min(buf.len());
+        let linear = usize::try_from(len.wrapping_sub(data_len)).ok()?;
+        Some(Layout { data, off, frame, linear })
+    }
+
+    /// The packet from its network header on: up to `buf.len()` bytes, in
+    /// place when they are linear, else copied into `buf` (as
+    /// `skb_header_pointer` does); and the length from the network header
+    /// to the end of the packet. `None` when nothing can be read.
+    #[inline]
+    pub(crate) fn head<'b>(&'b self, buf: &'b mut [MaybeUninit<u8>]) -> Option<(&'b [u8], usize)> {
+        let l = self.layout()?;
+        let n = l.frame.min(buf.len());
         if n == 0 {
             return None;
         }
-        let linear = usize::try_from(len.wrapping_sub(data_len)).ok()?;
-        if off.checked_add(n)? <= linear {
+        if l.off.checked_add(n)? <= l.linear {
             // SAFETY: the first `len - data_len` bytes at `data` are the
             // packet's linear part, which stays put while we borrow the
             // packet; `off + n` lies inside it.
-            let bytes = unsafe { core::slice::from_raw_parts(data.add(off), n) };
-            return Some((bytes, frame));
+            let bytes = unsafe { core::slice::from_raw_parts(l.data.add(l.off), n) };
+            return Some((bytes, l.frame));
         }
         self.copy_head(buf)
     }
@@ -110,35 +119,20 @@ impl<'a> Skb<'a> {
     /// IPv6 extension-header chain to the packet's end. `None` when
     /// nothing can be read.
     pub(crate) fn bytes(&self) -> Option<SkbBytes<'_>> {
-        // SAFETY: each offset names a field of the read type.
-        let (head, data, len, data_len, nh) = unsafe {
-            (
-                self.field::<*const u8>(ffi::IPCT_SKB_HEAD_OFFSET),
-                self.field::<*const u8>(ffi::IPCT_SKB_DATA_OFFSET),
-                self.field::<u32>(ffi::IPCT_SKB_LEN_OFFSET),
-                self.field::<u32>(ffi::IPCT_SKB_DATA_LEN_OFFSET),
-                self.field::<u16>(ffi::IPCT_SKB_NETWORK_HEADER_OFFSET),
-            )
-        };
-        // skb_network_offset(): head + network_header - data.
-        let off = (head as usize)
-            .wrapping_add(usize::from(nh))
-            .wrapping_sub(data as usize);
-        let frame = usize::try_from(len).ok()?.checked_sub(off)?;
-        if frame == 0 {
+        let l = self.layout()?;
+        if l.frame == 0 {
             return None;
         }
-        let linear_end = usize::try_from(len.wrapping_sub(data_len)).ok()?;
-        let n = linear_end.saturating_sub(off).min(frame);
+        let n = l.linear.saturating_sub(l.off).min(l.frame);
         let linear = if n == 0 {
             &[][..]
         } else {
             // SAFETY: the first `len - data_len` bytes at `data` are the
             // packet's linear part, which stays put while we borrow the
             // packet; `off + n` lies inside it.
-            unsafe { core::slice::from_raw_parts(data.add(off), n) }
+            unsafe { core::slice::from_raw_parts(l.data.add(l.off), n) }
         };
-        Some(SkbBytes { ptr: self.ptr, linear, frame, _life: PhantomData })
+        Some(SkbBytes { ptr: self.ptr, linear, frame: l.frame, _life: PhantomData })
     }
 
     /// Whether the layer-4 checksum of protocol `proto`, whose header
@@ -205,6 +199,14 @@ impl<'a> Skb<'a> {
         let head = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) };
         Some((head, usize::try_from(frame).ok()?))
     }
+}
+
+/// [`Skb::layout`]'s answer.
+struct Layout {
+    data: *const u8,
+    off: usize,
+    frame: usize,
+    linear: usize,
 }
 
 /// A packet from its network header on, read through
