@@ -135,6 +135,23 @@ pub fn source_tuple(orig: &Tuple) -> Tuple {
     Tuple { src: orig.src, dst, proto: orig.proto, l4 }
 }
 
+/// The key of [`source_tuple`] of the original tuple of key `orig`,
+/// shuffled from the key's words for IPv4 (source-NATed entries are).
+#[inline]
+pub fn source_key(orig: [u64; 2]) -> [u64; 2] {
+    if orig[1] & crate::tuple::KEY_V6 != 0 {
+        return source_tuple(&Tuple::from_key(orig)).key();
+    }
+    crate::tuple::source_key4(orig)
+}
+
+/// The flow hash of [`source_tuple`] of the original tuple of key `orig`:
+/// where its source chain is.
+#[inline]
+pub fn source_hash(orig: [u64; 2], key: &crate::hash::HashKey) -> u64 {
+    Keys::of_key(source_key(orig), None).flow_hash(key)
+}
+
 /// The most stripes (locks) a table may have, as Linux's
 /// `CONNTRACK_LOCKS`.
 pub const MAX_STRIPES: u32 = 1024;
@@ -239,7 +256,7 @@ impl Layout {
     /// The position of `e`'s flow within its stripe ([`Layout::locate`]).
     /// `addrs6`: an IPv6 entry's address words ([`Store::addrs6`]).
     pub fn pos_of(&self, key: &crate::hash::HashKey, e: &Entry, addrs6: Option<[u64; 4]>) -> u32 {
-        self.locate(Tuple::from_keys(e.key(), addrs6).flow_hash(key)).1
+        self.locate(Keys::of_key(e.key(), addrs6).flow_hash(key)).1
     }
 
     /// The same stripes with `buckets` buckets in all (at least one per
@@ -441,10 +458,10 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// or id), until it returns true (`find_appropriate_src`). The
     /// entries may live in other stripes: only their NAT state is read.
     pub fn same_source(&self, bucket: usize, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        let want = source_tuple(orig);
+        let want = source_tuple(orig).key();
         let mut cur = self.sources.get(bucket).copied().flatten();
         while let Some(r) = cur {
-            let o = self.store.nat_orig(r).map(|k| source_tuple(&Tuple::from_key(k)));
+            let o = self.store.nat_orig(r).map(source_key);
             if o == Some(want) {
                 if let Some(reply) = self.store.reply_key(r) {
                     if visit(&Tuple::from_key(reply)) {
@@ -481,25 +498,25 @@ impl<'a, S: Store> Stripe<'a, S> {
     pub fn find_counting(
         &self,
         bucket: usize,
-        t: &Tuple,
+        keys: &Keys,
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
-        self.search(bucket, &t.keys(), now, searched, true)
+        self.search(bucket, keys, now, searched, true)
     }
 
     /// [`Stripe::find_counting`] for a clash check of an entry without
-    /// NAT, whose reply tuple is `t`'s inverse: a NATed entry whose
+    /// NAT, whose reply tuple is the inverse of `keys`: a NATed entry whose
     /// original tuple is that inverse clashes too (6.12 checks both
     /// tuples of the new entry).
     pub fn find_clash(
         &self,
         bucket: usize,
-        t: &Tuple,
+        keys: &Keys,
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
-        self.search(bucket, &t.keys(), now, searched, false)
+        self.search(bucket, keys, now, searched, false)
     }
 
     /// [`Stripe::find_keys`]; `V4`: the keys are IPv4 ([`Tuple::keys4`]),
@@ -805,7 +822,7 @@ impl<'a, S: Store> Stripe<'a, S> {
             while let Some(r) = cur {
                 cur = chain.next(self.store, r);
                 let key = match chain {
-                    Chain::Source => self.store.nat_orig(r).map(|k| source_tuple(&Tuple::from_key(k)).key()),
+                    Chain::Source => self.store.nat_orig(r).map(source_key),
                     _ => self.store.reply_key(r),
                 };
                 let nb = key.map_or(0, |k| bucket_in(n, pos_of_key(&k)));

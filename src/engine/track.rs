@@ -545,10 +545,9 @@ pub fn confirm<S: Store>(
         stats.inc(Counter::InsertFailed);
         return Confirm::Failed;
     }
-    let Some(orig) = stripe.store.orig(new) else {
-        return Confirm::Failed;
-    };
-    let proto = orig.proto;
+    // Keys straight from the entry's key: no tuple is built.
+    let keys = Keys::of_key(e.key(), stripe.store.addrs6(new));
+    let proto = keys.proto();
     let nat_reply = stripe.store.reply_key(new);
     // A racing CPU may have inserted the same flow, in either direction.
     // Expired entries do not count: they are never found again and the
@@ -556,8 +555,8 @@ pub fn confirm<S: Store>(
     let mut chain = 0usize;
     let found = match nat_reply {
         // The reply tuple is claimed in its own stripe already.
-        Some(_) => stripe.find_counting(bucket, &orig, now, &mut chain),
-        None => stripe.find_clash(bucket, &orig, now, &mut chain),
+        Some(_) => stripe.find_counting(bucket, &keys, now, &mut chain),
+        None => stripe.find_clash(bucket, &keys, now, &mut chain),
     };
     if let Some((existing, _)) = found {
         // The loser's packet may take the winner's entry only if both
@@ -572,7 +571,7 @@ pub fn confirm<S: Store>(
     }
     // The tuple is some NATed entry's reply: another connection (one walk
     // of the reply chain for both directions).
-    if !stripe.replies.is_empty() && stripe.reply_holder(bucket, &orig.keys()).is_some() {
+    if !stripe.replies.is_empty() && stripe.reply_holder(bucket, &keys).is_some() {
         stats.inc(Counter::InsertFailed);
         stats.inc(Counter::Drop);
         return Confirm::Failed;

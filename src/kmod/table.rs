@@ -31,7 +31,7 @@ use crate::sys;
 use crate::expiry::{self, Cursor, Progress};
 use crate::table::{DumpPos, Layout, Store, Stripe, Walk};
 use crate::netlink::ctnetlink::Event;
-use crate::tuple::Tuple;
+use crate::tuple::{Keys, Tuple};
 use crate::Millis;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -568,7 +568,7 @@ impl Table {
 
     /// The position of the flow of tuple key `k` in its stripe.
     pub(crate) fn pos_of_key(&self, k: &[u64; 2]) -> u32 {
-        self.layout.locate(Tuple::from_key(*k).flow_hash(&self.key)).1
+        self.layout.locate(Keys::of_key(*k, None).flow_hash(&self.key)).1
     }
 
     /// The table's reference to `r`, which was just unlinked from its
@@ -579,14 +579,14 @@ impl Table {
         // take over below, keeps it alive.
         let c = unsafe { ConnRef::adopt(r) };
         if let Some(reply) = c.nat_reply() {
-            let (s, pos) = self.layout.locate(Tuple::from_key(reply).flow_hash(&self.key));
+            let (s, pos) = self.layout.locate(Keys::of_key(reply, None).flow_hash(&self.key));
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
                 st.unlink_reply(b, r)
             });
         }
         if let Some(orig) = c.src_nat_orig() {
-            let hash = crate::table::source_tuple(&Tuple::from_key(orig)).flow_hash(&self.key);
+            let hash = crate::table::source_hash(orig, &self.key);
             let (s, pos) = self.layout.locate(hash);
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
@@ -830,7 +830,7 @@ impl Table {
     /// of each source-NATed entry from `orig`'s source, under the lock of
     /// the stripe whose source chain holds them, until it returns true.
     pub(crate) fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        let (s, pos) = self.layout.locate(crate::table::source_tuple(orig).flow_hash(&self.key));
+        let (s, pos) = self.layout.locate(crate::table::source_hash(orig.key(), &self.key));
         self.with_stripe(s, |st| {
             let b = st.bucket(pos);
             st.same_source(b, orig, visit)
