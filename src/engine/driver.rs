@@ -387,11 +387,13 @@ fn admit<S: Shell>(shell: &mut S, s: u32, pos: u32, now: Millis, stats: &mut imp
         if shell.reserve() {
             return true;
         }
-        let victim = shell
+        let victims = shell
             .with_stripe(s, |st| track::early_drop(st, st.bucket(pos), now, stats))
             .flatten();
-        let Some(v) = victim else { return false };
-        release(shell, v);
+        let Some(vs) = victims else { return false };
+        for v in vs.into_iter().flatten() {
+            release(shell, v);
+        }
     }
     shell.reserve()
 }

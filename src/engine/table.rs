@@ -375,6 +375,18 @@ fn live(e: &Entry, now: Millis) -> bool {
     !e.expired(now) && !e.status.has(Status::DYING)
 }
 
+/// The most entries one early drop evicts: 6.12 evicts every candidate
+/// of the bucket; a chain longer than this is a flood of one bucket, and
+/// the rest waits for the next new flow.
+pub const EARLY_DROP_MAX: usize = 16;
+
+/// The candidates for early drop of one bucket, in chain order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Victims<R> {
+    /// The candidates; the first is always there.
+    pub entries: [Option<Victim<R>>; EARLY_DROP_MAX],
+}
+
 /// A candidate for early drop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Victim<R> {
@@ -938,52 +950,42 @@ impl<'a, S: Store> Stripe<'a, S> {
         best
     }
 
-    /// Picks an entry to evict to make room for a flow hashing to `bucket`:
-    /// looks at the buckets from `bucket` on, at most [`EVICTION_RANGE`] of
-    /// them (wrapping within the stripe), and stops at the first that has a
-    /// candidate, as 6.12's `early_drop` does. There an expired entry is
-    /// taken first (it costs nothing), otherwise the bucket's non-ASSURED
-    /// entry closest to expiry. `None` when every entry there is assured.
-    pub fn early_drop_victim(&self, bucket: usize, now: Millis) -> Option<Victim<S::Ref>> {
+    /// Picks the entries to evict to make room for a flow hashing to
+    /// `bucket`: looks at the buckets from `bucket` on, at most
+    /// [`EVICTION_RANGE`] of them (wrapping within the stripe), and takes
+    /// every candidate of the first that has one, as 6.12's `early_drop`
+    /// and `early_drop_list` do: its expired entries (they cost nothing)
+    /// and its non-ASSURED ones, at most [`EARLY_DROP_MAX`]. One scan then
+    /// makes room for the next new flows of a full table too. `None` when
+    /// every entry there is assured and live.
+    pub fn early_drop_victims(&self, bucket: usize, now: Millis) -> Option<Victims<S::Ref>> {
         let n = self.buckets.len();
         if n == 0 {
             return None;
         }
         let mut b = bucket.checked_rem(n).unwrap_or(0);
         for _ in 0..EVICTION_RANGE.min(n) {
-            let mut best: Option<(S::Ref, Millis)> = None;
+            let mut found = Victims {
+                entries: [None; EARLY_DROP_MAX],
+            };
+            let mut slots = found.entries.iter_mut();
             let mut cur = self.head(b);
             while let Some(r) = cur {
                 let Some((e, next)) = self.store.entry_and_next(r) else {
                     cur = self.store.next(r);
                     continue;
                 };
-                if !e.status.has(Status::DYING) {
-                    if e.expired(now) {
-                        return Some(Victim {
-                            entry: r,
-                            bucket: b,
-                            expired: true,
-                        });
-                    }
-                    // (A match: `Option::is_none_or` needs Rust 1.82,
-                    // the kernel's minimum is 1.78.)
-                    let better = match &best {
-                        None => true,
-                        Some((_, d)) => e.deadline < *d,
-                    };
-                    if !e.status.has(Status::ASSURED) && better {
-                        best = Some((r, e.deadline));
+                let expired = e.expired(now);
+                if !e.status.has(Status::DYING) && (expired || !e.status.has(Status::ASSURED)) {
+                    match slots.next() {
+                        Some(slot) => *slot = Some(Victim { entry: r, bucket: b, expired }),
+                        None => break,
                     }
                 }
                 cur = next;
             }
-            if let Some((r, _)) = best {
-                return Some(Victim {
-                    entry: r,
-                    bucket: b,
-                    expired: false,
-                });
+            if found.entries.first().is_some_and(Option::is_some) {
+                return Some(found);
             }
             b = b.wrapping_add(1);
             if b >= n {
@@ -1483,7 +1485,7 @@ mod tests {
     }
 
     #[test]
-    fn early_drop_stops_at_the_first_bucket_with_a_candidate() {
+    fn early_drop_takes_every_candidate_of_the_first_bucket_with_one() {
         let a = Status::CONFIRMED | Status::ASSURED;
         let c = Status::CONFIRMED;
         let mut store = Slots(
@@ -1495,6 +1497,7 @@ mod tests {
                 entry(4, 200, c),
                 entry(5, 450, c),
                 entry(6, 20, c),
+                entry(7, 600, a),
             ]
             .into_iter()
             .map(|e| (e, None))
@@ -1504,69 +1507,53 @@ mod tests {
         let mut st = Stripe::new(&mut buckets, &mut store);
         st.link(9, 1);
         st.link(0, 2);
+        st.link(0, 7);
         st.link(0, 0);
         st.link(0, 5);
         st.link(3, 3);
         // Bucket 8 is outside the range starting at 9 (9, 0, .., 6).
         st.link(8, 4);
+        let victims = |st: &Stripe<'_, Slots>, b, now| {
+            st.early_drop_victims(b, now)
+                .map(|v| v.entries.iter().flatten().map(|v| (v.entry, v.bucket, v.expired)).collect::<Vec<_>>())
+        };
         // Bucket 9 holds only an assured entry; the search wraps to bucket
-        // 0 and takes its entry closest to expiry, though bucket 8 (out of
-        // range) has one closer still.
-        assert_eq!(
-            st.early_drop_victim(9, 10),
-            Some(Victim {
-                entry: 2,
-                bucket: 0,
-                expired: false
-            })
-        );
-        // An expired entry of the bucket goes first, even after a
-        // candidate (entry 5 is the head of bucket 0).
-        assert_eq!(
-            st.early_drop_victim(0, 420),
-            Some(Victim {
-                entry: 2,
-                bucket: 0,
-                expired: true
-            })
-        );
-        // A later bucket is not read for an expired entry once one has a
-        // candidate; with none before it, an expired entry goes even when
-        // assured.
-        assert_eq!(
-            st.early_drop_victim(9, 60),
-            Some(Victim {
-                entry: 2,
-                bucket: 0,
-                expired: false
-            })
-        );
+        // 0 and takes all its non-assured entries (chain order), though
+        // bucket 8 (out of range) has one closer to expiry.
+        assert_eq!(victims(&st, 9, 10), Some(vec![(5, 0, false), (0, 0, false), (2, 0, false)]));
+        // Expired entries go too, marked so (not counted as early drops).
+        assert_eq!(victims(&st, 0, 420), Some(vec![(5, 0, false), (0, 0, false), (2, 0, true)]));
+        // Once a bucket has a candidate no later one is read, even for an
+        // expired entry; with none before it, an expired entry goes even
+        // when assured.
+        assert_eq!(victims(&st, 9, 60), Some(vec![(5, 0, false), (0, 0, false), (2, 0, false)]));
         st.unlink(0, 2);
         st.unlink(0, 0);
         st.unlink(0, 5);
-        assert_eq!(
-            st.early_drop_victim(9, 60),
-            Some(Victim {
-                entry: 3,
-                bucket: 3,
-                expired: true
-            })
-        );
+        assert_eq!(victims(&st, 9, 60), Some(vec![(3, 3, true)]));
         // The bucket the flow hashes to comes first, though a later one
         // has an entry closer to expiry.
         st.link(9, 6);
-        assert_eq!(
-            st.early_drop_victim(8, 10),
-            Some(Victim {
-                entry: 4,
-                bucket: 8,
-                expired: false
-            })
-        );
+        assert_eq!(victims(&st, 8, 10), Some(vec![(4, 8, false)]));
         // Only assured entries in range: none.
         st.unlink(8, 4);
         st.unlink(9, 6);
-        assert_eq!(st.early_drop_victim(9, 10), None);
+        assert_eq!(victims(&st, 9, 10), None);
+    }
+
+    #[test]
+    fn early_drop_takes_at_most_its_bound_from_one_bucket() {
+        let n = EARLY_DROP_MAX + 4;
+        let mut store = Slots((0..n).map(|i| (entry(i as u16, 100, Status::CONFIRMED), None)).collect());
+        let mut buckets = [None; 2];
+        let mut st = Stripe::new(&mut buckets, &mut store);
+        for r in 0..n {
+            st.link(1, r);
+        }
+        let v = st.early_drop_victims(1, 10).unwrap();
+        assert_eq!(v.entries.iter().flatten().count(), EARLY_DROP_MAX);
+        // Chain order: the head (last linked) first.
+        assert_eq!(v.entries[0].map(|v| v.entry), Some(n - 1));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::invalid::Invalid;
 use crate::packet::{Icmp, L4Info, Packet};
 use crate::proto::{dccp, generic, icmp, sctp, tcp, udp, udplite, ProtoState, Update};
 use crate::stats::{Count, Counter};
-use crate::table::{Store, Stripe};
+use crate::table::{Store, Stripe, EARLY_DROP_MAX};
 use crate::tuple::{proto, Dir, Keys, Tuple, L4};
 use crate::Millis;
 
@@ -465,27 +465,33 @@ pub fn admit(count: usize, max: usize) -> bool {
 }
 
 /// Makes room for a new flow hashing to `bucket` of `stripe`: unlinks the
-/// victim of [`Stripe::early_drop_victim`] (an expired entry, else a
-/// non-ASSURED one, of the first bucket of
-/// [`crate::table::EVICTION_RANGE`] that has either), marks it dying and
-/// returns it for the caller to release (counted as `early_drop` unless it
-/// had expired anyway). `None` means the table is full of assured entries:
-/// call [`table_full`] and drop the packet.
+/// victims of [`Stripe::early_drop_victims`] (the expired and non-ASSURED
+/// entries of the first bucket of [`crate::table::EVICTION_RANGE`] that
+/// has any), marks them dying and returns them for the caller to release
+/// (each counted as `early_drop` unless it had expired anyway, as 6.12
+/// counts `early_drop_list`'s drops). `None` means the table is full of
+/// assured entries: call [`table_full`] and drop the packet.
 pub fn early_drop<S: Store>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,
     now: Millis,
     stats: &mut impl Count,
-) -> Option<S::Ref> {
-    let v = stripe.early_drop_victim(bucket, now)?;
-    if !stripe.remove(v.bucket, v.entry) {
-        return None;
+) -> Option<[Option<S::Ref>; EARLY_DROP_MAX]> {
+    let found = stripe.early_drop_victims(bucket, now)?;
+    let mut out = [None; EARLY_DROP_MAX];
+    let mut any = false;
+    for (v, o) in found.entries.iter().flatten().zip(out.iter_mut()) {
+        if !stripe.remove(v.bucket, v.entry) {
+            continue;
+        }
+        stats.inc(Counter::DeleteList);
+        if !v.expired {
+            stats.inc(Counter::EarlyDrop);
+        }
+        *o = Some(v.entry);
+        any = true;
     }
-    stats.inc(Counter::DeleteList);
-    if !v.expired {
-        stats.inc(Counter::EarlyDrop);
-    }
-    Some(v.entry)
+    any.then_some(out)
 }
 
 /// Counts a packet dropped because the table is full; the caller logs

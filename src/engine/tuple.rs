@@ -393,7 +393,7 @@ pub fn swap6(a: &[u64; 4]) -> [u64; 4] {
 /// The key of the inverse of the IPv4 tuple of key `key` (`None` for an
 /// ICMP type with no answer): addresses swapped, ports swapped, an ICMP
 /// query's type inverted.
-#[inline]
+#[inline(always)]
 pub fn inverse_key4(key: [u64; 2]) -> Option<[u64; 2]> {
     let [addrs, l4] = key;
     let addrs = addrs.rotate_left(32);
@@ -445,7 +445,7 @@ impl Keys {
     /// `addrs6`): equal to `Tuple::from_keys(key, addrs6).keys()`, but an
     /// IPv4 key's inverse is shuffled from its words, with no tuple built
     /// (NAT's bind and confirm paths, which hold keys).
-    #[inline]
+    #[inline(always)]
     pub fn of_key(key: [u64; 2], addrs6: Option<[u64; 4]>) -> Keys {
         if key[1] & KEY_V6 != 0 {
             return Tuple::from_keys(key, addrs6).keys();
