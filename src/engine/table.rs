@@ -145,11 +145,13 @@ pub fn source_key(orig: [u64; 2]) -> [u64; 2] {
     crate::tuple::source_key4(orig)
 }
 
-/// The flow hash of [`source_tuple`] of the original tuple of key `orig`:
-/// where its source chain is.
+/// The hash of [`source_tuple`] of the original tuple of key `orig`:
+/// where its source chain is. SipHash of the source key's two words, not
+/// the symmetric flow hash: a source has no other direction.
 #[inline]
 pub fn source_hash(orig: [u64; 2], key: &crate::hash::HashKey) -> u64 {
-    Keys::of_key(source_key(orig), None).flow_hash(key)
+    let [w0, w1] = source_key(orig);
+    crate::hash::siphash_words(key, w0, w1)
 }
 
 /// The most stripes (locks) a table may have, as Linux's
@@ -810,13 +812,14 @@ impl<'a, S: Store> Stripe<'a, S> {
     }
 
     /// [`Stripe::rehash_into`] for the source chains, by the position of
-    /// each node's [`source_tuple`] (`pos_of_key` of its key).
+    /// each node's source chain (`pos_of_orig` of its original key: the
+    /// position of its [`source_hash`]).
     pub fn rehash_sources_into(
         &mut self,
         new: &mut [Option<S::Ref>],
-        pos_of_key: impl Fn(&[u64; 2]) -> u32,
+        pos_of_orig: impl Fn(&[u64; 2]) -> u32,
     ) {
-        self.rehash_chain_into(Chain::Source, new, pos_of_key);
+        self.rehash_chain_into(Chain::Source, new, pos_of_orig);
     }
 
     /// Moves the reply or source chains into `new`.
@@ -834,7 +837,7 @@ impl<'a, S: Store> Stripe<'a, S> {
             while let Some(r) = cur {
                 cur = chain.next(self.store, r);
                 let key = match chain {
-                    Chain::Source => self.store.nat_orig(r).map(source_key),
+                    Chain::Source => self.store.nat_orig(r),
                     _ => self.store.reply_key(r),
                 };
                 let nb = key.map_or(0, |k| bucket_in(n, pos_of_key(&k)));

@@ -107,7 +107,7 @@ impl StripeCell {
         f(&mut st)
     }
 
-    /// Moves the stripe's entries and reply nodes into `new` (allocated by
+    /// Moves the stripe's entries, reply nodes and source nodes into `new` (allocated by
     /// the caller, outside the lock) under the lock, and hands back the
     /// old arrays to be freed after it.
     fn rehash(
@@ -115,6 +115,7 @@ impl StripeCell {
         mut new: Chains,
         pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
         pos_of_key: impl Fn(&[u64; 2]) -> u32,
+        pos_of_src: impl Fn(&[u64; 2]) -> u32,
     ) -> Chains {
         let mut guard = self.lock.lock();
         let mut store = Slab {
@@ -126,7 +127,7 @@ impl StripeCell {
             .with_sources(chains.sources.as_mut_slice());
         st.rehash_into(new.heads.as_mut_slice(), pos_of);
         st.rehash_replies_into(new.replies.as_mut_slice(), &pos_of_key);
-        st.rehash_sources_into(new.sources.as_mut_slice(), &pos_of_key);
+        st.rehash_sources_into(new.sources.as_mut_slice(), pos_of_src);
         core::mem::swap(&mut *guard, &mut new);
         new
     }
@@ -614,7 +615,12 @@ impl Table {
                     break;
                 }
             };
-            let old = cell.rehash(new, |e, a| self.pos_of(e, a), |k| self.pos_of_key(k));
+            let old = cell.rehash(
+                new,
+                |e, a| self.pos_of(e, a),
+                |k| self.pos_of_key(k),
+                |o| self.layout.locate(crate::table::source_hash(*o, &self.key)).1,
+            );
             drop(old);
             sys::cond_resched();
         }
