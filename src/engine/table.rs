@@ -385,20 +385,16 @@ pub const EARLY_DROP_MAX: usize = 16;
 /// The candidates for early drop of one bucket, in chain order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Victims<R> {
+    /// The bucket (within the stripe) they are linked into.
+    pub bucket: usize,
     /// The candidates; the first is always there.
-    pub entries: [Option<Victim<R>>; EARLY_DROP_MAX],
+    pub entries: [Option<R>; EARLY_DROP_MAX],
+    /// Bit `i`: `entries[i]` had already expired (reclaiming it is not an
+    /// early drop).
+    pub expired: u16,
 }
 
-/// A candidate for early drop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Victim<R> {
-    /// The entry.
-    pub entry: R,
-    /// The bucket (within the stripe) it is linked into.
-    pub bucket: usize,
-    /// It had already expired (reclaiming it is not an early drop).
-    pub expired: bool,
-}
+const _: () = assert!(EARLY_DROP_MAX <= 16);
 
 /// The buckets of one stripe and the store that holds their entries: what
 /// one stripe lock protects. Every operation touches only this stripe;
@@ -969,9 +965,11 @@ impl<'a, S: Store> Stripe<'a, S> {
         let mut b = bucket.checked_rem(n).unwrap_or(0);
         for _ in 0..EVICTION_RANGE.min(n) {
             let mut found = Victims {
+                bucket: b,
                 entries: [None; EARLY_DROP_MAX],
+                expired: 0,
             };
-            let mut slots = found.entries.iter_mut();
+            let mut slots = found.entries.iter_mut().enumerate();
             let mut cur = self.head(b);
             while let Some(r) = cur {
                 let Some((e, next)) = self.store.entry_and_next(r) else {
@@ -981,7 +979,10 @@ impl<'a, S: Store> Stripe<'a, S> {
                 let expired = e.expired(now);
                 if !e.status.has(Status::DYING) && (expired || !e.status.has(Status::ASSURED)) {
                     match slots.next() {
-                        Some(slot) => *slot = Some(Victim { entry: r, bucket: b, expired }),
+                        Some((i, slot)) => {
+                            *slot = Some(r);
+                            found.expired |= u16::from(expired).wrapping_shl(u32::try_from(i).unwrap_or(0));
+                        }
                         None => break,
                     }
                 }
@@ -1517,8 +1518,11 @@ mod tests {
         // Bucket 8 is outside the range starting at 9 (9, 0, .., 6).
         st.link(8, 4);
         let victims = |st: &Stripe<'_, Slots>, b, now| {
-            st.early_drop_victims(b, now)
-                .map(|v| v.entries.iter().flatten().map(|v| (v.entry, v.bucket, v.expired)).collect::<Vec<_>>())
+            st.early_drop_victims(b, now).map(|v| {
+                (0..EARLY_DROP_MAX)
+                    .filter_map(|i| v.entries[i].map(|r| (r, v.bucket, v.expired >> i & 1 == 1)))
+                    .collect::<Vec<_>>()
+            })
         };
         // Bucket 9 holds only an assured entry; the search wraps to bucket
         // 0 and takes all its non-assured entries (chain order), though
@@ -1556,7 +1560,8 @@ mod tests {
         let v = st.early_drop_victims(1, 10).unwrap();
         assert_eq!(v.entries.iter().flatten().count(), EARLY_DROP_MAX);
         // Chain order: the head (last linked) first.
-        assert_eq!(v.entries[0].map(|v| v.entry), Some(n - 1));
+        assert_eq!(v.entries[0], Some(n - 1));
+        assert_eq!(v.expired, 0);
     }
 
     #[test]

@@ -477,21 +477,21 @@ pub fn early_drop<S: Store>(
     now: Millis,
     stats: &mut impl Count,
 ) -> Option<[Option<S::Ref>; EARLY_DROP_MAX]> {
-    let found = stripe.early_drop_victims(bucket, now)?;
-    let mut out = [None; EARLY_DROP_MAX];
+    let mut found = stripe.early_drop_victims(bucket, now)?;
     let mut any = false;
-    for (v, o) in found.entries.iter().flatten().zip(out.iter_mut()) {
-        if !stripe.remove(v.bucket, v.entry) {
+    for (i, slot) in found.entries.iter_mut().enumerate() {
+        let Some(r) = *slot else { break };
+        if !stripe.remove(found.bucket, r) {
+            *slot = None;
             continue;
         }
         stats.inc(Counter::DeleteList);
-        if !v.expired {
+        if found.expired.wrapping_shr(u32::try_from(i).unwrap_or(0)) & 1 == 0 {
             stats.inc(Counter::EarlyDrop);
         }
-        *o = Some(v.entry);
         any = true;
     }
-    any.then_some(out)
+    any.then_some(found.entries)
 }
 
 /// Counts a packet dropped because the table is full; the caller logs
