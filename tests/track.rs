@@ -637,26 +637,39 @@ fn assured_udp(t: &mut ip_conntrack::host::Tracker, port: u16, now: u64) {
 }
 
 #[test]
-fn early_drop_evicts_non_assured_closest_to_expiry() {
+fn early_drop_evicts_every_unassured_entry_of_the_bucket() {
     // One bucket: every entry is within the eviction range.
     let mut t = tracker(1, 4);
-    for (i, port) in [1000u16, 1001, 1002, 1003].into_iter().enumerate() {
+    let ports = [1000u16, 1001, 1002, 1003];
+    for (i, port) in ports.into_iter().enumerate() {
         t.packet(&udp(CLIENT, port, SERVER, 53, b"q"), s(i as u64));
     }
     assert_eq!(t.count(), 4);
-    // Full: the oldest unreplied flow (port 1000) goes.
+    // Full: every unreplied flow of the bucket goes, as 6.12's
+    // `early_drop_list` does, each counted.
     assert_eq!(
         ct(t.packet(&udp(CLIENT, 2000, SERVER, 53, b"q"), s(10))),
         CtInfo::New
     );
-    assert_eq!(t.count(), 4);
-    assert_eq!(t.stats().early_drop, 1);
-    assert!(t
-        .lookup(&udp_tuple(CLIENT, 1000, SERVER, 53), s(10))
-        .is_none());
+    assert_eq!(t.count(), 1);
+    assert_eq!(t.stats().early_drop, 4);
+    for port in ports {
+        assert!(t
+            .lookup(&udp_tuple(CLIENT, port, SERVER, 53), s(10))
+            .is_none());
+    }
     assert!(t
         .lookup(&udp_tuple(CLIENT, 2000, SERVER, 53), s(10))
         .is_some());
+    // The room made serves the next new flows without another eviction.
+    for port in 2001..2004 {
+        assert_eq!(
+            ct(t.packet(&udp(CLIENT, port, SERVER, 53, b"q"), s(10))),
+            CtInfo::New
+        );
+    }
+    assert_eq!(t.stats().early_drop, 4);
+    assert_eq!(t.count(), 4);
 }
 
 #[test]
@@ -706,18 +719,38 @@ fn table_full_of_assured_entries_drops() {
 }
 
 #[test]
-fn expired_entry_is_reclaimed_before_early_drop() {
+fn expired_entries_go_with_the_bucket_but_are_not_early_drops() {
     let mut t = tracker(1, 2);
-    t.packet(&udp(CLIENT, 1000, SERVER, 9, b"q"), 0);
-    t.packet(&udp(CLIENT, 1001, SERVER, 9, b"q"), s(20));
-    // At 35 s the first has expired (not yet swept): it makes room.
+    assured_udp(&mut t, 1000, 0);
+    t.packet(&udp(CLIENT, 1001, SERVER, 9, b"q"), s(190));
+    // At 200 s the assured one has expired (not yet swept): it goes
+    // uncounted, as 6.12's `early_drop_list` collects it; the unreplied
+    // one goes as an early drop.
     assert_eq!(
-        ct(t.packet(&udp(CLIENT, 1002, SERVER, 9, b"q"), s(35))),
+        ct(t.packet(&udp(CLIENT, 1002, SERVER, 9, b"q"), s(200))),
+        CtInfo::New
+    );
+    assert_eq!(t.stats().early_drop, 1);
+    assert!(t
+        .lookup(&udp_tuple(CLIENT, 1001, SERVER, 9), s(200))
+        .is_none());
+    assert_eq!(t.count(), 1);
+}
+
+#[test]
+fn an_expired_entry_alone_makes_room_uncounted() {
+    let mut t = tracker(1, 2);
+    assured_udp(&mut t, 1000, 0);
+    assured_udp(&mut t, 1001, s(100));
+    // At 190 s the first has expired (not yet swept), the second is
+    // assured and live: only the first goes, not counted.
+    assert_eq!(
+        ct(t.packet(&udp(CLIENT, 1002, SERVER, 9, b"q"), s(190))),
         CtInfo::New
     );
     assert_eq!(t.stats().early_drop, 0);
     assert!(t
-        .lookup(&udp_tuple(CLIENT, 1001, SERVER, 9), s(35))
+        .lookup(&udp_tuple(CLIENT, 1001, SERVER, 9), s(190))
         .is_some());
     assert_eq!(t.count(), 2);
 }

@@ -30,6 +30,7 @@ use crate::packet::Packet;
 use crate::stats::Count;
 use crate::table::{Layout, Store, Stripe};
 use crate::track::{self, Confirm, Decision};
+use crate::tuple::Keys;
 use crate::Millis;
 
 /// What the driver needs from the code that owns the table.
@@ -358,7 +359,7 @@ fn with_source<S: Shell>(
     f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, S::Store<'l>>, usize) -> bool,
 ) {
     let key = shell.key();
-    let hash = crate::table::source_tuple(&crate::tuple::Tuple::from_key(*orig)).flow_hash(&key);
+    let hash = crate::table::source_hash(*orig, &key);
     let (s, pos) = shell.layout().locate(hash);
     shell.with_stripe(s, |st| {
         let b = st.bucket(pos);
@@ -369,7 +370,7 @@ fn with_source<S: Shell>(
 /// Unlinks `r`'s reply node (of key `reply`) from its reply chain.
 fn unlink_reply<S: Shell>(shell: &mut S, r: S::Ref, reply: &[u64; 2]) {
     let key = shell.key();
-    let hash = crate::tuple::Tuple::from_key(*reply).flow_hash(&key);
+    let hash = Keys::of_key(*reply, None).flow_hash(&key);
     let (s, pos) = shell.layout().locate(hash);
     shell.with_stripe(s, |st| {
         let b = st.bucket(pos);
@@ -386,11 +387,13 @@ fn admit<S: Shell>(shell: &mut S, s: u32, pos: u32, now: Millis, stats: &mut imp
         if shell.reserve() {
             return true;
         }
-        let victim = shell
+        let victims = shell
             .with_stripe(s, |st| track::early_drop(st, st.bucket(pos), now, stats))
             .flatten();
-        let Some(v) = victim else { return false };
-        release(shell, v);
+        let Some(vs) = victims else { return false };
+        for v in vs.into_iter().flatten() {
+            release(shell, v);
+        }
     }
     shell.reserve()
 }
@@ -425,7 +428,7 @@ pub fn confirm<S: Shell>(
     let key = shell.key();
     let nat_reply = shell.nat_reply(r);
     if let Some(reply) = nat_reply {
-        let keys = crate::tuple::Tuple::from_key(reply).keys();
+        let keys = Keys::of_key(reply, None);
         let (rs, pos) = layout.locate(keys.flow_hash(&key));
         let claimed = shell.with_stripe(rs, |st| {
             let confirmed = st.store.entry(r).is_some_and(|e| e.status.has(Status::CONFIRMED));
@@ -470,18 +473,13 @@ fn confirm_home<S: Shell>(
     now: Millis,
     stats: &mut impl Count,
 ) -> Confirmed<S::Held> {
-    let Some((confirmed, orig)) = st
-        .store
-        .entry(r)
-        .map(|e| e.status.has(Status::CONFIRMED))
-        .zip(st.store.orig(r))
-    else {
+    let Some((confirmed, orig)) = st.store.entry(r).map(|e| (e.status.has(Status::CONFIRMED), e.key())) else {
         return Confirmed::Failed;
     };
     if confirmed {
         return Confirmed::Already;
     }
-    let (home, pos) = layout.locate(orig.flow_hash(key));
+    let (home, pos) = layout.locate(Keys::of_key(orig, st.store.addrs6(r)).flow_hash(key));
     if home != s || S::closing(st.store) {
         return Confirmed::Failed;
     }

@@ -397,7 +397,7 @@ impl crate::nat::unique::Clash for Taken<'_> {
     fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
         let t = self.table;
         let want = crate::table::source_tuple(orig);
-        let (s, pos) = t.layout.locate(want.flow_hash(&t.key));
+        let (s, pos) = t.layout.locate(crate::table::source_hash(orig.key(), &t.key));
         let Some(heads) = t.sources.get(usize_from(s)) else { return };
         let mut cur = heads.get(bucket_in(heads.len(), pos)).copied().flatten();
         while let Some(r) = cur {
@@ -665,7 +665,7 @@ impl Tracker {
             None => &mut [],
         };
         let mut stripe = stripe.with_sources(sources);
-        stripe.rehash_sources_into(&mut new_sources, |k| layout.locate(Tuple::from_key(*k).flow_hash(&key)).1);
+        stripe.rehash_sources_into(&mut new_sources, |o| layout.locate(crate::table::source_hash(*o, &key)).1);
         if let Some(old) = self.table.stripes.get_mut(usize_from(s)) {
             *old = new;
         }

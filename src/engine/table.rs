@@ -135,6 +135,25 @@ pub fn source_tuple(orig: &Tuple) -> Tuple {
     Tuple { src: orig.src, dst, proto: orig.proto, l4 }
 }
 
+/// The key of [`source_tuple`] of the original tuple of key `orig`,
+/// shuffled from the key's words for IPv4 (source-NATed entries are).
+#[inline]
+pub fn source_key(orig: [u64; 2]) -> [u64; 2] {
+    if orig[1] & crate::tuple::KEY_V6 != 0 {
+        return source_tuple(&Tuple::from_key(orig)).key();
+    }
+    crate::tuple::source_key4(orig)
+}
+
+/// The hash of [`source_tuple`] of the original tuple of key `orig`:
+/// where its source chain is. SipHash of the source key's two words, not
+/// the symmetric flow hash: a source has no other direction.
+#[inline]
+pub fn source_hash(orig: [u64; 2], key: &crate::hash::HashKey) -> u64 {
+    let [w0, w1] = source_key(orig);
+    crate::hash::siphash_words(key, w0, w1)
+}
+
 /// The most stripes (locks) a table may have, as Linux's
 /// `CONNTRACK_LOCKS`.
 pub const MAX_STRIPES: u32 = 1024;
@@ -239,7 +258,7 @@ impl Layout {
     /// The position of `e`'s flow within its stripe ([`Layout::locate`]).
     /// `addrs6`: an IPv6 entry's address words ([`Store::addrs6`]).
     pub fn pos_of(&self, key: &crate::hash::HashKey, e: &Entry, addrs6: Option<[u64; 4]>) -> u32 {
-        self.locate(Tuple::from_keys(e.key(), addrs6).flow_hash(key)).1
+        self.locate(Keys::of_key(e.key(), addrs6).flow_hash(key)).1
     }
 
     /// The same stripes with `buckets` buckets in all (at least one per
@@ -358,16 +377,24 @@ fn live(e: &Entry, now: Millis) -> bool {
     !e.expired(now) && !e.status.has(Status::DYING)
 }
 
-/// A candidate for early drop.
+/// The most entries one early drop evicts: 6.12 evicts every candidate
+/// of the bucket; a chain longer than this is a flood of one bucket, and
+/// the rest waits for the next new flow.
+pub const EARLY_DROP_MAX: usize = 16;
+
+/// The candidates for early drop of one bucket, in chain order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Victim<R> {
-    /// The entry.
-    pub entry: R,
-    /// The bucket (within the stripe) it is linked into.
+pub struct Victims<R> {
+    /// The bucket (within the stripe) they are linked into.
     pub bucket: usize,
-    /// It had already expired (reclaiming it is not an early drop).
-    pub expired: bool,
+    /// The candidates; the first is always there.
+    pub entries: [Option<R>; EARLY_DROP_MAX],
+    /// Bit `i`: `entries[i]` had already expired (reclaiming it is not an
+    /// early drop).
+    pub expired: u16,
 }
+
+const _: () = assert!(EARLY_DROP_MAX <= 16);
 
 /// The buckets of one stripe and the store that holds their entries: what
 /// one stripe lock protects. Every operation touches only this stripe;
@@ -441,10 +468,10 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// or id), until it returns true (`find_appropriate_src`). The
     /// entries may live in other stripes: only their NAT state is read.
     pub fn same_source(&self, bucket: usize, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        let want = source_tuple(orig);
+        let want = source_tuple(orig).key();
         let mut cur = self.sources.get(bucket).copied().flatten();
         while let Some(r) = cur {
-            let o = self.store.nat_orig(r).map(|k| source_tuple(&Tuple::from_key(k)));
+            let o = self.store.nat_orig(r).map(source_key);
             if o == Some(want) {
                 if let Some(reply) = self.store.reply_key(r) {
                     if visit(&Tuple::from_key(reply)) {
@@ -481,25 +508,25 @@ impl<'a, S: Store> Stripe<'a, S> {
     pub fn find_counting(
         &self,
         bucket: usize,
-        t: &Tuple,
+        keys: &Keys,
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
-        self.search(bucket, &t.keys(), now, searched, true)
+        self.search(bucket, keys, now, searched, true)
     }
 
     /// [`Stripe::find_counting`] for a clash check of an entry without
-    /// NAT, whose reply tuple is `t`'s inverse: a NATed entry whose
+    /// NAT, whose reply tuple is the inverse of `keys`: a NATed entry whose
     /// original tuple is that inverse clashes too (6.12 checks both
     /// tuples of the new entry).
     pub fn find_clash(
         &self,
         bucket: usize,
-        t: &Tuple,
+        keys: &Keys,
         now: Millis,
         searched: &mut usize,
     ) -> Option<(S::Ref, Dir)> {
-        self.search(bucket, &t.keys(), now, searched, false)
+        self.search(bucket, keys, now, searched, false)
     }
 
     /// [`Stripe::find_keys`]; `V4`: the keys are IPv4 ([`Tuple::keys4`]),
@@ -781,13 +808,14 @@ impl<'a, S: Store> Stripe<'a, S> {
     }
 
     /// [`Stripe::rehash_into`] for the source chains, by the position of
-    /// each node's [`source_tuple`] (`pos_of_key` of its key).
+    /// each node's source chain (`pos_of_orig` of its original key: the
+    /// position of its [`source_hash`]).
     pub fn rehash_sources_into(
         &mut self,
         new: &mut [Option<S::Ref>],
-        pos_of_key: impl Fn(&[u64; 2]) -> u32,
+        pos_of_orig: impl Fn(&[u64; 2]) -> u32,
     ) {
-        self.rehash_chain_into(Chain::Source, new, pos_of_key);
+        self.rehash_chain_into(Chain::Source, new, pos_of_orig);
     }
 
     /// Moves the reply or source chains into `new`.
@@ -805,7 +833,7 @@ impl<'a, S: Store> Stripe<'a, S> {
             while let Some(r) = cur {
                 cur = chain.next(self.store, r);
                 let key = match chain {
-                    Chain::Source => self.store.nat_orig(r).map(|k| source_tuple(&Tuple::from_key(k)).key()),
+                    Chain::Source => self.store.nat_orig(r),
                     _ => self.store.reply_key(r),
                 };
                 let nb = key.map_or(0, |k| bucket_in(n, pos_of_key(&k)));
@@ -921,52 +949,47 @@ impl<'a, S: Store> Stripe<'a, S> {
         best
     }
 
-    /// Picks an entry to evict to make room for a flow hashing to `bucket`:
-    /// looks at the buckets from `bucket` on, at most [`EVICTION_RANGE`] of
-    /// them (wrapping within the stripe), and stops at the first that has a
-    /// candidate, as 6.12's `early_drop` does. There an expired entry is
-    /// taken first (it costs nothing), otherwise the bucket's non-ASSURED
-    /// entry closest to expiry. `None` when every entry there is assured.
-    pub fn early_drop_victim(&self, bucket: usize, now: Millis) -> Option<Victim<S::Ref>> {
+    /// Picks the entries to evict to make room for a flow hashing to
+    /// `bucket`: looks at the buckets from `bucket` on, at most
+    /// [`EVICTION_RANGE`] of them (wrapping within the stripe), and takes
+    /// every candidate of the first that has one, as 6.12's `early_drop`
+    /// and `early_drop_list` do: its expired entries (they cost nothing)
+    /// and its non-ASSURED ones, at most [`EARLY_DROP_MAX`]. One scan then
+    /// makes room for the next new flows of a full table too. `None` when
+    /// every entry there is assured and live.
+    pub fn early_drop_victims(&self, bucket: usize, now: Millis) -> Option<Victims<S::Ref>> {
         let n = self.buckets.len();
         if n == 0 {
             return None;
         }
         let mut b = bucket.checked_rem(n).unwrap_or(0);
         for _ in 0..EVICTION_RANGE.min(n) {
-            let mut best: Option<(S::Ref, Millis)> = None;
+            let mut found = Victims {
+                bucket: b,
+                entries: [None; EARLY_DROP_MAX],
+                expired: 0,
+            };
+            let mut slots = found.entries.iter_mut().enumerate();
             let mut cur = self.head(b);
             while let Some(r) = cur {
                 let Some((e, next)) = self.store.entry_and_next(r) else {
                     cur = self.store.next(r);
                     continue;
                 };
-                if !e.status.has(Status::DYING) {
-                    if e.expired(now) {
-                        return Some(Victim {
-                            entry: r,
-                            bucket: b,
-                            expired: true,
-                        });
-                    }
-                    // (A match: `Option::is_none_or` needs Rust 1.82,
-                    // the kernel's minimum is 1.78.)
-                    let better = match &best {
-                        None => true,
-                        Some((_, d)) => e.deadline < *d,
-                    };
-                    if !e.status.has(Status::ASSURED) && better {
-                        best = Some((r, e.deadline));
+                let expired = e.expired(now);
+                if !e.status.has(Status::DYING) && (expired || !e.status.has(Status::ASSURED)) {
+                    match slots.next() {
+                        Some((i, slot)) => {
+                            *slot = Some(r);
+                            found.expired |= u16::from(expired).wrapping_shl(u32::try_from(i).unwrap_or(0));
+                        }
+                        None => break,
                     }
                 }
                 cur = next;
             }
-            if let Some((r, _)) = best {
-                return Some(Victim {
-                    entry: r,
-                    bucket: b,
-                    expired: false,
-                });
+            if found.entries.first().is_some_and(Option::is_some) {
+                return Some(found);
             }
             b = b.wrapping_add(1);
             if b >= n {
@@ -1466,7 +1489,7 @@ mod tests {
     }
 
     #[test]
-    fn early_drop_stops_at_the_first_bucket_with_a_candidate() {
+    fn early_drop_takes_every_candidate_of_the_first_bucket_with_one() {
         let a = Status::CONFIRMED | Status::ASSURED;
         let c = Status::CONFIRMED;
         let mut store = Slots(
@@ -1478,6 +1501,7 @@ mod tests {
                 entry(4, 200, c),
                 entry(5, 450, c),
                 entry(6, 20, c),
+                entry(7, 600, a),
             ]
             .into_iter()
             .map(|e| (e, None))
@@ -1487,69 +1511,57 @@ mod tests {
         let mut st = Stripe::new(&mut buckets, &mut store);
         st.link(9, 1);
         st.link(0, 2);
+        st.link(0, 7);
         st.link(0, 0);
         st.link(0, 5);
         st.link(3, 3);
         // Bucket 8 is outside the range starting at 9 (9, 0, .., 6).
         st.link(8, 4);
+        let victims = |st: &Stripe<'_, Slots>, b, now| {
+            st.early_drop_victims(b, now).map(|v| {
+                (0..EARLY_DROP_MAX)
+                    .filter_map(|i| v.entries[i].map(|r| (r, v.bucket, v.expired >> i & 1 == 1)))
+                    .collect::<Vec<_>>()
+            })
+        };
         // Bucket 9 holds only an assured entry; the search wraps to bucket
-        // 0 and takes its entry closest to expiry, though bucket 8 (out of
-        // range) has one closer still.
-        assert_eq!(
-            st.early_drop_victim(9, 10),
-            Some(Victim {
-                entry: 2,
-                bucket: 0,
-                expired: false
-            })
-        );
-        // An expired entry of the bucket goes first, even after a
-        // candidate (entry 5 is the head of bucket 0).
-        assert_eq!(
-            st.early_drop_victim(0, 420),
-            Some(Victim {
-                entry: 2,
-                bucket: 0,
-                expired: true
-            })
-        );
-        // A later bucket is not read for an expired entry once one has a
-        // candidate; with none before it, an expired entry goes even when
-        // assured.
-        assert_eq!(
-            st.early_drop_victim(9, 60),
-            Some(Victim {
-                entry: 2,
-                bucket: 0,
-                expired: false
-            })
-        );
+        // 0 and takes all its non-assured entries (chain order), though
+        // bucket 8 (out of range) has one closer to expiry.
+        assert_eq!(victims(&st, 9, 10), Some(vec![(5, 0, false), (0, 0, false), (2, 0, false)]));
+        // Expired entries go too, marked so (not counted as early drops).
+        assert_eq!(victims(&st, 0, 420), Some(vec![(5, 0, false), (0, 0, false), (2, 0, true)]));
+        // Once a bucket has a candidate no later one is read, even for an
+        // expired entry; with none before it, an expired entry goes even
+        // when assured.
+        assert_eq!(victims(&st, 9, 60), Some(vec![(5, 0, false), (0, 0, false), (2, 0, false)]));
         st.unlink(0, 2);
         st.unlink(0, 0);
         st.unlink(0, 5);
-        assert_eq!(
-            st.early_drop_victim(9, 60),
-            Some(Victim {
-                entry: 3,
-                bucket: 3,
-                expired: true
-            })
-        );
+        assert_eq!(victims(&st, 9, 60), Some(vec![(3, 3, true)]));
         // The bucket the flow hashes to comes first, though a later one
         // has an entry closer to expiry.
         st.link(9, 6);
-        assert_eq!(
-            st.early_drop_victim(8, 10),
-            Some(Victim {
-                entry: 4,
-                bucket: 8,
-                expired: false
-            })
-        );
+        assert_eq!(victims(&st, 8, 10), Some(vec![(4, 8, false)]));
         // Only assured entries in range: none.
         st.unlink(8, 4);
         st.unlink(9, 6);
-        assert_eq!(st.early_drop_victim(9, 10), None);
+        assert_eq!(victims(&st, 9, 10), None);
+    }
+
+    #[test]
+    fn early_drop_takes_at_most_its_bound_from_one_bucket() {
+        let n = EARLY_DROP_MAX + 4;
+        let mut store = Slots((0..n).map(|i| (entry(i as u16, 100, Status::CONFIRMED), None)).collect());
+        let mut buckets = [None; 2];
+        let mut st = Stripe::new(&mut buckets, &mut store);
+        for r in 0..n {
+            st.link(1, r);
+        }
+        let v = st.early_drop_victims(1, 10).unwrap();
+        assert_eq!(v.entries.iter().flatten().count(), EARLY_DROP_MAX);
+        // Chain order: the head (last linked) first.
+        assert_eq!(v.entries[0], Some(n - 1));
+        assert_eq!(v.expired, 0);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::invalid::Invalid;
 use crate::packet::{Icmp, L4Info, Packet};
 use crate::proto::{dccp, generic, icmp, sctp, tcp, udp, udplite, ProtoState, Update};
 use crate::stats::{Count, Counter};
-use crate::table::{Store, Stripe};
+use crate::table::{Store, Stripe, EARLY_DROP_MAX};
 use crate::tuple::{proto, Dir, Keys, Tuple, L4};
 use crate::Millis;
 
@@ -465,27 +465,33 @@ pub fn admit(count: usize, max: usize) -> bool {
 }
 
 /// Makes room for a new flow hashing to `bucket` of `stripe`: unlinks the
-/// victim of [`Stripe::early_drop_victim`] (an expired entry, else a
-/// non-ASSURED one, of the first bucket of
-/// [`crate::table::EVICTION_RANGE`] that has either), marks it dying and
-/// returns it for the caller to release (counted as `early_drop` unless it
-/// had expired anyway). `None` means the table is full of assured entries:
-/// call [`table_full`] and drop the packet.
+/// victims of [`Stripe::early_drop_victims`] (the expired and non-ASSURED
+/// entries of the first bucket of [`crate::table::EVICTION_RANGE`] that
+/// has any), marks them dying and returns them for the caller to release
+/// (each counted as `early_drop` unless it had expired anyway, as 6.12
+/// counts `early_drop_list`'s drops). `None` means the table is full of
+/// assured entries: call [`table_full`] and drop the packet.
 pub fn early_drop<S: Store>(
     stripe: &mut Stripe<'_, S>,
     bucket: usize,
     now: Millis,
     stats: &mut impl Count,
-) -> Option<S::Ref> {
-    let v = stripe.early_drop_victim(bucket, now)?;
-    if !stripe.remove(v.bucket, v.entry) {
-        return None;
+) -> Option<[Option<S::Ref>; EARLY_DROP_MAX]> {
+    let mut found = stripe.early_drop_victims(bucket, now)?;
+    let mut any = false;
+    for (i, slot) in found.entries.iter_mut().enumerate() {
+        let Some(r) = *slot else { break };
+        if !stripe.remove(found.bucket, r) {
+            *slot = None;
+            continue;
+        }
+        stats.inc(Counter::DeleteList);
+        if found.expired.wrapping_shr(u32::try_from(i).unwrap_or(0)) & 1 == 0 {
+            stats.inc(Counter::EarlyDrop);
+        }
+        any = true;
     }
-    stats.inc(Counter::DeleteList);
-    if !v.expired {
-        stats.inc(Counter::EarlyDrop);
-    }
-    Some(v.entry)
+    any.then_some(found.entries)
 }
 
 /// Counts a packet dropped because the table is full; the caller logs
@@ -545,10 +551,9 @@ pub fn confirm<S: Store>(
         stats.inc(Counter::InsertFailed);
         return Confirm::Failed;
     }
-    let Some(orig) = stripe.store.orig(new) else {
-        return Confirm::Failed;
-    };
-    let proto = orig.proto;
+    // Keys straight from the entry's key: no tuple is built.
+    let keys = Keys::of_key(e.key(), stripe.store.addrs6(new));
+    let proto = keys.proto();
     let nat_reply = stripe.store.reply_key(new);
     // A racing CPU may have inserted the same flow, in either direction.
     // Expired entries do not count: they are never found again and the
@@ -556,8 +561,8 @@ pub fn confirm<S: Store>(
     let mut chain = 0usize;
     let found = match nat_reply {
         // The reply tuple is claimed in its own stripe already.
-        Some(_) => stripe.find_counting(bucket, &orig, now, &mut chain),
-        None => stripe.find_clash(bucket, &orig, now, &mut chain),
+        Some(_) => stripe.find_counting(bucket, &keys, now, &mut chain),
+        None => stripe.find_clash(bucket, &keys, now, &mut chain),
     };
     if let Some((existing, _)) = found {
         // The loser's packet may take the winner's entry only if both
@@ -572,7 +577,7 @@ pub fn confirm<S: Store>(
     }
     // The tuple is some NATed entry's reply: another connection (one walk
     // of the reply chain for both directions).
-    if !stripe.replies.is_empty() && stripe.reply_holder(bucket, &orig.keys()).is_some() {
+    if !stripe.replies.is_empty() && stripe.reply_holder(bucket, &keys).is_some() {
         stats.inc(Counter::InsertFailed);
         stats.inc(Counter::Drop);
         return Confirm::Failed;

@@ -390,6 +390,44 @@ pub fn swap6(a: &[u64; 4]) -> [u64; 4] {
     [d0, d1, s0, s1]
 }
 
+/// The key of the inverse of the IPv4 tuple of key `key` (`None` for an
+/// ICMP type with no answer): addresses swapped, ports swapped, an ICMP
+/// query's type inverted.
+#[inline(always)]
+pub fn inverse_key4(key: [u64; 2]) -> Option<[u64; 2]> {
+    let [addrs, l4] = key;
+    let addrs = addrs.rotate_left(32);
+    match (l4 >> 32) & 0xff {
+        1 => {
+            let ports = u64::from(u32::try_from(l4 & 0xffff_ffff).unwrap_or(0).rotate_left(16));
+            Some([addrs, l4 & !0xffff_ffff | ports])
+        }
+        2 => {
+            let ty = u8::try_from((l4 >> 24) & 0xff).unwrap_or(0);
+            let inv = if (l4 >> 40) & 0xff == u64::from(proto::ICMPV6) {
+                crate::wire::icmpv6::inverse_type(ty)
+            } else {
+                icmp_inverse_type(ty)
+            }?;
+            Some([addrs, l4 & !(0xff << 24) | u64::from(inv) << 24])
+        }
+        _ => Some([addrs, l4]),
+    }
+}
+
+/// The key of [`crate::table::source_tuple`] of the IPv4 tuple of key
+/// `key`: the source address, protocol and source port (or ICMP id).
+#[inline]
+pub fn source_key4(key: [u64; 2]) -> [u64; 2] {
+    let [addrs, l4] = key;
+    let l4 = match (l4 >> 32) & 0xff {
+        1 => l4 & !0xffff,
+        2 => l4 & !0xffff_0000,
+        _ => l4,
+    };
+    [addrs & !0xffff_ffff, l4]
+}
+
 /// A tuple's [`Tuple::key`] and its inverse's, computed once per lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keys {
@@ -403,6 +441,24 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// The keys of the tuple of key `key` (and, for IPv6, address words
+    /// `addrs6`): equal to `Tuple::from_keys(key, addrs6).keys()`, but an
+    /// IPv4 key's inverse is shuffled from its words, with no tuple built
+    /// (NAT's bind and confirm paths, which hold keys).
+    #[inline(always)]
+    pub fn of_key(key: [u64; 2], addrs6: Option<[u64; 4]>) -> Keys {
+        if key[1] & KEY_V6 != 0 {
+            return Tuple::from_keys(key, addrs6).keys();
+        }
+        Keys { key, inv: inverse_key4(key), addrs6: None }
+    }
+
+    /// The IP protocol of the tuple.
+    #[inline]
+    pub fn proto(&self) -> u8 {
+        u8::try_from((self.key[1] >> 40) & 0xff).unwrap_or(0)
+    }
+
     /// Keyed hash of the flow, the same for both directions: SipHash-1-3
     /// of the smaller of the two keys (IPv4: the two words; IPv6: the
     /// layer-4 word and the four address words).
@@ -611,7 +667,13 @@ mod tests {
                 let k = HashKey::new(u64::from(s[2]), u64::from(d[3]));
                 proptest::prop_assert_eq!(t.keys4(), t.keys());
                 proptest::prop_assert_eq!(t.keys4().flow_hash4(&k), t.flow_hash(&k));
+                proptest::prop_assert_eq!(
+                    source_key4(t.key()),
+                    crate::table::source_tuple(&t).key()
+                );
             }
+            // Keys made from a key are the tuple's.
+            proptest::prop_assert_eq!(Keys::of_key(t.key(), t.addrs6()), t.keys());
         }
     }
 }

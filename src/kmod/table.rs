@@ -31,7 +31,7 @@ use crate::sys;
 use crate::expiry::{self, Cursor, Progress};
 use crate::table::{DumpPos, Layout, Store, Stripe, Walk};
 use crate::netlink::ctnetlink::Event;
-use crate::tuple::Tuple;
+use crate::tuple::{Keys, Tuple};
 use crate::Millis;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -107,7 +107,7 @@ impl StripeCell {
         f(&mut st)
     }
 
-    /// Moves the stripe's entries and reply nodes into `new` (allocated by
+    /// Moves the stripe's entries, reply nodes and source nodes into `new` (allocated by
     /// the caller, outside the lock) under the lock, and hands back the
     /// old arrays to be freed after it.
     fn rehash(
@@ -115,6 +115,7 @@ impl StripeCell {
         mut new: Chains,
         pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
         pos_of_key: impl Fn(&[u64; 2]) -> u32,
+        pos_of_src: impl Fn(&[u64; 2]) -> u32,
     ) -> Chains {
         let mut guard = self.lock.lock();
         let mut store = Slab {
@@ -126,7 +127,7 @@ impl StripeCell {
             .with_sources(chains.sources.as_mut_slice());
         st.rehash_into(new.heads.as_mut_slice(), pos_of);
         st.rehash_replies_into(new.replies.as_mut_slice(), &pos_of_key);
-        st.rehash_sources_into(new.sources.as_mut_slice(), &pos_of_key);
+        st.rehash_sources_into(new.sources.as_mut_slice(), pos_of_src);
         core::mem::swap(&mut *guard, &mut new);
         new
     }
@@ -568,7 +569,7 @@ impl Table {
 
     /// The position of the flow of tuple key `k` in its stripe.
     pub(crate) fn pos_of_key(&self, k: &[u64; 2]) -> u32 {
-        self.layout.locate(Tuple::from_key(*k).flow_hash(&self.key)).1
+        self.layout.locate(Keys::of_key(*k, None).flow_hash(&self.key)).1
     }
 
     /// The table's reference to `r`, which was just unlinked from its
@@ -579,14 +580,14 @@ impl Table {
         // take over below, keeps it alive.
         let c = unsafe { ConnRef::adopt(r) };
         if let Some(reply) = c.nat_reply() {
-            let (s, pos) = self.layout.locate(Tuple::from_key(reply).flow_hash(&self.key));
+            let (s, pos) = self.layout.locate(Keys::of_key(reply, None).flow_hash(&self.key));
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
                 st.unlink_reply(b, r)
             });
         }
         if let Some(orig) = c.src_nat_orig() {
-            let hash = crate::table::source_tuple(&Tuple::from_key(orig)).flow_hash(&self.key);
+            let hash = crate::table::source_hash(orig, &self.key);
             let (s, pos) = self.layout.locate(hash);
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
@@ -614,7 +615,12 @@ impl Table {
                     break;
                 }
             };
-            let old = cell.rehash(new, |e, a| self.pos_of(e, a), |k| self.pos_of_key(k));
+            let old = cell.rehash(
+                new,
+                |e, a| self.pos_of(e, a),
+                |k| self.pos_of_key(k),
+                |o| self.layout.locate(crate::table::source_hash(*o, &self.key)).1,
+            );
             drop(old);
             sys::cond_resched();
         }
@@ -830,7 +836,7 @@ impl Table {
     /// of each source-NATed entry from `orig`'s source, under the lock of
     /// the stripe whose source chain holds them, until it returns true.
     pub(crate) fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        let (s, pos) = self.layout.locate(crate::table::source_tuple(orig).flow_hash(&self.key));
+        let (s, pos) = self.layout.locate(crate::table::source_hash(orig.key(), &self.key));
         self.with_stripe(s, |st| {
             let b = st.bucket(pos);
             st.same_source(b, orig, visit)

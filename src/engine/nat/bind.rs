@@ -13,7 +13,7 @@ use crate::entry::{Entry, Status};
 use crate::nat::range::{flags, Range};
 use crate::nat::unique::{unique_tuple, Clash};
 use crate::nat::Manip;
-use crate::tuple::{Dir, Tuple};
+use crate::tuple::{inverse_key4, Dir, Keys, Tuple};
 
 /// The `*_NAT_DONE` bit of `manip`.
 fn done_bit(manip: Manip) -> u32 {
@@ -29,6 +29,18 @@ fn nat_bit(manip: Manip) -> u32 {
         Manip::Src => Status::SRC_NAT,
         Manip::Dst => Status::DST_NAT,
     }
+}
+
+/// The key NAT gave `e`'s reply tuple (its reply node's), if a binding
+/// changed it ([`Entry::tuple_nat`]).
+fn nat_key(e: &Entry, nat_reply: Option<[u64; 2]>) -> Option<[u64; 2]> {
+    nat_reply.filter(|_| e.status.has_any(Status::NAT_MASK))
+}
+
+/// The key of `e`'s reply tuple ([`Entry::tuple_nat`]'s), computed on the
+/// keys: no tuple is built.
+fn reply_key(e: &Entry, nat_reply: Option<[u64; 2]>) -> [u64; 2] {
+    nat_key(e, nat_reply).unwrap_or_else(|| Keys::of_key(e.key(), None).inv.unwrap_or(e.key()))
 }
 
 /// `nf_nat_initialized`: the binding for `manip` is decided.
@@ -64,9 +76,12 @@ pub fn setup(
         return Err(BindError::AlreadyBound);
     }
     // What the packets look like so far: the inverse of the reply, which
-    // an earlier binding (DNAT before SNAT) may have changed.
-    let reply = e.tuple_nat(Dir::Reply, *nat_reply);
-    let curr = reply.invert().unwrap_or_else(|| e.orig());
+    // an earlier binding (DNAT before SNAT) may have changed; without one,
+    // the original tuple.
+    let curr = match nat_key(e, *nat_reply) {
+        Some(k) => Tuple::from_key(k).invert().unwrap_or_else(|| e.orig()),
+        None => e.orig(),
+    };
     let new = unique_tuple(&curr, range, manip, table, random);
     if new != curr {
         if let Some(r) = new.invert() {
@@ -84,10 +99,12 @@ pub fn setup(
 /// when the tuple is taken, so an unNATed connection cannot clash with a
 /// NATed one's mapping.
 pub fn null_range(e: &Entry, nat_reply: Option<[u64; 2]>, manip: Manip) -> Range {
-    let reply = e.tuple_nat(Dir::Reply, nat_reply);
-    let addr = match manip {
-        Manip::Src => reply.dst.v4_or_zero(),
-        Manip::Dst => reply.src.v4_or_zero(),
+    // The reply key's address word is its source above its destination.
+    let [addrs, _] = reply_key(e, nat_reply);
+    let addr = match (e.is_v6(), manip) {
+        (true, _) => 0,
+        (false, Manip::Src) => u32::try_from(addrs & 0xffff_ffff).unwrap_or(0),
+        (false, Manip::Dst) => u32::try_from(addrs >> 32).unwrap_or(0),
     };
     Range {
         flags: flags::MAP_IPS,
@@ -152,7 +169,7 @@ impl Binding {
         Binding {
             status: e.status.0 & (Status::NAT_MASK | Status::SRC_NAT_DONE | Status::DST_NAT_DONE),
             orig: e.key(),
-            reply: e.tuple_nat(Dir::Reply, nat_reply).key(),
+            reply: reply_key(e, nat_reply),
         }
     }
 
@@ -163,10 +180,15 @@ impl Binding {
 
     /// The tuple of direction `dir`.
     pub fn tuple(&self, dir: Dir) -> Tuple {
-        Tuple::from_key(match dir {
+        Tuple::from_key(self.key(dir))
+    }
+
+    /// The key of direction `dir`'s tuple.
+    fn key(&self, dir: Dir) -> [u64; 2] {
+        match dir {
             Dir::Original => self.orig,
             Dir::Reply => self.reply,
-        })
+        }
     }
 
     /// [`rewrite_target`].
@@ -198,7 +220,8 @@ impl Binding {
             Dir::Original => Dir::Reply,
             Dir::Reply => Dir::Original,
         };
-        self.tuple(other).invert()
+        // Inverted on the key: NAT's tuples are IPv4.
+        inverse_key4(self.key(other)).map(Tuple::from_key)
     }
 }
 
