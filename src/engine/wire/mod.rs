@@ -138,6 +138,7 @@ pub fn seq_after(a: u32, b: u32) -> bool {
 /// ([`Invalid::IcmpErrorBadInner`]) or a quoted ICMP error
 /// ([`Invalid::IcmpErrorInError`]). A total length below `frame_len` is
 /// fine: the rest is link-layer padding and ignored.
+#[inline(always)]
 pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     // Bytes beyond the frame are not part of the packet.
     let head = head.get(..frame_len).unwrap_or(head);
