@@ -242,12 +242,22 @@ fn refused<H>(why: Invalid, stats: &mut impl Count) -> Tracked<H> {
 /// Hands the packet its reference `h`; first puts the table's reference
 /// to the entry the packet killed, if any.
 #[inline(always)]
-fn attach<S: Shell>(shell: &mut S, mut h: S::Held, ctinfo: CtInfo, killed: Option<S::Ref>) -> Tracked<S::Held> {
-    if let Some(k) = killed {
-        unlink_nat(shell, k);
-        shell.release_killed(k, &mut h);
-    }
+fn attach<S: Shell>(shell: &mut S, h: S::Held, ctinfo: CtInfo, killed: Option<S::Ref>) -> Tracked<S::Held> {
+    let h = match killed {
+        Some(k) => release_killed(shell, k, h),
+        None => h,
+    };
     Tracked::Attach(h, ctinfo)
+}
+
+/// [`attach`]'s release of the entry a packet killed. Out of line, taking
+/// and giving back `h` by value: the common packet's reference is never
+/// spilled for it.
+#[inline(never)]
+fn release_killed<S: Shell>(shell: &mut S, k: S::Ref, mut h: S::Held) -> S::Held {
+    unlink_nat(shell, k);
+    shell.release_killed(k, &mut h);
+    h
 }
 
 /// A packet of no known flow: opens an entry for position `pos` of stripe

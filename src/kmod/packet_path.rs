@@ -151,7 +151,7 @@ fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut i
     match tracked {
         Tracked::Attach(held, ctinfo) => {
             let c = held.notified_counting(ctinfo, skb);
-            drop(conn::attach(skb, c, ctinfo));
+            conn::attach_dropping_old(skb, c, ctinfo);
             Verdict::ACCEPT
         }
         Tracked::Invalid(why) => invalid(stats, why, true, Some(pkt)),
