@@ -262,7 +262,7 @@ fn decide<S: Store>(
     stats: &mut impl Count,
 ) -> Decision<S::Ref> {
     let decision = match (lookup.kind, found) {
-        (Kind::IcmpError, Some((r, dir))) => related(stripe, r, dir, pkt),
+        (Kind::IcmpError, Some((r, dir))) => related(&*stripe.store, r, dir, pkt),
         (Kind::IcmpError, None) => Decision::Invalid(error_unknown(pkt)),
         (Kind::Flow, Some((r, dir))) => existing(stripe, bucket, r, dir, pkt, now, cfg),
         (Kind::Flow, None) => Decision::New,
@@ -277,18 +277,14 @@ fn decide<S: Store>(
     decision
 }
 
-// Off the fast path (ICMP errors): kept out of the caller.
+// Off the fast path (ICMP errors): kept out of the caller, given the
+// store alone (the caller's stripe view then stays in registers).
 #[inline(never)]
-fn related<S: Store>(
-    stripe: &Stripe<'_, S>,
-    r: S::Ref,
-    dir: Dir,
-    pkt: &Packet,
-) -> Decision<S::Ref> {
+fn related<S: Store>(store: &S, r: S::Ref, dir: Dir, pkt: &Packet) -> Decision<S::Ref> {
     let outer_dst = pkt.tuple.dst;
-    let nat_reply = stripe.store.reply_key(r);
-    let addrs6 = stripe.store.addrs6(r);
-    match stripe.store.entry(r) {
+    let nat_reply = store.reply_key(r);
+    let addrs6 = store.addrs6(r);
+    match store.entry(r) {
         Some(e) if e.tuple_nat6(dir, nat_reply, addrs6).dst == outer_dst => Decision::Related {
             entry: r,
             ctinfo: CtInfo::related(dir),
