@@ -215,7 +215,7 @@ fn track_in<S: Shell, const V4: bool>(
             // The reply direction of a NATed entry: on to its own stripe,
             // with a reference taken while its reply node kept it in the
             // table.
-            Some(Step::Home(h)) => match home(shell, h, pkt, lookup, now, cfg, stats) {
+            Some(Step::Home(h)) => match home(shell, h, pkt, lookup.kind, now, cfg, stats) {
                 Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
                 Some(Step::Again(old)) => release(shell, old),
                 Some(Step::Invalid(why)) => return Tracked::Invalid(why),
@@ -312,7 +312,7 @@ fn home<S: Shell>(
     shell: &mut S,
     held: S::Held,
     pkt: &Packet,
-    lookup: &track::Lookup,
+    kind: track::Kind,
     now: Millis,
     cfg: &impl Settings,
     stats: &mut impl Count,
@@ -322,7 +322,7 @@ fn home<S: Shell>(
     let layout = shell.layout();
     let key = shell.key();
     let step = shell.with_stripe(s, |st| {
-        let d = track::process_home(st, r, |e, a| layout.pos_of(&key, e, a), pkt, lookup, now, cfg, stats);
+        let d = track::process_home(st, r, |e, a| layout.pos_of(&key, e, a), pkt, kind, now, cfg, stats);
         match d {
             // A reference taken here, under the entry's own lock, carries
             // what the packet changed (the shell's update events).
