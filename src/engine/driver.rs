@@ -216,7 +216,7 @@ fn track_in<S: Shell, const V4: bool>(
             // The reply direction of a NATed entry: on to its own stripe,
             // with a reference taken while its reply node kept it in the
             // table.
-            Some(Step::Home(h)) => match home(shell, h, pkt, lookup, now, cfg, stats) {
+            Some(Step::Home(h)) => match home(shell, h, pkt, lookup.kind, now, cfg, stats) {
                 Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
                 Some(Step::Again(old)) => release(shell, old),
                 Some(Step::Invalid(why)) => return Tracked::Invalid(why),
@@ -243,12 +243,22 @@ fn refused<H>(why: Invalid, stats: &mut impl Count) -> Tracked<H> {
 /// Hands the packet its reference `h`; first puts the table's reference
 /// to the entry the packet killed, if any.
 #[inline(always)]
-fn attach<S: Shell>(shell: &mut S, mut h: S::Held, ctinfo: CtInfo, killed: Option<S::Ref>) -> Tracked<S::Held> {
-    if let Some(k) = killed {
-        unlink_nat(shell, k);
-        shell.release_killed(k, &mut h);
-    }
+fn attach<S: Shell>(shell: &mut S, h: S::Held, ctinfo: CtInfo, killed: Option<S::Ref>) -> Tracked<S::Held> {
+    let h = match killed {
+        Some(k) => release_killed(shell, k, h),
+        None => h,
+    };
     Tracked::Attach(h, ctinfo)
+}
+
+/// [`attach`]'s release of the entry a packet killed. Out of line, taking
+/// and giving back `h` by value: the common packet's reference is never
+/// spilled for it.
+#[inline(never)]
+fn release_killed<S: Shell>(shell: &mut S, k: S::Ref, mut h: S::Held) -> S::Held {
+    unlink_nat(shell, k);
+    shell.release_killed(k, &mut h);
+    h
 }
 
 /// A packet of no known flow: opens an entry for position `pos` of stripe
@@ -303,7 +313,7 @@ fn home<S: Shell>(
     shell: &mut S,
     held: S::Held,
     pkt: &Packet,
-    lookup: &track::Lookup,
+    kind: track::Kind,
     now: Millis,
     cfg: &impl Settings,
     stats: &mut impl Count,
@@ -313,7 +323,7 @@ fn home<S: Shell>(
     let layout = shell.layout();
     let key = shell.key();
     let step = shell.with_stripe(s, |st| {
-        let d = track::process_home(st, r, |e, a| layout.pos_of(&key, e, a), pkt, lookup, now, cfg, stats);
+        let d = track::process_home(st, r, |e, a| layout.pos_of(&key, e, a), pkt, kind, now, cfg, stats);
         match d {
             // A reference taken here, under the entry's own lock, carries
             // what the packet changed (the shell's update events).

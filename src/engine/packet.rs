@@ -250,6 +250,7 @@ pub struct Packet {
 /// least the headers; may be shorter than the packet), `frame_len` is the
 /// length of the whole packet as received. Fragments are refused with
 /// [`Invalid::Fragment`].
+#[inline(always)]
 pub fn parse(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     crate::wire::parse_packet(head, frame_len)
 }

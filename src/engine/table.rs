@@ -248,9 +248,11 @@ impl Layout {
     #[inline]
     pub fn locate(&self, hash: u64) -> (u32, u32) {
         // `shift` is at most 10: every shift below stays in range, and
-        // `(hash >> 1) >> (63 - shift)` is `hash >> (64 - shift)` without
-        // the out-of-range shift by 64 when there is one stripe.
-        let s = u32::try_from((hash >> 1).wrapping_shr(63u32.wrapping_sub(self.shift))).unwrap_or(0);
+        // `(top >> 1) >> (31 - shift)` is `hash >> (64 - shift)` without
+        // the out-of-range shift by 64 when there is one stripe (the top
+        // half fits a u32 as it is: no check).
+        let top = u32::try_from(hash >> 32).unwrap_or(0);
+        let s = (top >> 1).wrapping_shr(31u32.wrapping_sub(self.shift));
         let pos = u32::try_from(hash.wrapping_shl(self.shift) >> 32).unwrap_or(0);
         (s, pos)
     }

@@ -218,14 +218,15 @@ pub fn process<S: Store, const V4: bool>(
             return Decision::Elsewhere { entry: r };
         }
     }
-    decide(stripe, bucket, found, pkt, lookup, now, cfg, stats)
+    decide(stripe, bucket, found, pkt, lookup.kind, now, cfg, stats)
 }
 
 /// [`process`] for a packet in the reply direction of the NATed entry `r`
 /// that [`Decision::Elsewhere`] named, under the lock of `r`'s own stripe
 /// (the caller holds a reference to `r`). `pos_of` gives an entry's
-/// position in its stripe. An entry that left the table meanwhile is no
-/// entry.
+/// position in its stripe; `kind` is the lookup's ([`Lookup::kind`]), by
+/// value so the caller's lookup stays in registers. An entry that left the
+/// table meanwhile is no entry.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub fn process_home<S: Store>(
@@ -233,7 +234,7 @@ pub fn process_home<S: Store>(
     r: S::Ref,
     pos_of: impl Fn(&Entry, Option<[u64; 4]>) -> u32,
     pkt: &Packet,
-    lookup: &Lookup,
+    kind: Kind,
     now: Millis,
     cfg: &impl Settings,
     stats: &mut impl Count,
@@ -245,7 +246,7 @@ pub fn process_home<S: Store>(
         .map(|e| stripe.bucket(pos_of(e, stripe.store.addrs6(r))));
     let found = home.map(|b| (b, (r, Dir::Reply)));
     let bucket = found.map_or(0, |(b, _)| b);
-    decide(stripe, bucket, found.map(|(_, f)| f), pkt, lookup, now, cfg, stats)
+    decide(stripe, bucket, found.map(|(_, f)| f), pkt, kind, now, cfg, stats)
 }
 
 /// What a packet does with the entry found for it (or none).
@@ -256,13 +257,13 @@ fn decide<S: Store>(
     bucket: usize,
     found: Option<(S::Ref, Dir)>,
     pkt: &Packet,
-    lookup: &Lookup,
+    kind: Kind,
     now: Millis,
     cfg: &impl Settings,
     stats: &mut impl Count,
 ) -> Decision<S::Ref> {
-    let decision = match (lookup.kind, found) {
-        (Kind::IcmpError, Some((r, dir))) => related(stripe, r, dir, pkt),
+    let decision = match (kind, found) {
+        (Kind::IcmpError, Some((r, dir))) => related(&*stripe.store, r, dir, pkt),
         (Kind::IcmpError, None) => Decision::Invalid(error_unknown(pkt)),
         (Kind::Flow, Some((r, dir))) => existing(stripe, bucket, r, dir, pkt, now, cfg),
         (Kind::Flow, None) => Decision::New,
@@ -277,18 +278,14 @@ fn decide<S: Store>(
     decision
 }
 
-// Off the fast path (ICMP errors): kept out of the caller.
+// Off the fast path (ICMP errors): kept out of the caller, given the
+// store alone (the caller's stripe view then stays in registers).
 #[inline(never)]
-fn related<S: Store>(
-    stripe: &Stripe<'_, S>,
-    r: S::Ref,
-    dir: Dir,
-    pkt: &Packet,
-) -> Decision<S::Ref> {
+fn related<S: Store>(store: &S, r: S::Ref, dir: Dir, pkt: &Packet) -> Decision<S::Ref> {
     let outer_dst = pkt.tuple.dst;
-    let nat_reply = stripe.store.reply_key(r);
-    let addrs6 = stripe.store.addrs6(r);
-    match stripe.store.entry(r) {
+    let nat_reply = store.reply_key(r);
+    let addrs6 = store.addrs6(r);
+    match store.entry(r) {
         Some(e) if e.tuple_nat6(dir, nat_reply, addrs6).dst == outer_dst => Decision::Related {
             entry: r,
             ctinfo: CtInfo::related(dir),

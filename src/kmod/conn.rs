@@ -1058,11 +1058,35 @@ pub(crate) fn from_skb<'a>(skb: &Skb<'a>) -> Option<(&'a Conn, CtInfo)> {
 /// reference) and returns what it carried before, if anything.
 pub(crate) fn attach(skb: &mut SkbMut<'_>, c: ConnRef, ctinfo: CtInfo) -> Option<(ConnRef, CtInfo)> {
     let old = take(skb);
+    set_entry(skb, c, ctinfo);
+    old
+}
+
+/// [`attach`], dropping what the packet carried before (the tracking
+/// hook's packets carry nothing: that drop stays out of their way).
+#[inline]
+pub(crate) fn attach_dropping_old(skb: &mut SkbMut<'_>, c: ConnRef, ctinfo: CtInfo) {
+    if split(skb.nfct()).0 != 0 {
+        drop_attached(skb);
+    }
+    set_entry(skb, c, ctinfo);
+}
+
+/// Writes `c` with `ctinfo` into the packet's `_nfct` (the packet takes
+/// over the reference), whatever was there.
+#[inline]
+fn set_entry(skb: &mut SkbMut<'_>, c: ConnRef, ctinfo: CtInfo) {
     let p = c.into_raw();
     // SAFETY: `p` is alive: the reference just taken from `c` keeps it.
     let addr = unsafe { p.as_conn() }.nfct() as usize;
     skb.set_nfct(addr | ctinfo as usize);
-    old
+}
+
+/// Drops the packet's entry, if any.
+#[cold]
+#[inline(never)]
+fn drop_attached(skb: &mut SkbMut<'_>) {
+    drop(take(skb));
 }
 
 /// Marks a packet that carries nothing as untracked (`IP_CT_UNTRACKED`,

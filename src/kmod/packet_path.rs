@@ -156,7 +156,7 @@ fn track<F: Family>(table: &Table, skb: &mut SkbMut<'_>, hook: u8, stats: &mut i
     match tracked {
         Tracked::Attach(held, ctinfo) => {
             let c = held.notified_counting(ctinfo, skb);
-            drop(conn::attach(skb, c, ctinfo));
+            conn::attach_dropping_old(skb, c, ctinfo);
             Verdict::ACCEPT
         }
         Tracked::Invalid(why) => invalid(stats, why, true, Some(pkt)),
@@ -271,14 +271,16 @@ pub(crate) fn confirm(skb: &mut SkbMut<'_>) -> Verdict {
         return Verdict::ACCEPT;
     }
     match conn::from_skb(skb) {
-        Some((c, _)) if !c.is_confirmed() => confirm_new(skb),
+        Some((c, _)) if !c.is_confirmed() => confirm_new(skb.reborrow()),
         _ => Verdict::ACCEPT,
     }
 }
 
-/// [`confirm`] for a packet whose entry is not in the table yet.
+/// [`confirm`] for a packet whose entry is not in the table yet (the
+/// packet by value: the common packet's view stays in a register).
 #[inline(never)]
-fn confirm_new(skb: &mut SkbMut<'_>) -> Verdict {
+fn confirm_new(mut skb: SkbMut<'_>) -> Verdict {
+    let skb = &mut skb;
     let Some((c, ctinfo)) = conn::take(skb) else {
         return Verdict::ACCEPT;
     };

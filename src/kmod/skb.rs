@@ -317,6 +317,18 @@ impl<'a> SkbMut<'a> {
         Some(Self(unsafe { Skb::from_raw(ptr) }?))
     }
 
+    /// The same packet for a shorter borrow, passed by value (a callee
+    /// out of line then needs no copy of the view in memory).
+    #[inline]
+    pub(crate) fn reborrow(&mut self) -> SkbMut<'_> {
+        // INVARIANT: the packet stays ours for the shorter borrow, during
+        // which `self` cannot be used.
+        SkbMut(Skb {
+            ptr: self.0.ptr,
+            _life: PhantomData,
+        })
+    }
+
     /// Sets the `_nfct` word. conn.rs moves the references the old and
     /// new words stand for.
     #[inline]

@@ -316,19 +316,21 @@ impl Held {
     #[inline]
     pub(crate) fn notified_counting(self, ctinfo: CtInfo, skb: &Skb<'_>) -> ConnRef {
         if self.note != Note::QUIET {
-            self.after_lock(ctinfo, skb);
+            return self.after_lock(ctinfo, skb.len());
         }
         self.conn
     }
 
+    // By value: the common packet keeps its reference in registers.
     #[inline(never)]
-    fn after_lock(&self, ctinfo: CtInfo, skb: &Skb<'_>) {
+    fn after_lock(self, ctinfo: CtInfo, len: usize) -> ConnRef {
         if let Some(ev) = self.note.event() {
             crate::ctnetlink::notify(&self.conn, ev);
         }
         if self.note.count() {
-            self.conn.account(ctinfo, skb.len());
+            self.conn.account(ctinfo, len);
         }
+        self.conn
     }
 }
 

@@ -140,6 +140,7 @@ pub fn seq_after(a: u32, b: u32) -> bool {
 /// ([`Invalid::IcmpErrorInError`]); ICMPv6 inside IPv4
 /// ([`Invalid::Icmpv6OverIpv4`]). A total length below `frame_len` is
 /// fine: the rest is link-layer padding and ignored.
+#[inline(always)]
 pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     // Bytes beyond the frame are not part of the packet.
     let head = head.get(..frame_len).unwrap_or(head);
@@ -161,12 +162,20 @@ pub fn parse_packet(head: &[u8], frame_len: usize) -> Result<Packet, Invalid> {
     let l4_off = u16::try_from(ip.header_len()).unwrap_or(u16::MAX);
     let (l4, info) = match ip.protocol() {
         proto::TCP => parse_tcp(ip.payload(), l4_len)?,
-        proto::UDP => parse_udp(ip.payload(), l4_len)?,
+        // Built in its own arm: the common packet does not carry the
+        // other protocols' details through a shared exit.
+        proto::UDP => return Ok(packet4(&ip, parse_udp(ip.payload(), l4_len)?, ip_len, l4_off)),
         proto::ICMP => return parse_icmp(&ip, ip_len, l4_off),
         other => parse_other(other, &ip, l4_len)?,
     };
+    Ok(packet4(&ip, (l4, info), ip_len, l4_off))
+}
+
+/// The [`Packet`] of a parsed IPv4 header and its layer-4 part.
+#[inline(always)]
+fn packet4(ip: &Ipv4<'_>, (l4, info): (L4, L4Info), ip_len: u16, l4_off: u16) -> Packet {
     let tuple = Tuple { src: Addr::V4(ip.src()), dst: Addr::V4(ip.dst()), proto: ip.protocol(), l4 };
-    Ok(Packet { tuple, l4: info, ip_len, l4_off, quoted: None })
+    Packet { tuple, l4: info, ip_len, l4_off, quoted: None }
 }
 
 /// TCP: the header (with options) must lie inside the segment, whose real
