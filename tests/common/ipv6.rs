@@ -1,7 +1,7 @@
 //! IPv6 packet builders for the host tests: real bytes with correct
 //! upper-layer checksums (RFC 8200 pseudo-header).
 
-use super::{checksum, Seg};
+use super::{checksum, udp_header, Seg};
 use ip_conntrack::tuple::proto;
 
 /// An IPv6 address as its 16 bytes.
@@ -110,16 +110,7 @@ pub fn tcp6(src: &A6, sport: u16, dst: &A6, dport: u16, s: Seg) -> Vec<u8> {
 
 /// The UDP header and payload.
 pub fn udp_dgram(src: &A6, sport: u16, dst: &A6, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let len = (8 + payload.len()) as u16;
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&len.to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
-    let c = pseudo(src, dst, proto::UDP, &u);
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    u
+    udp_header(sport, dport, payload, |u| pseudo(src, dst, proto::UDP, u))
 }
 
 /// A UDP datagram over IPv6.

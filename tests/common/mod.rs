@@ -120,6 +120,13 @@ pub fn tcp(src: u32, sport: u16, dst: u32, dport: u16, s: Seg) -> Vec<u8> {
 
 /// A UDP datagram with `payload`.
 pub fn udp(src: u32, sport: u16, dst: u32, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let u = udp_header(sport, dport, payload, |u| pseudo_checksum(src, dst, proto::UDP, u));
+    ipv4(src, dst, proto::UDP, &u)
+}
+
+/// A UDP header and payload, its checksum from `sum` over the datagram
+/// (the family's pseudo-header is the caller's).
+pub fn udp_header(sport: u16, dport: u16, payload: &[u8], sum: impl Fn(&[u8]) -> u16) -> Vec<u8> {
     let len = (8 + payload.len()) as u16;
     let mut u = Vec::new();
     u.extend_from_slice(&sport.to_be_bytes());
@@ -127,9 +134,9 @@ pub fn udp(src: u32, sport: u16, dst: u32, dport: u16, payload: &[u8]) -> Vec<u8
     u.extend_from_slice(&len.to_be_bytes());
     u.extend_from_slice(&[0, 0]);
     u.extend_from_slice(payload);
-    let c = pseudo_checksum(src, dst, proto::UDP, &u);
+    let c = sum(&u);
     u[6..8].copy_from_slice(&c.to_be_bytes());
-    ipv4(src, dst, proto::UDP, &u)
+    u
 }
 
 /// An ICMP message with type, code, the 4 "rest of header" bytes and data.
