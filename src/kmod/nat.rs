@@ -217,14 +217,14 @@ fn bind_copy(c: &Conn, e: &mut Entry, manip: Manip, range: &Range, masq_index: i
     let mut reply = c.nat_reply();
     let table = c.table();
     let mut random = || sys_random_u16();
-    let taken = Taken { table, now, seen: Cell::new(Seen::default()) };
+    let taken = Taken { table, now, taken: Cell::new(None), source: Cell::new(None) };
     if bind::setup(e, &mut reply, manip, range, &taken, &mut random).is_err() {
         return Err(Verdict::DROP);
     }
     let b = Binding::of(e, reply);
     // Only with NAT state to carry them (or one to update).
     let hashes = (reply.is_some() || c.nat_state().is_some())
-        .then(|| NatHashes::of(&b, c.nat_hashes(), &taken.seen.get(), table.key()));
+        .then(|| NatHashes::of(&b, c.nat_hashes(), &Seen { taken: taken.taken.get(), source: taken.source.get() }, table.key()));
     let stored = c.with_entry_mut(|live| {
         live.status.set(b.status);
         match &hashes {
@@ -250,20 +250,22 @@ fn sys_random_u16() -> u16 {
 struct Taken<'t> {
     table: &'t Table,
     now: Millis,
-    seen: Cell<Seen>,
+    /// [`Seen::taken`], [`Seen::source`].
+    taken: Cell<Option<Hashed>>,
+    source: Cell<Option<Hashed>>,
 }
 
 impl Clash for Taken<'_> {
     fn taken(&self, reply: &Tuple) -> bool {
         let keys = reply.keys();
         let hash = keys.flow_hash(self.table.key());
-        self.seen.set(Seen { taken: Some((keys, hash)), ..self.seen.get() });
+        self.taken.set(Some(Hashed::stored(keys.key, hash)));
         self.table.keys_taken(&keys, hash, self.now)
     }
 
     fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
         let h = Hashed::source(orig.key(), self.table.key());
-        self.seen.set(Seen { source: Some(h), ..self.seen.get() });
+        self.source.set(Some(h));
         self.table.same_source(orig, h.raw(), visit);
     }
 }

@@ -91,9 +91,8 @@ fn checked(carried: u64, fresh: impl FnOnce() -> u64) -> u64 {
 /// check, the source hash of its same-source walk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Seen {
-    /// The last taken check's tuple: its keys (either direction matches)
-    /// and flow hash.
-    pub taken: Option<(Keys, u64)>,
+    /// The last taken check's (reply) tuple key and flow hash.
+    pub taken: Option<Hashed>,
     /// The last same-source walk's original key and source hash.
     pub source: Option<Hashed>,
 }
@@ -115,11 +114,9 @@ impl NatHashes {
     pub fn of(b: &Binding, prev: Option<NatHashes>, seen: &Seen, hk: &HashKey) -> NatHashes {
         let reply = prev
             .map(|p| p.reply)
-            .filter(|h| h.key == b.reply)
-            .or_else(|| {
-                let (keys, hash) = seen.taken?;
-                (keys.key == b.reply || keys.inv == Some(b.reply)).then_some(Hashed { key: b.reply, hash })
-            })
+            .into_iter()
+            .chain(seen.taken)
+            .find(|h| h.key == b.reply)
             .unwrap_or_else(|| Hashed::flow(b.reply, hk));
         let source = (b.status & Status::SRC_NAT != 0).then(|| {
             prev.and_then(|p| p.source)
@@ -149,19 +146,16 @@ mod tests {
     }
 
     #[test]
-    fn taken_check_of_either_direction_is_carried() {
+    fn hashes_binding_computed_are_carried() {
         let orig = tcp(0xc000_0202, 40000, 0xcb00_7102, 80);
         let reply = tcp(0xcb00_7102, 80, 0xc633_6401, 40000);
         let b = binding(&orig, &reply, Status::SRC_NAT);
         let fresh = Hashed::flow(b.reply, &HK).raw();
-        for t in [reply, reply.invert().unwrap_or(reply)] {
-            let keys = t.keys();
-            let seen = Seen { taken: Some((keys, keys.flow_hash(&HK))), source: Some(Hashed::source(b.orig, &HK)) };
-            let h = NatHashes::of(&b, None, &seen, &HK);
-            assert_eq!(h.reply.raw(), fresh);
-            assert_eq!(h.reply.flow_hash(&HK), fresh);
-            assert_eq!(h.source.map(|s| s.source_hash(&HK)), Some(crate::table::source_hash(b.orig, &HK)));
-        }
+        let seen = Seen { taken: Some(Hashed::flow(reply.key(), &HK)), source: Some(Hashed::source(b.orig, &HK)) };
+        let h = NatHashes::of(&b, None, &seen, &HK);
+        assert_eq!(h.reply.raw(), fresh);
+        assert_eq!(h.reply.flow_hash(&HK), fresh);
+        assert_eq!(h.source.map(|s| s.source_hash(&HK)), Some(crate::table::source_hash(b.orig, &HK)));
     }
 
     #[test]
@@ -171,7 +165,7 @@ mod tests {
         let other = tcp(0xcb00_7102, 80, 0xc633_6401, 40000).keys();
         let b = binding(&orig, &reply, Status::SRC_NAT);
         // Wrong hashes next to other keys: never taken for `b`'s.
-        let seen = Seen { taken: Some((other, 1)), source: Some(Hashed::stored(reply.key(), 2)) };
+        let seen = Seen { taken: Some(Hashed::stored(other.key, 1)), source: Some(Hashed::stored(reply.key(), 2)) };
         let prev = NatHashes { reply: Hashed::stored(other.key, 3), source: Some(Hashed::stored(other.key, 4)) };
         let h = NatHashes::of(&b, Some(prev), &seen, &HK);
         assert_eq!(h.reply, Hashed::flow(b.reply, &HK));
@@ -204,7 +198,7 @@ mod tests {
             let status = if snat { Status::SRC_NAT } else { Status::DST_NAT };
             let b = binding(&orig, &reply, status);
             let cand = tcp(0xc633_6401, other, d, dp).keys();
-            let seen = Seen { taken: Some((cand, cand.flow_hash(&HK))), source: Some(Hashed::source(orig.key(), &HK)) };
+            let seen = Seen { taken: Some(Hashed::flow(cand.key, &HK)), source: Some(Hashed::source(orig.key(), &HK)) };
             let prev_reply = if prev_same { reply.key() } else { cand.key };
             let prev = NatHashes { reply: Hashed::flow(prev_reply, &HK), source: Some(Hashed::source(orig.key(), &HK)) };
             let h = NatHashes::of(&b, Some(prev), &seen, &HK);
