@@ -13,6 +13,7 @@ use ip_conntrack::driver::{self, Confirmed, DropReason, Shell, Tracked};
 use ip_conntrack::entry::{Entry, Status};
 use ip_conntrack::hash::HashKey;
 use ip_conntrack::host::{Ref, VecStore};
+use ip_conntrack::nat::carried::Hashed;
 use ip_conntrack::packet::{parse, Packet};
 use ip_conntrack::stats::Stats;
 use ip_conntrack::table::{Layout, Store, Stripe};
@@ -93,11 +94,11 @@ impl Shell for Racy {
         *held
     }
 
-    fn nat_reply(&self, r: Ref) -> Option<[u64; 2]> {
-        self.store.reply_key(r)
+    fn nat_reply(&self, r: Ref) -> Option<Hashed> {
+        self.store.reply_key(r).map(|k| Hashed::flow(k, &self.key()))
     }
 
-    fn src_nat_orig(&self, _: Ref) -> Option<[u64; 2]> {
+    fn src_nat_orig(&self, _: Ref) -> Option<Hashed> {
         None
     }
 

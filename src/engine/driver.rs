@@ -27,6 +27,7 @@ use crate::entry::{Entry, Status};
 use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::packet::Packet;
+use crate::nat::carried::Hashed;
 use crate::stats::Count;
 use crate::table::{Layout, Store, Stripe};
 use crate::track::{self, Confirm, Decision};
@@ -79,13 +80,13 @@ pub trait Shell {
     /// The reference `held` holds.
     fn held_ref(held: &Self::Held) -> Self::Ref;
     /// The key of `r`'s reply tuple when NAT changed it
-    /// ([`Store::reply_key`]), read without a lock: it is set before the
-    /// entry is confirmed and never changes after.
-    fn nat_reply(&self, r: Self::Ref) -> Option<[u64; 2]>;
+    /// ([`Store::reply_key`]) with its flow hash, read without a lock: set
+    /// before the entry is confirmed and never changed after.
+    fn nat_reply(&self, r: Self::Ref) -> Option<Hashed>;
     /// The key of `r`'s original tuple when source NAT changed it (the
-    /// entry is in the source chains once confirmed), read without a lock
-    /// like [`Shell::nat_reply`].
-    fn src_nat_orig(&self, r: Self::Ref) -> Option<[u64; 2]>;
+    /// entry is in the source chains once confirmed) with its source
+    /// hash, read without a lock like [`Shell::nat_reply`].
+    fn src_nat_orig(&self, r: Self::Ref) -> Option<Hashed>;
     /// Like `release`, for an entry the packet holding `held` killed (an
     /// RST answering a SYN): Linux reports it destroyed as it was before
     /// that packet's reply was seen, and its cached update goes unsent.
@@ -362,14 +363,14 @@ fn unlink_nat<S: Shell>(shell: &mut S, r: S::Ref) {
 }
 
 /// Runs `f` under the lock of the stripe whose source chains index the
-/// original tuple of key `orig`, with its bucket there.
+/// original tuple `orig`, with its bucket there.
 fn with_source<S: Shell>(
     shell: &mut S,
-    orig: &[u64; 2],
+    orig: &Hashed,
     f: impl for<'a, 'l> FnOnce(&mut Stripe<'a, S::Store<'l>>, usize) -> bool,
 ) {
     let key = shell.key();
-    let hash = crate::table::source_hash(*orig, &key);
+    let hash = orig.source_hash(&key);
     let (s, pos) = shell.layout().locate(hash);
     shell.with_stripe(s, |st| {
         let b = st.bucket(pos);
@@ -377,10 +378,10 @@ fn with_source<S: Shell>(
     });
 }
 
-/// Unlinks `r`'s reply node (of key `reply`) from its reply chain.
-fn unlink_reply<S: Shell>(shell: &mut S, r: S::Ref, reply: &[u64; 2]) {
+/// Unlinks `r`'s reply node (of tuple `reply`) from its reply chain.
+fn unlink_reply<S: Shell>(shell: &mut S, r: S::Ref, reply: &Hashed) {
     let key = shell.key();
-    let hash = Keys::of_key(*reply, None).flow_hash(&key);
+    let hash = reply.flow_hash(&key);
     let (s, pos) = shell.layout().locate(hash);
     shell.with_stripe(s, |st| {
         let b = st.bucket(pos);
@@ -438,8 +439,8 @@ pub fn confirm<S: Shell>(
     let key = shell.key();
     let nat_reply = shell.nat_reply(r);
     if let Some(reply) = nat_reply {
-        let keys = Keys::of_key(reply, None);
-        let (rs, pos) = layout.locate(keys.flow_hash(&key));
+        let keys = Keys::of_key(reply.key, None);
+        let (rs, pos) = layout.locate(reply.flow_hash(&key));
         let claimed = shell.with_stripe(rs, |st| {
             let confirmed = st.store.entry(r).is_some_and(|e| e.status.has(Status::CONFIRMED));
             let b = st.bucket(pos);

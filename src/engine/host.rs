@@ -20,6 +20,7 @@ use crate::entry::{Entry, Status};
 use crate::expiry::{self, Cursor, Progress};
 use crate::hash::HashKey;
 use crate::invalid::Invalid;
+use crate::nat::carried::Hashed;
 use crate::packet::{parse_any, Packet};
 use crate::stats::{Counter, Stats};
 use crate::table::{bucket_in, usize_from, DumpPos, Layout, Store, Stripe};
@@ -321,13 +322,16 @@ impl Shell for HostTable {
         *held
     }
 
-    fn nat_reply(&self, r: Ref) -> Option<[u64; 2]> {
-        self.store.reply_key(r)
+    // The host table carries no hashes: computed here, they are what the
+    // kernel's NAT state carries (`crate::nat::carried`).
+    fn nat_reply(&self, r: Ref) -> Option<Hashed> {
+        self.store.reply_key(r).map(|k| Hashed::flow(k, &self.key))
     }
 
-    fn src_nat_orig(&self, r: Ref) -> Option<[u64; 2]> {
+    fn src_nat_orig(&self, r: Ref) -> Option<Hashed> {
         let e = self.store.entry(r)?;
-        self.store.nat_orig(r).filter(|_| e.status.has(Status::SRC_NAT))
+        let orig = self.store.nat_orig(r).filter(|_| e.status.has(Status::SRC_NAT))?;
+        Some(Hashed::source(orig, &self.key))
     }
 
     fn hold(_: &VecStore, r: Ref) -> Ref {

@@ -65,6 +65,7 @@ use core::ptr::{self, NonNull};
 use crate::entry::Counters;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::nat::bind::Binding;
+use crate::nat::carried::{Hashed, NatHashes};
 use crate::nat::fast::{self, Target};
 use crate::nat::Manip;
 use crate::tuple::Dir;
@@ -323,6 +324,10 @@ pub(crate) struct NatExt {
     /// What each end of each direction's packets becomes
     /// ([`fast::targets`], by [`fast::slot`]): written with `reply`.
     targets: [AtomicU64; 4],
+    /// The flow hash of `reply`, written with it ([`NatHashes`]).
+    reply_hash: AtomicU64,
+    /// The source hash of `orig`, written with the `SRC_NAT` bit.
+    src_hash: AtomicU64,
 }
 
 impl NatExt {
@@ -340,8 +345,9 @@ impl NatExt {
     }
 }
 
-// One 96-byte allocation per NATed entry (kmalloc-96).
-const _: () = assert!(core::mem::size_of::<NatExt>() <= 96);
+// One 128-byte allocation per NATed entry (kmalloc-128): with the entry,
+// 256 bytes, as nf_conntrack's entry alone.
+const _: () = assert!(core::mem::size_of::<NatExt>() <= 128);
 const NAT_BITS: u32 = crate::entry::Status::NAT_MASK
     | crate::entry::Status::SRC_NAT_DONE
     | crate::entry::Status::DST_NAT_DONE;
@@ -636,7 +642,8 @@ impl Conn {
     /// `masq_index` if MASQUERADE bound it. Call under the entry's stripe
     /// lock, before it is confirmed. `ENOMEM` when the NAT state cannot be
     /// allocated.
-    pub(crate) fn set_nat(&self, b: &Binding, nat: bool, masq_index: i32) -> Result {
+    /// `hashes`: those of `b`'s keys ([`NatHashes::of`]).
+    pub(crate) fn set_nat(&self, b: &Binding, hashes: &NatHashes, nat: bool, masq_index: i32) -> Result {
         let n = match self.nat() {
             Some(n) => n,
             None if !nat => return Ok(()),
@@ -653,6 +660,8 @@ impl Conn {
                         src_state: AtomicU8::new(0),
                         masq_index: AtomicI32::new(0),
                         targets: [const { AtomicU64::new(0) }; 4],
+                        reply_hash: AtomicU64::new(0),
+                        src_hash: AtomicU64::new(0),
                     },
                     GFP_ATOMIC,
                 )?;
@@ -665,6 +674,10 @@ impl Conn {
         };
         for (a, v) in n.reply.iter().zip(b.reply) {
             a.store(v, Ordering::Relaxed);
+        }
+        n.reply_hash.store(hashes.reply.raw(), Ordering::Relaxed);
+        if let Some(h) = hashes.source {
+            n.src_hash.store(h.raw(), Ordering::Relaxed);
         }
         for (a, v) in n.orig.iter().zip(b.orig) {
             a.store(v, Ordering::Relaxed);
@@ -708,14 +721,31 @@ impl Conn {
         self.nat()
     }
 
-    /// The key of the original tuple when source NAT changed it, read
-    /// without a lock (fixed before confirmation).
-    pub(crate) fn src_nat_orig(&self) -> Option<[u64; 2]> {
+    /// The key of the original tuple when source NAT changed it, with
+    /// the source hash carried for it, read without a lock (fixed before
+    /// confirmation).
+    #[inline]
+    pub(crate) fn src_nat_hashed(&self) -> Option<Hashed> {
         let n = self.nat()?;
         if u32::from(n.status.load(Ordering::Relaxed)) & crate::entry::Status::SRC_NAT == 0 {
             return None;
         }
-        Some([n.orig[0].load(Ordering::Relaxed), n.orig[1].load(Ordering::Relaxed)])
+        let orig = [n.orig[0].load(Ordering::Relaxed), n.orig[1].load(Ordering::Relaxed)];
+        Some(Hashed::stored(orig, n.src_hash.load(Ordering::Relaxed)))
+    }
+
+    /// [`Conn::nat_reply`] with the flow hash carried for it.
+    #[inline]
+    pub(crate) fn nat_reply_hashed(&self) -> Option<Hashed> {
+        let n = self.nat()?;
+        let reply = [n.reply[0].load(Ordering::Relaxed), n.reply[1].load(Ordering::Relaxed)];
+        Some(Hashed::stored(reply, n.reply_hash.load(Ordering::Relaxed)))
+    }
+
+    /// The hashes the NAT state carries, if any (for the next binding
+    /// of the unconfirmed entry, [`NatHashes::of`]).
+    pub(crate) fn nat_hashes(&self) -> Option<NatHashes> {
+        Some(NatHashes { reply: self.nat_reply_hashed()?, source: self.src_nat_hashed() })
     }
 
     /// The original tuple's key of a NATed entry, read without a lock.

@@ -29,6 +29,7 @@ use crate::ffi;
 use crate::hooks::{self, HookPoint, Packet, Verdict};
 use crate::ktable::Table;
 use crate::nat::bind::{self, Binding, HookStep};
+use crate::nat::carried::{Hashed, NatHashes, Seen};
 use crate::nat::fast::Target;
 use crate::nat::icmp_error::{self, IcmpAction, NatStatus};
 use crate::nat::range::Range;
@@ -39,6 +40,7 @@ use crate::nat::{hook, Manip};
 use crate::skb::Skb;
 use crate::tuple::{proto, Dir, Tuple};
 use crate::Millis;
+use core::cell::Cell;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_uint};
 use kernel::prelude::*;
@@ -215,13 +217,20 @@ fn bind_copy(c: &Conn, e: &mut Entry, manip: Manip, range: &Range, masq_index: i
     let mut reply = c.nat_reply();
     let table = c.table();
     let mut random = || sys_random_u16();
-    if bind::setup(e, &mut reply, manip, range, &Taken { table, now }, &mut random).is_err() {
+    let taken = Taken { table, now, taken: Cell::new(None), source: Cell::new(None) };
+    if bind::setup(e, &mut reply, manip, range, &taken, &mut random).is_err() {
         return Err(Verdict::DROP);
     }
     let b = Binding::of(e, reply);
+    // Only with NAT state to carry them (or one to update).
+    let hashes = (reply.is_some() || c.nat_state().is_some())
+        .then(|| NatHashes::of(&b, c.nat_hashes(), &Seen { taken: taken.taken.get(), source: taken.source.get() }, table.key()));
     let stored = c.with_entry_mut(|live| {
         live.status.set(b.status);
-        c.set_nat(&b, reply.is_some(), masq_index)
+        match &hashes {
+            Some(h) => c.set_nat(&b, h, reply.is_some(), masq_index),
+            None => Ok(()),
+        }
     });
     match stored {
         Ok(()) => Ok(Some(b)),
@@ -237,18 +246,27 @@ fn sys_random_u16() -> u16 {
 
 /// The table's answers to the tuple choice: each question locks the
 /// stripe of the tuple asked about, alone.
+/// The hashes they compute are noted for the entry to carry.
 struct Taken<'t> {
     table: &'t Table,
     now: Millis,
+    /// [`Seen::taken`], [`Seen::source`].
+    taken: Cell<Option<Hashed>>,
+    source: Cell<Option<Hashed>>,
 }
 
 impl Clash for Taken<'_> {
     fn taken(&self, reply: &Tuple) -> bool {
-        self.table.tuple_taken(reply, self.now)
+        let keys = reply.keys();
+        let hash = keys.flow_hash(self.table.key());
+        self.taken.set(Some(Hashed::stored(keys.key, hash)));
+        self.table.keys_taken(&keys, hash, self.now)
     }
 
     fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        self.table.same_source(orig, visit);
+        let h = Hashed::source(orig.key(), self.table.key());
+        self.source.set(Some(h));
+        self.table.same_source(orig, h.raw(), visit);
     }
 }
 

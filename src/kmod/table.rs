@@ -30,6 +30,7 @@ use crate::stats::Counter;
 use crate::sys;
 use crate::expiry::{self, Cursor, Progress};
 use crate::table::{DumpPos, Layout, Store, Stripe, Walk};
+use crate::nat::carried::Hashed;
 use crate::netlink::ctnetlink::Event;
 use crate::tuple::{Keys, Tuple};
 use crate::Millis;
@@ -387,15 +388,15 @@ impl driver::Shell for Shell<'_> {
         held.conn.ptr()
     }
 
-    fn nat_reply(&self, r: ConnPtr) -> Option<[u64; 2]> {
+    fn nat_reply(&self, r: ConnPtr) -> Option<Hashed> {
         // SAFETY: the driver asks only about entries it holds a reference
         // to, or whose table reference it is about to put.
-        unsafe { r.as_conn() }.nat_reply()
+        unsafe { r.as_conn() }.nat_reply_hashed()
     }
 
-    fn src_nat_orig(&self, r: ConnPtr) -> Option<[u64; 2]> {
+    fn src_nat_orig(&self, r: ConnPtr) -> Option<Hashed> {
         // SAFETY: as in `nat_reply`.
-        unsafe { r.as_conn() }.src_nat_orig()
+        unsafe { r.as_conn() }.src_nat_hashed()
     }
 
     fn reserve(&mut self) -> bool {
@@ -581,16 +582,15 @@ impl Table {
         // SAFETY: the caller unlinked `r`: the table's reference, which we
         // take over below, keeps it alive.
         let c = unsafe { ConnRef::adopt(r) };
-        if let Some(reply) = c.nat_reply() {
-            let (s, pos) = self.layout.locate(Keys::of_key(reply, None).flow_hash(&self.key));
+        if let Some(reply) = c.nat_reply_hashed() {
+            let (s, pos) = self.layout.locate(reply.flow_hash(&self.key));
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
                 st.unlink_reply(b, r)
             });
         }
-        if let Some(orig) = c.src_nat_orig() {
-            let hash = crate::table::source_hash(orig, &self.key);
-            let (s, pos) = self.layout.locate(hash);
+        if let Some(orig) = c.src_nat_hashed() {
+            let (s, pos) = self.layout.locate(orig.source_hash(&self.key));
             self.with_stripe(s, |st| {
                 let b = st.bucket(pos);
                 st.store.src_mark(r, false) && st.unlink_src(b, r)
@@ -837,8 +837,9 @@ impl Table {
     /// `find_appropriate_src`'s walk: calls `visit` with the reply tuple
     /// of each source-NATed entry from `orig`'s source, under the lock of
     /// the stripe whose source chain holds them, until it returns true.
-    pub(crate) fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        let (s, pos) = self.layout.locate(crate::table::source_hash(orig.key(), &self.key));
+    /// `hash`: the source hash of `orig`'s key.
+    pub(crate) fn same_source(&self, orig: &Tuple, hash: u64, visit: &mut dyn FnMut(&Tuple) -> bool) {
+        let (s, pos) = self.layout.locate(hash);
         self.with_stripe(s, |st| {
             let b = st.bucket(pos);
             st.same_source(b, orig, visit)
@@ -849,10 +850,16 @@ impl Table {
     /// reply (`nf_conntrack_tuple_taken`), under its stripe's lock alone.
     pub(crate) fn tuple_taken(&self, t: &Tuple, now: Millis) -> bool {
         let keys = t.keys();
-        let (s, pos) = self.layout.locate(keys.flow_hash(&self.key));
+        self.keys_taken(&keys, keys.flow_hash(&self.key), now)
+    }
+
+    /// [`Table::tuple_taken`] of the tuple of `keys`, whose flow hash is
+    /// `hash`.
+    pub(crate) fn keys_taken(&self, keys: &Keys, hash: u64, now: Millis) -> bool {
+        let (s, pos) = self.layout.locate(hash);
         self.with_stripe(s, |st| {
             let b = st.bucket(pos);
-            st.taken(b, &keys, now)
+            st.taken(b, keys, now)
         })
         .unwrap_or(true)
     }

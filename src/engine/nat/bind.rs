@@ -216,12 +216,18 @@ impl Binding {
     /// inverse of the other direction's tuple.
     #[inline]
     pub fn target_tuple(&self, dir: Dir) -> Option<Tuple> {
+        self.target_key(dir).map(Tuple::from_key)
+    }
+
+    /// The key of [`Binding::target_tuple`].
+    #[inline]
+    pub fn target_key(&self, dir: Dir) -> Option<[u64; 2]> {
         let other = match dir {
             Dir::Original => Dir::Reply,
             Dir::Reply => Dir::Original,
         };
         // Inverted on the key: NAT's tuples are IPv4.
-        inverse_key4(self.key(other)).map(Tuple::from_key)
+        inverse_key4(self.key(other))
     }
 }
 

@@ -37,6 +37,27 @@ impl Target {
         Target::new(t.proto, NewEnd::of(t, manip))
     }
 
+    /// [`Target::of`] the tuple of IPv4 key `key` (a [`Tuple::key`]),
+    /// read from the key's words with no tuple decoded.
+    #[inline]
+    pub fn of_key4(key: [u64; 2], manip: Manip) -> Target {
+        let [addrs, l4] = key;
+        let bits = |at: u32, mask: u64| l4.checked_shr(at).unwrap_or(0) & mask;
+        let protocol = u8::try_from(bits(40, 0xff)).unwrap_or(0);
+        let half = |at: u32| u16::try_from(bits(at, 0xffff)).unwrap_or(0);
+        let (addr, port_at) = match manip {
+            Manip::Src => (addrs >> 32, 16),
+            Manip::Dst => (addrs & 0xffff_ffff, 0),
+        };
+        // The key kinds of `Tuple::key`: 1 ports, 2 ICMP (the id low).
+        let key = match (bits(32, 0xff), protocol) {
+            (1, proto::TCP | proto::UDP | proto::UDPLITE | proto::DCCP) => Some(half(port_at)),
+            (2, proto::ICMP) => Some(half(0)),
+            _ => None,
+        };
+        Target::new(protocol, NewEnd { addr: u32::try_from(addr).unwrap_or(0), key })
+    }
+
     /// The packed word (see the type).
     pub fn raw(self) -> u64 {
         self.0
@@ -88,11 +109,10 @@ pub fn targets(b: &Binding) -> [Target; 4] {
         if ends == [false, false] {
             continue;
         }
-        // Decoded once for both ends.
-        let Some(t) = b.target_tuple(dir) else { continue };
+        let Some(k) = b.target_key(dir) else { continue };
         for (manip, rewritten) in [Manip::Src, Manip::Dst].into_iter().zip(ends) {
             if let (true, Some(o)) = (rewritten, out.get_mut(slot(manip, dir))) {
-                *o = Target::of(&t, manip);
+                *o = Target::of_key4(k, manip);
             }
         }
     }
@@ -208,6 +228,36 @@ mod tests {
     use proptest::prelude::*;
 
     const PUB: u32 = 0xcb00_7101;
+
+    proptest! {
+        // Read from the key's words, a target is the one of the tuple.
+        #[test]
+        fn target_of_key_is_target_of_tuple(
+            protocol in prop_oneof![Just(proto::TCP), Just(proto::UDP), Just(proto::UDPLITE), Just(proto::DCCP),
+                Just(proto::SCTP), Just(proto::ICMP), any::<u8>()],
+            src in any::<u32>(), dst in any::<u32>(), a in any::<u16>(), b in any::<u16>(),
+            ty in any::<u8>(), code in any::<u8>(),
+        ) {
+            let l4 = match protocol {
+                proto::ICMP => L4::Icmp { ty, code, id: a },
+                proto::TCP | proto::UDP | proto::UDPLITE | proto::DCCP | proto::SCTP => L4::Ports { sport: a, dport: b },
+                _ => L4::None,
+            };
+            let t = Tuple { src: crate::tuple::Addr::V4(src), dst: crate::tuple::Addr::V4(dst), proto: protocol, l4 };
+            for manip in [Manip::Src, Manip::Dst] {
+                prop_assert_eq!(Target::of_key4(t.key(), manip), Target::of(&t, manip));
+            }
+        }
+
+        // Any IPv4 key, as `targets` decoded it before.
+        #[test]
+        fn target_of_any_key_is_target_of_its_tuple(k in any::<[u64; 2]>()) {
+            let k = [k[0], k[1] & !crate::tuple::KEY_V6];
+            for manip in [Manip::Src, Manip::Dst] {
+                prop_assert_eq!(Target::of_key4(k, manip), Target::of(&Tuple::from_key(k), manip));
+            }
+        }
+    }
 
     /// Whether the layer-4 checksum of a whole TCP or UDP packet verifies
     /// (a UDP checksum of 0 is none).

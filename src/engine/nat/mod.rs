@@ -12,6 +12,8 @@
 //! - [`jhash`] — the kernel's `jhash2`, which picks the address in a range;
 //! - [`bind`] — `nf_nat_setup_info`, null bindings and what each NAT hook
 //!   does with a packet;
+//! - [`carried`] — the hashes a NATed entry carries from binding to
+//!   confirmation and unlinking, each next to its key;
 //! - [`checksum`] — incremental checksum updates (RFC 1624);
 //! - [`rewrite`] — `nf_nat_ipv4_manip_pkt` over a byte slice;
 //! - [`fast`] — a bound connection's per-packet rewrite: its targets
@@ -22,6 +24,7 @@
 //! Addresses are host-order numbers as in [`crate::tuple::Tuple`].
 
 pub mod bind;
+pub mod carried;
 pub mod checksum;
 pub mod fast;
 pub mod icmp_error;
