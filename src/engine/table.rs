@@ -470,13 +470,18 @@ impl<'a, S: Store> Stripe<'a, S> {
     /// or id), until it returns true (`find_appropriate_src`). The
     /// entries may live in other stripes: only their NAT state is read.
     pub fn same_source(&self, bucket: usize, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        let want = source_tuple(orig).key();
+        self.same_source_key(bucket, source_tuple(orig).key(), &mut |r| visit(&Tuple::from_key(r)));
+    }
+
+    /// [`Stripe::same_source`] by the source's key (`want`, a
+    /// [`source_key`]), with the reply tuples' keys.
+    pub fn same_source_key(&self, bucket: usize, want: [u64; 2], visit: &mut dyn FnMut([u64; 2]) -> bool) {
         let mut cur = self.sources.get(bucket).copied().flatten();
         while let Some(r) = cur {
             let o = self.store.nat_orig(r).map(source_key);
             if o == Some(want) {
                 if let Some(reply) = self.store.reply_key(r) {
-                    if visit(&Tuple::from_key(reply)) {
+                    if visit(reply) {
                         return;
                     }
                 }

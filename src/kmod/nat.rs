@@ -38,7 +38,7 @@ use crate::nat::targets::{self, MasqEvent};
 use crate::nat::unique::Clash;
 use crate::nat::{hook, Manip};
 use crate::skb::Skb;
-use crate::tuple::{proto, Dir, Tuple};
+use crate::tuple::{proto, Dir, Keys, Tuple};
 use crate::Millis;
 use core::cell::Cell;
 use kernel::error::to_result;
@@ -257,14 +257,31 @@ struct Taken<'t> {
 
 impl Clash for Taken<'_> {
     fn taken(&self, reply: &Tuple) -> bool {
-        let keys = reply.keys();
-        let hash = keys.flow_hash(self.table.key());
+        self.taken4(reply.key())
+    }
+
+    // NAT binds IPv4 entries only: the bind path asks on keys.
+    fn taken4(&self, reply: [u64; 2]) -> bool {
+        let keys = Keys::of_key(reply, None);
+        let hash = keys.flow_hash4(self.table.key());
         self.taken.set(Some(Hashed::stored(keys.key, hash)));
         self.table.keys_taken(&keys, hash, self.now)
     }
 
+    fn taken_new4(&self, reply: [u64; 2]) -> bool {
+        self.taken4(reply)
+    }
+
+    fn taken_harder4(&self, reply: [u64; 2], _attempts_left: u32) -> bool {
+        self.taken4(reply)
+    }
+
     fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
-        let h = Hashed::source(orig.key(), self.table.key());
+        self.same_source4(orig.key(), &mut |r| visit(&Tuple::from_key(r)));
+    }
+
+    fn same_source4(&self, orig: [u64; 2], visit: &mut dyn FnMut([u64; 2]) -> bool) {
+        let h = Hashed::source(orig, self.table.key());
         self.source.set(Some(h));
         self.table.same_source(orig, h.raw(), visit);
     }

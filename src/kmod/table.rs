@@ -29,7 +29,7 @@ use crate::lock::SpinLockBh;
 use crate::stats::Counter;
 use crate::sys;
 use crate::expiry::{self, Cursor, Progress};
-use crate::table::{DumpPos, Layout, Store, Stripe, Walk};
+use crate::table::{source_key, DumpPos, Layout, Store, Stripe, Walk};
 use crate::nat::carried::Hashed;
 use crate::netlink::ctnetlink::Event;
 use crate::tuple::{Keys, Tuple};
@@ -835,14 +835,14 @@ impl Table {
     }
 
     /// `find_appropriate_src`'s walk: calls `visit` with the reply tuple
-    /// of each source-NATed entry from `orig`'s source, under the lock of
-    /// the stripe whose source chain holds them, until it returns true.
-    /// `hash`: the source hash of `orig`'s key.
-    pub(crate) fn same_source(&self, orig: &Tuple, hash: u64, visit: &mut dyn FnMut(&Tuple) -> bool) {
+    /// key of each source-NATed entry from the source of the tuple of key
+    /// `orig`, under the lock of the stripe whose source chain holds them,
+    /// until it returns true. `hash`: the source hash of `orig`.
+    pub(crate) fn same_source(&self, orig: [u64; 2], hash: u64, visit: &mut dyn FnMut([u64; 2]) -> bool) {
         let (s, pos) = self.layout.locate(hash);
         self.with_stripe(s, |st| {
             let b = st.bucket(pos);
-            st.same_source(b, orig, visit)
+            st.same_source_key(b, source_key(orig), visit)
         });
     }
 

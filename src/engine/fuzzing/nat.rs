@@ -28,6 +28,7 @@ use crate::nat::range::{flags, manip_key, with_addr, with_key, Range};
 use crate::nat::fast::{rewrite as fast_rewrite, Target as FastTarget};
 use crate::nat::rewrite::{manip_packet, manip_packet_partial};
 use crate::nat::unique::{unique_tuple, Clash};
+use crate::nat::unique4::unique_tuple4;
 use crate::nat::Manip;
 use crate::packet::parse;
 use crate::tuple::{icmp_inverse_type, proto, Tuple, L4};
@@ -237,7 +238,15 @@ fn choice(inp: &mut Input) {
         state = state.wrapping_mul(25173).wrapping_add(13849);
         state
     };
-    let got = unique_tuple(&orig, &range, manip, &Taken(taken), &mut random);
+    let table = Taken(taken);
+    let got = unique_tuple(&orig, &range, manip, &table, &mut random);
+    // The bind path's form on the key's words decides the same.
+    let mut state = seed;
+    let mut random = || {
+        state = state.wrapping_mul(25173).wrapping_add(13849);
+        state
+    };
+    assert_eq!(unique_tuple4(orig.key(), &range, manip, &table, &mut random), got.key(), "key form differs");
     assert_eq!(got.proto, orig.proto);
     let ordered = range.min_addr <= range.max_addr && range.min_proto <= range.max_proto;
     if range.has(flags::MAP_IPS) && ordered {

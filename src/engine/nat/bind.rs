@@ -11,7 +11,8 @@
 use crate::ctinfo::CtInfo;
 use crate::entry::{Entry, Status};
 use crate::nat::range::{flags, Range};
-use crate::nat::unique::{unique_tuple, Clash};
+use crate::nat::unique::Clash;
+use crate::nat::unique4::unique_tuple4;
 use crate::nat::Manip;
 use crate::tuple::{inverse_key4, Dir, Keys, Tuple};
 
@@ -78,14 +79,15 @@ pub fn setup(
     // What the packets look like so far: the inverse of the reply, which
     // an earlier binding (DNAT before SNAT) may have changed; without one,
     // the original tuple.
+    // On the keys' words ([`unique_tuple4`]): the entry is IPv4.
     let curr = match nat_key(e, *nat_reply) {
-        Some(k) => Tuple::from_key(k).invert().unwrap_or_else(|| e.orig()),
-        None => e.orig(),
+        Some(k) => inverse_key4(k).unwrap_or(e.key()),
+        None => e.key(),
     };
-    let new = unique_tuple(&curr, range, manip, table, random);
+    let new = unique_tuple4(curr, range, manip, table, random);
     if new != curr {
-        if let Some(r) = new.invert() {
-            *nat_reply = Some(r.key());
+        if let Some(r) = inverse_key4(new) {
+            *nat_reply = Some(r);
             e.status.set(nat_bit(manip));
         }
     }

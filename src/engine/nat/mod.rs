@@ -9,6 +9,8 @@
 //!   (MASQUERADE's interface address, REDIRECT's, NETMAP's prefix);
 //! - [`unique`] — `get_unique_tuple`, over a [`unique::Clash`] the table
 //!   implements;
+//! - [`unique4`] — the same choice on an IPv4 tuple's key words, which
+//!   the bind path holds;
 //! - [`jhash`] — the kernel's `jhash2`, which picks the address in a range;
 //! - [`bind`] — `nf_nat_setup_info`, null bindings and what each NAT hook
 //!   does with a packet;
@@ -36,6 +38,7 @@ pub mod range;
 pub mod rewrite;
 pub mod targets;
 pub mod unique;
+pub mod unique4;
 
 /// Which end of a flow a NAT binding rewrites (`enum nf_nat_manip_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -64,6 +64,28 @@ pub trait Clash {
     fn same_source(&self, orig: &Tuple, visit: &mut dyn FnMut(&Tuple) -> bool) {
         let _ = (orig, visit);
     }
+
+    /// [`Clash::taken`] of the IPv4 tuple of key `reply`
+    /// ([`crate::nat::unique4`] asks these). The defaults decode the key.
+    fn taken4(&self, reply: [u64; 2]) -> bool {
+        self.taken(&Tuple::from_key(reply))
+    }
+
+    /// [`Clash::taken_new`] of the IPv4 tuple of key `reply`.
+    fn taken_new4(&self, reply: [u64; 2]) -> bool {
+        self.taken_new(&Tuple::from_key(reply))
+    }
+
+    /// [`Clash::taken_harder`] of the IPv4 tuple of key `reply`.
+    fn taken_harder4(&self, reply: [u64; 2], attempts_left: u32) -> bool {
+        self.taken_harder(&Tuple::from_key(reply), attempts_left)
+    }
+
+    /// [`Clash::same_source`] of the IPv4 tuple of key `orig`, with the
+    /// reply tuples' keys.
+    fn same_source4(&self, orig: [u64; 2], visit: &mut dyn FnMut([u64; 2]) -> bool) {
+        self.same_source(&Tuple::from_key(orig), &mut |r: &Tuple| visit(r.key()));
+    }
 }
 
 /// Whether a candidate original tuple clashes: its reply is taken.
@@ -152,6 +174,12 @@ fn same_source_mapping(orig: &Tuple, range: &Range, table: &impl Clash) -> Optio
 /// (with 0 under `--persistent`), scaled into the range: stable for a
 /// client (and a server) across connections.
 pub fn best_addr(t: &Tuple, range: &Range) -> Option<u32> {
+    best_addr_of(t.src.v4_or_zero(), t.dst.v4_or_zero(), range)
+}
+
+/// [`best_addr`] of a tuple with IPv4 addresses `src` and `dst`.
+#[inline]
+pub(crate) fn best_addr_of(src: u32, dst: u32, range: &Range) -> Option<u32> {
     if !range.has(flags::MAP_IPS) {
         return None;
     }
@@ -160,8 +188,8 @@ pub fn best_addr(t: &Tuple, range: &Range) -> Option<u32> {
     }
     // The kernel hashes the 16-byte address union (IPv4 in the first
     // word, the rest zero) and XORs in the zone id (0 here).
-    let seed = if range.has(flags::PERSISTENT) { 0 } else { raw_be32(t.dst.v4_or_zero()) };
-    let j = jhash2(&[raw_be32(t.src.v4_or_zero()), 0, 0, 0], seed);
+    let seed = if range.has(flags::PERSISTENT) { 0 } else { raw_be32(dst) };
+    let j = jhash2(&[raw_be32(src), 0, 0, 0], seed);
     let dist = range.max_addr.wrapping_sub(range.min_addr).wrapping_add(1);
     Some(range.min_addr.wrapping_add(reciprocal_scale(j, dist)))
 }
@@ -176,19 +204,12 @@ pub fn default_port_range(port: u16) -> (u32, u32) {
     }
 }
 
-/// `nf_nat_l4proto_unique_tuple`: searches the port (or ICMP id) space
-/// for a free tuple. Returns the tuple unchanged for protocols without
-/// ports and for destination NAT without a port range; the last candidate
-/// tried when none is free.
-pub fn unique_key(
-    tuple: &Tuple,
-    range: &Range,
-    manip: Manip,
-    table: &impl Clash,
-    random: &mut dyn FnMut() -> u16,
-) -> Tuple {
-    let Some(key) = manip_key(tuple, manip) else { return *tuple };
-    let (min, range_size) = if tuple.proto == proto::ICMP {
+/// The port search's space for `key` (a port, or an ICMP id when
+/// `icmp`): its first value and size; `None` when the port cannot change
+/// (destination NAT without a port range).
+#[inline]
+pub(crate) fn span(icmp: bool, key: u16, range: &Range, manip: Manip) -> Option<(u32, u32)> {
+    Some(if icmp {
         if range.has(flags::PROTO_SPECIFIED) {
             // No swap for ids: a reversed range wraps, as in 6.12.
             let (lo, hi) = (u32::from(range.min_proto), u32::from(range.max_proto));
@@ -201,27 +222,51 @@ pub fn unique_key(
         let (lo, hi) = if b < a { (b, a) } else { (a, b) };
         (lo, hi.wrapping_sub(lo).wrapping_add(1))
     } else if manip == Manip::Dst {
-        // Destination NAT without ports: the port cannot change.
-        return *tuple;
+        return None;
     } else {
         default_port_range(key)
-    };
+    })
+}
 
-    let mut off: u16 = if range.has(flags::PROTO_OFFSET) {
+/// The port search's first offset into its [`span`].
+#[inline]
+pub(crate) fn start(key: u16, range: &Range, manip: Manip, random: &mut dyn FnMut() -> u16) -> u16 {
+    if range.has(flags::PROTO_OFFSET) {
         key.wrapping_sub(range.base_proto)
     } else if range.has_any(flags::PROTO_RANDOM_ALL) || manip != Manip::Dst {
         random()
     } else {
         0
-    };
+    }
+}
 
+/// The candidate port at offset `off` of the span `min`, `size`
+/// ([`span`]).
+#[inline]
+pub(crate) fn candidate_key(min: u32, size: u32, off: u16) -> u16 {
+    let step = u32::from(off).checked_rem(size).unwrap_or(0);
+    u16::try_from(min.wrapping_add(step) & 0xffff).unwrap_or(0)
+}
+
+/// `nf_nat_l4proto_unique_tuple`: searches the port (or ICMP id) space
+/// for a free tuple. Returns the tuple unchanged for protocols without
+/// ports and for destination NAT without a port range; the last candidate
+/// tried when none is free.
+pub fn unique_key(
+    tuple: &Tuple,
+    range: &Range,
+    manip: Manip,
+    table: &impl Clash,
+    random: &mut dyn FnMut() -> u16,
+) -> Tuple {
+    let Some(key) = manip_key(tuple, manip) else { return *tuple };
+    let Some((min, range_size)) = span(tuple.proto == proto::ICMP, key, range, manip) else { return *tuple };
+    let mut off = start(key, range, manip, random);
     let mut attempts = range_size.min(MAX_ATTEMPTS);
     let mut candidate = *tuple;
     loop {
         for i in 0..attempts {
-            let step = u32::from(off).checked_rem(range_size).unwrap_or(0);
-            let k = u16::try_from(min.wrapping_add(step) & 0xffff).unwrap_or(0);
-            candidate = with_key(tuple, manip, k);
+            candidate = with_key(tuple, manip, candidate_key(min, range_size, off));
             let free = !candidate.invert().is_some_and(|r| table.taken_harder(&r, attempts.wrapping_sub(i)));
             if free {
                 return candidate;
