@@ -73,7 +73,10 @@ fn addrs(key: [u64; 2]) -> (u32, u32) {
 /// [`Range::proto_in_range`] on the key.
 #[inline(always)]
 fn proto_in_range4(range: &Range, key: [u64; 2], manip: Manip) -> bool {
-    manip_key4(key, manip).is_none_or(|k| k >= range.min_proto && k <= range.max_proto)
+    match manip_key4(key, manip) {
+        Some(k) => k >= range.min_proto && k <= range.max_proto,
+        None => true,
+    }
 }
 
 /// [`Range::src_in_range`] on the key.
