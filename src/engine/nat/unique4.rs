@@ -265,6 +265,43 @@ mod tests {
         prop_oneof![Just(8u8), Just(0u8), Just(13u8), Just(3u8), any::<u8>()]
     }
 
+    /// A range from the pool.
+    fn range(flag_bits: u8, lo: usize, hi: usize, min_proto: u16, max_proto: u16, base: u16) -> Range {
+        Range {
+            flags: u32::from(flag_bits) & flags::MASK,
+            min_addr: ADDRS[lo % 4],
+            max_addr: ADDRS[hi % 4],
+            min_proto,
+            max_proto,
+            base_proto: base,
+        }
+    }
+
+    /// Runs both forms on `orig` with the same random draws (from
+    /// `seed`): the same tuple, questions (`log`) and number of draws.
+    fn both_decide_alike<T: Clash>(
+        orig: &Tuple,
+        range: &Range,
+        manip: Manip,
+        table: &T,
+        log: impl Fn(&T) -> Vec<(u8, [u64; 2], u32)>,
+        seed: u16,
+    ) -> Result<(), TestCaseError> {
+        let run = |form: &mut dyn FnMut(&mut dyn FnMut() -> u16) -> [u64; 2]| {
+            let (mut n, mut st) = (0u32, seed);
+            let got = form(&mut || {
+                n += 1;
+                st = st.wrapping_mul(25173).wrapping_add(13849);
+                st
+            });
+            (got, n, log(table))
+        };
+        let want = run(&mut |r| unique_tuple(orig, range, manip, table, r).key());
+        let got = run(&mut |r| unique_tuple4(orig.key(), range, manip, table, r));
+        prop_assert_eq!(got, want);
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         // On the key's words, the choice is the tuple form's: the same
@@ -282,14 +319,7 @@ mod tests {
             seed in any::<u16>(),
         ) {
             let manip = if src_nat { Manip::Src } else { Manip::Dst };
-            let range = Range {
-                flags: u32::from(flag_bits) & flags::MASK,
-                min_addr: ADDRS[lo],
-                max_addr: ADDRS[hi],
-                min_proto,
-                max_proto,
-                base_proto: base,
-            };
+            let range = range(flag_bits, lo, hi, min_proto, max_proto, base);
             let orig = tuple(p, kind, s, d, a, b, ty);
             // Entries in the table: a flow from the pool mapped (source
             // address and port, or id) onto the pool.
@@ -300,23 +330,7 @@ mod tests {
                 model.add(&o, &m);
             }
             let table = Noted { model, asked: RefCell::new(Vec::new()) };
-            let (mut n_tuple, mut n_key) = (0u32, 0u32);
-            let mut st = seed;
-            let want = unique_tuple(&orig, &range, manip, &table, &mut || {
-                n_tuple += 1;
-                st = st.wrapping_mul(25173).wrapping_add(13849);
-                st
-            });
-            let asked_tuple = table.asked.replace(Vec::new());
-            let mut st = seed;
-            let got = unique_tuple4(orig.key(), &range, manip, &table, &mut || {
-                n_key += 1;
-                st = st.wrapping_mul(25173).wrapping_add(13849);
-                st
-            });
-            prop_assert_eq!(got, want.key());
-            prop_assert_eq!(table.asked.into_inner(), asked_tuple);
-            prop_assert_eq!(n_key, n_tuple);
+            both_decide_alike(&orig, &range, manip, &table, |t| t.asked.take(), seed)?;
         }
 
         // Wide ranges on a crowded table: the search's shrinking rounds.
@@ -329,47 +343,24 @@ mod tests {
             src_nat in any::<bool>(), free_one_in in 0u64..600, seed in any::<u16>(),
         ) {
             let manip = if src_nat { Manip::Src } else { Manip::Dst };
-            let range = Range {
-                flags: u32::from(flag_bits) & flags::MASK,
-                min_addr: ADDRS[lo],
-                max_addr: ADDRS[hi],
-                min_proto,
-                max_proto,
-                base_proto: base,
-            };
+            let range = range(flag_bits, lo, hi, min_proto, max_proto, base);
             let orig = tuple(p, kind, s, d, a, b, ty);
             // Taken unless a mix of the key falls on 0 (never with 0).
-            struct Crowded(u64, RefCell<Vec<([u64; 2], u32)>>);
+            struct Crowded(u64, RefCell<Vec<(u8, [u64; 2], u32)>>);
             impl Clash for Crowded {
                 fn taken(&self, reply: &Tuple) -> bool {
-                    self.1.borrow_mut().push((reply.key(), 0));
+                    self.1.borrow_mut().push((0, reply.key(), 0));
                     let [w0, w1] = reply.key();
                     let mix = (w0 ^ w1.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
                     self.0 == 0 || mix % self.0 != 0
                 }
                 fn taken_harder(&self, reply: &Tuple, left: u32) -> bool {
-                    self.1.borrow_mut().push((reply.key(), left));
+                    self.1.borrow_mut().push((2, reply.key(), left));
                     self.taken(reply)
                 }
             }
             let table = Crowded(free_one_in, RefCell::new(Vec::new()));
-            let (mut n_tuple, mut n_key) = (0u32, 0u32);
-            let mut st = seed;
-            let want = unique_tuple(&orig, &range, manip, &table, &mut || {
-                n_tuple += 1;
-                st = st.wrapping_mul(25173).wrapping_add(13849);
-                st
-            });
-            let asked_tuple = table.1.replace(Vec::new());
-            let mut st = seed;
-            let got = unique_tuple4(orig.key(), &range, manip, &table, &mut || {
-                n_key += 1;
-                st = st.wrapping_mul(25173).wrapping_add(13849);
-                st
-            });
-            prop_assert_eq!(got, want.key());
-            prop_assert_eq!(table.1.into_inner(), asked_tuple);
-            prop_assert_eq!(n_key, n_tuple);
+            both_decide_alike(&orig, &range, manip, &table, |t| t.1.take(), seed)?;
         }
 
         // The word helpers are the tuple ones, on any IPv4 key.
