@@ -41,7 +41,8 @@ profile)
                             # new flows under MASQUERADE; natfull: the same
                             # into a table full of FLOWS mapped flows whose
                             # ports the new ones reuse (early drop and port
-                            # search, as phase_new's full-table send)
+                            # search, as phase_new's full-table send);
+                            # new / full: the same two without NAT
     _op_flag=F
     [ "$PROFILE_OP" != list ] || _op_flag=L
     PHASES=profile
@@ -662,11 +663,11 @@ phase_profile() {
         _flows=$PROFILE_FLOWS
         _host=100
         case $PROFILE_OP in
-        natnew|natfull)
-            # PACKETS new flows, no warm-up; natfull first fills the table
-            # to its maximum with FLOWS flows from another host.
+        natnew|natfull|new|full)
+            # PACKETS new flows, no warm-up; (nat)full first fills the
+            # table to its maximum with FLOWS flows from another host.
             _flows=$PACKETS
-            if [ "$PROFILE_OP" = natfull ] && [ "$_conf" != none ]; then
+            if { [ "$PROFILE_OP" = natfull ] || [ "$PROFILE_OP" = full ]; } && [ "$_conf" != none ]; then
                 send "$PROFILE_FLOWS" "$PROFILE_FLOWS" 100 || { fail "fill $_conf"; return 1; }
                 set_max "$_conf" "$(entries "$_conf")"
                 _host=120
