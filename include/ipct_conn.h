@@ -23,6 +23,15 @@
 /* Spinlocks taken with bottom halves disabled (lock.rs). */
 void ipct_spin_lock_init(spinlock_t *lock, const char *name,
 			 struct lock_class_key *key);
+/*
+ * Takes @lock with bottom halves off: with spin_lock() when they already
+ * are (softirq context, the packet path's usual one, or under
+ * local_bh_disable()), else with spin_lock_bh(). Returns whether it turned
+ * them off, for the unlock.
+ */
+bool ipct_spin_lock_bh_off(spinlock_t *lock);
+/* Releases a lock taken by ipct_spin_lock_bh_off(), which returned @bh. */
+void ipct_spin_unlock_bh_off(spinlock_t *lock, bool bh);
 
 /*
  * Sets IPS_CONFIRMED in the entry's shadow of nf_conn.status, where this

@@ -46,6 +46,30 @@ void ipct_spin_lock_init(spinlock_t *lock, const char *name,
 #endif
 }
 
+/*
+ * In softirq context (or with bottom halves disabled) no softirq can
+ * interrupt the holder on this CPU, so the plain lock is enough, as
+ * nf_conntrack's hash locks are taken there; spin_unlock_bh() would also
+ * run __local_bh_enable_ip() for nothing.
+ */
+bool ipct_spin_lock_bh_off(spinlock_t *lock)
+{
+	if (softirq_count()) {
+		spin_lock(lock);
+		return false;
+	}
+	spin_lock_bh(lock);
+	return true;
+}
+
+void ipct_spin_unlock_bh_off(spinlock_t *lock, bool bh)
+{
+	if (bh)
+		spin_unlock_bh(lock);
+	else
+		spin_unlock(lock);
+}
+
 /* --- entry reference counts ------------------------------------------------- */
 
 void ipct_nfct_init(struct nf_conntrack *ct)
