@@ -122,7 +122,7 @@ impl Shell for Racy {
         true
     }
 
-    fn alloc(&mut self, _: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Ref> {
+    fn alloc(&mut self, _: u32, e: Entry, addrs6: Option<[u64; 4]>, _: Option<u64>) -> Option<Ref> {
         Some(self.store.alloc6(e, addrs6))
     }
 

@@ -8,6 +8,7 @@ use common::*;
 use ip_conntrack::config::Timeout;
 use ip_conntrack::ctinfo::CtInfo;
 use ip_conntrack::entry::Status;
+use ip_conntrack::flow_note::FlowNote;
 use ip_conntrack::host::{DropReason, Tracked, Verdict};
 use ip_conntrack::invalid::Invalid;
 use ip_conntrack::procfmt::parse_line;
@@ -390,6 +391,64 @@ fn dropped_first_packet_creates_nothing() {
     assert_eq!(ct(t.packet(&q, 1)), CtInfo::New);
     assert_eq!(t.count(), 1);
     assert_eq!(t.stats().insert, 1);
+}
+
+/// The key `tracker` uses.
+const KEY: ip_conntrack::hash::HashKey = ip_conntrack::hash::HashKey::new(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
+
+#[test]
+fn new_flow_hash_is_carried_to_confirmation() {
+    let mut t = tracker(64, 100);
+    let q = udp(CLIENT, 40000, SERVER, 53, b"q");
+    let tuple = udp_tuple(CLIENT, 40000, SERVER, 53);
+    let Tracked::Attached(a) = t.track(&q, 0) else { panic!("not attached") };
+    // Tracking left the hash it searched with, for this entry and key.
+    let note = FlowNote { entry: a.entry, key: tuple.key(), addrs6: None, hash: tuple.flow_hash(&KEY) };
+    assert_eq!(t.flow_note(), Some(note));
+    assert!(matches!(t.confirm(a, 0), Verdict::Accept { .. }));
+    assert!(t.lookup(&tuple, 0).is_some());
+    assert!(t.lookup(&udp_tuple(SERVER, 53, CLIENT, 40000), 0).is_some());
+}
+
+// Confirmation reads the note: a wrong hash there for the right entry
+// and key is caught by the debug check.
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "carried hash")]
+fn a_carried_flow_hash_is_used() {
+    let mut t = tracker(64, 100);
+    let q = udp(CLIENT, 40000, SERVER, 53, b"q");
+    let Tracked::Attached(a) = t.track(&q, 0) else { panic!("not attached") };
+    let note = t.flow_note().map(|n| FlowNote { hash: n.hash ^ 1, ..n });
+    t.set_flow_note(note);
+    t.confirm(a, 0);
+}
+
+#[test]
+fn stale_flow_note_is_ignored() {
+    let mut t = tracker(64, 100);
+    let first = udp_tuple(CLIENT, 40000, SERVER, 53);
+    let second = udp_tuple(CLIENT, 40001, SERVER, 53);
+    // In other buckets: a note used for the wrong flow would misplace it.
+    let pos = |tu: &Tuple| t.layout().locate(tu.flow_hash(&KEY));
+    assert_ne!(pos(&first), pos(&second));
+    let Tracked::Attached(a) = t.track(&udp(CLIENT, 40000, SERVER, 53, b"q"), 0) else { panic!() };
+    let stale = t.flow_note();
+    assert_eq!(stale.map(|n| n.key), Some(first.key()));
+    t.discard(a);
+    // Another entry at the same address, with the first one's note.
+    let Tracked::Attached(b) = t.track(&udp(CLIENT, 40001, SERVER, 53, b"q"), 1) else { panic!() };
+    assert_eq!(b.entry, a.entry);
+    t.set_flow_note(stale);
+    assert!(matches!(t.confirm(b, 1), Verdict::Accept { .. }));
+    assert!(t.lookup(&second, 1).is_some());
+    assert!(t.lookup(&udp_tuple(SERVER, 53, CLIENT, 40001), 1).is_some());
+    assert!(t.lookup(&first, 1).is_none());
+    // No note at all: hashed again.
+    let Tracked::Attached(c) = t.track(&udp(CLIENT, 40002, SERVER, 53, b"q"), 2) else { panic!() };
+    t.set_flow_note(None);
+    assert!(matches!(t.confirm(c, 2), Verdict::Accept { .. }));
+    assert!(t.lookup(&udp_tuple(CLIENT, 40002, SERVER, 53), 2).is_some());
 }
 
 #[test]

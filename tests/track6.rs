@@ -8,7 +8,8 @@ mod common;
 use common::ipv6::*;
 use common::*;
 use ip_conntrack::ctinfo::CtInfo;
-use ip_conntrack::host::Verdict;
+use ip_conntrack::flow_note::FlowNote;
+use ip_conntrack::host::{Tracked, Verdict};
 use ip_conntrack::invalid::Invalid;
 use ip_conntrack::stats::Counter;
 use ip_conntrack::tuple::{proto, Addr, Dir, Tuple, L4};
@@ -19,6 +20,23 @@ fn a6(a: &A6) -> Addr {
 
 fn udp6_tuple(src: &A6, sport: u16, dst: &A6, dport: u16) -> Tuple {
     Tuple { src: a6(src), dst: a6(dst), proto: proto::UDP, l4: L4::Ports { sport, dport } }
+}
+
+#[test]
+fn new_ipv6_flow_hash_is_carried_with_its_addresses() {
+    let key = ip_conntrack::hash::HashKey::new(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
+    let mut t = tracker(64, 100);
+    let tuple = udp6_tuple(&C6, 40000, &S6, 53);
+    let Tracked::Attached(a) = t.track(&udp6(&C6, 40000, &S6, 53, b"q"), 0) else { panic!("not attached") };
+    let note = t.flow_note().expect("a note");
+    assert_eq!((note.entry, note.key, note.addrs6), (a.entry, tuple.key(), tuple.addrs6()));
+    assert_eq!(note.hash, tuple.flow_hash(&key));
+    // Other address words with the same key words: not this entry's.
+    let other = tuple.addrs6().map(|[a, b, c, d]| [a, b, c, d ^ 1]);
+    t.set_flow_note(Some(FlowNote { addrs6: other, hash: note.hash ^ 1, ..note }));
+    assert!(matches!(t.confirm(a, 0), Verdict::Accept { .. }));
+    assert!(t.lookup(&tuple, 0).is_some());
+    assert!(t.lookup(&udp6_tuple(&S6, 53, &C6, 40000), 0).is_some());
 }
 
 #[test]

@@ -24,6 +24,7 @@
 use crate::config::Settings;
 use crate::ctinfo::CtInfo;
 use crate::entry::{Entry, Status};
+use crate::flow_note::{self, FlowNote};
 use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::packet::Packet;
@@ -70,8 +71,17 @@ pub trait Shell {
     fn reserve(&mut self) -> bool;
     /// Allocates `e` for stripe `s`, using a reservation; `None` when out
     /// of memory (the reservation is given back). `addrs6`: an IPv6
-    /// entry's address words ([`crate::table::Store::addrs6`]).
-    fn alloc(&mut self, s: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Self::Held>;
+    /// entry's address words ([`crate::table::Store::addrs6`]). `hash`:
+    /// the flow hash of `e`'s key and `addrs6`, if tracking computed it,
+    /// for the shell to offer back at confirmation ([`Shell::carried`]).
+    fn alloc(&mut self, s: u32, e: Entry, addrs6: Option<[u64; 4]>, hash: Option<u64>) -> Option<Self::Held>;
+    /// What the shell kept of the hash given to [`Shell::alloc`] for the
+    /// unconfirmed entry `r` (under its stripe lock); the driver uses it
+    /// only if it names `r` with `r`'s key ([`crate::flow_note`]).
+    fn carried(store: &Self::Store<'_>, r: Self::Ref) -> Option<FlowNote<Self::Ref>> {
+        let _ = (store, r);
+        None
+    }
     /// Puts the table's reference to `r`, which the engine unlinked (no
     /// lock held).
     fn release(&mut self, r: Self::Ref);
@@ -190,7 +200,12 @@ fn track_in<S: Shell, const V4: bool>(
     };
     // The bucket is found under the lock: a resize may change the
     // stripe's array, never the position.
-    let (s, pos) = shell.layout().locate(lookup.hash::<V4>(&shell.key()));
+    let hash = lookup.hash::<V4>(&shell.key());
+    let (s, pos) = shell.layout().locate(hash);
+    // What a packet of no known flow opens an entry for: its own tuple,
+    // so that entry's hash is this one (an ICMP error's lookup, of the
+    // quoted tuple, opens none).
+    let new_hash = (lookup.kind == track::Kind::Flow).then(|| Hashed::stored(lookup.keys.key, hash));
     // A reopened connection (SYN on TIME_WAIT) is processed again, once.
     for _ in 0..2 {
         let step = shell.with_stripe(s, |st| {
@@ -213,7 +228,7 @@ fn track_in<S: Shell, const V4: bool>(
             Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
             Some(Step::Again(old)) => release(shell, old),
             Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-            Some(Step::New) => return open_new(shell, pkt, s, pos, now, cfg, stats),
+            Some(Step::New) => return open_new(shell, pkt, s, pos, new_hash, now, cfg, stats),
             // The reply direction of a NATed entry: on to its own stripe,
             // with a reference taken while its reply node kept it in the
             // table.
@@ -221,7 +236,7 @@ fn track_in<S: Shell, const V4: bool>(
                 Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
                 Some(Step::Again(old)) => release(shell, old),
                 Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-                Some(Step::New) => return open_new(shell, pkt, s, pos, now, cfg, stats),
+                Some(Step::New) => return open_new(shell, pkt, s, pos, new_hash, now, cfg, stats),
                 None | Some(Step::Home(_)) => return Tracked::Invalid(Invalid::BadL4Header),
             },
         }
@@ -263,13 +278,16 @@ fn release_killed<S: Shell>(shell: &mut S, k: S::Ref, mut h: S::Held) -> S::Held
 }
 
 /// A packet of no known flow: opens an entry for position `pos` of stripe
-/// `s`, if the table has room.
+/// `s`, if the table has room. `hash`: the packet's tuple's key and flow
+/// hash, if tracking computed them.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn open_new<S: Shell>(
     shell: &mut S,
     pkt: &Packet,
     s: u32,
     pos: u32,
+    hash: Option<Hashed>,
     now: Millis,
     cfg: &impl Settings,
     stats: &mut impl Count,
@@ -282,7 +300,10 @@ fn open_new<S: Shell>(
         track::table_full(stats);
         return Tracked::Drop(DropReason::TableFull);
     }
-    match shell.alloc(s, e, pkt.tuple.addrs6()) {
+    // Carried only as the hash of the entry's own key (its address words
+    // are the same tuple's).
+    let hash = hash.filter(|h| h.key == e.key()).map(|h| h.raw());
+    match shell.alloc(s, e, pkt.tuple.addrs6(), hash) {
         Some(h) => Tracked::Attach(h, CtInfo::New),
         None => {
             stats.inc(crate::stats::Counter::Drop);
@@ -490,7 +511,8 @@ fn confirm_home<S: Shell>(
     if confirmed {
         return Confirmed::Already;
     }
-    let (home, pos) = layout.locate(Keys::of_key(orig, st.store.addrs6(r)).flow_hash(key));
+    let hash = flow_note::flow_hash(S::carried(st.store, r), r, orig, st.store.addrs6(r), key);
+    let (home, pos) = layout.locate(hash);
     if home != s || S::closing(st.store) {
         return Confirmed::Failed;
     }

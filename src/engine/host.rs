@@ -18,6 +18,7 @@ pub use crate::driver::DropReason;
 use crate::driver::{self, Confirmed, Shell};
 use crate::entry::{Entry, Status};
 use crate::expiry::{self, Cursor, Progress};
+use crate::flow_note::FlowNote;
 use crate::hash::HashKey;
 use crate::invalid::Invalid;
 use crate::nat::carried::Hashed;
@@ -57,6 +58,10 @@ struct Slot {
 pub struct VecStore {
     slots: Vec<Slot>,
     free: Vec<Ref>,
+    /// The hash of the last entry allocated through the driver, as one
+    /// CPU's note would keep it: any later entry, freed slots reused
+    /// included, overwrites it ([`crate::flow_note`]).
+    flow_note: Option<FlowNote<Ref>>,
 }
 
 impl VecStore {
@@ -354,8 +359,15 @@ impl Shell for HostTable {
         }
     }
 
-    fn alloc(&mut self, _: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Ref> {
-        Some(self.store.alloc6(e, addrs6))
+    fn alloc(&mut self, _: u32, e: Entry, addrs6: Option<[u64; 4]>, hash: Option<u64>) -> Option<Ref> {
+        let key = e.key();
+        let r = self.store.alloc6(e, addrs6);
+        self.store.flow_note = hash.map(|hash| FlowNote { entry: r, key, addrs6, hash });
+        Some(r)
+    }
+
+    fn carried(store: &VecStore, _: Ref) -> Option<FlowNote<Ref>> {
+        store.flow_note
     }
 
     fn release(&mut self, r: Ref) {
@@ -590,6 +602,17 @@ impl Tracker {
         };
         self.fold_deletes();
         v
+    }
+
+    /// The flow hash the last new entry's tracking computed, as kept for
+    /// its confirmation ([`crate::flow_note`]).
+    pub fn flow_note(&self) -> Option<FlowNote<Ref>> {
+        self.table.store.flow_note
+    }
+
+    /// Replaces that note, as another entry's or a stale one would read.
+    pub fn set_flow_note(&mut self, note: Option<FlowNote<Ref>>) {
+        self.table.store.flow_note = note;
     }
 
     /// The filter dropped the packet: an entry it created goes with it.

@@ -34,6 +34,7 @@ pub mod ctmatch;
 pub mod driver;
 pub mod entry;
 pub mod expiry;
+pub mod flow_note;
 #[cfg(feature = "std")]
 pub mod fuzzing;
 pub mod hash;

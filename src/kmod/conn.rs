@@ -12,7 +12,7 @@
 //!   6  reported: u16         what update events last reported (+ COUNTED)
 //!   8  stripe                the table stripe whose lock guards `linked`
 //!                            (and, through it, the namespace's table)
-//!  16  next                  chain link  } `linked`: only under the lock
+//!  16  next / hash           chain link  } `linked`: only under the lock
 //!  24  Entry (96 bytes)      engine data }   of stripe `stripe`
 //! 120  nat                   the reply node, for NATed entries only
 //! ```
@@ -353,12 +353,56 @@ const NAT_BITS: u32 = crate::entry::Status::NAT_MASK
     | crate::entry::Status::DST_NAT_DONE;
 const _: () = assert!(NAT_BITS <= 0xffff);
 
+/// The chain link word. Until the entry is first linked into a chain
+/// (its confirmation, which sets `CONFIRMED` under the same lock hold) it
+/// holds the flow hash of the entry's key as tracking computed it (0:
+/// none), which confirmation uses to find the bucket
+/// ([`crate::flow_note`]); from then on the link. Chains are only walked
+/// from their heads, so the word of an entry never linked is never read
+/// as a link (as the stale link of an unlinked one is never followed).
+#[repr(C)]
+#[derive(Clone, Copy)]
+union Link {
+    next: Option<ConnPtr>,
+    hash: u64,
+}
+
 /// The chain link and the engine entry: only under the stripe lock.
 pub(crate) struct Linked {
-    /// Next entry of the chain.
-    pub(crate) next: Option<ConnPtr>,
+    link: Link,
     /// The connection.
     pub(crate) entry: Entry,
+}
+
+impl Linked {
+    /// Next entry of the chain: only of an entry reached through a chain.
+    #[inline(always)]
+    pub(crate) fn next(&self) -> Option<ConnPtr> {
+        // SAFETY: every bit pattern is an `Option<ConnPtr>` (null is
+        // `None`); an entry reached through a chain was linked, so the
+        // word holds its link (`Link`).
+        unsafe { self.link.next }
+    }
+
+    /// Sets the chain link.
+    #[inline(always)]
+    pub(crate) fn set_next(&mut self, next: Option<ConnPtr>) {
+        self.link = Link { next };
+    }
+
+    /// The flow hash kept at allocation, while the entry was never
+    /// linked (unconfirmed); `None` if none was kept.
+    #[inline(always)]
+    pub(crate) fn new_hash(&self) -> Option<u64> {
+        if self.entry.status.has(crate::entry::Status::CONFIRMED) {
+            return None;
+        }
+        // SAFETY: every bit pattern is a `u64`; an unconfirmed entry was
+        // never linked, so the word still holds what `Conn::alloc` wrote
+        // there (`Link`).
+        let h = unsafe { self.link.hash };
+        (h != 0).then_some(h)
+    }
 }
 
 /// One tracked connection (see the module documentation).
@@ -399,7 +443,15 @@ impl Conn {
     /// with zeroed counters when `counted`. `None` when out of memory or
     /// without a cache. Only the table calls this (it counts the entry).
     /// `addrs6`: an IPv6 entry's address words (from the IPv6 caches).
-    pub(crate) fn alloc(stripe: &StripeCell, entry: Entry, counted: bool, addrs6: Option<[u64; 4]>) -> Option<ConnRef> {
+    /// `hash`: the flow hash of `entry`'s key and `addrs6`, kept in the
+    /// chain link word until confirmation ([`Linked::new_hash`]).
+    pub(crate) fn alloc(
+        stripe: &StripeCell,
+        entry: Entry,
+        counted: bool,
+        addrs6: Option<[u64; 4]>,
+        hash: Option<u64>,
+    ) -> Option<ConnRef> {
         let v6 = addrs6.is_some();
         let cache = match (v6, counted) {
             (false, false) => &CACHE,
@@ -434,7 +486,7 @@ impl Conn {
                     kind,
                     reported: AtomicU16::new(if counted { COUNTED } else { 0 }),
                     stripe: NonNull::from(stripe),
-                    linked: UnsafeCell::new(Linked { next: None, entry }),
+                    linked: UnsafeCell::new(Linked { link: Link { hash: hash.unwrap_or(0) }, entry }),
                     nat: AtomicPtr::new(ptr::null_mut()),
                 },
             );

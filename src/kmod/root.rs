@@ -31,6 +31,9 @@ pub mod entry;
 #[path = "../engine/expiry.rs"]
 pub mod expiry;
 #[forbid(unsafe_code)]
+#[path = "../engine/flow_note.rs"]
+pub mod flow_note;
+#[forbid(unsafe_code)]
 #[path = "../engine/hash.rs"]
 pub mod hash;
 #[forbid(unsafe_code)]

@@ -29,6 +29,7 @@ use crate::lock::SpinLockBh;
 use crate::stats::Counter;
 use crate::sys;
 use crate::expiry::{self, Cursor, Progress};
+use crate::flow_note::FlowNote;
 use crate::table::{source_key, DumpPos, Layout, Store, Stripe, Walk};
 use crate::nat::carried::Hashed;
 use crate::netlink::ctnetlink::Event;
@@ -179,6 +180,13 @@ impl Slab<'_> {
         Some(c.linked_ptr())
     }
 
+    /// `f` of `r`'s chain link and entry, if it belongs to this stripe.
+    #[inline(always)]
+    fn with_linked_ref<R>(&self, r: ConnPtr, f: impl FnOnce(&Linked) -> R) -> Option<R> {
+        // SAFETY: as in `entry` (below).
+        self.linked(r).map(|l| f(unsafe { &*l }))
+    }
+
     /// A new counted reference to `r`, for a packet.
     ///
     /// # Safety
@@ -209,19 +217,19 @@ impl Store for Slab<'_> {
 
     fn next(&self, r: ConnPtr) -> Option<ConnPtr> {
         // SAFETY: as in `entry`.
-        self.linked(r).and_then(|l| unsafe { (*l).next })
+        self.linked(r).and_then(|l| unsafe { (*l).next() })
     }
 
     #[inline]
     fn entry_and_next(&self, r: ConnPtr) -> Option<(&Entry, Option<ConnPtr>)> {
         // SAFETY: as in `entry`.
-        self.linked(r).map(|l| unsafe { (&(*l).entry, (*l).next) })
+        self.linked(r).map(|l| unsafe { (&(*l).entry, (*l).next()) })
     }
 
     fn set_next(&mut self, r: ConnPtr, next: Option<ConnPtr>) {
         if let Some(l) = self.linked(r) {
             // SAFETY: as in `entry_mut`.
-            unsafe { (*l).next = next };
+            unsafe { (*l).set_next(next) };
         }
     }
 
@@ -403,10 +411,17 @@ impl driver::Shell for Shell<'_> {
         self.table.reserve(crate::settings::max())
     }
 
-    fn alloc(&mut self, s: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<Held> {
-        let conn = self.table.new_conn(s, e, addrs6)?;
+    fn alloc(&mut self, s: u32, e: Entry, addrs6: Option<[u64; 4]>, hash: Option<u64>) -> Option<Held> {
+        let conn = self.table.new_conn(s, e, addrs6, hash)?;
         let note = Note::new(None, conn.counts());
         Some(Held { conn, note })
+    }
+
+    #[inline(always)]
+    fn carried(store: &Slab<'_>, r: ConnPtr) -> Option<FlowNote<ConnPtr>> {
+        // The word is the entry's own: the note names `r` and its key.
+        let (hash, key) = store.with_linked_ref(r, |l| (l.new_hash(), l.entry.key()))?;
+        Some(FlowNote { entry: r, key, addrs6: store.addrs6(r), hash: hash? })
     }
 
     fn release(&mut self, r: ConnPtr) {
@@ -716,9 +731,11 @@ impl Table {
     /// made, with counters if `ip_conntrack_acct` is 1 now. `None` when
     /// out of memory; the reservation is given back then.
     /// `addrs6`: an IPv6 entry's address words.
-    pub(crate) fn new_conn(&self, s: u32, e: Entry, addrs6: Option<[u64; 4]>) -> Option<ConnRef> {
+    /// `hash`: the flow hash of `e`'s key and `addrs6`, if computed, kept
+    /// for its confirmation.
+    pub(crate) fn new_conn(&self, s: u32, e: Entry, addrs6: Option<[u64; 4]>, hash: Option<u64>) -> Option<ConnRef> {
         let counted = crate::settings::acct();
-        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e, counted, addrs6));
+        let c = self.stripe(s).and_then(|cell| Conn::alloc(cell, e, counted, addrs6, hash));
         if c.is_none() {
             self.unreserve();
         }
@@ -913,12 +930,13 @@ impl Table {
         if self.tuple_taken(&orig, now) {
             return Err(Error::Exists);
         }
-        let (s, _) = self.layout.locate(orig.flow_hash(&self.key));
+        let hash = orig.flow_hash(&self.key);
+        let (s, _) = self.layout.locate(hash);
         if !self.reserve(max) {
             return Err(Error::NoMemory);
         }
         // On failure `new_conn` gives the reservation back.
-        let c = self.new_conn(s, e, addrs6).ok_or(Error::NoMemory)?;
+        let c = self.new_conn(s, e, addrs6, Some(hash)).ok_or(Error::NoMemory)?;
         bind(&c)?;
         let mut stats = crate::stats::Stats::ZERO;
         let outcome = driver::confirm(&mut self.shell(), s, c.ptr(), now, &mut stats);

@@ -72,7 +72,7 @@ impl Hashed {
 /// `carried`, checked against `fresh` in debug builds: host builds fail
 /// at once, a debug kernel uses the fresh one (no panics in the kernel).
 #[inline(always)]
-fn checked(carried: u64, fresh: impl FnOnce() -> u64) -> u64 {
+pub(crate) fn checked(carried: u64, fresh: impl FnOnce() -> u64) -> u64 {
     #[cfg(debug_assertions)]
     {
         let f = fresh();
