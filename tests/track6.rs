@@ -28,12 +28,12 @@ fn new_ipv6_flow_hash_is_carried_with_its_addresses() {
     let mut t = tracker(64, 100);
     let tuple = udp6_tuple(&C6, 40000, &S6, 53);
     let Tracked::Attached(a) = t.track(&udp6(&C6, 40000, &S6, 53, b"q"), 0) else { panic!("not attached") };
-    let note = t.flow_note().expect("a note");
-    assert_eq!((note.entry, note.key, note.addrs6), (a.entry, tuple.key(), tuple.addrs6()));
-    assert_eq!(note.hash, tuple.flow_hash(&key));
+    let hash = tuple.flow_hash(&key);
+    let note = FlowNote::Apart { entry: a.entry, key: tuple.key(), addrs6: tuple.addrs6(), hash };
+    assert_eq!(t.flow_note(), Some(note));
     // Other address words with the same key words: not this entry's.
     let other = tuple.addrs6().map(|[a, b, c, d]| [a, b, c, d ^ 1]);
-    t.set_flow_note(Some(FlowNote { addrs6: other, hash: note.hash ^ 1, ..note }));
+    t.set_flow_note(Some(FlowNote::Apart { entry: a.entry, key: tuple.key(), addrs6: other, hash: hash ^ 1 }));
     assert!(matches!(t.confirm(a, 0), Verdict::Accept { .. }));
     assert!(t.lookup(&tuple, 0).is_some());
     assert!(t.lookup(&udp6_tuple(&S6, 53, &C6, 40000), 0).is_some());

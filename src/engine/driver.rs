@@ -202,10 +202,6 @@ fn track_in<S: Shell, const V4: bool>(
     // stripe's array, never the position.
     let hash = lookup.hash::<V4>(&shell.key());
     let (s, pos) = shell.layout().locate(hash);
-    // What a packet of no known flow opens an entry for: its own tuple,
-    // so that entry's hash is this one (an ICMP error's lookup, of the
-    // quoted tuple, opens none).
-    let new_hash = (lookup.kind == track::Kind::Flow).then(|| Hashed::stored(lookup.keys.key, hash));
     // A reopened connection (SYN on TIME_WAIT) is processed again, once.
     for _ in 0..2 {
         let step = shell.with_stripe(s, |st| {
@@ -228,7 +224,7 @@ fn track_in<S: Shell, const V4: bool>(
             Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
             Some(Step::Again(old)) => release(shell, old),
             Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-            Some(Step::New) => return open_new(shell, pkt, s, pos, new_hash, now, cfg, stats),
+            Some(Step::New) => return open_new(shell, pkt, s, pos, (lookup, hash), now, cfg, stats),
             // The reply direction of a NATed entry: on to its own stripe,
             // with a reference taken while its reply node kept it in the
             // table.
@@ -236,7 +232,7 @@ fn track_in<S: Shell, const V4: bool>(
                 Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
                 Some(Step::Again(old)) => release(shell, old),
                 Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-                Some(Step::New) => return open_new(shell, pkt, s, pos, new_hash, now, cfg, stats),
+                Some(Step::New) => return open_new(shell, pkt, s, pos, (lookup, hash), now, cfg, stats),
                 None | Some(Step::Home(_)) => return Tracked::Invalid(Invalid::BadL4Header),
             },
         }
@@ -278,8 +274,8 @@ fn release_killed<S: Shell>(shell: &mut S, k: S::Ref, mut h: S::Held) -> S::Held
 }
 
 /// A packet of no known flow: opens an entry for position `pos` of stripe
-/// `s`, if the table has room. `hash`: the packet's tuple's key and flow
-/// hash, if tracking computed them.
+/// `s`, if the table has room. `searched`: what tracking looked up, with
+/// its flow hash.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 fn open_new<S: Shell>(
@@ -287,7 +283,7 @@ fn open_new<S: Shell>(
     pkt: &Packet,
     s: u32,
     pos: u32,
-    hash: Option<Hashed>,
+    searched: (&track::Lookup, u64),
     now: Millis,
     cfg: &impl Settings,
     stats: &mut impl Count,
@@ -300,9 +296,11 @@ fn open_new<S: Shell>(
         track::table_full(stats);
         return Tracked::Drop(DropReason::TableFull);
     }
-    // Carried only as the hash of the entry's own key (its address words
-    // are the same tuple's).
-    let hash = hash.filter(|h| h.key == e.key()).map(|h| h.raw());
+    // Carried when the search was for the entry's own key: the packet's
+    // tuple (not an ICMP error's quoted one), whose address words the
+    // entry takes too.
+    let (lookup, hash) = searched;
+    let hash = (lookup.kind == track::Kind::Flow && lookup.keys.key == e.key()).then_some(hash);
     match shell.alloc(s, e, pkt.tuple.addrs6(), hash) {
         Some(h) => Tracked::Attach(h, CtInfo::New),
         None => {
@@ -511,7 +509,7 @@ fn confirm_home<S: Shell>(
     if confirmed {
         return Confirmed::Already;
     }
-    let hash = flow_note::flow_hash(S::carried(st.store, r), r, orig, st.store.addrs6(r), key);
+    let hash = flow_note::flow_hash(S::carried(st.store, r), r, orig, || st.store.addrs6(r), key);
     let (home, pos) = layout.locate(hash);
     if home != s || S::closing(st.store) {
         return Confirmed::Failed;

@@ -362,7 +362,7 @@ impl Shell for HostTable {
     fn alloc(&mut self, _: u32, e: Entry, addrs6: Option<[u64; 4]>, hash: Option<u64>) -> Option<Ref> {
         let key = e.key();
         let r = self.store.alloc6(e, addrs6);
-        self.store.flow_note = hash.map(|hash| FlowNote { entry: r, key, addrs6, hash });
+        self.store.flow_note = hash.map(|hash| FlowNote::Apart { entry: r, key, addrs6, hash });
         Some(r)
     }
 

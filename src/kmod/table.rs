@@ -419,9 +419,8 @@ impl driver::Shell for Shell<'_> {
 
     #[inline(always)]
     fn carried(store: &Slab<'_>, r: ConnPtr) -> Option<FlowNote<ConnPtr>> {
-        // The word is the entry's own: the note names `r` and its key.
-        let (hash, key) = store.with_linked_ref(r, |l| (l.new_hash(), l.entry.key()))?;
-        Some(FlowNote { entry: r, key, addrs6: store.addrs6(r), hash: hash? })
+        // Kept in the entry's own chain link word.
+        store.with_linked_ref(r, Linked::new_hash)?.map(FlowNote::Own)
     }
 
     fn release(&mut self, r: ConnPtr) {
