@@ -224,7 +224,7 @@ fn track_in<S: Shell, const V4: bool>(
             Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
             Some(Step::Again(old)) => release(shell, old),
             Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-            Some(Step::New) => return open_new(shell, pkt, s, pos, (lookup, hash), now, cfg, stats),
+            Some(Step::New) => return open_new(shell, pkt, lookup, hash, now, cfg, stats),
             // The reply direction of a NATed entry: on to its own stripe,
             // with a reference taken while its reply node kept it in the
             // table.
@@ -232,7 +232,7 @@ fn track_in<S: Shell, const V4: bool>(
                 Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
                 Some(Step::Again(old)) => release(shell, old),
                 Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-                Some(Step::New) => return open_new(shell, pkt, s, pos, (lookup, hash), now, cfg, stats),
+                Some(Step::New) => return open_new(shell, pkt, lookup, hash, now, cfg, stats),
                 None | Some(Step::Home(_)) => return Tracked::Invalid(Invalid::BadL4Header),
             },
         }
@@ -273,17 +273,16 @@ fn release_killed<S: Shell>(shell: &mut S, k: S::Ref, mut h: S::Held) -> S::Held
     h
 }
 
-/// A packet of no known flow: opens an entry for position `pos` of stripe
-/// `s`, if the table has room. `searched`: what tracking looked up, with
-/// its flow hash.
+/// A packet of no known flow: opens an entry, if the table has room.
+/// `lookup`: what tracking searched for, of flow hash `hash` (the flow's
+/// position is found from it again here, so that the search of every
+/// packet keeps one value for this rare path, not two).
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
 fn open_new<S: Shell>(
     shell: &mut S,
     pkt: &Packet,
-    s: u32,
-    pos: u32,
-    searched: (&track::Lookup, u64),
+    lookup: &track::Lookup,
+    hash: u64,
     now: Millis,
     cfg: &impl Settings,
     stats: &mut impl Count,
@@ -292,6 +291,7 @@ fn open_new<S: Shell>(
         Ok(e) => e,
         Err(why) => return Tracked::Invalid(why),
     };
+    let (s, pos) = shell.layout().locate(hash);
     if !admit(shell, s, pos, now, stats) {
         track::table_full(stats);
         return Tracked::Drop(DropReason::TableFull);
@@ -299,7 +299,6 @@ fn open_new<S: Shell>(
     // Carried when the search was for the entry's own key: the packet's
     // tuple (not an ICMP error's quoted one), whose address words the
     // entry takes too.
-    let (lookup, hash) = searched;
     let hash = (lookup.kind == track::Kind::Flow && lookup.keys.key == e.key()).then_some(hash);
     match shell.alloc(s, e, pkt.tuple.addrs6(), hash) {
         Some(h) => Tracked::Attach(h, CtInfo::New),
