@@ -224,7 +224,7 @@ fn track_in<S: Shell, const V4: bool>(
             Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
             Some(Step::Again(old)) => release(shell, old),
             Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-            Some(Step::New) => return open_new(shell, pkt, lookup, hash, now, cfg, stats),
+            Some(Step::New) => return open_new(shell, pkt, s, pos, hash, now, cfg, stats),
             // The reply direction of a NATed entry: on to its own stripe,
             // with a reference taken while its reply node kept it in the
             // table.
@@ -232,7 +232,7 @@ fn track_in<S: Shell, const V4: bool>(
                 Some(Step::Attach(h, ctinfo, killed)) => return attach(shell, h, ctinfo, killed),
                 Some(Step::Again(old)) => release(shell, old),
                 Some(Step::Invalid(why)) => return Tracked::Invalid(why),
-                Some(Step::New) => return open_new(shell, pkt, lookup, hash, now, cfg, stats),
+                Some(Step::New) => return open_new(shell, pkt, s, pos, hash, now, cfg, stats),
                 None | Some(Step::Home(_)) => return Tracked::Invalid(Invalid::BadL4Header),
             },
         }
@@ -273,15 +273,19 @@ fn release_killed<S: Shell>(shell: &mut S, k: S::Ref, mut h: S::Held) -> S::Held
     h
 }
 
-/// A packet of no known flow: opens an entry, if the table has room.
-/// `lookup`: what tracking searched for, of flow hash `hash` (the flow's
-/// position is found from it again here, so that the search of every
-/// packet keeps one value for this rare path, not two).
+/// A packet of no known flow: opens an entry for position `pos` of stripe
+/// `s`, if the table has room. `hash`: the flow hash the packet's search
+/// computed, which is the entry's: [`track::open`] makes entries of the
+/// packet's own tuple alone ([`Entry::new`] of `pkt.tuple`), whose key
+/// and address words that search hashed; the one search of another tuple
+/// (an ICMP error's, of the tuple it quotes) opens nothing.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn open_new<S: Shell>(
     shell: &mut S,
     pkt: &Packet,
-    lookup: &track::Lookup,
+    s: u32,
+    pos: u32,
     hash: u64,
     now: Millis,
     cfg: &impl Settings,
@@ -291,16 +295,11 @@ fn open_new<S: Shell>(
         Ok(e) => e,
         Err(why) => return Tracked::Invalid(why),
     };
-    let (s, pos) = shell.layout().locate(hash);
     if !admit(shell, s, pos, now, stats) {
         track::table_full(stats);
         return Tracked::Drop(DropReason::TableFull);
     }
-    // Carried when the search was for the entry's own key: the packet's
-    // tuple (not an ICMP error's quoted one), whose address words the
-    // entry takes too.
-    let hash = (lookup.kind == track::Kind::Flow && lookup.keys.key == e.key()).then_some(hash);
-    match shell.alloc(s, e, pkt.tuple.addrs6(), hash) {
+    match shell.alloc(s, e, pkt.tuple.addrs6(), Some(hash)) {
         Some(h) => Tracked::Attach(h, CtInfo::New),
         None => {
             stats.inc(crate::stats::Counter::Drop);
