@@ -1,12 +1,12 @@
 //! A new entry's flow hash, carried from tracking to confirmation.
 //!
 //! Tracking hashes a packet's tuple to search for its flow; when none is
-//! found, the entry it opens has that tuple's key, so its confirmation
-//! needs the same hash to find its bucket. The driver hands the hash to
-//! [`crate::driver::Shell::alloc`] only when the entry's key is the
-//! searched one; at confirmation the shell offers what it kept as a
-//! [`FlowNote`], and the driver uses it only when it is about the entry
-//! being confirmed and its key, else it hashes again. A hash depends on
+//! found, the entry it opens is of that tuple ([`crate::track::open`]),
+//! so its confirmation needs the same hash to find its bucket. The driver
+//! hands the hash to [`crate::driver::Shell::alloc`]; at confirmation the
+//! shell offers what it kept as a [`FlowNote`], and the driver uses it
+//! only when it is about the entry being confirmed and its key, else it
+//! hashes again. A hash depends on
 //! the key and the table's hash key alone, and a table keeps its hash key
 //! for life (a resize re-derives positions from hashes), so such a note
 //! is right whichever CPU, softirq or resize came between. Debug builds
