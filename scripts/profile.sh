@@ -32,7 +32,7 @@ flows=${2:-1}
 # new connection); natfull: the same into a table full of FLOWS mapped
 # flows whose ports the new ones reuse (early drop and port search).
 # PROFILE_OP=new, full: the same two without NAT (no tracker, nf_conntrack,
-# ip_conntrack).
+# ip_conntrack); new6: PACKETS new IPv6 flows without NAT.
 op=${PROFILE_OP:-send}
 [[ $packets =~ ^[1-9][0-9]*$ && $flows =~ ^[1-9][0-9]*$ ]] \
     || die "usage: $0 [PACKETS [FLOWS]] (numbers)"
@@ -88,6 +88,7 @@ case $op in
     natnew) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-natnew-${packets}-flows.md ;;
     natfull) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-natfull-${packets}-into-${flows}.md ;;
     new) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-new-${packets}-flows.md ;;
+    new6) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-new6-${packets}-flows.md ;;
     full) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-full-${packets}-into-${flows}.md ;;
     *) kept=$TOP/bench/results/$(date -u +%Y-%m-%d)-profile-$op-${flows}-entries.md ;;
 esac
@@ -96,6 +97,7 @@ esac
     natnew) echo "# Profile of new connections under MASQUERADE: $packets new flows" ;;
     natfull) echo "# Profile of new connections under MASQUERADE into a full table: $packets new flows after $flows" ;;
     new) echo "# Profile of new connections: $packets new flows" ;;
+    new6) echo "# Profile of new IPv6 connections: $packets new flows" ;;
     full) echo "# Profile of new connections into a full table: $packets new flows after $flows" ;;
     *) echo "# Profile of established forwarded packets: $packets packets over $flows flow(s)" ;;
     esac

@@ -636,4 +636,12 @@ impl crate::wire::source::ByteSource for Split<'_> {
         buf.copy_from_slice(whole);
         Some(buf)
     }
+
+    fn in_place(&self, at: usize, n: usize) -> Option<&[u8]> {
+        let end = at.checked_add(n)?;
+        if end > self.linear {
+            return None;
+        }
+        self.bytes.get(at..end)
+    }
 }

@@ -356,12 +356,7 @@ impl Tuple {
     #[inline(never)]
     #[cold]
     fn keys6(&self) -> Keys {
-        let key = self.key6();
-        Keys {
-            key,
-            inv: self.inverse_key(key),
-            addrs6: self.addrs6(),
-        }
+        Keys::of6(self.addrs6().unwrap_or_default(), self.l4_word() | KEY_V6)
     }
 
     /// Keyed hash of the flow, the same for both directions.
@@ -396,11 +391,18 @@ pub fn swap6(a: &[u64; 4]) -> [u64; 4] {
 #[inline(always)]
 pub fn inverse_key4(key: [u64; 2]) -> Option<[u64; 2]> {
     let [addrs, l4] = key;
-    let addrs = addrs.rotate_left(32);
+    Some([addrs.rotate_left(32), inverse_l4(l4)?])
+}
+
+/// The layer-4 word of the inverse tuple's key (either family): ports
+/// swapped, an ICMP query's type inverted (`None` for a type with no
+/// answer), anything else unchanged.
+#[inline(always)]
+fn inverse_l4(l4: u64) -> Option<u64> {
     match (l4 >> 32) & 0xff {
         1 => {
             let ports = u64::from(u32::try_from(l4 & 0xffff_ffff).unwrap_or(0).rotate_left(16));
-            Some([addrs, l4 & !0xffff_ffff | ports])
+            Some(l4 & !0xffff_ffff | ports)
         }
         2 => {
             let ty = u8::try_from((l4 >> 24) & 0xff).unwrap_or(0);
@@ -409,9 +411,9 @@ pub fn inverse_key4(key: [u64; 2]) -> Option<[u64; 2]> {
             } else {
                 icmp_inverse_type(ty)
             }?;
-            Some([addrs, l4 & !(0xff << 24) | u64::from(inv) << 24])
+            Some(l4 & !(0xff << 24) | u64::from(inv) << 24)
         }
-        _ => Some([addrs, l4]),
+        _ => Some(l4),
     }
 }
 
@@ -448,9 +450,21 @@ impl Keys {
     #[inline(always)]
     pub fn of_key(key: [u64; 2], addrs6: Option<[u64; 4]>) -> Keys {
         if key[1] & KEY_V6 != 0 {
-            return Tuple::from_keys(key, addrs6).keys();
+            return Keys::of6(addrs6.unwrap_or_default(), key[1]);
         }
         Keys { key, inv: inverse_key4(key), addrs6: None }
+    }
+
+    /// The keys of an IPv6 tuple from its address words and layer-4 word
+    /// (with [`KEY_V6`]), no tuple built: its key's first word is the fold
+    /// of the addresses, its inverse's the fold of them swapped.
+    #[inline(never)]
+    fn of6(a: [u64; 4], l4: u64) -> Keys {
+        Keys {
+            key: [fold6(&a), l4],
+            inv: inverse_l4(l4).map(|l4| [fold6(&swap6(&a)), l4]),
+            addrs6: Some(a),
+        }
     }
 
     /// The IP protocol of the tuple.
@@ -672,8 +686,13 @@ mod tests {
                     crate::table::source_tuple(&t).key()
                 );
             }
-            // Keys made from a key are the tuple's.
+            // Keys made from a key are the tuple's, and the tuple's are
+            // its key, its inverse's key and its address words.
             proptest::prop_assert_eq!(Keys::of_key(t.key(), t.addrs6()), t.keys());
+            proptest::prop_assert_eq!(
+                t.keys(),
+                Keys { key: t.key(), inv: t.invert().map(|i| i.key()), addrs6: t.addrs6() }
+            );
         }
     }
 }

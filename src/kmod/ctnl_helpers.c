@@ -154,6 +154,14 @@ int ipct_ctnl_unicast(struct net *net, u32 portid, const void *buf, u32 len)
 
 bool ipct_ctnl_listening(struct net *net, unsigned int group)
 {
+	/*
+	 * nfnetlink keeps a bit per conntrack event group that has a
+	 * listener (set before a socket joins, cleared once no socket of any
+	 * namespace is left in it); nf_conntrack's event cache looks at it
+	 * first too. One load when nobody listens.
+	 */
+	if (group < 8 && !(READ_ONCE(nf_ctnetlink_has_listener) & (1U << group)))
+		return false;
 	return nfnetlink_has_listeners(net, group);
 }
 

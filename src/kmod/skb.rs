@@ -241,6 +241,15 @@ impl ByteSource for SkbBytes<'_> {
             None => self.copy(at, buf),
         }
     }
+
+    #[inline]
+    fn in_place(&self, at: usize, n: usize) -> Option<&[u8]> {
+        let end = at.checked_add(n)?;
+        if end > self.frame {
+            return None;
+        }
+        self.linear.get(at..end)
+    }
 }
 
 impl SkbBytes<'_> {

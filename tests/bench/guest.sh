@@ -42,7 +42,8 @@ profile)
                             # into a table full of FLOWS mapped flows whose
                             # ports the new ones reuse (early drop and port
                             # search, as phase_new's full-table send);
-                            # new / full: the same two without NAT
+                            # new / full: the same two without NAT;
+                            # new6: new IPv6 flows without NAT
     _op_flag=F
     [ "$PROFILE_OP" != list ] || _op_flag=L
     PHASES=profile
@@ -637,6 +638,10 @@ phase_ctnl() {
 # Exactly one window per configuration, in order, or the phase fails.
 phase_profile() {
     step "profile: $PACKETS packets over $PROFILE_FLOWS flows per configuration"
+    if [ "$PROFILE_OP" = new6 ]; then
+        ipv6_up || { fail "IPv6 on the router"; return 1; }
+        FAMILY=6
+    fi
     for _conf in $CONFIGS; do
         load "$_conf" $MAX 600 || { fail "load $_conf"; return 1; }
         _warm=$PROFILE_FLOWS
@@ -663,7 +668,7 @@ phase_profile() {
         _flows=$PROFILE_FLOWS
         _host=100
         case $PROFILE_OP in
-        natnew|natfull|new|full)
+        natnew|natfull|new|full|new6)
             # PACKETS new flows, no warm-up; (nat)full first fills the
             # table to its maximum with FLOWS flows from another host.
             _flows=$PACKETS

@@ -59,8 +59,16 @@ pub fn parse_packet6_over<S: ByteSource>(src: S) -> Result<Packet, Invalid> {
         Err(_) => return Err(Invalid::BadExtHeader),
     };
     let l4_len = frame_len.saturating_sub(off);
-    let mut window = [0u8; L4_WINDOW6];
-    let seg = source::window(&src, off, &mut window);
+    // A linear packet's transport bytes are read in place: no window to
+    // zero (280 bytes on every IPv6 packet).
+    let mut window;
+    let seg = match source::window_in_place(&src, off, L4_WINDOW6) {
+        Some(seg) => seg,
+        None => {
+            window = [0u8; L4_WINDOW6];
+            source::window(&src, off, &mut window)
+        }
+    };
     let mut quoted = None;
     let (l4, info) = match protocol {
         proto::TCP => parse_tcp(seg, l4_len)?,

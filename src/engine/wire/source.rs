@@ -14,6 +14,15 @@ pub trait ByteSource {
     /// else copied into `buf`. `None` when they end past
     /// [`Self::packet_len`] (or past what this source holds of it).
     fn get<'b>(&'b self, at: usize, buf: &'b mut [u8]) -> Option<&'b [u8]>;
+
+    /// The `n` bytes at `at` where they lie, when they are contiguous
+    /// there; `None` otherwise (then [`Self::get`] copies them). Spares a
+    /// caller the buffer, and zeroing it, when no copy is needed.
+    #[inline]
+    fn in_place(&self, at: usize, n: usize) -> Option<&[u8]> {
+        let _ = (at, n);
+        None
+    }
 }
 
 impl<T: ByteSource + ?Sized> ByteSource for &T {
@@ -25,6 +34,11 @@ impl<T: ByteSource + ?Sized> ByteSource for &T {
     #[inline]
     fn get<'b>(&'b self, at: usize, buf: &'b mut [u8]) -> Option<&'b [u8]> {
         (**self).get(at, buf)
+    }
+
+    #[inline]
+    fn in_place(&self, at: usize, n: usize) -> Option<&[u8]> {
+        (**self).in_place(at, n)
     }
 }
 
@@ -68,6 +82,11 @@ impl ByteSource for Prefix<'_> {
     fn get<'b>(&'b self, at: usize, buf: &'b mut [u8]) -> Option<&'b [u8]> {
         self.slice(at, buf.len())
     }
+
+    #[inline]
+    fn in_place(&self, at: usize, n: usize) -> Option<&[u8]> {
+        self.slice(at, n)
+    }
 }
 
 /// The bytes of `src` from `start` to its end, as a packet of their own
@@ -98,6 +117,14 @@ impl<S: ByteSource> ByteSource for Tail<S> {
         }
         self.src.get(self.start.checked_add(at)?, buf)
     }
+
+    #[inline]
+    fn in_place(&self, at: usize, n: usize) -> Option<&[u8]> {
+        if self.start > self.src.packet_len() {
+            return None;
+        }
+        self.src.in_place(self.start.checked_add(at)?, n)
+    }
 }
 
 /// The `N` bytes at `at` of `src`, copied.
@@ -105,6 +132,12 @@ pub fn read_array<const N: usize, S: ByteSource + ?Sized>(src: &S, at: usize) ->
     let mut buf = [0u8; N];
     let got = src.get(at, &mut buf)?;
     <[u8; N]>::try_from(got).ok()
+}
+
+/// The first `min(n, packet_len - at)` bytes at `at` of `src` where they
+/// lie, if they are contiguous there ([`ByteSource::in_place`]).
+pub fn window_in_place<S: ByteSource + ?Sized>(src: &S, at: usize, n: usize) -> Option<&[u8]> {
+    src.in_place(at, src.packet_len().saturating_sub(at).min(n))
 }
 
 /// The first `min(N, packet_len - at)` bytes at `at` of `src`, copied
