@@ -124,21 +124,37 @@ unsafe fn table_of<'a>(net: *mut ffi::net) -> Option<&'a Table> {
 /// The entry is read under its stripe lock, so none may be held. Any
 /// context (the message is sent with an atomic allocation); a listener
 /// that cannot keep up loses events, packets never wait.
+#[inline]
 pub(crate) fn notify(c: &Conn, ev: Event) {
-    notify_as(c, ev, 0, |_| {});
+    // The check inline: every new connection asks, and nobody listens on
+    // most routers; the message's frame is built out of line.
+    if listening(c, ev) {
+        send_event(c, ev, 0, |_| {});
+    }
 }
 
 /// [`notify`] of a change a ctnetlink request from `portid` made (0: a
 /// packet's; see [`Meta::portid`]), reporting the entry as `adjust`
 /// changes a copy of it.
 pub(crate) fn notify_as(c: &Conn, ev: Event, portid: u32, adjust: impl FnOnce(&mut Entry)) {
+    if listening(c, ev) {
+        send_event(c, ev, portid, adjust);
+    }
+}
+
+/// Whether anybody listens to `ev`'s group in `c`'s namespace.
+#[inline(always)]
+fn listening(c: &Conn, ev: Event) -> bool {
+    // SAFETY: the table's namespace is live while the table is; only
+    // reads which groups netlink sockets joined.
+    unsafe { ffi::ipct_ctnl_listening(c.table().net(), ev.group()) }
+}
+
+/// [`notify_as`] once somebody listens.
+#[inline(never)]
+fn send_event(c: &Conn, ev: Event, portid: u32, adjust: impl FnOnce(&mut Entry)) {
     let table = c.table();
     let net = table.net();
-    // SAFETY: `net` is the table's live namespace; only reads which
-    // groups its netlink sockets joined.
-    if !unsafe { ffi::ipct_ctnl_listening(net, ev.group()) } {
-        return;
-    }
     let now = conn::now();
     let mut buf = [0u8; ANSWER_LEN];
     let mut w = Writer::new(&mut buf);
