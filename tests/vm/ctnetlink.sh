@@ -502,7 +502,10 @@ shapes() {
     # coalesces FIN and ACK segments: only the closed state is compared.
     # On a slow (debug) kernel a countdown may have ticked and a SYN be
     # sent twice: timeouts are left out and each event counted once.
-    sed -E 's/(sport|dport|id)=[0-9]+/\1=N/g; s/ +/ /g; s/^ *(\[[A-Z]+\] [a-z]+ [0-9]+) [0-9]+ /\1 T /' \
+    # conntrack -E names the process behind a portid (progname=) only if
+    # it still runs when the event is printed, a race with -U's exit:
+    # left out too.
+    sed -E 's/(sport|dport|id)=[0-9]+/\1=N/g; s/ progname=[^ ]*//; s/ +/ /g; s/^ *(\[[A-Z]+\] [a-z]+ [0-9]+) [0-9]+ /\1 T /' \
         "/tmp/$1.ev.raw" | grep -Ev ' (FIN_WAIT|CLOSE_WAIT|LAST_ACK) ' | sort -u > "/tmp/$1.ev"
 }
 ours=$(shapes ours "$CT_SYSCTL/ip_conntrack_acct")
